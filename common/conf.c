@@ -1,0 +1,241 @@
+/*
+ * conf.c - load and check the configuration (see conf.h).
+ *
+ * The schema below is the one list of keys; each later daemon adds its own
+ * section here and to contrib/hyperspool.conf.example. Accessors take a dotted path and a default; they never fail, because the
+ * file was type-checked against the schema when it was loaded.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+enum conf_type { T_STR, T_INT, T_NUM, T_BOOL, T_STRLIST };
+
+static const struct {
+	const char	*path;
+	enum conf_type	 type;
+} conf_schema[] = {
+	{ "spool",			T_STR },
+	{ "source_roots",		T_STRLIST },
+	{ "submit_group",		T_STR },
+	{ "heartbeat_interval",		T_NUM },
+	{ "tmp_max_age",		T_NUM },
+	{ "watch.mode",			T_STR },
+	{ "watch.poll_interval",	T_NUM },
+	{ "watch.rescan_interval",	T_NUM },
+	{ "queued.workers",		T_INT },
+	{ "queued.max_attempts",	T_INT },
+	{ "queued.retry_delay",		T_NUM },
+	{ "queued.retry_delay_max",	T_NUM },
+	{ "queued.max_job_size",	T_INT },
+	{ "queued.settle_time",		T_NUM },
+	{ "defaults.convert.format",	T_STR },
+	{ "defaults.import.uri",	T_STR },
+	{ "defaults.import.start",	T_BOOL },
+	{ "defaults.import.autostart",	T_BOOL },
+	{ "defaults.import.boot_timeout", T_NUM },
+	{ "defaults.import.network",	T_STR },
+};
+
+static config_t conf;
+static bool conf_loaded;
+static char *conf_file;
+
+static const char *
+conf_type_name(enum conf_type t)
+{
+	static const char *names[] = { "a string", "an integer", "a number",
+	    "true or false", "a list of strings" };
+
+	return names[t];
+}
+
+static bool
+conf_type_ok(const config_setting_t *s, enum conf_type t)
+{
+	int ct = config_setting_type(s);
+
+	switch (t) {
+	case T_STR:
+		return ct == CONFIG_TYPE_STRING;
+	case T_INT:
+		return ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64;
+	case T_NUM:
+		return ct == CONFIG_TYPE_INT || ct == CONFIG_TYPE_INT64 ||
+		    ct == CONFIG_TYPE_FLOAT;
+	case T_BOOL:
+		return ct == CONFIG_TYPE_BOOL;
+	case T_STRLIST:
+		if (ct != CONFIG_TYPE_ARRAY && ct != CONFIG_TYPE_LIST)
+			return false;
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (config_setting_type(config_setting_get_elem(s,
+			    (unsigned)i)) != CONFIG_TYPE_STRING)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* Walk the tree; every leaf must be in the schema with the right type. */
+static int
+conf_check(const config_setting_t *group, const char *prefix, char *err,
+    size_t errlen)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		char path[256];
+		size_t k;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+		    config_setting_name(s));
+		if (config_setting_is_group(s)) {
+			if (conf_check(s, path, err, errlen) != 0)
+				return -1;
+			continue;
+		}
+		for (k = 0; k < HS_ARRAY_LEN(conf_schema); k++)
+			if (strcmp(conf_schema[k].path, path) == 0)
+				break;
+		if (k == HS_ARRAY_LEN(conf_schema)) {
+			snprintf(err, errlen, "%s:%d: unknown key '%s'",
+			    conf_file, config_setting_source_line(s), path);
+			return -1;
+		}
+		if (!conf_type_ok(s, conf_schema[k].type)) {
+			snprintf(err, errlen, "%s:%d: '%s' must be %s", conf_file,
+			    config_setting_source_line(s), path,
+			    conf_type_name(conf_schema[k].type));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+conf_finish(int ok, char *err, size_t errlen)
+{
+	if (!ok) {
+		snprintf(err, errlen, "%s:%d: %s", conf_file,
+		    config_error_line(&conf), config_error_text(&conf));
+		config_destroy(&conf);
+		return -1;
+	}
+	if (conf_check(config_root_setting(&conf), "", err, errlen) != 0) {
+		config_destroy(&conf);
+		return -1;
+	}
+	conf_loaded = true;
+	return 0;
+}
+
+/*
+ * Load path (NULL: the default file, which may be absent). On error err
+ * holds "file:line: what is wrong".
+ */
+int
+conf_load(const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	int ok;
+
+	conf_free();
+	conf_file = xstrdup(path ? path : CONF_DEFAULT_PATH);
+	if ((fp = fopen(conf_file, "re")) == NULL) {
+		if (path == NULL && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", conf_file, strerror(errno));
+		return -1;
+	}
+	config_init(&conf);
+	ok = config_read(&conf, fp) == CONFIG_TRUE;
+	fclose(fp);
+	return conf_finish(ok, err, errlen);
+}
+
+int
+conf_load_string(const char *text, char *err, size_t errlen)
+{
+	conf_free();
+	conf_file = xstrdup("(string)");
+	config_init(&conf);
+	return conf_finish(config_read_string(&conf, text) == CONFIG_TRUE, err,
+	    errlen);
+}
+
+void
+conf_free(void)
+{
+	if (conf_loaded)
+		config_destroy(&conf);
+	conf_loaded = false;
+	free(conf_file);
+	conf_file = NULL;
+}
+
+const char *
+conf_path(void)
+{
+	return conf_loaded ? conf_file : NULL;
+}
+
+static config_setting_t *
+conf_lookup(const char *path)
+{
+	return conf_loaded ? config_lookup(&conf, path) : NULL;
+}
+
+const char *
+conf_str(const char *path, const char *def)
+{
+	config_setting_t *s = conf_lookup(path);
+	const char *v;
+
+	return s && (v = config_setting_get_string(s)) != NULL ? v : def;
+}
+
+long long
+conf_int(const char *path, long long def)
+{
+	config_setting_t *s = conf_lookup(path);
+
+	return s ? config_setting_get_int64(s) : def;
+}
+
+double
+conf_num(const char *path, double def)
+{
+	config_setting_t *s = conf_lookup(path);
+
+	if (s == NULL)
+		return def;
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		return config_setting_get_float(s);
+	return (double)config_setting_get_int64(s);
+}
+
+bool
+conf_bool(const char *path, bool def)
+{
+	config_setting_t *s = conf_lookup(path);
+
+	return s ? config_setting_get_bool(s) != 0 : def;
+}
+
+/* The strings of a list key; *out is malloc'd, the strings are not. */
+size_t
+conf_list(const char *path, const char ***out)
+{
+	config_setting_t *s = conf_lookup(path);
+	int n = s ? config_setting_length(s) : 0;
+
+	*out = xcalloc((size_t)n + 1, sizeof(**out));
+	for (int i = 0; i < n; i++)
+		(*out)[i] = config_setting_get_string_elem(s, i);
+	return (size_t)n;
+}

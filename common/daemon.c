@@ -1,0 +1,918 @@
+/*
+ * daemon.c - the stage-daemon skeleton (see daemon.h for the contract).
+ *
+ * One process, one poll() loop over the inotify descriptor and a signalfd;
+ * timers are deadlines folded into poll()'s timeout. Work runs in forked
+ * children so a crash or a leak in job code cannot hurt the daemon.
+ *
+ * State kept in memory is only a cache of what the spool says: the queue
+ * of candidate names is rebuilt from the directory on every scan, retry
+ * counts and their due times live in data/ID/retry, and a restart loses
+ * nothing but the time already waited.
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "util.h"
+#include "watch.h"
+
+#define STOP_GRACE_MS	30000	/* SIGTERM to workers, then SIGKILL */
+#define TICK_MS		1000	/* cancel checks while workers run */
+
+struct pending {
+	char	*name;
+	bool	 by_event;
+};
+
+struct deferred {
+	char	*name;
+	int64_t	 due;		/* monotonic ms */
+	bool	 resume;	/* re-run work/name, no claim */
+	bool	 settle;	/* --once waits for it */
+};
+
+struct worker {
+	pid_t	 pid;		/* 0: slot free */
+	char	 id[JOBID_LEN + 1];
+	int	 reason_fd;
+	bool	 cancelled;
+};
+
+struct daemon {
+	const struct stage_ops	*ops;
+	struct daemon_config	 cfg;
+	struct spool		 sp;
+	struct watch		 w;
+	int			 sigfd;
+	struct pending		*q;
+	size_t			 qhead, qlen, qcap;
+	struct deferred		*dl;
+	size_t			 ndl, dlcap;
+	struct worker		*wk;
+	int			 running;
+	int64_t			 next_scan, next_beat, next_dog, next_tick;
+	int64_t			 dog_ms, stop_deadline;
+	time_t			 started;
+	bool			 stopping;
+	int			 reason_fd;	/* in a worker: write end */
+	char			 status_name[300];
+	unsigned long		 n_ok, n_failed, n_retried;
+};
+
+const struct daemon_config *
+daemon_config(const struct daemon *d)
+{
+	return &d->cfg;
+}
+
+struct spool *
+daemon_spool(struct daemon *d)
+{
+	return &d->sp;
+}
+
+/* -- worker side -------------------------------------------------------- */
+
+static int
+worker_reason(struct daemon *d, int code, const char *fmt, va_list ap)
+{
+	char buf[SPOOL_REASON_MAX];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_msg(code == HS_EXIT_PERMANENT ? LOG_ERR : LOG_WARNING, "%s", buf);
+	if (d->reason_fd >= 0)
+		(void)util_write_all(d->reason_fd, buf, strlen(buf));
+	return code;
+}
+
+int
+worker_fail(struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+	int code;
+
+	va_start(ap, fmt);
+	code = worker_reason(d, HS_EXIT_PERMANENT, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int
+worker_retry(struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+	int code;
+
+	va_start(ap, fmt);
+	code = worker_reason(d, HS_EXIT_TEMPORARY, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* -- queue of candidates ------------------------------------------------ */
+
+static void
+queue_push(struct daemon *d, const char *name, bool by_event)
+{
+	if (d->qhead + d->qlen == d->qcap) {
+		if (d->qhead > 0) {
+			memmove(d->q, d->q + d->qhead, d->qlen * sizeof(*d->q));
+			d->qhead = 0;
+		} else
+			d->q = xrealloc(d->q, (d->qcap = d->qcap ? d->qcap * 2 : 256) *
+			    sizeof(*d->q));
+	}
+	d->q[d->qhead + d->qlen].name = xstrdup(name);
+	d->q[d->qhead + d->qlen].by_event = by_event;
+	d->qlen++;
+}
+
+static void
+queue_clear(struct daemon *d)
+{
+	for (size_t i = 0; i < d->qlen; i++)
+		free(d->q[d->qhead + i].name);
+	d->qhead = d->qlen = 0;
+}
+
+static struct deferred *
+defer_add(struct daemon *d, const char *name, int64_t due, bool resume)
+{
+	for (size_t i = 0; i < d->ndl; i++)
+		if (strcmp(d->dl[i].name, name) == 0) {
+			d->dl[i].due = due;
+			d->dl[i].resume = resume;
+			d->dl[i].settle = false;
+			return &d->dl[i];
+		}
+	if (d->ndl == d->dlcap)
+		d->dl = xrealloc(d->dl, (d->dlcap = d->dlcap ? d->dlcap * 2 : 16) *
+		    sizeof(*d->dl));
+	d->dl[d->ndl] = (struct deferred){ xstrdup(name), due, resume, false };
+	return &d->dl[d->ndl++];
+}
+
+static void
+daemon_on_event(const char *name, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (name[0] != '.')
+		queue_push(d, name, true);
+}
+
+/* The listing is the truth: rebuild the queue from it, oldest first. */
+static void
+daemon_scan(struct daemon *d)
+{
+	char **v;
+	size_t n;
+
+	if (spool_scan(&d->sp, d->ops->input, d->ops->claim == NULL, &v, &n) != 0) {
+		log_warn("cannot scan %s/", spool_dir_name(d->ops->input));
+		return;
+	}
+	queue_clear(d);
+	for (size_t i = 0; i < n; i++)
+		queue_push(d, v[i], false);
+	spool_scan_free(v, n);
+}
+
+/* -- retry bookkeeping in data/ID/retry: "STAGE ATTEMPTS DUE_EPOCH_MS" --- */
+
+static int
+retry_read(struct daemon *d, const char *id, int64_t *due_wall)
+{
+	char *s, stage[32];
+	int dfd, attempts = 0;
+	long long due = 0;
+
+	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
+		return 0;
+	if (util_read_file_at(dfd, "retry", 256, &s, NULL) == 0) {
+		if (sscanf(s, "%31s %d %lld", stage, &attempts, &due) != 3 ||
+		    strcmp(stage, d->ops->name) != 0)
+			attempts = 0, due = 0;
+		free(s);
+	}
+	close(dfd);
+	if (due_wall)
+		*due_wall = due;
+	return attempts;
+}
+
+static void
+retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall)
+{
+	char buf[96];
+	int dfd, n;
+
+	if ((dfd = spool_jobdir(&d->sp, id, true)) < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s %d %lld\n", d->ops->name, attempts,
+	    (long long)due_wall);
+	if (spool_publish_at(&d->sp, dfd, "retry", buf, (size_t)n, 0) != 0)
+		log_warn("%s: cannot record retry", id);
+	close(dfd);
+}
+
+static void
+retry_clear(struct daemon *d, const char *id)
+{
+	int dfd;
+
+	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
+		return;
+	unlinkat(dfd, "retry", 0);
+	close(dfd);
+}
+
+/* -- claiming ----------------------------------------------------------- */
+
+static enum claim_result
+claim_default(struct daemon *d, const char *name, char id[JOBID_LEN + 1],
+    int64_t *due)
+{
+	int64_t due_wall = 0, now = util_now_ms();
+	int r;
+
+	if (!jobid_valid(name))
+		return CLAIM_SKIP;
+	if (retry_read(d, name, &due_wall) > 0 && due_wall > now) {
+		*due = util_mono_ms() + (due_wall - now);
+		return CLAIM_DEFER;
+	}
+	r = spool_rename(&d->sp, d->ops->input, name, d->ops->work, name,
+	    SPOOL_NOCLOBBER);
+	if (r != 0) {
+		if (r < 0)
+			log_warn("%s: cannot claim", name);
+		return CLAIM_SKIP;
+	}
+	memcpy(id, name, JOBID_LEN + 1);
+	(void)spool_history(&d->sp, id, spool_dir_name(d->ops->work), NULL);
+	return CLAIM_OK;
+}
+
+static void
+daemon_spawn(struct daemon *d, const char *id)
+{
+	struct worker *w = NULL;
+	int p[2], dfd;
+	pid_t pid;
+
+	for (int i = 0; i < d->cfg.workers; i++)
+		if (d->wk[i].pid == 0) {
+			w = &d->wk[i];
+			break;
+		}
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		log_warn("%s: pipe", id);
+		defer_add(d, id, util_mono_ms() + 1000, true);
+		return;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	if ((pid = fork()) < 0) {
+		log_warn("%s: fork", id);
+		close(p[0]);
+		close(p[1]);
+		defer_add(d, id, util_mono_ms() + 1000, true);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		int code;
+
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGTERM, SIG_DFL);
+		close(p[0]);
+		close(d->sigfd);
+		watch_close(&d->w);
+		d->reason_fd = p[1];
+		dfd = spool_jobdir(&d->sp, id, true);
+		log_job_begin(id, NULL, spool_dir_name(d->ops->work), dfd);
+		if (dfd >= 0)
+			close(dfd);
+		code = d->ops->run(d, id);
+		_exit(code);
+	}
+	close(p[1]);
+	w->pid = pid;
+	memcpy(w->id, id, sizeof(w->id));
+	w->reason_fd = p[0];
+	w->cancelled = false;
+	d->running++;
+	log_debug("%s: worker %ld started", id, (long)pid);
+}
+
+/* Claim and start jobs while there are free worker slots. */
+static void
+daemon_dispatch(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+
+	if (d->stopping)
+		return;
+	/* Due deferred entries go back in front of the queue. */
+	for (size_t i = 0; i < d->ndl && d->running < d->cfg.workers;) {
+		struct deferred df = d->dl[i];
+
+		if (df.due > now) {
+			i++;
+			continue;
+		}
+		d->dl[i] = d->dl[--d->ndl];
+		if (df.resume)
+			daemon_spawn(d, df.name);
+		else
+			queue_push(d, df.name, false);
+		free(df.name);
+	}
+	while (d->running < d->cfg.workers && d->qlen > 0) {
+		struct pending p = d->q[d->qhead++];
+		char id[JOBID_LEN + 1];
+		int64_t due = 0;
+		enum claim_result r;
+
+		d->qlen--;
+		r = d->ops->claim ? d->ops->claim(d, p.name, p.by_event, id, &due) :
+		    claim_default(d, p.name, id, &due);
+		if (r == CLAIM_OK)
+			daemon_spawn(d, id);
+		else if (r == CLAIM_DEFER || r == CLAIM_SETTLE)
+			defer_add(d, p.name, due, false)->settle = r == CLAIM_SETTLE;
+		free(p.name);
+	}
+	if (d->qlen == 0)
+		d->qhead = 0;
+}
+
+/* -- finishing jobs ----------------------------------------------------- */
+
+static void
+daemon_read_reason(struct worker *w, char *buf, size_t size)
+{
+	ssize_t n = read(w->reason_fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	close(w->reason_fd);
+	w->reason_fd = -1;
+}
+
+static void
+daemon_temporary(struct daemon *d, struct worker *w, const char *why)
+{
+	int attempts = retry_read(d, w->id, NULL) + 1;
+	double delay;
+	int64_t delay_ms;
+
+	if (attempts >= d->cfg.max_attempts) {
+		char *reason = xasprintf("gave up after %d attempts: %s", attempts,
+		    why);
+
+		if (spool_fail(&d->sp, d->ops->work, w->id, reason) != 0)
+			log_warn("%s: cannot move to error/", w->id);
+		log_job_begin(w->id, NULL, "error", -1);
+		log_errx("%s", reason);
+		log_job_end();
+		free(reason);
+		d->n_failed++;
+		return;
+	}
+	delay = fmin(d->cfg.retry_delay * pow(2, attempts - 1),
+	    d->cfg.retry_delay_max);
+	delay_ms = (int64_t)(delay * 1000);
+	retry_write(d, w->id, attempts, util_now_ms() + delay_ms);
+	log_job_begin(w->id, NULL, spool_dir_name(d->ops->work), -1);
+	log_warnx("attempt %d of %d failed (%s); retrying in %.1fs", attempts,
+	    d->cfg.max_attempts, why, delay);
+	log_job_end();
+	d->n_retried++;
+	if (d->ops->resume) {
+		defer_add(d, w->id, util_mono_ms() + delay_ms, true);
+		return;
+	}
+	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
+	    SPOOL_NOCLOBBER) != 0)
+		log_warn("%s: cannot release to %s/", w->id,
+		    spool_dir_name(d->ops->input));
+	else
+		defer_add(d, w->id, util_mono_ms() + delay_ms, false);
+}
+
+/* Put a job we were told to stop back where it came from. */
+static void
+daemon_rollback(struct daemon *d, struct worker *w)
+{
+	if (d->ops->resume)
+		return;		/* resumed from work/ at the next start */
+	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
+	    SPOOL_NOCLOBBER) != 0)
+		log_warn("%s: cannot roll back to %s/", w->id,
+		    spool_dir_name(d->ops->input));
+	else
+		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
+		    "rolled back (daemon stopping)");
+}
+
+static void
+daemon_finish(struct daemon *d, struct worker *w, int status)
+{
+	char reason[SPOOL_REASON_MAX], why[SPOOL_REASON_MAX + 64];
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+	daemon_read_reason(w, reason, sizeof(reason));
+	if (w->cancelled) {
+		if (spool_fail(&d->sp, d->ops->work, w->id,
+		    "cancelled by the operator") != 0)
+			log_warn("%s: cannot move to error/", w->id);
+		log_notice("%s: cancelled", w->id);
+		d->n_failed++;
+	} else if (code == HS_EXIT_OK) {
+		int r = spool_rename(&d->sp, d->ops->work, w->id, d->ops->output,
+		    w->id, SPOOL_NOCLOBBER);
+
+		if (r != 0)
+			log_warn("%s: cannot publish to %s/", w->id,
+			    spool_dir_name(d->ops->output));
+		else {
+			retry_clear(d, w->id);
+			(void)spool_history(&d->sp, w->id,
+			    spool_dir_name(d->ops->output), NULL);
+			d->n_ok++;
+		}
+	} else if (code == HS_EXIT_PERMANENT) {
+		if (spool_fail(&d->sp, d->ops->work, w->id,
+		    reason[0] ? reason : "failed (no reason given)") != 0)
+			log_warn("%s: cannot move to error/", w->id);
+		d->n_failed++;
+	} else if (d->stopping && WIFSIGNALED(status)) {
+		daemon_rollback(d, w);
+	} else {
+		if (code == HS_EXIT_TEMPORARY)
+			snprintf(why, sizeof(why), "%s",
+			    reason[0] ? reason : "temporary failure");
+		else if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "worker killed by signal %d%s%s",
+			    WTERMSIG(status), reason[0] ? ": " : "", reason);
+		else
+			snprintf(why, sizeof(why), "worker exited with status %d%s%s",
+			    code, reason[0] ? ": " : "", reason);
+		daemon_temporary(d, w, why);
+	}
+	w->pid = 0;
+	d->running--;
+}
+
+static void
+daemon_reap(struct daemon *d)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		for (int i = 0; i < d->cfg.workers; i++)
+			if (d->wk[i].pid == pid) {
+				daemon_finish(d, &d->wk[i], status);
+				break;
+			}
+}
+
+/* `hyperspool cancel` leaves data/ID/cancel for jobs in progress. */
+static void
+daemon_check_cancel(struct daemon *d)
+{
+	for (int i = 0; i < d->cfg.workers; i++) {
+		struct worker *w = &d->wk[i];
+		struct stat st;
+		int dfd;
+
+		if (w->pid == 0 || w->cancelled)
+			continue;
+		if ((dfd = spool_jobdir(&d->sp, w->id, false)) < 0)
+			continue;
+		if (fstatat(dfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			w->cancelled = true;
+			kill(w->pid, SIGTERM);
+		}
+		close(dfd);
+	}
+}
+
+/* -- status file: run/NAME@HOST ----------------------------------------- */
+
+static void
+daemon_status(struct daemon *d, bool final)
+{
+	char *s;
+	cJSON *j;
+
+	if (final) {
+		unlinkat(d->sp.fd[SD_RUN], d->status_name, 0);
+		return;
+	}
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "daemon", d->ops->name);
+	cJSON_AddNumberToObject(j, "pid", getpid());
+	cJSON_AddStringToObject(j, "host", util_hostname());
+	cJSON_AddStringToObject(j, "boot_id", util_boot_id());
+	cJSON_AddNumberToObject(j, "started", (double)d->started);
+	cJSON_AddNumberToObject(j, "heartbeat", (double)time(NULL));
+	cJSON_AddStringToObject(j, "watch", d->cfg.poll ? "poll" : "inotify");
+	cJSON_AddNumberToObject(j, "workers", d->cfg.workers);
+	cJSON_AddNumberToObject(j, "running", d->running);
+	cJSON_AddNumberToObject(j, "queued", (double)(d->qlen + d->ndl));
+	cJSON_AddNumberToObject(j, "done", (double)d->n_ok);
+	cJSON_AddNumberToObject(j, "failed", (double)d->n_failed);
+	cJSON_AddNumberToObject(j, "retried", (double)d->n_retried);
+	s = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (s == NULL ||
+	    spool_publish(&d->sp, SD_RUN, d->status_name, s, strlen(s),
+	    SPOOL_NOSYNC) != 0)
+		log_warn("cannot write run/%s", d->status_name);
+	cJSON_free(s);
+	notify_status("%d running, %zu waiting, %lu done, %lu failed",
+	    d->running, d->qlen + d->ndl, d->n_ok, d->n_failed);
+}
+
+/* -- start-up ----------------------------------------------------------- */
+
+static void
+daemon_usage(const struct stage_ops *ops, FILE *fp)
+{
+	fprintf(fp,
+	    "usage: %s [-v] [-c CONFIG] [-s SPOOL] [--once] [--poll SECONDS]\n"
+	    "          [--workers N]\n"
+	    "%s\n\n"
+	    "  -c, --config FILE  configuration (default %s)\n"
+	    "  -s, --spool DIR    spool directory (default: config 'spool',\n"
+	    "                     else %s)\n"
+	    "      --once         process what is eligible now, then exit\n"
+	    "      --poll SECONDS poll the input directory every SECONDS instead\n"
+	    "                     of using inotify (automatic on NFS/FUSE)\n"
+	    "      --workers N    run at most N jobs at once (config %s.workers)\n"
+	    "  -v, --verbose      log debug messages too\n"
+	    "  -h, --help         this text\n\n"
+	    "Input %s/, in progress %s/, output %s/, failures error/.\n"
+	    "Exit status: 0 stopped cleanly, 100 bad usage or configuration,\n"
+	    "111 could not run (spool missing, out of resources).\n",
+	    ops->name, ops->summary, CONF_DEFAULT_PATH, CONF_DEFAULT_SPOOL,
+	    ops->name, spool_dir_name(ops->input), spool_dir_name(ops->work),
+	    spool_dir_name(ops->output));
+}
+
+static double
+daemon_conf_num(const struct stage_ops *ops, const char *key, double def)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s.%s", ops->name, key);
+	return conf_num(path, def);
+}
+
+static int
+daemon_options(struct daemon *d, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "spool", required_argument, NULL, 's' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "poll", required_argument, NULL, 'p' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *spool = NULL, *mode;
+	double poll_flag = -1;
+	int workers = -1, verbose = 0, c;
+	enum watch_mode wm;
+	char err[512];
+
+	while ((c = getopt_long(argc, argv, "c:s:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			spool = optarg;
+			break;
+		case 'o':
+			d->cfg.once = true;
+			break;
+		case 'p':
+			if (util_parse_duration(optarg, &poll_flag) != 0 ||
+			    poll_flag < 0.01) {
+				fprintf(stderr, "%s: --poll: '%s' is not a number of "
+				    "seconds\n", d->ops->name, optarg);
+				return -1;
+			}
+			break;
+		case 'w':
+			workers = atoi(optarg);
+			if (workers < 1 || workers > 256) {
+				fprintf(stderr, "%s: --workers: 1 to 256\n",
+				    d->ops->name);
+				return -1;
+			}
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			daemon_usage(d->ops, stdout);
+			exit(0);
+		default:
+			daemon_usage(d->ops, stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		daemon_usage(d->ops, stderr);
+		return -1;
+	}
+	log_set_verbose(verbose);
+	if (conf_load(config, err, sizeof(err)) != 0) {
+		log_errx("configuration: %s", err);
+		return -1;
+	}
+	d->cfg.spool = spool ? spool : conf_str("spool", CONF_DEFAULT_SPOOL);
+	d->cfg.workers = workers > 0 ? workers :
+	    (int)daemon_conf_num(d->ops, "workers", 2);
+	d->cfg.max_attempts = (int)daemon_conf_num(d->ops, "max_attempts", 5);
+	d->cfg.retry_delay = daemon_conf_num(d->ops, "retry_delay", 10);
+	d->cfg.retry_delay_max = daemon_conf_num(d->ops, "retry_delay_max", 3600);
+	d->cfg.poll_interval = poll_flag > 0 ? poll_flag :
+	    conf_num("watch.poll_interval", 5);
+	d->cfg.rescan_interval = conf_num("watch.rescan_interval", 60);
+	d->cfg.heartbeat_interval = conf_num("heartbeat_interval", 10);
+	d->cfg.tmp_max_age = conf_num("tmp_max_age", 3600);
+	mode = conf_str("watch.mode", "auto");
+	if (watch_mode_parse(mode, &wm) != 0) {
+		log_errx("configuration: watch.mode: '%s' is not auto, inotify or "
+		    "poll", mode);
+		return -1;
+	}
+	if (d->cfg.workers < 1 || d->cfg.workers > 256 || d->cfg.max_attempts < 1 ||
+	    d->cfg.poll_interval < 0.01 || d->cfg.rescan_interval < 0.01 ||
+	    d->cfg.heartbeat_interval < 0.01) {
+		log_errx("configuration: %s.workers must be 1-256, max_attempts >= 1, "
+		    "intervals > 0", d->ops->name);
+		return -1;
+	}
+	d->cfg.poll = poll_flag > 0 || wm == WATCH_POLL;
+	/* WATCH_AUTO is settled once the spool is open (statfs). */
+	return wm == WATCH_AUTO ? 1 : 0;
+}
+
+static int
+daemon_start(struct daemon *d, bool auto_mode)
+{
+	char *path;
+	sigset_t set;
+	int n;
+
+	if (spool_open(&d->sp, d->cfg.spool) != 0) {
+		log_warn("cannot open spool %s (create it with `hyperspool init`)",
+		    d->cfg.spool);
+		return -1;
+	}
+	d->sp.actor = d->ops->name;
+	if (auto_mode && d->sp.netfs)
+		d->cfg.poll = true;
+	snprintf(d->status_name, sizeof(d->status_name), "%s@%s", d->ops->name,
+	    util_hostname());
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		log_warn("signalfd");
+		return -1;
+	}
+
+	/* Watch first, then recover and scan: nothing slips in between. */
+	path = xasprintf("%s/%s", d->cfg.spool, spool_dir_name(d->ops->input));
+	n = watch_open(&d->w, path, d->cfg.poll ? WATCH_POLL : WATCH_INOTIFY,
+	    false);
+	free(path);
+	if (n != 0) {
+		log_warn("cannot watch %s/", spool_dir_name(d->ops->input));
+		return -1;
+	}
+
+	if (d->ops->resume) {
+		char **v;
+		size_t k;
+
+		if (spool_scan(&d->sp, d->ops->work, true, &v, &k) == 0) {
+			for (size_t i = 0; i < k; i++)
+				defer_add(d, v[i], 0, true);
+			if (k > 0)
+				log_notice("resuming %zu job(s) found in %s/", k,
+				    spool_dir_name(d->ops->work));
+			spool_scan_free(v, k);
+		}
+	} else if ((n = spool_recover(&d->sp, d->ops->work, d->ops->input)) > 0)
+		log_notice("recovered %d job(s) from %s/ after a crash", n,
+		    spool_dir_name(d->ops->work));
+	else if (n < 0)
+		log_warn("recovery of %s/", spool_dir_name(d->ops->work));
+	if ((n = spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age)) > 0)
+		log_info("removed %d stale file(s) from tmp/", n);
+	daemon_scan(d);
+
+	d->started = time(NULL);
+	d->dog_ms = notify_watchdog_ms();
+	d->next_scan = util_mono_ms() + (int64_t)(1000 * (d->cfg.poll ?
+	    d->cfg.poll_interval : d->cfg.rescan_interval));
+	d->next_beat = util_mono_ms() + (int64_t)(1000 * d->cfg.heartbeat_interval);
+	d->next_dog = util_mono_ms() + d->dog_ms;
+	daemon_status(d, false);
+	notify_send("READY=1");
+	if (d->cfg.poll)
+		log_info("started: spool %s, polling every %.3gs%s, %d worker(s), "
+		    "%zu job(s) waiting", d->cfg.spool, d->cfg.poll_interval,
+		    d->sp.netfs ? " (network filesystem)" : "", d->cfg.workers,
+		    d->qlen + d->ndl);
+	else
+		log_info("started: spool %s, inotify, %d worker(s), %zu job(s) "
+		    "waiting", d->cfg.spool, d->cfg.workers, d->qlen + d->ndl);
+	return 0;
+}
+
+/* -- the loop ----------------------------------------------------------- */
+
+static int64_t
+daemon_next_deadline(struct daemon *d)
+{
+	int64_t next = d->next_scan;
+
+	if (next > d->next_beat)
+		next = d->next_beat;
+	if (d->dog_ms > 0 && next > d->next_dog)
+		next = d->next_dog;
+	if (d->running > 0 && next > d->next_tick)
+		next = d->next_tick;
+	if (d->stopping && next > d->stop_deadline)
+		next = d->stop_deadline;
+	for (size_t i = 0; i < d->ndl; i++)
+		if (d->dl[i].due < next)
+			next = d->dl[i].due;
+	return next;
+}
+
+static void
+daemon_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			break;	/* reaped below */
+		case SIGHUP:
+			daemon_scan(d);
+			break;
+		default:
+			if (!d->stopping) {
+				log_info("stopping (signal %u), %d job(s) in progress",
+				    si.ssi_signo, d->running);
+				notify_send("STOPPING=1");
+				d->stopping = true;
+				d->stop_deadline = util_mono_ms() + STOP_GRACE_MS;
+				for (int i = 0; i < d->cfg.workers; i++)
+					if (d->wk[i].pid > 0)
+						kill(d->wk[i].pid, SIGTERM);
+			}
+		}
+	}
+	daemon_reap(d);
+}
+
+static void
+daemon_timers(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+
+	if (now >= d->next_scan) {
+		daemon_scan(d);
+		d->next_scan = now + (int64_t)(1000 * (d->cfg.poll ?
+		    d->cfg.poll_interval : d->cfg.rescan_interval));
+	}
+	if (now >= d->next_tick) {
+		daemon_check_cancel(d);
+		d->next_tick = now + TICK_MS;
+	}
+	if (now >= d->next_beat) {
+		daemon_status(d, false);
+		spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age);
+		d->next_beat = now + (int64_t)(1000 * d->cfg.heartbeat_interval);
+	}
+	if (d->dog_ms > 0 && now >= d->next_dog) {
+		notify_send("WATCHDOG=1");
+		d->next_dog = now + d->dog_ms;
+	}
+	if (d->stopping && now >= d->stop_deadline)
+		for (int i = 0; i < d->cfg.workers; i++)
+			if (d->wk[i].pid > 0)
+				kill(d->wk[i].pid, SIGKILL);
+}
+
+/* --once: nothing running, nothing eligible now. */
+static bool
+daemon_idle(struct daemon *d)
+{
+	int64_t now = util_mono_ms();
+
+	if (d->running > 0 || d->qlen > 0)
+		return false;
+	for (size_t i = 0; i < d->ndl; i++)
+		if (d->dl[i].due <= now || d->dl[i].settle)
+			return false;
+	return true;
+}
+
+int
+daemon_main(const struct stage_ops *ops, int argc, char **argv)
+{
+	struct daemon d;
+	int automode;
+
+	memset(&d, 0, sizeof(d));
+	d.ops = ops;
+	d.reason_fd = -1;
+	d.sigfd = -1;
+	d.w.fd = -1;
+	log_init(ops->name, LOG_TARGET_AUTO, 0);
+	if ((automode = daemon_options(&d, argc, argv)) < 0)
+		return HS_EXIT_PERMANENT;
+	d.wk = xcalloc((size_t)d.cfg.workers, sizeof(*d.wk));
+	if (daemon_start(&d, automode == 1) != 0)
+		return HS_EXIT_TEMPORARY;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = d.sigfd, .events = POLLIN },
+			{ .fd = d.w.fd, .events = POLLIN },
+		};
+		int64_t timeout;
+
+		daemon_dispatch(&d);
+		if (d.stopping && d.running == 0)
+			break;
+		if (d.cfg.once && daemon_idle(&d))
+			break;
+		timeout = daemon_next_deadline(&d) - util_mono_ms();
+		if (timeout < 0)
+			timeout = 0;
+		if (poll(pfd, d.w.fd >= 0 ? 2 : 1, (int)timeout) < 0 && errno != EINTR)
+			log_fatal("poll");
+		if (pfd[0].revents)
+			daemon_signals(&d);
+		if (d.w.fd >= 0 && pfd[1].revents &&
+		    watch_read(&d.w, daemon_on_event, &d) == WATCH_RESCAN) {
+			log_notice("inotify queue overflowed: rescanning %s/",
+			    spool_dir_name(ops->input));
+			daemon_scan(&d);
+		}
+		daemon_timers(&d);
+	}
+	daemon_status(&d, true);
+	log_info("stopped: %lu done, %lu failed, %lu retried", d.n_ok, d.n_failed,
+	    d.n_retried);
+	queue_clear(&d);
+	for (size_t i = 0; i < d.ndl; i++)
+		free(d.dl[i].name);
+	free(d.dl);
+	free(d.q);
+	free(d.wk);
+	watch_close(&d.w);
+	close(d.sigfd);
+	spool_close(&d.sp);
+	conf_free();
+	return HS_EXIT_OK;
+}

@@ -1,0 +1,681 @@
+/*
+ * job.c - read, validate, complete and write job v1 (see job.h).
+ *
+ * Validation is a set of small table-driven checks, one per object of the
+ * schema. Each check stops at the first problem and says which field and
+ * why, e.g. "source.path: '/etc/shadow' is outside source_roots".
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "jobid.h"
+#include "job.h"
+#include "util.h"
+
+static const char *const source_types[] = { "file", "http", NULL };
+
+bool
+job_source_type_known(const char *t)
+{
+	for (int i = 0; source_types[i]; i++)
+		if (strcmp(source_types[i], t) == 0)
+			return true;
+	return false;
+}
+
+const char *
+job_source_types(void)
+{
+	return "file, http";
+}
+
+static int
+job_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+cJSON *
+job_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	cJSON *j;
+
+	if (len == 0) {
+		job_err(err, errlen, "empty file");
+		return NULL;
+	}
+	if (!util_utf8_valid(buf, len)) {
+		job_err(err, errlen, "not valid UTF-8 text (or contains NUL bytes)");
+		return NULL;
+	}
+	j = cJSON_ParseWithLengthOpts(buf, len, &end, 1);
+	if (j == NULL) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0;
+
+		job_err(err, errlen, "not valid JSON (syntax error near byte %zu)",
+		    off);
+		return NULL;
+	}
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		job_err(err, errlen, "not a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+cJSON *
+job_read_at(int dirfd, const char *name, size_t max, char *err, size_t errlen)
+{
+	size_t len;
+	char *buf;
+	cJSON *j;
+
+	if (util_read_file_at(dirfd, name, max, &buf, &len) != 0) {
+		if (errno == EFBIG)
+			job_err(err, errlen, "job file larger than %zu bytes", max);
+		else
+			job_err(err, errlen, "cannot read job file: %s",
+			    strerror(errno));
+		return NULL;
+	}
+	j = job_parse(buf, len, err, errlen);
+	free(buf);
+	return j;
+}
+
+/* Dotted-path lookup: job_get(j, "source.type"). */
+const cJSON *
+job_get(const cJSON *j, const char *path)
+{
+	char key[64];
+
+	while (j != NULL && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		j = cJSON_GetObjectItemCaseSensitive(j, key);
+		path += n + (path[n] == '.');
+	}
+	return j;
+}
+
+const char *
+job_get_str(const cJSON *j, const char *path)
+{
+	const cJSON *v = job_get(j, path);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* -- field checks ------------------------------------------------------ */
+
+enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
+
+struct field {
+	const char	*key;
+	enum ftype	 type;
+	bool		 required;
+	long long	 min, max;	/* F_INT range; F_STR max length */
+};
+
+/*
+ * Check obj against a field table: every key known, none twice, each of
+ * the right type, required ones present.
+ */
+static int
+job_check_fields(const cJSON *obj, const char *where, const struct field *f,
+    size_t nf, char *err, size_t errlen)
+{
+	const cJSON *it, *it2;
+
+	if (!cJSON_IsObject(obj))
+		return job_err(err, errlen, "%s: must be an object", where);
+	cJSON_ArrayForEach(it, obj) {
+		size_t k;
+
+		for (it2 = obj->child; it2 != it; it2 = it2->next)
+			if (strcmp(it2->string, it->string) == 0)
+				return job_err(err, errlen, "%s%s%.64s: duplicate key",
+				    where, *where ? "." : "", it->string);
+		for (k = 0; k < nf; k++)
+			if (strcmp(f[k].key, it->string) == 0)
+				break;
+		if (k == nf)
+			return job_err(err, errlen, "%s%s%.64s: unknown field", where,
+			    *where ? "." : "", it->string);
+		switch (f[k].type) {
+		case F_STR:
+		case F_NAME:
+			if (!cJSON_IsString(it))
+				goto type;
+			if (f[k].type == F_NAME && !util_name_valid(it->valuestring))
+				return job_err(err, errlen, "%s%s%s: '%.64s' is not a "
+				    "valid name (1-64 of A-Z a-z 0-9 . _ -, not "
+				    "starting with . or -)", where, *where ? "." : "",
+				    it->string, it->valuestring);
+			if (f[k].max && strlen(it->valuestring) > (size_t)f[k].max)
+				return job_err(err, errlen, "%s%s%s: longer than %lld "
+				    "characters", where, *where ? "." : "", it->string,
+				    f[k].max);
+			break;
+		case F_BOOL:
+			if (!cJSON_IsBool(it))
+				goto type;
+			break;
+		case F_INT:
+			if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble))
+				goto type;
+			if (it->valuedouble < (double)f[k].min ||
+			    it->valuedouble > (double)f[k].max)
+				return job_err(err, errlen, "%s%s%s: %g is out of range "
+				    "%lld..%lld", where, *where ? "." : "", it->string,
+				    it->valuedouble, f[k].min, f[k].max);
+			break;
+		case F_OBJ:
+			if (!cJSON_IsObject(it))
+				goto type;
+			break;
+		case F_ARR:
+			if (!cJSON_IsArray(it))
+				goto type;
+			break;
+		case F_ANY:
+			break;
+		}
+		continue;
+type:
+		{
+			static const char *tn[] = { "a string", "a string",
+			    "true or false", "an integer", "an object", "an array",
+			    "anything" };
+
+			return job_err(err, errlen, "%s%s%s: must be %s", where,
+			    *where ? "." : "", it->string, tn[f[k].type]);
+		}
+	}
+	for (size_t k = 0; k < nf; k++)
+		if (f[k].required &&
+		    cJSON_GetObjectItemCaseSensitive(obj, f[k].key) == NULL)
+			return job_err(err, errlen, "%s%s%s: missing", where,
+			    *where ? "." : "", f[k].key);
+	return 0;
+}
+
+#define CHECK(obj, where, tab) \
+	job_check_fields((obj), (where), (tab), HS_ARRAY_LEN(tab), err, errlen)
+
+static int
+job_check_enum(const cJSON *obj, const char *key, const char *where,
+    const char *const *allowed, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char list[256] = "";
+
+	if (v == NULL)
+		return 0;
+	for (int i = 0; allowed[i]; i++) {
+		if (strcmp(v->valuestring, allowed[i]) == 0)
+			return 0;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		    i ? ", " : "", allowed[i]);
+	}
+	return job_err(err, errlen, "%s.%s: '%.64s' is not one of: %s", where, key,
+	    v->valuestring, list);
+}
+
+/*
+ * Lexically clean absolute path: starts with '/', no empty, "." or ".."
+ * components, no trailing slash, no control characters.
+ */
+static bool
+job_path_clean(const char *p)
+{
+	if (p[0] != '/' || p[1] == '\0')
+		return false;
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *c = p; *c;) {
+		const char *s = c + 1;
+		size_t n = strcspn(s, "/");
+
+		if (n == 0 || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		c = s + n;
+	}
+	return true;
+}
+
+static bool
+job_path_under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (n == 1 && root[0] == '/')
+		return true;
+	return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static int
+job_check_path(const char *where, const char *path,
+    const struct job_policy *pol, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	bool inside = false;
+
+	if (!job_path_clean(path))
+		return job_err(err, errlen, "%s: '%.200s' must be an absolute path "
+		    "without '.', '..' or empty components", where, path);
+	if (pol->source_roots == NULL || pol->source_roots[0] == NULL)
+		return job_err(err, errlen, "%s: no source_roots are configured, so "
+		    "file sources are refused", where);
+	for (int i = 0; pol->source_roots[i]; i++)
+		if (job_path_under(path, pol->source_roots[i]))
+			inside = true;
+	if (!inside)
+		return job_err(err, errlen, "%s: '%.200s' is outside source_roots",
+		    where, path);
+	/* Where it exists here, a symlink must not lead out of the roots. */
+	if (realpath(path, real) != NULL) {
+		inside = false;
+		for (int i = 0; pol->source_roots[i]; i++) {
+			char rroot[PATH_MAX];
+
+			if (realpath(pol->source_roots[i], rroot) != NULL &&
+			    job_path_under(real, rroot))
+				inside = true;
+		}
+		if (!inside)
+			return job_err(err, errlen, "%s: '%.200s' resolves to "
+			    "'%.200s', outside source_roots", where, path, real);
+	}
+	return 0;
+}
+
+static int
+job_check_sha256(const cJSON *obj, const char *where, char *err, size_t errlen)
+{
+	const char *s = job_get_str(obj, "sha256");
+
+	if (s != NULL && !util_hex_valid(s, 64))
+		return job_err(err, errlen, "%s.sha256: must be 64 hex digits", where);
+	return 0;
+}
+
+static const char *const disk_formats[] = { "ova", "ovf", "vmx", "vmdk", "vhd",
+    "vhdx", "raw", "qcow2", "vdi", NULL };
+
+static int
+job_check_url(const char *url, char *err, size_t errlen)
+{
+	const char *rest, *slash, *at;
+
+	if (strncmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else
+		return job_err(err, errlen, "source.url: must start with http:// "
+		    "or https://");
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return job_err(err, errlen, "source.url: contains spaces or "
+			    "control characters");
+	slash = rest + strcspn(rest, "/?#");
+	at = memchr(rest, '@', (size_t)(slash - rest));
+	if (at != NULL)
+		return job_err(err, errlen, "source.url: credentials in the URL are "
+		    "refused; name a credential with source.credential");
+	if (slash == rest)
+		return job_err(err, errlen, "source.url: no host");
+	return 0;
+}
+
+static int
+job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
+    size_t errlen)
+{
+	static const struct field file_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "path", F_STR, false, 0, 4096 },
+		{ "disks", F_ARR, false, 0, 0 }, { "format", F_STR, false, 0, 16 },
+		{ "sha256", F_STR, false, 0, 64 },
+	};
+	static const struct field disk_f[] = {
+		{ "path", F_STR, true, 0, 4096 }, { "format", F_STR, false, 0, 16 },
+		{ "sha256", F_STR, false, 0, 64 },
+		{ "boot_order", F_INT, false, 0, 999 },
+	};
+	static const struct field http_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "url", F_STR, true, 0, 4096 },
+		{ "credential", F_NAME, false, 0, 64 },
+		{ "format", F_STR, false, 0, 16 }, { "sha256", F_STR, false, 0, 64 },
+		{ "insecure", F_BOOL, false, 0, 0 }, { "ca_file", F_STR, false, 0, 4096 },
+	};
+	const char *type;
+
+	if (!cJSON_IsObject(src))
+		return job_err(err, errlen, "source: must be an object");
+	type = job_get_str(src, "type");
+	if (type == NULL)
+		return job_err(err, errlen, "source.type: missing (one of: %s)",
+		    job_source_types());
+	if (!job_source_type_known(type))
+		return job_err(err, errlen, "source.type: '%.32s' is not supported "
+		    "(supported: %s)", type, job_source_types());
+
+	if (strcmp(type, "file") == 0) {
+		const cJSON *path, *disks, *d;
+		int i = 0;
+
+		if (CHECK(src, "source", file_f) != 0 ||
+		    job_check_enum(src, "format", "source", disk_formats, err,
+		    errlen) != 0 || job_check_sha256(src, "source", err, errlen) != 0)
+			return -1;
+		path = cJSON_GetObjectItemCaseSensitive(src, "path");
+		disks = cJSON_GetObjectItemCaseSensitive(src, "disks");
+		if ((path == NULL) == (disks == NULL))
+			return job_err(err, errlen, "source: give exactly one of "
+			    "'path' and 'disks'");
+		if (path != NULL)
+			return job_check_path("source.path", path->valuestring, pol,
+			    err, errlen);
+		if (cJSON_GetArraySize(disks) < 1 || cJSON_GetArraySize(disks) > 64)
+			return job_err(err, errlen, "source.disks: needs 1 to 64 disks");
+		cJSON_ArrayForEach(d, disks) {
+			char where[48];
+
+			snprintf(where, sizeof(where), "source.disks[%d]", i++);
+			if (CHECK(d, where, disk_f) != 0 ||
+			    job_check_enum(d, "format", where, disk_formats, err,
+			    errlen) != 0 || job_check_sha256(d, where, err, errlen) != 0)
+				return -1;
+			strcat(where, ".path");
+			if (job_check_path(where, job_get_str(d, "path"), pol, err,
+			    errlen) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	/* http */
+	if (CHECK(src, "source", http_f) != 0 ||
+	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
+	    job_check_sha256(src, "source", err, errlen) != 0 ||
+	    job_check_url(job_get_str(src, "url"), err, errlen) != 0)
+		return -1;
+	if (job_get_str(src, "ca_file") &&
+	    !job_path_clean(job_get_str(src, "ca_file")))
+		return job_err(err, errlen, "source.ca_file: must be a clean "
+		    "absolute path");
+	return 0;
+}
+
+static int
+job_check_vm(const cJSON *vm, char *err, size_t errlen)
+{
+	static const struct field vm_f[] = {
+		{ "cpus", F_INT, false, 1, 1024 },
+		{ "memory_mib", F_INT, false, 1, 16 * 1024 * 1024 },
+		{ "firmware", F_STR, false, 0, 8 }, { "os", F_STR, false, 0, 64 },
+		{ "nics", F_ARR, false, 0, 0 },
+	};
+	static const struct field nic_f[] = {
+		{ "mac", F_STR, false, 0, 17 }, { "network", F_STR, false, 0, 128 },
+		{ "model", F_STR, false, 0, 32 },
+	};
+	static const char *const fw[] = { "bios", "uefi", NULL };
+	const cJSON *nic;
+	int i = 0;
+
+	if (CHECK(vm, "vm", vm_f) != 0 ||
+	    job_check_enum(vm, "firmware", "vm", fw, err, errlen) != 0)
+		return -1;
+	cJSON_ArrayForEach(nic, cJSON_GetObjectItemCaseSensitive(vm, "nics")) {
+		char where[32];
+		const char *mac;
+		unsigned b[6];
+		char c;
+
+		snprintf(where, sizeof(where), "vm.nics[%d]", i++);
+		if (CHECK(nic, where, nic_f) != 0)
+			return -1;
+		mac = job_get_str(nic, "mac");
+		if (mac != NULL && (strlen(mac) != 17 || sscanf(mac,
+		    "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		    &b[5], &c) != 6))
+			return job_err(err, errlen, "%s.mac: '%.20s' is not a MAC "
+			    "address like 00:50:56:aa:bb:cc", where, mac);
+	}
+	return 0;
+}
+
+static int
+job_check_convert(const cJSON *c, char *err, size_t errlen)
+{
+	static const struct field conv_f[] = {
+		{ "format", F_STR, false, 0, 8 }, { "compress", F_BOOL, false, 0, 0 },
+		{ "compare", F_BOOL, false, 0, 0 }, { "guest", F_STR, false, 0, 16 },
+	};
+	static const char *const fmts[] = { "qcow2", "raw", NULL };
+	static const char *const guests[] = { "none", NULL };
+
+	if (CHECK(c, "convert", conv_f) != 0 ||
+	    job_check_enum(c, "format", "convert", fmts, err, errlen) != 0 ||
+	    job_check_enum(c, "guest", "convert", guests, err, errlen) != 0)
+		return -1;
+	if (cJSON_IsTrue(job_get(c, "compress")) && job_get_str(c, "format") &&
+	    strcmp(job_get_str(c, "format"), "raw") == 0)
+		return job_err(err, errlen, "convert.compress: only qcow2 output "
+		    "can be compressed");
+	return 0;
+}
+
+static int
+job_check_import(const cJSON *im, char *err, size_t errlen)
+{
+	static const struct field imp_f[] = {
+		{ "uri", F_STR, false, 0, 256 }, { "start", F_BOOL, false, 0, 0 },
+		{ "autostart", F_BOOL, false, 0, 0 },
+		{ "expect_serial", F_STR, false, 0, 256 },
+		{ "boot_timeout", F_INT, false, 1, 86400 },
+		{ "network", F_NAME, false, 0, 64 },
+		{ "disk_bus", F_STR, false, 0, 8 },
+	};
+	static const char *const buses[] = { "virtio", "sata", "scsi", "ide", NULL };
+	const char *uri, *exp;
+
+	if (CHECK(im, "import", imp_f) != 0 ||
+	    job_check_enum(im, "disk_bus", "import", buses, err, errlen) != 0)
+		return -1;
+	uri = job_get_str(im, "uri");
+	if (uri != NULL && strstr(uri, "://") == NULL)
+		return job_err(err, errlen, "import.uri: '%.64s' is not a libvirt URI "
+		    "such as qemu:///system", uri);
+	exp = job_get_str(im, "expect_serial");
+	if (exp != NULL && (exp[0] == '\0' || cJSON_IsFalse(job_get(im, "start"))))
+		return job_err(err, errlen, "import.expect_serial: needs a non-empty "
+		    "text and import.start = true");
+	return 0;
+}
+
+/* Key names that mean "a secret inline"; credentials go by name only. */
+static const char *const secret_keys[] = { "password", "passwd", "secret",
+    "token", "api_key", "apikey", "access_key", "secret_key",
+    "secret_access_key", "private_key", "client_secret", "sas", "sas_token",
+    "connection_string", "auth", "authorization", NULL };
+
+static int
+job_find_secret(const cJSON *j, char *path, size_t plen, int depth)
+{
+	const cJSON *it;
+	int i = 0;
+
+	if (depth > 64)
+		return 0;
+	cJSON_ArrayForEach(it, j) {
+		size_t at = strlen(path);
+
+		if (it->string != NULL) {
+			for (int k = 0; secret_keys[k]; k++)
+				if (strcasecmp(it->string, secret_keys[k]) == 0) {
+					snprintf(path + at, plen - at, "%s%.64s",
+					    at ? "." : "", it->string);
+					return 1;
+				}
+			snprintf(path + at, plen - at, "%s%.64s", at ? "." : "",
+			    it->string);
+		} else
+			snprintf(path + at, plen - at, "[%d]", i);
+		i++;
+		if ((cJSON_IsObject(it) || cJSON_IsArray(it)) &&
+		    job_find_secret(it, path, plen, depth + 1))
+			return 1;
+		path[at] = '\0';
+	}
+	return 0;
+}
+
+/* Refuse any input that carries a secret instead of a credential name. */
+int
+job_check_credentials(const cJSON *j, char *err, size_t errlen)
+{
+	char path[256] = "";
+
+	if (job_find_secret(j, path, sizeof(path), 0))
+		return job_err(err, errlen, "%s: secrets are not accepted in job "
+		    "files; store them as a named credential and refer to it with "
+		    "source.credential", path);
+	return 0;
+}
+
+int
+job_validate(const cJSON *j, const struct job_policy *pol, char *err,
+    size_t errlen)
+{
+	static const struct field top_f[] = {
+		{ "version", F_INT, false, JOB_VERSION, JOB_VERSION },
+		{ "id", F_STR, false, 0, JOBID_LEN },
+		{ "name", F_NAME, true, 0, 64 }, { "source", F_OBJ, true, 0, 0 },
+		{ "vm", F_OBJ, false, 0, 0 }, { "convert", F_OBJ, false, 0, 0 },
+		{ "import", F_OBJ, false, 0, 0 }, { "submitted", F_STR, false, 0, 32 },
+		{ "origin", F_OBJ, false, 0, 0 },
+	};
+	static const char *const reserved[] = { "id", "submitted", "origin", NULL };
+	const cJSON *v;
+
+	if (job_check_credentials(j, err, errlen) != 0 || CHECK(j, "", top_f) != 0)
+		return -1;
+	for (int i = 0; pol->submission && reserved[i]; i++)
+		if (cJSON_GetObjectItemCaseSensitive(j, reserved[i]))
+			return job_err(err, errlen, "%s: set by hyperspool, not by "
+			    "the submitter", reserved[i]);
+	if (!pol->submission && !jobid_valid(job_get_str(j, "id")))
+		return job_err(err, errlen, "id: missing or not a job ID");
+	if (job_check_source(job_get(j, "source"), pol, err, errlen) != 0)
+		return -1;
+	if ((v = job_get(j, "vm")) && job_check_vm(v, err, errlen) != 0)
+		return -1;
+	if ((v = job_get(j, "convert")) && job_check_convert(v, err, errlen) != 0)
+		return -1;
+	if ((v = job_get(j, "import")) && job_check_import(v, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* -- defaults and output ------------------------------------------------ */
+
+static cJSON *
+job_obj(cJSON *j, const char *key)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	if (o == NULL)
+		o = cJSON_AddObjectToObject(j, key);
+	return o;
+}
+
+static void
+job_default_str(cJSON *o, const char *key, const char *val)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key) == NULL)
+		cJSON_AddStringToObject(o, key, val);
+}
+
+static void
+job_default_bool(cJSON *o, const char *key, bool val)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key) == NULL)
+		cJSON_AddBoolToObject(o, key, val);
+}
+
+static void
+job_default_num(cJSON *o, const char *key, double val)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key) == NULL)
+		cJSON_AddNumberToObject(o, key, val);
+}
+
+/* Fill every optional field the submitter left out (config defaults). */
+void
+job_defaults(cJSON *j)
+{
+	cJSON *c = job_obj(j, "convert"), *im = job_obj(j, "import");
+
+	if (cJSON_GetObjectItemCaseSensitive(j, "version") == NULL)
+		cJSON_AddNumberToObject(j, "version", JOB_VERSION);
+	job_default_str(c, "format", conf_str("defaults.convert.format", "qcow2"));
+	job_default_bool(c, "compress", false);
+	job_default_bool(c, "compare", false);
+	job_default_str(c, "guest", "none");
+	job_default_str(im, "uri", conf_str("defaults.import.uri",
+	    "qemu:///system"));
+	/* Asking for a boot check implies starting the domain. */
+	job_default_bool(im, "start", job_get_str(im, "expect_serial") != NULL ||
+	    conf_bool("defaults.import.start", false));
+	job_default_bool(im, "autostart", conf_bool("defaults.import.autostart",
+	    false));
+	job_default_num(im, "boot_timeout", conf_num("defaults.import.boot_timeout",
+	    300));
+	job_default_str(im, "network", conf_str("defaults.import.network",
+	    "default"));
+	job_default_str(im, "disk_bus", "virtio");
+}
+
+/* The one way a job is written: pretty JSON plus a final newline. */
+char *
+job_serialise(const cJSON *j, size_t *len)
+{
+	char *s = cJSON_Print(j), *out;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	out = xmalloc(n + 2);
+	memcpy(out, s, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	cJSON_free(s);
+	if (len)
+		*len = n + 1;
+	return out;
+}

@@ -1,0 +1,479 @@
+/*
+ * spool.c - publish, claim, fail, recover and scan (see spool.h and
+ * spool-layout.md).
+ *
+ * The rules (Postfix, qmail and Maildir agree on them):
+ *  - publish: write a temp file in tmp/, fsync, close and check the close,
+ *    rename (or link+unlink when clobbering must fail) into place, then
+ *    fsync the directory. No name is visible before its content is durable.
+ *  - claim: rename(input/ID, mine/ID). ENOENT means another worker won.
+ *    On NFS a retransmitted rename may report ENOENT after it succeeded:
+ *    there, "old name gone and new name present" counts as success.
+ *  - fail: write data/ID/reason first, then rename the job into error/.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobid.h"
+#include "spool.h"
+#include "util.h"
+#include "watch.h"
+
+static const struct {
+	const char	*name;
+	mode_t		 mode;
+	bool		 stage;	/* holds job files */
+} spool_dirs[SD_COUNT] = {
+	[SD_INCOMING]	= { "incoming",   01730, false },
+	[SD_INTAKE]	= { "intake",     0750, true },
+	[SD_REQUEST]	= { "request",    0750, true },
+	[SD_EXPORTING]	= { "exporting",  0750, true },
+	[SD_EXPORTED]	= { "exported",   0750, true },
+	[SD_CONVERTING]	= { "converting", 0750, true },
+	[SD_CONVERTED]	= { "converted",  0750, true },
+	[SD_IMPORTING]	= { "importing",  0750, true },
+	[SD_IMPORTED]	= { "imported",   0750, true },
+	[SD_ERROR]	= { "error",      0750, true },
+	[SD_TMP]	= { "tmp",        0700, false },
+	[SD_DATA]	= { "data",       0750, false },
+	[SD_RUN]	= { "run",        0750, false },
+};
+
+const char *
+spool_dir_name(enum spool_dir d)
+{
+	return (unsigned)d < SD_COUNT ? spool_dirs[d].name : "?";
+}
+
+int
+spool_dir_lookup(const char *name)
+{
+	for (int d = 0; d < SD_COUNT; d++)
+		if (strcmp(spool_dirs[d].name, name) == 0)
+			return d;
+	return -1;
+}
+
+bool
+spool_dir_is_stage(enum spool_dir d)
+{
+	return (unsigned)d < SD_COUNT && spool_dirs[d].stage;
+}
+
+int
+spool_fsync_dir(int fd)
+{
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+		return -1;
+	return 0;
+}
+
+/*
+ * Create (or repair) a spool: the root and every directory with its mode.
+ * incoming/ is group-writable and sticky for the submitters' group; the
+ * rest belongs to the daemons alone.
+ */
+int
+spool_create(const char *root, uid_t owner, gid_t group)
+{
+	int rootfd;
+
+	if (mkdir(root, 0755) != 0 && errno != EEXIST)
+		return -1;
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	if (fchown(rootfd, owner, group) != 0 || fchmod(rootfd, 0755) != 0)
+		goto fail;
+	for (int d = 0; d < SD_COUNT; d++) {
+		int fd;
+
+		if (mkdirat(rootfd, spool_dirs[d].name, 0700) != 0 && errno != EEXIST)
+			goto fail;
+		fd = openat(rootfd, spool_dirs[d].name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		if (fchown(fd, owner, group) != 0 ||
+		    fchmod(fd, spool_dirs[d].mode) != 0) {
+			close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	close(rootfd);
+	return 0;
+fail:
+	{
+		int saved = errno;
+
+		close(rootfd);
+		errno = saved;
+	}
+	return -1;
+}
+
+int
+spool_open(struct spool *sp, const char *root)
+{
+	memset(sp, 0, sizeof(*sp));
+	for (int d = 0; d < SD_COUNT; d++)
+		sp->fd[d] = -1;
+	sp->actor = "hyperspool";
+	sp->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->rootfd < 0)
+		return -1;
+	for (int d = 0; d < SD_COUNT; d++) {
+		sp->fd[d] = openat(sp->rootfd, spool_dirs[d].name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sp->fd[d] < 0 && !(errno == EACCES && d == SD_TMP)) {
+			int saved = errno;
+
+			spool_close(sp);
+			errno = saved;
+			return -1;
+		}
+	}
+	sp->root = xstrdup(root);
+	sp->netfs = watch_fs_is_remote(sp->rootfd);
+	return 0;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	for (int d = 0; d < SD_COUNT; d++)
+		if (sp->fd[d] >= 0)
+			close(sp->fd[d]);
+	if (sp->rootfd >= 0)
+		close(sp->rootfd);
+	free(sp->root);
+	memset(sp, 0, sizeof(*sp));
+	sp->rootfd = -1;
+	for (int d = 0; d < SD_COUNT; d++)
+		sp->fd[d] = -1;
+}
+
+/*
+ * Publish buf as dirfd/name: tmp/ file, fsync, checked close, rename (or
+ * link+unlink with SPOOL_NOCLOBBER), directory fsync.
+ */
+int
+spool_publish_at(struct spool *sp, int dirfd, const char *name,
+    const void *buf, size_t len, int flags)
+{
+	static unsigned counter;
+	char tmpname[128];
+	int fd, saved;
+
+	snprintf(tmpname, sizeof(tmpname), "%.60s.%ld.%u.tmp", name,
+	    (long)getpid(), counter++);
+	fd = openat(sp->fd[SD_TMP], tmpname, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (util_write_all(fd, buf, len) != 0 ||
+	    (!(flags & SPOOL_NOSYNC) && fsync(fd) != 0)) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		saved = errno;
+		goto fail;
+	}
+	if (flags & SPOOL_NOCLOBBER) {
+		if (linkat(sp->fd[SD_TMP], tmpname, dirfd, name, 0) != 0) {
+			saved = errno;
+			goto fail;
+		}
+		unlinkat(sp->fd[SD_TMP], tmpname, 0);
+	} else if (renameat(sp->fd[SD_TMP], tmpname, dirfd, name) != 0) {
+		saved = errno;
+		goto fail;
+	}
+	if (!(flags & SPOOL_NOSYNC) && spool_fsync_dir(dirfd) != 0)
+		return -1;
+	return 0;
+fail:
+	unlinkat(sp->fd[SD_TMP], tmpname, 0);
+	errno = saved;
+	return -1;
+}
+
+int
+spool_publish(struct spool *sp, enum spool_dir d, const char *name,
+    const void *buf, size_t len, int flags)
+{
+	return spool_publish_at(sp, sp->fd[d], name, buf, len, flags);
+}
+
+static int
+spool_exists(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Move from/oldname to to/newname. Returns 1 when the source is gone
+ * (another worker claimed it first), 0 on success, -1 on error. With
+ * SPOOL_NOCLOBBER an existing target is EEXIST, never replaced.
+ */
+int
+spool_rename(struct spool *sp, enum spool_dir from, const char *oldname,
+    enum spool_dir to, const char *newname, int flags)
+{
+	int r;
+
+	if (flags & SPOOL_NOCLOBBER) {
+		r = renameat2(sp->fd[from], oldname, sp->fd[to], newname,
+		    RENAME_NOREPLACE);
+		if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* NFS and some FUSE: no RENAME_NOREPLACE. */
+			r = linkat(sp->fd[from], oldname, sp->fd[to], newname, 0);
+			if (r == 0 && unlinkat(sp->fd[from], oldname, 0) != 0 &&
+			    errno != ENOENT)
+				return -1;
+		}
+	} else
+		r = renameat(sp->fd[from], oldname, sp->fd[to], newname);
+	if (r != 0) {
+		if (errno != ENOENT)
+			return -1;
+		/*
+		 * NFS: a retransmitted RENAME can fail with ENOENT after the
+		 * first one succeeded (Postfix sane_rename). Only there, and
+		 * only if the old name is gone and the new one present, is it
+		 * ours. Locally ENOENT is simply "somebody else won".
+		 */
+		if (sp->netfs && !spool_exists(sp->fd[from], oldname) &&
+		    spool_exists(sp->fd[to], newname))
+			r = 0;
+		else if (!spool_exists(sp->fd[from], oldname))
+			return 1;
+		else
+			return -1;
+	}
+	if (!(flags & SPOOL_NOSYNC) && spool_fsync_dir(sp->fd[to]) != 0)
+		return -1;
+	return 0;
+}
+
+/* Open data/ID (creating it when asked); returns a directory fd or -1. */
+int
+spool_jobdir(struct spool *sp, const char *id, bool create)
+{
+	if (!jobid_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (create && mkdirat(sp->fd[SD_DATA], id, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return openat(sp->fd[SD_DATA], id,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Append one line "TIME STAGE ACTOR@HOST[PID] NOTE" to data/ID/history. */
+int
+spool_history(struct spool *sp, const char *id, const char *stage,
+    const char *note)
+{
+	char ts[32], *line;
+	int dfd, fd, rc;
+
+	if ((dfd = spool_jobdir(sp, id, true)) < 0)
+		return -1;
+	fd = openat(dfd, "history", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	util_iso8601(time(NULL), ts);
+	line = xasprintf("%s %s %s@%s[%ld]%s%s\n", ts, stage, sp->actor,
+	    util_hostname(), (long)getpid(), note && *note ? " " : "",
+	    note ? note : "");
+	rc = util_write_all(fd, line, strlen(line));
+	free(line);
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * Move a job to error/ with a one-line reason: data/ID/reason is written
+ * (durably) before the rename, so a job in error/ always has its reason.
+ */
+int
+spool_fail(struct spool *sp, enum spool_dir from, const char *id,
+    const char *reason)
+{
+	char line[SPOOL_REASON_MAX + 2];
+	int dfd, rc;
+	size_t n;
+
+	snprintf(line, sizeof(line) - 1, "%s", reason);
+	for (char *c = line; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+	n = strlen(line);
+	line[n++] = '\n';
+	if ((dfd = spool_jobdir(sp, id, true)) < 0)
+		return -1;
+	rc = spool_publish_at(sp, dfd, "reason", line, n, 0);
+	close(dfd);
+	if (rc != 0)
+		return -1;
+	rc = spool_rename(sp, from, id, SD_ERROR, id, 0);
+	if (rc == 0) {
+		line[n - 1] = '\0';
+		(void)spool_history(sp, id, "error", line);
+	}
+	return rc;
+}
+
+int
+spool_read_reason(struct spool *sp, const char *id, char *buf, size_t size)
+{
+	char *s;
+	int dfd, rc;
+
+	if ((dfd = spool_jobdir(sp, id, false)) < 0)
+		return -1;
+	rc = util_read_file_at(dfd, "reason", SPOOL_REASON_MAX * 4, &s, NULL);
+	close(dfd);
+	if (rc != 0)
+		return -1;
+	s[strcspn(s, "\n")] = '\0';
+	snprintf(buf, size, "%s", s);
+	free(s);
+	return 0;
+}
+
+/* Which stage directory holds job ID now? -1 (ENOENT) if none. */
+int
+spool_locate(struct spool *sp, const char *id)
+{
+	if (!jobid_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int d = 0; d < SD_COUNT; d++)
+		if (spool_dirs[d].stage && spool_exists(sp->fd[d], id))
+			return d;
+	errno = ENOENT;
+	return -1;
+}
+
+static int
+spool_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * List a directory, sorted (for job IDs: oldest first). The directory is
+ * opened afresh on every call: on NFS a long-lived handle can hide new
+ * entries. With ids_only, names that are not job IDs are skipped; always
+ * skipped are dot-files (a submitter's file still being written).
+ */
+int
+spool_scan(struct spool *sp, enum spool_dir d, bool ids_only, char ***out,
+    size_t *count)
+{
+	size_t n = 0, cap = 64;
+	char **v;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	fd = openat(sp->rootfd, spool_dirs[d].name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	v = xmalloc(cap * sizeof(*v));
+	while ((errno = 0, de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (ids_only && !jobid_valid(de->d_name))
+			continue;
+		if (n == cap)
+			v = xrealloc(v, (cap *= 2) * sizeof(*v));
+		v[n++] = xstrdup(de->d_name);
+	}
+	closedir(dir);
+	qsort(v, n, sizeof(*v), spool_name_cmp);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+void
+spool_scan_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Crash recovery: move every job left in our in-progress directory back to
+ * our input directory (at-least-once; every stage is idempotent). Returns
+ * the number moved, or -1.
+ */
+int
+spool_recover(struct spool *sp, enum spool_dir work, enum spool_dir input)
+{
+	char **v;
+	size_t n;
+	int moved = 0;
+
+	if (spool_scan(sp, work, true, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int r = spool_rename(sp, work, v[i], input, v[i], SPOOL_NOCLOBBER);
+
+		if (r == 0) {
+			moved++;
+			(void)spool_history(sp, v[i], spool_dirs[input].name,
+			    "recovered after a crash");
+		}
+	}
+	spool_scan_free(v, n);
+	return moved;
+}
+
+/* Remove files in tmp/ older than max_age seconds: debris of crashes. */
+int
+spool_gc_tmp(struct spool *sp, int max_age)
+{
+	char **v;
+	size_t n;
+	time_t now = time(NULL);
+	int removed = 0;
+
+	if (spool_scan(sp, SD_TMP, false, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		if (fstatat(sp->fd[SD_TMP], v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISDIR(st.st_mode) && now - st.st_mtime > max_age &&
+		    unlinkat(sp->fd[SD_TMP], v[i], 0) == 0)
+			removed++;
+	}
+	spool_scan_free(v, n);
+	return removed;
+}

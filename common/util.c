@@ -1,0 +1,320 @@
+/*
+ * util.c - allocation that never returns NULL, clocks, whole-buffer I/O,
+ * name and encoding checks, host identity.
+ *
+ * Error policy: allocation failure is fatal (message on stderr, exit 111
+ * so a supervisor restarts us); everything else returns -1 with errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void
+util_oom(size_t n)
+{
+	static const char msg[] = "<2>hyperspool: out of memory\n";
+
+	(void)n;
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(HS_EXIT_TEMPORARY);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		util_oom(n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		util_oom(n * size);
+	return p;
+}
+
+void *
+xrealloc(void *old, size_t n)
+{
+	void *p = realloc(old, n ? n : 1);
+
+	if (p == NULL)
+		util_oom(n);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		util_oom(0);
+	va_end(ap);
+	return p;
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+util_iso8601(time_t t, char buf[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+util_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read all of fd into a NUL-terminated buffer, refusing more than max bytes
+ * (EFBIG) so a hostile file cannot make us allocate without bound.
+ */
+int
+util_read_all(int fd, size_t max, char **out, size_t *outlen)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = xmalloc(cap + 1);
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				errno = EFBIG;
+				return -1;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	buf[len] = '\0';
+	*out = buf;
+	if (outlen)
+		*outlen = len;
+	return 0;
+}
+
+int
+util_read_file_at(int dirfd, const char *name, size_t max, char **out,
+    size_t *outlen)
+{
+	int fd, rc, saved;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	rc = util_read_all(fd, max, out, outlen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+bool
+util_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || s[0] == '.' || s[0] == '-' || s[0] == '\0')
+		return false;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (n >= 64)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF, no NUL. */
+bool
+util_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t need;
+		unsigned cp, min;
+
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			need = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3, cp = c & 0x07, min = 0x10000;
+		} else
+			return false;
+		if (len - i <= need)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+bool
+util_hex_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		    (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return s[i] == '\0';
+}
+
+const char *
+util_hostname(void)
+{
+	static char host[256];
+
+	if (host[0] == '\0') {
+		char *dot;
+
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			strcpy(host, "localhost");
+		if ((dot = strchr(host, '.')) != NULL)
+			*dot = '\0';
+	}
+	return host;
+}
+
+const char *
+util_boot_id(void)
+{
+	static char id[64];
+	static bool done;
+
+	if (!done) {
+		int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			ssize_t n = read(fd, id, sizeof(id) - 1);
+
+			if (n > 0) {
+				id[n] = '\0';
+				id[strcspn(id, "\n")] = '\0';
+			}
+			close(fd);
+		}
+		done = true;
+	}
+	return id;
+}
+
+int
+util_parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 1e9) {
+		errno = EINVAL;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * util.h - small generic helpers every hyperspool program uses.
+ *
+ * Allocation never fails (x* functions abort the program with a message on
+ * out-of-memory, as Postfix's mymalloc does), so callers need not check.
+ * I/O helpers return -1 with errno set; they never print.
+ */
+#ifndef HS_UTIL_H
+#define HS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define HS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* s6/skarnet exit convention, used by workers and the CLI alike. */
+#define HS_EXIT_OK        0
+#define HS_EXIT_PERMANENT 100	/* the job is bad: error/ with a reason */
+#define HS_EXIT_TEMPORARY 111	/* try again later (with backoff) */
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+int64_t	 util_now_ms(void);		/* wall clock, ms since the epoch */
+int64_t	 util_mono_ms(void);		/* monotonic clock, ms */
+void	 util_iso8601(time_t, char buf[32]);	/* 2026-11-22T03:15:00Z */
+
+int	 util_write_all(int, const void *, size_t);
+int	 util_read_all(int, size_t, char **, size_t *);	/* -1/EFBIG if > max */
+int	 util_read_file_at(int, const char *, size_t, char **, size_t *);
+
+bool	 util_name_valid(const char *);	/* [A-Za-z0-9._-]{1,64}, no leading . or - */
+bool	 util_utf8_valid(const char *, size_t);
+bool	 util_hex_valid(const char *, size_t);	/* exactly n lowercase/uppercase hex */
+
+const char *util_hostname(void);	/* cached; short host name */
+const char *util_boot_id(void);		/* cached; "" when unknown */
+int	 util_parse_duration(const char *, double *);	/* "1.5" seconds */
+
+#endif

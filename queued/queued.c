@@ -1,0 +1,245 @@
+/*
+ * queued - intake: incoming/ -> intake/ -> request/ (or error/).
+ *
+ * Submitters drop job files into incoming/ (best: write a dot-file or a
+ * file elsewhere on the same filesystem, then rename it in). queued claims
+ * each file by renaming it to intake/ID under a fresh job ID, then a worker
+ * reads it (bounded, no symlinks, no FIFOs, no hard links), normalises it
+ * from one of three dialects to job v1, fills defaults from the config,
+ * validates it, and replaces intake/ID with the normalised job; the
+ * skeleton then publishes intake/ID to request/ID by rename. Bad input is
+ * moved to error/ID with a one-line reason in data/ID/reason.
+ *
+ * Exactly once: the only way from incoming/ to request/ is
+ * incoming/NAME -(rename)-> intake/ID -(rename)-> request/ID. After a crash
+ * the jobs in intake/ are resumed, not resubmitted: a file already holding
+ * its normalised job (id == its name) is published as it is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "dialect.h"
+#include "job.h"
+#include "jobid.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+static const char *
+queued_kind(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device node";
+	return "not a regular file";
+}
+
+/*
+ * Claim incoming/name as intake/ID. A file found by a scan (not announced
+ * by IN_CLOSE_WRITE / IN_MOVED_TO) that changed within settle_time may
+ * still be being written in place: look again once it has settled.
+ */
+static enum claim_result
+queued_claim(struct daemon *d, const char *name, bool by_event,
+    char id[JOBID_LEN + 1], int64_t *due)
+{
+	struct spool *sp = daemon_spool(d);
+	double settle = conf_num("queued.settle_time", 0.5);
+	struct timespec now;
+	struct stat st;
+	char note[400];
+	int r;
+
+	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return CLAIM_SKIP;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (S_ISREG(st.st_mode) && !by_event) {
+		double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
+		    (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
+
+		if (age >= 0 && age < settle) {
+			*due = util_mono_ms() + (int64_t)((settle - age) * 1000) + 1;
+			return CLAIM_SETTLE;
+		}
+	}
+	jobid_new(id);
+	r = spool_rename(sp, SD_INCOMING, name, SD_INTAKE, id, SPOOL_NOCLOBBER);
+	if (r != 0) {
+		if (r < 0)
+			log_warn("cannot claim incoming/%s", name);
+		return CLAIM_SKIP;
+	}
+	snprintf(note, sizeof(note), "from incoming/%.200s (uid %ld)", name,
+	    (long)st.st_uid);
+	(void)spool_history(sp, id, "intake", note);
+	log_info("%s: received incoming/%s", id, name);
+	return CLAIM_OK;
+}
+
+/* Is buf our own normalised job for id (a resumed, already-done intake)? */
+static bool
+queued_is_normalised(const char *buf, size_t len, const char *id)
+{
+	char err[JOB_ERR_MAX];
+	cJSON *j = job_parse(buf, len, err, sizeof(err));
+	const char *jid;
+	bool yes;
+
+	if (j == NULL)
+		return false;
+	jid = job_get_str(j, "id");
+	yes = jid != NULL && strcmp(jid, id) == 0 &&
+	    job_get_str(j, "submitted") != NULL;
+	cJSON_Delete(j);
+	return yes;
+}
+
+static void
+queued_origin(cJSON *job, enum dialect dia, uid_t uid)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(job, "origin");
+	struct passwd *pw = getpwuid(uid);
+
+	if (o == NULL)
+		o = cJSON_AddObjectToObject(job, "origin");
+	cJSON_AddStringToObject(o, "dialect", dialect_name(dia));
+	cJSON_AddNumberToObject(o, "uid", uid);
+	if (pw != NULL)
+		cJSON_AddStringToObject(o, "user", pw->pw_name);
+	cJSON_AddStringToObject(o, "host", util_hostname());
+}
+
+static int
+queued_run(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	size_t max = (size_t)conf_int("queued.max_job_size", JOB_MAX_SIZE);
+	const char **roots;
+	struct job_policy pol = { NULL, true };
+	char err[JOB_ERR_MAX], ts[32], *buf = NULL, *out = NULL;
+	cJSON *raw = NULL, *job = NULL;
+	enum dialect dia;
+	struct stat st;
+	size_t len, outlen;
+	int fd = -1, dfd, rc;
+
+	if (fstatat(sp->fd[SD_INTAKE], id, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return worker_retry(d, "cannot stat intake/%s: %s", id,
+		    strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return worker_fail(d, "rejected: %s, not a job file",
+		    queued_kind(st.st_mode));
+	if (st.st_nlink > 1)
+		return worker_fail(d, "rejected: the file has %lu hard links; "
+		    "submit a file of your own", (unsigned long)st.st_nlink);
+	if ((size_t)st.st_size > max)
+		return worker_fail(d, "rejected: %lld bytes, larger than the %zu "
+		    "bytes a job file may have", (long long)st.st_size, max);
+	fd = openat(sp->fd[SD_INTAKE], id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return worker_retry(d, "cannot open intake/%s: %s", id,
+		    strerror(errno));
+	rc = util_read_all(fd, max, &buf, &len);
+	close(fd);
+	if (rc != 0) {
+		if (errno == EFBIG)
+			return worker_fail(d, "rejected: larger than the %zu bytes a "
+			    "job file may have", max);
+		return worker_retry(d, "cannot read intake/%s: %s", id,
+		    strerror(errno));
+	}
+	if (queued_is_normalised(buf, len, id)) {
+		log_info("resuming: already normalised, publishing");
+		free(buf);
+		return HS_EXIT_OK;
+	}
+
+	if ((raw = job_parse(buf, len, err, sizeof(err))) == NULL) {
+		rc = worker_fail(d, "rejected: %s", err);
+		goto out;
+	}
+	if ((job = dialect_normalise(raw, &dia, err, sizeof(err))) == NULL) {
+		rc = worker_fail(d, "rejected: %s", err);
+		goto out;
+	}
+	conf_list("source_roots", &roots);
+	pol.source_roots = roots;
+	if (dia == DIALECT_V1 && job_validate(job, &pol, err, sizeof(err)) != 0) {
+		free(roots);
+		rc = worker_fail(d, "rejected: %s", err);
+		goto out;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(job, "id");
+	cJSON_AddStringToObject(job, "id", id);
+	util_iso8601(time(NULL), ts);
+	cJSON_AddStringToObject(job, "submitted", ts);
+	queued_origin(job, dia, st.st_uid);
+	job_defaults(job);
+	pol.submission = false;
+	rc = job_validate(job, &pol, err, sizeof(err));
+	free(roots);
+	if (rc != 0) {
+		rc = worker_fail(d, "rejected: %s", err);
+		goto out;
+	}
+	log_job_begin(id, job_get_str(job, "name"), "intake", -1);
+	if ((out = job_serialise(job, &outlen)) == NULL) {
+		rc = worker_retry(d, "cannot serialise the job");
+		goto out;
+	}
+	/* Keep what was submitted, for the operator (not needed to recover). */
+	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
+		(void)spool_publish_at(sp, dfd, "submitted", buf, len, SPOOL_NOSYNC);
+		close(dfd);
+	}
+	if (spool_publish(sp, SD_INTAKE, id, out, outlen, 0) != 0) {
+		rc = worker_retry(d, "cannot write the normalised job: %s",
+		    strerror(errno));
+		goto out;
+	}
+	log_info("accepted %s job '%s' (source %s)", dialect_name(dia),
+	    job_get_str(job, "name"), job_get_str(job, "source.type"));
+	rc = HS_EXIT_OK;
+out:
+	free(out);
+	free(buf);
+	cJSON_Delete(raw);
+	cJSON_Delete(job);
+	return rc;
+}
+
+static const struct stage_ops queued_ops = {
+	.name = "queued",
+	.summary = "Accept job files dropped into the spool's incoming/ "
+	    "directory, validate\nand normalise them, and publish them to "
+	    "request/ (or reject them to error/).",
+	.input = SD_INCOMING,
+	.work = SD_INTAKE,
+	.output = SD_REQUEST,
+	.claim = queued_claim,
+	.resume = true,
+	.run = queued_run,
+};
+
+int
+main(int argc, char **argv)
+{
+	return daemon_main(&queued_ops, argc, argv);
+}
