@@ -28,7 +28,7 @@ CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wno-format-nonliteral -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
            $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -Icommon
-LDLIBS  += $(shell pkg-config --libs $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 LDFLAGS += $(SANFLAGS)
 
 COMMON_SRC = $(wildcard common/*.c)
@@ -93,7 +93,7 @@ install: all
 		install -m 0644 contrib/hyperspool.conf.example \
 			$(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
-	for u in systemd/*.service; do \
+	for u in systemd/*.service systemd/*.target; do \
 		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
 			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 

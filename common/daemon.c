@@ -658,9 +658,9 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	d->cfg.spool = spool ? spool : conf_str("spool", CONF_DEFAULT_SPOOL);
 	d->cfg.workers = workers > 0 ? workers :
 	    (int)daemon_conf_num(d->ops, "workers", 2);
-	d->cfg.max_attempts = (int)daemon_conf_num(d->ops, "max_attempts", 5);
-	d->cfg.retry_delay = daemon_conf_num(d->ops, "retry_delay", 10);
-	d->cfg.retry_delay_max = daemon_conf_num(d->ops, "retry_delay_max", 3600);
+	d->cfg.max_attempts = (int)conf_int("retry.max_attempts", 5);
+	d->cfg.retry_delay = conf_num("retry.delay", 10);
+	d->cfg.retry_delay_max = conf_num("retry.delay_max", 3600);
 	d->cfg.poll_interval = poll_flag > 0 ? poll_flag :
 	    conf_num("watch.poll_interval", 5);
 	d->cfg.rescan_interval = conf_num("watch.rescan_interval", 60);
@@ -674,9 +674,9 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	}
 	if (d->cfg.workers < 1 || d->cfg.workers > 256 || d->cfg.max_attempts < 1 ||
 	    d->cfg.poll_interval < 0.01 || d->cfg.rescan_interval < 0.01 ||
-	    d->cfg.heartbeat_interval < 0.01) {
-		log_errx("configuration: %s.workers must be 1-256, max_attempts >= 1, "
-		    "intervals > 0", d->ops->name);
+	    d->cfg.heartbeat_interval < 0.01 || d->cfg.retry_delay < 0) {
+		log_errx("configuration: %s.workers must be 1-256, "
+		    "retry.max_attempts >= 1, intervals > 0", d->ops->name);
 		return -1;
 	}
 	d->cfg.poll = poll_flag > 0 || wm == WATCH_POLL;

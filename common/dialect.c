@@ -241,7 +241,10 @@ dialect_manifest(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 	src = cJSON_AddObjectToObject(job, "source");
 	cJSON_AddStringToObject(src, "type", "file");
 	cJSON_AddItemToObject(src, "disks", disks);
-	cJSON_AddItemToObject(job, "vm", vm);
+	if (vm->child != NULL)
+		cJSON_AddItemToObject(job, "vm", vm);
+	else
+		cJSON_Delete(vm);
 	fmt = job_get_str(in, "output.format");
 	if (fmt != NULL || dialect_true(in, "pipeline.convert.compress")) {
 		cJSON *c = cJSON_AddObjectToObject(job, "convert");

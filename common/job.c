@@ -46,6 +46,7 @@ job_err(char *err, size_t len, const char *fmt, ...)
 	return -1;
 }
 
+/* Parse len bytes of buf (NUL-terminated or not) as one JSON object. */
 cJSON *
 job_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -60,7 +61,18 @@ job_parse(const char *buf, size_t len, char *err, size_t errlen)
 		job_err(err, errlen, "not valid UTF-8 text (or contains NUL bytes)");
 		return NULL;
 	}
-	j = cJSON_ParseWithLengthOpts(buf, len, &end, 1);
+	/*
+	 * cJSON's "nothing after the value" check wants the terminating NUL
+	 * inside the length; util_read_all() buffers have one at buf[len].
+	 */
+	if (buf[len] != '\0') {
+		char *copy = xstrndup(buf, len);
+
+		j = job_parse(copy, len, err, errlen);
+		free(copy);
+		return j;
+	}
+	j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
 	if (j == NULL) {
 		const char *at = cJSON_GetErrorPtr();
 		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0;
@@ -660,13 +672,28 @@ job_defaults(cJSON *j)
 	job_default_str(im, "disk_bus", "virtio");
 }
 
-/* The one way a job is written: pretty JSON plus a final newline. */
+/*
+ * The one way a job is written: pretty JSON plus a final newline, the
+ * top-level fields in schema order so files read the same everywhere.
+ */
 char *
 job_serialise(const cJSON *j, size_t *len)
 {
-	char *s = cJSON_Print(j), *out;
+	static const char *const order[] = { "version", "id", "name",
+	    "submitted", "source", "vm", "convert", "import", "origin", NULL };
+	cJSON *copy = cJSON_Duplicate(j, 1), *sorted = cJSON_CreateObject(), *it;
+	char *s, *out;
 	size_t n;
 
+	for (int i = 0; order[i]; i++)
+		if ((it = cJSON_DetachItemFromObjectCaseSensitive(copy, order[i])))
+			cJSON_AddItemToObject(sorted, order[i], it);
+	while ((it = copy->child) != NULL)
+		cJSON_AddItemToObject(sorted, it->string,
+		    cJSON_DetachItemViaPointer(copy, it));
+	cJSON_Delete(copy);
+	s = cJSON_Print(sorted);
+	cJSON_Delete(sorted);
 	if (s == NULL)
 		return NULL;
 	n = strlen(s);

@@ -1,0 +1,68 @@
+# helpers.bash - shared setup for the bats suites: a fresh spool and config
+# in a temp dir per test, the binaries under test, and small waiting helpers.
+# HS_BINDIR (set by `make check`) selects the build; default build/bin.
+
+HS_BINDIR=${HS_BINDIR:-$BATS_TEST_DIRNAME/../../build/bin}
+HS_TESTDIR=${HS_TESTDIR:-$BATS_TEST_DIRNAME/../../build/tests}
+HS=$HS_BINDIR/hyperspool
+QUEUED=$HS_BINDIR/queued
+
+hs_setup() {
+	T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/hs.XXXXXX")
+	SP=$T/spool
+	mkdir -p "$T/src"
+	cat >"$T/conf" <<CONF
+spool = "$SP";
+source_roots = [ "$T/src" ];
+retry = { delay = 0.2; delay_max = 1.0; max_attempts = 3; };
+heartbeat_interval = 1;
+CONF
+	export HYPERSPOOL_SPOOL=$SP
+	"$HS" -c "$T/conf" init >/dev/null
+	PIDS=()
+}
+
+hs_teardown() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+
+# start_daemon PROGRAM ARGS...: run in the background, logs in $T/NAME.log
+start_daemon() {
+	local prog=$1
+	shift
+	"$prog" -c "$T/conf" "$@" 2>>"$T/$(basename "$prog").log" &
+	PIDS+=($!)
+	LASTPID=$!
+}
+
+# wait_for SECONDS COMMAND...: poll every 20 ms until COMMAND succeeds
+wait_for() {
+	local deadline=$(($(date +%s%N) + ${1%.*} * 1000000000))
+	shift
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+}
+
+count_in() {
+	find "$SP/$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
+}
+
+# drop NAME JSON: write a job file the recommended way (dot-file + rename)
+drop() {
+	printf '%s\n' "$2" >"$SP/incoming/.$1"
+	mv "$SP/incoming/.$1" "$SP/incoming/$1"
+}
+
+# reason_of NAME: the reason of the job that came from incoming/NAME
+reason_of() {
+	local h
+	h=$(grep -l " from incoming/$1 " "$SP"/data/*/history | head -n 1) || return 1
+	cat "$(dirname "$h")/reason"
+}
