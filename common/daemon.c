@@ -170,12 +170,12 @@ defer_add(struct daemon *d, const char *name, int64_t due, bool resume)
 }
 
 static void
-daemon_on_event(const char *name, void *arg)
+daemon_on_event(const char *name, bool complete, void *arg)
 {
 	struct daemon *d = arg;
 
 	if (name[0] != '.')
-		queue_push(d, name, true);
+		queue_push(d, name, complete);
 }
 
 /* The listing is the truth: rebuild the queue from it, oldest first. */
@@ -717,7 +717,7 @@ daemon_start(struct daemon *d, bool auto_mode)
 	/* Watch first, then recover and scan: nothing slips in between. */
 	path = xasprintf("%s/%s", d->cfg.spool, spool_dir_name(d->ops->input));
 	n = watch_open(&d->w, path, d->cfg.poll ? WATCH_POLL : WATCH_INOTIFY,
-	    false);
+	    false, d->ops->watch_create ? WATCH_CREATE : 0);
 	free(path);
 	if (n != 0) {
 		log_warn("cannot watch %s/", spool_dir_name(d->ops->input));

@@ -44,8 +44,9 @@ struct stage_ops {
 	enum spool_dir	 input, work, output;
 	/*
 	 * Claim input/name. NULL = the default: name must be a job ID,
-	 * rename(input/ID, work/ID). by_event: we learnt of the file from
-	 * an inotify event rather than a directory scan.
+	 * rename(input/ID, work/ID). complete: an inotify event said the
+	 * file is complete (moved in, or closed after writing); false for
+	 * names found by a directory scan or an IN_CREATE event.
 	 */
 	enum claim_result (*claim)(struct daemon *, const char *, bool,
 	    char [JOBID_LEN + 1], int64_t *);
@@ -55,6 +56,11 @@ struct stage_ops {
 	 * input names are not job IDs); otherwise rolled back to input/.
 	 */
 	bool		 resume;
+	/*
+	 * Also react to files created in place (IN_CREATE): for incoming/,
+	 * where submitters may leave FIFOs, links or half-written files.
+	 */
+	bool		 watch_create;
 	/* The work itself, in a child; returns an HS_EXIT_* code. */
 	int		(*run)(struct daemon *, const char *);
 };

@@ -3,7 +3,9 @@
  *
  * We ask for IN_MOVED_TO (a publisher's rename) and IN_CLOSE_WRITE (a
  * file written in place and closed), with IN_ONLYDIR|IN_DONT_FOLLOW so a
- * symlink swapped in for the directory is refused.
+ * symlink swapped in for the directory is refused. With WATCH_CREATE also
+ * IN_CREATE, so FIFOs, links and directories created in place are seen at
+ * once; such events say nothing about a regular file being complete.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +64,8 @@ watch_fs_is_remote(int fd)
  * (remote says so, as decided by the caller from watch_fs_is_remote()).
  */
 int
-watch_open(struct watch *w, const char *path, enum watch_mode mode, bool remote)
+watch_open(struct watch *w, const char *path, enum watch_mode mode, bool remote,
+    int flags)
 {
 	w->fd = -1;
 	w->wd = -1;
@@ -72,7 +75,8 @@ watch_open(struct watch *w, const char *path, enum watch_mode mode, bool remote)
 	if (w->fd < 0)
 		return -1;
 	w->wd = inotify_add_watch(w->fd, path, IN_MOVED_TO | IN_CLOSE_WRITE |
-	    IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK);
+	    IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK |
+	    ((flags & WATCH_CREATE) ? IN_CREATE : 0));
 	if (w->wd < 0) {
 		int saved = errno;
 
@@ -113,8 +117,8 @@ watch_read(struct watch *w, watch_cb cb, void *arg)
 
 			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
 				rc = WATCH_RESCAN;
-			else if (ev->len > 0 && !(ev->mask & IN_ISDIR))
-				cb(ev->name, arg);
+			else if (ev->len > 0)
+				cb(ev->name, (ev->mask & IN_CREATE) == 0, arg);
 			p += sizeof(*ev) + ev->len;
 		}
 	}

@@ -21,11 +21,15 @@ enum watch_mode { WATCH_AUTO, WATCH_INOTIFY, WATCH_POLL };
 
 #define WATCH_RESCAN	1	/* watch_read(): events were lost */
 
-typedef void (*watch_cb)(const char *, void *);
+/* name, and whether the event says the file is complete (moved in or
+ * closed after writing) rather than just created (WATCH_CREATE). */
+typedef void (*watch_cb)(const char *, bool, void *);
+
+#define WATCH_CREATE	0x01	/* watch_open(): report IN_CREATE too */
 
 int	 watch_mode_parse(const char *, enum watch_mode *);
 bool	 watch_fs_is_remote(int);
-int	 watch_open(struct watch *, const char *, enum watch_mode, bool);
+int	 watch_open(struct watch *, const char *, enum watch_mode, bool, int);
 int	 watch_read(struct watch *, watch_cb, void *);
 void	 watch_close(struct watch *);
 

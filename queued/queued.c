@@ -51,12 +51,14 @@ queued_kind(mode_t m)
 }
 
 /*
- * Claim incoming/name as intake/ID. A file found by a scan (not announced
- * by IN_CLOSE_WRITE / IN_MOVED_TO) that changed within settle_time may
- * still be being written in place: look again once it has settled.
+ * Claim incoming/name as intake/ID. A regular file not announced as
+ * complete (by IN_CLOSE_WRITE / IN_MOVED_TO) that changed within
+ * settle_time may still be being written in place: look again once it has
+ * settled. Anything else (FIFO, symlink, directory) is claimed at once and
+ * rejected by the worker.
  */
 static enum claim_result
-queued_claim(struct daemon *d, const char *name, bool by_event,
+queued_claim(struct daemon *d, const char *name, bool complete,
     char id[JOBID_LEN + 1], int64_t *due)
 {
 	struct spool *sp = daemon_spool(d);
@@ -69,7 +71,7 @@ queued_claim(struct daemon *d, const char *name, bool by_event,
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return CLAIM_SKIP;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (S_ISREG(st.st_mode) && !by_event) {
+	if (S_ISREG(st.st_mode) && !complete) {
 		double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
 		    (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
 
@@ -235,6 +237,7 @@ static const struct stage_ops queued_ops = {
 	.output = SD_REQUEST,
 	.claim = queued_claim,
 	.resume = true,
+	.watch_create = true,
 	.run = queued_run,
 };
 

@@ -56,7 +56,7 @@ count_in() {
 
 # drop NAME JSON: write a job file the recommended way (dot-file + rename)
 drop() {
-	printf '%s\n' "$2" >"$SP/incoming/.$1"
+	if [ -n "$2" ]; then printf '%s\n' "$2"; fi >"$SP/incoming/.$1"
 	mv "$SP/incoming/.$1" "$SP/incoming/$1"
 }
 
@@ -65,4 +65,9 @@ reason_of() {
 	local h
 	h=$(grep -l " from incoming/$1 " "$SP"/data/*/history | head -n 1) || return 1
 	cat "$(dirname "$h")/reason"
+}
+
+# has_n STAGE N: exactly N entries in STAGE (for wait_for)
+has_n() {
+	[ "$(count_in "$1")" -eq "$2" ]
 }

@@ -35,14 +35,14 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	sleep 0.3
 	t0=$(date +%s%N)
 	drop p1 "$(good p1)"
-	wait_for 2 test "$(count_in request)" -eq 1
+	wait_for 2 has_n request 1
 	echo "took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 
 @test "the normalised job in request/ carries id, defaults and origin" {
 	start_daemon "$QUEUED"
 	drop n1 "$(good web01)"
-	wait_for 5 test "$(count_in request)" -eq 1
+	wait_for 5 has_n request 1
 	f=$(ls "$SP/request")
 	[ "$(jq -r .id "$SP/request/$f")" = "$f" ]
 	[ "$(jq -r .name "$SP/request/$f")" = web01 ]
@@ -60,7 +60,7 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	mkdir -p "$T/src/vm"
 	drop manifest "$(printf '{"manifest_version":"1.0","source":{"provider":"vsphere","vm_name":"db 01"},"vm":{"cpu":4,"mem_gb":8},"disks":[{"id":"d0","source_format":"vmdk","bytes":1024,"local_path":"%s/src/vm/d0.vmdk","boot_order_hint":0}]}' "$T")"
 	drop seed "$(printf '{"vm_identifier":"%s/src/app.ova","provider":"file","export_method":"ova","hyper2kvm_integration":{"enabled":true,"daemon_mode":true}}' "$T")"
-	wait_for 5 test "$(count_in request)" -eq 2
+	wait_for 5 has_n request 2
 	cd "$SP/request"
 	m=$(grep -l '"db_01"' *)
 	[ "$(jq -r .source.disks[0].format "$m")" = vmdk ]
@@ -117,7 +117,7 @@ EOF2
 	mkdir "$SP/incoming/dir"
 	echo '{}' >"$T/src/mine.json" && ln "$T/src/mine.json" "$SP/incoming/hardlink"
 	n=$((n + 7))
-	wait_for 15 test "$(count_in error)" -eq "$n"
+	wait_for 15 has_n error "$n" || { ls -la "$SP"/*/; cat "$SP"/data/*/reason; cat "$T/queued.log"; false; }
 	while IFS='|' read -r name content reason; do
 		got=$(reason_of "$name")
 		echo "$name: $got"
@@ -131,7 +131,7 @@ EOF2
 	# still serving
 	kill -0 "$LASTPID"
 	drop after "$(good after)"
-	wait_for 5 test "$(count_in request)" -eq 1
+	wait_for 5 has_n request 1
 	[ "$(count_in incoming)" -eq 0 ] && [ "$(count_in intake)" -eq 0 ]
 }
 
@@ -146,8 +146,8 @@ EOF2
 			qpid=$LASTPID
 		fi
 	done
-	wait_for 120 test "$(count_in incoming)" -eq 0
-	wait_for 60 test "$(count_in intake)" -eq 0
+	wait_for 120 has_n incoming 0
+	wait_for 60 has_n intake 0
 	[ "$(count_in error)" -eq 0 ]
 	[ "$(count_in request)" -eq 1000 ]
 	# each name exactly once, each file whole and naming itself
