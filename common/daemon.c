@@ -856,6 +856,22 @@ daemon_idle(struct daemon *d)
 	return true;
 }
 
+static void
+daemon_free(struct daemon *d)
+{
+	queue_clear(d);
+	for (size_t i = 0; i < d->ndl; i++)
+		free(d->dl[i].name);
+	free(d->dl);
+	free(d->q);
+	free(d->wk);
+	watch_close(&d->w);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	spool_close(&d->sp);
+	conf_free();
+}
+
 int
 daemon_main(const struct stage_ops *ops, int argc, char **argv)
 {
@@ -867,12 +883,19 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 	d.reason_fd = -1;
 	d.sigfd = -1;
 	d.w.fd = -1;
+	d.sp.rootfd = -1;
+	for (int i = 0; i < SD_COUNT; i++)
+		d.sp.fd[i] = -1;
 	log_init(ops->name, LOG_TARGET_AUTO, 0);
-	if ((automode = daemon_options(&d, argc, argv)) < 0)
+	if ((automode = daemon_options(&d, argc, argv)) < 0) {
+		daemon_free(&d);
 		return HS_EXIT_PERMANENT;
+	}
 	d.wk = xcalloc((size_t)d.cfg.workers, sizeof(*d.wk));
-	if (daemon_start(&d, automode == 1) != 0)
+	if (daemon_start(&d, automode == 1) != 0) {
+		daemon_free(&d);
 		return HS_EXIT_TEMPORARY;
+	}
 
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -904,15 +927,6 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 	daemon_status(&d, true);
 	log_info("stopped: %lu done, %lu failed, %lu retried", d.n_ok, d.n_failed,
 	    d.n_retried);
-	queue_clear(&d);
-	for (size_t i = 0; i < d.ndl; i++)
-		free(d.dl[i].name);
-	free(d.dl);
-	free(d.q);
-	free(d.wk);
-	watch_close(&d.w);
-	close(d.sigfd);
-	spool_close(&d.sp);
-	conf_free();
+	daemon_free(&d);
 	return HS_EXIT_OK;
 }
