@@ -104,6 +104,13 @@ log_job_begin(const char *id, const char *vm, const char *stage, int jobdir_fd)
 		    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
+/* The VM name is often known only once the job file is read. */
+void
+log_job_vm(const char *vm)
+{
+	snprintf(L.vm, sizeof(L.vm), "%s", vm ? vm : "");
+}
+
 void
 log_job_end(void)
 {

@@ -22,6 +22,7 @@ enum log_target { LOG_TARGET_AUTO, LOG_TARGET_STDERR, LOG_TARGET_PLAIN };
 void	 log_init(const char *, enum log_target, int);
 void	 log_set_verbose(int);
 void	 log_job_begin(const char *, const char *, const char *, int);
+void	 log_job_vm(const char *);
 void	 log_job_end(void);
 
 void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));

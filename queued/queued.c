@@ -66,7 +66,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	struct timespec now;
 	struct stat st;
 	char note[400];
-	int r;
+	int r, dfd;
 
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return CLAIM_SKIP;
@@ -90,7 +90,12 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	snprintf(note, sizeof(note), "from incoming/%.200s (uid %ld)", name,
 	    (long)st.st_uid);
 	(void)spool_history(sp, id, "intake", note);
-	log_info("%s: received incoming/%s", id, name);
+	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
+		log_job_begin(id, NULL, "intake", dfd);
+		close(dfd);
+	}
+	log_info("received incoming/%s", name);
+	log_job_end();
 	return CLAIM_OK;
 }
 
@@ -201,7 +206,7 @@ queued_run(struct daemon *d, const char *id)
 		rc = worker_fail(d, "rejected: %s", err);
 		goto out;
 	}
-	log_job_begin(id, job_get_str(job, "name"), "intake", -1);
+	log_job_vm(job_get_str(job, "name"));
 	if ((out = job_serialise(job, &outlen)) == NULL) {
 		rc = worker_retry(d, "cannot serialise the job");
 		goto out;
