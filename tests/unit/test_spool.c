@@ -1,0 +1,606 @@
+/*
+ * test_spool.c - the spool protocol of common/spool.c on a real directory.
+ *
+ * Each test gets a fresh spool made by spool_create() in a mkdtemp()
+ * directory and checks one promise of spool.h / spool-layout.md: the
+ * directory modes, atomic and durable publishing, rename-as-claim (every
+ * job claimed exactly once by racing processes), failing with a reason,
+ * crash recovery, scanning, locating, never following planted symlinks,
+ * tmp/ garbage collection, and clean failure on a missing spool.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "jobid.h"
+#include "spool.h"
+#include "util.h"
+
+struct fx {
+	char		 tmp[64];	/* mkdtemp directory */
+	char		 root[128];	/* tmp/spool */
+	struct spool	 sp;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/hs-test-spool-XXXXXX");
+	if (mkdtemp(fx->tmp) == NULL)
+		return -1;
+	snprintf(fx->root, sizeof(fx->root), "%s/spool", fx->tmp);
+	if (spool_create(fx->root, getuid(), getgid()) != 0)
+		return -1;
+	if (spool_open(&fx->sp, fx->root) != 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	spool_close(&fx->sp);
+	nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Entries of root/dir, dot-files included ("." and ".." not). */
+static int
+count_entries(struct fx *fx, const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->root, dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool
+exists_in(struct fx *fx, enum spool_dir d, const char *name)
+{
+	struct stat st;
+
+	return fstatat(fx->sp.fd[d], name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void
+put(struct fx *fx, enum spool_dir d, const char *name, const char *text)
+{
+	assert_int_equal(spool_publish(&fx->sp, d, name, text, strlen(text),
+	    SPOOL_NOSYNC), 0);
+}
+
+/* The whole content of dir/name, which must exist. */
+static char *
+slurp(struct fx *fx, enum spool_dir d, const char *name, size_t *len)
+{
+	char *s = NULL;
+
+	if (util_read_file_at(fx->sp.fd[d], name, 1 << 20, &s, len) != 0)
+		fail_msg("cannot read %s/%s: %s", spool_dir_name(d), name,
+		    strerror(errno));
+	return s;
+}
+
+static void
+test_create_modes(void **state)
+{
+	static const struct {
+		const char	*name;
+		mode_t		 mode;
+	} want[] = {
+		{ "incoming", 01730 }, { "intake", 0750 }, { "request", 0750 },
+		{ "exporting", 0750 }, { "exported", 0750 },
+		{ "converting", 0750 }, { "converted", 0750 },
+		{ "importing", 0750 }, { "imported", 0750 }, { "error", 0750 },
+		{ "tmp", 0700 }, { "data", 0750 }, { "run", 0750 },
+	};
+	struct fx *fx = *state;
+	char path[PATH_MAX];
+	struct stat st;
+
+	assert_int_equal(lstat(fx->root, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	assert_int_equal(HS_ARRAY_LEN(want), SD_COUNT);
+	for (size_t i = 0; i < HS_ARRAY_LEN(want); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->root, want[i].name);
+		if (lstat(path, &st) != 0)
+			fail_msg("%s: %s", path, strerror(errno));
+		assert_true(S_ISDIR(st.st_mode));
+		if ((st.st_mode & 07777) != want[i].mode)
+			fail_msg("%s: mode %04o, want %04o", want[i].name,
+			    (unsigned)(st.st_mode & 07777), (unsigned)want[i].mode);
+		assert_int_equal(st.st_uid, getuid());
+		assert_int_equal(st.st_gid, getgid());
+	}
+}
+
+static void
+test_create_repairs_modes(void **state)
+{
+	struct fx *fx = *state;
+	char path[PATH_MAX];
+	struct stat st;
+
+	/* spool_create on an existing spool puts the modes back. */
+	snprintf(path, sizeof(path), "%s/incoming", fx->root);
+	assert_int_equal(chmod(path, 0777), 0);
+	snprintf(path, sizeof(path), "%s/tmp", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(spool_create(fx->root, getuid(), getgid()), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(path, sizeof(path), "%s/incoming", fx->root);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 01730);
+}
+
+static void
+test_publish_exact_bytes(void **state)
+{
+	static const char data[] = "line one\n\0binary\xff\x01 no final newline";
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], *s;
+	size_t len;
+
+	jobid_new(id);
+	assert_int_equal(spool_publish(&fx->sp, SD_REQUEST, id, data,
+	    sizeof(data) - 1, 0), 0);
+	s = slurp(fx, SD_REQUEST, id, &len);
+	assert_int_equal(len, sizeof(data) - 1);
+	assert_memory_equal(s, data, len);
+	free(s);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+}
+
+static void
+test_publish_noclobber(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], *s;
+	size_t len;
+
+	jobid_new(id);
+	put(fx, SD_REQUEST, id, "first");
+	errno = 0;
+	assert_int_equal(spool_publish(&fx->sp, SD_REQUEST, id, "second", 6,
+	    SPOOL_NOCLOBBER), -1);
+	assert_int_equal(errno, EEXIST);
+	s = slurp(fx, SD_REQUEST, id, &len);
+	assert_string_equal(s, "first");
+	free(s);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+	/* Without the flag the name is replaced, atomically. */
+	assert_int_equal(spool_publish(&fx->sp, SD_REQUEST, id, "third", 5, 0), 0);
+	s = slurp(fx, SD_REQUEST, id, &len);
+	assert_string_equal(s, "third");
+	free(s);
+	assert_int_equal(count_entries(fx, "tmp"), 0);
+}
+
+static void
+test_rename_results(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], *s;
+	size_t len;
+
+	jobid_new(id);
+	put(fx, SD_REQUEST, id, "job");
+	assert_int_equal(spool_rename(&fx->sp, SD_REQUEST, id, SD_EXPORTING, id,
+	    0), 0);
+	assert_false(exists_in(fx, SD_REQUEST, id));
+	assert_true(exists_in(fx, SD_EXPORTING, id));
+	/* Source gone: somebody else won. */
+	assert_int_equal(spool_rename(&fx->sp, SD_REQUEST, id, SD_EXPORTING, id,
+	    0), 1);
+	assert_int_equal(spool_rename(&fx->sp, SD_REQUEST, id, SD_EXPORTING, id,
+	    SPOOL_NOCLOBBER), 1);
+	/* NOCLOBBER never replaces an existing target. */
+	put(fx, SD_REQUEST, id, "newer");
+	errno = 0;
+	assert_int_equal(spool_rename(&fx->sp, SD_REQUEST, id, SD_EXPORTING, id,
+	    SPOOL_NOCLOBBER), -1);
+	assert_int_equal(errno, EEXIST);
+	s = slurp(fx, SD_EXPORTING, id, &len);
+	assert_string_equal(s, "job");
+	free(s);
+	s = slurp(fx, SD_REQUEST, id, &len);
+	assert_string_equal(s, "newer");
+	free(s);
+}
+
+#define RACE_JOBS	200
+#define RACE_KIDS	8
+
+/*
+ * RACE_KIDS processes claim the same RACE_JOBS jobs at once, each trying
+ * every one; each reports the indices it won through a pipe (2-byte
+ * writes, atomic). Every job must be won exactly once.
+ */
+static void
+test_claim_race(void **state)
+{
+	struct fx *fx = *state;
+	char (*ids)[JOBID_LEN + 1] = calloc(RACE_JOBS, sizeof(*ids));
+	int won[RACE_JOBS] = { 0 }, go[2], res[2], total = 0;
+	pid_t kids[RACE_KIDS];
+	uint16_t idx;
+	char **v;
+	size_t n;
+
+	assert_non_null(ids);
+	for (int i = 0; i < RACE_JOBS; i++) {
+		jobid_new(ids[i]);
+		put(fx, SD_REQUEST, ids[i], "{}");
+	}
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			char c;
+			int bad = 0;
+
+			close(go[1]);
+			close(res[0]);
+			while (read(go[0], &c, 1) < 0 && errno == EINTR)
+				;	/* EOF: everybody starts now */
+			for (int i = 0; i < RACE_JOBS; i++) {
+				int r = spool_rename(&fx->sp, SD_REQUEST, ids[i],
+				    SD_EXPORTING, ids[i], 0);
+
+				if (r == 0) {
+					idx = (uint16_t)i;
+					if (write(res[1], &idx, sizeof(idx)) !=
+					    sizeof(idx))
+						bad = 1;
+				} else if (r != 1)
+					bad = 1;
+			}
+			_exit(bad);
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	close(go[1]);		/* start */
+	for (;;) {
+		ssize_t r = read(res[0], &idx, sizeof(idx));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		assert_int_equal(r, sizeof(idx));
+		assert_true(idx < RACE_JOBS);
+		won[idx]++;
+		total++;
+	}
+	close(res[0]);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("child %d: spool_rename failed (status %#x)", k, st);
+	}
+	for (int i = 0; i < RACE_JOBS; i++)
+		if (won[i] != 1)
+			fail_msg("job %d (%s) claimed %d times", i, ids[i], won[i]);
+	assert_int_equal(total, RACE_JOBS);
+	assert_int_equal(spool_scan(&fx->sp, SD_REQUEST, false, &v, &n), 0);
+	spool_scan_free(v, n);
+	assert_int_equal(n, 0);
+	assert_int_equal(spool_scan(&fx->sp, SD_EXPORTING, true, &v, &n), 0);
+	spool_scan_free(v, n);
+	assert_int_equal(n, RACE_JOBS);
+	free(ids);
+}
+
+static void
+test_fail_writes_reason(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], reason[SPOOL_REASON_MAX], *s;
+	size_t len;
+	int dfd;
+
+	jobid_new(id);
+	put(fx, SD_CONVERTING, id, "{}");
+	assert_int_equal(spool_fail(&fx->sp, SD_CONVERTING, id,
+	    "qemu-img failed:\nexit 1\r\nsee log"), 0);
+	assert_false(exists_in(fx, SD_CONVERTING, id));
+	assert_true(exists_in(fx, SD_ERROR, id));
+	dfd = spool_jobdir(&fx->sp, id, false);
+	assert_true(dfd >= 0);
+	assert_int_equal(util_read_file_at(dfd, "reason", 4096, &s, &len), 0);
+	close(dfd);
+	assert_string_equal(s, "qemu-img failed: exit 1  see log\n");
+	free(s);
+	memset(reason, 'x', sizeof(reason));
+	assert_int_equal(spool_read_reason(&fx->sp, id, reason, sizeof(reason)), 0);
+	assert_string_equal(reason, "qemu-img failed: exit 1  see log");
+}
+
+static void
+test_recover(void **state)
+{
+	struct fx *fx = *state;
+	char a[JOBID_LEN + 1], b[JOBID_LEN + 1];
+
+	jobid_new(a);
+	jobid_new(b);
+	put(fx, SD_EXPORTING, a, "a");
+	put(fx, SD_EXPORTING, b, "b");
+	put(fx, SD_EXPORTING, "junk", "not a job");
+	assert_int_equal(spool_recover(&fx->sp, SD_EXPORTING, SD_REQUEST), 2);
+	assert_true(exists_in(fx, SD_REQUEST, a));
+	assert_true(exists_in(fx, SD_REQUEST, b));
+	assert_false(exists_in(fx, SD_EXPORTING, a));
+	assert_false(exists_in(fx, SD_EXPORTING, b));
+	assert_true(exists_in(fx, SD_EXPORTING, "junk"));
+	assert_false(exists_in(fx, SD_REQUEST, "junk"));
+	/* Nothing left to recover. */
+	assert_int_equal(spool_recover(&fx->sp, SD_EXPORTING, SD_REQUEST), 0);
+}
+
+static void
+test_scan(void **state)
+{
+	struct fx *fx = *state;
+	char a[JOBID_LEN + 1], b[JOBID_LEN + 1], dot[JOBID_LEN + 2];
+	char **v;
+	size_t n;
+
+	jobid_new(a);
+	jobid_new(b);
+	assert_true(strcmp(a, b) < 0 || strncmp(a, b, 22) == 0);
+	snprintf(dot, sizeof(dot), ".%s", a);
+	/* Made in an order different from the sorted one. */
+	put(fx, SD_REQUEST, "zeta", "");
+	put(fx, SD_REQUEST, b, "");
+	put(fx, SD_REQUEST, ".partial", "");
+	put(fx, SD_REQUEST, "alpha", "");
+	put(fx, SD_REQUEST, dot, "");
+	put(fx, SD_REQUEST, a, "");
+
+	assert_int_equal(spool_scan(&fx->sp, SD_REQUEST, false, &v, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(v[0], strcmp(a, b) < 0 ? a : b);
+	assert_string_equal(v[1], strcmp(a, b) < 0 ? b : a);
+	assert_string_equal(v[2], "alpha");
+	assert_string_equal(v[3], "zeta");
+	spool_scan_free(v, n);
+
+	assert_int_equal(spool_scan(&fx->sp, SD_REQUEST, true, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(strcmp(v[0], v[1]) < 0);
+	assert_true(jobid_valid(v[0]) && jobid_valid(v[1]));
+	spool_scan_free(v, n);
+}
+
+static void
+test_locate(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1];
+
+	jobid_new(id);
+	errno = 0;
+	assert_int_equal(spool_locate(&fx->sp, id), -1);
+	assert_int_equal(errno, ENOENT);
+	put(fx, SD_CONVERTED, id, "{}");
+	assert_int_equal(spool_locate(&fx->sp, id), SD_CONVERTED);
+	assert_int_equal(spool_rename(&fx->sp, SD_CONVERTED, id, SD_IMPORTED, id,
+	    0), 0);
+	assert_int_equal(spool_locate(&fx->sp, id), SD_IMPORTED);
+	errno = 0;
+	assert_int_equal(spool_locate(&fx->sp, "../etc"), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A symlink planted as a job file is not read through. */
+static void
+test_symlink_job_not_followed(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], target[PATH_MAX], *s = NULL;
+	FILE *fp;
+
+	jobid_new(id);
+	snprintf(target, sizeof(target), "%s/secret", fx->tmp);
+	fp = fopen(target, "w");
+	assert_non_null(fp);
+	fputs("{\"name\":\"secret\"}", fp);
+	fclose(fp);
+	assert_int_equal(symlinkat(target, fx->sp.fd[SD_REQUEST], id), 0);
+	errno = 0;
+	assert_int_equal(util_read_file_at(fx->sp.fd[SD_REQUEST], id, 4096, &s,
+	    NULL), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_null(s);
+}
+
+/*
+ * A symlink planted as data/ID is not opened as the job's directory, and
+ * nothing is written through it. (With O_DIRECTORY|O_NOFOLLOW, Linux
+ * reports a symlink as ENOTDIR rather than ELOOP.)
+ */
+static void
+test_symlink_jobdir_not_followed(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], outside[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	jobid_new(id);
+	snprintf(outside, sizeof(outside), "%s/outside", fx->tmp);
+	assert_int_equal(mkdir(outside, 0755), 0);
+	assert_int_equal(symlinkat(outside, fx->sp.fd[SD_DATA], id), 0);
+	for (int create = 0; create <= 1; create++) {
+		errno = 0;
+		fd = spool_jobdir(&fx->sp, id, create);
+		if (fd >= 0)
+			fail_msg("spool_jobdir(create=%d) followed data/ID -> %s",
+			    create, outside);
+		assert_true(errno == ELOOP || errno == ENOTDIR);
+	}
+	put(fx, SD_REQUEST, id, "{}");
+	assert_int_equal(spool_history(&fx->sp, id, "request", "note"), -1);
+	assert_int_not_equal(spool_fail(&fx->sp, SD_REQUEST, id, "bad"), 0);
+	assert_true(exists_in(fx, SD_REQUEST, id));
+	assert_false(exists_in(fx, SD_ERROR, id));
+	/* Nothing (reason, history) was written through the link. */
+	d = opendir(outside);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			fail_msg("%s/%s was written through data/ID", outside,
+			    de->d_name);
+	closedir(d);
+}
+
+static void
+set_age(struct fx *fx, const char *name, int seconds)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= seconds;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(fx->sp.fd[SD_TMP], name, ts,
+	    AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static void
+test_gc_tmp(void **state)
+{
+	struct fx *fx = *state;
+	int fd;
+
+	for (int i = 0; i < 3; i++) {
+		static const char *names[] = { "old.1.tmp", "fresh.2.tmp",
+		    "notsoold.3.tmp" };
+
+		fd = openat(fx->sp.fd[SD_TMP], names[i], O_WRONLY | O_CREAT |
+		    O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(mkdirat(fx->sp.fd[SD_TMP], "olddir", 0700), 0);
+	set_age(fx, "old.1.tmp", 7200);
+	set_age(fx, "notsoold.3.tmp", 30);
+	set_age(fx, "olddir", 7200);
+	assert_int_equal(spool_gc_tmp(&fx->sp, 3600), 1);
+	assert_false(exists_in(fx, SD_TMP, "old.1.tmp"));
+	assert_true(exists_in(fx, SD_TMP, "fresh.2.tmp"));
+	assert_true(exists_in(fx, SD_TMP, "notsoold.3.tmp"));
+	assert_true(exists_in(fx, SD_TMP, "olddir"));
+	assert_int_equal(spool_gc_tmp(&fx->sp, 3600), 0);
+}
+
+/* The lowest free descriptor: equal before and after means no leak. */
+static int
+lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+static void
+test_open_missing(void **state)
+{
+	struct fx *fx = *state;
+	struct spool sp;
+	char path[PATH_MAX];
+	int before = lowest_free_fd();
+
+	snprintf(path, sizeof(path), "%s/nonexistent", fx->tmp);
+	errno = 0;
+	assert_int_equal(spool_open(&sp, path), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(sp.rootfd, -1);
+	assert_null(sp.root);
+	assert_int_equal(lowest_free_fd(), before);
+
+	/* A spool missing one directory is no spool either. */
+	snprintf(path, sizeof(path), "%s/run", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	errno = 0;
+	assert_int_equal(spool_open(&sp, fx->root), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(lowest_free_fd(), before);
+	spool_close(&sp);	/* harmless after a failed open */
+	assert_int_equal(lowest_free_fd(), before);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_create_modes),
+		T(test_create_repairs_modes),
+		T(test_publish_exact_bytes),
+		T(test_publish_noclobber),
+		T(test_rename_results),
+		T(test_claim_race),
+		T(test_fail_writes_reason),
+		T(test_recover),
+		T(test_scan),
+		T(test_locate),
+		T(test_symlink_job_not_followed),
+		T(test_symlink_jobdir_not_followed),
+		T(test_gc_tmp),
+		T(test_open_missing),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
