@@ -51,6 +51,7 @@ cJSON *
 job_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
 	const char *end = NULL;
+	char *copy;
 	cJSON *j;
 
 	if (len == 0) {
@@ -63,24 +64,21 @@ job_parse(const char *buf, size_t len, char *err, size_t errlen)
 	}
 	/*
 	 * cJSON's "nothing after the value" check wants the terminating NUL
-	 * inside the length; util_read_all() buffers have one at buf[len].
+	 * inside the length, and buf need not have one: parse a copy.
 	 */
-	if (buf[len] != '\0') {
-		char *copy = xstrndup(buf, len);
-
-		j = job_parse(copy, len, err, errlen);
-		free(copy);
-		return j;
-	}
-	j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+	copy = xstrndup(buf, len);
+	j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
 	if (j == NULL) {
 		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0;
+		size_t off = at && at >= copy && at <= copy + len ?
+		    (size_t)(at - copy) : 0;
 
+		free(copy);
 		job_err(err, errlen, "not valid JSON (syntax error near byte %zu)",
 		    off);
 		return NULL;
 	}
+	free(copy);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		job_err(err, errlen, "not a JSON object");
@@ -441,6 +439,19 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	return 0;
 }
 
+/* Exactly xx:xx:xx:xx:xx:xx in hex (sscanf would allow signs, blanks, 0x). */
+static bool
+job_mac_valid(const char *mac)
+{
+	if (strlen(mac) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? mac[i] != ':' : !util_hex_valid((char[]){ mac[i],
+		    '\0' }, 1))
+			return false;
+	return true;
+}
+
 static int
 job_check_vm(const cJSON *vm, char *err, size_t errlen)
 {
@@ -464,16 +475,12 @@ job_check_vm(const cJSON *vm, char *err, size_t errlen)
 	cJSON_ArrayForEach(nic, cJSON_GetObjectItemCaseSensitive(vm, "nics")) {
 		char where[32];
 		const char *mac;
-		unsigned b[6];
-		char c;
 
 		snprintf(where, sizeof(where), "vm.nics[%d]", i++);
 		if (CHECK(nic, where, nic_f) != 0)
 			return -1;
 		mac = job_get_str(nic, "mac");
-		if (mac != NULL && (strlen(mac) != 17 || sscanf(mac,
-		    "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-		    &b[5], &c) != 6))
+		if (mac != NULL && !job_mac_valid(mac))
 			return job_err(err, errlen, "%s.mac: '%.20s' is not a MAC "
 			    "address like 00:50:56:aa:bb:cc", where, mac);
 	}
@@ -535,14 +542,17 @@ static const char *const secret_keys[] = { "password", "passwd", "secret",
     "secret_access_key", "private_key", "client_secret", "sas", "sas_token",
     "connection_string", "auth", "authorization", NULL };
 
+#define JOB_MAX_DEPTH 32	/* no job needs more; deeper is refused */
+
+/* 1: a secret at path; -1: nested deeper than JOB_MAX_DEPTH; 0: clean. */
 static int
 job_find_secret(const cJSON *j, char *path, size_t plen, int depth)
 {
 	const cJSON *it;
-	int i = 0;
+	int i = 0, r;
 
-	if (depth > 64)
-		return 0;
+	if (depth > JOB_MAX_DEPTH)
+		return -1;
 	cJSON_ArrayForEach(it, j) {
 		size_t at = strlen(path);
 
@@ -559,23 +569,31 @@ job_find_secret(const cJSON *j, char *path, size_t plen, int depth)
 			snprintf(path + at, plen - at, "[%d]", i);
 		i++;
 		if ((cJSON_IsObject(it) || cJSON_IsArray(it)) &&
-		    job_find_secret(it, path, plen, depth + 1))
-			return 1;
+		    (r = job_find_secret(it, path, plen, depth + 1)) != 0)
+			return r;
 		path[at] = '\0';
 	}
 	return 0;
 }
 
-/* Refuse any input that carries a secret instead of a credential name. */
+/*
+ * Refuse any input that carries a secret instead of a credential name, and
+ * any nested too deeply to be checked (and to be a job).
+ */
 int
 job_check_credentials(const cJSON *j, char *err, size_t errlen)
 {
 	char path[256] = "";
 
-	if (job_find_secret(j, path, sizeof(path), 0))
+	switch (job_find_secret(j, path, sizeof(path), 0)) {
+	case 1:
 		return job_err(err, errlen, "%s: secrets are not accepted in job "
 		    "files; store them as a named credential and refer to it with "
 		    "source.credential", path);
+	case -1:
+		return job_err(err, errlen, "%.200s: nested more than %d levels deep",
+		    path, JOB_MAX_DEPTH);
+	}
 	return 0;
 }
 
