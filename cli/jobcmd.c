@@ -1,0 +1,308 @@
+/*
+ * jobcmd.c - the commands about one job: show, logs, wait.
+ *
+ * All three only read the spool. A job moves while we look at it; each
+ * command takes the stage spool_locate() reports as the truth of the
+ * moment and, where it waits, polls again.
+ *
+ * Error policy: see cli.h. Absent data/ID files (log, reason, progress,
+ * retry) are normal and simply not shown.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "job.h"
+#include "log.h"
+
+#define HISTORY_MAX	(1024 * 1024)
+#define LOGS_POLL_MS	200
+#define WAIT_POLL_MS	100
+
+/* What `show` gathers about a job. */
+struct jobinfo {
+	const char	*id;
+	int		 stage;
+	cJSON		*job;
+	char		 err[JOB_ERR_MAX];
+	char		*history;
+	char		 reason[SPOOL_REASON_MAX];
+	cJSON		*progress;
+	char		 retry_daemon[64];
+	int		 retry_attempts;
+	long long	 retry_due;	/* epoch ms; attempts 0: no retry file */
+	bool		 cancel;
+};
+
+static bool
+jobcmd_finished(int stage)
+{
+	return stage == SD_IMPORTED || stage == SD_ERROR;
+}
+
+static void
+jobcmd_gather(struct cli *c, struct jobinfo *ji)
+{
+	struct stat st;
+	char *s;
+	int dfd;
+
+	ji->job = jobview_job(c, ji->stage, ji->id, ji->err, sizeof(ji->err));
+	ji->history = jobview_read(c, ji->id, "history", HISTORY_MAX);
+	if (ji->stage != SD_ERROR || spool_read_reason(&c->sp, ji->id,
+	    ji->reason, sizeof(ji->reason)) != 0)
+		ji->reason[0] = '\0';
+	ji->progress = jobview_progress(c, ji->id, ji->stage);
+	if ((s = jobview_read(c, ji->id, "retry", 256)) != NULL) {
+		if (sscanf(s, "%63s %d %lld", ji->retry_daemon,
+		    &ji->retry_attempts, &ji->retry_due) != 3)
+			ji->retry_attempts = 0;
+		free(s);
+	}
+	if ((dfd = spool_jobdir(&c->sp, ji->id, false)) >= 0) {
+		ji->cancel = fstatat(dfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) == 0;
+		close(dfd);
+	}
+}
+
+/* The job and progress objects move into the output. */
+static int
+jobcmd_show_json(struct jobinfo *ji)
+{
+	cJSON *o = cJSON_CreateObject(), *h;
+	char *line, *save = NULL;
+
+	cJSON_AddStringToObject(o, "id", ji->id);
+	cJSON_AddStringToObject(o, "stage", spool_dir_name(ji->stage));
+	cJSON_AddItemToObject(o, "job", ji->job ? ji->job : cJSON_CreateNull());
+	ji->job = NULL;
+	h = cJSON_AddArrayToObject(o, "history");
+	for (line = ji->history ? strtok_r(ji->history, "\n", &save) : NULL;
+	    line != NULL; line = strtok_r(NULL, "\n", &save))
+		cJSON_AddItemToArray(h, cJSON_CreateString(line));
+	jobview_add_str(o, "reason", ji->reason[0] ? ji->reason : NULL);
+	cJSON_AddItemToObject(o, "progress", ji->progress ? ji->progress :
+	    cJSON_CreateNull());
+	ji->progress = NULL;
+	if (ji->retry_attempts > 0) {
+		cJSON *r = cJSON_AddObjectToObject(o, "retry");
+
+		cJSON_AddStringToObject(r, "daemon", ji->retry_daemon);
+		cJSON_AddNumberToObject(r, "attempts", ji->retry_attempts);
+		cJSON_AddNumberToObject(r, "due", (double)(ji->retry_due / 1000));
+	} else
+		cJSON_AddNullToObject(o, "retry");
+	cJSON_AddBoolToObject(o, "cancel_requested", ji->cancel);
+	return cli_print_json(o);
+}
+
+static int
+jobcmd_show_text(struct jobinfo *ji)
+{
+	char buf[256], *s, *line, *save = NULL;
+
+	printf("id        %s\nstage     %s/\n", ji->id, spool_dir_name(ji->stage));
+	if (ji->job != NULL && (s = cJSON_Print(ji->job)) != NULL) {
+		printf("job\n%s\n", s);
+		cJSON_free(s);
+	} else
+		printf("job       (unreadable: %s)\n", ji->err);
+	if (ji->history != NULL)
+		printf("history\n");
+	for (line = ji->history ? strtok_r(ji->history, "\n", &save) : NULL;
+	    line != NULL; line = strtok_r(NULL, "\n", &save))
+		printf("  %s\n", line);
+	if (ji->reason[0] != '\0')
+		printf("reason    %s\n", ji->reason);
+	if (ji->progress != NULL) {
+		jobview_progress_line(ji->progress, buf, sizeof(buf));
+		printf("progress  %s\n", buf);
+	}
+	if (ji->retry_attempts > 0) {
+		jobview_duration((double)(ji->retry_due - util_now_ms()) / 1000,
+		    buf, sizeof(buf));
+		printf("retry     %d failed attempt(s) in %s; next in %s\n",
+		    ji->retry_attempts, ji->retry_daemon, buf);
+	}
+	if (ji->cancel)
+		printf("cancel    requested, not yet carried out\n");
+	return CLI_OK;
+}
+
+int
+jobcmd_show(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct jobinfo ji;
+	bool json = false;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage("show");
+		json = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage("show");
+	memset(&ji, 0, sizeof(ji));
+	ji.id = argv[optind];
+	if ((rc = jobview_find(c, ji.id, &ji.stage)) != CLI_OK)
+		return rc;
+	jobcmd_gather(c, &ji);
+	rc = json ? jobcmd_show_json(&ji) : jobcmd_show_text(&ji);
+	cJSON_Delete(ji.job);
+	cJSON_Delete(ji.progress);
+	free(ji.history);
+	return rc;
+}
+
+/* Copy what is new in the log to stdout. */
+static int
+jobcmd_copy(int fd)
+{
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || util_write_all(1, buf, (size_t)n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Open data/ID/log if it exists yet; -1 otherwise. */
+static int
+jobcmd_open_log(struct cli *c, const char *id)
+{
+	int dfd, fd;
+
+	if ((dfd = spool_jobdir(&c->sp, id, false)) < 0)
+		return -1;
+	fd = openat(dfd, "log", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(dfd);
+	return fd;
+}
+
+int
+jobcmd_logs(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool follow = false, done = false;
+	int ch, rc, stage, fd = -1;
+	const char *id;
+
+	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (ch != 'f')
+			return cli_usage("logs");
+		follow = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage("logs");
+	id = argv[optind];
+	if ((rc = jobview_find(c, id, &stage)) != CLI_OK)
+		return rc;
+	for (;;) {
+		/* Look before reading, so the last read sees the last line. */
+		stage = spool_locate(&c->sp, id);
+		done = !follow || stage < 0 || jobcmd_finished(stage);
+		if (fd < 0)
+			fd = jobcmd_open_log(c, id);
+		if (fd >= 0 && jobcmd_copy(fd) != 0) {
+			log_warn("%s: log", id);
+			rc = CLI_SYSTEM;
+			break;
+		}
+		if (done)
+			break;
+		poll(NULL, 0, LOGS_POLL_MS);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The one-line progress display of `wait` on a terminal. */
+static void
+jobcmd_draw(struct cli *c, const char *id, int stage, int64_t start)
+{
+	cJSON *p = jobview_progress(c, id, stage);
+	char line[256], el[32];
+
+	if (p != NULL) {
+		jobview_progress_line(p, line, sizeof(line));
+		cJSON_Delete(p);
+	} else {
+		jobview_duration((double)(util_mono_ms() - start) / 1000, el,
+		    sizeof(el));
+		snprintf(line, sizeof(line), "in %s/ (%s)",
+		    spool_dir_name(stage), el);
+	}
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+}
+
+int
+jobcmd_wait(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char reason[SPOOL_REASON_MAX];
+	double timeout = -1;
+	bool tty = isatty(2);
+	int64_t start = util_mono_ms();
+	int ch, rc, stage;
+	const char *id;
+
+	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
+		if (ch != 't')
+			return cli_usage("wait");
+		if ((rc = cli_seconds("wait", optarg, &timeout)) != CLI_OK)
+			return rc;
+	}
+	if (argc - optind != 1)
+		return cli_usage("wait");
+	id = argv[optind];
+	if ((rc = jobview_find(c, id, &stage)) != CLI_OK)
+		return rc;
+	while (!jobcmd_finished(stage)) {
+		if (timeout >= 0 && util_mono_ms() - start >= timeout * 1000) {
+			if (tty)
+				fputs("\r\033[K", stderr);
+			log_errx("%s: timed out, still in %s/", id,
+			    spool_dir_name(stage));
+			return CLI_TIMEOUT;
+		}
+		if (tty)
+			jobcmd_draw(c, id, stage, start);
+		poll(NULL, 0, WAIT_POLL_MS);
+		if ((rc = jobview_find(c, id, &stage)) != CLI_OK)
+			return rc;
+	}
+	if (tty)
+		fputs("\r\033[K", stderr);
+	if (stage == SD_IMPORTED) {
+		printf("%s imported\n", id);
+		return CLI_OK;
+	}
+	if (spool_read_reason(&c->sp, id, reason, sizeof(reason)) != 0)
+		snprintf(reason, sizeof(reason), "failed (no reason recorded)");
+	log_errx("%s: %s", id, reason);
+	return CLI_FAILED;
+}

@@ -1,0 +1,320 @@
+/*
+ * listing.c - the commands about the whole spool: list (jobs and where
+ * they are) and status (jobs per stage, daemons and whether they live).
+ *
+ * Both build their answer as cJSON first and then print it either as JSON
+ * or as text, so the two forms always say the same. A daemon on this host
+ * (same host name and boot ID) is alive when its pid runs under its name;
+ * one on another host when its heartbeat is younger than three
+ * heartbeat_interval.
+ *
+ * Error policy: see cli.h. A directory that cannot be listed is an error
+ * (111), except incoming/, which submitters may not list (mode 1730).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "job.h"
+#include "log.h"
+
+#define STATUS_MAX	65536
+
+static cJSON *
+listing_job(struct cli *c, int stage, const char *id, time_t *t)
+{
+	char err[JOB_ERR_MAX], reason[SPOOL_REASON_MAX];
+	cJSON *o = cJSON_CreateObject(), *job;
+
+	job = jobview_job(c, stage, id, err, sizeof(err));
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "stage", spool_dir_name(stage));
+	jobview_add_str(o, "name", job_get_str(job, "name"));
+	jobview_add_str(o, "source_type", job_get_str(job, "source.type"));
+	jobview_add_str(o, "submitted", job_get_str(job, "submitted"));
+	if (stage == SD_ERROR)
+		jobview_add_str(o, "reason", spool_read_reason(&c->sp, id, reason,
+		    sizeof(reason)) == 0 ? reason : NULL);
+	cJSON_Delete(job);
+	*t = jobview_id_time(id);
+	return o;
+}
+
+/* A file in incoming/ not yet claimed: no ID, no parsing. */
+static cJSON *
+listing_incoming(struct cli *c, const char *name, time_t *t)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct stat st;
+
+	cJSON_AddNullToObject(o, "id");
+	cJSON_AddStringToObject(o, "stage", "incoming");
+	cJSON_AddStringToObject(o, "file", name);
+	*t = fstatat(c->sp.fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) == 0 ?
+	    st.st_mtime : time(NULL);
+	return o;
+}
+
+static void
+listing_line(const cJSON *o, time_t t)
+{
+	const char *id = job_get_str(o, "id"), *name = job_get_str(o, "name");
+	char age[32];
+
+	jobview_duration(difftime(time(NULL), t), age, sizeof(age));
+	if (id == NULL)
+		printf("%-49s %-10s %-24s %s\n", "(incoming)", "incoming",
+		    job_get_str(o, "file"), age);
+	else
+		printf("%-49s %-10s %-24s %s\n", id, job_get_str(o, "stage"),
+		    name ? name : "-", age);
+}
+
+/* List one directory: into arr (--json), or as lines. */
+static int
+listing_dir(struct cli *c, int d, bool only, cJSON *arr)
+{
+	char **v;
+	size_t n;
+	time_t t;
+
+	if (spool_scan(&c->sp, d, d != SD_INCOMING, &v, &n) != 0) {
+		if (d == SD_INCOMING && errno == EACCES && !only)
+			return CLI_OK;
+		log_warn("cannot list %s/", spool_dir_name(d));
+		return CLI_SYSTEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = d == SD_INCOMING ? listing_incoming(c, v[i], &t) :
+		    listing_job(c, d, v[i], &t);
+
+		if (arr != NULL)
+			cJSON_AddItemToArray(arr, o);
+		else {
+			listing_line(o, t);
+			cJSON_Delete(o);
+		}
+	}
+	spool_scan_free(v, n);
+	return CLI_OK;
+}
+
+static int
+listing_bad_stage(const char *s)
+{
+	log_errx("unknown stage '%s'; valid stages: incoming, intake, request, "
+	    "exporting, exported, converting, converted, importing, imported, "
+	    "error", s);
+	return CLI_USAGE;
+}
+
+int
+listing_list(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "stage", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cJSON *arr = NULL;
+	bool json = false;
+	int ch, only = -1, rc = CLI_OK, r;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'j')
+			json = true;
+		else if (ch != 's')
+			return cli_usage("list");
+		else if ((only = spool_dir_lookup(optarg)) < 0 ||
+		    (only != SD_INCOMING && !spool_dir_is_stage(only)))
+			return listing_bad_stage(optarg);
+	}
+	if (argc != optind)
+		return cli_usage("list");
+	if (json)
+		arr = cJSON_CreateArray();
+	for (int d = SD_INCOMING; d <= SD_ERROR; d++)
+		if ((only < 0 || d == only) &&
+		    (r = listing_dir(c, d, only >= 0, arr)) != CLI_OK)
+			rc = r;
+	if (arr != NULL && (r = cli_print_json(arr)) != CLI_OK)
+		rc = r;
+	return rc;
+}
+
+/* Does pid run, under the name daemon (comm: at most 15 characters)? */
+static bool
+listing_pid_is(long pid, const char *daemon)
+{
+	size_t want = strnlen(daemon, 15);
+	char path[64], *comm;
+	bool yes;
+
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if (util_read_file_at(AT_FDCWD, path, 256, &comm, NULL) != 0)
+		return false;
+	comm[strcspn(comm, "\n")] = '\0';
+	yes = strlen(comm) == want && strncmp(comm, daemon, want) == 0;
+	free(comm);
+	return yes;
+}
+
+/* Add alive, uptime and heartbeat_age to a parsed run/DAEMON@HOST. */
+static void
+listing_judge(cJSON *st, double interval, time_t now)
+{
+	const char *host = job_get_str(st, "host");
+	const char *boot = job_get_str(st, "boot_id");
+	double beat = jobview_num(st, "heartbeat", 0);
+	bool alive;
+
+	if (host && boot && strcmp(host, util_hostname()) == 0 &&
+	    strcmp(boot, util_boot_id()) == 0)
+		alive = listing_pid_is((long)jobview_num(st, "pid", 0),
+		    job_get_str(st, "daemon"));
+	else
+		alive = (double)now - beat <= 3 * interval;
+	cJSON_AddBoolToObject(st, "alive", alive);
+	cJSON_AddNumberToObject(st, "uptime",
+	    (double)now - jobview_num(st, "started", (double)now));
+	cJSON_AddNumberToObject(st, "heartbeat_age", (double)now - beat);
+}
+
+/* Every run/ status file, then the known daemons that have none. */
+static cJSON *
+listing_daemons(struct cli *c)
+{
+	static const char *const known[] = { "queued", "exportd",
+	    "convertwatch", "importd" };
+	double interval = conf_num("heartbeat_interval", 10);
+	cJSON *arr = cJSON_CreateArray(), *st, *e;
+	time_t now = time(NULL);
+	char **v, *s;
+	size_t n = 0;
+
+	if (spool_scan(&c->sp, SD_RUN, false, &v, &n) != 0) {
+		log_warn("cannot list run/");
+		v = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		st = NULL;
+		if (util_read_file_at(c->sp.fd[SD_RUN], v[i], STATUS_MAX, &s,
+		    NULL) == 0) {
+			st = cJSON_Parse(s);
+			free(s);
+		}
+		if (job_get_str(st, "daemon") == NULL) {
+			log_errx("run/%s: not a daemon status file", v[i]);
+			cJSON_Delete(st);
+			continue;
+		}
+		listing_judge(st, interval, now);
+		cJSON_AddItemToArray(arr, st);
+	}
+	spool_scan_free(v, n);
+	for (size_t k = 0; k < HS_ARRAY_LEN(known); k++) {
+		bool seen = false;
+
+		cJSON_ArrayForEach(e, arr)
+			seen = seen || strcmp(job_get_str(e, "daemon"), known[k]) == 0;
+		if (!seen) {
+			e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "daemon", known[k]);
+			cJSON_AddBoolToObject(e, "alive", false);
+			cJSON_AddNullToObject(e, "host");
+			cJSON_AddNullToObject(e, "pid");
+			cJSON_AddItemToArray(arr, e);
+		}
+	}
+	return arr;
+}
+
+static void
+listing_daemon_line(const cJSON *e)
+{
+	const char *host = job_get_str(e, "host");
+	char who[128], up[32], beat[32];
+
+	snprintf(who, sizeof(who), "%s%s%s", job_get_str(e, "daemon"),
+	    host ? "@" : "", host ? host : "");
+	if (host == NULL) {
+		printf("  %-24s not running\n", who);
+		return;
+	}
+	jobview_duration(jobview_num(e, "uptime", 0), up, sizeof(up));
+	jobview_duration(jobview_num(e, "heartbeat_age", 0), beat, sizeof(beat));
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "alive"))) {
+		printf("  %-24s dead  pid %.0f, last heartbeat %s ago\n", who,
+		    jobview_num(e, "pid", 0), beat);
+		return;
+	}
+	printf("  %-24s alive pid %.0f, up %s, heartbeat %s ago, running "
+	    "%.0f/%.0f, queued %.0f\n", who, jobview_num(e, "pid", 0), up, beat,
+	    jobview_num(e, "running", 0), jobview_num(e, "workers", 0),
+	    jobview_num(e, "queued", 0));
+}
+
+static void
+listing_status_text(const cJSON *o)
+{
+	const cJSON *e;
+
+	printf("spool %s\n", job_get_str(o, "spool"));
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "stages")) {
+		if (cJSON_IsNumber(e))
+			printf("  %-24s %d\n", e->string, e->valueint);
+		else
+			printf("  %-24s ?\n", e->string);
+	}
+	printf("daemons\n");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "daemons"))
+		listing_daemon_line(e);
+}
+
+int
+listing_status(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	cJSON *o, *stages;
+	bool json = false;
+	char **v;
+	size_t n;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage("status");
+		json = true;
+	}
+	if (argc != optind)
+		return cli_usage("status");
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "spool", c->spool_path);
+	stages = cJSON_AddObjectToObject(o, "stages");
+	for (int d = SD_INCOMING; d <= SD_ERROR; d++) {
+		if (spool_scan(&c->sp, d, d != SD_INCOMING, &v, &n) != 0) {
+			cJSON_AddNullToObject(stages, spool_dir_name(d));
+			continue;
+		}
+		cJSON_AddNumberToObject(stages, spool_dir_name(d), (double)n);
+		spool_scan_free(v, n);
+	}
+	cJSON_AddItemToObject(o, "daemons", listing_daemons(c));
+	if (json)
+		return cli_print_json(o);
+	listing_status_text(o);
+	cJSON_Delete(o);
+	return CLI_OK;
+}

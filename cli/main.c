@@ -1,0 +1,253 @@
+/*
+ * main.c - hyperspool, the command line interface to a spool (in the
+ * manner of postqueue/postsuper): global options, the command table with
+ * every help text, configuration and spool set-up, dispatch.
+ *
+ * Error policy: see cli.h. main() loads the configuration and opens the
+ * spool (111 when either fails), hands the command its own argv, and
+ * turns a failed write to stdout into 111 as well.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+
+#define CLI_EXIT_HELP \
+	"exit status:\n" \
+	"  0    success (wait: the job was imported)\n" \
+	"  1    the job failed, is unknown, or the operation was refused\n" \
+	"  2    timed out (submit, wait)\n" \
+	"  64   usage error\n" \
+	"  111  system error: spool missing, I/O error, bad configuration\n"
+
+#define CLI_USAGE_LINE \
+	"usage: hyperspool [-s SPOOL] [-c CONFIG] COMMAND [ARGS...]\n" \
+	"(hyperspool --help for more)\n"
+
+static const struct command {
+	const char	*name;
+	int		(*run)(struct cli *, int, char **);
+	bool		 needs_spool;
+	const char	*usage;
+	const char	*summary;
+	const char	*help;
+} commands[] = {
+	{ "init", admin_init, false, "init [--group GROUP]",
+	    "create or repair the spool",
+	    "Create the spool, or repair the modes and owners of an existing\n"
+	    "one, and print its path. The invoking user owns it (the daemons\n"
+	    "run as that user).\n\n"
+	    "  -g, --group GROUP  group allowed to submit and read (default:\n"
+	    "                     config submit_group, else \"hyperspool\" if it\n"
+	    "                     exists, else your primary group, with a warning)\n" },
+	{ "submit", submit_job, true, "submit [--no-wait] [--timeout S] FILE|-",
+	    "submit a job file, print its ID",
+	    "Copy a job file (or standard input) into incoming/ and wait until\n"
+	    "queued has taken it: print the job ID on stdout. A job queued\n"
+	    "rejects is in error/: its ID is printed, the reason goes to stderr,\n"
+	    "exit 1. If queued does not take it in time, the file stays in\n"
+	    "incoming/ (queued takes it when it runs) and the exit status is 2.\n"
+	    "Job files are limited to 1 MiB (config queued.max_job_size).\n\n"
+	    "      --no-wait      print incoming/NAME and exit at once\n"
+	    "  -t, --timeout S    wait at most S seconds (default 10)\n" },
+	{ "list", listing_list, true, "list [--stage STAGE] [--json]",
+	    "jobs and where they are",
+	    "One line per job: ID, stage, name, age (since it was submitted).\n"
+	    "Files in incoming/ not yet taken by queued show as \"(incoming)\".\n\n"
+	    "      --stage STAGE  only this stage: incoming, intake, request,\n"
+	    "                     exporting, exported, converting, converted,\n"
+	    "                     importing, imported, error\n"
+	    "      --json         an array of {id, stage, name, source_type,\n"
+	    "                     submitted, reason}\n" },
+	{ "show", jobcmd_show, true, "show [--json] ID",
+	    "job, stage, history, reason, progress",
+	    "The job (JSON), its stage, history, the reason it failed, the\n"
+	    "progress of the current stage, retry state, a pending cancel.\n\n"
+	    "      --json         one object {id, stage, job, history, reason,\n"
+	    "                     progress, retry, cancel_requested}\n" },
+	{ "logs", jobcmd_logs, true, "logs [-f] ID",
+	    "the job's own log",
+	    "Print the job's own log (data/ID/log).\n\n"
+	    "  -f, --follow       keep printing new lines until the job is in\n"
+	    "                     imported/ or error/ (or until interrupted)\n" },
+	{ "wait", jobcmd_wait, true, "wait [--timeout S] ID",
+	    "wait until the job is imported or failed",
+	    "Wait until the job is imported (print \"ID imported\", exit 0) or\n"
+	    "failed (print the reason on stderr, exit 1). On a terminal a\n"
+	    "progress line is drawn on stderr.\n\n"
+	    "  -t, --timeout S    give up after S seconds, exit 2 (default: never)\n" },
+	{ "retry", admin_retry, true, "retry ID",
+	    "put a failed job back where it failed",
+	    "Put a job from error/ back into the input directory of the stage\n"
+	    "it failed in (request/, exported/ or converted/), clearing its\n"
+	    "reason, retry count and cancel request. Jobs rejected at intake\n"
+	    "are refused: fix the job file and submit it again.\n" },
+	{ "cancel", admin_cancel, true, "cancel ID",
+	    "stop a waiting or running job",
+	    "Stop a job. A job waiting in request/, exported/ or converted/ is\n"
+	    "moved to error/ at once; for a job in progress a cancel is\n"
+	    "requested and the owning daemon stops it within about a second.\n"
+	    "A finished job (imported/ or error/) is refused.\n" },
+	{ "status", listing_status, true, "status [--json]",
+	    "jobs per stage, daemons alive or not",
+	    "Jobs per stage, and every daemon with its host, pid, uptime,\n"
+	    "heartbeat age, running jobs and whether it is alive.\n\n"
+	    "      --json         {spool, stages: {STAGE: N}, daemons: [...]}\n" },
+};
+
+static void
+cli_help(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: hyperspool [-s SPOOL] [-c CONFIG] COMMAND [ARGS...]\n"
+	    "       hyperspool COMMAND --help\n\n"
+	    "Submit virtual machine migration jobs to a hyperspool spool and\n"
+	    "follow them through its stages.\n\n"
+	    "  -s SPOOL           the spool (default: $HYPERSPOOL_SPOOL, else\n"
+	    "                     config spool, else %s)\n"
+	    "  -c CONFIG          configuration (default %s)\n"
+	    "  -h, --help         this text\n\ncommands:\n",
+	    CONF_DEFAULT_SPOOL, CONF_DEFAULT_PATH);
+	for (size_t i = 0; i < HS_ARRAY_LEN(commands); i++)
+		fprintf(fp, "  %-40s %s\n", commands[i].usage, commands[i].summary);
+	fprintf(fp, "\n" CLI_EXIT_HELP);
+}
+
+static const struct command *
+cli_command(const char *name)
+{
+	for (size_t i = 0; i < HS_ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* A usage error in command name: its usage line on stderr, 64. */
+int
+cli_usage(const char *name)
+{
+	fprintf(stderr, "usage: hyperspool %s\n"
+	    "(hyperspool %s --help for more)\n", cli_command(name)->usage, name);
+	return CLI_USAGE;
+}
+
+/* --timeout S of command name: S seconds, or a usage error (printed). */
+int
+cli_seconds(const char *name, const char *arg, double *out)
+{
+	if (util_parse_duration(arg, out) == 0)
+		return CLI_OK;
+	log_errx("%s: --timeout: '%s' is not a number of seconds", name, arg);
+	return cli_usage(name);
+}
+
+/* Print a JSON document, pretty, on stdout, and free it. */
+int
+cli_print_json(cJSON *j)
+{
+	char *s = cJSON_Print(j);
+
+	cJSON_Delete(j);
+	if (s == NULL) {
+		log_errx("cannot format JSON output");
+		return CLI_SYSTEM;
+	}
+	printf("%s\n", s);
+	cJSON_free(s);
+	return CLI_OK;
+}
+
+/* -h or --help among a command's arguments (before "--")? */
+static bool
+cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
+}
+
+static int
+cli_setup(struct cli *c, const char *spool, const char *config, bool open)
+{
+	const char *env = getenv("HYPERSPOOL_SPOOL");
+	char err[512];
+
+	if (conf_load(config, err, sizeof(err)) != 0) {
+		log_errx("configuration: %s", err);
+		return CLI_SYSTEM;
+	}
+	if (spool == NULL)
+		spool = env && *env ? env : conf_str("spool", CONF_DEFAULT_SPOOL);
+	c->spool_path = spool;
+	if (open && spool_open(&c->sp, spool) != 0) {
+		log_errx("cannot open spool %s: %s%s", spool, strerror(errno),
+		    errno == ENOENT ? " (create it with `hyperspool init`)" : "");
+		return CLI_SYSTEM;
+	}
+	return CLI_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *spool = NULL, *config = NULL;
+	const struct command *cmd;
+	struct cli c;
+	int ch, rc;
+
+	log_init("hyperspool", LOG_TARGET_PLAIN, 0);
+	memset(&c, 0, sizeof(c));
+	while ((ch = getopt_long(argc, argv, "+s:c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			spool = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			cli_help(stdout);
+			return CLI_OK;
+		default:
+			fputs(CLI_USAGE_LINE, stderr);
+			return CLI_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || (cmd = cli_command(argv[0])) == NULL) {
+		if (argc > 0)
+			log_errx("%s: unknown command", argv[0]);
+		fputs(CLI_USAGE_LINE, stderr);
+		return CLI_USAGE;
+	}
+	if (cli_wants_help(argc, argv)) {
+		printf("usage: hyperspool %s\n\n%s\n" CLI_EXIT_HELP, cmd->usage,
+		    cmd->help);
+		return CLI_OK;
+	}
+	if ((rc = cli_setup(&c, spool, config, cmd->needs_spool)) != CLI_OK)
+		return rc;
+	argv[0] = xasprintf("hyperspool %s", cmd->name);	/* for getopt */
+	optind = 0;
+	rc = cmd->run(&c, argc, argv);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		log_warn("standard output");
+		rc = CLI_SYSTEM;
+	}
+	free(argv[0]);
+	if (cmd->needs_spool)
+		spool_close(&c.sp);
+	conf_free();
+	return rc;
+}
