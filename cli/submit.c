@@ -74,7 +74,7 @@ submit_write(struct cli *c, const char *buf, size_t len, char *name,
 	snprintf(name, namelen, "submit-%ld-%08x", (long)getpid(), rnd);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0640);
+	    O_CLOEXEC, 0644);	/* queued may run as another user */
 	if (fd < 0) {
 		log_warn("cannot create incoming/%s", tmp);
 		return CLI_SYSTEM;

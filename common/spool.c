@@ -68,12 +68,27 @@ spool_dir_is_stage(enum spool_dir d)
 	return (unsigned)d < SD_COUNT && spool_dirs[d].stage;
 }
 
+/*
+ * fsync a directory. incoming/ is held as an O_PATH descriptor (submitters
+ * may not read it), which fsync refuses: reopen it for reading where we
+ * may; where we may not (a submitter), the rename is as durable as the
+ * filesystem makes it.
+ */
 int
 spool_fsync_dir(int fd)
 {
-	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+	int rfd, rc;
+
+	if (fsync(fd) == 0 || errno == EINVAL || errno == EROFS)
+		return 0;
+	if (errno != EBADF)
 		return -1;
-	return 0;
+	rfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return errno == EACCES ? 0 : -1;
+	rc = fsync(rfd) == 0 || errno == EINVAL ? 0 : -1;
+	close(rfd);
+	return rc;
 }
 
 /*
@@ -132,8 +147,10 @@ spool_open(struct spool *sp, const char *root)
 	if (sp->rootfd < 0)
 		return -1;
 	for (int d = 0; d < SD_COUNT; d++) {
+		/* incoming/ is 1730: submitters may enter it, not list it. */
 		sp->fd[d] = openat(sp->rootfd, spool_dirs[d].name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		    (d == SD_INCOMING ? O_PATH : O_RDONLY) | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
 		if (sp->fd[d] < 0 && !(errno == EACCES && d == SD_TMP)) {
 			int saved = errno;
 
