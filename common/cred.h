@@ -1,0 +1,41 @@
+/*
+ * cred.h - named credentials: secrets kept in files, never in job files,
+ * URLs, argv or logs.
+ *
+ * A job names a credential ("credential": "vcenter-lab"); cred_load()
+ * reads the file of that name from $CREDENTIALS_DIRECTORY (systemd's
+ * LoadCredential=) when it is there, else from the directory of the
+ * config key credentials_dir (default CRED_DEFAULT_DIR). The file holds
+ * "key = value" lines: username, password, and whatever else a provider
+ * wants (token, thumbprint, ca_file, ...).
+ *
+ * Error policy: cred_load() returns -1 with a one-line reason in err that
+ * names the file and never contains a value; nothing here logs.
+ */
+#ifndef HS_CRED_H
+#define HS_CRED_H
+
+#include <stddef.h>
+
+#define CRED_DEFAULT_DIR	"/etc/hyperspool/credentials"
+#define CRED_MAX_PAIRS		16
+#define CRED_MAX_SIZE		65536	/* bytes in one credential file */
+
+struct cred_pair {
+	char	*key;
+	char	*value;
+};
+
+struct cred {
+	char		 name[65];
+	size_t		 n;
+	struct cred_pair kv[CRED_MAX_PAIRS];
+};
+
+int	 cred_load(const char *, struct cred *, char *, size_t);
+int	 cred_parse(const char *, const char *, size_t, struct cred *, char *,
+	    size_t);
+const char *cred_get(const struct cred *, const char *);
+void	 cred_free(struct cred *);
+
+#endif

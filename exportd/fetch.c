@@ -1,0 +1,1433 @@
+/*
+ * fetch.c - download one HTTP(S) URL into a file with libcurl (fetch.h).
+ *
+ * How a download goes:
+ *   1. probe: HEAD (or, if HEAD is refused with a 4xx/5xx, a GET of
+ *      "Range: bytes=0-0") learns the size, whether the server takes
+ *      ranges, and the validators (ETag, Last-Modified);
+ *   2. plan: resume from NAME.part + NAME.part.state when the state names
+ *      the same URL, size and validators; else split [0, size) into up to
+ *      opts->segments Range segments (files of at least FETCH_MIN_SPLIT
+ *      bytes with a size and Range support; anything else is one stream);
+ *   3. run: one curl easy handle per segment in one curl multi handle (no
+ *      threads); each writes with pwrite() at its own offset, so the order
+ *      in which bytes arrive does not matter. The state file is rewritten
+ *      (temp + rename) every FETCH_STATE_MS and when a segment ends;
+ *   4. finish: fsync, optional SHA-256 over the whole file, rename
+ *      NAME.part to NAME, remove the state, fsync the directory.
+ *
+ * Why the checks: a 200 reply to a Range request means the server sent the
+ * whole file from byte 0; writing it at the segment's offset (or appending
+ * it, as some peers do) corrupts the file, so all segments stop, the file
+ * is truncated and fetched again as one stream without Range. A 206 whose
+ * Content-Range does not start where we asked is refused for the same
+ * reason. A body shorter or longer than announced is never taken as done.
+ *
+ * State file: JSON {"url" (without query), "url_sha256" (of the full URL,
+ * which may carry a signature we do not want on disk), "size", "etag",
+ * "last_modified", "segments": [{"start", "end" (exclusive), "done"}]}.
+ * It is not fsync'd: a crashed process resumes exactly (the page cache
+ * holds what was written); after a power loss some "done" bytes might be
+ * lost, which only the sha256 check would notice.
+ *
+ * Error policy: returns HS_EXIT_OK, HS_EXIT_TEMPORARY or HS_EXIT_PERMANENT
+ * with a one-line reason in err. Transport errors, 408, 429 and 5xx are
+ * retried per segment from where the segment is, with exponential backoff
+ * from retry_delay and Retry-After honoured; a segment gives up after
+ * opts->retries consecutive failed attempts (an attempt that moved the
+ * segment on by FETCH_PROGRESS_MIN bytes starts the count again, so a
+ * server that drops every connection after a while still gets us there). 4xx (but
+ * 408/429), TLS verification failures, bad URLs and a sha256 mismatch are
+ * permanent, and a permanent failure removes NAME.part and its state. URLs
+ * in messages lose their query string; credentials go to libcurl only.
+ * Nothing is printed: retries are logged with log_info/log_warnx.
+ *
+ * fetch_head() reports size 0 when the server does not say (as
+ * progress.json's bytes_total does).
+ */
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "log.h"
+#include "spool.h"
+#include "util.h"
+
+#define FETCH_MIN_SPLIT		(1024 * 1024)	/* smaller: one stream */
+#define FETCH_MIN_SEG		(256 * 1024)	/* smallest Range segment */
+#define FETCH_MAX_SEGS		32
+#define FETCH_MAX_REDIRS	5L
+#define FETCH_BACKOFF_MAX	300.0	/* seconds between two attempts */
+#define FETCH_RETRY_AFTER_MAX	600	/* longer Retry-After: give up now */
+#define FETCH_STATE_MS		1000
+#define FETCH_STATE_MAX		(64 * 1024)
+#define FETCH_UA		"hyperspool/1"
+#define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
+						   resets the failure count */
+#define FETCH_NOSIZE		UINT64_MAX
+
+enum fetch_class {
+	FC_OK,		/* response acceptable / segment done */
+	FC_RETRY,	/* retry this segment later */
+	FC_RESTART,	/* server ignored Range: restart as one stream */
+	FC_TEMPFAIL,	/* give up now, worth trying later */
+	FC_PERMFAIL	/* give up, the job is bad */
+};
+
+/* What the headers of the current response said (reset per response). */
+struct fetch_resp {
+	bool		 ranges;	/* Accept-Ranges: bytes */
+	bool		 has_crange;
+	uint64_t	 cr_start, cr_end, cr_total;	/* total NOSIZE: '*' */
+	long		 retry_after;	/* seconds, -1: none */
+	char		 etag[128];
+	char		 lastmod[64];
+};
+
+struct fetch_job;
+
+/* One Range segment [start, end) (end NOSIZE: size unknown). */
+struct fetch_seg {
+	struct fetch_job *j;
+	CURL		*easy;
+	struct fetch_resp resp;
+	char		 errbuf[CURL_ERROR_SIZE];
+	char		 why[300];	/* last error, for messages */
+	uint64_t	 start, end, done;
+	uint64_t	 got;		/* bytes of the current attempt */
+	bool		 ranged;	/* the current attempt sent Range */
+	bool		 checked;	/* its response was accepted */
+	bool		 active, finished;
+	enum fetch_class verdict;	/* set by the write callback */
+	int		 fails;		/* consecutive attempts without progress */
+	int64_t		 wake_ms;	/* not before (backoff) */
+	int64_t		 last_ms;	/* last byte (or start) of this attempt */
+};
+
+struct fetch_job {
+	const struct fetch_opts *o;
+	char		*safe_url;	/* without query string: for messages */
+	char		 url_hash[65];
+	int		 dirfd, fd;
+	const char	*name;
+	char		*partname, *statename, *statetmp;
+	struct progress	*pg;
+	uint64_t	 size;		/* NOSIZE: unknown */
+	bool		 ranges;
+	char		 etag[128], lastmod[64];
+	CURLM		*multi;
+	struct fetch_seg *seg;
+	int		 nseg;
+	bool		 restart;	/* a segment got 200 to a Range request */
+	bool		 discard;	/* the remote file changed: drop state */
+	int		 restarts;
+	enum fetch_class verdict;	/* TEMPFAIL/PERMFAIL ends the run */
+	char		 why[512];
+	int64_t		 state_ms;
+};
+
+/* The probe: one HEAD or GET bytes=0-0 with curl_easy_perform(). */
+struct fetch_probe {
+	struct fetch_resp resp;
+	char		 errbuf[CURL_ERROR_SIZE];
+	bool		 aborted;	/* we stopped the GET after its headers */
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void
+fetch_global_init(void)
+{
+	static bool done;
+
+	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		done = true;
+}
+
+static void
+fetch_hex(const unsigned char *md, unsigned int n, char *out)
+{
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+fetch_sha256_str(const char *s, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+	fetch_hex(md, n, out);
+}
+
+static void
+fetch_progress_add(struct fetch_job *j, uint64_t n)
+{
+	if (j->pg != NULL && n > 0)
+		progress_add(j->pg, n);
+}
+
+static void
+fetch_progress_sub(struct fetch_job *j, uint64_t n)
+{
+	if (j->pg != NULL && n > 0)
+		progress_set(j->pg, j->pg->done >= n ? j->pg->done - n : 0);
+}
+
+static int
+fetch_pwrite_all(int fd, const char *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int64_t
+fetch_backoff_ms(const struct fetch_opts *o, int fails, long retry_after)
+{
+	double d = o->retry_delay > 0 ? o->retry_delay : 0;
+
+	for (int i = 1; i < fails && d < FETCH_BACKOFF_MAX; i++)
+		d *= 2;
+	if (d > FETCH_BACKOFF_MAX)
+		d = FETCH_BACKOFF_MAX;
+	if (retry_after >= 0 && (double)retry_after > d)
+		d = (double)retry_after;
+	return (int64_t)(d * 1000.0);
+}
+
+static int
+fetch_max_attempts(const struct fetch_opts *o)
+{
+	return o->retries > 0 ? o->retries : 1;
+}
+
+/* ---- URL -------------------------------------------------------------- */
+
+/*
+ * Only http and https, and no user:password@ (credentials come from a
+ * named credential). safe_url is the URL without query and fragment.
+ */
+static int
+fetch_url_check(const char *url, char **safe, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *user = NULL;
+	CURLUcode rc;
+	int ret = -1;
+
+	*safe = xstrndup(url ? url : "", url ? strcspn(url, "?#") : 0);
+	if (u == NULL || url == NULL) {
+		snprintf(err, errlen, "no URL");
+		goto done;
+	}
+	if ((rc = curl_url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK) {
+		snprintf(err, errlen, "bad URL %s: %s", *safe,
+		    curl_url_strerror(rc));
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		snprintf(err, errlen, "bad URL %s: only http and https are "
+		    "allowed", *safe);
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		snprintf(err, errlen, "bad URL: credentials in a URL are not "
+		    "allowed (use a named credential)");
+		free(*safe);
+		*safe = xstrdup("(URL with credentials)");
+		goto done;
+	}
+	ret = 0;
+done:
+	curl_free(scheme);
+	curl_free(user);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/* ---- response headers ------------------------------------------------- */
+
+static bool
+fetch_hdr_is(const char *line, size_t len, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return false;
+	for (*val = line + n + 1; **val == ' ' || **val == '\t'; (*val)++)
+		;
+	return true;
+}
+
+/* "bytes A-B/T" or "bytes A-B/ *" */
+static void
+fetch_hdr_crange(struct fetch_resp *r, const char *v)
+{
+	unsigned long long a, b, t;
+	int n = 0;
+
+	if (sscanf(v, "bytes %llu-%llu/%n", &a, &b, &n) != 2 || n == 0 || b < a)
+		return;
+	if (v[n] == '*')
+		t = FETCH_NOSIZE;
+	else if (sscanf(v + n, "%llu", &t) != 1)
+		return;
+	r->has_crange = true;
+	r->cr_start = a;
+	r->cr_end = b;
+	r->cr_total = t;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date. */
+static void
+fetch_hdr_retry_after(struct fetch_resp *r, const char *v)
+{
+	char *end;
+	long s;
+	time_t t;
+
+	errno = 0;
+	s = strtol(v, &end, 10);
+	if (end != v && errno == 0 && s >= 0) {
+		r->retry_after = s;
+		return;
+	}
+	if ((t = curl_getdate(v, NULL)) > 0)
+		r->retry_after = t > time(NULL) ? (long)(t - time(NULL)) : 0;
+}
+
+static void
+fetch_hdr_copy(char *dst, size_t dstlen, const char *v)
+{
+	snprintf(dst, dstlen, "%s", v);
+}
+
+/* Header lines of every response, redirects included; each "HTTP/" resets. */
+static size_t
+fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_resp *r = ud;
+	size_t len = size * nmemb;
+	char line[512];
+	const char *v;
+
+	if (len >= sizeof(line))
+		return len;
+	memcpy(line, buf, len);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	line[len] = '\0';
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		memset(r, 0, sizeof(*r));
+		r->retry_after = -1;
+	} else if (fetch_hdr_is(line, len, "accept-ranges", &v))
+		r->ranges = strcasecmp(v, "bytes") == 0;
+	else if (fetch_hdr_is(line, len, "content-range", &v))
+		fetch_hdr_crange(r, v);
+	else if (fetch_hdr_is(line, len, "retry-after", &v))
+		fetch_hdr_retry_after(r, v);
+	else if (fetch_hdr_is(line, len, "etag", &v))
+		fetch_hdr_copy(r->etag, sizeof(r->etag), v);
+	else if (fetch_hdr_is(line, len, "last-modified", &v))
+		fetch_hdr_copy(r->lastmod, sizeof(r->lastmod), v);
+	return size * nmemb;
+}
+
+/* ---- classification --------------------------------------------------- */
+
+static enum fetch_class
+fetch_status_class(long status)
+{
+	if (status == 408 || status == 429 || status >= 500)
+		return FC_RETRY;
+	return FC_PERMFAIL;
+}
+
+static bool
+fetch_curl_is_tls(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_ISSUER_ERROR ||
+	    rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+	    rc == CURLE_SSL_INVALIDCERTSTATUS || rc == CURLE_SSL_CRL_BADFILE;
+}
+
+/* A curl error: class and a reason naming it. */
+static enum fetch_class
+fetch_curl_class(const struct fetch_opts *o, const char *url, CURLcode rc,
+    const char *errbuf, char *why, size_t whylen)
+{
+	const char *what = *errbuf ? errbuf : curl_easy_strerror(rc);
+
+	if (fetch_curl_is_tls(rc)) {
+		snprintf(why, whylen, "TLS verification failed for %s: %s "
+		    "(set ca_file to the server's CA%s%s, or insecure for a lab)",
+		    url, what, o->ca_file ? ", now " : "",
+		    o->ca_file ? o->ca_file : "");
+		return FC_PERMFAIL;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(why, whylen, "%s: stalled or timed out: %s", url, what);
+	else
+		snprintf(why, whylen, "%s: %s", url, what);
+	if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+	    rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_LOGIN_DENIED ||
+	    rc == CURLE_NOT_BUILT_IN)
+		return FC_PERMFAIL;
+	return FC_RETRY;
+}
+
+/* ---- curl handles ----------------------------------------------------- */
+
+#define FETCH_SETOPT(e, opt, val) do {					\
+	if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK)		\
+		goto fail;						\
+} while (0)
+
+/* An easy handle with everything but the write callback and Range. */
+static CURL *
+fetch_easy_new(const struct fetch_opts *o, struct fetch_resp *resp,
+    char *errbuf)
+{
+	CURL *e;
+
+	if ((e = curl_easy_init()) == NULL)
+		return NULL;
+	FETCH_SETOPT(e, CURLOPT_URL, o->url);
+	FETCH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	FETCH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 1L);
+	FETCH_SETOPT(e, CURLOPT_MAXREDIRS, FETCH_MAX_REDIRS);
+	FETCH_SETOPT(e, CURLOPT_USERAGENT, FETCH_UA);
+	FETCH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	FETCH_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	FETCH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+	FETCH_SETOPT(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+	FETCH_SETOPT(e, CURLOPT_HEADERDATA, resp);
+	FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+	FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+	if (o->ca_file != NULL)
+		FETCH_SETOPT(e, CURLOPT_CAINFO, o->ca_file);
+	if (o->username != NULL) {
+		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
+		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
+		FETCH_SETOPT(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);
+	}
+	if (o->connect_timeout > 0)
+		FETCH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
+	if (o->stall_timeout > 0) {
+		FETCH_SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		FETCH_SETOPT(e, CURLOPT_LOW_SPEED_TIME, o->stall_timeout);
+	}
+	return e;
+fail:
+	curl_easy_cleanup(e);
+	return NULL;
+}
+
+/* ---- probe (HEAD, or GET bytes=0-0) ----------------------------------- */
+
+/* GET probe body: the headers of the reply were all we wanted. */
+static size_t
+fetch_probe_write(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_probe *p = ud;
+
+	(void)buf;
+	(void)size;
+	(void)nmemb;
+	p->aborted = true;
+	return 0;
+}
+
+/* One request; returns the curl result, *status the final HTTP status. */
+static CURLcode
+fetch_probe_once(const struct fetch_opts *o, bool get, struct fetch_probe *p,
+    long *status, curl_off_t *clen)
+{
+	CURLcode rc = CURLE_FAILED_INIT;
+	CURL *e;
+
+	memset(p, 0, sizeof(*p));
+	p->resp.retry_after = -1;
+	*status = 0;
+	*clen = -1;
+	if ((e = fetch_easy_new(o, &p->resp, p->errbuf)) == NULL)
+		return rc;
+	if (get) {
+		FETCH_SETOPT(e, CURLOPT_RANGE, "0-0");
+		FETCH_SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_probe_write);
+		FETCH_SETOPT(e, CURLOPT_WRITEDATA, p);
+	} else
+		FETCH_SETOPT(e, CURLOPT_NOBODY, 1L);
+	rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, clen);
+	if (rc == CURLE_WRITE_ERROR && p->aborted)
+		rc = CURLE_OK;
+fail:
+	curl_easy_cleanup(e);
+	return rc;
+}
+
+/* What a 2xx probe reply says about size and ranges. */
+static enum fetch_class
+fetch_probe_result(struct fetch_job *j, const struct fetch_probe *p,
+    long status, curl_off_t clen)
+{
+	j->size = FETCH_NOSIZE;
+	j->ranges = false;
+	if (status == 206) {
+		if (!p->resp.has_crange || p->resp.cr_start != 0) {
+			snprintf(j->why, sizeof(j->why), "%s: HTTP 206 without a "
+			    "valid Content-Range", j->safe_url);
+			return FC_RETRY;
+		}
+		j->ranges = true;
+		j->size = p->resp.cr_total;
+	} else {
+		j->ranges = p->resp.ranges;
+		if (status == 200 && clen >= 0)
+			j->size = (uint64_t)clen;
+	}
+	if (j->size == FETCH_NOSIZE)
+		j->ranges = false;
+	snprintf(j->etag, sizeof(j->etag), "%s", p->resp.etag);
+	snprintf(j->lastmod, sizeof(j->lastmod), "%s", p->resp.lastmod);
+	return FC_OK;
+}
+
+/* HEAD; if refused with an HTTP error, GET bytes=0-0. */
+static enum fetch_class
+fetch_probe(struct fetch_job *j, long *retry_after)
+{
+	struct fetch_probe p;
+	curl_off_t clen;
+	long status;
+	CURLcode rc;
+
+	rc = fetch_probe_once(j->o, false, &p, &status, &clen);
+	if (rc == CURLE_OK && status >= 400)
+		rc = fetch_probe_once(j->o, true, &p, &status, &clen);
+	*retry_after = p.resp.retry_after;
+	if (rc != CURLE_OK)
+		return fetch_curl_class(j->o, j->safe_url, rc, p.errbuf,
+		    j->why, sizeof(j->why));
+	if (status < 200 || status >= 300) {
+		snprintf(j->why, sizeof(j->why), "HTTP %ld from %s", status,
+		    j->safe_url);
+		return status < 200 ? FC_RETRY : fetch_status_class(status);
+	}
+	return fetch_probe_result(j, &p, status, clen);
+}
+
+static void
+fetch_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The probe with retries; 0, or an HS_EXIT code with j->why set. */
+static int
+fetch_probe_retry(struct fetch_job *j)
+{
+	int max = fetch_max_attempts(j->o);
+	enum fetch_class c;
+	long ra;
+
+	for (int attempt = 1;; attempt++) {
+		if ((c = fetch_probe(j, &ra)) == FC_OK)
+			return 0;
+		if (c == FC_PERMFAIL)
+			return HS_EXIT_PERMANENT;
+		if (attempt >= max || ra > FETCH_RETRY_AFTER_MAX) {
+			size_t n = strlen(j->why);
+
+			snprintf(j->why + n, sizeof(j->why) - n, " (gave up after "
+			    "%d attempts)", attempt);
+			return HS_EXIT_TEMPORARY;
+		}
+		int64_t ms = fetch_backoff_ms(j->o, attempt, ra);
+		log_info("fetch: %s; retrying in %.1f s (attempt %d of %d)",
+		    j->why, (double)ms / 1000.0, attempt + 1, max);
+		fetch_sleep_ms(ms);
+	}
+}
+
+/* ---- the job ---------------------------------------------------------- */
+
+static int
+fetch_job_init(struct fetch_job *j, const struct fetch_opts *o, int dirfd,
+    const char *name, struct progress *pg, char *err, size_t errlen)
+{
+	memset(j, 0, sizeof(*j));
+	j->o = o;
+	j->dirfd = dirfd;
+	j->fd = -1;
+	j->name = name;
+	j->pg = pg;
+	j->size = FETCH_NOSIZE;
+	fetch_global_init();
+	if (fetch_url_check(o->url, &j->safe_url, err, errlen) != 0)
+		return -1;
+	fetch_sha256_str(o->url, j->url_hash);
+	return 0;
+}
+
+static void
+fetch_segs_free(struct fetch_job *j)
+{
+	for (int i = 0; i < j->nseg; i++) {
+		struct fetch_seg *s = &j->seg[i];
+
+		if (s->easy == NULL)
+			continue;
+		if (s->active)
+			curl_multi_remove_handle(j->multi, s->easy);
+		curl_easy_cleanup(s->easy);
+	}
+	free(j->seg);
+	j->seg = NULL;
+	j->nseg = 0;
+}
+
+static void
+fetch_job_free(struct fetch_job *j)
+{
+	fetch_segs_free(j);
+	if (j->multi != NULL)
+		curl_multi_cleanup(j->multi);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j->safe_url);
+	free(j->partname);
+	free(j->statename);
+	free(j->statetmp);
+}
+
+static bool
+fetch_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return n > 0 && n <= 200 && name[0] != '.' && strchr(name, '/') == NULL;
+}
+
+/* ---- state file ------------------------------------------------------- */
+
+static void
+fetch_state_save(struct fetch_job *j)
+{
+	cJSON *root, *segs;
+	char *text;
+	int fd;
+
+	j->state_ms = util_mono_ms();
+	if (j->size == FETCH_NOSIZE || !j->ranges)
+		return;		/* nothing a later run could resume */
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "url", j->safe_url);
+	cJSON_AddStringToObject(root, "url_sha256", j->url_hash);
+	cJSON_AddNumberToObject(root, "size", (double)j->size);
+	cJSON_AddStringToObject(root, "etag", j->etag);
+	cJSON_AddStringToObject(root, "last_modified", j->lastmod);
+	segs = cJSON_AddArrayToObject(root, "segments");
+	for (int i = 0; i < j->nseg; i++) {
+		cJSON *s = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(s, "start", (double)j->seg[i].start);
+		cJSON_AddNumberToObject(s, "end", (double)j->seg[i].end);
+		cJSON_AddNumberToObject(s, "done", (double)j->seg[i].done);
+		cJSON_AddItemToArray(segs, s);
+	}
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (text == NULL)
+		return;
+	fd = openat(j->dirfd, j->statetmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 || util_write_all(fd, text, strlen(text)) != 0 ||
+	    close(fd) != 0 ||
+	    renameat(j->dirfd, j->statetmp, j->dirfd, j->statename) != 0)
+		log_warn("fetch: cannot write %s", j->statename);
+	cJSON_free(text);
+}
+
+static void
+fetch_state_remove(struct fetch_job *j)
+{
+	unlinkat(j->dirfd, j->statename, 0);
+	unlinkat(j->dirfd, j->statetmp, 0);
+}
+
+static bool
+fetch_json_u64(const cJSON *obj, const char *key, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    v->valuedouble > 9007199254740992.0 ||
+	    v->valuedouble != (double)(uint64_t)v->valuedouble)
+		return false;
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}
+
+static bool
+fetch_json_str_is(const cJSON *obj, const char *key, const char *want)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
+}
+
+/* Segments of a saved state: they must tile [0, size) exactly. */
+static const char *
+fetch_state_segs(struct fetch_job *j, const cJSON *arr)
+{
+	int n = cJSON_GetArraySize(arr);
+	uint64_t at = 0;
+
+	if (!cJSON_IsArray(arr) || n < 1 || n > FETCH_MAX_SEGS)
+		return "bad segment list";
+	j->seg = xcalloc((size_t)n, sizeof(*j->seg));
+	j->nseg = n;
+	for (int i = 0; i < n; i++) {
+		const cJSON *o = cJSON_GetArrayItem(arr, i);
+		struct fetch_seg *s = &j->seg[i];
+
+		if (!fetch_json_u64(o, "start", &s->start) ||
+		    !fetch_json_u64(o, "end", &s->end) ||
+		    !fetch_json_u64(o, "done", &s->done) || s->start != at ||
+		    s->end < s->start || s->done > s->end - s->start)
+			return "bad segment";
+		at = s->end;
+	}
+	return at == j->size ? NULL : "segments do not cover the file";
+}
+
+/* Why the saved state cannot be used, or NULL (j->seg is then set up). */
+static const char *
+fetch_state_check(struct fetch_job *j, const cJSON *root)
+{
+	uint64_t size;
+
+	if (!fetch_json_str_is(root, "url_sha256", j->url_hash))
+		return "it is for another URL";
+	if (!fetch_json_u64(root, "size", &size) || size != j->size)
+		return "the size changed";
+	if (!fetch_json_str_is(root, "etag", j->etag) ||
+	    !fetch_json_str_is(root, "last_modified", j->lastmod))
+		return "the remote file changed (ETag or Last-Modified)";
+	return fetch_state_segs(j, cJSON_GetObjectItemCaseSensitive(root,
+	    "segments"));
+}
+
+/* Load NAME.part.state and open NAME.part; 0 resumed, -1 start afresh. */
+static int
+fetch_state_load(struct fetch_job *j)
+{
+	const char *why = "no usable NAME.part";
+	cJSON *root = NULL;
+	struct stat st;
+	size_t len;
+	char *text;
+
+	if (j->size == FETCH_NOSIZE || !j->ranges ||
+	    util_read_file_at(j->dirfd, j->statename, FETCH_STATE_MAX, &text,
+	    &len) != 0)
+		return -1;
+	root = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (root == NULL)
+		why = "unreadable state";
+	else if ((why = fetch_state_check(j, root)) == NULL) {
+		j->fd = openat(j->dirfd, j->partname, O_RDWR | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (j->fd < 0 || fstat(j->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != j->size)
+			why = "NAME.part is missing or has the wrong size";
+	}
+	cJSON_Delete(root);
+	if (why == NULL)
+		return 0;
+	log_info("fetch %s: not resuming %s: %s", j->safe_url, j->name, why);
+	fetch_segs_free(j);
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+	return -1;
+}
+
+/* ---- plan ------------------------------------------------------------- */
+
+static int
+fetch_seg_count(const struct fetch_job *j)
+{
+	uint64_t n = j->o->segments > 1 ? (uint64_t)j->o->segments : 1;
+
+	if (j->size == FETCH_NOSIZE || !j->ranges || j->size < FETCH_MIN_SPLIT)
+		return 1;
+	if (n > FETCH_MAX_SEGS)
+		n = FETCH_MAX_SEGS;
+	if (n > j->size / FETCH_MIN_SEG)
+		n = j->size / FETCH_MIN_SEG;
+	return n > 0 ? (int)n : 1;
+}
+
+/* Fresh segments over [0, size) (one open-ended one if size unknown). */
+static void
+fetch_plan(struct fetch_job *j, int n)
+{
+	fetch_segs_free(j);
+	j->seg = xcalloc((size_t)n, sizeof(*j->seg));
+	j->nseg = n;
+	for (int i = 0; i < n; i++) {
+		struct fetch_seg *s = &j->seg[i];
+
+		if (j->size == FETCH_NOSIZE) {
+			s->end = FETCH_NOSIZE;
+			continue;
+		}
+		s->start = j->size / (uint64_t)n * (uint64_t)i;
+		s->end = i == n - 1 ? j->size :
+		    j->size / (uint64_t)n * (uint64_t)(i + 1);
+	}
+}
+
+/* A fresh, empty NAME.part of the final size (sparse). */
+static int
+fetch_part_create(struct fetch_job *j)
+{
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = openat(j->dirfd, j->partname, O_RDWR | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (j->fd < 0 || (j->size != FETCH_NOSIZE &&
+	    ftruncate(j->fd, (off_t)j->size) != 0)) {
+		snprintf(j->why, sizeof(j->why), "cannot create %s: %s",
+		    j->partname, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fetch_prepare(struct fetch_job *j)
+{
+	uint64_t have = 0;
+
+	unlinkat(j->dirfd, j->statetmp, 0);
+	if (fetch_state_load(j) == 0) {
+		for (int i = 0; i < j->nseg; i++)
+			have += j->seg[i].done;
+		log_info("fetch %s: resuming %s: %" PRIu64 " of %" PRIu64
+		    " bytes already here", j->safe_url, j->name, have, j->size);
+		fetch_progress_add(j, have);
+	} else {
+		fetch_state_remove(j);
+		fetch_plan(j, fetch_seg_count(j));
+		if (fetch_part_create(j) != 0)
+			return -1;
+	}
+	for (int i = 0; i < j->nseg; i++) {
+		j->seg[i].j = j;
+		if (j->seg[i].done == j->seg[i].end - j->seg[i].start)
+			j->seg[i].finished = true;
+	}
+	fetch_state_save(j);
+	return 0;
+}
+
+/* ---- segments --------------------------------------------------------- */
+
+static void
+fetch_job_fail(struct fetch_job *j, enum fetch_class c, const char *why)
+{
+	if (j->verdict != FC_OK)
+		return;		/* the first reason wins */
+	j->verdict = c;
+	if (why != j->why)
+		snprintf(j->why, sizeof(j->why), "%s", why);
+}
+
+/* A 206: Content-Range must be what we asked for, of the same file. */
+static enum fetch_class
+fetch_seg_check_range(struct fetch_seg *s, uint64_t from)
+{
+	struct fetch_job *j = s->j;
+	const struct fetch_resp *r = &s->resp;
+
+	if (!r->has_crange) {
+		snprintf(s->why, sizeof(s->why), "HTTP 206 without "
+		    "Content-Range from %s", j->safe_url);
+		return FC_RETRY;
+	}
+	if (r->cr_total != FETCH_NOSIZE && r->cr_total != j->size) {
+		snprintf(s->why, sizeof(s->why), "%s: the remote size changed "
+		    "from %" PRIu64 " to %" PRIu64 " bytes", j->safe_url,
+		    j->size, r->cr_total);
+		j->discard = true;
+		return FC_TEMPFAIL;
+	}
+	if (r->cr_start != from || r->cr_end >= s->end) {
+		snprintf(s->why, sizeof(s->why), "%s: Content-Range %" PRIu64
+		    "-%" PRIu64 " is not the range asked for (%" PRIu64 "-%"
+		    PRIu64 ")", j->safe_url, r->cr_start, r->cr_end, from,
+		    s->end - 1);
+		return FC_RETRY;
+	}
+	return FC_OK;
+}
+
+/* A 200 without Range: its Content-Length must be the size we know. */
+static enum fetch_class
+fetch_seg_check_full(struct fetch_seg *s)
+{
+	struct fetch_job *j = s->j;
+	curl_off_t clen = -1;
+
+	curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+	if (j->size != FETCH_NOSIZE && clen >= 0 && (uint64_t)clen != j->size) {
+		snprintf(s->why, sizeof(s->why), "%s: Content-Length %" PRId64
+		    ", expected %" PRIu64, j->safe_url, (int64_t)clen, j->size);
+		return FC_RETRY;
+	}
+	return FC_OK;
+}
+
+/* Is the final response of this attempt one whose body we may write? */
+static enum fetch_class
+fetch_seg_check(struct fetch_seg *s)
+{
+	struct fetch_job *j = s->j;
+	long status = 0;
+
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 200 && s->ranged) {
+		snprintf(s->why, sizeof(s->why), "%s ignored a Range request "
+		    "(HTTP 200)", j->safe_url);
+		return FC_RESTART;
+	}
+	if (status == 200)
+		return fetch_seg_check_full(s);
+	if (status == 206 && s->ranged)
+		return fetch_seg_check_range(s, s->start + s->done);
+	snprintf(s->why, sizeof(s->why), "HTTP %ld from %s", status,
+	    j->safe_url);
+	if (status == 416 && s->ranged) {
+		/* Our idea of the size is wrong: the file changed. */
+		j->discard = true;
+		return FC_TEMPFAIL;
+	}
+	if (status < 300)
+		return FC_RETRY;	/* 1xx/204/206 unasked: odd, retry */
+	return fetch_status_class(status);
+}
+
+static size_t
+fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_seg *s = ud;
+	struct fetch_job *j = s->j;
+	uint64_t at = s->start + s->done;
+	size_t n = size * nmemb;
+
+	if (!s->checked) {
+		if ((s->verdict = fetch_seg_check(s)) != FC_OK)
+			return 0;
+		s->checked = true;
+	}
+	if (s->end != FETCH_NOSIZE && n > s->end - at) {
+		snprintf(s->why, sizeof(s->why), "%s sent more than the %" PRIu64
+		    " bytes announced", j->safe_url, j->size);
+		s->verdict = FC_RETRY;
+		return 0;
+	}
+	if (fetch_pwrite_all(j->fd, buf, n, at) != 0) {
+		snprintf(s->why, sizeof(s->why), "write %s: %s", j->partname,
+		    strerror(errno));
+		s->verdict = FC_TEMPFAIL;
+		return 0;
+	}
+	s->done += n;
+	s->got += n;
+	s->last_ms = util_mono_ms();
+	fetch_progress_add(j, n);
+	return n;
+}
+
+/*
+ * Stall check. CURLOPT_LOW_SPEED_* averages over a window of several
+ * seconds, so on its own it notices a dead server only some 6 s after
+ * stall_timeout; curl calls this at least once a second, idle or not.
+ */
+static int
+fetch_seg_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fetch_seg *s = ud;
+	long stall = s->j->o->stall_timeout;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (stall <= 0 || util_mono_ms() - s->last_ms < stall * 1000)
+		return 0;
+	snprintf(s->why, sizeof(s->why), "%s: stalled: no data for %ld s",
+	    s->j->safe_url, stall);
+	s->verdict = FC_RETRY;
+	return 1;
+}
+
+static int
+fetch_seg_unfinished(const struct fetch_job *j)
+{
+	int n = 0;
+
+	for (int i = 0; i < j->nseg; i++)
+		n += !j->seg[i].finished;
+	return n;
+}
+
+/* Start (or restart) the transfer of what is left of segment s. */
+static int
+fetch_seg_start(struct fetch_job *j, struct fetch_seg *s)
+{
+	uint64_t from = s->start + s->done;
+	curl_off_t rate = 0;
+	char range[64];
+
+	if (s->easy == NULL &&
+	    (s->easy = fetch_easy_new(j->o, &s->resp, s->errbuf)) == NULL)
+		goto fail;
+	memset(&s->resp, 0, sizeof(s->resp));
+	s->resp.retry_after = -1;
+	s->errbuf[0] = '\0';
+	s->got = 0;
+	s->checked = false;
+	s->verdict = FC_OK;
+	s->last_ms = util_mono_ms();
+	s->ranged = j->ranges && (j->nseg > 1 || from > 0);
+	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, from, s->end - 1);
+	if (j->o->max_rate > 0)
+		rate = (curl_off_t)(j->o->max_rate /
+		    (uint64_t)fetch_seg_unfinished(j)) + 1;
+	FETCH_SETOPT(s->easy, CURLOPT_RANGE, s->ranged ? range : NULL);
+	FETCH_SETOPT(s->easy, CURLOPT_WRITEFUNCTION, fetch_seg_write);
+	FETCH_SETOPT(s->easy, CURLOPT_WRITEDATA, s);
+	FETCH_SETOPT(s->easy, CURLOPT_PRIVATE, s);
+	FETCH_SETOPT(s->easy, CURLOPT_NOPROGRESS, 0L);
+	FETCH_SETOPT(s->easy, CURLOPT_XFERINFOFUNCTION, fetch_seg_xferinfo);
+	FETCH_SETOPT(s->easy, CURLOPT_XFERINFODATA, s);
+	FETCH_SETOPT(s->easy, CURLOPT_MAX_RECV_SPEED_LARGE, rate);
+	if (curl_multi_add_handle(j->multi, s->easy) != CURLM_OK)
+		goto fail;
+	s->active = true;
+	return 0;
+fail:
+	fetch_job_fail(j, FC_TEMPFAIL, "cannot set up a curl transfer");
+	return -1;
+}
+
+/* A failed attempt: back off and go again, or give up on the file. */
+static void
+fetch_seg_retry(struct fetch_job *j, struct fetch_seg *s)
+{
+	int max = fetch_max_attempts(j->o), idx = (int)(s - j->seg);
+	long ra = s->resp.retry_after;
+	char why[sizeof(s->why) + 64];
+	int64_t ms;
+
+	s->fails = s->got >= FETCH_PROGRESS_MIN ? 1 : s->fails + 1;
+	if (!j->ranges && s->done > 0) {
+		/* Without Range the only way on is from byte 0 again. */
+		fetch_progress_sub(j, s->done);
+		s->done = 0;
+	}
+	if (s->fails >= max || ra > FETCH_RETRY_AFTER_MAX) {
+		if (ra > FETCH_RETRY_AFTER_MAX)
+			snprintf(why, sizeof(why), "%s (Retry-After %ld s)",
+			    s->why, ra);
+		else
+			snprintf(why, sizeof(why), "%s (gave up after %d "
+			    "attempts)", s->why, s->fails);
+		fetch_job_fail(j, FC_TEMPFAIL, why);
+		return;
+	}
+	ms = fetch_backoff_ms(j->o, s->fails, ra);
+	log_info("fetch: %s; segment %d retries in %.1f s (attempt %d of %d)",
+	    s->why, idx, (double)ms / 1000.0, s->fails + 1, max);
+	s->wake_ms = util_mono_ms() + ms;
+}
+
+/* One transfer ended (CURLMSG_DONE). */
+static void
+fetch_seg_done(struct fetch_job *j, struct fetch_seg *s, CURLcode rc)
+{
+	enum fetch_class c = s->verdict;
+
+	curl_multi_remove_handle(j->multi, s->easy);
+	s->active = false;
+	if (c == FC_OK && rc != CURLE_OK)
+		c = fetch_curl_class(j->o, j->safe_url, rc, s->errbuf, s->why,
+		    sizeof(s->why));
+	if (c == FC_OK && !s->checked)
+		c = fetch_seg_check(s);		/* a reply without a body */
+	if (c == FC_OK && s->end != FETCH_NOSIZE && s->start + s->done < s->end) {
+		snprintf(s->why, sizeof(s->why), "short body from %s: %" PRIu64
+		    " of %" PRIu64 " bytes", j->safe_url, s->done,
+		    s->end - s->start);
+		c = FC_RETRY;
+	}
+	switch (c) {
+	case FC_OK:
+		if (s->end == FETCH_NOSIZE)
+			s->end = s->start + s->done;
+		s->finished = true;
+		fetch_state_save(j);
+		break;
+	case FC_RETRY:
+		fetch_seg_retry(j, s);
+		break;
+	case FC_RESTART:
+		j->restart = true;
+		break;
+	default:
+		fetch_job_fail(j, c, s->why);
+		break;
+	}
+}
+
+/*
+ * The server answered a Range request with the whole file: throw away
+ * what we have and fetch the file again, as one stream without Range.
+ */
+static void
+fetch_restart(struct fetch_job *j)
+{
+	uint64_t had = 0;
+
+	j->restart = false;
+	if (++j->restarts > 1) {
+		fetch_job_fail(j, FC_TEMPFAIL, "the server ignored Range twice");
+		return;
+	}
+	log_warnx("fetch %s: the server answered a Range request with the "
+	    "whole file (HTTP 200); fetching %s again from byte 0 as one "
+	    "stream", j->safe_url, j->name);
+	for (int i = 0; i < j->nseg; i++)
+		had += j->seg[i].done;
+	fetch_progress_sub(j, had);
+	j->ranges = false;
+	fetch_state_remove(j);
+	fetch_plan(j, 1);
+	j->seg[0].j = j;
+	if (ftruncate(j->fd, 0) != 0 || (j->size != FETCH_NOSIZE &&
+	    ftruncate(j->fd, (off_t)j->size) != 0)) {
+		snprintf(j->why, sizeof(j->why), "truncate %s: %s", j->partname,
+		    strerror(errno));
+		fetch_job_fail(j, FC_TEMPFAIL, j->why);
+	}
+}
+
+static void
+fetch_collect(struct fetch_job *j)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(j->multi, &left)) != NULL) {
+		struct fetch_seg *s = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		if (s != NULL)
+			fetch_seg_done(j, s, m->data.result);
+	}
+}
+
+/* Start the segments whose backoff is over. */
+static void
+fetch_kick(struct fetch_job *j)
+{
+	int64_t now = util_mono_ms();
+
+	for (int i = 0; i < j->nseg && j->verdict == FC_OK; i++) {
+		struct fetch_seg *s = &j->seg[i];
+
+		if (!s->active && !s->finished && s->wake_ms <= now &&
+		    fetch_seg_start(j, s) != 0)
+			return;
+	}
+}
+
+/* How long we may sleep: until the next backoff ends, at most 1 s. */
+static int
+fetch_wait_ms(const struct fetch_job *j)
+{
+	int64_t now = util_mono_ms(), wait = FETCH_STATE_MS;
+
+	for (int i = 0; i < j->nseg; i++) {
+		const struct fetch_seg *s = &j->seg[i];
+
+		if (!s->active && !s->finished && s->wake_ms - now < wait)
+			wait = s->wake_ms - now;
+	}
+	return wait > 0 ? (int)wait : 0;
+}
+
+static void
+fetch_run(struct fetch_job *j)
+{
+	while (j->verdict == FC_OK && fetch_seg_unfinished(j) > 0) {
+		int wait, running;
+
+		fetch_kick(j);
+		if (j->verdict != FC_OK)
+			break;
+		curl_multi_perform(j->multi, &running);
+		fetch_collect(j);
+		if (j->restart)
+			fetch_restart(j);
+		if (util_mono_ms() - j->state_ms >= FETCH_STATE_MS)
+			fetch_state_save(j);
+		if (j->verdict != FC_OK || fetch_seg_unfinished(j) == 0)
+			break;
+		if ((wait = fetch_wait_ms(j)) > 0)
+			curl_multi_poll(j->multi, NULL, 0, wait, NULL);
+	}
+}
+
+/* ---- finish ----------------------------------------------------------- */
+
+/* SHA-256 of NAME.part against opts->sha256. */
+static int
+fetch_verify(struct fetch_job *j)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	size_t bufsz = 1 << 20;
+	char *buf = xmalloc(bufsz), got[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int mdlen = 0;
+	uint64_t off = 0;
+	ssize_t n;
+	int rc = -1;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto fail;
+	while ((n = pread(j->fd, buf, bufsz, (off_t)off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || !EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto fail;
+		off += (uint64_t)n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen))
+		goto fail;
+	fetch_hex(md, mdlen, got);
+	rc = 0;
+	if (strcasecmp(got, j->o->sha256) != 0) {
+		snprintf(j->why, sizeof(j->why), "sha256 mismatch: expected %s, "
+		    "got %s", j->o->sha256, got);
+		fetch_job_fail(j, FC_PERMFAIL, j->why);
+		rc = -1;
+	}
+	goto done;
+fail:
+	snprintf(j->why, sizeof(j->why), "cannot compute the sha256 of %s: %s",
+	    j->partname, strerror(errno));
+	fetch_job_fail(j, FC_TEMPFAIL, j->why);
+done:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+static int
+fetch_finish(struct fetch_job *j)
+{
+	const char *what;
+	uint64_t total = 0;
+
+	for (int i = 0; i < j->nseg; i++)
+		total += j->seg[i].done;
+	what = "truncate";
+	if (j->size == FETCH_NOSIZE && ftruncate(j->fd, (off_t)total) != 0)
+		goto fail;
+	what = "fsync";
+	if (fsync(j->fd) != 0)
+		goto fail;
+	if (j->o->sha256 != NULL && fetch_verify(j) != 0)
+		return -1;
+	what = "rename";
+	if (renameat(j->dirfd, j->partname, j->dirfd, j->name) != 0)
+		goto fail;
+	fetch_state_remove(j);
+	what = "fsync the directory of";
+	if (spool_fsync_dir(j->dirfd) != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(j->why, sizeof(j->why), "%s %s: %s", what, j->partname,
+	    strerror(errno));
+	fetch_job_fail(j, FC_TEMPFAIL, j->why);
+	return -1;
+}
+
+static uint64_t
+fetch_done_bytes(const struct fetch_job *j)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < j->nseg; i++)
+		n += j->seg[i].done;
+	return n;
+}
+
+/* Map the verdict to an exit code, tidy up the files, fill err. */
+static int
+fetch_conclude(struct fetch_job *j, char *err, size_t errlen)
+{
+	switch (j->verdict) {
+	case FC_OK:
+		log_info("fetch %s: %s complete, %" PRIu64 " bytes",
+		    j->safe_url, j->name, fetch_done_bytes(j));
+		return HS_EXIT_OK;
+	case FC_PERMFAIL:
+		unlinkat(j->dirfd, j->partname, 0);
+		fetch_state_remove(j);
+		snprintf(err, errlen, "%s", j->why);
+		return HS_EXIT_PERMANENT;
+	default:
+		if (j->discard)
+			fetch_state_remove(j);
+		else
+			fetch_state_save(j);
+		if (j->size != FETCH_NOSIZE)
+			snprintf(err, errlen, "%s; %" PRIu64 " of %" PRIu64
+			    " bytes done", j->why, fetch_done_bytes(j), j->size);
+		else
+			snprintf(err, errlen, "%s; %" PRIu64 " bytes done",
+			    j->why, fetch_done_bytes(j));
+		return HS_EXIT_TEMPORARY;
+	}
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+static int
+fetch_args_check(struct fetch_job *j, const char *name)
+{
+	const char *sha = j->o->sha256;
+
+	if (!fetch_name_ok(name)) {
+		snprintf(j->why, sizeof(j->why), "bad file name for %s",
+		    j->safe_url);
+		return -1;
+	}
+	if (sha != NULL && (strlen(sha) != 64 || !util_hex_valid(sha, 64))) {
+		snprintf(j->why, sizeof(j->why), "bad sha256 for %s: not 64 hex "
+		    "digits", j->safe_url);
+		return -1;
+	}
+	j->partname = xasprintf("%s.part", name);
+	j->statename = xasprintf("%s.part.state", name);
+	j->statetmp = xasprintf("%s.part.state.tmp", name);
+	return 0;
+}
+
+static int
+fetch_multi_new(struct fetch_job *j)
+{
+	if ((j->multi = curl_multi_init()) == NULL) {
+		snprintf(j->why, sizeof(j->why), "curl_multi_init failed");
+		return -1;
+	}
+	/* One connection per segment: no HTTP/2 multiplexing of segments. */
+	curl_multi_setopt(j->multi, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
+	return 0;
+}
+
+int
+fetch_file(const struct fetch_opts *o, int dirfd, const char *name,
+    struct progress *pg, char *err, size_t errlen)
+{
+	struct fetch_job j;
+	int rc;
+
+	if (fetch_job_init(&j, o, dirfd, name, pg, err, errlen) != 0) {
+		fetch_job_free(&j);
+		return HS_EXIT_PERMANENT;
+	}
+	if (fetch_args_check(&j, name) != 0) {
+		snprintf(err, errlen, "%s", j.why);
+		fetch_job_free(&j);
+		return HS_EXIT_PERMANENT;
+	}
+	if ((rc = fetch_probe_retry(&j)) != 0) {
+		fetch_job_fail(&j, rc == HS_EXIT_PERMANENT ? FC_PERMFAIL :
+		    FC_TEMPFAIL, j.why);
+		/* Nothing fetched this time: keep any earlier state. */
+		j.size = FETCH_NOSIZE;
+	} else if (fetch_multi_new(&j) != 0 || fetch_prepare(&j) != 0)
+		fetch_job_fail(&j, FC_TEMPFAIL, j.why);
+	else {
+		fetch_run(&j);
+		if (j.verdict == FC_OK)
+			(void)fetch_finish(&j);
+	}
+	rc = fetch_conclude(&j, err, errlen);
+	fetch_job_free(&j);
+	return rc;
+}
+
+int
+fetch_head(const struct fetch_opts *o, uint64_t *size, bool *ranges,
+    char *err, size_t errlen)
+{
+	struct fetch_job j;
+	int rc;
+
+	*size = 0;
+	*ranges = false;
+	if (fetch_job_init(&j, o, -1, "", NULL, err, errlen) != 0) {
+		fetch_job_free(&j);
+		return HS_EXIT_PERMANENT;
+	}
+	if ((rc = fetch_probe_retry(&j)) == 0) {
+		*size = j.size == FETCH_NOSIZE ? 0 : j.size;
+		*ranges = j.ranges;
+	} else
+		snprintf(err, errlen, "%s", j.why);
+	fetch_job_free(&j);
+	return rc;
+}

@@ -1,0 +1,955 @@
+/*
+ * test_fetch.c - exportd/fetch.c against real HTTP servers, and the named
+ * credentials of common/cred.c.
+ *
+ * Two servers, both real processes talking HTTP over loopback:
+ *   - tests/fetch/faultserv (a fake flaky server of our own, started per
+ *     test so its fault counters start at zero; found via $FAULTSERV or
+ *     next to this binary) injects resets, short bodies, stalls, 503 with
+ *     Retry-After, wrong Content-Length, 200 instead of 206 and 404;
+ *   - nginx (the real thing, when installed; the tests that need it skip
+ *     otherwise) for the normal path, TLS verification with a self-signed
+ *     certificate (openssl CLI) and HTTP Basic auth from a credential.
+ * Every download must end byte-identical to the source, or fail with the
+ * specific reason and leave no NAME behind.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cred.h"
+#include "fetch.h"
+#include "util.h"
+
+#define BIG_SIZE	(8u * 1024 * 1024)	/* 4 segments of 2 MiB */
+#define SMALL_SIZE	(100u * 1024)		/* below the split size */
+
+struct srv {
+	pid_t	 pid;
+	int	 port;
+};
+
+struct fx {
+	struct srv	 fs;		/* faultserv for this test */
+	char		 out[PATH_MAX];	/* download directory */
+	int		 outfd;
+	char		 url[512];
+	char		 err[1024];
+	struct fetch_opts o;
+};
+
+static char topdir[256];		/* mkdtemp: www/, nginx/, creds/ */
+static char wwwdir[300];
+static char big_sha[65];
+static struct srv nginx;		/* pid 0: not running */
+static int nginx_tls_port;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+write_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(util_write_all(fd, buf, len), 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* Deterministic pseudo-random content (xorshift): cheap, incompressible. */
+static char *
+make_data(size_t len, uint64_t seed)
+{
+	char *buf = xmalloc(len);
+	uint64_t x = seed;
+
+	for (size_t i = 0; i < len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, len - i < 8 ? len - i : 8);
+	}
+	return buf;
+}
+
+static char *
+read_at(int dirfd, const char *name, size_t *len)
+{
+	char *buf = NULL;
+
+	if (util_read_file_at(dirfd, name, 64u * 1024 * 1024, &buf, len) != 0)
+		return NULL;
+	return buf;
+}
+
+/* NAME in dirfd has exactly the content of www/src. */
+static void
+assert_same(int dirfd, const char *name, const char *src)
+{
+	char path[PATH_MAX], *a, *b;
+	size_t alen, blen;
+
+	snprintf(path, sizeof(path), "%s/%s", wwwdir, src);
+	a = read_at(dirfd, name, &alen);
+	b = read_at(AT_FDCWD, path, &blen);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(alen, blen);
+	assert_true(memcmp(a, b, alen) == 0);
+	free(a);
+	free(b);
+}
+
+static bool
+exists_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static const char *
+faultserv_path(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (getenv("FAULTSERV") != NULL)
+		return getenv("FAULTSERV");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "%s/faultserv", dirname(self));
+	return path;
+}
+
+static int
+srv_start_faultserv(struct srv *s)
+{
+	const char *path = faultserv_path();
+	struct pollfd pfd;
+	char line[32] = "";
+	int p[2];
+
+	if (access(path, X_OK) != 0) {
+		print_error("faultserv not found at %s: build tests/fetch/"
+		    "faultserv.c or set FAULTSERV\n", path);
+		return -1;
+	}
+	assert_int_equal(pipe(p), 0);
+	if ((s->pid = fork()) == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(path, path, wwwdir, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) == 1)
+		(void)!read(p[0], line, sizeof(line) - 1);
+	close(p[0]);
+	s->port = atoi(line);
+	return s->port > 0 ? 0 : -1;
+}
+
+static void
+srv_stop(struct srv *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
+}
+
+static size_t
+stats_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	char *out = ud;
+	size_t have = strlen(out), len = size * n;
+
+	if (have + len < 256) {
+		memcpy(out + have, buf, len);
+		out[have + len] = '\0';
+	}
+	return len;
+}
+
+/* Body bytes faultserv has sent so far. */
+static uint64_t
+srv_sent(const struct srv *s)
+{
+	char url[128], out[256] = "";
+	unsigned long long sent = 0;
+	CURL *e = curl_easy_init();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_stats", s->port);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, stats_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+	assert_int_equal(curl_easy_perform(e), CURLE_OK);
+	curl_easy_cleanup(e);
+	assert_int_equal(sscanf(out, "sent %llu", &sent), 1);
+	return sent;
+}
+
+static void
+fx_url(struct fx *f, const char *path)
+{
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d/%s", f->fs.port,
+	    path);
+	f->o.url = f->url;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->out, sizeof(f->out), "%s/out-XXXXXX", topdir);
+	assert_non_null(mkdtemp(f->out));
+	f->outfd = open(f->out, O_RDONLY | O_DIRECTORY);
+	assert_true(f->outfd >= 0);
+	assert_int_equal(srv_start_faultserv(&f->fs), 0);
+	f->o.segments = 4;
+	f->o.retries = 5;
+	f->o.retry_delay = 0.05;
+	f->o.connect_timeout = 5;
+	f->o.stall_timeout = 2;
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[PATH_MAX + 16];
+
+	srv_stop(&f->fs);
+	close(f->outfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->out);
+	(void)!system(cmd);
+	free(f);
+	return 0;
+}
+
+static int
+fx_fetch(struct fx *f, const char *name)
+{
+	struct progress pg;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.dirfd = -1;
+	f->err[0] = '\0';
+	return fetch_file(&f->o, f->outfd, name, &pg, f->err, sizeof(f->err));
+}
+
+/* OK, identical, and nothing of the transfer left behind. */
+static void
+assert_fetch_ok(struct fx *f, const char *src)
+{
+	int rc = fx_fetch(f, "disk.img");
+
+	if (rc != HS_EXIT_OK)
+		print_error("fetch failed: %s\n", f->err);
+	assert_int_equal(rc, HS_EXIT_OK);
+	assert_same(f->outfd, "disk.img", src);
+	assert_false(exists_at(f->outfd, "disk.img.part"));
+	assert_false(exists_at(f->outfd, "disk.img.part.state"));
+}
+
+/* ---- faultserv: normal path ------------------------------------------- */
+
+static void
+test_four_segments(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size;
+	bool ranges;
+
+	fx_url(f, "big.bin");
+	assert_int_equal(fetch_head(&f->o, &size, &ranges, f->err,
+	    sizeof(f->err)), HS_EXIT_OK);
+	assert_int_equal(size, BIG_SIZE);
+	assert_true(ranges);
+	f->o.sha256 = big_sha;
+	assert_fetch_ok(f, "big.bin");
+	/* Four segments, each fetched once: nothing was sent twice. */
+	assert_int_equal(srv_sent(&f->fs), BIG_SIZE);
+}
+
+static void
+test_small_one_stream(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "small.bin");
+	assert_fetch_ok(f, "small.bin");
+}
+
+static void
+test_head_refused_get_probe(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size;
+	bool ranges;
+
+	fx_url(f, "big.bin?mode=nohead");
+	assert_int_equal(fetch_head(&f->o, &size, &ranges, f->err,
+	    sizeof(f->err)), HS_EXIT_OK);
+	assert_int_equal(size, BIG_SIZE);
+	assert_true(ranges);
+	assert_fetch_ok(f, "big.bin");
+}
+
+/* ---- faultserv: faults that retries get through ----------------------- */
+
+static void
+test_reset_mid_body(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "big.bin?mode=reset&n=300000&k=4");
+	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_short_body(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "big.bin?mode=short&n=500000&k=3");
+	assert_fetch_ok(f, "big.bin");
+	/* Each retry went on from where its segment was. */
+	assert_int_equal(srv_sent(&f->fs), BIG_SIZE);
+}
+
+static void
+test_503_retry_after(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = util_mono_ms();
+
+	f->o.retry_delay = 0.01;
+	fx_url(f, "big.bin?mode=503&s=1&k=2");
+	assert_fetch_ok(f, "big.bin");
+	/* Retry-After: 1 beat the 10 ms backoff. */
+	assert_true(util_mono_ms() - t0 >= 1000);
+}
+
+static void
+test_stall(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = util_mono_ms();
+
+	f->o.stall_timeout = 1;
+	fx_url(f, "big.bin?mode=stall&n=100000&s=20&k=1");
+	assert_fetch_ok(f, "big.bin");
+	/* The stalled segment was abandoned, not waited for (20 s). */
+	assert_true(util_mono_ms() - t0 < 10000);
+}
+
+static void
+test_wrong_length_recovers(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "big.bin?mode=badlen&n=1000&k=2");
+	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_range_ignored_restarts(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+
+	fx_url(f, "big.bin?mode=norange");
+	assert_fetch_ok(f, "big.bin");
+	assert_int_equal(fstatat(f->outfd, "disk.img", &st, 0), 0);
+	assert_int_equal(st.st_size, BIG_SIZE);		/* not appended */
+}
+
+static void
+test_range_ignored_single_small(void **state)
+{
+	struct fx *f = *state;
+
+	/* One stream: no Range is sent, so a 200 is just right. */
+	fx_url(f, "small.bin?mode=norange");
+	assert_fetch_ok(f, "small.bin");
+}
+
+/* ---- faultserv: faults that must fail, with the reason ---------------- */
+
+static void
+test_wrong_length_gives_up(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 3;
+	fx_url(f, "big.bin?mode=badlen&n=1000&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "short body"));
+	assert_non_null(strstr(f->err, "gave up after 3 attempts"));
+	assert_non_null(strstr(f->err, "of 8388608 bytes done"));
+	assert_null(strchr(f->err, '?'));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+static void
+test_503_forever(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 2;
+	fx_url(f, "small.bin?mode=503&s=0&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "HTTP 503 from http://127.0.0.1:"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+static void
+test_404_permanent(void **state)
+{
+	struct fx *f = *state;
+	char want[128];
+
+	fx_url(f, "big.bin?mode=404&token=SECRET");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	snprintf(want, sizeof(want), "HTTP 404 from http://127.0.0.1:%d/big.bin",
+	    f->fs.port);
+	assert_string_equal(f->err, want);
+	assert_false(exists_at(f->outfd, "disk.img"));
+	assert_false(exists_at(f->outfd, "disk.img.part"));
+}
+
+static void
+test_sha256_mismatch(void **state)
+{
+	struct fx *f = *state;
+	char want[256];
+
+	f->o.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+	fx_url(f, "big.bin");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	snprintf(want, sizeof(want), "sha256 mismatch: expected %s, got %s",
+	    f->o.sha256, big_sha);
+	assert_string_equal(f->err, want);
+	assert_false(exists_at(f->outfd, "disk.img"));
+	assert_false(exists_at(f->outfd, "disk.img.part"));
+	assert_false(exists_at(f->outfd, "disk.img.part.state"));
+}
+
+static void
+test_bad_urls(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.url = "ftp://127.0.0.1/big.bin";
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "only http and https"));
+	f->o.url = "http://bob:hunter2@127.0.0.1/big.bin";
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "named credential"));
+	assert_null(strstr(f->err, "hunter2"));
+	f->o.url = "file:///etc/passwd";
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	fx_url(f, "big.bin");
+	assert_int_equal(fx_fetch(f, "../disk.img"), HS_EXIT_PERMANENT);
+	f->o.sha256 = "abc";
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+static void
+test_connection_refused(void **state)
+{
+	struct fx *f = *state;
+
+	srv_stop(&f->fs);
+	f->o.retries = 2;
+	fx_url(f, "big.bin");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "gave up after 2 attempts"));
+}
+
+/* ---- resume ----------------------------------------------------------- */
+
+/*
+ * The first attempt stalls every segment after 1 MiB (half of each) and
+ * gives up (retries=1): TEMPORARY, NAME.part and its state stay. The
+ * second attempt, same URL, resumes: the server sends the other half only.
+ */
+static void
+test_resume_after_interruption(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 1;
+	f->o.stall_timeout = 1;
+	fx_url(f, "big.bin?mode=stall&n=1048576&s=60&k=4");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "4194304 of 8388608 bytes done"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+	assert_true(exists_at(f->outfd, "disk.img.part"));
+	assert_true(exists_at(f->outfd, "disk.img.part.state"));
+
+	f->o.retries = 5;
+	f->o.sha256 = big_sha;
+	assert_fetch_ok(f, "big.bin");
+	assert_true(srv_sent(&f->fs) <= (uint64_t)(BIG_SIZE * 1.05));
+}
+
+/* A state for another URL is not resumed: the file starts afresh. */
+static void
+test_resume_other_url_ignored(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 1;
+	f->o.stall_timeout = 1;
+	fx_url(f, "big.bin?mode=stall&n=1048576&s=60&k=4");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	fx_url(f, "big.bin?other=1");
+	assert_fetch_ok(f, "big.bin");
+	assert_int_equal(srv_sent(&f->fs), BIG_SIZE / 2 + BIG_SIZE);
+}
+
+/* ---- nginx ------------------------------------------------------------ */
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool
+port_open(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+static const char nginx_conf[] =
+    "daemon off; master_process off; worker_processes 1;\n"
+    "error_log %1$s/error.log; pid %1$s/nginx.pid;\n"
+    "events { worker_connections 64; }\n"
+    "http {\n"
+    "  access_log off; default_type application/octet-stream;\n"
+    "  client_body_temp_path %1$s/t1; proxy_temp_path %1$s/t2;\n"
+    "  fastcgi_temp_path %1$s/t3; uwsgi_temp_path %1$s/t4;\n"
+    "  scgi_temp_path %1$s/t5;\n"
+    "  server {\n"
+    "    listen 127.0.0.1:%2$d; listen 127.0.0.1:%3$d ssl;\n"
+    "    ssl_certificate %1$s/cert.pem; ssl_certificate_key %1$s/key.pem;\n"
+    "    root %4$s;\n"
+    "    location /private/ { auth_basic hs;\n"
+    "      auth_basic_user_file %1$s/htpasswd; }\n"
+    "  }\n"
+    "}\n";
+
+/* A self-signed certificate for 127.0.0.1, with the openssl CLI. */
+static int
+nginx_make_cert(const char *dir)
+{
+	char cmd[2 * PATH_MAX + 256];
+
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes "
+	    "-days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+	    "-keyout '%s/key.pem' -out '%s/cert.pem' >/dev/null 2>&1", dir, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+nginx_start(void)
+{
+	char dir[PATH_MAX], conf[PATH_MAX + 16], *text;
+	int port = free_port(), tls = free_port();
+
+	if (access("/usr/sbin/nginx", X_OK) != 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/nginx", topdir);
+	mkdir(dir, 0700);
+	if (nginx_make_cert(dir) != 0)
+		return;
+	snprintf(conf, sizeof(conf), "%s/htpasswd", dir);
+	write_file(conf, "hsuser:{PLAIN}s3cret#pw\n", 24, 0644);
+	if (asprintf(&text, nginx_conf, dir, port, tls, wwwdir) < 0)
+		return;
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	write_file(conf, text, strlen(text), 0644);
+	free(text);
+	if ((nginx.pid = fork()) == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execl("/usr/sbin/nginx", "nginx", "-p", dir, "-c", conf, "-e",
+		    "stderr", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && !port_open(port); i++)
+		usleep(50000);
+	if (!port_open(port)) {
+		srv_stop(&nginx);
+		return;
+	}
+	nginx.port = port;
+	nginx_tls_port = tls;
+}
+
+#define NEED_NGINX() do {						\
+	if (nginx.port == 0) {						\
+		print_message("nginx (or openssl) not installed: "	\
+		    "skipping the nginx tests\n");			\
+		skip();							\
+	}								\
+} while (0)
+
+static void
+nginx_url(struct fx *f, const char *scheme, int port, const char *path)
+{
+	snprintf(f->url, sizeof(f->url), "%s://127.0.0.1:%d/%s", scheme, port,
+	    path);
+	f->o.url = f->url;
+}
+
+static void
+test_nginx_four_segments(void **state)
+{
+	struct fx *f = *state;
+
+	NEED_NGINX();
+	nginx_url(f, "http", nginx.port, "big.bin");
+	f->o.sha256 = big_sha;
+	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_nginx_tls(void **state)
+{
+	struct fx *f = *state;
+	char ca[PATH_MAX];
+
+	NEED_NGINX();
+	nginx_url(f, "https", nginx_tls_port, "big.bin");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "TLS verification failed"));
+	assert_non_null(strstr(f->err, "ca_file"));
+	assert_non_null(strstr(f->err, "insecure"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+
+	snprintf(ca, sizeof(ca), "%s/nginx/cert.pem", topdir);
+	f->o.ca_file = ca;
+	assert_fetch_ok(f, "big.bin");
+
+	assert_int_equal(unlinkat(f->outfd, "disk.img", 0), 0);
+	f->o.ca_file = NULL;
+	f->o.insecure = true;
+	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_nginx_basic_auth_from_credential(void **state)
+{
+	struct fx *f = *state;
+	char dir[PATH_MAX], path[PATH_MAX + 8];
+	static const char text[] = "# lab web server\n"
+	    "username = hsuser\npassword = \"s3cret#pw\"\n";
+	struct cred c;
+
+	NEED_NGINX();
+	snprintf(dir, sizeof(dir), "%s/creds-auth", topdir);
+	mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/web", dir);
+	write_file(path, text, sizeof(text) - 1, 0600);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(cred_load("web", &c, f->err, sizeof(f->err)), 0);
+	unsetenv("CREDENTIALS_DIRECTORY");
+
+	nginx_url(f, "http", nginx.port, "private/small.bin");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "HTTP 401"));
+
+	f->o.username = cred_get(&c, "username");
+	f->o.password = cred_get(&c, "password");
+	assert_fetch_ok(f, "private/small.bin");
+
+	f->o.password = "wrong";
+	assert_int_equal(fx_fetch(f, "disk2.img"), HS_EXIT_PERMANENT);
+	assert_null(strstr(f->err, "wrong"));
+	cred_free(&c);
+}
+
+/* ---- credentials ------------------------------------------------------ */
+
+struct credfx {
+	char	 dir[PATH_MAX];
+	char	 err[512];
+};
+
+static int
+cred_setup(void **state)
+{
+	struct credfx *c = xcalloc(1, sizeof(*c));
+
+	snprintf(c->dir, sizeof(c->dir), "%s/creds-XXXXXX", topdir);
+	assert_non_null(mkdtemp(c->dir));
+	setenv("CREDENTIALS_DIRECTORY", c->dir, 1);
+	*state = c;
+	return 0;
+}
+
+static int
+cred_teardown(void **state)
+{
+	unsetenv("CREDENTIALS_DIRECTORY");
+	free(*state);
+	return 0;
+}
+
+static void
+cred_put(struct credfx *c, const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX + 80];
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	write_file(path, text, strlen(text), mode);
+}
+
+static void
+test_cred_parse_good(void **state)
+{
+	struct credfx *c = *state;
+	struct cred cr;
+
+	cred_put(c, "vc", "# vCenter of the lab\n"
+	    "\n"
+	    "  username = administrator@vsphere.local  \n"
+	    "password = \"p#ss \\\"word\\\\ \"   # a comment after quotes\r\n"
+	    "token=abc#def\n"
+	    "thumbprint = \"\"\n", 0600);
+	assert_int_equal(cred_load("vc", &cr, c->err, sizeof(c->err)), 0);
+	assert_string_equal(cred_get(&cr, "username"),
+	    "administrator@vsphere.local");
+	assert_string_equal(cred_get(&cr, "password"), "p#ss \"word\\ ");
+	assert_string_equal(cred_get(&cr, "token"), "abc#def");
+	assert_string_equal(cred_get(&cr, "thumbprint"), "");
+	assert_null(cred_get(&cr, "ca_file"));
+	cred_free(&cr);
+	assert_int_equal(cr.n, 0);
+}
+
+static void
+test_cred_mode_refused(void **state)
+{
+	struct credfx *c = *state;
+	struct cred cr;
+
+	cred_put(c, "open", "password = x\n", 0644);
+	assert_int_equal(cred_load("open", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "readable by others"));
+	assert_non_null(strstr(c->err, "chmod 600"));
+	assert_non_null(strstr(c->err, c->dir));
+	cred_put(c, "gw", "password = x\n", 0620);
+	assert_int_equal(cred_load("gw", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "writable"));
+	/* Group read is systemd's ACL mask: tolerated in its directory. */
+	cred_put(c, "acl", "password = x\n", 0640);
+	assert_int_equal(cred_load("acl", &cr, c->err, sizeof(c->err)), 0);
+	cred_free(&cr);
+}
+
+static void
+test_cred_symlink_refused(void **state)
+{
+	struct credfx *c = *state;
+	char link[PATH_MAX + 8], target[PATH_MAX + 8];
+	struct cred cr;
+
+	cred_put(c, "real", "password = x\n", 0600);
+	snprintf(target, sizeof(target), "%s/real", c->dir);
+	snprintf(link, sizeof(link), "%s/link", c->dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(cred_load("link", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "symbolic link"));
+}
+
+static void
+test_cred_missing_names_file(void **state)
+{
+	struct credfx *c = *state;
+	struct cred cr;
+
+	assert_int_equal(cred_load("nosuch", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "credential 'nosuch'"));
+	assert_non_null(strstr(c->err, CRED_DEFAULT_DIR "/nosuch"));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(cred_load("nosuch", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "no such file " CRED_DEFAULT_DIR
+	    "/nosuch"));
+	assert_int_equal(cred_load("../etc/passwd", &cr, c->err,
+	    sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "not valid"));
+}
+
+static void
+test_cred_syntax_errors_hide_values(void **state)
+{
+	struct credfx *c = *state;
+	struct cred cr;
+
+	cred_put(c, "bad1", "username = u\npassword \"TOPSECRET\"\n", 0600);
+	assert_int_equal(cred_load("bad1", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "bad1:2: expected key = value"));
+	assert_null(strstr(c->err, "TOPSECRET"));
+	cred_put(c, "bad2", "password = \"TOPSECRET\n", 0600);
+	assert_int_equal(cred_load("bad2", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "unterminated quote"));
+	assert_null(strstr(c->err, "TOPSECRET"));
+	cred_put(c, "bad3", "password = a\npassword = b\n", 0600);
+	assert_int_equal(cred_load("bad3", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "given twice"));
+	cred_put(c, "bad4", "password = \"TOPSECRET\" junk\n", 0600);
+	assert_int_equal(cred_load("bad4", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "after the closing quote"));
+	assert_null(strstr(c->err, "TOPSECRET"));
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int
+group_setup(void **state)
+{
+	char path[PATH_MAX + 32], *big, *small;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(topdir, sizeof(topdir), "%s/hs-fetch-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(topdir));
+	snprintf(wwwdir, sizeof(wwwdir), "%s/www", topdir);
+	mkdir(wwwdir, 0755);
+	snprintf(path, sizeof(path), "%s/private", wwwdir);
+	mkdir(path, 0755);
+	big = make_data(BIG_SIZE, 0x9e3779b97f4a7c15ULL);
+	small = make_data(SMALL_SIZE, 42);
+	sha256_hex(big, BIG_SIZE, big_sha);
+	snprintf(path, sizeof(path), "%s/big.bin", wwwdir);
+	write_file(path, big, BIG_SIZE, 0644);
+	snprintf(path, sizeof(path), "%s/small.bin", wwwdir);
+	write_file(path, small, SMALL_SIZE, 0644);
+	snprintf(path, sizeof(path), "%s/private/small.bin", wwwdir);
+	write_file(path, small, SMALL_SIZE, 0644);
+	free(big);
+	free(small);
+	nginx_start();
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	srv_stop(&nginx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", topdir);
+	(void)!system(cmd);
+	curl_global_cleanup();
+	return 0;
+}
+
+#define FX(t)	cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+#define CR(t)	cmocka_unit_test_setup_teardown(t, cred_setup, cred_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX(test_four_segments),
+		FX(test_small_one_stream),
+		FX(test_head_refused_get_probe),
+		FX(test_reset_mid_body),
+		FX(test_short_body),
+		FX(test_503_retry_after),
+		FX(test_stall),
+		FX(test_wrong_length_recovers),
+		FX(test_range_ignored_restarts),
+		FX(test_range_ignored_single_small),
+		FX(test_wrong_length_gives_up),
+		FX(test_503_forever),
+		FX(test_404_permanent),
+		FX(test_sha256_mismatch),
+		FX(test_bad_urls),
+		FX(test_connection_refused),
+		FX(test_resume_after_interruption),
+		FX(test_resume_other_url_ignored),
+		FX(test_nginx_four_segments),
+		FX(test_nginx_tls),
+		FX(test_nginx_basic_auth_from_credential),
+		CR(test_cred_parse_good),
+		CR(test_cred_mode_refused),
+		CR(test_cred_symlink_refused),
+		CR(test_cred_missing_names_file),
+		CR(test_cred_syntax_errors_hide_values),
+	};
+
+	if (getenv("TEST_FILTER") != NULL)	/* e.g. TEST_FILTER='*resume*' */
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
