@@ -110,7 +110,7 @@ struct fetch_seg {
 	bool		 checked;	/* its response was accepted */
 	bool		 active, finished;
 	enum fetch_class verdict;	/* set by the write callback */
-	int		 fails;		/* consecutive attempts without progress */
+	int		 fails;		/* consecutive failed attempts */
 	int64_t		 wake_ms;	/* not before (backoff) */
 	int64_t		 last_ms;	/* last byte (or start) of this attempt */
 };
@@ -424,6 +424,7 @@ fetch_easy_new(const struct fetch_opts *o, struct fetch_resp *resp,
 	FETCH_SETOPT(e, CURLOPT_USERAGENT, FETCH_UA);
 	FETCH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
 	FETCH_SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	FETCH_SETOPT(e, CURLOPT_BUFFERSIZE, 256L * 1024);	/* fewer pwrites */
 	FETCH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
 	FETCH_SETOPT(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
 	FETCH_SETOPT(e, CURLOPT_HEADERDATA, resp);
@@ -483,6 +484,9 @@ fetch_probe_once(const struct fetch_opts *o, bool get, struct fetch_probe *p,
 		FETCH_SETOPT(e, CURLOPT_WRITEDATA, p);
 	} else
 		FETCH_SETOPT(e, CURLOPT_NOBODY, 1L);
+	if (o->connect_timeout > 0 && o->stall_timeout > 0)
+		FETCH_SETOPT(e, CURLOPT_TIMEOUT,
+		    o->connect_timeout + o->stall_timeout);
 	rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, clen);
@@ -520,7 +524,10 @@ fetch_probe_result(struct fetch_job *j, const struct fetch_probe *p,
 	return FC_OK;
 }
 
-/* HEAD; if refused with an HTTP error, GET bytes=0-0. */
+/*
+ * HEAD; if it is refused with an HTTP error (some servers and pre-signed
+ * URLs allow GET only) or says no size, GET bytes=0-0.
+ */
 static enum fetch_class
 fetch_probe(struct fetch_job *j, long *retry_after)
 {
@@ -530,7 +537,7 @@ fetch_probe(struct fetch_job *j, long *retry_after)
 	CURLcode rc;
 
 	rc = fetch_probe_once(j->o, false, &p, &status, &clen);
-	if (rc == CURLE_OK && status >= 400)
+	if (rc == CURLE_OK && (status >= 400 || clen < 0))
 		rc = fetch_probe_once(j->o, true, &p, &status, &clen);
 	*retry_after = p.resp.retry_after;
 	if (rc != CURLE_OK)
@@ -631,12 +638,21 @@ fetch_job_free(struct fetch_job *j)
 	free(j->statetmp);
 }
 
+/*
+ * One path component, no dot-file, no control characters; short enough
+ * that NAME.part.state.tmp still fits in NAME_MAX (255).
+ */
 static bool
 fetch_name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	return n > 0 && n <= 200 && name[0] != '.' && strchr(name, '/') == NULL;
+	if (n == 0 || n > 255 - strlen(".part.state.tmp") || name[0] == '.')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (*c == '/' || (unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
 }
 
 /* ---- state file ------------------------------------------------------- */
@@ -1393,6 +1409,9 @@ fetch_file(const struct fetch_opts *o, int dirfd, const char *name,
 		fetch_job_free(&j);
 		return HS_EXIT_PERMANENT;
 	}
+	if (o->insecure)
+		log_warnx("fetch %s: TLS verification is off (insecure)",
+		    j.safe_url);
 	if ((rc = fetch_probe_retry(&j)) != 0) {
 		fetch_job_fail(&j, rc == HS_EXIT_PERMANENT ? FC_PERMFAIL :
 		    FC_TEMPFAIL, j.why);

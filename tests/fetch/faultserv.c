@@ -14,12 +14,15 @@
  *   reset    send N body bytes, then reset the connection (RST)
  *   short    send N body bytes, then close normally (short body)
  *   stall    send N body bytes, sleep S seconds, then send the rest
- *   503      answer 503 with "Retry-After: S"
+ *   503      answer 503 with "Retry-After: S" (with d=1: as an HTTP date
+ *            S seconds from now)
  *   badlen   announce a Content-Length N bytes smaller than the body
  *   norange  ignore Range: 200 with the whole file (HEAD still says
  *            Accept-Ranges: bytes, like a broken proxy)
  *   404      answer 404 to everything
  *   nohead   answer 405 to HEAD, serve GET normally
+ *   chunked  no Content-Length, no Accept-Ranges, no Range: the body in
+ *            chunked encoding (a size-less, dynamic download)
  *
  * A fault fires on the first K GET requests (default 1; K=-1: always), so a
  * client that retries gets through. HEAD is faulted only by 404/nohead.
@@ -60,7 +63,7 @@ struct req {
 	char		 method[8];
 	char		 name[256];
 	char		 mode[16];
-	long long	 n, k, s;
+	long long	 n, k, s, d;
 	bool		 has_range;
 	long long	 ra, rb;	/* rb -1: open-ended */
 };
@@ -175,6 +178,7 @@ read_request(int fd, struct req *r)
 	r->n = query_num(q, "n", 0);
 	r->k = query_num(q, "k", 1);
 	r->s = query_num(q, "s", 1);
+	r->d = query_num(q, "d", 0);
 	parse_range(r, buf);
 	return 0;
 }
@@ -284,6 +288,31 @@ send_head(int fd, struct req *r, int code, long long off, long long len,
 }
 
 static void
+serve_chunked(int fd, int in, bool get)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+	    "chunked\r\nConnection: close\r\n\r\n";
+	char buf[32768], len[32];
+	long long off = 0;
+	ssize_t n;
+
+	send_all(fd, head, sizeof(head) - 1);
+	if (!get)
+		return;
+	while ((n = pread(in, buf, sizeof(buf), off)) > 0) {
+		int l = snprintf(len, sizeof(len), "%zx\r\n", (size_t)n);
+
+		if (send_all(fd, len, (size_t)l) != 0 ||
+		    send_all(fd, buf, (size_t)n) != 0 ||
+		    send_all(fd, "\r\n", 2) != 0)
+			return;
+		__atomic_fetch_add(&sh->sent, (uint64_t)n, __ATOMIC_SEQ_CST);
+		off += n;
+	}
+	send_all(fd, "0\r\n\r\n", 5);
+}
+
+static void
 serve_file(int fd, struct req *r)
 {
 	bool get = strcmp(r->method, "GET") == 0, fault = false;
@@ -304,13 +333,25 @@ serve_file(int fd, struct req *r)
 		reply_simple(fd, 404, "Not Found", NULL);
 		return;
 	}
+	if (strcmp(r->mode, "chunked") == 0) {
+		serve_chunked(fd, in, get);
+		return;
+	}
 	if (get && strcmp(r->mode, "normal") != 0 &&
 	    strcmp(r->mode, "nohead") != 0)
 		fault = strcmp(r->mode, "norange") == 0 || fault_fires(r);
 	if (fault && strcmp(r->mode, "503") == 0) {
-		char extra[64];
+		char extra[128], date[64];
+		time_t t = time(NULL) + (time_t)r->s;
+		struct tm tm;
 
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", r->s);
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		if (r->d)
+			snprintf(extra, sizeof(extra), "Retry-After: %s\r\n", date);
+		else
+			snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n",
+			    r->s);
 		reply_simple(fd, 503, "Service Unavailable", extra);
 		return;
 	}

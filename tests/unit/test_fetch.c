@@ -337,6 +337,31 @@ test_head_refused_get_probe(void **state)
 	assert_fetch_ok(f, "big.bin");
 }
 
+static void
+test_no_size_chunked(void **state)
+{
+	struct fx *f = *state;
+	uint64_t size;
+	bool ranges;
+
+	fx_url(f, "big.bin?mode=chunked");
+	assert_int_equal(fetch_head(&f->o, &size, &ranges, f->err,
+	    sizeof(f->err)), HS_EXIT_OK);
+	assert_int_equal(size, 0);		/* unknown */
+	assert_false(ranges);
+	f->o.sha256 = big_sha;
+	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_empty_file(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "empty.bin");
+	assert_fetch_ok(f, "empty.bin");
+}
+
 /* ---- faultserv: faults that retries get through ----------------------- */
 
 static void
@@ -369,6 +394,19 @@ test_503_retry_after(void **state)
 	fx_url(f, "big.bin?mode=503&s=1&k=2");
 	assert_fetch_ok(f, "big.bin");
 	/* Retry-After: 1 beat the 10 ms backoff. */
+	assert_true(util_mono_ms() - t0 >= 1000);
+}
+
+static void
+test_503_retry_after_date(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = util_mono_ms();
+
+	f->o.retry_delay = 0.01;
+	fx_url(f, "small.bin?mode=503&s=2&d=1&k=1");
+	assert_fetch_ok(f, "small.bin");
+	/* An HTTP-date two seconds ahead: at least one second of waiting. */
 	assert_true(util_mono_ms() - t0 >= 1000);
 }
 
@@ -596,6 +634,9 @@ static const char nginx_conf[] =
     "    listen 127.0.0.1:%2$d; listen 127.0.0.1:%3$d ssl;\n"
     "    ssl_certificate %1$s/cert.pem; ssl_certificate_key %1$s/key.pem;\n"
     "    root %4$s;\n"
+    "    location = /redir { return 302 /big.bin; }\n"
+    "    location = /redir-ftp { return 302 ftp://127.0.0.1/big.bin; }\n"
+    "    location = /loop { return 302 /loop; }\n"
     "    location /private/ { auth_basic hs;\n"
     "      auth_basic_user_file %1$s/htpasswd; }\n"
     "  }\n"
@@ -676,6 +717,23 @@ test_nginx_four_segments(void **state)
 	nginx_url(f, "http", nginx.port, "big.bin");
 	f->o.sha256 = big_sha;
 	assert_fetch_ok(f, "big.bin");
+}
+
+static void
+test_nginx_redirects(void **state)
+{
+	struct fx *f = *state;
+
+	NEED_NGINX();
+	nginx_url(f, "http", nginx.port, "redir");
+	assert_fetch_ok(f, "big.bin");
+	nginx_url(f, "http", nginx.port, "redir-ftp");
+	assert_int_equal(fx_fetch(f, "x.img"), HS_EXIT_PERMANENT);
+	assert_false(exists_at(f->outfd, "x.img"));
+	nginx_url(f, "http", nginx.port, "loop");
+	assert_int_equal(fx_fetch(f, "x.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "redirect"));
+	assert_false(exists_at(f->outfd, "x.img"));
 }
 
 static void
@@ -893,6 +951,8 @@ group_setup(void **state)
 	write_file(path, big, BIG_SIZE, 0644);
 	snprintf(path, sizeof(path), "%s/small.bin", wwwdir);
 	write_file(path, small, SMALL_SIZE, 0644);
+	snprintf(path, sizeof(path), "%s/empty.bin", wwwdir);
+	write_file(path, "", 0, 0644);
 	snprintf(path, sizeof(path), "%s/private/small.bin", wwwdir);
 	write_file(path, small, SMALL_SIZE, 0644);
 	free(big);
@@ -924,9 +984,12 @@ main(void)
 		FX(test_four_segments),
 		FX(test_small_one_stream),
 		FX(test_head_refused_get_probe),
+		FX(test_no_size_chunked),
+		FX(test_empty_file),
 		FX(test_reset_mid_body),
 		FX(test_short_body),
 		FX(test_503_retry_after),
+		FX(test_503_retry_after_date),
 		FX(test_stall),
 		FX(test_wrong_length_recovers),
 		FX(test_range_ignored_restarts),
@@ -940,6 +1003,7 @@ main(void)
 		FX(test_resume_after_interruption),
 		FX(test_resume_other_url_ignored),
 		FX(test_nginx_four_segments),
+		FX(test_nginx_redirects),
 		FX(test_nginx_tls),
 		FX(test_nginx_basic_auth_from_credential),
 		CR(test_cred_parse_good),
