@@ -2,9 +2,9 @@
  * fetch.c - download one HTTP(S) URL into a file with libcurl (fetch.h).
  *
  * How a download goes:
- *   1. probe: HEAD (or, if HEAD is refused with a 4xx/5xx, a GET of
- *      "Range: bytes=0-0") learns the size, whether the server takes
- *      ranges, and the validators (ETag, Last-Modified);
+ *   1. probe: HEAD (or, if HEAD is refused with an HTTP error or gives no
+ *      size, a GET of "Range: bytes=0-0") learns the size, whether the
+ *      server takes ranges, and the validators (ETag, Last-Modified);
  *   2. plan: resume from NAME.part + NAME.part.state when the state names
  *      the same URL, size and validators; else split [0, size) into up to
  *      opts->segments Range segments (files of at least FETCH_MIN_SPLIT
@@ -31,16 +31,17 @@
  * lost, which only the sha256 check would notice.
  *
  * Error policy: returns HS_EXIT_OK, HS_EXIT_TEMPORARY or HS_EXIT_PERMANENT
- * with a one-line reason in err. Transport errors, 408, 429 and 5xx are
- * retried per segment from where the segment is, with exponential backoff
- * from retry_delay and Retry-After honoured; a segment gives up after
- * opts->retries consecutive failed attempts (an attempt that moved the
- * segment on by FETCH_PROGRESS_MIN bytes starts the count again, so a
- * server that drops every connection after a while still gets us there). 4xx (but
- * 408/429), TLS verification failures, bad URLs and a sha256 mismatch are
- * permanent, and a permanent failure removes NAME.part and its state. URLs
- * in messages lose their query string; credentials go to libcurl only.
- * Nothing is printed: retries are logged with log_info/log_warnx.
+ * with a one-line reason in err. Transport errors, stalls, 408, 429 and
+ * 5xx are retried per segment from where the segment is, with exponential
+ * backoff from retry_delay and Retry-After honoured; a segment gives up
+ * after opts->retries consecutive failed attempts (an attempt that moved
+ * the segment on by FETCH_PROGRESS_MIN bytes starts the count again, so a
+ * server that drops every connection after a while still gets us there).
+ * 4xx (but 408/429), TLS verification failures, bad URLs, redirect loops
+ * and a sha256 mismatch are permanent, and a permanent failure removes
+ * NAME.part and its state; a temporary one keeps them for the next run.
+ * URLs in messages lose their query string; credentials go to libcurl
+ * only. Nothing is printed: retries go to log_info/log_warnx (job log).
  *
  * fetch_head() reports size 0 when the server does not say (as
  * progress.json's bytes_total does).
@@ -688,10 +689,20 @@ fetch_state_save(struct fetch_job *j)
 		return;
 	fd = openat(j->dirfd, j->statetmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0 || util_write_all(fd, text, strlen(text)) != 0 ||
-	    close(fd) != 0 ||
+	if (fd < 0)
+		goto fail;
+	if (util_write_all(fd, text, strlen(text)) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) != 0 ||
 	    renameat(j->dirfd, j->statetmp, j->dirfd, j->statename) != 0)
-		log_warn("fetch: cannot write %s", j->statename);
+		goto fail;
+	cJSON_free(text);
+	return;
+fail:
+	/* Not fatal: the worst case is a resume from less than we have. */
+	log_warn("fetch: cannot write %s", j->statename);
 	cJSON_free(text);
 }
 

@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "cred.h"
 #include "fetch.h"
 #include "util.h"
@@ -575,6 +576,33 @@ test_resume_after_interruption(void **state)
 	assert_true(srv_sent(&f->fs) <= (uint64_t)(BIG_SIZE * 1.05));
 }
 
+/*
+ * kill -9 in the middle of a transfer: the state written on the way (about
+ * once a second) lets the next run resume instead of starting over.
+ */
+static void
+test_resume_after_crash(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid;
+
+	f->o.stall_timeout = 60;
+	fx_url(f, "big.bin?mode=stall&n=1048576&s=60&k=4");
+	if ((pid = fork()) == 0) {
+		(void)fx_fetch(f, "disk.img");
+		_exit(0);
+	}
+	sleep(3);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	waitpid(pid, NULL, 0);
+	assert_false(exists_at(f->outfd, "disk.img"));
+	assert_true(exists_at(f->outfd, "disk.img.part.state"));
+
+	f->o.sha256 = big_sha;
+	assert_fetch_ok(f, "big.bin");
+	assert_true(srv_sent(&f->fs) <= (uint64_t)(BIG_SIZE * 1.05));
+}
+
 /* A state for another URL is not resumed: the file starts afresh. */
 static void
 test_resume_other_url_ignored(void **state)
@@ -872,6 +900,49 @@ test_cred_mode_refused(void **state)
 }
 
 static void
+test_cred_owner_refused(void **state)
+{
+	struct credfx *c = *state;
+	char path[PATH_MAX + 8];
+	struct cred cr;
+
+	if (geteuid() != 0) {
+		print_message("not root: cannot make a file of another user\n");
+		skip();
+	}
+	cred_put(c, "theirs", "password = x\n", 0600);
+	snprintf(path, sizeof(path), "%s/theirs", c->dir);
+	assert_int_equal(chown(path, 4321, 4321), 0);
+	assert_int_equal(cred_load("theirs", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "owned by uid 4321"));
+}
+
+/* Without systemd: the directory of the config key, strict modes. */
+static void
+test_cred_config_dir(void **state)
+{
+	struct credfx *c = *state;
+	char conf[PATH_MAX + 64];
+	struct cred cr;
+
+	snprintf(conf, sizeof(conf), "credentials_dir = \"%s\";\n", c->dir);
+	if (conf_load_string(conf, c->err, sizeof(c->err)) != 0) {
+		print_message("credentials_dir is not in the schema: %s\n",
+		    c->err);
+		skip();
+	}
+	unsetenv("CREDENTIALS_DIRECTORY");
+	cred_put(c, "cfg", "username = u\n", 0600);
+	assert_int_equal(cred_load("cfg", &cr, c->err, sizeof(c->err)), 0);
+	assert_string_equal(cred_get(&cr, "username"), "u");
+	cred_free(&cr);
+	cred_put(c, "cfg2", "username = u\n", 0640);
+	assert_int_equal(cred_load("cfg2", &cr, c->err, sizeof(c->err)), -1);
+	assert_non_null(strstr(c->err, "chmod 600"));
+	conf_free();
+}
+
+static void
 test_cred_symlink_refused(void **state)
 {
 	struct credfx *c = *state;
@@ -1001,6 +1072,7 @@ main(void)
 		FX(test_bad_urls),
 		FX(test_connection_refused),
 		FX(test_resume_after_interruption),
+		FX(test_resume_after_crash),
 		FX(test_resume_other_url_ignored),
 		FX(test_nginx_four_segments),
 		FX(test_nginx_redirects),
@@ -1008,6 +1080,8 @@ main(void)
 		FX(test_nginx_basic_auth_from_credential),
 		CR(test_cred_parse_good),
 		CR(test_cred_mode_refused),
+		CR(test_cred_owner_refused),
+		CR(test_cred_config_dir),
 		CR(test_cred_symlink_refused),
 		CR(test_cred_missing_names_file),
 		CR(test_cred_syntax_errors_hide_values),
