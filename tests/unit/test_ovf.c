@@ -1,0 +1,1067 @@
+/*
+ * test_ovf.c - the OVF reader (exportd/ovf.c): hand-written descriptors,
+ * hostile ones (entities, oversize, unterminated buffers), and two corpora
+ * from ../shared: govmomi's 957 OVF fixtures (each must give a description
+ * or a one-line error, never a crash; the counts are pinned so a change in
+ * either direction shows) and virt-v2v's test inputs with what virt-v2v
+ * prints for them (compared field by field).
+ *
+ * Buffers handed to ovf_parse() are exactly as long as the document, never
+ * NUL-terminated, so ASan catches a parser that reads past len. The corpus
+ * lives in $HS_SHARED (default ../shared, relative to the repository root,
+ * where tests run); its absence is a failure, not a skip.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ovf.h"
+#include "util.h"
+#include "vmdesc.h"
+
+#define GIB	(UINT64_C(1) << 30)
+
+#define ENV_OPEN \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" \
+	"<Envelope vmw:buildId=\"build-1\"" \
+	" xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"" \
+	" xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\"" \
+	" xmlns:rasd=\"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/" \
+	"CIM_ResourceAllocationSettingData\"" \
+	" xmlns:vmw=\"http://www.vmware.com/schema/ovf\"" \
+	" xmlns:vssd=\"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/" \
+	"CIM_VirtualSystemSettingData\">\n"
+
+#define REFS \
+	"<References><File ovf:href=\"disk1.vmdk\" ovf:id=\"file1\"" \
+	" ovf:size=\"4096\"/></References>\n"
+
+#define DISKS \
+	"<DiskSection><Info>disks</Info><Disk ovf:capacity=\"1\"" \
+	" ovf:capacityAllocationUnits=\"byte * 2^30\" ovf:diskId=\"vmdisk1\"" \
+	" ovf:fileRef=\"file1\" ovf:format=\"http://www.vmware.com/interfaces/" \
+	"specifications/vmdk.html#streamOptimized\"/></DiskSection>\n"
+
+#define CPU_ITEM \
+	"<Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits>" \
+	"<rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3" \
+	"</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity>" \
+	"</Item>\n"
+
+#define MEM_ITEM \
+	"<Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits>" \
+	"<rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4" \
+	"</rasd:ResourceType><rasd:VirtualQuantity>64</rasd:VirtualQuantity>" \
+	"</Item>\n"
+
+#define SCSI_ITEM \
+	"<Item><rasd:Address>0</rasd:Address><rasd:InstanceID>3" \
+	"</rasd:InstanceID><rasd:ResourceSubType>lsilogic</rasd:ResourceSubType>" \
+	"<rasd:ResourceType>6</rasd:ResourceType></Item>\n"
+
+#define DISK_ITEM \
+	"<Item><rasd:AddressOnParent>0</rasd:AddressOnParent>" \
+	"<rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource>" \
+	"<rasd:InstanceID>4</rasd:InstanceID><rasd:Parent>3</rasd:Parent>" \
+	"<rasd:ResourceType>17</rasd:ResourceType></Item>\n"
+
+#define NIC_ITEM \
+	"<Item><rasd:Address>00:50:56:AA:BB:CC</rasd:Address>" \
+	"<rasd:AddressOnParent>7</rasd:AddressOnParent>" \
+	"<rasd:Connection>VM Network</rasd:Connection>" \
+	"<rasd:InstanceID>5</rasd:InstanceID>" \
+	"<rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType>" \
+	"<rasd:ResourceType>10</rasd:ResourceType></Item>\n"
+
+#define VS_OPEN \
+	"<VirtualSystem ovf:id=\"vm\"><Info>A virtual machine</Info>" \
+	"<Name>tiny</Name>\n" \
+	"<OperatingSystemSection ovf:id=\"101\" vmw:osType=\"otherLinux64Guest\">" \
+	"<Info>os</Info></OperatingSystemSection>\n" \
+	"<VirtualHardwareSection><Info>hw</Info><System>" \
+	"<vssd:InstanceID>0</vssd:InstanceID>" \
+	"<vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>\n"
+
+#define VS_CLOSE	"</VirtualHardwareSection></VirtualSystem>\n"
+#define ENV_CLOSE	"</Envelope>\n"
+
+/* The hand-written VMware export of (a), with extra text before VS_CLOSE. */
+#define VMWARE(extra) \
+	ENV_OPEN REFS DISKS VS_OPEN CPU_ITEM MEM_ITEM SCSI_ITEM DISK_ITEM \
+	NIC_ITEM extra VS_CLOSE ENV_CLOSE
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* An exact-length, unterminated copy of s (ASan sees any over-read). */
+static char *
+exact(const char *s, size_t *len)
+{
+	char *b;
+
+	*len = strlen(s);
+	b = xmalloc(*len ? *len : 1);
+	memcpy(b, s, *len);
+	return b;
+}
+
+static void
+parse_ok(const char *xml, struct vmdesc *vm)
+{
+	char err[256] = "";
+	size_t len;
+	char *b = exact(xml, &len);
+	int r = ovf_parse(b, len, vm, err, sizeof(err));
+
+	free(b);
+	if (r != 0)
+		fail_msg("refused: %s", err);
+}
+
+static void
+parse_err(const char *xml, const char *needle)
+{
+	char err[256] = "";
+	struct vmdesc vm;
+	size_t len;
+	char *b = exact(xml, &len);
+	int r = ovf_parse(b, len, &vm, err, sizeof(err));
+
+	free(b);
+	vmdesc_free(&vm);
+	if (r == 0)
+		fail_msg("accepted, wanted an error with '%s'", needle);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error '%s' does not say '%s'", err, needle);
+	assert_null(strchr(err, '\n'));
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	long n = 0;
+
+	if (f == NULL)
+		fail_msg("%s: cannot open", path);
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0)
+		fail_msg("%s: cannot size", path);
+	rewind(f);
+	*len = (size_t)n;
+	b = xmalloc(n ? (size_t)n : 1);
+	if (fread(b, 1, *len, f) != *len)
+		fail_msg("%s: short read", path);
+	fclose(f);
+	return b;
+}
+
+/* $HS_SHARED/corpus/sub, or a failure saying what is missing. */
+static char *
+corpus_dir(const char *sub)
+{
+	const char *shared = getenv("HS_SHARED");
+	struct stat st;
+	char *dir;
+
+	if (shared == NULL || *shared == '\0')
+		shared = "../shared";
+	dir = xasprintf("%s/corpus/%s", shared, sub);
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		fail_msg("%s not found: the corpus test needs %s (see "
+		    "DEVELOPERS.md)", dir, shared);
+	return dir;
+}
+
+/* ---- (a), (b): a hand-written VMware export ----------------------------- */
+
+static void
+test_vmware_fields(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok(VMWARE(""), &vm);
+	assert_string_equal(vm.name, "tiny");
+	assert_int_equal(vm.cpus, 1);
+	assert_int_equal(vm.memory_mib, 64);
+	assert_string_equal(vm.firmware, "bios");
+	assert_string_equal(vm.os, "otherLinux64Guest");
+	assert_int_equal(vm.ndisks, 1);
+	assert_string_equal(vm.disks[0].file, "disk1.vmdk");
+	assert_string_equal(vm.disks[0].format, "vmdk");
+	assert_true(vm.disks[0].virtual_size == GIB);
+	assert_string_equal(vm.disks[0].bus, "scsi");
+	assert_int_equal(vm.disks[0].boot_order, 0);
+	assert_null(vm.disks[0].output);
+	assert_int_equal(vm.nnics, 1);
+	assert_string_equal(vm.nics[0].mac, "00:50:56:aa:bb:cc");
+	assert_string_equal(vm.nics[0].model, "vmxnet3");
+	assert_string_equal(vm.nics[0].network, "VM Network");
+	vmdesc_free(&vm);
+}
+
+static void
+test_firmware_efi(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok(VMWARE("<vmw:Config ovf:required=\"false\" vmw:key=\"firmware\""
+	    " vmw:value=\"efi\"/>"), &vm);
+	assert_string_equal(vm.firmware, "uefi");
+	vmdesc_free(&vm);
+	parse_ok(VMWARE("<vmw:Config ovf:key=\"firmware\" ovf:value=\"bios\"/>"),
+	    &vm);
+	assert_string_equal(vm.firmware, "bios");
+	vmdesc_free(&vm);
+	parse_ok(VMWARE("<vmw:ExtraConfig vmw:key=\"firmware\" "
+	    "vmw:value=\"efi\"/>"), &vm);
+	assert_string_equal(vm.firmware, "uefi");
+	vmdesc_free(&vm);
+}
+
+/* Memory units: GigaBytes, byte, and MiB when AllocationUnits is absent. */
+static void
+test_memory_units(void **state)
+{
+	static const struct {
+		const char	*units;
+		const char	*qty;
+		int		 mib;
+	} cases[] = {
+		{ "<rasd:AllocationUnits>GigaBytes</rasd:AllocationUnits>", "2",
+		    2048 },
+		{ "<rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits>", "512",
+		    512 },
+		{ "<rasd:AllocationUnits>byte * 2^30</rasd:AllocationUnits>", "4",
+		    4096 },
+		{ "<rasd:AllocationUnits>byte*1024*1024</rasd:AllocationUnits>",
+		    "300", 300 },
+		{ "<rasd:AllocationUnits>byte</rasd:AllocationUnits>", "1048577",
+		    2 },
+		{ "", "128", 128 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++) {
+		struct vmdesc vm;
+		char *xml = xasprintf(ENV_OPEN REFS DISKS VS_OPEN "<Item>%s"
+		    "<rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4"
+		    "</rasd:ResourceType><rasd:VirtualQuantity>%s"
+		    "</rasd:VirtualQuantity></Item>" SCSI_ITEM DISK_ITEM VS_CLOSE
+		    ENV_CLOSE, cases[i].units, cases[i].qty);
+
+		parse_ok(xml, &vm);
+		if (vm.memory_mib != cases[i].mib)
+			fail_msg("case %zu: %d MiB, wanted %d", i, vm.memory_mib,
+			    cases[i].mib);
+		vmdesc_free(&vm);
+		free(xml);
+	}
+	parse_err(ENV_OPEN REFS DISKS VS_OPEN "<Item><rasd:AllocationUnits>"
+	    "hertz * 10^6</rasd:AllocationUnits><rasd:ResourceType>4"
+	    "</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity>"
+	    "</Item>" VS_CLOSE ENV_CLOSE, "unknown AllocationUnits");
+}
+
+/* Buses from the parent controller: IDE, SATA (AHCI), NVMe; none. */
+static void
+test_buses(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok(ENV_OPEN
+	    "<References><File ovf:href=\"a.vmdk\" ovf:id=\"fa\"/>"
+	    "<File ovf:href=\"b.vhdx\" ovf:id=\"fb\"/>"
+	    "<File ovf:href=\"c.qcow2\" ovf:id=\"fc\"/>"
+	    "<File ovf:href=\"d.vmdk\" ovf:id=\"fd\"/>"
+	    "<File ovf:href=\"e.img\" ovf:id=\"fe\"/></References>"
+	    "<DiskSection><Disk ovf:diskId=\"a\" ovf:fileRef=\"fa\" "
+	    "ovf:capacity=\"2\" ovf:capacityAllocationUnits=\"GigaBytes\"/>"
+	    "<Disk ovf:diskId=\"b\" ovf:fileRef=\"fb\" ovf:capacity=\"512\"/>"
+	    "<Disk ovf:diskId=\"c\" ovf:fileRef=\"fc\" ovf:capacity=\"3\" "
+	    "ovf:capacityAllocationUnits=\"byte * 2^20\"/>"
+	    "<Disk ovf:diskId=\"d\" ovf:fileRef=\"fd\"/>"
+	    "<Disk ovf:diskId=\"e\" ovf:fileRef=\"fe\"/></DiskSection>"
+	    "<VirtualSystem ovf:id=\"buses\"><VirtualHardwareSection>"
+	    "<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>5"
+	    "</rasd:ResourceType></Item>"
+	    "<Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceSubType>"
+	    "vmware.sata.ahci</rasd:ResourceSubType><rasd:ResourceType>20"
+	    "</rasd:ResourceType></Item>"
+	    "<Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>"
+	    "vmware.nvme.controller</rasd:ResourceSubType><rasd:ResourceType>20"
+	    "</rasd:ResourceType></Item>"
+	    "<Item><rasd:HostResource>ovf:/disk/c</rasd:HostResource>"
+	    "<rasd:InstanceID>10</rasd:InstanceID><rasd:Parent>3</rasd:Parent>"
+	    "<rasd:ResourceType>17</rasd:ResourceType></Item>"
+	    "<Item><rasd:HostResource>/disk/a</rasd:HostResource>"
+	    "<rasd:InstanceID>11</rasd:InstanceID><rasd:Parent>1</rasd:Parent>"
+	    "<rasd:ResourceType>17</rasd:ResourceType></Item>"
+	    "<Item><rasd:HostResource>ovf://disk/b</rasd:HostResource>"
+	    "<rasd:InstanceID>12</rasd:InstanceID><rasd:Parent> 2 </rasd:Parent>"
+	    "<rasd:ResourceType>17</rasd:ResourceType></Item>"
+	    "<Item><rasd:HostResource>ovf:/disk/d</rasd:HostResource>"
+	    "<rasd:InstanceID>13</rasd:InstanceID><rasd:Parent>99</rasd:Parent>"
+	    "<rasd:ResourceType>17</rasd:ResourceType></Item>"
+	    VS_CLOSE ENV_CLOSE, &vm);
+	assert_string_equal(vm.name, "buses");
+	assert_int_equal(vm.ndisks, 5);
+	/* Order of the Items; the DiskSection-only disk e comes last. */
+	assert_string_equal(vm.disks[0].file, "c.qcow2");
+	assert_string_equal(vm.disks[0].bus, "nvme");
+	assert_string_equal(vm.disks[0].format, "qcow2");
+	assert_true(vm.disks[0].virtual_size == 3 << 20);
+	assert_string_equal(vm.disks[1].bus, "ide");
+	assert_true(vm.disks[1].virtual_size == 2 * GIB);
+	assert_string_equal(vm.disks[2].bus, "sata");
+	assert_string_equal(vm.disks[2].format, "vhdx");
+	assert_true(vm.disks[2].virtual_size == 512);
+	assert_null(vm.disks[3].bus);
+	assert_true(vm.disks[3].virtual_size == 0);
+	assert_string_equal(vm.disks[4].file, "e.img");
+	assert_string_equal(vm.disks[4].format, "raw");
+	assert_null(vm.disks[4].bus);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vm.disks[i].boot_order, i);
+	assert_int_equal(vm.nnics, 0);
+	assert_null(vm.os);
+	vmdesc_free(&vm);
+}
+
+/* NIC models lowercased, bad MACs dropped (not refused). */
+static void
+test_nics(void **state)
+{
+	static const char *const macs[][2] = {
+		{ "00-50-56-01-02-0A", "00:50:56:01:02:0a" },
+		{ "00:50:56:zz:00:01", "" }, { "01:00:5e:00:00:01", "" },
+		{ "00:00:00:00:00:00", "" }, { "0:50:56:1:2:3", "" }, { "", "" },
+	};
+	char *xml, items[4096] = "";
+	struct vmdesc vm;
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(macs); i++)
+		snprintf(items + strlen(items), sizeof(items) - strlen(items),
+		    "<Item><rasd:Address>%s</rasd:Address><rasd:ResourceSubType>"
+		    "%s</rasd:ResourceSubType><rasd:ResourceType>10"
+		    "</rasd:ResourceType><rasd:Connection>net%zu</rasd:Connection>"
+		    "</Item>", macs[i][0], i % 2 ? "E1000e" : "PCNet32", i);
+	xml = xasprintf(ENV_OPEN REFS DISKS VS_OPEN "%s" VS_CLOSE ENV_CLOSE,
+	    items);
+	parse_ok(xml, &vm);
+	free(xml);
+	assert_int_equal(vm.nnics, HS_ARRAY_LEN(macs));
+	for (size_t i = 0; i < HS_ARRAY_LEN(macs); i++) {
+		char net[8];
+
+		assert_string_equal(vm.nics[i].mac, macs[i][1]);
+		assert_string_equal(vm.nics[i].model, i % 2 ? "e1000e" : "pcnet32");
+		snprintf(net, sizeof(net), "net%zu", i);
+		assert_string_equal(vm.nics[i].network, net);
+	}
+	vmdesc_free(&vm);
+}
+
+/* OVF 0.9: <Section xsi:type=...>, <Content xsi:type=...>, InstanceId. */
+static void
+test_ovf09(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok("<ovf:Envelope xmlns:ovf=\"http://www.vmware.com/schema/ovf/1/"
+	    "envelope\" xmlns:rasd=\"http://schemas.dmtf.org/wbem/wscim/1/"
+	    "cim-schema/2/CIM_ResourceAllocationSettingData\" xmlns:xsi=\""
+	    "http://www.w3.org/2001/XMLSchema-instance\" ovf:version=\"0.9\">"
+	    "<References><File ovf:href=\"old.vmdk\" ovf:id=\"file1\"/>"
+	    "</References><Section xsi:type=\"ovf:DiskSection_Type\">"
+	    "<Disk ovf:capacity=\"1610612736\" ovf:diskId=\"vmdisk1\" "
+	    "ovf:fileRef=\"file1\" ovf:format=\"http://www.vmware.com/"
+	    "specifications/vmdk.html#sparse\"/></Section>"
+	    "<Content ovf:id=\"old-vm\" xsi:type=\"ovf:VirtualSystem_Type\">"
+	    "<Section ovf:id=\"75\" xsi:type=\"ovf:OperatingSystemSection_Type\">"
+	    "<Description>Microsoft Windows XP</Description></Section>"
+	    "<Section xsi:type=\"ovf:VirtualHardwareSection_Type\">"
+	    "<Item><rasd:InstanceId>1</rasd:InstanceId><rasd:ResourceType>3"
+	    "</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity>"
+	    "</Item><Item><rasd:InstanceId>2</rasd:InstanceId><rasd:ResourceType>"
+	    "4</rasd:ResourceType><rasd:AllocationUnits>MegaBytes"
+	    "</rasd:AllocationUnits><rasd:VirtualQuantity>512"
+	    "</rasd:VirtualQuantity></Item><Item><rasd:InstanceId>4"
+	    "</rasd:InstanceId><rasd:ResourceType>6</rasd:ResourceType>"
+	    "<rasd:ResourceSubType>lsilogic</rasd:ResourceSubType></Item>"
+	    "<Item><rasd:InstanceId>9</rasd:InstanceId><rasd:ResourceType>17"
+	    "</rasd:ResourceType><rasd:HostResource>/disk/vmdisk1"
+	    "</rasd:HostResource><rasd:Parent>4</rasd:Parent></Item>"
+	    "</Section></Content></ovf:Envelope>", &vm);
+	assert_string_equal(vm.name, "old-vm");
+	assert_int_equal(vm.cpus, 2);
+	assert_int_equal(vm.memory_mib, 512);
+	assert_string_equal(vm.os, "windows");
+	assert_int_equal(vm.ndisks, 1);
+	assert_string_equal(vm.disks[0].bus, "scsi");
+	assert_true(vm.disks[0].virtual_size == 1610612736);
+	vmdesc_free(&vm);
+}
+
+/* OVF 2.x namespace without prefixes; a collection's first system. */
+static void
+test_ovf2_collection(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok("<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/2\" "
+	    "xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/2\">"
+	    "<References><File ovf:href=\"one.vmdk\" ovf:id=\"f1\"/>"
+	    "<File ovf:href=\"two.vmdk\" ovf:id=\"f2\"/></References>"
+	    "<DiskSection><Disk diskId=\"d1\" fileRef=\"f1\"/>"
+	    "<Disk ovf:diskId=\"d2\" ovf:fileRef=\"f2\"/></DiskSection>"
+	    "<VirtualSystemCollection ovf:id=\"app\">"
+	    "<VirtualSystemCollection ovf:id=\"inner\">"
+	    "<VirtualSystem ovf:id=\"first\"><VirtualHardwareSection>"
+	    "<Item><ResourceType>17</ResourceType><HostResource>ovf:/disk/d1"
+	    "</HostResource></Item></VirtualHardwareSection></VirtualSystem>"
+	    "</VirtualSystemCollection>"
+	    "<VirtualSystem ovf:id=\"second\"><VirtualHardwareSection>"
+	    "<Item><ResourceType>17</ResourceType><HostResource>ovf:/disk/d2"
+	    "</HostResource></Item></VirtualHardwareSection></VirtualSystem>"
+	    "</VirtualSystemCollection></Envelope>", &vm);
+	assert_string_equal(vm.name, "first");
+	/* d2 belongs to the second system: not appended to the first. */
+	assert_int_equal(vm.ndisks, 1);
+	assert_string_equal(vm.disks[0].file, "one.vmdk");
+	vmdesc_free(&vm);
+}
+
+/* Only the default configuration's Items; ovf:bound min/max ignored. */
+static void
+test_deployment_options(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok(ENV_OPEN "<References><File ovf:href=\"s.vmdk\" ovf:id=\"fs\"/>"
+	    "<File ovf:href=\"l.vmdk\" ovf:id=\"fl\"/></References>"
+	    "<DiskSection><Disk ovf:diskId=\"ds\" ovf:fileRef=\"fs\"/>"
+	    "<Disk ovf:diskId=\"dl\" ovf:fileRef=\"fl\"/></DiskSection>"
+	    "<DeploymentOptionSection><Configuration ovf:id=\"small\"/>"
+	    "<Configuration ovf:id=\"large\" ovf:default=\"true\"/>"
+	    "</DeploymentOptionSection>" VS_OPEN
+	    "<Item ovf:configuration=\"small\"><rasd:ResourceType>3"
+	    "</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity>"
+	    "</Item><Item ovf:configuration=\"medium large\"><rasd:ResourceType>"
+	    "3</rasd:ResourceType><rasd:VirtualQuantity>8"
+	    "</rasd:VirtualQuantity></Item><Item ovf:bound=\"max\">"
+	    "<rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>"
+	    "99999</rasd:VirtualQuantity></Item>"
+	    "<Item ovf:configuration=\"small\"><rasd:ResourceType>17"
+	    "</rasd:ResourceType><rasd:HostResource>ovf:/disk/ds"
+	    "</rasd:HostResource></Item><Item ovf:configuration=\"large\">"
+	    "<rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>"
+	    "ovf:/disk/dl</rasd:HostResource></Item>" VS_CLOSE ENV_CLOSE, &vm);
+	assert_int_equal(vm.cpus, 8);
+	assert_int_equal(vm.memory_mib, 1024);
+	assert_int_equal(vm.ndisks, 1);
+	assert_string_equal(vm.disks[0].file, "l.vmdk");
+	vmdesc_free(&vm);
+}
+
+/* A disk Item backed directly by a File (ovf:/file/ID). */
+static void
+test_file_reference(void **state)
+{
+	struct vmdesc vm;
+
+	(void)state;
+	parse_ok(ENV_OPEN "<References><File ovf:href=\"x.vhd\" ovf:id=\"fx\"/>"
+	    "</References>" VS_OPEN "<Item><rasd:ResourceType>17"
+	    "</rasd:ResourceType><rasd:HostResource>ovf:/file/fx"
+	    "</rasd:HostResource></Item>" VS_CLOSE ENV_CLOSE, &vm);
+	assert_int_equal(vm.ndisks, 1);
+	assert_string_equal(vm.disks[0].file, "x.vhd");
+	assert_string_equal(vm.disks[0].format, "vhd");
+	vmdesc_free(&vm);
+}
+
+/* OS guessed from the Description when VMware's osType is absent. */
+static void
+test_os_guess(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "<Description>Ubuntu Linux (64-bit)</Description>", "linux" },
+		{ "<Description>Microsoft Windows Server 2016</Description>",
+		    "windows" },
+		{ "<Description>FreeBSD</Description>", "other" },
+		{ "", "other" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++) {
+		struct vmdesc vm;
+		char *xml = xasprintf(ENV_OPEN REFS DISKS "<VirtualSystem "
+		    "ovf:id=\"v\"><OperatingSystemSection ovf:id=\"36\">%s"
+		    "</OperatingSystemSection></VirtualSystem>" ENV_CLOSE,
+		    cases[i][0]);
+
+		parse_ok(xml, &vm);
+		assert_string_equal(vm.os, cases[i][1]);
+		assert_int_equal(vm.ndisks, 1);
+		vmdesc_free(&vm);
+		free(xml);
+	}
+}
+
+/* ---- (c) errors --------------------------------------------------------- */
+
+static void
+test_not_xml(void **state)
+{
+	(void)state;
+	parse_err("this is not XML", "not well-formed XML");
+	parse_err("", "not well-formed XML");
+	parse_err("<Envelope><References>", "not well-formed XML");
+	parse_err(VMWARE("<Item>&undeclared;</Item>"), "not well-formed XML");
+}
+
+static void
+test_no_envelope(void **state)
+{
+	(void)state;
+	parse_err("<html><body>hello</body></html>", "root element is <html>");
+}
+
+/* Output of libxml2 (fd 2) while bad documents are parsed: none. */
+static void
+test_silent(void **state)
+{
+	char path[] = "/tmp/test_ovf.XXXXXX", err[256];
+	int fd = mkstemp(path), saved = dup(2);
+	struct vmdesc vm;
+	struct stat st;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	fflush(stderr);
+	dup2(fd, 2);
+	ovf_parse("<a><b></a>", 10, &vm, err, sizeof(err));
+	vmdesc_free(&vm);
+	ovf_parse("<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>", 39, &vm, err,
+	    sizeof(err));
+	vmdesc_free(&vm);
+	ovf_parse("\xff\xfe<\x00", 4, &vm, err, sizeof(err));
+	vmdesc_free(&vm);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	assert_int_equal(st.st_size, 0);
+}
+
+static void
+test_external_entity(void **state)
+{
+	static const char *const docs[] = {
+		("<!DOCTYPE Envelope [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>"
+		"<Envelope><VirtualSystem ovf:id=\"x\"><Name>&e;</Name>"
+		"</VirtualSystem></Envelope>"),
+		"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
+		"<!DOCTYPE x [<!ENTITY % p SYSTEM \"file:///etc/passwd\"> %p;]><x/>",
+		"<!DOCTYPE x [<!ENTITY e SYSTEM \"http://127.0.0.1:9/x\">]><x>&e;</x>",
+		("<!DOCTYPE x [<!NOTATION n SYSTEM \"n\"><!ENTITY e SYSTEM "
+		"\"file:///etc/passwd\" NDATA n>]><x a=\"e\"/>"),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(docs); i++) {
+		char err[256] = "";
+		struct vmdesc vm;
+		size_t len;
+		char *b = exact(docs[i], &len);
+
+		assert_int_equal(ovf_parse(b, len, &vm, err, sizeof(err)), -1);
+		assert_string_equal(err, "OVF declares entities (refused)");
+		assert_null(strstr(err, "root:"));
+		assert_null(vm.name);
+		vmdesc_free(&vm);
+		free(b);
+	}
+}
+
+static void
+test_billion_laughs(void **state)
+{
+	char *doc, *p;
+	struct vmdesc vm;
+	char err[256] = "";
+
+	(void)state;
+	parse_err("<!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+	    "<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+	    "<!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">"
+	    "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">"
+	    "<!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">"
+	    "]><Envelope><VirtualSystem><Name>&lol9;</Name></VirtualSystem>"
+	    "</Envelope>", "OVF declares entities (refused)");
+	/* Quadratic blow-up: one big entity used many times. */
+	doc = p = xmalloc(200000);
+	p += sprintf(p, "<!DOCTYPE x [<!ENTITY a \"");
+	memset(p, 'a', 50000);
+	p += 50000;
+	p += sprintf(p, "\">]><x>");
+	for (int i = 0; i < 10000; i++)
+		p += sprintf(p, "&a;");
+	p += sprintf(p, "</x>");
+	assert_int_equal(ovf_parse(doc, (size_t)(p - doc), &vm, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "OVF declares entities (refused)");
+	vmdesc_free(&vm);
+	free(doc);
+}
+
+static void
+test_missing_file(void **state)
+{
+	(void)state;
+	parse_err(ENV_OPEN "<References/>" DISKS VS_OPEN DISK_ITEM VS_CLOSE
+	    ENV_CLOSE, "disk vmdisk1 refers to file 'file1', which References "
+	    "does not list");
+	parse_err(ENV_OPEN REFS DISKS VS_OPEN "<Item><rasd:ResourceType>17"
+	    "</rasd:ResourceType><rasd:HostResource>ovf:/disk/nope"
+	    "</rasd:HostResource></Item>" VS_CLOSE ENV_CLOSE,
+	    "uses disk 'nope', which no DiskSection declares");
+	parse_err(ENV_OPEN "<References><File ovf:href=\"\" ovf:id=\"file1\"/>"
+	    "</References>" DISKS VS_OPEN VS_CLOSE ENV_CLOSE,
+	    "file 'file1' has an empty ovf:href");
+}
+
+/* Ambiguous references: which disk, which file? */
+static void
+test_duplicates(void **state)
+{
+	(void)state;
+	parse_err(ENV_OPEN REFS "<DiskSection><Disk ovf:diskId=\"d\" "
+	    "ovf:fileRef=\"file1\"/><Disk ovf:diskId=\"d\" ovf:fileRef=\"f2\"/>"
+	    "</DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE,
+	    "disk d is declared twice");
+	parse_err(ENV_OPEN "<References><File ovf:href=\"a.vmdk\" ovf:id=\"f\"/>"
+	    "<File ovf:href=\"b.vmdk\" ovf:id=\"f\"/></References>"
+	    "<DiskSection><Disk ovf:diskId=\"d\" ovf:fileRef=\"f\"/>"
+	    "</DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE,
+	    "file 'f' is listed twice in References");
+	parse_err(ENV_OPEN REFS "<DiskSection><Disk ovf:diskId=\"d1\" "
+	    "ovf:fileRef=\"file1\"/><Disk ovf:diskId=\"d2\" "
+	    "ovf:fileRef=\"file1\"/></DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE,
+	    "file disk1.vmdk backs two disks");
+}
+
+static void
+test_no_virtual_system(void **state)
+{
+	(void)state;
+	parse_err(ENV_OPEN REFS DISKS ENV_CLOSE, "no VirtualSystem in the OVF");
+	parse_err(ENV_OPEN REFS DISKS "<VirtualSystemCollection ovf:id=\"c\"/>"
+	    ENV_CLOSE, "no VirtualSystem in the OVF");
+}
+
+static void
+test_disk_errors(void **state)
+{
+	(void)state;
+	parse_err(ENV_OPEN REFS "<DiskSection><Disk ovf:diskId=\"new\" "
+	    "ovf:capacity=\"10\"/></DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE,
+	    "disk new has no file (empty disks are not supported)");
+	parse_err(ENV_OPEN REFS "<DiskSection><Disk ovf:diskId=\"d\" "
+	    "ovf:fileRef=\"file1\" ovf:capacity=\"${size}\"/></DiskSection>"
+	    VS_OPEN VS_CLOSE ENV_CLOSE, "capacity '${size}' is not a number");
+	parse_err(ENV_OPEN REFS "<DiskSection><Disk ovf:diskId=\"d\" "
+	    "ovf:fileRef=\"file1\" ovf:capacity=\"99999999999\" "
+	    "ovf:capacityAllocationUnits=\"byte * 2^40\"/></DiskSection>"
+	    VS_OPEN VS_CLOSE ENV_CLOSE, "capacity is too large");
+	parse_err(ENV_OPEN "<References><File ovf:href=\"d.xyz\" ovf:id=\"f\"/>"
+	    "</References><DiskSection><Disk ovf:diskId=\"d\" ovf:fileRef=\"f\"/>"
+	    "</DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE, "unknown format");
+	parse_err(ENV_OPEN REFS VS_OPEN CPU_ITEM VS_CLOSE ENV_CLOSE,
+	    "no disks in the OVF");
+	parse_err(ENV_OPEN REFS DISKS VS_OPEN "<Item><rasd:ResourceType>17"
+	    "</rasd:ResourceType></Item>" VS_CLOSE ENV_CLOSE,
+	    "has no HostResource");
+	parse_err(ENV_OPEN REFS DISKS VS_OPEN "<Item><rasd:ResourceType>3"
+	    "</rasd:ResourceType><rasd:VirtualQuantity>0</rasd:VirtualQuantity>"
+	    "</Item>" VS_CLOSE ENV_CLOSE, "is not a CPU count");
+	/* Quoted input with a line break: still a one-line reason. */
+	parse_err(ENV_OPEN REFS DISKS VS_OPEN "<Item><rasd:InstanceID>a&#10;b"
+	    "</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>"
+	    "<rasd:VirtualQuantity>x&#13;&#10;y</rasd:VirtualQuantity></Item>"
+	    VS_CLOSE ENV_CLOSE, "CPU Item a?b: VirtualQuantity 'x??y'");
+}
+
+/* More than VM_MAX_DISKS / VM_MAX_NICS. */
+static void
+test_too_many(void **state)
+{
+	size_t cap = 1 << 20;
+	char *xml = xmalloc(cap), *p = xml;
+
+	(void)state;
+	p += sprintf(p, ENV_OPEN REFS "<DiskSection>");
+	for (int i = 0; i <= VM_MAX_DISKS; i++)
+		p += sprintf(p, "<Disk ovf:diskId=\"d%d\" ovf:fileRef=\"file1\"/>",
+		    i);
+	sprintf(p, "</DiskSection>" VS_OPEN VS_CLOSE ENV_CLOSE);
+	parse_err(xml, "more than 64 disks");
+	p = xml + sprintf(xml, ENV_OPEN REFS DISKS VS_OPEN);
+	for (int i = 0; i <= VM_MAX_NICS; i++)
+		p += sprintf(p, "<Item><rasd:ResourceType>10</rasd:ResourceType>"
+		    "</Item>");
+	sprintf(p, VS_CLOSE ENV_CLOSE);
+	parse_err(xml, "more than 32 NICs");
+	free(xml);
+}
+
+static void
+test_oversize(void **state)
+{
+	size_t len = OVF_MAX_SIZE + 1;
+	char *b = xmalloc(len), err[256] = "";
+	struct vmdesc vm;
+
+	(void)state;
+	memset(b, ' ', len);
+	assert_int_equal(ovf_parse(b, len, &vm, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "larger than"));
+	vmdesc_free(&vm);
+	free(b);
+}
+
+/* Only len bytes count: what follows in memory is not the document. */
+static void
+test_honours_len(void **state)
+{
+	const char *doc = VMWARE("");
+	size_t len = strlen(doc);
+	char *b = xmalloc(len + 64), err[256] = "";
+	struct vmdesc vm;
+
+	(void)state;
+	memcpy(b, doc, len);
+	memcpy(b + len, "<garbage>&x;<<<", 16);
+	assert_int_equal(ovf_parse(b, len, &vm, err, sizeof(err)), 0);
+	vmdesc_free(&vm);
+	/* Cut short, the same bytes are not well-formed. */
+	assert_int_equal(ovf_parse(b, len / 2, &vm, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not well-formed"));
+	vmdesc_free(&vm);
+	free(b);
+}
+
+/* ---- (d) the govmomi corpus --------------------------------------------- */
+
+static const struct {
+	const char	*needle;	/* in the error */
+	int		 want;		/* files expected to give it */
+} kinds[] = {
+	{ "no disks in the OVF", 138 },
+	{ "no VirtualSystem", 43 },
+	{ "empty disks are not supported", 27 },
+	{ "which References does not list", 6 },
+	{ "not an OVF", 5 },
+	{ "has no ovf:diskId", 3 },
+	{ "empty ovf:href", 2 },
+	{ "not well-formed XML", 2 },
+	{ "memory Item", 1 },
+	{ "is declared twice", 2 },
+	{ "backs two disks", 2 },
+	{ "is listed twice in References", 2 },
+	{ "larger than", 0 },
+	{ "declares entities", 0 },
+};
+#define CORPUS_FILES	957
+#define CORPUS_OK	724
+
+static struct {
+	int	 files, ok, kind[HS_ARRAY_LEN(kinds)], other;
+} corpus;
+
+static int
+corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	size_t len = strlen(path), n;
+	char err[256] = "", *b;
+	struct vmdesc vm;
+	int r;
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F || len < 4 || strcasecmp(path + len - 4, ".ovf") != 0)
+		return 0;
+	corpus.files++;
+	b = slurp(path, &n);
+	r = ovf_parse(b, n, &vm, err, sizeof(err));
+	free(b);
+	if (n > OVF_MAX_SIZE && (r == 0 || strstr(err, "larger than") == NULL))
+		fail_msg("%s: %zu bytes, but no size error", path, n);
+	if (r == 0) {
+		corpus.ok++;
+		if (vm.ndisks == 0 || vm.cpus < 1 || vm.memory_mib < 1)
+			fail_msg("%s: accepted without disks, CPUs or memory", path);
+		vmdesc_free(&vm);
+		return 0;
+	}
+	assert_true(err[0] != '\0' && strchr(err, '\n') == NULL);
+	vmdesc_free(&vm);
+	for (size_t i = 0; i < HS_ARRAY_LEN(kinds); i++)
+		if (strstr(err, kinds[i].needle) != NULL) {
+			corpus.kind[i]++;
+			return 0;
+		}
+	print_message("# other error: %s: %s\n", path, err);
+	corpus.other++;
+	return 0;
+}
+
+static void
+test_corpus_govmomi(void **state)
+{
+	char *dir = corpus_dir("ovf-govmomi");
+	bool bad = false;
+
+	(void)state;
+	memset(&corpus, 0, sizeof(corpus));
+	assert_int_equal(nftw(dir, corpus_one, 16, FTW_PHYS), 0);
+	print_message("# ovf-govmomi: %d files, %d parse, %d refused\n",
+	    corpus.files, corpus.ok, corpus.files - corpus.ok);
+	for (size_t i = 0; i < HS_ARRAY_LEN(kinds); i++) {
+		print_message("#   %4d %s\n", corpus.kind[i], kinds[i].needle);
+		bad |= corpus.kind[i] != kinds[i].want;
+	}
+	print_message("#   %4d other\n", corpus.other);
+	free(dir);
+	assert_int_equal(corpus.files, CORPUS_FILES);
+	assert_int_equal(corpus.ok, CORPUS_OK);
+	assert_int_equal(corpus.other, 0);
+	assert_false(bad);
+}
+
+/* ---- (e) virt-v2v's inputs and what virt-v2v prints for them ------------ */
+
+struct expected {
+	char	 name[128], firmware[8];
+	uint64_t memory;
+	int	 cpus, ndisks, nnics;
+	char	 bus[VM_MAX_DISKS][8];
+	char	 nic_kind[VM_MAX_NICS][8], nic_net[VM_MAX_NICS][64];
+	char	 nic_mac[VM_MAX_NICS][18], nic_model[VM_MAX_NICS][16];
+};
+
+/* "\tNetwork \"VM Network\" mac: 00:0c:29:36:ef:31 [vmxnet3]" */
+static void
+expected_nic(struct expected *e, const char *l)
+{
+	int i = e->nnics++;
+	const char *m;
+
+	assert_true(i < VM_MAX_NICS);
+	assert_int_equal(sscanf(l, "%7s \"%63[^\"]\"", e->nic_kind[i],
+	    e->nic_net[i]), 2);
+	if ((m = strstr(l, " mac: ")) != NULL)
+		assert_int_equal(sscanf(m, " mac: %17s", e->nic_mac[i]), 1);
+	if ((m = strrchr(l, '[')) != NULL)
+		assert_int_equal(sscanf(m, "[%15[^]]", e->nic_model[i]), 1);
+}
+
+/* virt-v2v --print-source output, the fields compared. */
+static void
+expected_read(const char *path, struct expected *e)
+{
+	size_t len;
+	char *b = slurp(path, &len), *line, *save = NULL, *text;
+	const char *section = "";
+
+	memset(e, 0, sizeof(*e));
+	text = xstrndup(b, len);
+	free(b);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		const char *v = strstr(line, ": ");
+
+		if (line[0] == '\t' && strcmp(section, "disks") == 0) {
+			assert_true(e->ndisks < VM_MAX_DISKS);
+			assert_int_equal(sscanf(strrchr(line, '['), "[%7[^]]",
+			    e->bus[e->ndisks++]), 1);
+		} else if (line[0] == '\t' && strcmp(section, "nics") == 0)
+			expected_nic(e, line + 1);
+		else if (strcmp(line, "disks:") == 0)
+			section = "disks";
+		else if (strcmp(line, "NICs:") == 0)
+			section = "nics";
+		else if (strcmp(line, "removable media:") == 0)
+			section = "media";
+		else if (strstr(line, "source name: ") != NULL)
+			snprintf(e->name, sizeof(e->name), "%s", v + 2);
+		else if (strstr(line, " memory: ") != NULL)
+			e->memory = strtoull(v + 2, NULL, 10);
+		else if (strstr(line, "nr vCPUs: ") != NULL)
+			e->cpus = atoi(v + 2);
+		else if (strstr(line, "firmware: ") != NULL)
+			snprintf(e->firmware, sizeof(e->firmware), "%s", v + 2);
+	}
+	free(text);
+	if (e->name[0] == '\0' || e->memory == 0 || e->cpus == 0 ||
+	    e->ndisks == 0)
+		fail_msg("%s: not virt-v2v --print-source output", path);
+}
+
+/*
+ * Field by field. Disk lines give only the bus (sizes and files are the
+ * conversion's business). A NIC's quoted name is the OVF's Connection,
+ * which we keep as network, whether virt-v2v calls it Network or Bridge.
+ */
+static void
+expected_compare(const char *what, const struct vmdesc *vm,
+    const struct expected *e)
+{
+	if (strcmp(vm->name ? vm->name : "", e->name) != 0)
+		fail_msg("%s: name '%s', virt-v2v says '%s'", what, vm->name,
+		    e->name);
+	assert_true((uint64_t)vm->memory_mib << 20 == e->memory);
+	assert_int_equal(vm->cpus, e->cpus);
+	assert_string_equal(vm->firmware, e->firmware);
+	assert_int_equal(vm->ndisks, e->ndisks);
+	for (int i = 0; i < e->ndisks; i++)
+		assert_string_equal(vm->disks[i].bus, e->bus[i]);
+	assert_int_equal(vm->nnics, e->nnics);
+	for (int i = 0; i < e->nnics; i++) {
+		assert_string_equal(vm->nics[i].mac, e->nic_mac[i]);
+		assert_string_equal(vm->nics[i].model, e->nic_model[i]);
+		assert_string_equal(vm->nics[i].network, e->nic_net[i]);
+	}
+}
+
+static void
+test_corpus_virt_v2v(void **state)
+{
+	char *dir = corpus_dir("virt-v2v-tests"), *path, *exp;
+	const char *const names[] = { "test-i-ova-as-root", "test-i-ova-checksums",
+	    "test-i-ova-formats", "test-i-ova-gz", "test-i-ova-snapshots",
+	    "test-i-ova-subfolders", "test-i-ova-tar", "test-i-ova-two-disks",
+	    "test-i-ova" };
+	int compared = 0;
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(names); i++) {
+		char err[256] = "";
+		struct expected e;
+		struct vmdesc vm;
+		size_t len;
+		char *b;
+
+		path = xasprintf("%s/%s.ovf", dir, names[i]);
+		exp = xasprintf("%s/%s.expected", dir, names[i]);
+		b = slurp(path, &len);
+		if (ovf_parse(b, len, &vm, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", path, err);
+		if (access(exp, R_OK) == 0) {
+			expected_read(exp, &e);
+			expected_compare(path, &vm, &e);
+			compared++;
+		}
+		vmdesc_free(&vm);
+		free(b);
+		free(path);
+		free(exp);
+	}
+	assert_int_equal(compared, 6);
+	free(dir);
+}
+
+/*
+ * test-i-ova.ovf comes with the libvirt XML virt-v2v writes for it rather
+ * than --print-source output: name, memory, vCPUs, one disk, one bridge.
+ */
+static void
+test_corpus_virt_v2v_xml(void **state)
+{
+	char *dir = corpus_dir("virt-v2v-tests"), *path, *b, *x, err[256] = "";
+	struct vmdesc vm;
+	size_t len, xlen;
+	char want[128];
+
+	(void)state;
+	path = xasprintf("%s/test-i-ova.ovf", dir);
+	b = slurp(path, &len);
+	assert_int_equal(ovf_parse(b, len, &vm, err, sizeof(err)), 0);
+	free(b);
+	free(path);
+	path = xasprintf("%s/test-i-ova.xml", dir);
+	b = slurp(path, &xlen);
+	x = xstrndup(b, xlen);
+	free(b);
+	snprintf(want, sizeof(want), "<name>%s</name>", vm.name);
+	assert_non_null(strstr(x, want));
+	snprintf(want, sizeof(want), "<memory unit='KiB'>%d</memory>",
+	    vm.memory_mib * 1024);
+	assert_non_null(strstr(x, want));
+	snprintf(want, sizeof(want), "<vcpu>%d</vcpu>", vm.cpus);
+	assert_non_null(strstr(x, want));
+	assert_int_equal(vm.ndisks, 1);
+	assert_non_null(strstr(x, "device='disk'"));
+	assert_null(strstr(strstr(x, "device='disk'") + 1, "device='disk'"));
+	assert_int_equal(vm.nnics, 1);
+	snprintf(want, sizeof(want), "<source bridge='%s'/>", vm.nics[0].network);
+	assert_non_null(strstr(x, want));
+	vmdesc_free(&vm);
+	free(x);
+	free(path);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vmware_fields),
+		cmocka_unit_test(test_firmware_efi),
+		cmocka_unit_test(test_memory_units),
+		cmocka_unit_test(test_buses),
+		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_ovf09),
+		cmocka_unit_test(test_ovf2_collection),
+		cmocka_unit_test(test_deployment_options),
+		cmocka_unit_test(test_file_reference),
+		cmocka_unit_test(test_os_guess),
+		cmocka_unit_test(test_not_xml),
+		cmocka_unit_test(test_no_envelope),
+		cmocka_unit_test(test_silent),
+		cmocka_unit_test(test_external_entity),
+		cmocka_unit_test(test_billion_laughs),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_no_virtual_system),
+		cmocka_unit_test(test_disk_errors),
+		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_honours_len),
+		cmocka_unit_test(test_corpus_govmomi),
+		cmocka_unit_test(test_corpus_virt_v2v),
+		cmocka_unit_test(test_corpus_virt_v2v_xml),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
