@@ -33,9 +33,12 @@
  * over 64 bytes, model over 32, network over 128, a MAC that is not a
  * unicast xx:xx:xx:xx:xx:xx) are dropped instead.
  *
+ * vm must be initialised (vmdesc_init) or zeroed: ovf_parse() releases
+ * what it holds and fills it afresh; on error it is left empty and
+ * initialised, so the caller frees it with vmdesc_free() either way.
+ *
  * Error policy: ovf_parse() never prints and never aborts on bad input; a
- * refusal is one line in err. On error vm has already been released, so a
- * caller that always calls vmdesc_free() afterwards frees nothing twice.
+ * refusal is one line in err.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1057,6 +1060,7 @@ ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 	struct ovf o = { .vm = vm, .err = err, .errlen = errlen };
 	int r = -1;
 
+	vmdesc_free(vm);		/* whatever the caller's vm held */
 	vmdesc_init(vm);
 	if (len > OVF_MAX_SIZE) {
 		ovf_err(&o, "OVF is larger than %d bytes", OVF_MAX_SIZE);
@@ -1076,8 +1080,10 @@ ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 	vmdesc_sort_disks(vm);
 	r = 0;
 fail:
-	if (r != 0)
+	if (r != 0) {
 		vmdesc_free(vm);
+		vmdesc_init(vm);
+	}
 	xmlFreeDoc(o.doc);
 	return r;
 }

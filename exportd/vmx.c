@@ -25,9 +25,12 @@
  * that is not, or is longer than job validation allows, is dropped, as is
  * a MAC that is not a unicast xx:xx:xx:xx:xx:xx.
  *
+ * vm must be initialised (vmdesc_init) or zeroed: vmx_parse() releases
+ * what it holds and fills it afresh; on error it is left empty and
+ * initialised, so the caller frees it with vmdesc_free() either way.
+ *
  * Error policy: vmx_parse() never prints and never aborts on bad input; a
- * refusal is one line in err naming the line or device at fault. On error
- * vm has already been released, so vmdesc_free() on it again is harmless.
+ * refusal is one line in err naming the line or device at fault.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -514,6 +517,7 @@ vmx_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 	struct vmx v = { .vm = vm, .err = err, .errlen = errlen };
 	int r = -1;
 
+	vmdesc_free(vm);		/* whatever the caller's vm held */
 	vmdesc_init(vm);
 	if (len > VMX_MAX_SIZE) {
 		vmx_err(&v, "VMX is larger than %d bytes", VMX_MAX_SIZE);
@@ -525,8 +529,10 @@ vmx_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 	vmx_boot_order(&v);
 	r = 0;
 fail:
-	if (r != 0)
+	if (r != 0) {
 		vmdesc_free(vm);
+		vmdesc_init(vm);
+	}
 	free(v.pairs);
 	free(v.text);
 	return r;

@@ -121,8 +121,10 @@ parse_ok(const char *xml, struct vmdesc *vm)
 	char err[256] = "";
 	size_t len;
 	char *b = exact(xml, &len);
-	int r = ovf_parse(b, len, vm, err, sizeof(err));
+	int r;
 
+	vmdesc_init(vm);		/* as exportd hands it over */
+	r = ovf_parse(b, len, vm, err, sizeof(err));
 	free(b);
 	if (r != 0)
 		fail_msg("refused: %s", err);
@@ -135,9 +137,14 @@ parse_err(const char *xml, const char *needle)
 	struct vmdesc vm;
 	size_t len;
 	char *b = exact(xml, &len);
-	int r = ovf_parse(b, len, &vm, err, sizeof(err));
+	int r;
 
+	vmdesc_init(&vm);
+	r = ovf_parse(b, len, &vm, err, sizeof(err));
 	free(b);
+	if (r != 0 && (vm.ndisks != 0 || vm.nnics != 0 || vm.name != NULL ||
+	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
+		fail_msg("refused, but vm is not left empty and initialised");
 	vmdesc_free(&vm);
 	if (r == 0)
 		fail_msg("accepted, wanted an error with '%s'", needle);
@@ -188,7 +195,7 @@ corpus_dir(const char *sub)
 static void
 test_vmware_fields(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(VMWARE(""), &vm);
@@ -214,7 +221,7 @@ test_vmware_fields(void **state)
 static void
 test_firmware_efi(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(VMWARE("<vmw:Config ovf:required=\"false\" vmw:key=\"firmware\""
@@ -255,7 +262,7 @@ test_memory_units(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++) {
-		struct vmdesc vm;
+		struct vmdesc vm = { 0 };
 		char *xml = xasprintf(ENV_OPEN REFS DISKS VS_OPEN "<Item>%s"
 		    "<rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4"
 		    "</rasd:ResourceType><rasd:VirtualQuantity>%s"
@@ -279,7 +286,7 @@ test_memory_units(void **state)
 static void
 test_buses(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(ENV_OPEN
@@ -351,7 +358,7 @@ test_nics(void **state)
 		{ "00:00:00:00:00:00", "" }, { "0:50:56:1:2:3", "" }, { "", "" },
 	};
 	char *xml, items[4096] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	for (size_t i = 0; i < HS_ARRAY_LEN(macs); i++)
@@ -380,7 +387,7 @@ test_nics(void **state)
 static void
 test_ovf09(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("<ovf:Envelope xmlns:ovf=\"http://www.vmware.com/schema/ovf/1/"
@@ -422,7 +429,7 @@ test_ovf09(void **state)
 static void
 test_ovf2_collection(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/2\" "
@@ -452,7 +459,7 @@ test_ovf2_collection(void **state)
 static void
 test_deployment_options(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(ENV_OPEN "<References><File ovf:href=\"s.vmdk\" ovf:id=\"fs\"/>"
@@ -485,7 +492,7 @@ test_deployment_options(void **state)
 static void
 test_file_reference(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(ENV_OPEN "<References><File ovf:href=\"x.vhd\" ovf:id=\"fx\"/>"
@@ -512,7 +519,7 @@ test_os_guess(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++) {
-		struct vmdesc vm;
+		struct vmdesc vm = { 0 };
 		char *xml = xasprintf(ENV_OPEN REFS DISKS "<VirtualSystem "
 		    "ovf:id=\"v\"><OperatingSystemSection ovf:id=\"36\">%s"
 		    "</OperatingSystemSection></VirtualSystem>" ENV_CLOSE,
@@ -524,6 +531,33 @@ test_os_guess(void **state)
 		vmdesc_free(&vm);
 		free(xml);
 	}
+}
+
+/*
+ * vm comes initialised (exportd) or zeroed: what it holds is replaced, not
+ * leaked (LSan would say) nor added to; a refusal leaves it empty.
+ */
+static void
+test_vm_reuse(void **state)
+{
+	const char *doc = VMWARE("");
+	struct vmdesc vm;
+	char err[256];
+
+	(void)state;
+	vmdesc_init(&vm);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(ovf_parse(doc, strlen(doc), &vm, err,
+		    sizeof(err)), 0);
+		assert_int_equal(vm.ndisks, 1);
+		assert_int_equal(vm.nnics, 1);
+	}
+	assert_int_equal(ovf_parse("<x/>", 4, &vm, err, sizeof(err)), -1);
+	assert_int_equal(vm.ndisks, 0);
+	assert_int_equal(vm.nnics, 0);
+	assert_null(vm.name);
+	assert_string_equal(vm.firmware, "bios");
+	vmdesc_free(&vm);
 }
 
 /* ---- (c) errors --------------------------------------------------------- */
@@ -551,7 +585,7 @@ test_silent(void **state)
 {
 	char path[] = "/tmp/test_ovf.XXXXXX", err[256];
 	int fd = mkstemp(path), saved = dup(2);
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	struct stat st;
 
 	(void)state;
@@ -591,7 +625,7 @@ test_external_entity(void **state)
 	(void)state;
 	for (size_t i = 0; i < HS_ARRAY_LEN(docs); i++) {
 		char err[256] = "";
-		struct vmdesc vm;
+		struct vmdesc vm = { 0 };
 		size_t len;
 		char *b = exact(docs[i], &len);
 
@@ -608,7 +642,7 @@ static void
 test_billion_laughs(void **state)
 {
 	char *doc, *p;
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	char err[256] = "";
 
 	(void)state;
@@ -740,7 +774,7 @@ test_oversize(void **state)
 {
 	size_t len = OVF_MAX_SIZE + 1;
 	char *b = xmalloc(len), err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	memset(b, ' ', len);
@@ -757,7 +791,7 @@ test_honours_len(void **state)
 	const char *doc = VMWARE("");
 	size_t len = strlen(doc);
 	char *b = xmalloc(len + 64), err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	memcpy(b, doc, len);
@@ -804,7 +838,7 @@ corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	size_t len = strlen(path), n;
 	char err[256] = "", *b;
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	int r;
 
 	(void)st;
@@ -968,7 +1002,7 @@ test_corpus_virt_v2v(void **state)
 	for (size_t i = 0; i < HS_ARRAY_LEN(names); i++) {
 		char err[256] = "";
 		struct expected e;
-		struct vmdesc vm;
+		struct vmdesc vm = { 0 };
 		size_t len;
 		char *b;
 
@@ -999,7 +1033,7 @@ static void
 test_corpus_virt_v2v_xml(void **state)
 {
 	char *dir = corpus_dir("virt-v2v-tests"), *path, *b, *x, err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	size_t len, xlen;
 	char want[128];
 
@@ -1046,6 +1080,7 @@ main(void)
 		cmocka_unit_test(test_deployment_options),
 		cmocka_unit_test(test_file_reference),
 		cmocka_unit_test(test_os_guess),
+		cmocka_unit_test(test_vm_reuse),
 		cmocka_unit_test(test_not_xml),
 		cmocka_unit_test(test_no_envelope),
 		cmocka_unit_test(test_silent),

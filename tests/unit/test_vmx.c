@@ -60,8 +60,10 @@ static void
 parse_ok(const char *text, struct vmdesc *vm)
 {
 	char err[256] = "", *b = exact(text, strlen(text));
-	int r = vmx_parse(b, strlen(text), vm, err, sizeof(err));
+	int r;
 
+	vmdesc_init(vm);		/* as exportd hands it over */
+	r = vmx_parse(b, strlen(text), vm, err, sizeof(err));
 	free(b);
 	if (r != 0)
 		fail_msg("refused: %s", err);
@@ -72,9 +74,14 @@ parse_err(const char *text, const char *needle)
 {
 	char err[256] = "", *b = exact(text, strlen(text));
 	struct vmdesc vm;
-	int r = vmx_parse(b, strlen(text), &vm, err, sizeof(err));
+	int r;
 
+	vmdesc_init(&vm);
+	r = vmx_parse(b, strlen(text), &vm, err, sizeof(err));
 	free(b);
+	if (r != 0 && (vm.ndisks != 0 || vm.nnics != 0 || vm.name != NULL ||
+	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
+		fail_msg("refused, but vm is not left empty and initialised");
 	vmdesc_free(&vm);
 	if (r == 0)
 		fail_msg("accepted, wanted an error with '%s'", needle);
@@ -124,7 +131,7 @@ corpus_dir(const char *sub)
 static void
 test_esxi(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(ESXI, &vm);
@@ -150,7 +157,7 @@ test_esxi(void **state)
 static void
 test_minimal(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("scsi0:0.fileName = \"a.vmdk\"", &vm);
@@ -166,7 +173,7 @@ test_minimal(void **state)
 static void
 test_efi(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok(ESXI "firmware = \"efi\"\n", &vm);
@@ -184,7 +191,7 @@ test_efi(void **state)
 static void
 test_syntax(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("# a comment\r\n"
@@ -217,7 +224,7 @@ test_syntax(void **state)
 static void
 test_not_disks(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("scsi0.present = \"TRUE\"\n"
@@ -266,7 +273,7 @@ test_controller_order(void **state)
 		{ "s1-0.vmdk", "scsi" }, { "sata.vmdk", "sata" },
 		{ "nvme.vmdk", "nvme" }, { "ide.vmdk", "ide" },
 	};
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("ide0:1.fileName = \"ide.vmdk\"\n"
@@ -288,7 +295,7 @@ test_controller_order(void **state)
 static void
 test_hdd_order(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("scsi0:0.fileName = \"a.vmdk\"\n"
@@ -317,7 +324,7 @@ test_hdd_order(void **state)
 static void
 test_nics(void **state)
 {
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	parse_ok("scsi0:0.fileName = \"a.vmdk\"\n"
@@ -348,7 +355,7 @@ static void
 test_hints_dropped(void **state)
 {
 	char long_os[100];
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	char *text;
 
 	(void)state;
@@ -363,6 +370,28 @@ test_hints_dropped(void **state)
 	assert_null(vm.name);
 	assert_int_equal(vm.nnics, 1);
 	assert_null(vm.nics[0].network);
+	vmdesc_free(&vm);
+}
+
+/* vm comes initialised (exportd) or zeroed: replaced, not leaked. */
+static void
+test_vm_reuse(void **state)
+{
+	struct vmdesc vm;
+	char err[256];
+
+	(void)state;
+	vmdesc_init(&vm);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(vmx_parse(ESXI, strlen(ESXI), &vm, err,
+		    sizeof(err)), 0);
+		assert_int_equal(vm.ndisks, 1);
+		assert_int_equal(vm.nnics, 1);
+	}
+	assert_int_equal(vmx_parse("x = \"y\"", 7, &vm, err, sizeof(err)), -1);
+	assert_int_equal(vm.ndisks, 0);
+	assert_null(vm.name);
+	assert_string_equal(vm.firmware, "bios");
 	vmdesc_free(&vm);
 }
 
@@ -393,7 +422,7 @@ test_nul_byte(void **state)
 {
 	static const char text[] = "scsi0:0.fileName = \"a.vmdk\"\nx = \"a\0b\"\n";
 	char err[256] = "", *b = exact(text, sizeof(text) - 1);
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	assert_int_equal(vmx_parse(b, sizeof(text) - 1, &vm, err, sizeof(err)),
@@ -408,7 +437,7 @@ test_oversized_line(void **state)
 {
 	size_t n = 64 * 1024 + 10;
 	char *text = xmalloc(n + 64), err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 	int len;
 
 	(void)state;
@@ -434,7 +463,7 @@ test_oversized_file(void **state)
 {
 	size_t len = VMX_MAX_SIZE + 1;
 	char *b = xmalloc(len), err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	memset(b, '\n', len);
@@ -468,7 +497,7 @@ test_honours_len(void **state)
 {
 	const char *text = "scsi0:0.fileName = \"a.vmdk\"\nnumvcpus = \"8\"";
 	char err[256] = "";
-	struct vmdesc vm;
+	struct vmdesc vm = { 0 };
 
 	(void)state;
 	assert_int_equal(vmx_parse(text, strlen(text) - 1, &vm, err,
@@ -594,7 +623,7 @@ test_corpus_virt_v2v(void **state)
 		char *exp = xasprintf("%s/test-i-vmx-%d.expected", dir, i);
 		char err[256] = "", *b;
 		struct expected e;
-		struct vmdesc vm;
+		struct vmdesc vm = { 0 };
 		size_t len;
 
 		b = slurp(path, &len);
@@ -623,6 +652,7 @@ main(void)
 		cmocka_unit_test(test_hdd_order),
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_hints_dropped),
+		cmocka_unit_test(test_vm_reuse),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_oversized_line),
