@@ -22,7 +22,7 @@ SANFLAGS =
 OPT      = -O2
 endif
 
-PKGS    = libcjson libconfig
+PKGS    = libcjson libconfig libxml-2.0
 CC     ?= cc
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -35,7 +35,8 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIB        = $(B)/lib/libhscommon.a
 
-DAEMONS = queued
+DAEMONS = queued exportd convertwatch
+EXPORTD_SRC = $(wildcard exportd/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
@@ -45,9 +46,11 @@ TEST_PROG = $(B)/tests/stagetest
 
 all: $(PROGS)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h)
+$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/exportd/%.o: CFLAGS += -Iexportd $(shell pkg-config --cflags libcurl)
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -57,14 +60,39 @@ $(B)/bin/queued: $(B)/obj/queued/queued.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/bin/exportd: $(EXPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+
+$(B)/bin/convertwatch: $(B)/obj/convertwatch/convertwatch.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Unit tests of exportd's parsers link their object; objects go before the
+# library in the link line.
+$(B)/tests/test_ovf: $(B)/obj/exportd/ovf.o
+$(B)/tests/test_vmx: $(B)/obj/exportd/vmx.o
+
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags cmocka) $(LDFLAGS) \
+		-o $@ $(filter-out $(LIB),$^) $(LIB) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
+
+# test_fetch runs exportd's fetch.c against tests/fetch/faultserv (a fake
+# flaky HTTP server, found next to the test binary) and nginx.
+$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(LIB) | $(B)/tests/faultserv
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags libcurl cmocka) $(LDFLAGS) -o $@ $^ \
+		$(LDLIBS) $(shell pkg-config --libs libcurl libcrypto cmocka)
+
+$(B)/tests/faultserv: tests/fetch/faultserv.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "proc.h"
 #include "util.h"
 #include "watch.h"
 
@@ -89,6 +90,19 @@ daemon_spool(struct daemon *d)
 }
 
 /* -- worker side -------------------------------------------------------- */
+
+/*
+ * A worker told to stop takes the program it runs (qemu-img, in its own
+ * process group) down with it, then dies of the same signal so the
+ * skeleton sees a stop, not a failure.
+ */
+static void
+worker_on_term(int sig)
+{
+	proc_kill_current();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int
 worker_reason(struct daemon *d, int code, const char *fmt, va_list ap)
@@ -302,7 +316,7 @@ daemon_spawn(struct daemon *d, const char *id)
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGTERM, SIG_DFL);
+		signal(SIGTERM, worker_on_term);
 		close(p[0]);
 		close(d->sigfd);
 		watch_close(&d->w);

@@ -136,6 +136,9 @@ job_get_str(const cJSON *j, const char *path)
 
 /* -- field checks ------------------------------------------------------ */
 
+static int job_check_path(const char *, const char *,
+    const struct job_policy *, char *, size_t);
+
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
 
 struct field {
@@ -284,6 +287,19 @@ job_path_under(const char *path, const char *root)
 	if (n == 1 && root[0] == '/')
 		return true;
 	return strncmp(path, root, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/*
+ * Is path (a file source) allowed: clean, absolute, inside one of roots,
+ * and, where it exists here, still inside after resolving symlinks?
+ */
+int
+job_path_allowed(const char *where, const char *path,
+    const char *const *roots, char *err, size_t errlen)
+{
+	struct job_policy pol = { roots, false };
+
+	return job_check_path(where, path, &pol, err, errlen);
 }
 
 static int

@@ -29,6 +29,8 @@ cJSON	*job_read_at(int, const char *, size_t, char *, size_t);
 cJSON	*job_parse(const char *, size_t, char *, size_t);
 int	 job_validate(const cJSON *, const struct job_policy *, char *, size_t);
 int	 job_check_credentials(const cJSON *, char *, size_t);
+int	 job_path_allowed(const char *, const char *, const char *const *,
+	    char *, size_t);
 void	 job_defaults(cJSON *);
 char	*job_serialise(const cJSON *, size_t *);
 

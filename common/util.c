@@ -210,6 +210,25 @@ util_name_valid(const char *s)
 	return true;
 }
 
+/*
+ * A single file name we are willing to create: 1-255 bytes, valid UTF-8,
+ * no '/', no control characters, not starting with '.' (dot-names are our
+ * temp files and are ignored by scans).
+ */
+bool
+util_filename_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.' || (n = strlen(s)) > 255 ||
+	    !util_utf8_valid(s, n))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (*c == '/' || (unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF, no NUL. */
 bool
 util_utf8_valid(const char *str, size_t len)

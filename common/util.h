@@ -37,6 +37,7 @@ int	 util_read_all(int, size_t, char **, size_t *);	/* -1/EFBIG if > max */
 int	 util_read_file_at(int, const char *, size_t, char **, size_t *);
 
 bool	 util_name_valid(const char *);	/* [A-Za-z0-9._-]{1,64}, no leading . or - */
+bool	 util_filename_valid(const char *);	/* one path component, no dot-file */
 bool	 util_utf8_valid(const char *, size_t);
 bool	 util_hex_valid(const char *, size_t);	/* exactly n lowercase/uppercase hex */
 

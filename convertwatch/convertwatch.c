@@ -1,0 +1,304 @@
+/*
+ * convertwatch - conversion: exported/ -> converting/ -> converted/.
+ *
+ * For each disk of job.vm, runs `qemu-img convert` with an argv (no shell)
+ * and an explicit -f for the source (never probing) into the configured
+ * output directory, under a dot-name that is renamed only once the image
+ * is complete, synced, and has passed `qemu-img check` (and, if asked,
+ * `qemu-img compare` against the source). Progress from -p goes to
+ * data/ID/progress.json. The result's path and format go back into the
+ * job (vm.disks[].output/output_format) for importd. A disk already
+ * converted by an earlier run (its final name exists) is not converted
+ * again. The guest step is an extension point: only "none" exists.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "job.h"
+#include "log.h"
+#include "progress.h"
+#include "proc.h"
+#include "util.h"
+#include "vmdesc.h"
+
+#define OUTPUT_DIR_DEFAULT "/var/lib/hyperspool/images"
+
+struct conv {
+	struct daemon	*d;
+	struct spool	*sp;
+	const char	*id;
+	const cJSON	*job;
+	struct progress	 pg;
+	uint64_t	 base;		/* bytes of earlier disks */
+	uint64_t	 size;		/* this disk's virtual size */
+	char		*outdir;	/* OUTPUT_DIR/ID */
+	int		 outfd;
+};
+
+/* "    (42.17/100%)" from qemu-img -p */
+static void
+conv_progress(const char *line, void *arg)
+{
+	struct conv *c = arg;
+	double pct;
+
+	if (sscanf(line, " (%lf/100%%)", &pct) == 1 && pct >= 0 && pct <= 100)
+		progress_set(&c->pg, c->base + (uint64_t)((double)c->size * pct / 100));
+}
+
+static int
+conv_qemu(struct conv *c, char **argv, bool progress, struct proc_result *r)
+{
+	if (proc_run(argv, 1 << 16, progress ? conv_progress : NULL, c, r) != 0)
+		return worker_retry(c->d, "cannot run qemu-img: %s", strerror(errno));
+	return 0;
+}
+
+/* qemu-img's complaint, as a permanent or (disk full) temporary failure. */
+static int
+conv_qemu_failed(struct conv *c, const char *what, struct proc_result *r)
+{
+	if (strstr(r->err, "No space left") != NULL)
+		return worker_retry(c->d, "%s: no space left in %s (%llu bytes "
+		    "needed)", what, c->outdir, (unsigned long long)c->size);
+	return worker_fail(c->d, "%s failed (exit %d): %s", what, r->status,
+	    r->err[0] ? r->err : "no message");
+}
+
+static void
+conv_options(char *buf, size_t len)
+{
+	const char *cs = conf_str("convert.cluster_size", NULL);
+	const char *pa = conf_str("convert.preallocation", NULL);
+
+	snprintf(buf, len, "%s%s%s%s%s", cs ? "cluster_size=" : "", cs ? cs : "",
+	    cs && pa ? "," : "", pa ? "preallocation=" : "", pa ? pa : "");
+}
+
+/* Convert one disk into OUTDIR/NAME-diskN.FMT; fills d->output. */
+static int
+conv_disk(struct conv *c, struct vm_disk *d, size_t n)
+{
+	const char *name = job_get_str(c->job, "name");
+	const char *ofmt = job_get_str(c->job, "convert.format");
+	bool compress = cJSON_IsTrue(job_get(c->job, "convert.compress"));
+	bool compare = cJSON_IsTrue(job_get(c->job, "convert.compare")) ||
+	    conf_bool("convert.compare", false);
+	char *src, *dst, *tmp, *argv[32], opts[128], mbuf[16];
+	struct proc_result r;
+	struct stat st;
+	int i = 0, rc = 0, fd;
+
+	if (ofmt == NULL)
+		ofmt = "qcow2";
+	src = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
+	dst = xasprintf("%s/%s-disk%zu.%s", c->outdir, name, n, ofmt);
+	tmp = xasprintf("%s/.%s-disk%zu.%s.part", c->outdir, name, n, ofmt);
+	c->size = d->virtual_size;
+	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		log_info("disk %zu: %s already converted", n, dst);
+		goto done;
+	}
+	argv[i++] = "qemu-img";
+	argv[i++] = "convert";
+	argv[i++] = "-p";
+	argv[i++] = "-f";
+	argv[i++] = (char *)vmdesc_qemu_format(d->format);
+	argv[i++] = "-O";
+	argv[i++] = (char *)ofmt;
+	if (compress)
+		argv[i++] = "-c";
+	conv_options(opts, sizeof(opts));
+	if (opts[0] && strcmp(ofmt, "qcow2") == 0) {
+		argv[i++] = "-o";
+		argv[i++] = opts;
+	}
+	if (conf_int("convert.coroutines", 0) > 0) {
+		snprintf(mbuf, sizeof(mbuf), "%lld", conf_int("convert.coroutines", 0));
+		argv[i++] = "-m";
+		argv[i++] = mbuf;
+	}
+	if (conf_bool("convert.out_of_order", false))
+		argv[i++] = "-W";
+	argv[i++] = src;
+	argv[i++] = tmp;
+	argv[i] = NULL;
+	log_info("disk %zu: qemu-img convert -f %s -O %s %s", n, d->format, ofmt,
+	    d->file);
+	if ((rc = conv_qemu(c, argv, true, &r)) != 0)
+		goto out;
+	if (r.status != 0) {
+		rc = conv_qemu_failed(c, "qemu-img convert", &r);
+		proc_result_free(&r);
+		goto fail;
+	}
+	proc_result_free(&r);
+	if (strcmp(ofmt, "qcow2") == 0) {
+		char *chk[] = { "qemu-img", "check", "-f", "qcow2", tmp, NULL };
+
+		if ((rc = conv_qemu(c, chk, false, &r)) != 0)
+			goto fail;
+		/* 0 clean, 3 leaked clusters only (harmless); else corrupt */
+		if (r.status != 0 && r.status != 3) {
+			rc = worker_fail(c->d, "qemu-img check of the result failed "
+			    "(exit %d): %s", r.status, r.err);
+			proc_result_free(&r);
+			goto fail;
+		}
+		proc_result_free(&r);
+	}
+	if (compare) {
+		char *cmp[] = { "qemu-img", "compare", "-f",
+		    (char *)vmdesc_qemu_format(d->format), "-F", (char *)ofmt, src,
+		    tmp, NULL };
+
+		if ((rc = conv_qemu(c, cmp, false, &r)) != 0)
+			goto fail;
+		if (r.status != 0) {
+			rc = worker_fail(c->d, "qemu-img compare: the converted disk "
+			    "%s differs from its source%s%s", d->file,
+			    r.status == 1 ? "" : ": ", r.status == 1 ? "" : r.err);
+			proc_result_free(&r);
+			goto fail;
+		}
+		proc_result_free(&r);
+		log_info("disk %zu: identical to its source (qemu-img compare)", n);
+	}
+	if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, dst) != 0 ||
+	    spool_fsync_dir(c->outfd) != 0) {
+		rc = worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
+		goto fail;
+	}
+done:
+	free(d->output);
+	free(d->output_format);
+	d->output = dst;
+	d->output_format = xstrdup(ofmt);
+	dst = NULL;
+	c->base += d->virtual_size;
+	progress_set(&c->pg, c->base);
+	goto out;
+fail:
+	unlink(tmp);
+out:
+	free(src);
+	free(dst);
+	free(tmp);
+	return rc;
+}
+
+/* OUTPUT_DIR/ID, traversable by the hypervisor's user (0755). */
+static int
+conv_outdir(struct conv *c)
+{
+	const char *base = conf_str("convert.output_dir", OUTPUT_DIR_DEFAULT);
+
+	c->outdir = xasprintf("%s/%s", base, c->id);
+	if (mkdir(c->outdir, 0755) != 0 && errno != EEXIST)
+		return worker_retry(c->d, "cannot create %s: %s", c->outdir,
+		    strerror(errno));
+	c->outfd = open(c->outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->outfd < 0)
+		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
+		    strerror(errno));
+	return 0;
+}
+
+/* The exported copies are no longer needed once converted. */
+static void
+conv_drop_exported(const struct vmdesc *vm, int datafd)
+{
+	if (conf_bool("convert.keep_exported", false))
+		return;
+	for (size_t i = 0; i < vm->ndisks; i++)
+		unlinkat(datafd, vm->disks[i].file, 0);
+}
+
+static int
+convertwatch_run(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1 };
+	struct vmdesc vm;
+	char err[JOB_ERR_MAX], *out = NULL;
+	const char *guest;
+	uint64_t total = 0;
+	cJSON *job;
+	size_t len;
+	int rc = 0, datafd = -1;
+
+	vmdesc_init(&vm);
+	if ((job = job_read_at(sp->fd[SD_CONVERTING], id, JOB_MAX_SIZE, err,
+	    sizeof(err))) == NULL)
+		return worker_fail(d, "job file: %s", err);
+	c.job = job;
+	log_job_vm(job_get_str(job, "name"));
+	guest = job_get_str(job, "convert.guest");
+	if (guest != NULL && strcmp(guest, "none") != 0) {
+		rc = worker_fail(d, "convert.guest '%s' is not supported", guest);
+		goto out;
+	}
+	if (vmdesc_from_json(job_get(job, "vm"), &vm, err, sizeof(err)) != 0) {
+		rc = worker_fail(d, "%s", err);
+		goto out;
+	}
+	if ((datafd = spool_jobdir(sp, id, false)) < 0) {
+		rc = worker_fail(d, "data/%s: %s", id, strerror(errno));
+		goto out;
+	}
+	if ((rc = conv_outdir(&c)) != 0)
+		goto out;
+	for (size_t i = 0; i < vm.ndisks; i++)
+		total += vm.disks[i].virtual_size;
+	progress_begin(&c.pg, sp, datafd, "converting", total);
+	for (size_t i = 0; i < vm.ndisks && rc == 0; i++)
+		rc = conv_disk(&c, &vm.disks[i], i);
+	progress_flush(&c.pg);
+	if (rc != 0)
+		goto out;
+	cJSON_DeleteItemFromObjectCaseSensitive(job, "vm");
+	cJSON_AddItemToObject(job, "vm", vmdesc_to_json(&vm));
+	if ((out = job_serialise(job, &len)) == NULL ||
+	    spool_publish(sp, SD_CONVERTING, id, out, len, 0) != 0) {
+		rc = worker_retry(d, "cannot rewrite the job: %s", strerror(errno));
+		goto out;
+	}
+	conv_drop_exported(&vm, datafd);
+	log_info("converted %zu disk(s) into %s", vm.ndisks, c.outdir);
+out:
+	if (datafd >= 0)
+		close(datafd);
+	if (c.outfd >= 0)
+		close(c.outfd);
+	free(c.outdir);
+	free(out);
+	vmdesc_free(&vm);
+	cJSON_Delete(job);
+	return rc;
+}
+
+static const struct stage_ops convertwatch_ops = {
+	.name = "convertwatch",
+	.summary = "Convert the disks of jobs in exported/ with qemu-img into the "
+	    "output directory\n(convert.output_dir), check them, and pass the "
+	    "jobs to converted/.",
+	.input = SD_EXPORTED,
+	.work = SD_CONVERTING,
+	.output = SD_CONVERTED,
+	.run = convertwatch_run,
+};
+
+int
+main(int argc, char **argv)
+{
+	return daemon_main(&convertwatch_ops, argc, argv);
+}

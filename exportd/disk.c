@@ -1,0 +1,473 @@
+/*
+ * disk.c - land source disks in data/ID/ and describe them.
+ *
+ * Every source file is opened beneath the directory it belongs to with
+ * openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a name with "..", an
+ * absolute path or a symlink anywhere on the way is refused, so a VMDK
+ * descriptor or an OVF cannot point the export at /etc/shadow. Sources are
+ * opened read-only and never written. Copies are sparse (SEEK_DATA/
+ * SEEK_HOLE), go to a dot-name first and are renamed when complete.
+ * Formats are checked against the file's magic, and sizes come from
+ * `qemu-img info -f FORMAT` (never probing).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "job.h"
+#include "proc.h"
+#include "util.h"
+
+#define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
+
+bool
+disk_relpath_ok(const char *p)
+{
+	if (p == NULL || p[0] == '\0' || p[0] == '/' || strlen(p) > 1024)
+		return false;
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+			return false;
+	for (const char *c = p; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return p[strlen(p) - 1] != '/';
+}
+
+/* Open rel beneath dirfd; no "..", no absolute path, no symlinks. */
+int
+disk_open_beneath(int dirfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+
+	if (!disk_relpath_ok(rel)) {
+		errno = EPERM;
+		return -1;
+	}
+	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+}
+
+const char *
+disk_format_from_name(const char *name)
+{
+	static const char *const map[][2] = { { ".vmdk", "vmdk" },
+	    { ".vhd", "vhd" }, { ".vhdx", "vhdx" }, { ".raw", "raw" },
+	    { ".img", "raw" }, { ".qcow2", "qcow2" }, { ".vdi", "vdi" },
+	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" } };
+	const char *dot = strrchr(name, '.');
+
+	if (dot == NULL)
+		return NULL;
+	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)
+		if (strcasecmp(dot, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+static const char *
+disk_basename(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/*
+ * The file's first bytes must say what the job or its name says. A raw
+ * disk that carries another format's header is refused too: someone
+ * mislabelled it, and converting it as raw would copy the wrong bytes.
+ */
+int
+disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
+    const char *fmt)
+{
+	unsigned char h[512], f[512];
+	struct stat st;
+	const char *looks = "raw";
+
+	memset(h, 0, sizeof(h));
+	memset(f, 0, sizeof(f));
+	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) < 0)
+		return export_retry(ctx, "%s: cannot read: %s", name,
+		    strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return export_fail(ctx, "%s: not a regular file", name);
+	if (st.st_size >= 512)
+		(void)!pread(fd, f, sizeof(f), st.st_size - 512);
+	if (h[0] == 0x1f && h[1] == 0x8b)
+		return export_fail(ctx, "%s: gzip-compressed (ovf:compression): "
+		    "not supported yet; decompress it first", name);
+	if (memcmp(h, "QFI\xfb", 4) == 0)
+		looks = "qcow2";
+	else if (memcmp(h, "KDMV", 4) == 0 ||
+	    strncasecmp((char *)h, "# Disk DescriptorFile", 21) == 0)
+		looks = "vmdk";
+	else if (memcmp(h, "vhdxfile", 8) == 0)
+		looks = "vhdx";
+	else if (memcmp(f, "conectix", 8) == 0 || memcmp(h, "conectix", 8) == 0)
+		looks = "vhd";
+	else if (memcmp(h + 0x40, "\x7f\x10\xda\xbe", 4) == 0)
+		looks = "vdi";
+	if (strcmp(looks, fmt) != 0)
+		return export_fail(ctx, "%s: declared %s but the file looks like %s; "
+		    "set source.format if the name misleads", name, fmt, looks);
+	if (strcmp(fmt, "qcow2") == 0 && be64toh(*(uint64_t *)(h + 8)) != 0)
+		return export_fail(ctx, "%s: qcow2 with a backing file: flatten it "
+		    "first (qemu-img convert)", name);
+	if (strcmp(fmt, "vhd") == 0 && be32toh(*(uint32_t *)(f + 60)) == 4)
+		return export_fail(ctx, "%s: differencing VHD: merge it into its "
+		    "parent first", name);
+	return 0;
+}
+
+/*
+ * Sparse copy of srcfd to data/ID/name (via a dot-name, renamed when
+ * complete and synced). Nothing is written when inspecting.
+ */
+int
+disk_copy(struct export_ctx *ctx, int srcfd, const char *name,
+    const char *what)
+{
+	char tmp[300];
+	struct stat st;
+	off_t data = 0, hole, end;
+	int fd;
+
+	if (ctx->inspect)
+		return 0;
+	if (fstat(srcfd, &st) != 0)
+		return export_retry(ctx, "%s: %s", what, strerror(errno));
+	if (!util_filename_valid(name))
+		return export_fail(ctx, "%s: '%s' is not a usable file name", what,
+		    name);
+	snprintf(tmp, sizeof(tmp), ".%s.part", name);
+	fd = openat(ctx->datafd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	if (fd < 0)
+		return export_retry(ctx, "data/%s/%s: %s", ctx->id, tmp,
+		    strerror(errno));
+	if (ftruncate(fd, st.st_size) != 0)
+		goto fail;
+	end = st.st_size;
+	while (data < end) {
+		data = lseek(srcfd, data, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;		/* only a hole is left */
+			goto fail;
+		}
+		if ((hole = lseek(srcfd, data, SEEK_HOLE)) < 0)
+			goto fail;
+		while (data < hole) {
+			off_t in = data, out = data;
+			ssize_t n = copy_file_range(srcfd, &in, fd, &out,
+			    (size_t)(hole - data > (1 << 24) ? 1 << 24 : hole - data), 0);
+
+			if (n <= 0)
+				goto fail;
+			data += n;
+			progress_add(&ctx->pg, (uint64_t)n);
+		}
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (renameat(ctx->datafd, tmp, ctx->datafd, name) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	{
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		unlinkat(ctx->datafd, tmp, 0);
+		if (e == ENOSPC || e == EDQUOT)
+			return export_retry(ctx, "%s: no space left copying into "
+			    "data/%s/ (%lld bytes needed)", what, ctx->id,
+			    (long long)st.st_size);
+		return export_retry(ctx, "%s: copy failed: %s", what, strerror(e));
+	}
+}
+
+/*
+ * Virtual size from `qemu-img info -f FORMAT` run on the very file we
+ * opened and checked (passed as /proc/self/fd/N of an inherited
+ * descriptor), so what qemu-img reads is what we validated.
+ */
+static int
+disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
+{
+	char path[64];
+	char *argv[] = { "qemu-img", "info", "-f",
+	    (char *)vmdesc_qemu_format(d->format), "--output=json", path, NULL };
+	struct proc_result r;
+	char err[256];
+	const cJSON *vs;
+	cJSON *j;
+	int rc, child = dup(fd);	/* no O_CLOEXEC: qemu-img inherits it */
+
+	if (child < 0)
+		return export_retry(ctx, "dup: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", child);
+	rc = proc_run(argv, 1 << 20, NULL, NULL, &r);
+	close(child);
+	if (rc != 0)
+		return export_retry(ctx, "cannot run qemu-img: %s", strerror(errno));
+	if (r.status != 0) {
+		rc = export_fail(ctx, "%s: qemu-img info -f %s failed: %s", d->file,
+		    d->format, r.err);
+		proc_result_free(&r);
+		return rc;
+	}
+	j = job_parse(r.out, r.outlen, err, sizeof(err));
+	proc_result_free(&r);
+	vs = j ? cJSON_GetObjectItemCaseSensitive(j, "virtual-size") : NULL;
+	if (!cJSON_IsNumber(vs) || vs->valuedouble <= 0) {
+		cJSON_Delete(j);
+		return export_fail(ctx, "%s: qemu-img info gave no virtual size",
+		    d->file);
+	}
+	d->virtual_size = (uint64_t)vs->valuedouble;
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* -- VMDK: sparse files, and text descriptors with their extents ------- */
+
+/* Read the VMDK text descriptor of fd: a text file, or embedded in a
+ * sparse extent (header fields descriptorOffset/Size, in sectors). */
+static int
+disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
+    char **out)
+{
+	unsigned char h[512];
+	uint64_t off = 0, size;
+	struct stat st;
+	ssize_t n;
+	char *buf;
+
+	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) < 4)
+		return export_fail(ctx, "%s: cannot read the VMDK header", name);
+	if (memcmp(h, "KDMV", 4) == 0) {
+		off = le64toh(*(uint64_t *)(h + 28)) * 512;
+		size = le64toh(*(uint64_t *)(h + 36)) * 512;
+		if (off == 0 || size == 0) {
+			*out = NULL;	/* streamOptimized may carry none */
+			return 0;
+		}
+	} else
+		size = (uint64_t)st.st_size;
+	if (size > DESC_MAX)
+		return export_fail(ctx, "%s: VMDK descriptor larger than %d bytes",
+		    name, DESC_MAX);
+	buf = xmalloc(size + 1);
+	n = pread(fd, buf, size, (off_t)off);
+	if (n < 0) {
+		free(buf);
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	}
+	buf[n] = '\0';
+	buf[strnlen(buf, (size_t)n)] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/*
+ * One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Only files next
+ * to the descriptor are allowed (the copy keeps the descriptor valid).
+ */
+static int
+disk_vmdk_extent(struct export_ctx *ctx, int dirfd, const char *line,
+    const char *desc, uint64_t *size)
+{
+	char access[16], type[16], file[1024];
+	unsigned long long sectors;
+	const char *q1, *q2;
+	int fd, rc;
+
+	if (sscanf(line, "%15s %llu %15s", access, &sectors, type) != 3)
+		return export_fail(ctx, "%s: bad extent line '%.80s'", desc, line);
+	*size += sectors * 512;
+	if (strcmp(type, "ZERO") == 0)
+		return 0;
+	if (strcmp(type, "VMFSRDM") == 0 || strcmp(type, "VMFSRAW") == 0)
+		return export_fail(ctx, "%s: raw device mapping extents are not "
+		    "disk files", desc);
+	if ((q1 = strchr(line, '"')) == NULL || (q2 = strchr(q1 + 1, '"')) == NULL ||
+	    (size_t)(q2 - q1 - 1) >= sizeof(file))
+		return export_fail(ctx, "%s: extent without a file name", desc);
+	memcpy(file, q1 + 1, (size_t)(q2 - q1 - 1));
+	file[q2 - q1 - 1] = '\0';
+	if (!disk_relpath_ok(file) || strchr(file, '/') != NULL)
+		return export_fail(ctx, "%s: extent '%.200s' is not a file next to "
+		    "the descriptor (absolute paths, '..' and directories are "
+		    "refused)", desc, file);
+	if ((fd = disk_open_beneath(dirfd, file, O_RDONLY)) < 0)
+		return export_fail(ctx, "%s: extent '%s': %s", desc, file,
+		    errno == ENOENT ? "missing" : errno == ELOOP || errno == EXDEV ?
+		    "a symbolic link (refused)" : strerror(errno));
+	rc = disk_copy(ctx, fd, file, file);
+	close(fd);
+	return rc;
+}
+
+static int
+disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
+    const char *text, uint64_t *size)
+{
+	const char *p = text;
+	int rc = 0;
+
+	if (strcasestr(text, "# Disk DescriptorFile") == NULL)
+		return export_fail(ctx, "%s: not a VMDK descriptor", desc);
+	while (*p && rc == 0) {
+		size_t n = strcspn(p, "\r\n");
+		char line[1200];
+
+		snprintf(line, sizeof(line), "%.*s", (int)(n < 1199 ? n : 1199), p);
+		p += n;
+		p += strspn(p, "\r\n");
+		if (strncmp(line, "parentCID", 9) == 0 &&
+		    strcasestr(line, "ffffffff") == NULL)
+			return export_fail(ctx, "%s: a snapshot delta disk (it has a "
+			    "parent): consolidate the snapshots first", desc);
+		if (strncmp(line, "RW ", 3) == 0 || strncmp(line, "RDONLY ", 7) == 0 ||
+		    strncmp(line, "NOACCESS ", 9) == 0)
+			rc = disk_vmdk_extent(ctx, dirfd, line, desc, size);
+	}
+	if (rc == 0 && *size == 0)
+		return export_fail(ctx, "%s: the descriptor names no extents", desc);
+	return rc;
+}
+
+/*
+ * A VMDK at dirfd/rel: a sparse file (monolithicSparse, streamOptimized)
+ * is copied as it is; a text descriptor is copied with each extent it
+ * names, each confined to the descriptor's directory.
+ */
+int
+disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
+    struct vm_disk *d)
+{
+	const char *base = disk_basename(rel);
+	char *text = NULL, *dir;
+	int fd, ddir = -1, rc;
+	unsigned char magic[4] = { 0 };
+
+	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
+		return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
+		    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside "
+		    "its directory (refused)" : strerror(errno));
+	if ((rc = disk_check_magic(ctx, fd, rel, "vmdk")) != 0)
+		goto out;
+	(void)!pread(fd, magic, 4, 0);
+	if ((rc = disk_vmdk_descriptor(ctx, fd, rel, &text)) != 0)
+		goto out;
+	if (memcmp(magic, "KDMV", 4) != 0) {
+		/* Extents live next to the descriptor. */
+		dir = xstrndup(rel, (size_t)(base - rel));
+		ddir = dir[0] ? disk_open_beneath(dirfd, dir, O_RDONLY | O_DIRECTORY) :
+		    dup(dirfd);
+		free(dir);
+		if (ddir < 0) {
+			rc = export_fail(ctx, "%s: cannot open its directory", rel);
+			goto out;
+		}
+		if ((rc = disk_vmdk_parse(ctx, ddir, rel, text,
+		    &d->virtual_size)) != 0)
+			goto out;
+	} else if (text && strcasestr(text, "parentCID") &&
+	    strcasestr(text, "parentCID=ffffffff") == NULL) {
+		rc = export_fail(ctx, "%s: a snapshot delta disk (it has a parent): "
+		    "consolidate the snapshots first", rel);
+		goto out;
+	}
+	free(d->file);
+	free(d->format);
+	d->file = xstrdup(base);
+	d->format = xstrdup("vmdk");
+	if (memcmp(magic, "KDMV", 4) == 0 && (rc = disk_info(ctx, d, fd)) != 0)
+		goto out;
+	rc = disk_copy(ctx, fd, base, rel);
+out:
+	free(text);
+	if (ddir >= 0)
+		close(ddir);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Any disk at dirfd/rel (fmt NULL: from the name). Fills d and lands the
+ * file (with its extents) in data/ID/.
+ */
+int
+disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
+    struct vm_disk *d)
+{
+	int fd, rc;
+
+	if (fmt == NULL && (fmt = disk_format_from_name(rel)) == NULL)
+		return export_fail(ctx, "%s: cannot tell the disk format from the "
+		    "name; set source.format", rel);
+	if (vmdesc_qemu_format(fmt) == NULL)
+		return export_fail(ctx, "%s: '%s' is not a disk format", rel, fmt);
+	if (strcmp(fmt, "vmdk") == 0)
+		return disk_add_vmdk(ctx, dirfd, rel, d);
+	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
+		return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
+		    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside "
+		    "its directory (refused)" : strerror(errno));
+	free(d->file);
+	free(d->format);
+	d->file = xstrdup(disk_basename(rel));
+	d->format = xstrdup(fmt);
+	if ((rc = disk_check_magic(ctx, fd, rel, fmt)) == 0 &&
+	    (rc = disk_info(ctx, d, fd)) == 0)
+		rc = disk_copy(ctx, fd, d->file, rel);
+	close(fd);
+	return rc;
+}
+
+/* A disk already landed in data/ID/ (out of an OVA or a download). */
+int
+disk_landed(struct export_ctx *ctx, struct vm_disk *d)
+{
+	int fd, rc;
+
+	if (vmdesc_qemu_format(d->format) == NULL)
+		return export_fail(ctx, "%s: '%s' is not a disk format", d->file,
+		    d->format);
+	fd = openat(ctx->datafd, d->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return export_fail(ctx, "%s: %s", d->file, strerror(errno));
+	if ((rc = disk_check_magic(ctx, fd, d->file, d->format)) == 0)
+		rc = disk_info(ctx, d, fd);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * export.h - what exportd's providers share: the export context, the
+ * provider table entry, and the disk helpers every provider uses.
+ *
+ * A provider is one file with one `const struct provider`: its source.type
+ * and a run() that either exports (disks land in data/ID/, ctx->vm
+ * describes the VM) or, when ctx->inspect is set, only describes the VM and
+ * writes nothing. run() returns an HS_EXIT_* code; on failure ctx->reason
+ * says why (export_fail / export_retry set it).
+ */
+#ifndef HS_EXPORT_H
+#define HS_EXPORT_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "progress.h"
+#include "spool.h"
+#include "vmdesc.h"
+
+struct export_ctx {
+	struct spool	*sp;		/* NULL when inspecting */
+	const char	*id;
+	const cJSON	*job;
+	const cJSON	*src;		/* job.source */
+	const char *const *roots;	/* source_roots, NULL-terminated */
+	int		 datafd;	/* data/ID/, -1 when inspecting */
+	bool		 inspect;
+	struct vmdesc	 vm;
+	struct progress	 pg;
+	char		 reason[1024];
+};
+
+struct provider {
+	const char	*type;
+	int		(*run)(struct export_ctx *);
+};
+
+extern const struct provider provider_file;
+extern const struct provider provider_http;
+
+const struct provider *export_provider(const char *);
+int	 export_fail(struct export_ctx *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 export_retry(struct export_ctx *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 export_describe(struct export_ctx *, bool);
+
+/* disk.c: landing and checking disks in data/ID/ */
+const char *disk_format_from_name(const char *);
+int	 disk_check_magic(struct export_ctx *, int, const char *, const char *);
+int	 disk_copy(struct export_ctx *, int, const char *, const char *);
+int	 disk_add_vmdk(struct export_ctx *, int, const char *, struct vm_disk *);
+int	 disk_landed(struct export_ctx *, struct vm_disk *);
+int	 disk_add(struct export_ctx *, int, const char *, const char *,
+	    struct vm_disk *);
+int	 disk_open_beneath(int, const char *, int);
+bool	 disk_relpath_ok(const char *);
+
+/* ova.c */
+int	 ova_export(struct export_ctx *, int, const char *);
+
+#endif

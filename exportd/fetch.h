@@ -1,0 +1,49 @@
+/*
+ * fetch.h - download one HTTP(S) URL into a file, with libcurl.
+ *
+ * TLS is verified unless the job explicitly says insecure; credentials come
+ * from a named credential (never the URL or argv); the file is fetched in
+ * N parallel Range segments when the server supports ranges (else one
+ * stream); an interrupted transfer resumes from what is on disk (state kept
+ * in NAME.part + NAME.part.state in the same directory, so a retry after a
+ * crash resumes too); a 200 reply to a Range request restarts the file from
+ * zero, never appends; 5xx/429/503 and transport errors are retried with
+ * backoff honouring Retry-After; an optional cap limits the total rate; the
+ * optional sha256 is checked over the finished file. On success the file
+ * is renamed from NAME.part to NAME.
+ *
+ * Returns HS_EXIT_OK, HS_EXIT_TEMPORARY (worth retrying later: network,
+ * 5xx after the retries) or HS_EXIT_PERMANENT (4xx other than 408/429,
+ * digest mismatch, TLS verification failure, bad URL), with a one-line
+ * reason in err.
+ */
+#ifndef HS_FETCH_H
+#define HS_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "progress.h"
+
+struct fetch_opts {
+	const char	*url;
+	const char	*ca_file;	/* NULL: system CAs */
+	bool		 insecure;	/* skip TLS verification (labs) */
+	const char	*username;	/* from a credential, or NULL */
+	const char	*password;
+	int		 segments;	/* parallel Range connections (>= 1) */
+	int		 retries;	/* attempts per segment before giving up */
+	double		 retry_delay;	/* first backoff, seconds (doubles) */
+	uint64_t	 max_rate;	/* bytes/s for the whole file, 0 = no cap */
+	const char	*sha256;	/* expected lowercase hex, or NULL */
+	long		 connect_timeout;	/* seconds */
+	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
+};
+
+int	 fetch_file(const struct fetch_opts *, int, const char *,
+	    struct progress *, char *, size_t);
+int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,
+	    size_t);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * prov_file.c - the "file" provider: a path on local disk or NFS.
+ *
+ * source.path names an OVA, an OVF (with its disks beside it), a VMX (with
+ * its VMDKs) or a bare disk (VMDK in any flavour, VHD, VHDX, raw, qcow2,
+ * VDI); source.disks lists already-exported disks (a HyperSDK manifest).
+ * The path is checked against source_roots again here (the host running
+ * exportd is the one that reads it), resolved once, and everything below
+ * it is opened beneath that directory without following symlinks. The
+ * source is only ever read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "export.h"
+#include "job.h"
+#include "ovf.h"
+#include "util.h"
+#include "vmx.h"
+
+/* Resolve an allowed path into (directory fd, base name). */
+static int
+file_locate(struct export_ctx *ctx, const char *where, const char *path,
+    int *dirfd, char **base)
+{
+	char err[512], real[PATH_MAX], *slash;
+
+	if (job_path_allowed(where, path, ctx->roots, err, sizeof(err)) != 0)
+		return export_fail(ctx, "%s", err);
+	if (realpath(path, real) == NULL)
+		return errno == ENOENT ? export_fail(ctx, "%s: '%s' does not exist",
+		    where, path) : export_retry(ctx, "%s: '%s': %s", where, path,
+		    strerror(errno));
+	slash = strrchr(real, '/');
+	*base = xstrdup(slash + 1);
+	*slash = '\0';
+	*dirfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0) {
+		free(*base);
+		return export_retry(ctx, "%s: cannot open the directory of '%s': %s",
+		    where, path, strerror(errno));
+	}
+	return 0;
+}
+
+/* job.source.sha256 of a whole file, read once before anything else. */
+static int
+file_check_sha256(struct export_ctx *ctx, int fd, const char *path)
+{
+	const char *want = job_get_str(ctx->src, "sha256");
+	char got[65];
+
+	if (want == NULL || ctx->inspect)
+		return 0;
+	if (digest_fd(fd, got) != 0)
+		return export_retry(ctx, "%s: read: %s", path, strerror(errno));
+	if (strcasecmp(want, got) != 0)
+		return export_fail(ctx, "%s: sha256 mismatch: expected %s, got %s",
+		    path, want, got);
+	return 0;
+}
+
+static int
+file_read_small(struct export_ctx *ctx, int dirfd, const char *name,
+    size_t max, char **buf, size_t *len)
+{
+	int fd = disk_open_beneath(dirfd, name, O_RDONLY), rc;
+
+	if (fd < 0)
+		return export_fail(ctx, "%s: %s", name, strerror(errno));
+	if ((rc = file_check_sha256(ctx, fd, name)) == 0 &&
+	    util_read_all(fd, max, buf, len) != 0)
+		rc = export_fail(ctx, "%s: %s", name, errno == EFBIG ?
+		    "too large" : strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* OVF or VMX: parse the descriptor, then land each disk it names. */
+static int
+file_descriptor(struct export_ctx *ctx, int dirfd, const char *name,
+    bool vmx)
+{
+	char *buf = NULL, err[512];
+	size_t len;
+	int rc;
+
+	if ((rc = file_read_small(ctx, dirfd, name, vmx ? VMX_MAX_SIZE :
+	    OVF_MAX_SIZE, &buf, &len)) != 0)
+		return rc;
+	rc = vmx ? vmx_parse(buf, len, &ctx->vm, err, sizeof(err)) :
+	    ovf_parse(buf, len, &ctx->vm, err, sizeof(err));
+	free(buf);
+	if (rc != 0)
+		return export_fail(ctx, "%s: %s", name, err);
+	for (size_t i = 0; i < ctx->vm.ndisks; i++) {
+		struct vm_disk *d = &ctx->vm.disks[i];
+		char *rel = xstrdup(d->file), *fmt = d->format ?
+		    xstrdup(d->format) : NULL;
+
+		if (!disk_relpath_ok(rel))
+			rc = export_fail(ctx, "%s: disk '%.200s' is not a relative "
+			    "path inside the descriptor's directory: refused", name,
+			    rel);
+		else
+			rc = disk_add(ctx, dirfd, rel, fmt, d);
+		free(rel);
+		free(fmt);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+file_one_disk(struct export_ctx *ctx, int dirfd, const char *name,
+    const char *fmt, int boot_order)
+{
+	struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+	int fd, rc;
+
+	if (d == NULL)
+		return export_fail(ctx, "more than %d disks", VM_MAX_DISKS);
+	d->boot_order = boot_order;
+	if (job_get_str(ctx->src, "sha256") != NULL) {
+		if ((fd = disk_open_beneath(dirfd, name, O_RDONLY)) < 0)
+			return export_fail(ctx, "%s: %s", name, strerror(errno));
+		rc = file_check_sha256(ctx, fd, name);
+		close(fd);
+		if (rc != 0)
+			return rc;
+	}
+	return disk_add(ctx, dirfd, name, fmt, d);
+}
+
+/* The sha256 a manifest gives for one disk, checked on the landed copy. */
+static int
+file_check_landed(struct export_ctx *ctx, const struct vm_disk *d,
+    const char *want, const char *where)
+{
+	char got[65];
+	int fd, rc = 0;
+
+	if (want == NULL || ctx->inspect)
+		return 0;
+	fd = openat(ctx->datafd, d->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || digest_fd(fd, got) != 0)
+		rc = export_retry(ctx, "%s: %s", d->file, strerror(errno));
+	else if (strcasecmp(got, want) != 0)
+		rc = export_fail(ctx, "%s: sha256 mismatch: expected %s, got %s",
+		    where, want, got);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* source.disks: each is a path of its own, checked like source.path. */
+static int
+file_disk_list(struct export_ctx *ctx)
+{
+	const cJSON *it;
+	int i = 0, rc = 0;
+
+	cJSON_ArrayForEach(it, job_get(ctx->src, "disks")) {
+		const cJSON *bo = job_get(it, "boot_order");
+		char where[48], *base = NULL;
+		int dirfd;
+
+		snprintf(where, sizeof(where), "source.disks[%d].path", i);
+		if ((rc = file_locate(ctx, where, job_get_str(it, "path"), &dirfd,
+		    &base)) != 0)
+			return rc;
+		rc = file_one_disk(ctx, dirfd, base, job_get_str(it, "format"),
+		    cJSON_IsNumber(bo) ? bo->valueint : i);
+		if (rc == 0)
+			rc = file_check_landed(ctx, &ctx->vm.disks[ctx->vm.ndisks - 1],
+			    job_get_str(it, "sha256"), where);
+		close(dirfd);
+		free(base);
+		if (rc != 0)
+			return rc;
+		i++;
+	}
+	return 0;
+}
+
+static int
+file_run(struct export_ctx *ctx)
+{
+	const char *path = job_get_str(ctx->src, "path");
+	const char *kind = job_get_str(ctx->src, "format");
+	char *base = NULL;
+	int dirfd = -1, fd, rc;
+
+	if (path == NULL)
+		return file_disk_list(ctx);
+	if ((rc = file_locate(ctx, "source.path", path, &dirfd, &base)) != 0)
+		return rc;
+	if (kind == NULL && (kind = disk_format_from_name(base)) == NULL) {
+		rc = export_fail(ctx, "source.path: cannot tell what '%s' is from "
+		    "its name; set source.format", base);
+		goto out;
+	}
+	if (strcmp(kind, "ova") == 0) {
+		if ((fd = disk_open_beneath(dirfd, base, O_RDONLY)) < 0) {
+			rc = export_fail(ctx, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		rc = ova_export(ctx, fd, base);
+		close(fd);
+	} else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
+		rc = file_descriptor(ctx, dirfd, base, kind[1] == 'm');
+	else
+		rc = file_one_disk(ctx, dirfd, base, kind, 0);
+out:
+	close(dirfd);
+	free(base);
+	return rc;
+}
+
+const struct provider provider_file = { "file", file_run };

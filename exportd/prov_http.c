@@ -1,0 +1,125 @@
+/*
+ * prov_http.c - the "http" provider: an HTTP(S) URL to an OVA or a disk.
+ *
+ * The file is downloaded into data/ID/ by fetch.c (parallel Range
+ * segments, resume, retries, TLS verified unless the job says insecure,
+ * digest checked); an OVA is then unpacked from there like a local one and
+ * removed, a disk is checked and described in place. Credentials come from
+ * the named credential (username/password), never from the URL. Settings:
+ * exportd.http_* in the configuration.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "cred.h"
+#include "export.h"
+#include "fetch.h"
+#include "job.h"
+#include "util.h"
+
+/* The last path component of the URL (query and fragment dropped). */
+static char *
+http_file_name(const char *url)
+{
+	const char *p = strstr(url, "://"), *end, *slash;
+
+	p = p ? p + 3 : url;
+	end = p + strcspn(p, "?#");
+	slash = memrchr(p, '/', (size_t)(end - p));
+	if (slash == NULL || slash + 1 == end)
+		return NULL;
+	return xstrndup(slash + 1, (size_t)(end - slash - 1));
+}
+
+static void
+http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = job_get_str(ctx->src, "url");
+	o->ca_file = job_get_str(ctx->src, "ca_file");
+	o->insecure = cJSON_IsTrue(job_get(ctx->src, "insecure"));
+	o->username = c ? cred_get(c, "username") : NULL;
+	o->password = c ? cred_get(c, "password") : NULL;
+	o->segments = (int)conf_int("exportd.http_segments", 4);
+	o->retries = (int)conf_int("exportd.http_retries", 5);
+	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
+	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
+	o->sha256 = job_get_str(ctx->src, "sha256");
+	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
+	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
+}
+
+static int
+http_run(struct export_ctx *ctx)
+{
+	const char *credname = job_get_str(ctx->src, "credential");
+	const char *kind = job_get_str(ctx->src, "format");
+	struct fetch_opts o;
+	struct cred c;
+	char err[1024], *name;
+	bool have_cred = false;
+	int rc, fd;
+
+	if (ctx->inspect)
+		return export_fail(ctx, "inspecting a URL is not supported yet: "
+		    "download it and inspect the file");
+	if ((name = http_file_name(job_get_str(ctx->src, "url"))) == NULL ||
+	    !util_filename_valid(name)) {
+		free(name);
+		return export_fail(ctx, "source.url: no usable file name at the end "
+		    "of the URL's path");
+	}
+	if (kind == NULL && (kind = disk_format_from_name(name)) == NULL) {
+		rc = export_fail(ctx, "source.url: cannot tell what '%s' is from its "
+		    "name; set source.format", name);
+		goto out;
+	}
+	if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0) {
+		rc = export_fail(ctx, "source.url: an %s needs its disks beside it; "
+		    "download an OVA or a disk instead", kind);
+		goto out;
+	}
+	if (credname != NULL) {
+		if (cred_load(credname, &c, err, sizeof(err)) != 0) {
+			rc = export_fail(ctx, "%s", err);
+			goto out;
+		}
+		have_cred = true;
+	}
+	http_opts(ctx, &o, have_cred ? &c : NULL);
+	rc = fetch_file(&o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
+	if (rc != HS_EXIT_OK) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);
+		goto out;
+	}
+	if (strcmp(kind, "ova") == 0) {
+		fd = openat(ctx->datafd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			rc = export_retry(ctx, "%s: %s", name, strerror(errno));
+			goto out;
+		}
+		/* The digest of the whole file was checked by the download. */
+		rc = ova_export(ctx, fd, name);
+		close(fd);
+		if (rc == HS_EXIT_OK)
+			unlinkat(ctx->datafd, name, 0);
+	} else {
+		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+
+		d->file = xstrdup(name);
+		d->format = xstrdup(kind);
+		rc = disk_landed(ctx, d);
+	}
+out:
+	if (have_cred)
+		cred_free(&c);
+	free(name);
+	return rc;
+}
+
+const struct provider provider_http = { "http", http_run };

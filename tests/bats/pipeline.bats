@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# exportd and convertwatch on every input kind, with real qemu-img: each
+# source goes request/ -> exported/ -> converted/ and the converted image
+# must equal the original raw disk (qemu-img compare); bad sources end in
+# error/ with their specific reason.
+
+load helpers
+
+EXPORTD=$HS_BINDIR/exportd
+CONVERTWATCH=$HS_BINDIR/convertwatch
+SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
+
+setup() {
+	hs_setup
+	mkdir -p "$T/out"
+	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
+	"$SAMPLE/mkova" "$T/src" >/dev/null
+	RAW=$T/src/hs-sample.raw
+}
+teardown() { hs_teardown; }
+
+# job NAME SOURCE-JSON: publish a job v1 through queued --once, print its ID
+job() {
+	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+run_export_convert() {
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+}
+
+# converted ID: the job reached converted/ and its image equals $RAW
+converted_ok() {
+	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
+	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$1")
+	qemu-img compare -f raw -F qcow2 "$RAW" "$out"
+}
+
+@test "an OVA: disks streamed out, manifest checked, hardware described, converted identical" {
+	id=$(job ova "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}")
+	run_export_convert
+	converted_ok "$id"
+	j=$SP/converted/$id
+	[ "$(jq -r .vm.cpus "$j")" = 1 ]
+	[ "$(jq -r .vm.memory_mib "$j")" = 64 ]
+	[ "$(jq -r .vm.firmware "$j")" = bios ]
+	[ "$(jq -r .vm.disks[0].bus "$j")" = scsi ]
+	[ "$(jq -r .vm.disks[0].virtual_size "$j")" = 67108864 ]
+	[ "$(jq -r .vm.nics[0].mac "$j")" = 00:50:56:8a:12:34 ]
+	[ "$(jq -r .vm.nics[0].model "$j")" = vmxnet3 ]
+	[ -f "$SP/data/$id/source.ovf" ]
+	# the exported copy is gone once converted, the source untouched
+	[ ! -e "$SP/data/$id/hs-sample-disk1.vmdk" ]
+	tar tf "$T/src/hs-sample.ova" | grep -q hs-sample-disk1.vmdk
+	[ "$(jq -r .stage "$SP/data/$id/progress.json")" = converting ]
+}
+
+@test "an OVF directory and a VMX with a descriptor + flat extent" {
+	mkdir "$T/src/vmx"
+	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat "$RAW" "$T/src/vmx/web.vmdk"
+	[ -f "$T/src/vmx/web-flat.vmdk" ]
+	cat >"$T/src/vmx/web.vmx" <<'VMX'
+.encoding = "UTF-8"
+displayName = "web"
+numvcpus = "2"
+memsize = "128"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "lsilogic"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "web.vmdk"
+ethernet0.present = "TRUE"
+ethernet0.virtualDev = "e1000"
+ethernet0.addressType = "static"
+ethernet0.address = "00:50:56:01:02:03"
+ethernet0.networkName = "Prod"
+VMX
+	id1=$(job ovf "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ovf\"}")
+	id2=$(job vmx "{\"type\":\"file\",\"path\":\"$T/src/vmx/web.vmx\"}")
+	run_export_convert
+	converted_ok "$id1"
+	converted_ok "$id2"
+	[ "$(jq -r .vm.cpus "$SP/converted/$id2")" = 2 ]
+	[ "$(jq -r .vm.memory_mib "$SP/converted/$id2")" = 128 ]
+	[ "$(jq -r .vm.nics[0].mac "$SP/converted/$id2")" = 00:50:56:01:02:03 ]
+	[ "$(jq -r .vm.nics[0].network "$SP/converted/$id2")" = Prod ]
+}
+
+@test "bare disks in every flavour: VMDK sparse, split sparse, flat, VHD, VHDX, raw, qcow2" {
+	ids=()
+	for spec in "vmdk:subformat=monolithicSparse:sparse.vmdk" \
+	    "vmdk:subformat=twoGbMaxExtentSparse:split.vmdk" \
+	    "vmdk:subformat=monolithicFlat:flat.vmdk" \
+	    "vpc::disk.vhd" "vhdx::disk.vhdx" "raw::disk.img" "qcow2::disk.qcow2"; do
+		IFS=: read -r fmt opt file <<<"$spec"
+		qemu-img convert -f raw -O "$fmt" ${opt:+-o "$opt"} "$RAW" "$T/src/$file"
+		ids+=("$(job "d-${file//./-}" "{\"type\":\"file\",\"path\":\"$T/src/$file\"}")")
+	done
+	run_export_convert
+	for id in "${ids[@]}"; do converted_ok "$id"; done
+	# a bare disk gets one NIC (libvirt picks the MAC) and sane defaults
+	[ "$(jq -r '.vm.nics | length' "$SP/converted/${ids[5]}")" = 1 ]
+	[ "$(jq -r .vm.memory_mib "$SP/converted/${ids[5]}")" = 1024 ]
+}
+
+@test "the job's sha256: a match passes, a mismatch fails with both digests" {
+	sum=$(sha256sum "$T/src/hs-sample.ova" | cut -d' ' -f1)
+	good=$(job good "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\",\"sha256\":\"$sum\"}")
+	bad=$(job bad "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\",\"sha256\":\"$(printf '%064d' 0)\"}")
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ -f "$SP/exported/$good" ]
+	[ -f "$SP/error/$bad" ]
+	grep -q "sha256 mismatch: expected 0000.*, got $sum" "$SP/data/$bad/reason"
+	# nothing the failed export landed is left behind
+	[ ! -e "$SP/data/$bad/hs-sample-disk1.vmdk" ]
+}
+
+@test "hostile and broken sources end in error/ with a specific reason" {
+	cd "$T/src"
+	# OVA whose manifest does not match its disk
+	mkdir badmf && cp hs-sample.ovf hs-sample-disk1.vmdk badmf/
+	printf 'SHA256(hs-sample-disk1.vmdk)= %064d\n' 0 >badmf/hs-sample.mf
+	tar --format=ustar -C badmf -cf badmf.ova hs-sample.ovf hs-sample.mf hs-sample-disk1.vmdk
+	# OVA with a ../ member
+	tar --format=ustar -P --transform='s|^hs-sample-disk1|../hs-sample-disk1|' \
+	    -cf dotdot.ova hs-sample.ovf hs-sample-disk1.vmdk 2>/dev/null
+	# OVA with a symlink member
+	ln -s /etc/passwd link.vmdk
+	tar --format=ustar -cf symlink.ova hs-sample.ovf link.vmdk
+	# descriptor whose flat extent is missing, one whose extent escapes
+	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat hs-sample.raw gone.vmdk
+	rm gone-flat.vmdk
+	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat hs-sample.raw esc.vmdk
+	sed -i 's|"esc-flat.vmdk"|"/etc/passwd"|' esc.vmdk
+	# an extent that is a symlink
+	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat hs-sample.raw sym.vmdk
+	rm sym-flat.vmdk && ln -s /etc/passwd sym-flat.vmdk
+	# a qcow2 that is not one, a raw that is a qcow2, a qcow2 with a backing file
+	{ printf 'QFI\373\000\000\000\077'; head -c 504 /dev/zero; } >broken.qcow2
+	qemu-img convert -f raw -O qcow2 hs-sample.raw liar.img
+	qemu-img create -q -f qcow2 -b "$T/src/liar.img" -F qcow2 overlay.qcow2
+	cd - >/dev/null
+	while IFS='|' read -r name path reason; do
+		ids+=("$(job "$name" "{\"type\":\"file\",\"path\":\"$T/src/$path\"}")|$reason")
+	done <<'EOF2'
+badmf|badmf.ova|SHA256 of hs-sample-disk1.vmdk does not match the manifest
+dotdot|dotdot.ova|contains '..': refused
+symlink|symlink.ova|is not a regular file (tar type '2')
+gone|gone.vmdk|extent 'gone-flat.vmdk': missing
+esc|esc.vmdk|is not a file next to the descriptor
+sym|sym.vmdk|extent 'sym-flat.vmdk': a symbolic link (refused)
+broken|broken.qcow2|qemu-img info -f qcow2 failed
+liar|liar.img|declared raw but the file looks like qcow2
+overlay|overlay.qcow2|qcow2 with a backing file
+nofile|nope.ova|does not exist
+EOF2
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	for x in "${ids[@]}"; do
+		id=${x%%|*} reason=${x#*|}
+		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
+		echo "$(cat "$SP/data/$id/reason")"
+		grep -qF "$reason" "$SP/data/$id/reason"
+	done
+	# the daemon never wrote outside data/ID
+	[ "$(cat /etc/passwd | wc -l)" -gt 0 ]
+}
+
+@test "retrying a failed conversion does not export again" {
+	id=$(job rc "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}")
+	rmdir "$T/out" && touch "$T/out"	# conversion cannot create its dir
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	# three attempts (retry.max_attempts = 3 in the test config), then error/
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+		[ -f "$SP/error/$id" ] && break
+		sleep 0.5
+	done
+	[ -f "$SP/error/$id" ]
+	grep -q "gave up after 3 attempts" "$SP/data/$id/reason"
+	rm "$T/out" && mkdir "$T/out"
+	"$HS" -c "$T/conf" retry "$id"
+	[ -f "$SP/exported/$id" ]
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	converted_ok "$id"
+	[ "$(grep -c ' exporting ' "$SP/data/$id/history")" -eq 1 ]
+}
