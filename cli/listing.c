@@ -149,22 +149,31 @@ listing_list(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
-/* Does pid run, under the name daemon (comm: at most 15 characters)? */
+/*
+ * Does pid run, under the name daemon (comm: at most 15 characters)? From
+ * /proc/PID/stat: "PID (COMM) STATE ...", COMM between the first '(' and
+ * the last ')'. A zombie (Z, X: dead, not yet reaped by its parent) still
+ * answers kill(pid, 0) and keeps its name, but is not running.
+ */
 static bool
 listing_pid_is(long pid, const char *daemon)
 {
 	size_t want = strnlen(daemon, 15);
-	char path[64], *comm;
+	char path[64], *s, *lp, *rp;
 	bool yes;
 
 	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-	if (util_read_file_at(AT_FDCWD, path, 256, &comm, NULL) != 0)
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (util_read_file_at(AT_FDCWD, path, 4096, &s, NULL) != 0)
 		return false;
-	comm[strcspn(comm, "\n")] = '\0';
-	yes = strlen(comm) == want && strncmp(comm, daemon, want) == 0;
-	free(comm);
+	lp = strchr(s, '(');
+	rp = strrchr(s, ')');
+	yes = lp != NULL && rp != NULL && rp[1] == ' ' &&
+	    rp[2] != 'Z' && rp[2] != 'X' &&
+	    (size_t)(rp - lp - 1) == want &&
+	    strncmp(lp + 1, daemon, want) == 0;
+	free(s);
 	return yes;
 }
 
