@@ -455,9 +455,15 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 
 	daemon_read_reason(w, reason, sizeof(reason));
 	if (w->cancelled) {
+		int dfd;
+
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    "cancelled by the operator") != 0)
 			log_warn("%s: cannot move to error/", w->id);
+		if ((dfd = spool_jobdir(&d->sp, w->id, false)) >= 0) {
+			unlinkat(dfd, "cancel", 0);	/* carried out */
+			close(dfd);
+		}
 		log_notice("%s: cancelled", w->id);
 		d->n_failed++;
 	} else if (code == HS_EXIT_OK) {

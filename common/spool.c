@@ -32,19 +32,23 @@ static const struct {
 	mode_t		 mode;
 	bool		 stage;	/* holds job files */
 } spool_dirs[SD_COUNT] = {
-	[SD_INCOMING]	= { "incoming",   01730, false },
-	[SD_INTAKE]	= { "intake",     0750, true },
-	[SD_REQUEST]	= { "request",    0750, true },
-	[SD_EXPORTING]	= { "exporting",  0750, true },
-	[SD_EXPORTED]	= { "exported",   0750, true },
-	[SD_CONVERTING]	= { "converting", 0750, true },
-	[SD_CONVERTED]	= { "converted",  0750, true },
-	[SD_IMPORTING]	= { "importing",  0750, true },
-	[SD_IMPORTED]	= { "imported",   0750, true },
-	[SD_ERROR]	= { "error",      0750, true },
-	[SD_TMP]	= { "tmp",        0700, false },
-	[SD_DATA]	= { "data",       0750, false },
-	[SD_RUN]	= { "run",        0750, false },
+	/*
+	 * setgid: what the daemons create belongs to the submitters' group,
+	 * so `hyperspool list/show/status` work for its members.
+	 */
+	[SD_INCOMING]	= { "incoming",   03730, false },
+	[SD_INTAKE]	= { "intake",     02750, true },
+	[SD_REQUEST]	= { "request",    02750, true },
+	[SD_EXPORTING]	= { "exporting",  02750, true },
+	[SD_EXPORTED]	= { "exported",   02750, true },
+	[SD_CONVERTING]	= { "converting", 02750, true },
+	[SD_CONVERTED]	= { "converted",  02750, true },
+	[SD_IMPORTING]	= { "importing",  02750, true },
+	[SD_IMPORTED]	= { "imported",   02750, true },
+	[SD_ERROR]	= { "error",      02750, true },
+	[SD_TMP]	= { "tmp",        02700, false },
+	[SD_DATA]	= { "data",       02750, false },
+	[SD_RUN]	= { "run",        02750, false },
 };
 
 const char *
@@ -376,7 +380,11 @@ spool_read_reason(struct spool *sp, const char *id, char *buf, size_t size)
 	return 0;
 }
 
-/* Which stage directory holds job ID now? -1 (ENOENT) if none. */
+/*
+ * Which stage directory holds job ID now? -1 (ENOENT) if none. A job that
+ * moves back a stage (rollback, retry) while we look can slip past one
+ * pass over the directories, so a miss is looked at again.
+ */
 int
 spool_locate(struct spool *sp, const char *id)
 {
@@ -384,9 +392,10 @@ spool_locate(struct spool *sp, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	for (int d = 0; d < SD_COUNT; d++)
-		if (spool_dirs[d].stage && spool_exists(sp->fd[d], id))
-			return d;
+	for (int pass = 0; pass < 3; pass++)
+		for (int d = 0; d < SD_COUNT; d++)
+			if (spool_dirs[d].stage && spool_exists(sp->fd[d], id))
+				return d;
 	errno = ENOENT;
 	return -1;
 }

@@ -56,19 +56,19 @@ start_queued() {
 # --- init ------------------------------------------------------------------
 
 # directory mode (spool-layout.md)
-LAYOUT='incoming 1730
-intake 750
-request 750
-exporting 750
-exported 750
-converting 750
-converted 750
-importing 750
-imported 750
-error 750
-tmp 700
-data 750
-run 750'
+LAYOUT='incoming 3730
+intake 2750
+request 2750
+exporting 2750
+exported 2750
+converting 2750
+converted 2750
+importing 2750
+imported 2750
+error 2750
+tmp 2700
+data 2750
+run 2750'
 
 @test "init creates every directory of the spool with its documented mode" {
 	run --separate-stderr hs -s "$T/new" init

@@ -128,11 +128,11 @@ test_create_modes(void **state)
 		const char	*name;
 		mode_t		 mode;
 	} want[] = {
-		{ "incoming", 01730 }, { "intake", 0750 }, { "request", 0750 },
-		{ "exporting", 0750 }, { "exported", 0750 },
-		{ "converting", 0750 }, { "converted", 0750 },
-		{ "importing", 0750 }, { "imported", 0750 }, { "error", 0750 },
-		{ "tmp", 0700 }, { "data", 0750 }, { "run", 0750 },
+		{ "incoming", 03730 }, { "intake", 02750 }, { "request", 02750 },
+		{ "exporting", 02750 }, { "exported", 02750 },
+		{ "converting", 02750 }, { "converted", 02750 },
+		{ "importing", 02750 }, { "imported", 02750 }, { "error", 02750 },
+		{ "tmp", 02700 }, { "data", 02750 }, { "run", 02750 },
 	};
 	struct fx *fx = *state;
 	char path[PATH_MAX];
@@ -169,10 +169,10 @@ test_create_repairs_modes(void **state)
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(spool_create(fx->root, getuid(), getgid()), 0);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(st.st_mode & 07777, 02700);
 	snprintf(path, sizeof(path), "%s/incoming", fx->root);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 01730);
+	assert_int_equal(st.st_mode & 07777, 03730);
 }
 
 static void

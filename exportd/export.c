@@ -1,0 +1,117 @@
+/*
+ * export.c - the provider table and what every provider shares: failure
+ * reasons and the final description of the VM. Used by exportd and by
+ * `hyperspool inspect` (which runs a provider with ctx->inspect set).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+#include "job.h"
+#include "util.h"
+
+static const struct provider *const providers[] = {
+	&provider_file,
+	&provider_http,
+};
+
+const struct provider *
+export_provider(const char *type)
+{
+	for (size_t i = 0; i < HS_ARRAY_LEN(providers); i++)
+		if (type != NULL && strcmp(providers[i]->type, type) == 0)
+			return providers[i];
+	return NULL;
+}
+
+static int
+export_reason(struct export_ctx *ctx, int code, const char *fmt, va_list ap)
+{
+	vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	return code;
+}
+
+int
+export_fail(struct export_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = export_reason(ctx, HS_EXIT_PERMANENT, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+export_retry(struct export_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = export_reason(ctx, HS_EXIT_TEMPORARY, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void
+export_hint_str(char **field, const cJSON *hints, const char *key)
+{
+	const char *v = job_get_str(hints, key);
+
+	if (v != NULL) {
+		free(*field);
+		*field = xstrdup(v);
+	}
+}
+
+/*
+ * Finish the description: the job's name, the job's explicit vm hints
+ * over what the source said (an operator's word wins), disks in boot
+ * order. A source that describes no NIC (a bare disk) gets one, so the
+ * guest is reachable.
+ */
+int
+export_describe(struct export_ctx *ctx, bool default_nic)
+{
+	const cJSON *hints = job_get(ctx->job, "vm"), *nics;
+	struct vmdesc *vm = &ctx->vm;
+
+	free(vm->name);
+	vm->name = xstrdup(job_get_str(ctx->job, "name"));
+	if (cJSON_IsNumber(job_get(hints, "cpus")))
+		vm->cpus = job_get(hints, "cpus")->valueint;
+	if (cJSON_IsNumber(job_get(hints, "memory_mib")))
+		vm->memory_mib = job_get(hints, "memory_mib")->valueint;
+	export_hint_str(&vm->firmware, hints, "firmware");
+	export_hint_str(&vm->os, hints, "os");
+	nics = job_get(hints, "nics");
+	if (cJSON_GetArraySize(nics) > 0) {
+		const cJSON *it;
+
+		for (size_t i = 0; i < vm->nnics; i++) {
+			free(vm->nics[i].model);
+			free(vm->nics[i].network);
+		}
+		vm->nnics = 0;
+		cJSON_ArrayForEach(it, nics) {
+			struct vm_nic *n = vmdesc_add_nic(vm);
+
+			if (n == NULL)
+				break;
+			snprintf(n->mac, sizeof(n->mac), "%s",
+			    job_get_str(it, "mac") ? job_get_str(it, "mac") : "");
+			export_hint_str(&n->model, it, "model");
+			export_hint_str(&n->network, it, "network");
+		}
+	} else if (vm->nnics == 0 && default_nic)
+		(void)vmdesc_add_nic(vm);
+	if (vm->ndisks == 0)
+		return export_fail(ctx, "the source describes no disks");
+	vmdesc_sort_disks(vm);
+	return HS_EXIT_OK;
+}
+
