@@ -1,0 +1,52 @@
+/*
+ * virt.h - everything importd asks of libvirt, behind a small interface:
+ * connect, find-or-define a domain we own, autostart, start (optionally
+ * paused), resume, read its state, and read its serial console.
+ *
+ * Ownership: a domain is ours when its name is the job's name AND its UUID
+ * is the one importd stored in data/ID/uuid before defining it. importd
+ * never destroys, undefines or redefines a domain that is not ours.
+ *
+ * Errors: functions return -1 and leave one line in v->err (libvirt's own
+ * message included) with v->permanent saying whose fault it is: true when
+ * the request itself cannot work (bad XML, unsupported configuration, a
+ * foreign domain holding the name), false for what may pass (connection
+ * lost, daemon busy, qemu failing to start).
+ */
+#ifndef HS_VIRT_H
+#define HS_VIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VIRT_ERR_MAX	512
+
+struct virt {
+	void		*conn;		/* virConnectPtr */
+	void		*dom;		/* virDomainPtr, once found or defined */
+	void		*st;		/* virStreamPtr of the open console */
+	int		 timer;		/* event loop tick while reading it */
+	const char	*uri;
+	char		 err[VIRT_ERR_MAX];
+	bool		 permanent;
+};
+
+/* What virt_state() reports, reduced to what importd decides on. */
+enum virt_run { VIRT_STOPPED, VIRT_PAUSED, VIRT_RUNNING };
+
+int	 virt_open(struct virt *, const char *);
+void	 virt_close(struct virt *);
+int	 virt_find(struct virt *, const char *, const char *);
+int	 virt_define(struct virt *, const char *, const char *, const char *);
+int	 virt_autostart(struct virt *);
+int	 virt_start(struct virt *, bool);
+int	 virt_resume(struct virt *);
+int	 virt_state(struct virt *, enum virt_run *, char *, size_t);
+bool	 virt_kvm_usable(struct virt *, const char *);
+
+int	 virt_console_open(struct virt *);
+ssize_t	 virt_console_read(struct virt *, char *, size_t);
+void	 virt_console_close(struct virt *);
+
+#endif
