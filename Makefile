@@ -35,7 +35,7 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIB        = $(B)/lib/libhscommon.a
 
-DAEMONS = queued exportd convertwatch
+DAEMONS = queued exportd convertwatch importd
 EXPORTD_SRC = $(wildcard exportd/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
@@ -46,11 +46,12 @@ TEST_PROG = $(B)/tests/stagetest
 
 all: $(PROGS)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h)
+$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/obj/exportd/%.o: CFLAGS += -Iexportd $(shell pkg-config --cflags libcurl)
+$(B)/obj/cli/%.o: CFLAGS += -Iexportd -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -64,13 +65,23 @@ $(B)/bin/exportd: $(EXPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
 
+IMPORTD_SRC = $(wildcard importd/*.c)
+$(B)/obj/importd/%.o: CFLAGS += $(shell pkg-config --cflags libvirt)
+
+$(B)/bin/importd: $(IMPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libvirt)
+
 $(B)/bin/convertwatch: $(B)/obj/convertwatch/convertwatch.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(LIB)
+# The CLI runs exportd's providers for `inspect`.
+EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/obj/%.o))
+
+$(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(EXPORT_LIB_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
 
 # Unit tests of exportd's parsers link their object; objects go before the
 # library in the link line.
@@ -100,6 +111,7 @@ $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 
 deps:
 	@contrib/install-deps
+	@contrib/start-libvirt
 
 check: deps
 	$(MAKE) all tests

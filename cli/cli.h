@@ -50,10 +50,13 @@ int	 admin_init(struct cli *, int, char **);
 int	 admin_retry(struct cli *, int, char **);
 int	 admin_cancel(struct cli *, int, char **);
 int	 submit_job(struct cli *, int, char **);
+int	 submit_drop(struct cli *, const char *, char *, size_t);
+int	 migrate_job(struct cli *, int, char **);
 int	 jobcmd_show(struct cli *, int, char **);
 int	 jobcmd_logs(struct cli *, int, char **);
 int	 jobcmd_wait(struct cli *, int, char **);
 int	 listing_list(struct cli *, int, char **);
 int	 listing_status(struct cli *, int, char **);
+int	 inspect_source(struct cli *, int, char **);
 
 #endif

@@ -93,6 +93,25 @@ static const struct command {
 	    "moved to error/ at once; for a job in progress a cancel is\n"
 	    "requested and the owning daemon stops it within about a second.\n"
 	    "A finished job (imported/ or error/) is refused.\n" },
+	{ "migrate", migrate_job, false, "migrate [--keep] FILE|-",
+	    "run one job through all four stages, no daemons",
+	    "Direct mode: make a private spool, drop the job into it and run\n"
+	    "queued, exportd, convertwatch and importd on it once each, in the\n"
+	    "foreground (their log lines go to stderr). Exit 0 when the VM is\n"
+	    "imported, 1 with the reason when the job failed. Converted images\n"
+	    "go to convert.output_dir as usual.\n\n"
+	    "  -k, --keep  keep the private spool (its path is printed) to look\n"
+	    "              at the job's log and history\n" },
+	{ "inspect", inspect_source, false, "inspect [--json] [--format F] PATH",
+	    "describe a source without exporting it",
+	    "Read an OVA, OVF, VMX or disk image the way exportd would (read-only,\n"
+	    "nothing is copied) and print the VM description an export would\n"
+	    "produce - cpus, memory, firmware, OS hint, disks (format, virtual\n"
+	    "size, bus), NICs (MAC, model, network) - and the libvirt domain XML\n"
+	    "importd would define from it.\n\n"
+	    "  --json      print the description as JSON\n"
+	    "  --format F  what PATH is (ova ovf vmx vmdk vhd vhdx raw qcow2 vdi),\n"
+	    "              when its name does not say\n" },
 	{ "status", listing_status, true, "status [--json]",
 	    "jobs per stage, daemons alive or not",
 	    "Jobs per stage, and every daemon with its host, pid, uptime,\n"

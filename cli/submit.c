@@ -172,6 +172,21 @@ submit_wait(struct cli *c, const char *name, double timeout)
 	return CLI_FAILED;
 }
 
+/* Put FILE (or - for stdin) into incoming/ under a new name. */
+int
+submit_drop(struct cli *c, const char *file, char *name, size_t namelen)
+{
+	size_t max = (size_t)conf_int("queued.max_job_size", JOB_MAX_SIZE), len;
+	char *buf;
+	int rc;
+
+	if ((rc = submit_read(file, max, &buf, &len)) != CLI_OK)
+		return rc;
+	rc = submit_write(c, buf, len, name, namelen);
+	free(buf);
+	return rc;
+}
+
 int
 submit_job(struct cli *c, int argc, char **argv)
 {
@@ -180,10 +195,9 @@ submit_job(struct cli *c, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	size_t max = (size_t)conf_int("queued.max_job_size", JOB_MAX_SIZE), len;
 	double timeout = 10;
 	bool wait = true;
-	char name[64], *buf;
+	char name[64];
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
@@ -196,11 +210,7 @@ submit_job(struct cli *c, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage("submit");
-	if ((rc = submit_read(argv[optind], max, &buf, &len)) != CLI_OK)
-		return rc;
-	rc = submit_write(c, buf, len, name, sizeof(name));
-	free(buf);
-	if (rc != CLI_OK)
+	if ((rc = submit_drop(c, argv[optind], name, sizeof(name))) != CLI_OK)
 		return rc;
 	if (!wait) {
 		printf("incoming/%s\n", name);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "domxml.h"
 #include "util.h"
 
@@ -369,4 +370,27 @@ domxml_build(const struct vmdesc *vm, const struct domxml_opts *o, char *err,
 out:
 	xmlFreeDoc(doc);
 	return out;
+}
+
+/*
+ * The network_map of the configuration (importd.network_map, a list of
+ * "SOURCE NETWORK=TARGET", split at the last '='): the target for src, or
+ * NULL. A map_network callback for importd and `hyperspool inspect`.
+ */
+const char *
+domxml_map_conf(const char *src, void *arg)
+{
+	const char **map, *to = NULL;
+	size_t n = conf_list("importd.network_map", &map);
+
+	(void)arg;
+	for (size_t i = 0; i < n && to == NULL; i++) {
+		const char *eq = strrchr(map[i], '=');
+
+		if (eq != NULL && strlen(src) == (size_t)(eq - map[i]) &&
+		    strncmp(map[i], src, (size_t)(eq - map[i])) == 0)
+			to = eq + 1;
+	}
+	free(map);
+	return to;
 }

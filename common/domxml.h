@@ -47,6 +47,7 @@ struct domxml_opts {
 	const char	*description;	/* <description>, or NULL */
 };
 
+const char *domxml_map_conf(const char *, void *);
 char	*domxml_build(const struct vmdesc *, const struct domxml_opts *, char *,
 	    size_t);
 

@@ -623,9 +623,10 @@ job_validate(const cJSON *j, const struct job_policy *pol, char *err,
 		{ "name", F_NAME, true, 0, 64 }, { "source", F_OBJ, true, 0, 0 },
 		{ "vm", F_OBJ, false, 0, 0 }, { "convert", F_OBJ, false, 0, 0 },
 		{ "import", F_OBJ, false, 0, 0 }, { "submitted", F_STR, false, 0, 32 },
-		{ "origin", F_OBJ, false, 0, 0 },
+		{ "origin", F_OBJ, false, 0, 0 }, { "result", F_OBJ, false, 0, 0 },
 	};
-	static const char *const reserved[] = { "id", "submitted", "origin", NULL };
+	static const char *const reserved[] = { "id", "submitted", "origin",
+	    "result", NULL };
 	const cJSON *v;
 
 	if (job_check_credentials(j, err, errlen) != 0 || CHECK(j, "", top_f) != 0)
@@ -714,7 +715,8 @@ char *
 job_serialise(const cJSON *j, size_t *len)
 {
 	static const char *const order[] = { "version", "id", "name",
-	    "submitted", "source", "vm", "convert", "import", "origin", NULL };
+	    "submitted", "source", "vm", "convert", "import", "result", "origin",
+	    NULL };
 	cJSON *copy = cJSON_Duplicate(j, 1), *sorted = cJSON_CreateObject(), *it;
 	char *s, *out;
 	size_t n;

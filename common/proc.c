@@ -178,3 +178,20 @@ proc_result_free(struct proc_result *r)
 	free(r->out);
 	r->out = NULL;
 }
+
+/* Run argv on our own stdio; its exit code, 128 + signal, or -1. */
+int
+proc_run_attached(char *const argv[])
+{
+	pid_t pid;
+	int rc, st;
+
+	if ((rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ)) != 0) {
+		errno = rc;
+		return -1;
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

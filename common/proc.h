@@ -6,7 +6,8 @@
  * line callback sees stdout as it arrives, split on '\n' and '\r' (for
  * qemu-img -p progress). The child gets its own process group so the
  * caller can kill it and everything it started; proc_kill_current()
- * does that from a signal handler.
+ * does that from a signal handler. proc_run_attached() runs a program on
+ * our own stdin/stdout/stderr and returns its status the same way.
  */
 #ifndef HS_PROC_H
 #define HS_PROC_H
@@ -26,6 +27,7 @@ typedef void (*proc_line_cb)(const char *, void *);
 int	 proc_run(char *const [], size_t, proc_line_cb, void *,
 	    struct proc_result *);
 void	 proc_result_free(struct proc_result *);
+int	 proc_run_attached(char *const []);
 void	 proc_kill_current(void);
 
 #endif

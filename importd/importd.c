@@ -165,25 +165,6 @@ importd_config(struct importd *im, char *err, size_t len)
 	return 0;
 }
 
-/*
- * Source network -> target from importd.network_map ("FROM=TO", split at
- * the last '=': targets never contain one, VMware port groups might).
- */
-static const char *
-importd_map_network(const char *src, void *arg)
-{
-	struct importd *im = arg;
-
-	for (size_t i = 0; i < im->nnetmap; i++) {
-		const char *eq = strrchr(im->netmap[i], '=');
-		size_t n = (size_t)(eq - im->netmap[i]);
-
-		if (strlen(src) == n && strncmp(im->netmap[i], src, n) == 0)
-			return eq + 1;
-	}
-	return NULL;
-}
-
 /* -- the domain's UUID: data/ID/uuid, written before the domain exists -- */
 
 static void
@@ -281,8 +262,7 @@ importd_define(struct importd *im, struct virt *v)
 	struct domxml_opts o = {
 		.name = im->name, .uuid = im->uuid, .domain_type = im->domain_type,
 		.machine = im->machine, .disk_bus = im->disk_bus,
-		.network = im->network, .map_network = importd_map_network,
-		.map_arg = im,
+		.network = im->network, .map_network = domxml_map_conf,
 	};
 	char err[512], *desc, *xml;
 	int r;
