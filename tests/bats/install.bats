@@ -7,7 +7,11 @@ REPO=$BATS_TEST_DIRNAME/../..
 	d=$(mktemp -d)
 	make -s -C "$REPO" install DESTDIR="$d" PREFIX=/usr SYSCONFDIR=/etc SAN="${SAN:-}" >/dev/null
 	[ -x "$d/usr/bin/hyperspool" ]
-	[ -x "$d/usr/libexec/hyperspool/queued" ]
+	for p in queued exportd convertwatch importd; do
+		[ -x "$d/usr/libexec/hyperspool/$p" ]
+		grep -q "^ExecStart=/usr/libexec/hyperspool/$p -c /etc/hyperspool/hyperspool.conf" \
+		    "$d/usr/lib/systemd/system/hyperspool-$p.service"
+	done
 	[ -f "$d/etc/hyperspool/hyperspool.conf" ]
 	[ -f "$d/usr/share/doc/hyperspool/hyperspool.conf.example" ]
 	[ -f "$d/usr/share/doc/hyperspool/spool-layout.md" ]

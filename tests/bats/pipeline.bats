@@ -185,3 +185,77 @@ EOF2
 	converted_ok "$id"
 	[ "$(grep -c ' exporting ' "$SP/data/$id/history")" -eq 1 ]
 }
+
+# start_nginx DIR: serve DIR on 127.0.0.1:$PORT (real nginx, Range support)
+start_nginx() {
+	PORT=$((20000 + RANDOM % 20000))
+	mkdir -p "$T/nginx"
+	cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T/nginx/access.log;
+	client_body_temp_path $T/nginx;
+	proxy_temp_path $T/nginx;
+	fastcgi_temp_path $T/nginx;
+	uwsgi_temp_path $T/nginx;
+	scgi_temp_path $T/nginx;
+	server { listen 127.0.0.1:$PORT; root $1; }
+}
+CONF
+	# fd 3 is bats' own: nginx's workers must not keep it open.
+	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" 3>&- </dev/null >/dev/null 2>&1 &
+	NGINX=$!
+	PIDS+=($!)
+	wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/hs-sample.ova"
+}
+
+@test "all four daemons: an OVA, a VMX and an HTTP disk end up running in libvirt and boot" {
+	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
+	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
+	chmod 0711 "$T"
+	cat >>"$T/conf" <<'CONF'
+importd = { domain_type = "qemu"; };
+defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
+CONF
+	mkdir "$T/src/vmx"
+	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat "$RAW" "$T/src/vmx/b.vmdk"
+	printf 'numvcpus = "2"\nmemsize = "96"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "b.vmdk"\nethernet0.present = "TRUE"\nethernet0.address = "00:50:56:0a:0b:0c"\nethernet0.addressType = "static"\n' >"$T/src/vmx/b.vmx"
+	start_nginx "$T/src"
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	n=hs-p$$-$RANDOM
+	boot='"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}'
+	ids=()
+	for src in "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}" \
+	    "{\"type\":\"file\",\"path\":\"$T/src/vmx/b.vmx\"}" \
+	    "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/hs-sample.raw\",\"sha256\":\"$(sha256sum "$RAW" | cut -d' ' -f1)\"}"; do
+		i=${#ids[@]}
+		ids+=("$(printf '{"name":"%s-%d","source":%s,%s}' "$n" "$i" "$src" "$boot" |
+		    "$HS" -c "$T/conf" submit -)")
+	done
+	for id in "${ids[@]}"; do
+		run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+		echo "$id: $output"
+		[ "$status" -eq 0 ] || { cat "$T"/*.log; false; }
+	done
+	for i in 0 1 2; do
+		id=${ids[$i]}
+		[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+		grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
+		virsh -c qemu:///session dumpxml "$n-$i" >"$T/dom$i.xml"
+		virsh -q -c qemu:///session destroy "$n-$i" >/dev/null 2>&1 || true
+		virsh -q -c qemu:///session undefine "$n-$i" >/dev/null 2>&1 || true
+		# the guest wrote nothing to its disk: still equal to the source
+		out=$(jq -r '.vm.disks[0].output' "$SP/imported/$id")
+		qemu-img compare -f raw -F qcow2 "$RAW" "$out"
+	done
+	grep -q "00:50:56:8a:12:34" "$T/dom0.xml"
+	grep -q "<memory unit='KiB'>65536</memory>" "$T/dom0.xml"
+	grep -q "00:50:56:0a:0b:0c" "$T/dom1.xml"
+	grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom1.xml"
+	# the HTTP source came from nginx, in Range segments or whole
+	grep -q "GET /hs-sample.raw" "$T/nginx/access.log"
+	kill -QUIT "$NGINX"	# graceful: the workers go too
+}
