@@ -219,7 +219,7 @@ fail:
  * opened and checked (passed as /proc/self/fd/N of an inherited
  * descriptor), so what qemu-img reads is what we validated.
  */
-static int
+int
 disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 {
 	char path[64];

@@ -53,6 +53,7 @@ int	 disk_check_magic(struct export_ctx *, int, const char *, const char *);
 int	 disk_copy(struct export_ctx *, int, const char *, const char *);
 int	 disk_add_vmdk(struct export_ctx *, int, const char *, struct vm_disk *);
 int	 disk_landed(struct export_ctx *, struct vm_disk *);
+int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,
 	    struct vm_disk *);
 int	 disk_open_beneath(int, const char *, int);

@@ -1461,3 +1461,73 @@ fetch_head(const struct fetch_opts *o, uint64_t *size, bool *ranges,
 	fetch_job_free(&j);
 	return rc;
 }
+
+/* ---- peek: the first bytes of a URL, for `hyperspool inspect` ---------- */
+
+struct fetch_peek {
+	int		 fd;
+	uint64_t	 got, max;
+	bool		 failed;
+};
+
+static size_t
+fetch_peek_write(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct fetch_peek *p = ud;
+	size_t n = size * nmemb;
+
+	if (p->got + n > p->max)
+		n = (size_t)(p->max - p->got);
+	if (n > 0 && util_write_all(p->fd, buf, n) != 0) {
+		p->failed = true;
+		return 0;
+	}
+	p->got += n;
+	return p->got >= p->max ? 0 : size * nmemb;	/* enough: stop */
+}
+
+/*
+ * Write at most max bytes from the start of the URL into fd (a Range
+ * request; a server that ignores it is cut off at max). Same TLS and
+ * credential rules as fetch_file. HS_EXIT_OK or PERMANENT with a reason.
+ */
+int
+fetch_peek(const struct fetch_opts *o, int fd, uint64_t max, char *err,
+    size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", range[64], *safe = NULL;
+	struct fetch_resp resp;
+	struct fetch_peek p = { fd, 0, max, false };
+	long status = 0;
+	CURLcode rc;
+	CURL *e;
+
+	if (fetch_url_check(o->url, &safe, err, errlen) != 0)
+		return HS_EXIT_PERMANENT;
+	fetch_global_init();
+	memset(&resp, 0, sizeof(resp));
+	if ((e = fetch_easy_new(o, &resp, errbuf)) == NULL) {
+		free(safe);
+		snprintf(err, errlen, "cannot set up a transfer");
+		return HS_EXIT_TEMPORARY;
+	}
+	snprintf(range, sizeof(range), "0-%llu", (unsigned long long)max - 1);
+	curl_easy_setopt(e, CURLOPT_RANGE, range);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_peek_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
+	rc = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	if ((rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && !p.failed)) &&
+	    (status == 200 || status == 206)) {
+		free(safe);
+		return HS_EXIT_OK;
+	}
+	if (rc == CURLE_OK)
+		snprintf(err, errlen, "HTTP %ld from %s", status, safe);
+	else
+		snprintf(err, errlen, "%s: %s", safe, errbuf[0] ? errbuf :
+		    curl_easy_strerror(rc));
+	free(safe);
+	return HS_EXIT_PERMANENT;
+}

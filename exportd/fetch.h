@@ -45,5 +45,6 @@ int	 fetch_file(const struct fetch_opts *, int, const char *,
 	    struct progress *, char *, size_t);
 int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,
 	    size_t);
+int	 fetch_peek(const struct fetch_opts *, int, uint64_t, char *, size_t);
 
 #endif

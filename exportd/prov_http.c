@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,49 @@ http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
 	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
 }
 
+#define PEEK_OVA	(16 * 1024 * 1024)	/* the OVF comes first in an OVA */
+#define PEEK_DISK	(1024 * 1024)
+
+/*
+ * Inspect without downloading: the OVF of an OVA is read from the first
+ * bytes (a Range request); a disk's size comes from HEAD (raw) or from
+ * qemu-img reading its first bytes (0, "unknown", when that is not enough).
+ */
+static int
+http_inspect(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
+    const char *kind)
+{
+	char err[1024];
+	uint64_t size;
+	bool ranges;
+	int fd, rc;
+
+	if ((fd = memfd_create("hyperspool-peek", MFD_CLOEXEC)) < 0)
+		return export_retry(ctx, "memfd_create: %s", strerror(errno));
+	if (strcmp(kind, "ova") == 0) {
+		if ((rc = fetch_peek(o, fd, PEEK_OVA, err, sizeof(err))) != 0)
+			rc = export_fail(ctx, "%s", err);
+		else {
+			lseek(fd, 0, SEEK_SET);
+			rc = ova_export(ctx, fd, name);
+		}
+	} else {
+		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+
+		d->file = xstrdup(name);
+		d->format = xstrdup(kind);
+		if ((rc = fetch_head(o, &size, &ranges, err, sizeof(err))) != 0)
+			rc = export_fail(ctx, "%s", err);
+		else if (strcmp(kind, "raw") == 0)
+			d->virtual_size = size;
+		else if (fetch_peek(o, fd, PEEK_DISK, err, sizeof(err)) == 0 &&
+		    disk_info(ctx, d, fd) != HS_EXIT_OK)
+			ctx->reason[0] = '\0';		/* size unknown: 0 */
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 http_run(struct export_ctx *ctx)
 {
@@ -65,9 +109,6 @@ http_run(struct export_ctx *ctx)
 	bool have_cred = false;
 	int rc, fd;
 
-	if (ctx->inspect)
-		return export_fail(ctx, "inspecting a URL is not supported yet: "
-		    "download it and inspect the file");
 	if ((name = http_file_name(job_get_str(ctx->src, "url"))) == NULL ||
 	    !util_filename_valid(name)) {
 		free(name);
@@ -92,6 +133,10 @@ http_run(struct export_ctx *ctx)
 		have_cred = true;
 	}
 	http_opts(ctx, &o, have_cred ? &c : NULL);
+	if (ctx->inspect) {
+		rc = http_inspect(ctx, &o, name, kind);
+		goto out;
+	}
 	rc = fetch_file(&o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
 	if (rc != HS_EXIT_OK) {
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);

@@ -189,6 +189,7 @@ EOF2
 # start_nginx DIR: serve DIR on 127.0.0.1:$PORT (real nginx, Range support)
 start_nginx() {
 	PORT=$((20000 + RANDOM % 20000))
+	chmod 0711 "$T"	# nginx workers run as www-data
 	mkdir -p "$T/nginx"
 	cat >"$T/nginx/nginx.conf" <<CONF
 daemon off;
@@ -209,7 +210,8 @@ CONF
 	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" 3>&- </dev/null >/dev/null 2>&1 &
 	NGINX=$!
 	PIDS+=($!)
-	wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/hs-sample.ova"
+	wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/hs-sample.ova" ||
+	    { cat "$T/nginx/error.log"; false; }
 }
 
 @test "all four daemons: an OVA, a VMX and an HTTP disk end up running in libvirt and boot" {
@@ -258,4 +260,37 @@ CONF
 	# the HTTP source came from nginx, in Range segments or whole
 	grep -q "GET /hs-sample.raw" "$T/nginx/access.log"
 	kill -QUIT "$NGINX"	# graceful: the workers go too
+}
+
+@test "inspect: the description and domain XML of an OVA, a file or a URL, nothing copied" {
+	run "$HS" -c "$T/conf" inspect --json "$T/src/hs-sample.ova"
+	[ "$status" -eq 0 ]
+	j=$output
+	[ "$(jq -r .cpus <<<"$j")" = 1 ]
+	[ "$(jq -r .memory_mib <<<"$j")" = 64 ]
+	[ "$(jq -r .firmware <<<"$j")" = bios ]
+	[ "$(jq -r .os <<<"$j")" = otherGuest ]
+	[ "$(jq -r .disks[0].format <<<"$j")" = vmdk ]
+	[ "$(jq -r .disks[0].virtual_size <<<"$j")" = 67108864 ]
+	[ "$(jq -r .disks[0].bus <<<"$j")" = scsi ]
+	[ "$(jq -r .nics[0].mac <<<"$j")" = 00:50:56:8a:12:34 ]
+	[ "$(jq -r .nics[0].model <<<"$j")" = vmxnet3 ]
+	[ "$(jq -r .nics[0].network <<<"$j")" = "VM Network" ]
+	run "$HS" -c "$T/conf" inspect "$T/src/hs-sample.ova"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"<mac address=\"00:50:56:8a:12:34\"/>"* ]]
+	[[ "$output" == *"<memory unit=\"MiB\">64</memory>"* ]]
+	start_nginx "$T/src"
+	run "$HS" -c "$T/conf" inspect --json "http://127.0.0.1:$PORT/hs-sample.ova"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .nics[0].mac <<<"$output")" = 00:50:56:8a:12:34 ]
+	run "$HS" -c "$T/conf" inspect --json "http://127.0.0.1:$PORT/hs-sample.raw"
+	[ "$(jq -r .disks[0].virtual_size <<<"$output")" = 67108864 ]
+	kill -QUIT "$NGINX"
+	# a hostile source is refused with the exporter's own reason
+	run "$HS" -c "$T/conf" inspect "$T/src/nope.ova"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"does not exist"* ]]
+	# nothing was written anywhere in the spool
+	[ "$(find "$SP/data" -mindepth 1 | wc -l)" -eq 0 ]
 }
