@@ -102,9 +102,10 @@ static const struct command {
 	    "go to convert.output_dir as usual.\n\n"
 	    "  -k, --keep  keep the private spool (its path is printed) to look\n"
 	    "              at the job's log and history\n" },
-	{ "inspect", inspect_source, false, "inspect [--json] [--format F] PATH",
+	{ "inspect", inspect_source, false, "inspect [--json] [--format F] PATH|URL",
 	    "describe a source without exporting it",
-	    "Read an OVA, OVF, VMX or disk image the way exportd would (read-only,\n"
+	    "Read an OVA, OVF, VMX or disk image (a path, or an http(s) URL to an\n"
+	    "OVA or a disk) the way exportd would (read-only,\n"
 	    "nothing is copied) and print the VM description an export would\n"
 	    "produce - cpus, memory, firmware, OS hint, disks (format, virtual\n"
 	    "size, bus), NICs (MAC, model, network) - and the libvirt domain XML\n"
