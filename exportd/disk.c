@@ -30,6 +30,34 @@
 
 #define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
 
+/* Header fields, read without assuming alignment. */
+static uint64_t
+disk_le64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static uint64_t
+disk_be64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
+}
+
+static uint32_t
+disk_be32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be32toh(v);
+}
+
 bool
 disk_relpath_ok(const char *p)
 {
@@ -132,10 +160,10 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	if (strcmp(looks, fmt) != 0)
 		return export_fail(ctx, "%s: declared %s but the file looks like %s; "
 		    "set source.format if the name misleads", name, fmt, looks);
-	if (strcmp(fmt, "qcow2") == 0 && be64toh(*(uint64_t *)(h + 8)) != 0)
+	if (strcmp(fmt, "qcow2") == 0 && disk_be64(h + 8) != 0)
 		return export_fail(ctx, "%s: qcow2 with a backing file: flatten it "
 		    "first (qemu-img convert)", name);
-	if (strcmp(fmt, "vhd") == 0 && be32toh(*(uint32_t *)(f + 60)) == 4)
+	if (strcmp(fmt, "vhd") == 0 && disk_be32(f + 60) == 4)
 		return export_fail(ctx, "%s: differencing VHD: merge it into its "
 		    "parent first", name);
 	return 0;
@@ -274,8 +302,8 @@ disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
 	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) < 4)
 		return export_fail(ctx, "%s: cannot read the VMDK header", name);
 	if (memcmp(h, "KDMV", 4) == 0) {
-		off = le64toh(*(uint64_t *)(h + 28)) * 512;
-		size = le64toh(*(uint64_t *)(h + 36)) * 512;
+		off = disk_le64(h + 28) * 512;
+		size = disk_le64(h + 36) * 512;
 		if (off == 0 || size == 0) {
 			*out = NULL;	/* streamOptimized may carry none */
 			return 0;

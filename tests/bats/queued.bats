@@ -25,6 +25,9 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	done
 	median=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 5p)
 	echo "latencies ms: ${lat[*]}, median $median"
+	# The bound is a property of the production build; ASan+UBSan slow
+	# every job (fork, parse, fsyncs) by a factor, so it is not held there.
+	[ "${SAN:-}" != 1 ] || skip "sanitizer build: median $median ms, bound not applied"
 	[ "$median" -le 50 ]
 }
 
