@@ -393,6 +393,15 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 	return rc;
 }
 
+/* Why disk_open_beneath() failed, as a permanent failure. */
+static int
+disk_open_failed(struct export_ctx *ctx, const char *rel)
+{
+	return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
+	    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside its "
+	    "directory (refused)" : strerror(errno));
+}
+
 /*
  * A VMDK at dirfd/rel: a sparse file (monolithicSparse, streamOptimized)
  * is copied as it is; a text descriptor is copied with each extent it
@@ -408,9 +417,7 @@ disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
 	unsigned char magic[4] = { 0 };
 
 	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
-		return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
-		    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside "
-		    "its directory (refused)" : strerror(errno));
+		return disk_open_failed(ctx, rel);
 	if ((rc = disk_check_magic(ctx, fd, rel, "vmdk")) != 0)
 		goto out;
 	(void)!pread(fd, magic, 4, 0);
@@ -468,9 +475,7 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	if (strcmp(fmt, "vmdk") == 0)
 		return disk_add_vmdk(ctx, dirfd, rel, d);
 	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
-		return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
-		    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside "
-		    "its directory (refused)" : strerror(errno));
+		return disk_open_failed(ctx, rel);
 	free(d->file);
 	free(d->format);
 	d->file = xstrdup(disk_basename(rel));
