@@ -27,6 +27,7 @@ struct export_ctx {
 	const char *const *roots;	/* source_roots, NULL-terminated */
 	int		 datafd;	/* data/ID/, -1 when inspecting */
 	bool		 inspect;
+	bool		 sha256_done;	/* source.sha256 already verified */
 	struct vmdesc	 vm;
 	struct progress	 pg;
 	char		 reason[1024];

@@ -378,7 +378,7 @@ ova_export(struct export_ctx *ctx, int fd, const char *what)
 	o.ctx = ctx;
 	o.fd = fd;
 	o.what = what;
-	o.want_whole = want != NULL && !ctx->inspect;
+	o.want_whole = want != NULL && !ctx->inspect && !ctx->sha256_done;
 	if (o.want_whole)
 		digest_init(&o.whole, false, true);
 	if ((rc = ova_walk(&o)) != 0)

@@ -149,6 +149,7 @@ http_run(struct export_ctx *ctx)
 			goto out;
 		}
 		/* The digest of the whole file was checked by the download. */
+		ctx->sha256_done = true;
 		rc = ova_export(ctx, fd, name);
 		close(fd);
 		if (rc == HS_EXIT_OK)
