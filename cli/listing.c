@@ -6,7 +6,7 @@
  * or as text, so the two forms always say the same. A daemon on this host
  * (same host name and boot ID) is alive when its pid runs under its name;
  * one on another host when its heartbeat is younger than three
- * heartbeat_interval.
+ * heartbeat_interval. status also warns (see listing_warnings()).
  *
  * Error policy: see cli.h. A directory that cannot be listed is an error
  * (111), except incoming/, which submitters may not list (mode 1730).
@@ -19,13 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "cli.h"
 #include "conf.h"
 #include "job.h"
 #include "log.h"
+#include "owner.h"
 
 #define STATUS_MAX	65536
+#define STATUS_FREE_PCT	10	/* warn below this share of free space */
 
 static cJSON *
 listing_job(struct cli *c, int stage, const char *id, time_t *t)
@@ -287,6 +290,100 @@ listing_status_text(const cJSON *o)
 	printf("daemons\n");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "daemons"))
 		listing_daemon_line(e);
+	e = cJSON_GetObjectItemCaseSensitive(o, "warnings");
+	if (cJSON_GetArraySize(e) > 0)
+		printf("warnings\n");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "warnings"))
+		printf("  %s\n", e->valuestring);
+}
+
+/*
+ * What an operator should look at: jobs in progress whose holder shows no
+ * heartbeat within the lease (daemon dead or cut off; another node takes
+ * them over once the lease is past), jobs waiting longer than the lease
+ * with no live daemon to take them, and a nearly full spool filesystem.
+ */
+static cJSON *
+listing_warnings(struct cli *c, const cJSON *daemons)
+{
+	double lease = conf_num("lease", 60);
+	cJSON *arr = cJSON_CreateArray();
+	time_t now = time(NULL);
+	struct statvfs vfs;
+	char **v, msg[512];
+	size_t n;
+
+	for (int d = SD_INTAKE; d <= SD_IMPORTING; d++) {
+		const char *worker = spool_dir_worker(d), *consumer = NULL;
+		const cJSON *e;
+		bool live = false;
+		time_t oldest = 0;
+
+		if (worker == NULL)	/* a waiting stage: who takes from it */
+			consumer = spool_dir_worker(d + 1);
+		if (spool_scan(&c->sp, d, true, &v, &n) != 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			struct owner o;
+			struct stat st;
+			time_t age;
+
+			if (consumer != NULL) {
+				if (fstatat(c->sp.fd[d], v[i], &st,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    (oldest == 0 || st.st_ctime < oldest))
+					oldest = st.st_ctime;
+				continue;
+			}
+			switch (owner_judge(&c->sp, d, v[i], worker, lease, &o,
+			    &age)) {
+			case OWNER_LOCAL_DEAD:
+				snprintf(msg, sizeof(msg), "%s/%s: its %s[%ld] on "
+				    "%s is gone; the next start of %s recovers it",
+				    spool_dir_name(d), v[i], o.daemon, o.pid,
+				    o.node, worker);
+				break;
+			case OWNER_REMOTE_EXPIRED:
+			case OWNER_NONE_EXPIRED:
+				snprintf(msg, sizeof(msg), "%s/%s: no heartbeat "
+				    "for %llds (lease %gs) from %s[%ld] on %s",
+				    spool_dir_name(d), v[i], (long long)age, lease,
+				    o.node[0] ? o.daemon : worker, o.pid,
+				    o.node[0] ? o.node : "?");
+				break;
+			default:
+				continue;
+			}
+			cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
+		}
+		spool_scan_free(v, n);
+		if (consumer == NULL || oldest == 0 || now - oldest <= lease)
+			continue;
+		cJSON_ArrayForEach(e, daemons)
+			live = live || (strcmp(job_get_str(e, "daemon"),
+			    consumer) == 0 && cJSON_IsTrue(
+			    cJSON_GetObjectItemCaseSensitive(e, "alive")));
+		if (!live) {
+			snprintf(msg, sizeof(msg), "%s/: jobs waiting for %llds "
+			    "(lease %gs) and no %s alive to take them",
+			    spool_dir_name(d), (long long)(now - oldest), lease,
+			    consumer);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
+		}
+	}
+	if (fstatvfs(c->sp.rootfd, &vfs) == 0 && vfs.f_blocks > 0 &&
+	    (vfs.f_bavail * 100 < vfs.f_blocks * STATUS_FREE_PCT ||
+	    (vfs.f_files > 0 && vfs.f_favail * 100 <
+	    vfs.f_files * STATUS_FREE_PCT))) {
+		snprintf(msg, sizeof(msg), "spool filesystem nearly full: %llu "
+		    "MiB of %llu MiB free, %llu of %llu inodes",
+		    (unsigned long long)vfs.f_bavail * vfs.f_frsize >> 20,
+		    (unsigned long long)vfs.f_blocks * vfs.f_frsize >> 20,
+		    (unsigned long long)vfs.f_favail,
+		    (unsigned long long)vfs.f_files);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
+	}
+	return arr;
 }
 
 int
@@ -296,7 +393,7 @@ listing_status(struct cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cJSON *o, *stages;
+	cJSON *o, *stages, *daemons;
 	bool json = false;
 	char **v;
 	size_t n;
@@ -320,7 +417,9 @@ listing_status(struct cli *c, int argc, char **argv)
 		cJSON_AddNumberToObject(stages, spool_dir_name(d), (double)n);
 		spool_scan_free(v, n);
 	}
-	cJSON_AddItemToObject(o, "daemons", listing_daemons(c));
+	daemons = listing_daemons(c);
+	cJSON_AddItemToObject(o, "daemons", daemons);
+	cJSON_AddItemToObject(o, "warnings", listing_warnings(c, daemons));
 	if (json)
 		return cli_print_json(o);
 	listing_status_text(o);

@@ -202,6 +202,8 @@ cli_setup(struct cli *c, const char *spool, const char *config, bool open)
 		log_errx("configuration: %s", err);
 		return CLI_SYSTEM;
 	}
+	if (conf_str("node", NULL) != NULL)
+		util_hostname_set(conf_str("node", NULL));
 	if (spool == NULL)
 		spool = env && *env ? env : conf_str("spool", CONF_DEFAULT_SPOOL);
 	c->spool_path = spool;

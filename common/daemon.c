@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,12 +31,14 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "owner.h"
 #include "proc.h"
 #include "util.h"
 #include "watch.h"
 
 #define STOP_GRACE_MS	30000	/* SIGTERM to workers, then SIGKILL */
 #define TICK_MS		1000	/* cancel checks while workers run */
+#define GC_MS		3600000	/* finished jobs are collected hourly */
 
 struct pending {
 	char	*name;
@@ -54,6 +57,7 @@ struct worker {
 	char	 id[JOBID_LEN + 1];
 	int	 reason_fd;
 	bool	 cancelled;
+	bool	 lost;		/* another node took the job over */
 };
 
 struct daemon {
@@ -68,13 +72,13 @@ struct daemon {
 	size_t			 ndl, dlcap;
 	struct worker		*wk;
 	int			 running;
-	int64_t			 next_scan, next_beat, next_dog, next_tick;
+	int64_t			 next_scan, next_beat, next_dog, next_tick, next_gc;
 	int64_t			 dog_ms, stop_deadline;
 	time_t			 started;
 	bool			 stopping;
 	int			 reason_fd;	/* in a worker: write end */
 	char			 status_name[300];
-	unsigned long		 n_ok, n_failed, n_retried;
+	unsigned long		 n_ok, n_failed, n_retried, n_lost, n_taken;
 };
 
 const struct daemon_config *
@@ -258,6 +262,145 @@ retry_clear(struct daemon *d, const char *id)
 	close(dfd);
 }
 
+/* -- owners and leases (owner.h) ----------------------------------------- */
+
+static enum owner_state
+daemon_judge(struct daemon *d, const char *id, time_t *agep)
+{
+	struct owner o;
+	time_t age;
+
+	return owner_judge(&d->sp, d->ops->work, id, d->ops->name,
+	    d->cfg.lease, &o, agep ? agep : &age);
+}
+
+/* Is id one of ours in memory: running, or waiting to be resumed? */
+static bool
+daemon_holds(struct daemon *d, const char *id)
+{
+	for (int i = 0; i < d->cfg.workers; i++)
+		if (d->wk[i].pid > 0 && strcmp(d->wk[i].id, id) == 0)
+			return true;
+	for (size_t i = 0; i < d->ndl; i++)
+		if (d->dl[i].resume && strcmp(d->dl[i].name, id) == 0)
+			return true;
+	return false;
+}
+
+/* Put work/id back into input/ (or resume it in place) for a new run. */
+static void
+daemon_reclaim(struct daemon *d, const char *id, const char *why)
+{
+	if (d->ops->resume) {
+		log_notice("%s: resuming it in %s/ (%s)", id,
+		    spool_dir_name(d->ops->work), why);
+		if (owner_write(&d->sp, id, d->ops->name) != 0)
+			log_warn("%s: cannot write its owner record", id);
+		defer_add(d, id, 0, true);
+		return;
+	}
+	owner_remove(&d->sp, id);
+	if (spool_rename(&d->sp, d->ops->work, id, d->ops->input, id,
+	    SPOOL_NOCLOBBER) != 0)
+		return;		/* somebody else was quicker, or an error */
+	(void)spool_history(&d->sp, id, spool_dir_name(d->ops->input), why);
+	log_notice("%s: back to %s/: %s", id, spool_dir_name(d->ops->input), why);
+}
+
+/*
+ * Look at every job in work/ that we do not hold ourselves: recover those
+ * of dead holders on this node, take over those whose lease expired on
+ * another node. At start, a job without an owner record on a local
+ * filesystem can only be ours (we died between claiming it and writing
+ * the record); on a shared one it waits for the lease like any other.
+ * Returns the number of jobs recovered or taken over.
+ */
+static int
+daemon_recover(struct daemon *d, bool at_start)
+{
+	char **v, *why;
+	size_t n;
+	int moved = 0;
+
+	if (spool_scan(&d->sp, d->ops->work, true, &v, &n) != 0) {
+		log_warn("cannot scan %s/", spool_dir_name(d->ops->work));
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct owner o;
+		time_t age;
+		enum owner_state st;
+
+		if (daemon_holds(d, v[i]))
+			continue;
+		st = owner_judge(&d->sp, d->ops->work, v[i], d->ops->name,
+		    d->cfg.lease, &o, &age);
+		switch (st) {
+		case OWNER_MINE:
+		case OWNER_LOCAL_DEAD:
+			why = xasprintf("recovered after a crash (%s[%ld] is "
+			    "gone)", o.node, o.pid);
+			break;
+		case OWNER_NONE_FRESH:
+			if (!at_start || d->sp.netfs)
+				continue;
+			why = xstrdup("recovered after a crash (claimed, no "
+			    "owner record)");
+			break;
+		case OWNER_NONE_EXPIRED:
+			if (d->ops->resume && !at_start)
+				continue;
+			why = xasprintf("taken over by %s: no owner record for "
+			    "%llds (lease %gs)", util_hostname(), (long long)age,
+			    d->cfg.lease);
+			break;
+		case OWNER_REMOTE_EXPIRED:
+			if (d->ops->resume)
+				continue;	/* intake stays with its node */
+			why = xasprintf("taken over by %s from %s[%ld]: no "
+			    "heartbeat for %llds (lease %gs)", util_hostname(),
+			    o.node, o.pid, (long long)age, d->cfg.lease);
+			d->n_taken++;
+			break;
+		default:
+			continue;	/* a live holder */
+		}
+		daemon_reclaim(d, v[i], why);
+		free(why);
+		moved++;
+	}
+	spool_scan_free(v, n);
+	return moved;
+}
+
+/*
+ * The heartbeat of the jobs we hold. A job whose record is no longer
+ * ours was taken over while we were cut off: stop its worker and let
+ * daemon_finish() leave it alone.
+ */
+static void
+daemon_beat(struct daemon *d)
+{
+	for (int i = 0; i < d->cfg.workers; i++) {
+		struct worker *w = &d->wk[i];
+
+		if (w->pid == 0 || w->lost)
+			continue;
+		if (daemon_judge(d, w->id, NULL) == OWNER_MINE) {
+			if (owner_touch(&d->sp, w->id) != 0)
+				log_warn("%s: heartbeat", w->id);
+			continue;
+		}
+		log_warnx("%s: another node holds this job now; stopping our "
+		    "worker", w->id);
+		w->lost = true;
+		kill(w->pid, SIGTERM);
+	}
+	for (size_t i = 0; i < d->ndl; i++)
+		if (d->dl[i].resume)
+			(void)owner_touch(&d->sp, d->dl[i].name);
+}
+
 /* -- claiming ----------------------------------------------------------- */
 
 static enum claim_result
@@ -290,13 +433,18 @@ daemon_spawn(struct daemon *d, const char *id)
 {
 	struct worker *w = NULL;
 	int p[2], dfd;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	for (int i = 0; i < d->cfg.workers; i++)
 		if (d->wk[i].pid == 0) {
 			w = &d->wk[i];
 			break;
 		}
+	if (owner_write(&d->sp, id, d->ops->name) != 0) {
+		log_warn("%s: cannot write its owner record", id);
+		defer_add(d, id, util_mono_ms() + 1000, true);
+		return;
+	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		log_warn("%s: pipe", id);
 		defer_add(d, id, util_mono_ms() + 1000, true);
@@ -317,6 +465,13 @@ daemon_spawn(struct daemon *d, const char *id)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGTERM, worker_on_term);
+		/*
+		 * A worker does not outlive its daemon: the next instance
+		 * recovers the job, and two runs of one job must never
+		 * overlap.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+			_exit(HS_EXIT_TEMPORARY);
 		close(p[0]);
 		close(d->sigfd);
 		watch_close(&d->w);
@@ -332,7 +487,7 @@ daemon_spawn(struct daemon *d, const char *id)
 	w->pid = pid;
 	memcpy(w->id, id, sizeof(w->id));
 	w->reason_fd = p[0];
-	w->cancelled = false;
+	w->cancelled = w->lost = false;
 	d->running++;
 	log_debug("%s: worker %ld started", id, (long)pid);
 }
@@ -402,6 +557,7 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		char *reason = xasprintf("gave up after %d attempts: %s", attempts,
 		    why);
 
+		owner_remove(&d->sp, w->id);
 		if (spool_fail(&d->sp, d->ops->work, w->id, reason) != 0)
 			log_warn("%s: cannot move to error/", w->id);
 		log_job_begin(w->id, NULL, "error", -1);
@@ -424,6 +580,7 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		defer_add(d, w->id, util_mono_ms() + delay_ms, true);
 		return;
 	}
+	owner_remove(&d->sp, w->id);
 	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
 	    SPOOL_NOCLOBBER) != 0)
 		log_warn("%s: cannot release to %s/", w->id,
@@ -438,6 +595,7 @@ daemon_rollback(struct daemon *d, struct worker *w)
 {
 	if (d->ops->resume)
 		return;		/* resumed from work/ at the next start */
+	owner_remove(&d->sp, w->id);
 	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
 	    SPOOL_NOCLOBBER) != 0)
 		log_warn("%s: cannot roll back to %s/", w->id,
@@ -454,9 +612,23 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
 	daemon_read_reason(w, reason, sizeof(reason));
-	if (w->cancelled) {
+	/*
+	 * Check, then move: a job taken over by another node while we were
+	 * cut off is not ours to publish. The move itself is a rename that
+	 * fails if the job has left work/ meanwhile.
+	 */
+	if (!w->lost && daemon_judge(d, w->id, NULL) != OWNER_MINE)
+		w->lost = true;
+	if (w->lost) {
+		log_job_begin(w->id, NULL, spool_dir_name(d->ops->work), -1);
+		log_warnx("this job was taken over by another node (our lease "
+		    "expired): leaving it to them");
+		log_job_end();
+		d->n_lost++;
+	} else if (w->cancelled) {
 		int dfd;
 
+		owner_remove(&d->sp, w->id);
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    "cancelled by the operator") != 0)
 			log_warn("%s: cannot move to error/", w->id);
@@ -467,10 +639,16 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		log_notice("%s: cancelled", w->id);
 		d->n_failed++;
 	} else if (code == HS_EXIT_OK) {
-		int r = spool_rename(&d->sp, d->ops->work, w->id, d->ops->output,
+		int r;
+
+		owner_remove(&d->sp, w->id);
+		r = spool_rename(&d->sp, d->ops->work, w->id, d->ops->output,
 		    w->id, SPOOL_NOCLOBBER);
 
-		if (r != 0)
+		if (r == 1)
+			log_warnx("%s: left %s/ before we could publish it (taken "
+			    "over?)", w->id, spool_dir_name(d->ops->work));
+		else if (r != 0)
 			log_warn("%s: cannot publish to %s/", w->id,
 			    spool_dir_name(d->ops->output));
 		else {
@@ -480,6 +658,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			d->n_ok++;
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
+		owner_remove(&d->sp, w->id);
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    reason[0] ? reason : "failed (no reason given)") != 0)
 			log_warn("%s: cannot move to error/", w->id);
@@ -563,6 +742,8 @@ daemon_status(struct daemon *d, bool final)
 	cJSON_AddNumberToObject(j, "done", (double)d->n_ok);
 	cJSON_AddNumberToObject(j, "failed", (double)d->n_failed);
 	cJSON_AddNumberToObject(j, "retried", (double)d->n_retried);
+	cJSON_AddNumberToObject(j, "taken_over", (double)d->n_taken);
+	cJSON_AddNumberToObject(j, "lost", (double)d->n_lost);
 	s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (s == NULL ||
@@ -572,6 +753,22 @@ daemon_status(struct daemon *d, bool final)
 	cJSON_free(s);
 	notify_status("%d running, %zu waiting, %lu done, %lu failed",
 	    d->running, d->qlen + d->ndl, d->n_ok, d->n_failed);
+}
+
+/* Finished jobs past finished_max_age go, with their data/ID/. */
+static void
+daemon_gc(struct daemon *d)
+{
+	int n;
+
+	d->next_gc = util_mono_ms() + GC_MS;
+	if (d->cfg.finished_max_age <= 0)
+		return;
+	if ((n = spool_gc_finished(&d->sp, d->cfg.finished_max_age)) > 0)
+		log_info("removed %d finished job(s) older than %gs", n,
+		    d->cfg.finished_max_age);
+	else if (n < 0)
+		log_warn("collecting finished jobs");
 }
 
 /* -- start-up ----------------------------------------------------------- */
@@ -622,7 +819,7 @@ daemon_options(struct daemon *d, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *spool = NULL, *mode;
+	const char *config = NULL, *spool = NULL, *mode, *node;
 	double poll_flag = -1;
 	int workers = -1, verbose = 0, c;
 	enum watch_mode wm;
@@ -686,6 +883,15 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	d->cfg.rescan_interval = conf_num("watch.rescan_interval", 60);
 	d->cfg.heartbeat_interval = conf_num("heartbeat_interval", 10);
 	d->cfg.tmp_max_age = conf_num("tmp_max_age", 3600);
+	d->cfg.finished_max_age = conf_num("finished_max_age", 30 * 86400.0);
+	d->cfg.lease = conf_num("lease", 60);
+	node = conf_str("node", NULL);
+	if (node != NULL && !util_name_valid(node)) {
+		log_errx("configuration: node: '%s' is not a valid name", node);
+		return -1;
+	}
+	if (node != NULL)
+		util_hostname_set(node);
 	mode = conf_str("watch.mode", "auto");
 	if (watch_mode_parse(mode, &wm) != 0) {
 		log_errx("configuration: watch.mode: '%s' is not auto, inotify or "
@@ -697,6 +903,12 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	    d->cfg.heartbeat_interval < 0.01 || d->cfg.retry_delay < 0) {
 		log_errx("configuration: %s.workers must be 1-256, "
 		    "retry.max_attempts >= 1, intervals > 0", d->ops->name);
+		return -1;
+	}
+	if (d->cfg.lease < 3 * d->cfg.heartbeat_interval) {
+		log_errx("configuration: lease (%gs) must be at least three "
+		    "heartbeat_interval (%gs)", d->cfg.lease,
+		    d->cfg.heartbeat_interval);
 		return -1;
 	}
 	d->cfg.poll = poll_flag > 0 || wm == WATCH_POLL;
@@ -744,25 +956,12 @@ daemon_start(struct daemon *d, bool auto_mode)
 		return -1;
 	}
 
-	if (d->ops->resume) {
-		char **v;
-		size_t k;
-
-		if (spool_scan(&d->sp, d->ops->work, true, &v, &k) == 0) {
-			for (size_t i = 0; i < k; i++)
-				defer_add(d, v[i], 0, true);
-			if (k > 0)
-				log_notice("resuming %zu job(s) found in %s/", k,
-				    spool_dir_name(d->ops->work));
-			spool_scan_free(v, k);
-		}
-	} else if ((n = spool_recover(&d->sp, d->ops->work, d->ops->input)) > 0)
-		log_notice("recovered %d job(s) from %s/ after a crash", n,
+	if ((n = daemon_recover(d, true)) > 0)
+		log_notice("recovered %d job(s) from %s/", n,
 		    spool_dir_name(d->ops->work));
-	else if (n < 0)
-		log_warn("recovery of %s/", spool_dir_name(d->ops->work));
 	if ((n = spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age)) > 0)
 		log_info("removed %d stale file(s) from tmp/", n);
+	daemon_gc(d);
 	daemon_scan(d);
 
 	d->started = time(NULL);
@@ -791,6 +990,8 @@ daemon_next_deadline(struct daemon *d)
 {
 	int64_t next = d->next_scan;
 
+	if (next > d->next_gc)
+		next = d->next_gc;
 	if (next > d->next_beat)
 		next = d->next_beat;
 	if (d->dog_ms > 0 && next > d->next_dog)
@@ -839,6 +1040,7 @@ daemon_timers(struct daemon *d)
 	int64_t now = util_mono_ms();
 
 	if (now >= d->next_scan) {
+		daemon_recover(d, false);
 		daemon_scan(d);
 		d->next_scan = now + (int64_t)(1000 * (d->cfg.poll ?
 		    d->cfg.poll_interval : d->cfg.rescan_interval));
@@ -848,10 +1050,13 @@ daemon_timers(struct daemon *d)
 		d->next_tick = now + TICK_MS;
 	}
 	if (now >= d->next_beat) {
+		daemon_beat(d);
 		daemon_status(d, false);
 		spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age);
 		d->next_beat = now + (int64_t)(1000 * d->cfg.heartbeat_interval);
 	}
+	if (now >= d->next_gc)
+		daemon_gc(d);
 	if (d->dog_ms > 0 && now >= d->next_dog) {
 		notify_send("WATCHDOG=1");
 		d->next_dog = now + d->dog_ms;

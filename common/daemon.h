@@ -14,8 +14,10 @@
  *
  * A crashing worker never takes the daemon down. SIGTERM stops claiming,
  * asks workers to stop, and rolls their jobs back to the input directory.
- * At start the daemon recovers its own orphans (crash recovery), scans its
- * input, then tells systemd READY=1.
+ * Jobs in progress carry an owner record with a heartbeat (owner.h): at
+ * start the daemon recovers its own orphans (crash recovery), and while
+ * it runs it takes over jobs whose owner on another node let the lease
+ * expire. Then it scans its input and tells systemd READY=1.
  */
 #ifndef HS_DAEMON_H
 #define HS_DAEMON_H
@@ -71,7 +73,8 @@ struct daemon_config {
 	int		 max_attempts;
 	double		 retry_delay, retry_delay_max;	/* seconds */
 	double		 poll_interval, rescan_interval, heartbeat_interval;
-	double		 tmp_max_age;
+	double		 tmp_max_age, finished_max_age;
+	double		 lease;		/* seconds without heartbeat */
 	bool		 poll;		/* polling, not inotify */
 	bool		 once;
 };

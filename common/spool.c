@@ -1,5 +1,5 @@
 /*
- * spool.c - publish, claim, fail, recover and scan (see spool.h and
+ * spool.c - publish, claim, fail, scan and collect (see spool.h and
  * spool-layout.md).
  *
  * The rules (Postfix, qmail and Maildir agree on them):
@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,24 +32,25 @@ static const struct {
 	const char	*name;
 	mode_t		 mode;
 	bool		 stage;	/* holds job files */
+	const char	*worker; /* in-progress dir: the daemon working here */
 } spool_dirs[SD_COUNT] = {
 	/*
 	 * setgid: what the daemons create belongs to the submitters' group,
 	 * so `hyperspool list/show/status` work for its members.
 	 */
-	[SD_INCOMING]	= { "incoming",   03730, false },
-	[SD_INTAKE]	= { "intake",     02750, true },
-	[SD_REQUEST]	= { "request",    02750, true },
-	[SD_EXPORTING]	= { "exporting",  02750, true },
-	[SD_EXPORTED]	= { "exported",   02750, true },
-	[SD_CONVERTING]	= { "converting", 02750, true },
-	[SD_CONVERTED]	= { "converted",  02750, true },
-	[SD_IMPORTING]	= { "importing",  02750, true },
-	[SD_IMPORTED]	= { "imported",   02750, true },
-	[SD_ERROR]	= { "error",      02750, true },
-	[SD_TMP]	= { "tmp",        02700, false },
-	[SD_DATA]	= { "data",       02750, false },
-	[SD_RUN]	= { "run",        02750, false },
+	[SD_INCOMING]	= { "incoming",   03730, false, NULL },
+	[SD_INTAKE]	= { "intake",     02750, true,  "queued" },
+	[SD_REQUEST]	= { "request",    02750, true,  NULL },
+	[SD_EXPORTING]	= { "exporting",  02750, true,  "exportd" },
+	[SD_EXPORTED]	= { "exported",   02750, true,  NULL },
+	[SD_CONVERTING]	= { "converting", 02750, true,  "convertwatch" },
+	[SD_CONVERTED]	= { "converted",  02750, true,  NULL },
+	[SD_IMPORTING]	= { "importing",  02750, true,  "importd" },
+	[SD_IMPORTED]	= { "imported",   02750, true,  NULL },
+	[SD_ERROR]	= { "error",      02750, true,  NULL },
+	[SD_TMP]	= { "tmp",        02700, false, NULL },
+	[SD_DATA]	= { "data",       02750, false, NULL },
+	[SD_RUN]	= { "run",        02750, false, NULL },
 };
 
 const char *
@@ -70,6 +72,13 @@ bool
 spool_dir_is_stage(enum spool_dir d)
 {
 	return (unsigned)d < SD_COUNT && spool_dirs[d].stage;
+}
+
+/* The daemon whose jobs in progress d holds, or NULL. */
+const char *
+spool_dir_worker(enum spool_dir d)
+{
+	return (unsigned)d < SD_COUNT ? spool_dirs[d].worker : NULL;
 }
 
 /*
@@ -192,11 +201,12 @@ spool_publish_at(struct spool *sp, int dirfd, const char *name,
     const void *buf, size_t len, int flags)
 {
 	static unsigned counter;
-	char tmpname[128];
+	char tmpname[256];
 	int fd, saved;
 
-	snprintf(tmpname, sizeof(tmpname), "%.60s.%ld.%u.tmp", name,
-	    (long)getpid(), counter++);
+	/* NAME.NODE.PID.N.tmp: spool_gc_tmp() knows whose debris it is. */
+	snprintf(tmpname, sizeof(tmpname), "%.60s.%.64s.%ld.%u.tmp", name,
+	    util_hostname(), (long)getpid(), counter++);
 	fd = openat(sp->fd[SD_TMP], tmpname, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
@@ -455,33 +465,43 @@ spool_scan_free(char **v, size_t n)
 }
 
 /*
- * Crash recovery: move every job left in our in-progress directory back to
- * our input directory (at-least-once; every stage is idempotent). Returns
- * the number moved, or -1.
+ * Is tmp/name the debris of a dead process of this node: NAME.NODE.PID.N.tmp
+ * with our node name and a pid that no longer runs? (The pid may have been
+ * reused by a live process: then the file waits for max_age.)
  */
-int
-spool_recover(struct spool *sp, enum spool_dir work, enum spool_dir input)
+static bool
+spool_tmp_orphan(const char *name)
 {
-	char **v;
-	size_t n;
-	int moved = 0;
+	const char *node = util_hostname(), *p, *end;
+	size_t len = strlen(name), nlen = strlen(node);
+	long pid = 0, mult = 1;
 
-	if (spool_scan(sp, work, true, &v, &n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int r = spool_rename(sp, work, v[i], input, v[i], SPOOL_NOCLOBBER);
-
-		if (r == 0) {
-			moved++;
-			(void)spool_history(sp, v[i], spool_dirs[input].name,
-			    "recovered after a crash");
-		}
+	if (len < 5 || strcmp(name + len - 4, ".tmp") != 0)
+		return false;
+	end = name + len - 4;
+	for (p = end; p > name && p[-1] != '.'; p--)	/* N */
+		;
+	if (p == end || p <= name + 1)
+		return false;
+	end = p - 1;
+	for (p = end; p > name && p[-1] >= '0' && p[-1] <= '9'; p--) {
+		pid += (p[-1] - '0') * mult;	/* PID, read backwards */
+		if ((mult *= 10) > 10000000000L)
+			return false;
 	}
-	spool_scan_free(v, n);
-	return moved;
+	if (p == end || p <= name || p[-1] != '.')
+		return false;
+	end = p - 1;		/* ".NODE" ends here */
+	if ((size_t)(end - name) < nlen + 1 || end[-(long)nlen - 1] != '.' ||
+	    strncmp(end - nlen, node, nlen) != 0)
+		return false;
+	return pid > 1 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Remove files in tmp/ older than max_age seconds: debris of crashes. */
+/*
+ * Remove files in tmp/ older than max_age seconds, and at once those of
+ * dead processes of this node: debris of crashes.
+ */
 int
 spool_gc_tmp(struct spool *sp, int max_age)
 {
@@ -496,10 +516,80 @@ spool_gc_tmp(struct spool *sp, int max_age)
 		struct stat st;
 
 		if (fstatat(sp->fd[SD_TMP], v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !S_ISDIR(st.st_mode) && now - st.st_mtime > max_age &&
+		    !S_ISDIR(st.st_mode) && (now - st.st_mtime > max_age ||
+		    spool_tmp_orphan(v[i])) &&
 		    unlinkat(sp->fd[SD_TMP], v[i], 0) == 0)
 			removed++;
 	}
+	spool_scan_free(v, n);
+	return removed;
+}
+
+static int
+spool_rmtree_at(int parent, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, rc = 0;
+
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if ((errno != EISDIR && errno != EPERM) || depth <= 0)
+		return -1;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    spool_rmtree_at(dirfd(dir), de->d_name, depth - 1) != 0)
+			rc = -1;
+	closedir(dir);
+	if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * Remove finished jobs (imported/, error/) that arrived there more than
+ * max_age seconds ago (a rename sets the ctime), job file first, then
+ * data/ID/. Then data/ID/ directories of no job at all, unchanged for
+ * max_age (the debris of a removal cut short). Returns the number of jobs
+ * removed, or -1.
+ */
+int
+spool_gc_finished(struct spool *sp, double max_age)
+{
+	static const enum spool_dir done[] = { SD_IMPORTED, SD_ERROR };
+	time_t now = time(NULL);
+	struct stat st;
+	char **v;
+	size_t n;
+	int removed = 0;
+
+	for (size_t k = 0; k < sizeof(done) / sizeof(done[0]); k++) {
+		int fd = sp->fd[done[k]];
+
+		if (spool_scan(sp, done[k], true, &v, &n) != 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			if (fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now - st.st_ctime > max_age &&
+			    unlinkat(fd, v[i], 0) == 0) {
+				(void)spool_rmtree_at(sp->fd[SD_DATA], v[i], 8);
+				removed++;
+			}
+		spool_scan_free(v, n);
+	}
+	if (spool_scan(sp, SD_DATA, true, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (fstatat(sp->fd[SD_DATA], v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > max_age && spool_locate(sp, v[i]) < 0)
+			(void)spool_rmtree_at(sp->fd[SD_DATA], v[i], 8);
 	spool_scan_free(v, n);
 	return removed;
 }

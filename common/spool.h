@@ -40,6 +40,7 @@ struct spool {
 const char *spool_dir_name(enum spool_dir);
 int	 spool_dir_lookup(const char *);
 bool	 spool_dir_is_stage(enum spool_dir);
+const char *spool_dir_worker(enum spool_dir);
 
 int	 spool_create(const char *, uid_t, gid_t);
 int	 spool_open(struct spool *, const char *);
@@ -58,8 +59,8 @@ int	 spool_read_reason(struct spool *, const char *, char *, size_t);
 int	 spool_locate(struct spool *, const char *);
 int	 spool_scan(struct spool *, enum spool_dir, bool, char ***, size_t *);
 void	 spool_scan_free(char **, size_t);
-int	 spool_recover(struct spool *, enum spool_dir, enum spool_dir);
 int	 spool_gc_tmp(struct spool *, int);
+int	 spool_gc_finished(struct spool *, double);
 int	 spool_fsync_dir(int);
 
 #endif

@@ -283,15 +283,29 @@ util_hex_valid(const char *s, size_t n)
 	return s[i] == '\0';
 }
 
+static char util_host[256];
+
+/*
+ * The name this node goes by in the spool (owner records, status files,
+ * history, job IDs): config `node`, else the short host name. Two hosts
+ * sharing a spool must not share a node name.
+ */
+void
+util_hostname_set(const char *name)
+{
+	snprintf(util_host, sizeof(util_host), "%s", name);
+}
+
 const char *
 util_hostname(void)
 {
-	static char host[256];
+	char *host = util_host;
 
 	if (host[0] == '\0') {
 		char *dot;
 
-		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		if (gethostname(host, sizeof(util_host) - 1) != 0 ||
+		    host[0] == '\0')
 			strcpy(host, "localhost");
 		if ((dot = strchr(host, '.')) != NULL)
 			*dot = '\0';

@@ -41,7 +41,8 @@ bool	 util_filename_valid(const char *);	/* one path component, no dot-file */
 bool	 util_utf8_valid(const char *, size_t);
 bool	 util_hex_valid(const char *, size_t);	/* exactly n lowercase/uppercase hex */
 
-const char *util_hostname(void);	/* cached; short host name */
+const char *util_hostname(void);	/* node name: config or short host name */
+void	 util_hostname_set(const char *);
 const char *util_boot_id(void);		/* cached; "" when unknown */
 int	 util_parse_duration(const char *, double *);	/* "1.5" seconds */
 

@@ -29,7 +29,8 @@ static void
 export_cleanup(struct export_ctx *ctx)
 {
 	static const char *const keep[] = { "history", "log", "reason",
-	    "submitted", "retry", "cancel", "progress.json", "source.ovf", NULL };
+	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
+	    NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);

@@ -175,7 +175,7 @@ EOF2
 	[ "$(count_in intake)" -eq 0 ]
 	[ "$(jq -r .name "$SP/request/$id1")" = web01 ]
 	[ "$(jq -r .name "$SP/request/$id2")" = web02 ]
-	grep -q "resuming 2 job" "$T/queued.log"
+	grep -q "recovered 2 job" "$T/queued.log"
 }
 
 @test "a file found by a scan while still young is left to settle first" {

@@ -364,28 +364,6 @@ test_fail_writes_reason(void **state)
 }
 
 static void
-test_recover(void **state)
-{
-	struct fx *fx = *state;
-	char a[JOBID_LEN + 1], b[JOBID_LEN + 1];
-
-	jobid_new(a);
-	jobid_new(b);
-	put(fx, SD_EXPORTING, a, "a");
-	put(fx, SD_EXPORTING, b, "b");
-	put(fx, SD_EXPORTING, "junk", "not a job");
-	assert_int_equal(spool_recover(&fx->sp, SD_EXPORTING, SD_REQUEST), 2);
-	assert_true(exists_in(fx, SD_REQUEST, a));
-	assert_true(exists_in(fx, SD_REQUEST, b));
-	assert_false(exists_in(fx, SD_EXPORTING, a));
-	assert_false(exists_in(fx, SD_EXPORTING, b));
-	assert_true(exists_in(fx, SD_EXPORTING, "junk"));
-	assert_false(exists_in(fx, SD_REQUEST, "junk"));
-	/* Nothing left to recover. */
-	assert_int_equal(spool_recover(&fx->sp, SD_EXPORTING, SD_REQUEST), 0);
-}
-
-static void
 test_scan(void **state)
 {
 	struct fx *fx = *state;
@@ -542,6 +520,41 @@ test_gc_tmp(void **state)
 	assert_int_equal(spool_gc_tmp(&fx->sp, 3600), 0);
 }
 
+/* A crashed process's temp files go at once; a live one's and another
+   node's stay until they are old. */
+static void
+test_gc_tmp_dead_pid(void **state)
+{
+	struct fx *fx = *state;
+	char dead[300], live[300], other[300], odd[300];
+	const char *names[] = { dead, live, other, odd };
+	pid_t pid;
+	int fd, st;
+
+	if ((pid = fork()) == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	snprintf(dead, sizeof(dead), "job.x.%s.%ld.7.tmp", util_hostname(),
+	    (long)pid);
+	snprintf(live, sizeof(live), "job.%s.%ld.0.tmp", util_hostname(),
+	    (long)getpid());
+	snprintf(other, sizeof(other), "job.not-%s.%ld.0.tmp", util_hostname(),
+	    (long)pid);
+	snprintf(odd, sizeof(odd), "%s.%ld.tmp", util_hostname(), (long)pid);
+	for (int i = 0; i < 4; i++) {
+		fd = openat(fx->sp.fd[SD_TMP], names[i], O_WRONLY | O_CREAT |
+		    O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(spool_gc_tmp(&fx->sp, 3600), 1);
+	assert_false(exists_in(fx, SD_TMP, dead));
+	assert_true(exists_in(fx, SD_TMP, live));
+	assert_true(exists_in(fx, SD_TMP, other));
+	assert_true(exists_in(fx, SD_TMP, odd));
+}
+
 /* The lowest free descriptor: equal before and after means no leak. */
 static int
 lowest_free_fd(void)
@@ -592,12 +605,12 @@ main(void)
 		T(test_rename_results),
 		T(test_claim_race),
 		T(test_fail_writes_reason),
-		T(test_recover),
 		T(test_scan),
 		T(test_locate),
 		T(test_symlink_job_not_followed),
 		T(test_symlink_jobdir_not_followed),
 		T(test_gc_tmp),
+		T(test_gc_tmp_dead_pid),
 		T(test_open_missing),
 #undef T
 	};
