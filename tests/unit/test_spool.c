@@ -5,8 +5,9 @@
  * directory and checks one promise of spool.h / spool-layout.md: the
  * directory modes, atomic and durable publishing, rename-as-claim (every
  * job claimed exactly once by racing processes), failing with a reason,
- * crash recovery, scanning, locating, never following planted symlinks,
- * tmp/ garbage collection, and clean failure on a missing spool.
+ * owner records and leases, scanning, locating, never following planted
+ * symlinks, tmp/ and finished-job garbage collection, and clean failure on
+ * a missing spool.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,14 +20,17 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jobid.h"
+#include "owner.h"
 #include "spool.h"
 #include "util.h"
 
@@ -555,6 +559,144 @@ test_gc_tmp_dead_pid(void **state)
 	assert_true(exists_in(fx, SD_TMP, odd));
 }
 
+/* Write data/ID/owner by hand, heartbeat `age` seconds ago. */
+static void
+put_owner(struct fx *fx, const char *id, const char *daemon, const char *node,
+    const char *boot, long pid, int age)
+{
+	struct timespec ts[2];
+	char buf[512];
+	int dfd = spool_jobdir(&fx->sp, id, true);
+
+	assert_true(dfd >= 0);
+	snprintf(buf, sizeof(buf), "%s %s %s %ld 1\n", daemon, node, boot, pid);
+	assert_int_equal(spool_publish_at(&fx->sp, dfd, "owner", buf,
+	    strlen(buf), SPOOL_NOSYNC), 0);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= age;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(dfd, "owner", ts, AT_SYMLINK_NOFOLLOW), 0);
+	close(dfd);
+}
+
+static enum owner_state
+judge(struct fx *fx, const char *id, const char *daemon, double lease)
+{
+	struct owner o;
+	time_t age;
+
+	return owner_judge(&fx->sp, SD_EXPORTING, id, daemon, lease, &o, &age);
+}
+
+/*
+ * Who holds a job in progress: this process, a live or dead process of
+ * this node, another node within or past its lease, or nobody yet.
+ */
+static void
+test_owner_judge(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], node[300], self[32];
+	const char *boot = util_boot_id()[0] ? util_boot_id() : "-";
+	struct owner o;
+	pid_t child;
+	int st;
+
+	snprintf(node, sizeof(node), "%s", util_hostname());
+	jobid_new(id);
+	put(fx, SD_EXPORTING, id, "{}");
+	/* No record: judged by when the job arrived. */
+	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_NONE_FRESH);
+	assert_int_equal(judge(fx, id, "exportd", -1), OWNER_NONE_EXPIRED);
+	/* Ours; and not a record of this stage for another daemon. */
+	assert_int_equal(owner_write(&fx->sp, id, "exportd"), 0);
+	assert_int_equal(owner_read(&fx->sp, id, &o), 0);
+	assert_string_equal(o.node, node);
+	assert_int_equal(o.pid, (long)getpid());
+	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_MINE);
+	assert_int_equal(judge(fx, id, "convertwatch", 60), OWNER_NONE_FRESH);
+	/* Another node: its heartbeat against the lease; a touch renews. */
+	put_owner(fx, id, "exportd", "elsewhere", "b00t", 4242, 5);
+	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
+	put_owner(fx, id, "exportd", "elsewhere", "b00t", 4242, 120);
+	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_EXPIRED);
+	assert_int_equal(owner_touch(&fx->sp, id), 0);
+	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
+	/* This node: a live process under the daemon's name holds it, even
+	   with an old heartbeat; a dead one or another boot does not. */
+	if ((child = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_true(child > 0);
+	{
+		char *c = NULL;
+
+		assert_int_equal(util_read_file_at(AT_FDCWD, "/proc/self/comm",
+		    64, &c, NULL), 0);
+		snprintf(self, sizeof(self), "%.*s", (int)strcspn(c, "\n"), c);
+		free(c);
+	}
+	put_owner(fx, id, self, node, boot, child, 600);
+	assert_int_equal(judge(fx, id, self, 60), OWNER_LOCAL_LIVE);
+	put_owner(fx, id, self, node, "another-boot", child, 0);
+	assert_int_equal(judge(fx, id, self, 60), OWNER_LOCAL_DEAD);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	put_owner(fx, id, self, node, boot, child, 0);
+	assert_int_equal(judge(fx, id, self, 60), OWNER_LOCAL_DEAD);
+	owner_remove(&fx->sp, id);
+	assert_int_equal(owner_read(&fx->sp, id, &o), 1);
+}
+
+/* Finished jobs past their age go with their data; nothing else does. */
+static void
+test_gc_finished(void **state)
+{
+	struct fx *fx = *state;
+	char done[JOBID_LEN + 1], failed[JOBID_LEN + 1], live[JOBID_LEN + 1];
+	char orphan[JOBID_LEN + 1], path[512];
+	int dfd, fd;
+
+	jobid_new(done);
+	jobid_new(failed);
+	jobid_new(live);
+	jobid_new(orphan);
+	put(fx, SD_IMPORTED, done, "{}");
+	put(fx, SD_ERROR, failed, "{}");
+	put(fx, SD_REQUEST, live, "{}");
+	for (int i = 0; i < 4; i++) {
+		const char *id = (const char *[]){ done, failed, live, orphan }[i];
+
+		assert_true((dfd = spool_jobdir(&fx->sp, id, true)) >= 0);
+		assert_int_equal(mkdirat(dfd, "sub", 0700), 0);
+		fd = openat(dfd, "sub/disk", O_WRONLY | O_CREAT, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		close(dfd);
+	}
+	/* A symlink in data/ is removed, never followed. */
+	snprintf(path, sizeof(path), "%s/keep", fx->tmp);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_true((dfd = spool_jobdir(&fx->sp, done, false)) >= 0);
+	assert_int_equal(symlinkat(fx->tmp, dfd, "link"), 0);
+	close(dfd);
+	/* Nothing is old enough yet. */
+	assert_int_equal(spool_gc_finished(&fx->sp, 3600), 0);
+	assert_true(exists_in(fx, SD_DATA, orphan));
+	/* Everything finished is (age -1: older than "now + 1 s"). */
+	assert_int_equal(spool_gc_finished(&fx->sp, -1), 2);
+	assert_false(exists_in(fx, SD_IMPORTED, done));
+	assert_false(exists_in(fx, SD_DATA, done));
+	assert_false(exists_in(fx, SD_ERROR, failed));
+	assert_false(exists_in(fx, SD_DATA, failed));
+	assert_false(exists_in(fx, SD_DATA, orphan));
+	assert_true(exists_in(fx, SD_REQUEST, live));
+	assert_true(exists_in(fx, SD_DATA, live));
+	assert_int_equal(access(path, F_OK), 0);
+}
+
 /* The lowest free descriptor: equal before and after means no leak. */
 static int
 lowest_free_fd(void)
@@ -611,6 +753,8 @@ main(void)
 		T(test_symlink_jobdir_not_followed),
 		T(test_gc_tmp),
 		T(test_gc_tmp_dead_pid),
+		T(test_owner_judge),
+		T(test_gc_finished),
 		T(test_open_missing),
 #undef T
 	};
