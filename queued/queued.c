@@ -80,8 +80,15 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 			return CLAIM_SETTLE;
 		}
 	}
+	/*
+	 * A plain rename: the ID is new, there is nothing to clobber, and
+	 * where RENAME_NOREPLACE is missing (NFS, FUSE) its link+unlink
+	 * fallback would leave the file briefly (and, through a client's
+	 * attribute cache, visibly) with two links - which the worker
+	 * refuses as a planted hard link.
+	 */
 	jobid_new(id);
-	r = spool_rename(sp, SD_INCOMING, name, SD_INTAKE, id, SPOOL_NOCLOBBER);
+	r = spool_rename(sp, SD_INCOMING, name, SD_INTAKE, id, 0);
 	if (r != 0) {
 		if (r < 0)
 			log_warn("cannot claim incoming/%s", name);
