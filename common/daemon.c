@@ -52,6 +52,13 @@ struct deferred {
 	bool	 settle;	/* --once waits for it */
 };
 
+/* Attempts counted in memory too: data/ID/retry cannot be written on a
+   full spool, and the count must still grow. */
+struct attempts {
+	char	 id[JOBID_LEN + 1];
+	int	 n;
+};
+
 struct worker {
 	pid_t	 pid;		/* 0: slot free */
 	char	 id[JOBID_LEN + 1];
@@ -71,6 +78,8 @@ struct daemon {
 	struct deferred		*dl;
 	size_t			 ndl, dlcap;
 	struct worker		*wk;
+	struct attempts		*at;
+	size_t			 nat, atcap;
 	int			 running;
 	int64_t			 next_scan, next_beat, next_dog, next_tick, next_gc;
 	int64_t			 dog_ms, stop_deadline;
@@ -247,14 +256,58 @@ retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall)
 	n = snprintf(buf, sizeof(buf), "%s %d %lld\n", d->ops->name, attempts,
 	    (long long)due_wall);
 	if (spool_publish_at(&d->sp, dfd, "retry", buf, (size_t)n, 0) != 0)
-		log_warn("%s: cannot record retry", id);
+		log_warn("%s: cannot record attempt %d (counted in memory "
+		    "only)", id, attempts);
 	close(dfd);
+}
+
+/* The attempts of id remembered in memory (*slot: its entry, or NULL). */
+static int
+retry_mem(struct daemon *d, const char *id, struct attempts **slot)
+{
+	for (size_t i = 0; i < d->nat; i++)
+		if (strcmp(d->at[i].id, id) == 0) {
+			if (slot)
+				*slot = &d->at[i];
+			return d->at[i].n;
+		}
+	if (slot)
+		*slot = NULL;
+	return 0;
+}
+
+static void
+retry_remember(struct daemon *d, const char *id, int n)
+{
+	struct attempts *a;
+
+	if (retry_mem(d, id, &a) == 0 && a == NULL) {
+		if (d->nat == d->atcap)
+			d->at = xrealloc(d->at, (d->atcap = d->atcap ?
+			    d->atcap * 2 : 16) * sizeof(*d->at));
+		a = &d->at[d->nat++];
+		memcpy(a->id, id, sizeof(a->id));
+	}
+	a->n = n;
+}
+
+/* The job has left this stage: forget its attempts. */
+static void
+retry_forget(struct daemon *d, const char *id)
+{
+	struct attempts *a;
+
+	(void)retry_mem(d, id, &a);
+	if (a != NULL)
+		*a = d->at[--d->nat];
 }
 
 static void
 retry_clear(struct daemon *d, const char *id)
 {
 	int dfd;
+
+	retry_forget(d, id);
 
 	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
 		return;
@@ -549,14 +602,18 @@ daemon_read_reason(struct worker *w, char *buf, size_t size)
 static void
 daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 {
-	int attempts = retry_read(d, w->id, NULL) + 1;
+	int attempts = retry_read(d, w->id, NULL), mem = retry_mem(d, w->id, NULL);
 	double delay;
 	int64_t delay_ms;
 
+	if (mem > attempts)
+		attempts = mem;
+	attempts++;
 	if (attempts >= d->cfg.max_attempts) {
 		char *reason = xasprintf("gave up after %d attempts: %s", attempts,
 		    why);
 
+		retry_clear(d, w->id);
 		owner_remove(&d->sp, w->id);
 		if (spool_fail(&d->sp, d->ops->work, w->id, reason) != 0)
 			log_warn("%s: cannot move to error/", w->id);
@@ -570,6 +627,7 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 	delay = fmin(d->cfg.retry_delay * pow(2, attempts - 1),
 	    d->cfg.retry_delay_max);
 	delay_ms = (int64_t)(delay * 1000);
+	retry_remember(d, w->id, attempts);
 	retry_write(d, w->id, attempts, util_now_ms() + delay_ms);
 	log_job_begin(w->id, NULL, spool_dir_name(d->ops->work), -1);
 	log_warnx("attempt %d of %d failed (%s); retrying in %.1fs", attempts,
@@ -677,6 +735,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			    code, reason[0] ? ": " : "", reason);
 		daemon_temporary(d, w, why);
 	}
+	if (w->lost || w->cancelled || code == HS_EXIT_PERMANENT)
+		retry_forget(d, w->id);
 	w->pid = 0;
 	d->running--;
 }
@@ -1090,6 +1150,7 @@ daemon_free(struct daemon *d)
 	free(d->dl);
 	free(d->q);
 	free(d->wk);
+	free(d->at);
 	watch_close(&d->w);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
