@@ -1,6 +1,6 @@
 /*
  * util.c - allocation that never returns NULL, clocks, whole-buffer I/O,
- * name and encoding checks, host identity.
+ * name and encoding checks, host identity, free space.
  *
  * Error policy: allocation failure is fatal (message on stderr, exit 111
  * so a supervisor restarts us); everything else returns -1 with errno.
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -134,6 +135,26 @@ util_write_all(int fd, const void *buf, size_t len)
  * Read all of fd into a NUL-terminated buffer, refusing more than max bytes
  * (EFBIG) so a hostile file cannot make us allocate without bound.
  */
+/* pwrite(2) all of buf at off, through EINTR and short writes. */
+int
+util_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 int
 util_read_all(int fd, size_t max, char **out, size_t *outlen)
 {
@@ -173,6 +194,30 @@ util_read_all(int fd, size_t max, char **out, size_t *outlen)
 	if (outlen)
 		*outlen = len;
 	return 0;
+}
+
+/*
+ * Bytes that can still be written on the filesystem holding fd: what the
+ * caller may use (root may use the blocks reserved for it). Only a hint:
+ * other writers share the filesystem, so ENOSPC must be handled anyway.
+ */
+int
+util_fs_avail(int fd, uint64_t *avail)
+{
+	struct statvfs vfs;
+
+	if (fstatvfs(fd, &vfs) != 0)
+		return -1;
+	*avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) *
+	    (uint64_t)vfs.f_frsize;
+	return 0;
+}
+
+/* Is e the errno of a full filesystem (or an exhausted quota)? */
+bool
+util_errno_nospace(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
 }
 
 int

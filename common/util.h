@@ -33,8 +33,11 @@ int64_t	 util_mono_ms(void);		/* monotonic clock, ms */
 void	 util_iso8601(time_t, char buf[32]);	/* 2026-11-22T03:15:00Z */
 
 int	 util_write_all(int, const void *, size_t);
+int	 util_pwrite_all(int, const void *, size_t, off_t);
 int	 util_read_all(int, size_t, char **, size_t *);	/* -1/EFBIG if > max */
 int	 util_read_file_at(int, const char *, size_t, char **, size_t *);
+int	 util_fs_avail(int, uint64_t *);	/* bytes writable on fd's fs */
+bool	 util_errno_nospace(int);	/* ENOSPC or EDQUOT */
 
 bool	 util_name_valid(const char *);	/* [A-Za-z0-9._-]{1,64}, no leading . or - */
 bool	 util_filename_valid(const char *);	/* one path component, no dot-file */

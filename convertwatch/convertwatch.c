@@ -9,7 +9,10 @@
  * data/ID/progress.json. The result's path and format go back into the
  * job (vm.disks[].output/output_format) for importd. A disk already
  * converted by an earlier run (its final name exists) is not converted
- * again. The guest step is an extension point: only "none" exists.
+ * again. An output that does not fit (`qemu-img measure` against the free
+ * space, before converting; or qemu-img's ENOSPC) is a temporary failure
+ * that names both sizes and leaves nothing behind. The guest step is an
+ * extension point: only "none" exists.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,7 @@ struct conv {
 	struct progress	 pg;
 	uint64_t	 base;		/* bytes of earlier disks */
 	uint64_t	 size;		/* this disk's virtual size */
+	uint64_t	 need;		/* bytes its output takes (measured) */
 	char		*outdir;	/* OUTPUT_DIR/ID */
 	int		 outfd;
 };
@@ -61,15 +65,59 @@ conv_qemu(struct conv *c, char **argv, bool progress, struct proc_result *r)
 	return 0;
 }
 
+/*
+ * The output directory is full: a temporary failure that gives the bytes
+ * this disk needs and those free once our dot-name (tmp) is gone.
+ */
+static int
+conv_nospace(struct conv *c, const char *what, const char *tmp)
+{
+	uint64_t avail = 0;
+
+	if (tmp != NULL)
+		unlink(tmp);
+	(void)util_fs_avail(c->outfd, &avail);
+	return worker_retry(c->d, "%s: no space left on %s: need %llu bytes, "
+	    "%llu available", what, c->outdir, (unsigned long long)c->need,
+	    (unsigned long long)avail);
+}
+
 /* qemu-img's complaint, as a permanent or (disk full) temporary failure. */
 static int
-conv_qemu_failed(struct conv *c, const char *what, struct proc_result *r)
+conv_qemu_failed(struct conv *c, const char *what, struct proc_result *r,
+    const char *tmp)
 {
-	if (strstr(r->err, "No space left") != NULL)
-		return worker_retry(c->d, "%s: no space left in %s (%llu bytes "
-		    "needed)", what, c->outdir, (unsigned long long)c->size);
+	if (strstr(r->err, "No space left") != NULL ||
+	    strstr(r->err, "Disk quota exceeded") != NULL)
+		return conv_nospace(c, what, tmp);
 	return worker_fail(c->d, "%s failed (exit %d): %s", what, r->status,
 	    r->err[0] ? r->err : "no message");
+}
+
+/*
+ * How many bytes the output will take: `qemu-img measure` (exact for an
+ * uncompressed image, an upper bound for a compressed one); the virtual
+ * size when it cannot tell.
+ */
+static void
+conv_measure(struct conv *c, char **argv)
+{
+	struct proc_result r;
+	const cJSON *req;
+	char err[256];
+	cJSON *j;
+
+	c->need = c->size;
+	if (proc_run(argv, 1 << 16, NULL, NULL, &r) != 0)
+		return;
+	if (r.status == 0 && (j = job_parse(r.out, r.outlen, err,
+	    sizeof(err))) != NULL) {
+		req = cJSON_GetObjectItemCaseSensitive(j, "required");
+		if (cJSON_IsNumber(req) && req->valuedouble >= 0)
+			c->need = (uint64_t)req->valuedouble;
+		cJSON_Delete(j);
+	}
+	proc_result_free(&r);
 }
 
 static void
@@ -91,10 +139,11 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	bool compress = cJSON_IsTrue(job_get(c->job, "convert.compress"));
 	bool compare = cJSON_IsTrue(job_get(c->job, "convert.compare")) ||
 	    conf_bool("convert.compare", false);
-	char *src, *dst, *tmp, *argv[32], opts[128], mbuf[16];
+	char *src, *dst, *tmp, *argv[32], *mv[16], opts[128], mbuf[16], what[64];
 	struct proc_result r;
 	struct stat st;
-	int i = 0, rc = 0, fd;
+	uint64_t avail;
+	int i = 0, m = 0, rc = 0, fd;
 
 	if (ofmt == NULL)
 		ofmt = "qcow2";
@@ -131,12 +180,33 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	argv[i++] = src;
 	argv[i++] = tmp;
 	argv[i] = NULL;
+	/* The same output options, measured; the check is only a hint. */
+	mv[m++] = "qemu-img";
+	mv[m++] = "measure";
+	mv[m++] = "--output=json";
+	mv[m++] = "-f";
+	mv[m++] = (char *)vmdesc_qemu_format(d->format);
+	mv[m++] = "-O";
+	mv[m++] = (char *)ofmt;
+	if (opts[0] && strcmp(ofmt, "qcow2") == 0) {
+		mv[m++] = "-o";
+		mv[m++] = opts;
+	}
+	mv[m++] = src;
+	mv[m] = NULL;
+	conv_measure(c, mv);
+	snprintf(what, sizeof(what), "disk %zu", n);
+	if (!compress && util_fs_avail(c->outfd, &avail) == 0 &&
+	    c->need > avail) {
+		rc = conv_nospace(c, what, NULL);
+		goto out;
+	}
 	log_info("disk %zu: qemu-img convert -f %s -O %s %s", n, d->format, ofmt,
 	    d->file);
 	if ((rc = conv_qemu(c, argv, true, &r)) != 0)
 		goto out;
 	if (r.status != 0) {
-		rc = conv_qemu_failed(c, "qemu-img convert", &r);
+		rc = conv_qemu_failed(c, "qemu-img convert", &r, tmp);
 		proc_result_free(&r);
 		goto fail;
 	}
@@ -172,10 +242,18 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
-	if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fsync(fd) != 0 || close(fd) != 0 || rename(tmp, dst) != 0 ||
-	    spool_fsync_dir(c->outfd) != 0) {
-		rc = worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
+	if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		rc = -1;
+	else if ((rc = fsync(fd)) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	} else
+		rc = close(fd);
+	if (rc != 0 || rename(tmp, dst) != 0 || spool_fsync_dir(c->outfd) != 0) {
+		rc = util_errno_nospace(errno) ? conv_nospace(c, what, tmp) :
+		    worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
 		goto fail;
 	}
 done:

@@ -6,7 +6,8 @@
  * absolute path or a symlink anywhere on the way is refused, so a VMDK
  * descriptor or an OVF cannot point the export at /etc/shadow. Sources are
  * opened read-only and never written. Copies are sparse (SEEK_DATA/
- * SEEK_HOLE), go to a dot-name first and are renamed when complete.
+ * SEEK_HOLE), go to a dot-name first and are renamed when complete; a
+ * copy that does not fit in the spool is a temporary failure with sizes.
  * Formats are checked against the file's magic, and sizes come from
  * `qemu-img info -f FORMAT` (never probing).
  */
@@ -169,18 +170,70 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	return 0;
 }
 
+#define COPY_CHUNK	(1 << 24)	/* per copy_file_range call */
+#define COPY_BUF	(1 << 20)	/* per read/write across filesystems */
+
+/*
+ * Copy [off, end) of srcfd into fd at the same offsets. copy_file_range()
+ * works within one filesystem only (EXDEV across two: the spool is often
+ * not where the sources are), so from the first refusal on (*plain) it is
+ * pread/pwrite through buf (COPY_BUF bytes). -1 with errno set.
+ */
+static int
+disk_copy_range(struct export_ctx *ctx, int srcfd, int fd, off_t off,
+    off_t end, char *buf, bool *plain)
+{
+	while (off < end) {
+		size_t want = (size_t)(end - off > COPY_CHUNK ? COPY_CHUNK :
+		    end - off);
+		ssize_t n;
+
+		if (!*plain) {
+			off_t in = off, out = off;
+
+			n = copy_file_range(srcfd, &in, fd, &out, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP ||
+			    errno == ENOSYS || errno == EINVAL)) {
+				*plain = true;
+				continue;
+			}
+		} else {
+			if (want > COPY_BUF)
+				want = COPY_BUF;
+			n = pread(srcfd, buf, want, off);
+			if (n > 0 && util_pwrite_all(fd, buf, (size_t)n, off) != 0)
+				return -1;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the source shrank under us */
+			return -1;
+		}
+		off += n;
+		progress_add(&ctx->pg, (uint64_t)n);
+	}
+	return 0;
+}
+
 /*
  * Sparse copy of srcfd to data/ID/name (via a dot-name, renamed when
- * complete and synced). Nothing is written when inspecting.
+ * complete and synced). Nothing is written when inspecting. A copy that
+ * cannot fit fails before it starts (the source's allocated size against
+ * the free space); one that runs out of space on the way removes its
+ * dot-name. Both are temporary failures that give the sizes.
  */
 int
 disk_copy(struct export_ctx *ctx, int srcfd, const char *name,
     const char *what)
 {
-	char tmp[300];
+	char tmp[300], *buf = NULL;
 	struct stat st;
 	off_t data = 0, hole, end;
-	int fd;
+	uint64_t need;
+	bool plain = false;
+	int fd, rc;
 
 	if (ctx->inspect)
 		return 0;
@@ -189,12 +242,17 @@ disk_copy(struct export_ctx *ctx, int srcfd, const char *name,
 	if (!util_filename_valid(name))
 		return export_fail(ctx, "%s: '%s' is not a usable file name", what,
 		    name);
+	need = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ?
+	    (uint64_t)st.st_blocks * 512 : (uint64_t)st.st_size;
+	if ((rc = export_space_check(ctx, what, need)) != 0)
+		return rc;
 	snprintf(tmp, sizeof(tmp), ".%s.part", name);
 	fd = openat(ctx->datafd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
 	if (fd < 0)
 		return export_retry(ctx, "data/%s/%s: %s", ctx->id, tmp,
 		    strerror(errno));
+	buf = xmalloc(COPY_BUF);
 	if (ftruncate(fd, st.st_size) != 0)
 		goto fail;
 	end = st.st_size;
@@ -205,39 +263,32 @@ disk_copy(struct export_ctx *ctx, int srcfd, const char *name,
 				break;		/* only a hole is left */
 			goto fail;
 		}
-		if ((hole = lseek(srcfd, data, SEEK_HOLE)) < 0)
+		if ((hole = lseek(srcfd, data, SEEK_HOLE)) < 0 ||
+		    disk_copy_range(ctx, srcfd, fd, data, hole, buf, &plain) != 0)
 			goto fail;
-		while (data < hole) {
-			off_t in = data, out = data;
-			ssize_t n = copy_file_range(srcfd, &in, fd, &out,
-			    (size_t)(hole - data > (1 << 24) ? 1 << 24 : hole - data), 0);
-
-			if (n <= 0)
-				goto fail;
-			data += n;
-			progress_add(&ctx->pg, (uint64_t)n);
-		}
+		data = hole;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
+	free(buf);
+	buf = NULL;
+	if (fsync(fd) != 0)
 		goto fail;
-	}
-	if (renameat(ctx->datafd, tmp, ctx->datafd, name) != 0) {
-		fd = -1;
+	rc = close(fd);
+	fd = -1;
+	if (rc != 0)
 		goto fail;
-	}
+	if (renameat(ctx->datafd, tmp, ctx->datafd, name) != 0)
+		goto fail;
 	return 0;
 fail:
 	{
 		int e = errno;
 
+		free(buf);
 		if (fd >= 0)
 			close(fd);
 		unlinkat(ctx->datafd, tmp, 0);
-		if (e == ENOSPC || e == EDQUOT)
-			return export_retry(ctx, "%s: no space left copying into "
-			    "data/%s/ (%lld bytes needed)", what, ctx->id,
-			    (long long)st.st_size);
+		if (util_errno_nospace(e))
+			return export_nospace(ctx, what, need);
 		return export_retry(ctx, "%s: copy failed: %s", what, strerror(e));
 	}
 }

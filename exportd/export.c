@@ -1,6 +1,6 @@
 /*
  * export.c - the provider table and what every provider shares: failure
- * reasons and the final description of the VM. Used by exportd and by
+ * reasons (a full spool among them) and the final description of the VM. Used by exportd and by
  * `hyperspool inspect` (which runs a provider with ctx->inspect set).
  */
 #include <stdarg.h>
@@ -55,6 +55,39 @@ export_retry(struct export_ctx *ctx, const char *fmt, ...)
 	rc = export_reason(ctx, HS_EXIT_TEMPORARY, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+/*
+ * what (needing need bytes) does not fit in data/ID/: a temporary failure
+ * that says where and both sizes, so the operator knows how much to free.
+ * exportd then removes what the attempt landed (it is what filled the
+ * disk); the next attempt starts afresh.
+ */
+int
+export_nospace(struct export_ctx *ctx, const char *what, uint64_t need)
+{
+	uint64_t avail = 0;
+
+	(void)util_fs_avail(ctx->datafd, &avail);
+	ctx->nospace = true;
+	return export_retry(ctx, "%s: no space left on %s/data/%s: need %llu "
+	    "bytes, %llu available", what, ctx->sp ? ctx->sp->root : "spool",
+	    ctx->id, (unsigned long long)need, (unsigned long long)avail);
+}
+
+/*
+ * Before landing need bytes: fail fast when they cannot fit now. Only a
+ * hint (others share the disk): writers still handle ENOSPC. 0 = go on.
+ */
+int
+export_space_check(struct export_ctx *ctx, const char *what, uint64_t need)
+{
+	uint64_t avail;
+
+	if (ctx->inspect || ctx->datafd < 0 ||
+	    util_fs_avail(ctx->datafd, &avail) != 0 || need <= avail)
+		return 0;
+	return export_nospace(ctx, what, need);
 }
 
 static void

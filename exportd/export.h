@@ -28,6 +28,7 @@ struct export_ctx {
 	int		 datafd;	/* data/ID/, -1 when inspecting */
 	bool		 inspect;
 	bool		 sha256_done;	/* source.sha256 already verified */
+	bool		 nospace;	/* failed for want of space in data/ID/ */
 	struct vmdesc	 vm;
 	struct progress	 pg;
 	char		 reason[1024];
@@ -46,6 +47,8 @@ int	 export_fail(struct export_ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 export_retry(struct export_ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	 export_nospace(struct export_ctx *, const char *, uint64_t);
+int	 export_space_check(struct export_ctx *, const char *, uint64_t);
 int	 export_describe(struct export_ctx *, bool);
 
 /* disk.c: landing and checking disks in data/ID/ */

@@ -6,7 +6,8 @@
  * disks in data/ID/ and describes the VM; the description is merged with
  * the job's own vm hints and written into the job (job.vm), and the
  * skeleton publishes the job to exported/. A permanent failure clears the
- * landed disks (they may be large) and keeps the job's records.
+ * landed disks (they may be large) and keeps the job's records; so does a
+ * temporary one for want of space (the next attempt starts afresh).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -91,7 +92,8 @@ exportd_run(struct daemon *d, const char *id)
 		rc = export_describe(&ctx, true);
 	progress_flush(&ctx.pg);
 	if (rc != HS_EXIT_OK) {
-		if (rc == HS_EXIT_PERMANENT)
+		/* A full spool: free what this attempt took, retry afresh. */
+		if (rc == HS_EXIT_PERMANENT || ctx.nospace)
 			export_cleanup(&ctx);
 		rc = rc == HS_EXIT_PERMANENT ? worker_fail(d, "%s", ctx.reason) :
 		    worker_retry(d, "%s", ctx.reason);
@@ -101,7 +103,16 @@ exportd_run(struct daemon *d, const char *id)
 	cJSON_AddItemToObject(job, "vm", vmdesc_to_json(&ctx.vm));
 	if ((out = job_serialise(job, &len)) == NULL ||
 	    spool_publish(sp, SD_EXPORTING, id, out, len, 0) != 0) {
-		rc = worker_retry(d, "cannot rewrite the job: %s", strerror(errno));
+		uint64_t avail = 0;
+
+		if (out != NULL && util_errno_nospace(errno) &&
+		    util_fs_avail(sp->fd[SD_TMP], &avail) == 0)
+			rc = worker_retry(d, "cannot rewrite the job: no space left "
+			    "on %s: need %zu bytes, %llu available", sp->root, len,
+			    (unsigned long long)avail);
+		else
+			rc = worker_retry(d, "cannot rewrite the job: %s",
+			    strerror(errno));
 		goto out;
 	}
 	log_info("exported %zu disk(s), %llu bytes", ctx.vm.ndisks,

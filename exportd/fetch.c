@@ -40,6 +40,9 @@
  * 4xx (but 408/429), TLS verification failures, bad URLs, redirect loops
  * and a sha256 mismatch are permanent, and a permanent failure removes
  * NAME.part and its state; a temporary one keeps them for the next run.
+ * A full disk (the known size against the free space before the
+ * transfer, or ENOSPC on the way) is temporary too, but removes NAME.part
+ * and its state: keeping them would keep the disk full.
  * URLs in messages lose their query string; credentials go to libcurl
  * only. Nothing is printed: retries go to log_info/log_warnx (job log).
  *
@@ -132,6 +135,7 @@ struct fetch_job {
 	int		 nseg;
 	bool		 restart;	/* a segment got 200 to a Range request */
 	bool		 discard;	/* the remote file changed: drop state */
+	bool		 nospace;	/* the disk is full: drop NAME.part */
 	int		 restarts;
 	enum fetch_class verdict;	/* TEMPFAIL/PERMFAIL ends the run */
 	char		 why[512];
@@ -865,6 +869,24 @@ fetch_part_create(struct fetch_job *j)
 	return 0;
 }
 
+/*
+ * Fail fast when what is left of a file of known size cannot fit now
+ * (have bytes are on disk already). Only a hint: others share the disk,
+ * so a write may still meet ENOSPC.
+ */
+static bool
+fetch_space_short(struct fetch_job *j, uint64_t have)
+{
+	uint64_t avail;
+
+	if (j->size == FETCH_NOSIZE || util_fs_avail(j->dirfd, &avail) != 0 ||
+	    j->size - have <= avail)
+		return false;
+	j->nospace = true;
+	snprintf(j->why, sizeof(j->why), "not enough space for %s", j->name);
+	return true;
+}
+
 static int
 fetch_prepare(struct fetch_job *j)
 {
@@ -888,6 +910,8 @@ fetch_prepare(struct fetch_job *j)
 		if (j->seg[i].done == j->seg[i].end - j->seg[i].start)
 			j->seg[i].finished = true;
 	}
+	if (fetch_space_short(j, have))
+		return -1;
 	fetch_state_save(j);
 	return 0;
 }
@@ -998,6 +1022,7 @@ fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	if (fetch_pwrite_all(j->fd, buf, n, at) != 0) {
+		j->nospace = j->nospace || util_errno_nospace(errno);
 		snprintf(s->why, sizeof(s->why), "write %s: %s", j->partname,
 		    strerror(errno));
 		s->verdict = FC_TEMPFAIL;
@@ -1311,8 +1336,10 @@ fetch_finish(struct fetch_job *j)
 	if (j->size == FETCH_NOSIZE && ftruncate(j->fd, (off_t)total) != 0)
 		goto fail;
 	what = "fsync";
-	if (fsync(j->fd) != 0)
+	if (fsync(j->fd) != 0) {
+		j->nospace = util_errno_nospace(errno);
 		goto fail;
+	}
 	if (j->o->sha256 != NULL && fetch_verify(j) != 0)
 		return -1;
 	what = "rename";
@@ -1340,6 +1367,29 @@ fetch_done_bytes(const struct fetch_job *j)
 	return n;
 }
 
+/*
+ * The disk is full: what we wrote is what filled it, so it goes, and the
+ * reason says how much the file needs and how much is free without it.
+ */
+static int
+fetch_nospace(struct fetch_job *j, char *err, size_t errlen)
+{
+	uint64_t avail = 0;
+
+	unlinkat(j->dirfd, j->partname, 0);
+	fetch_state_remove(j);
+	(void)util_fs_avail(j->dirfd, &avail);
+	if (j->size != FETCH_NOSIZE)
+		snprintf(err, errlen, "%s: no space left on %s: need %" PRIu64
+		    " bytes, %" PRIu64 " available", j->name, j->o->where ?
+		    j->o->where : "its directory", j->size, avail);
+	else
+		snprintf(err, errlen, "%s: no space left on %s: need more than %"
+		    PRIu64 " bytes, %" PRIu64 " available", j->name, j->o->where ?
+		    j->o->where : "its directory", fetch_done_bytes(j), avail);
+	return HS_EXIT_TEMPORARY;
+}
+
 /* Map the verdict to an exit code, tidy up the files, fill err. */
 static int
 fetch_conclude(struct fetch_job *j, char *err, size_t errlen)
@@ -1355,6 +1405,8 @@ fetch_conclude(struct fetch_job *j, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", j->why);
 		return HS_EXIT_PERMANENT;
 	default:
+		if (j->nospace)
+			return fetch_nospace(j, err, errlen);
 		if (j->discard)
 			fetch_state_remove(j);
 		else
@@ -1409,6 +1461,7 @@ fetch_file(const struct fetch_opts *o, int dirfd, const char *name,
     struct progress *pg, char *err, size_t errlen)
 {
 	struct fetch_job j;
+	bool nospace;
 	int rc;
 
 	if (fetch_job_init(&j, o, dirfd, name, pg, err, errlen) != 0) {
@@ -1436,7 +1489,9 @@ fetch_file(const struct fetch_opts *o, int dirfd, const char *name,
 			(void)fetch_finish(&j);
 	}
 	rc = fetch_conclude(&j, err, errlen);
+	nospace = j.nospace && rc == HS_EXIT_TEMPORARY;
 	fetch_job_free(&j);
+	errno = nospace ? ENOSPC : 0;
 	return rc;
 }
 

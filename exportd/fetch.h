@@ -16,6 +16,11 @@
  * 5xx after the retries) or HS_EXIT_PERMANENT (4xx other than 408/429,
  * digest mismatch, TLS verification failure, bad URL), with a one-line
  * reason in err.
+ *
+ * A file that does not fit (known size against the free space before the
+ * transfer, or ENOSPC/EDQUOT on the way) is TEMPORARY with errno ENOSPC on
+ * return and a reason that gives both sizes; NAME.part and its state are
+ * removed then (they are what filled the disk). Otherwise errno is 0.
  */
 #ifndef HS_FETCH_H
 #define HS_FETCH_H
@@ -39,6 +44,7 @@ struct fetch_opts {
 	const char	*sha256;	/* expected lowercase hex, or NULL */
 	long		 connect_timeout;	/* seconds */
 	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
+	const char	*where;		/* the directory, for messages (or NULL) */
 };
 
 int	 fetch_file(const struct fetch_opts *, int, const char *,

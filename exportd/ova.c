@@ -9,7 +9,10 @@
  * be regular files with clean relative names: links, devices, absolute
  * names and ".." are refused. Afterwards every digest the manifest lists
  * is checked, the descriptor is parsed, and each disk it references must
- * have arrived. When inspecting, reading stops at the descriptor.
+ * have arrived. When inspecting, reading stops at the descriptor. A member
+ * that does not fit in the spool removes its dot-name and is a temporary
+ * failure with the sizes (members are sparse: their size is only an upper
+ * bound, so there is no check before writing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,7 +176,7 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 	const char *base = ova_base(m->name);
 	uint64_t left = size;
 	off_t off = 0;
-	int fd, rc = 0;
+	int fd, rc = 0, nospace = 0;
 
 	if (!util_filename_valid(base))
 		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
@@ -192,10 +195,10 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 			break;
 		digest_update(&dg, buf, k);
 		if (memcmp(buf, zero, k) != 0 &&
-		    pwrite(fd, buf, k, off) != (ssize_t)k)
-			rc = export_retry(o->ctx, "data/%s/%s: %s%s", o->ctx->id,
-			    base, strerror(errno), errno == ENOSPC ?
-			    " (the spool filesystem is full)" : "");
+		    util_pwrite_all(fd, buf, k, off) != 0)
+			rc = (nospace = util_errno_nospace(errno)) ? HS_EXIT_TEMPORARY :
+			    export_retry(o->ctx, "data/%s/%s: %s", o->ctx->id, base,
+			    strerror(errno));
 		off += (off_t)k;
 		left -= k;
 		progress_add(&o->ctx->pg, k);
@@ -205,15 +208,19 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 	memcpy(m->sha1, dg.hex1, sizeof(m->sha1));
 	memcpy(m->sha256, dg.hex256, sizeof(m->sha256));
 	if (rc == 0 && (ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0))
-		rc = export_retry(o->ctx, "data/%s/%s: %s", o->ctx->id, base,
+		rc = (nospace = util_errno_nospace(errno)) ? HS_EXIT_TEMPORARY :
+		    export_retry(o->ctx, "data/%s/%s: %s", o->ctx->id, base,
 		    strerror(errno));
 	if (close(fd) != 0 && rc == 0)
-		rc = export_retry(o->ctx, "data/%s/%s: %s", o->ctx->id, base,
+		rc = (nospace = util_errno_nospace(errno)) ? HS_EXIT_TEMPORARY :
+		    export_retry(o->ctx, "data/%s/%s: %s", o->ctx->id, base,
 		    strerror(errno));
 	if (rc == 0 && renameat(o->ctx->datafd, tmp, o->ctx->datafd, base) != 0)
 		rc = export_retry(o->ctx, "rename %s: %s", base, strerror(errno));
 	if (rc != 0)
 		unlinkat(o->ctx->datafd, tmp, 0);
+	if (nospace)		/* the sizes once our dot-name is gone */
+		rc = export_nospace(o->ctx, m->name, size);
 	m->disk = rc == 0;
 	return rc;
 }

@@ -5,7 +5,9 @@
  * segments, resume, retries, TLS verified unless the job says insecure,
  * digest checked); an OVA is then unpacked from there like a local one and
  * removed, a disk is checked and described in place. Credentials come from
- * the named credential (username/password), never from the URL. Settings:
+ * the named credential (username/password), never from the URL. A file
+ * that does not fit in the spool is a temporary failure with the sizes,
+ * and exportd clears what the attempt wrote. Settings:
  * exportd.http_* in the configuration.
  */
 #include <errno.h>
@@ -105,7 +107,7 @@ http_run(struct export_ctx *ctx)
 	const char *kind = job_get_str(ctx->src, "format");
 	struct fetch_opts o;
 	struct cred c;
-	char err[1024], *name;
+	char err[1024], *name, *where = NULL;
 	bool have_cred = false;
 	int rc, fd;
 
@@ -137,8 +139,11 @@ http_run(struct export_ctx *ctx)
 		rc = http_inspect(ctx, &o, name, kind);
 		goto out;
 	}
+	where = xasprintf("%s/data/%s", ctx->sp->root, ctx->id);
+	o.where = where;
 	rc = fetch_file(&o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
 	if (rc != HS_EXIT_OK) {
+		ctx->nospace = errno == ENOSPC;
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);
 		goto out;
 	}
@@ -164,6 +169,7 @@ http_run(struct export_ctx *ctx)
 out:
 	if (have_cred)
 		cred_free(&c);
+	free(where);
 	free(name);
 	return rc;
 }

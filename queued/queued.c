@@ -14,6 +14,10 @@
  * incoming/NAME -(rename)-> intake/ID -(rename)-> request/ID. After a crash
  * the jobs in intake/ are resumed, not resubmitted: a file already holding
  * its normalised job (id == its name) is published as it is.
+ *
+ * A full spool: a file is not taken from incoming/ while there is no room
+ * for it (it waits there, its attempts untouched); a job whose normalised
+ * file cannot be written stays in intake/ and is retried in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +38,9 @@
 #include "spool.h"
 #include "util.h"
 
+/* Room a job takes in the spool beyond twice its size (history, log...). */
+#define QUEUED_SLACK	(64 * 1024)
+
 static const char *
 queued_kind(mode_t m)
 {
@@ -48,6 +55,31 @@ queued_kind(mode_t m)
 	if (S_ISCHR(m) || S_ISBLK(m))
 		return "a device node";
 	return "not a regular file";
+}
+
+/*
+ * Is there room in the spool to take a file of size bytes in (its copy in
+ * data/ID/submitted, the normalised job, history and log)? If not, the
+ * file stays in incoming/, untouched, and is looked at again after
+ * retry.delay: a full spool delays submissions, never loses them, and
+ * does not use up their attempts. Only a hint: publishing still handles
+ * ENOSPC.
+ */
+static bool
+queued_room(struct daemon *d, const char *name, off_t size, int64_t *due)
+{
+	const struct daemon_config *cfg = daemon_config(d);
+	struct spool *sp = daemon_spool(d);
+	uint64_t need = 2 * (uint64_t)size + QUEUED_SLACK, avail;
+	double delay = cfg->retry_delay < 0.1 ? 0.1 : cfg->retry_delay;
+
+	if (util_fs_avail(sp->fd[SD_INTAKE], &avail) != 0 || avail >= need)
+		return true;
+	log_warnx("not taking incoming/%.200s yet: no space left on %s: need "
+	    "%llu bytes, %llu available; looking again in %.1f s", name,
+	    sp->root, (unsigned long long)need, (unsigned long long)avail, delay);
+	*due = util_mono_ms() + (int64_t)(delay * 1000);
+	return false;
 }
 
 /*
@@ -80,6 +112,8 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 			return CLAIM_SETTLE;
 		}
 	}
+	if (S_ISREG(st.st_mode) && !queued_room(d, name, st.st_size, due))
+		return CLAIM_DEFER;
 	/*
 	 * A plain rename: the ID is new, there is nothing to clobber, and
 	 * where RENAME_NOREPLACE is missing (NFS, FUSE) its link+unlink
@@ -224,8 +258,16 @@ queued_run(struct daemon *d, const char *id)
 		close(dfd);
 	}
 	if (spool_publish(sp, SD_INTAKE, id, out, outlen, 0) != 0) {
-		rc = worker_retry(d, "cannot write the normalised job: %s",
-		    strerror(errno));
+		uint64_t avail = 0;
+
+		if (util_errno_nospace(errno) &&
+		    util_fs_avail(sp->fd[SD_TMP], &avail) == 0)
+			rc = worker_retry(d, "cannot write the normalised job: no "
+			    "space left on %s: need %zu bytes, %llu available",
+			    sp->root, outlen, (unsigned long long)avail);
+		else
+			rc = worker_retry(d, "cannot write the normalised job: %s",
+			    strerror(errno));
 		goto out;
 	}
 	log_info("accepted %s job '%s' (source %s)", dialect_name(dia),

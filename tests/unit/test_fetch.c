@@ -11,7 +11,18 @@
  *     otherwise) for the normal path, TLS verification with a self-signed
  *     certificate (openssl CLI) and HTTP Basic auth from a credential.
  * Every download must end byte-identical to the source, or fail with the
- * specific reason and leave no NAME behind.
+ * specific reason and leave no NAME behind. The six network faults each
+ * have both: recovered (and faultserv's counters show the fault fired and
+ * the client came back), and persisting until the client gives up:
+ *   reset mid-body     test_reset_mid_body / test_reset_forever
+ *   503 + Retry-After  test_503_retry_after(_date) / test_503_forever,
+ *                      test_503_retry_after_too_long
+ *   stall              test_stall / test_resume_after_interruption
+ *   short body         test_short_body / test_short_body_forever
+ *   wrong length       test_wrong_length_recovers, _single_stream /
+ *                      test_wrong_length_gives_up, _single_gives_up
+ *   200 for a Range    test_range_ignored_restarts (a restart from byte 0
+ *                      as one stream cannot meet a Range again)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,12 +221,14 @@ stats_cb(char *buf, size_t size, size_t n, void *ud)
 	return len;
 }
 
-/* Body bytes faultserv has sent so far. */
-static uint64_t
-srv_sent(const struct srv *s)
+/* faultserv's counters: body bytes sent, requests, GETs in a fault mode. */
+static void
+srv_stats(const struct srv *s, uint64_t *sent, uint64_t *requests,
+    uint64_t *faults)
 {
 	char url[128], out[256] = "";
-	unsigned long long sent = 0;
+	unsigned long long a = 0, b = 0;
+	long long c = 0;
 	CURL *e = curl_easy_init();
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_stats", s->port);
@@ -224,8 +237,38 @@ srv_sent(const struct srv *s)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	curl_easy_cleanup(e);
-	assert_int_equal(sscanf(out, "sent %llu", &sent), 1);
+	assert_int_equal(sscanf(out, "sent %llu requests %llu faults %lld", &a,
+	    &b, &c), 3);
+	*sent = a;
+	*requests = b;
+	*faults = c > 0 ? (uint64_t)c : 0;
+}
+
+/* Body bytes faultserv has sent so far. */
+static uint64_t
+srv_sent(const struct srv *s)
+{
+	uint64_t sent, requests, faults;
+
+	srv_stats(s, &sent, &requests, &faults);
 	return sent;
+}
+
+/*
+ * The first k GETs were faulted and at least one more GET came after them:
+ * the fault really fired and the client really retried (a test of a
+ * recovery that would pass without any fault proves nothing).
+ */
+static void
+assert_faulted_then_retried(const struct srv *s, uint64_t k)
+{
+	uint64_t sent, requests, faults;
+
+	srv_stats(s, &sent, &requests, &faults);
+	if (faults <= k)
+		print_error("faultserv: %llu GETs in the fault mode, want > %llu\n",
+		    (unsigned long long)faults, (unsigned long long)k);
+	assert_true(faults > k);
 }
 
 static void
@@ -372,6 +415,7 @@ test_reset_mid_body(void **state)
 
 	fx_url(f, "big.bin?mode=reset&n=300000&k=4");
 	assert_fetch_ok(f, "big.bin");
+	assert_faulted_then_retried(&f->fs, 4);
 }
 
 static void
@@ -381,6 +425,7 @@ test_short_body(void **state)
 
 	fx_url(f, "big.bin?mode=short&n=500000&k=3");
 	assert_fetch_ok(f, "big.bin");
+	assert_faulted_then_retried(&f->fs, 3);
 	/* Each retry went on from where its segment was. */
 	assert_int_equal(srv_sent(&f->fs), BIG_SIZE);
 }
@@ -394,6 +439,7 @@ test_503_retry_after(void **state)
 	f->o.retry_delay = 0.01;
 	fx_url(f, "big.bin?mode=503&s=1&k=2");
 	assert_fetch_ok(f, "big.bin");
+	assert_faulted_then_retried(&f->fs, 2);
 	/* Retry-After: 1 beat the 10 ms backoff. */
 	assert_true(util_mono_ms() - t0 >= 1000);
 }
@@ -407,6 +453,7 @@ test_503_retry_after_date(void **state)
 	f->o.retry_delay = 0.01;
 	fx_url(f, "small.bin?mode=503&s=2&d=1&k=1");
 	assert_fetch_ok(f, "small.bin");
+	assert_faulted_then_retried(&f->fs, 1);
 	/* An HTTP-date two seconds ahead: at least one second of waiting. */
 	assert_true(util_mono_ms() - t0 >= 1000);
 }
@@ -420,6 +467,7 @@ test_stall(void **state)
 	f->o.stall_timeout = 1;
 	fx_url(f, "big.bin?mode=stall&n=100000&s=20&k=1");
 	assert_fetch_ok(f, "big.bin");
+	assert_faulted_then_retried(&f->fs, 1);
 	/* The stalled segment was abandoned, not waited for (20 s). */
 	assert_true(util_mono_ms() - t0 < 10000);
 }
@@ -431,6 +479,18 @@ test_wrong_length_recovers(void **state)
 
 	fx_url(f, "big.bin?mode=badlen&n=1000&k=2");
 	assert_fetch_ok(f, "big.bin");
+	assert_faulted_then_retried(&f->fs, 2);
+}
+
+/* One stream (no Range), a 200 whose Content-Length is not the size. */
+static void
+test_wrong_length_single_stream(void **state)
+{
+	struct fx *f = *state;
+
+	fx_url(f, "small.bin?mode=badlen&n=1000&k=1");
+	assert_fetch_ok(f, "small.bin");
+	assert_faulted_then_retried(&f->fs, 1);
 }
 
 static void
@@ -439,10 +499,15 @@ test_range_ignored_restarts(void **state)
 	struct fx *f = *state;
 	struct stat st;
 
+	uint64_t sent, requests, faults;
+
 	fx_url(f, "big.bin?mode=norange");
 	assert_fetch_ok(f, "big.bin");
 	assert_int_equal(fstatat(f->outfd, "disk.img", &st, 0), 0);
 	assert_int_equal(st.st_size, BIG_SIZE);		/* not appended */
+	/* HEAD, the ranged GETs that got 200, then one whole-file GET. */
+	srv_stats(&f->fs, &sent, &requests, &faults);
+	assert_true(requests >= 3);
 }
 
 static void
@@ -469,6 +534,64 @@ test_wrong_length_gives_up(void **state)
 	assert_non_null(strstr(f->err, "gave up after 3 attempts"));
 	assert_non_null(strstr(f->err, "of 8388608 bytes done"));
 	assert_null(strchr(f->err, '?'));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+static void
+test_wrong_length_single_gives_up(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 2;
+	fx_url(f, "small.bin?mode=badlen&n=1000&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "Content-Length 101400, expected 102400"));
+	assert_non_null(strstr(f->err, "gave up after 2 attempts"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+/* Every connection reset before the first body byte: no progress. */
+static void
+test_reset_forever(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 3;
+	fx_url(f, "big.bin?mode=reset&n=0&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	if (strstr(f->err, "reset") == NULL)
+		print_error("reason: %s\n", f->err);
+	assert_non_null(strstr(f->err, "reset"));
+	assert_non_null(strstr(f->err, "gave up after 3 attempts"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+/* Every body cut short before its first byte, closed cleanly. */
+static void
+test_short_body_forever(void **state)
+{
+	struct fx *f = *state;
+
+	f->o.retries = 3;
+	fx_url(f, "big.bin?mode=short&n=0&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "gave up after 3 attempts"));
+	assert_non_null(strstr(f->err, "0 of 8388608 bytes done"));
+	assert_false(exists_at(f->outfd, "disk.img"));
+}
+
+/* A Retry-After beyond what we wait (600 s): give up now, say why. */
+static void
+test_503_retry_after_too_long(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = util_mono_ms();
+
+	fx_url(f, "small.bin?mode=503&s=3600&k=-1");
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "HTTP 503"));
+	assert_non_null(strstr(f->err, "Retry-After 3600 s"));
+	assert_true(util_mono_ms() - t0 < 5000);
 	assert_false(exists_at(f->outfd, "disk.img"));
 }
 
@@ -565,6 +688,7 @@ test_resume_after_interruption(void **state)
 	f->o.stall_timeout = 1;
 	fx_url(f, "big.bin?mode=stall&n=1048576&s=60&k=4");
 	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_TEMPORARY);
+	assert_non_null(strstr(f->err, "stalled"));
 	assert_non_null(strstr(f->err, "4194304 of 8388608 bytes done"));
 	assert_false(exists_at(f->outfd, "disk.img"));
 	assert_true(exists_at(f->outfd, "disk.img.part"));
@@ -1063,9 +1187,14 @@ main(void)
 		FX(test_503_retry_after_date),
 		FX(test_stall),
 		FX(test_wrong_length_recovers),
+		FX(test_wrong_length_single_stream),
 		FX(test_range_ignored_restarts),
 		FX(test_range_ignored_single_small),
 		FX(test_wrong_length_gives_up),
+		FX(test_wrong_length_single_gives_up),
+		FX(test_reset_forever),
+		FX(test_short_body_forever),
+		FX(test_503_retry_after_too_long),
 		FX(test_503_forever),
 		FX(test_404_permanent),
 		FX(test_sha256_mismatch),
