@@ -126,7 +126,7 @@ FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a
 
-$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h)
+$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -138,9 +138,9 @@ $(FUZZ_EXPORT): $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out exportd/exportd.c,$(EX
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(FZ)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_EXPORT) $(FUZZ_COMMON)
+$(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_EXPORT) $(FUZZ_COMMON)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
 fuzzers: $(FUZZ_BIN)
 
