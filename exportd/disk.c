@@ -372,6 +372,9 @@ disk_vmdk_extent(struct vmdk_desc *vd, const char *line, const char *desc,
 			    "a file next to the descriptor (absolute paths, '..' and "
 			    "directories are refused)", desc, file);
 	}
+	if (sectors > (UINT64_MAX - vd->size) / 512)
+		return disk_vmdk_err(err, errlen, "%s: extents of more than 2^64 "
+		    "bytes in all", desc);
 	vd->ext = xrealloc(vd->ext, (vd->n + 1) * sizeof(*vd->ext));
 	e = &vd->ext[vd->n++];
 	e->file = strcmp(type, "ZERO") == 0 ? NULL : xstrdup(file);
