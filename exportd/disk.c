@@ -431,7 +431,11 @@ disk_vmdk_extents(const char *desc, const char *text, struct vmdk_desc *vd,
 	return rc;
 }
 
-/* Land the extents of the descriptor text, each next to it (in dirfd). */
+/*
+ * Land the extents of the descriptor text, each next to it (in dirfd);
+ * *size becomes their total (the descriptor is what says how large the
+ * disk is, whatever an OVF's capacity claimed).
+ */
 static int
 disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
     const char *text, uint64_t *size)
@@ -457,7 +461,7 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 		rc = disk_copy(ctx, fd, file, file);
 		close(fd);
 	}
-	*size += vd.size;
+	*size = vd.size;
 	disk_vmdk_free(&vd);
 	return rc;
 }
