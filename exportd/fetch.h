@@ -16,6 +16,11 @@
  * 5xx after the retries) or HS_EXIT_PERMANENT (4xx other than 408/429,
  * digest mismatch, TLS verification failure, bad URL), with a one-line
  * reason in err.
+ *
+ * fetch_header_line() is how every response's header lines are read
+ * (Accept-Ranges, Content-Range, Retry-After, ETag, Last-Modified; the
+ * status and Content-Length are libcurl's); it is exposed for the fuzz
+ * harness (fuzz/fuzz_http.c).
  */
 #ifndef HS_FETCH_H
 #define HS_FETCH_H
@@ -41,6 +46,19 @@ struct fetch_opts {
 	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
 };
 
+#define FETCH_NOSIZE	UINT64_MAX
+
+/* What the headers of one response said (fetch_header_line() fills it). */
+struct fetch_resp {
+	bool		 ranges;	/* Accept-Ranges: bytes */
+	bool		 has_crange;
+	uint64_t	 cr_start, cr_end, cr_total;	/* total NOSIZE: '*' */
+	long		 retry_after;	/* seconds, -1: none */
+	char		 etag[128];
+	char		 lastmod[64];
+};
+
+void	 fetch_header_line(struct fetch_resp *, const char *, size_t);
 int	 fetch_file(const struct fetch_opts *, int, const char *,
 	    struct progress *, char *, size_t);
 int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,
