@@ -126,7 +126,8 @@ FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a
 
-$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard fuzz/*.h)
+$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) \
+		$(wildcard importd/*.h) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -141,6 +142,14 @@ $(FUZZ_EXPORT): $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out exportd/exportd.c,$(EX
 $(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_EXPORT) $(FUZZ_COMMON)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+# The boot check's console reading needs importd's objects and libvirt.
+FUZZ_IMPORTD = $(FZ)/obj/importd/boot.o $(FZ)/obj/importd/virt.o
+$(FZ)/obj/importd/%.o: FUZZ_CFLAGS += $(shell pkg-config --cflags libvirt) -Iimportd
+$(FZ)/fuzz_serial: fuzz/fuzz_serial.c $(FUZZ_IMPORTD) $(FUZZ_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iimportd -fsanitize=fuzzer -o $@ $^ \
+		$(FUZZ_LIBS) $(shell pkg-config --libs libvirt)
 
 fuzzers: $(FUZZ_BIN)
 
