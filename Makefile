@@ -4,6 +4,7 @@
 #   make check SAN=1  the same under ASan+UBSan
 #   make install DESTDIR=... PREFIX=/usr
 #   make demo         the README's first command
+#   make fuzz         run every libFuzzer harness for FUZZ_TIME s (fuzz/README.md)
 
 PREFIX    ?= /usr/local
 BINDIR     = $(PREFIX)/bin
@@ -109,13 +110,60 @@ $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# libFuzzer harnesses (fuzz/fuzz_NAME.c): always clang with ASan+UBSan,
+# objects of their own in build-fuzz/ (the code under test gets the
+# fuzzer's coverage instrumentation, -fsanitize=fuzzer-no-link).
+FZ          = build-fuzz
+FUZZ_CC     = clang
+FUZZ_TIME  ?= 60
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+              -Wformat=2 -Wno-format-nonliteral $(FUZZ_SAN) \
+              $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Iexportd
+FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
+FUZZ_COMMON = $(FZ)/lib/libhscommon.a
+
+$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) \
+		$(wildcard importd/*.h) $(wildcard fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_COMMON): $(COMMON_SRC:%.c=$(FZ)/obj/%.o)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(FUZZ_EXPORT): $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out exportd/exportd.c,$(EXPORTD_SRC)))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_EXPORT) $(FUZZ_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+# The boot check's console reading needs importd's objects and libvirt.
+FUZZ_IMPORTD = $(FZ)/obj/importd/boot.o $(FZ)/obj/importd/virt.o
+$(FZ)/obj/importd/%.o: FUZZ_CFLAGS += $(shell pkg-config --cflags libvirt) -Iimportd
+$(FZ)/fuzz_serial: fuzz/fuzz_serial.c $(FUZZ_IMPORTD) $(FUZZ_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iimportd -fsanitize=fuzzer -o $@ $^ \
+		$(FUZZ_LIBS) $(shell pkg-config --libs libvirt)
+
+fuzzers: $(FUZZ_BIN)
+
+fuzz: fuzzers
+	HS_FUZZDIR=$(CURDIR)/$(FZ) FUZZ_TIME=$(FUZZ_TIME) tests/run-fuzz
+
 deps:
 	@contrib/install-deps
 	@contrib/start-libvirt
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) all tests fuzzers
 	HS_BINDIR=$(CURDIR)/$(B)/bin HS_TESTDIR=$(CURDIR)/$(B)/tests SAN=$(SAN) \
+		HS_FUZZDIR=$(CURDIR)/$(FZ) FUZZ_TIME=$(FUZZ_TIME) \
 		tests/run-tests $(UNIT_BIN)
 
 tests: $(UNIT_BIN) $(TEST_PROG)
@@ -138,7 +186,7 @@ install: all
 			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FZ)
 
-.PHONY: all check tests deps demo install clean
+.PHONY: all check tests deps demo install clean fuzz fuzzers
 .SECONDARY:

@@ -201,6 +201,9 @@ vmdesc_from_json(const cJSON *j, struct vmdesc *vm, char *err, size_t errlen)
 		d->output_format = vmdesc_dup(it, "output_format");
 		if (cJSON_IsNumber(job_get(it, "boot_order")))
 			d->boot_order = job_get(it, "boot_order")->valueint;
+		if (cJSON_IsNumber(vs) && vs->valuedouble >= 18446744073709551616.0)
+			return vmdesc_err(err, errlen, "vm.disks[%zu].virtual_size: "
+			    "out of range", vm->ndisks - 1);
 		if (cJSON_IsNumber(vs) && vs->valuedouble > 0)
 			d->virtual_size = (uint64_t)vs->valuedouble;
 		if (d->file == NULL || !util_filename_valid(d->file))

@@ -376,54 +376,88 @@ disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
 	return 0;
 }
 
+static int
+disk_vmdk_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+disk_vmdk_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /*
  * One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Only files next
  * to the descriptor are allowed (the copy keeps the descriptor valid).
  */
 static int
-disk_vmdk_extent(struct export_ctx *ctx, int dirfd, const char *line,
-    const char *desc, uint64_t *size)
+disk_vmdk_extent(struct vmdk_desc *vd, const char *line, const char *desc,
+    char *err, size_t errlen)
 {
 	char access[16], type[16], file[1024];
 	unsigned long long sectors;
 	const char *q1, *q2;
-	int fd, rc;
+	struct vmdk_extent *e;
 
 	if (sscanf(line, "%15s %llu %15s", access, &sectors, type) != 3)
-		return export_fail(ctx, "%s: bad extent line '%.80s'", desc, line);
-	*size += sectors * 512;
-	if (strcmp(type, "ZERO") == 0)
-		return 0;
+		return disk_vmdk_err(err, errlen, "%s: bad extent line '%.80s'",
+		    desc, line);
 	if (strcmp(type, "VMFSRDM") == 0 || strcmp(type, "VMFSRAW") == 0)
-		return export_fail(ctx, "%s: raw device mapping extents are not "
-		    "disk files", desc);
-	if ((q1 = strchr(line, '"')) == NULL || (q2 = strchr(q1 + 1, '"')) == NULL ||
-	    (size_t)(q2 - q1 - 1) >= sizeof(file))
-		return export_fail(ctx, "%s: extent without a file name", desc);
-	memcpy(file, q1 + 1, (size_t)(q2 - q1 - 1));
-	file[q2 - q1 - 1] = '\0';
-	if (!disk_relpath_ok(file) || strchr(file, '/') != NULL)
-		return export_fail(ctx, "%s: extent '%.200s' is not a file next to "
-		    "the descriptor (absolute paths, '..' and directories are "
-		    "refused)", desc, file);
-	if ((fd = disk_open_beneath(dirfd, file, O_RDONLY)) < 0)
-		return export_fail(ctx, "%s: extent '%s': %s", desc, file,
-		    errno == ENOENT ? "missing" : errno == ELOOP || errno == EXDEV ?
-		    "a symbolic link (refused)" : strerror(errno));
-	rc = disk_copy(ctx, fd, file, file);
-	close(fd);
-	return rc;
+		return disk_vmdk_err(err, errlen, "%s: raw device mapping extents "
+		    "are not disk files", desc);
+	if (strcmp(type, "ZERO") != 0) {
+		if ((q1 = strchr(line, '"')) == NULL ||
+		    (q2 = strchr(q1 + 1, '"')) == NULL ||
+		    (size_t)(q2 - q1 - 1) >= sizeof(file))
+			return disk_vmdk_err(err, errlen, "%s: extent without a file "
+			    "name", desc);
+		memcpy(file, q1 + 1, (size_t)(q2 - q1 - 1));
+		file[q2 - q1 - 1] = '\0';
+		if (!disk_relpath_ok(file) || strchr(file, '/') != NULL)
+			return disk_vmdk_err(err, errlen, "%s: extent '%.200s' is not "
+			    "a file next to the descriptor (absolute paths, '..' and "
+			    "directories are refused)", desc, file);
+	}
+	if (sectors > (UINT64_MAX - vd->size) / 512)
+		return disk_vmdk_err(err, errlen, "%s: extents of more than 2^64 "
+		    "bytes in all", desc);
+	vd->ext = xrealloc(vd->ext, (vd->n + 1) * sizeof(*vd->ext));
+	e = &vd->ext[vd->n++];
+	e->file = strcmp(type, "ZERO") == 0 ? NULL : xstrdup(file);
+	e->sectors = sectors;
+	vd->size += sectors * 512;
+	return 0;
 }
 
-static int
-disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
-    const char *text, uint64_t *size)
+void
+disk_vmdk_free(struct vmdk_desc *vd)
+{
+	for (size_t i = 0; i < vd->n; i++)
+		free(vd->ext[i].file);
+	free(vd->ext);
+	memset(vd, 0, sizeof(*vd));
+}
+
+/*
+ * The extents a VMDK text descriptor names, in order; nothing is opened.
+ * desc names the descriptor in messages. 0, or -1 with a one-line reason
+ * in err (vd is then empty).
+ */
+int
+disk_vmdk_extents(const char *desc, const char *text, struct vmdk_desc *vd,
+    char *err, size_t errlen)
 {
 	const char *p = text;
 	int rc = 0;
 
+	memset(vd, 0, sizeof(*vd));
 	if (strcasestr(text, "# Disk DescriptorFile") == NULL)
-		return export_fail(ctx, "%s: not a VMDK descriptor", desc);
+		return disk_vmdk_err(err, errlen, "%s: not a VMDK descriptor", desc);
 	while (*p && rc == 0) {
 		size_t n = strcspn(p, "\r\n");
 		char line[1200];
@@ -433,14 +467,53 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 		p += strspn(p, "\r\n");
 		if (strncmp(line, "parentCID", 9) == 0 &&
 		    strcasestr(line, "ffffffff") == NULL)
-			return export_fail(ctx, "%s: a snapshot delta disk (it has a "
-			    "parent): consolidate the snapshots first", desc);
-		if (strncmp(line, "RW ", 3) == 0 || strncmp(line, "RDONLY ", 7) == 0 ||
+			rc = disk_vmdk_err(err, errlen, "%s: a snapshot delta disk (it "
+			    "has a parent): consolidate the snapshots first", desc);
+		else if (strncmp(line, "RW ", 3) == 0 ||
+		    strncmp(line, "RDONLY ", 7) == 0 ||
 		    strncmp(line, "NOACCESS ", 9) == 0)
-			rc = disk_vmdk_extent(ctx, dirfd, line, desc, size);
+			rc = disk_vmdk_extent(vd, line, desc, err, errlen);
 	}
-	if (rc == 0 && *size == 0)
-		return export_fail(ctx, "%s: the descriptor names no extents", desc);
+	if (rc == 0 && vd->size == 0)
+		rc = disk_vmdk_err(err, errlen, "%s: the descriptor names no "
+		    "extents", desc);
+	if (rc != 0)
+		disk_vmdk_free(vd);
+	return rc;
+}
+
+/*
+ * Land the extents of the descriptor text, each next to it (in dirfd);
+ * *size becomes their total (the descriptor is what says how large the
+ * disk is, whatever an OVF's capacity claimed).
+ */
+static int
+disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
+    const char *text, uint64_t *size)
+{
+	struct vmdk_desc vd;
+	char err[512];
+	int fd, rc = 0;
+
+	if (disk_vmdk_extents(desc, text, &vd, err, sizeof(err)) != 0)
+		return export_fail(ctx, "%s", err);
+	for (size_t i = 0; i < vd.n && rc == 0; i++) {
+		const char *file = vd.ext[i].file;
+
+		if (file == NULL)
+			continue;	/* ZERO: no file */
+		if ((fd = disk_open_beneath(dirfd, file, O_RDONLY)) < 0) {
+			rc = export_fail(ctx, "%s: extent '%s': %s", desc, file,
+			    errno == ENOENT ? "missing" : errno == ELOOP ||
+			    errno == EXDEV ? "a symbolic link (refused)" :
+			    strerror(errno));
+			break;
+		}
+		rc = disk_copy(ctx, fd, file, file);
+		close(fd);
+	}
+	*size = vd.size;
+	disk_vmdk_free(&vd);
 	return rc;
 }
 

@@ -79,7 +79,6 @@
 #define FETCH_UA		"hyperspool/1"
 #define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
 						   resets the failure count */
-#define FETCH_NOSIZE		UINT64_MAX
 
 enum fetch_class {
 	FC_OK,		/* response acceptable / segment done */
@@ -87,16 +86,6 @@ enum fetch_class {
 	FC_RESTART,	/* server ignored Range: restart as one stream */
 	FC_TEMPFAIL,	/* give up now, worth trying later */
 	FC_PERMFAIL	/* give up, the job is bad */
-};
-
-/* What the headers of the current response said (reset per response). */
-struct fetch_resp {
-	bool		 ranges;	/* Accept-Ranges: bytes */
-	bool		 has_crange;
-	uint64_t	 cr_start, cr_end, cr_total;	/* total NOSIZE: '*' */
-	long		 retry_after;	/* seconds, -1: none */
-	char		 etag[128];
-	char		 lastmod[64];
 };
 
 struct fetch_job;
@@ -330,17 +319,19 @@ fetch_hdr_copy(char *dst, size_t dstlen, const char *v)
 	snprintf(dst, dstlen, "%s", v);
 }
 
-/* Header lines of every response, redirects included; each "HTTP/" resets. */
-static size_t
-fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
+/*
+ * One header line as libcurl hands it over (not NUL-terminated, CRLF
+ * included), for every response, redirects included; a status line
+ * ("HTTP/...") starts the response afresh.
+ */
+void
+fetch_header_line(struct fetch_resp *r, const char *buf, size_t len)
 {
-	struct fetch_resp *r = ud;
-	size_t len = size * nmemb;
 	char line[512];
 	const char *v;
 
 	if (len >= sizeof(line))
-		return len;
+		return;
 	memcpy(line, buf, len);
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
@@ -358,6 +349,12 @@ fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 		fetch_hdr_copy(r->etag, sizeof(r->etag), v);
 	else if (fetch_hdr_is(line, len, "last-modified", &v))
 		fetch_hdr_copy(r->lastmod, sizeof(r->lastmod), v);
+}
+
+static size_t
+fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	fetch_header_line(ud, buf, size * nmemb);
 	return size * nmemb;
 }
 

@@ -21,6 +21,11 @@
  * transfer, or ENOSPC/EDQUOT on the way) is TEMPORARY with errno ENOSPC on
  * return and a reason that gives both sizes; NAME.part and its state are
  * removed then (they are what filled the disk). Otherwise errno is 0.
+ *
+ * fetch_header_line() is how every response's header lines are read
+ * (Accept-Ranges, Content-Range, Retry-After, ETag, Last-Modified; the
+ * status and Content-Length are libcurl's); it is exposed for the fuzz
+ * harness (fuzz/fuzz_http.c).
  */
 #ifndef HS_FETCH_H
 #define HS_FETCH_H
@@ -47,6 +52,19 @@ struct fetch_opts {
 	const char	*where;		/* the directory, for messages (or NULL) */
 };
 
+#define FETCH_NOSIZE	UINT64_MAX
+
+/* What the headers of one response said (fetch_header_line() fills it). */
+struct fetch_resp {
+	bool		 ranges;	/* Accept-Ranges: bytes */
+	bool		 has_crange;
+	uint64_t	 cr_start, cr_end, cr_total;	/* total NOSIZE: '*' */
+	long		 retry_after;	/* seconds, -1: none */
+	char		 etag[128];
+	char		 lastmod[64];
+};
+
+void	 fetch_header_line(struct fetch_resp *, const char *, size_t);
 int	 fetch_file(const struct fetch_opts *, int, const char *,
 	    struct progress *, char *, size_t);
 int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,

@@ -250,11 +250,12 @@ vmx_key_cmp(const void *k, const void *p)
 static const char *
 vmx_get(const struct vmx *v, const char *key)
 {
-	const struct vmx_pair *p, *end = v->pairs + v->npairs;
+	const struct vmx_pair *p, *end;
 
 	if (v->npairs == 0 ||
 	    (p = bsearch(key, v->pairs, v->npairs, sizeof(*p), vmx_key_cmp)) == NULL)
 		return NULL;
+	end = v->pairs + v->npairs;	/* pairs is NULL when there are none */
 	while (p + 1 < end && strcmp(p[1].key, key) == 0)
 		p++;
 	return p->val;
