@@ -472,7 +472,8 @@ claim_default(struct daemon *d, const char *name, char id[JOBID_LEN + 1],
 	r = spool_rename(&d->sp, d->ops->input, name, d->ops->work, name,
 	    SPOOL_NOCLOBBER);
 	if (r != 0) {
-		if (r < 0)
+		/* EEXIST: a competitor's link+unlink claim is half done. */
+		if (r < 0 && errno != EEXIST)
 			log_warn("%s: cannot claim", name);
 		return CLAIM_SKIP;
 	}

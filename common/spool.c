@@ -6,9 +6,9 @@
  *  - publish: write a temp file in tmp/, fsync, close and check the close,
  *    rename (or link+unlink when clobbering must fail) into place, then
  *    fsync the directory. No name is visible before its content is durable.
- *  - claim: rename(input/ID, mine/ID). ENOENT means another worker won.
- *    On NFS a retransmitted rename may report ENOENT after it succeeded:
- *    there, "old name gone and new name present" counts as success.
+ *  - claim: rename(input/ID, mine/ID). ENOENT means another worker won
+ *    (also on NFS, where a lost reply can make our own success look like
+ *    that: owner records and leases repair it).
  *  - fail: write data/ID/reason first, then rename the job into error/.
  */
 #include <dirent.h>
@@ -282,18 +282,17 @@ spool_rename(struct spool *sp, enum spool_dir from, const char *oldname,
 		if (errno != ENOENT)
 			return -1;
 		/*
-		 * NFS: a retransmitted RENAME can fail with ENOENT after the
-		 * first one succeeded (Postfix sane_rename). Only there, and
-		 * only if the old name is gone and the new one present, is it
-		 * ours. Locally ENOENT is simply "somebody else won".
+		 * ENOENT: the old name is gone, somebody else moved it. (On
+		 * NFS a retransmitted RENAME can also fail with ENOENT after
+		 * it succeeded; Postfix's sane_rename counts "old gone, new
+		 * present" as success there, but with several hosts claiming
+		 * that is exactly what a competitor's claim looks like. We
+		 * say "lost": a job we did move sits in work/ without an
+		 * owner record and is taken over after the lease.)
 		 */
-		if (sp->netfs && !spool_exists(sp->fd[from], oldname) &&
-		    spool_exists(sp->fd[to], newname))
-			r = 0;
-		else if (!spool_exists(sp->fd[from], oldname))
+		if (!spool_exists(sp->fd[from], oldname))
 			return 1;
-		else
-			return -1;
+		return -1;
 	}
 	if (!(flags & SPOOL_NOSYNC) && spool_fsync_dir(sp->fd[to]) != 0)
 		return -1;

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# Split hosts sharing one spool (spool-layout.md, "Owners and leases").
+#
+# Two or three bindfs (FUSE) mounts of one spool directory play the hosts:
+# like NFS, inotify does not see what happens through another mount, so the
+# daemons must notice the network filesystem and poll, and each "host" has
+# its own node name (config `node`). The daemons, qemu-img and libvirt are
+# the real ones; only the separation of hosts is simulated (one kernel, one
+# boot ID, one clock), which the node names stand in for.
+
+load helpers
+
+EXPORTD=$HS_BINDIR/exportd
+CONVERTWATCH=$HS_BINDIR/convertwatch
+IMPORTD=$HS_BINDIR/importd
+URI=qemu:///session
+
+setup() {
+	command -v bindfs >/dev/null || { echo "bindfs is missing (contrib/packages.txt)"; false; }
+	[ -c /dev/fuse ] || { echo "/dev/fuse is missing: FUSE cannot run here"; false; }
+	hs_setup
+	chmod 0711 "$T"
+	mkdir -m 0755 "$T/images"
+	MOUNTS=()
+	DOMS=()
+	head -c 65536 /dev/urandom >"$T/src/seed"
+	qemu-img convert -q -f raw -O raw "$T/src/seed" "$T/src/disk.raw"
+	truncate -s 1M "$T/src/disk.raw"
+}
+
+teardown() {
+	local m
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	PIDS=()
+	if [ "${#DOMS[@]}" -gt 0 ]; then
+		printf 'undefine %s\n' "${DOMS[@]}" | timeout 120 virsh -q -c "$URI" >/dev/null 2>&1 || true
+	fi
+	for m in "${MOUNTS[@]}"; do
+		fusermount -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	hs_teardown
+}
+
+# host NAME: a bindfs view of the spool at $T/NAME and a config naming the
+# node; the daemons of that host use -c $T/NAME.conf.
+host() {
+	mkdir "$T/$1"
+	bindfs --no-allow-other "$SP" "$T/$1"
+	MOUNTS+=("$T/$1")
+	sed -e "s|^spool = .*|spool = \"$T/$1\";|" -e '/^heartbeat_interval/d' \
+	    "$T/conf" >"$T/$1.conf"
+	cat >>"$T/$1.conf" <<CONF
+node = "$1";
+heartbeat_interval = 0.2;
+lease = ${LEASE:-2};
+watch = { poll_interval = 0.2; };
+convert = { output_dir = "$T/images"; };
+importd = { domain_type = "qemu"; };
+defaults = { import = { uri = "$URI"; network = "user"; start = false; }; };
+CONF
+}
+
+# on HOST PROGRAM ARGS...: start a daemon of that host, logs in $T/HOST.PROG.log
+on() {
+	local h=$1 prog=$2
+	shift 2
+	"$prog" -c "$T/$h.conf" "$@" 2>>"$T/$h.$(basename "$prog").log" 3>&- &
+	PIDS+=($!)
+	LASTPID=$!
+}
+
+# submit N jobs through host A's view of incoming/ if there is one
+# (names $PFX-1..N)
+submit_jobs() {
+	local i in=$SP/incoming
+	[ -d "$T/a" ] && in=$T/a/incoming
+	PFX=hs-split-$$-$RANDOM
+	for i in $(seq 1 "$1"); do
+		printf '{"name":"%s-%d","source":{"type":"file","path":"%s"}}\n' \
+		    "$PFX" "$i" "$T/src/disk.raw" >"$in/.j$i"
+		mv "$in/.j$i" "$in/j$i"
+		DOMS+=("$PFX-$i")
+	done
+}
+
+# every job in STAGE went through exactly one conversion, none is elsewhere
+exactly_once() {
+	local stage=$1 n=$2 id
+	[ "$(count_in "$stage")" -eq "$n" ]
+	for d in intake request exporting exported converting converted importing error; do
+		[ "$d" = "$stage" ] && continue
+		[ "$(count_in "$d")" -eq 0 ] || { echo "left in $d/: $(ls "$SP/$d")"; false; }
+	done
+	for id in $(ls "$SP/$stage"); do
+		[ "$(grep -c ' converted convertwatch@' "$SP/data/$id/history")" -eq 1 ] ||
+		    { echo "$id:"; cat "$SP/data/$id/history"; false; }
+	done
+}
+
+logs() { tail -n 20 "$T"/*.log; }
+
+@test "200 jobs: exported on host A, converted and imported on host B, each exactly once" {
+	host a
+	host b
+	on a "$QUEUED"
+	on a "$EXPORTD"
+	on b "$CONVERTWATCH"
+	on b "$IMPORTD"
+	submit_jobs 200
+	wait_for 400 has_n imported 200 || { "$HS" -c "$T/conf" status; logs; false; }
+	exactly_once imported 200
+	# FUSE was noticed: every daemon polls, and says so in its status
+	for s in queued@a exportd@a convertwatch@b importd@b; do
+		[ "$(jq -r .watch "$SP/run/$s")" = poll ] || { cat "$SP/run/$s"; false; }
+	done
+	# each stage was worked on by the host it runs on
+	id=$(ls "$SP/imported" | head -n 1)
+	grep -q ' exporting exportd@a\[' "$SP/data/$id/history"
+	grep -q ' converting convertwatch@b\[' "$SP/data/$id/history"
+	grep -q ' importing importd@b\[' "$SP/data/$id/history"
+	# every job is defined once in libvirt, under its UUID
+	for id in $(ls "$SP/imported"); do
+		[ "$(jq -r .result.uuid "$SP/imported/$id")" = "$(cat "$SP/data/$id/uuid")" ]
+	done
+	[ "$(virsh -q -c "$URI" list --all --name | grep -c "^$PFX-")" -eq 200 ]
+	# nobody holds a finished job
+	! ls "$SP"/data/*/owner 2>/dev/null
+}
+
+@test "two convertwatch on two hosts race over 500 jobs: each converted exactly once" {
+	host a
+	host b
+	submit_jobs 500
+	# export them first (on the plain spool), then let the two race
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$EXPORTD" -c "$T/conf" --once --workers 2 2>>"$T/exportd.log"
+	[ "$(count_in exported)" -eq 500 ] || { logs; false; }
+	on a "$CONVERTWATCH"
+	on b "$CONVERTWATCH"
+	wait_for 400 has_n converted 500 || { "$HS" -c "$T/conf" status; logs; false; }
+	exactly_once converted 500
+	# both took part, and between them they converted 500
+	na=$(grep -l ' converting convertwatch@a\[' "$SP"/data/*/history | wc -l)
+	nb=$(grep -l ' converting convertwatch@b\[' "$SP"/data/*/history | wc -l)
+	echo "# host a converted $na, host b $nb" >&3
+	[ "$na" -gt 0 ] && [ "$nb" -gt 0 ] && [ $((na + nb)) -eq 500 ]
+	# one image per job, each equal to its source
+	[ "$(find "$T/images" -name '*.qcow2' | wc -l)" -eq 500 ]
+	[ "$(find "$T/images" -name '.*' | wc -l)" -eq 0 ]
+	qemu-img compare -q -f raw -F qcow2 "$T/src/disk.raw" "$(find "$T/images" -name '*.qcow2' | head -n 1)"
+}
+
+# slow_jobs N: N exported jobs whose conversion takes a while (random data,
+# compressed qcow2), so a host can be stopped in the middle of them.
+slow_jobs() {
+	head -c 48M /dev/urandom >"$T/src/disk.raw"
+	submit_jobs "$1"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ "$(count_in exported)" -eq "$1" ]
+	for f in "$SP"/exported/*; do
+		jq '.convert.compress = true' "$f" >"$T/j" && cat "$T/j" >"$f"
+	done
+}
+
+@test "host B dies for good: a third host takes its jobs over only after the lease" {
+	LEASE=3
+	host a
+	host b
+	host c
+	slow_jobs 4
+	on b "$CONVERTWATCH" --workers 2
+	bpid=$LASTPID
+	wait_for 30 has_n converting 2 || { logs; false; }
+	kill -9 "$bpid"
+	# its workers die with it; the jobs stay in converting/ owned by b
+	sleep 0.5
+	held=$(ls "$SP/converting")
+	[ "$(echo "$held" | wc -l)" -eq 2 ]
+	on c "$CONVERTWATCH" --workers 2
+	# within the lease, c leaves b's jobs alone (it converts the others)
+	sleep 1.5
+	for id in $held; do
+		[ -f "$SP/converting/$id" ] || { cat "$SP/data/$id/history"; false; }
+		grep -q '^convertwatch b ' "$SP/data/$id/owner"
+	done
+	wait_for 120 has_n converted 4 || { logs; false; }
+	exactly_once converted 4
+	for id in $held; do
+		grep -q ' exported convertwatch@c\[[0-9]*\] taken over by c from b\[' "$SP/data/$id/history" ||
+		    { cat "$SP/data/$id/history"; false; }
+	done
+	grep -q "taken over by c from b" "$T/c.convertwatch.log"
+}
+
+@test "a stale owner that wakes up after a takeover does not publish" {
+	LEASE=3
+	host b
+	host c
+	slow_jobs 2
+	on b "$CONVERTWATCH" --workers 2
+	bpid=$LASTPID
+	wait_for 30 has_n converting 2 || { logs; false; }
+	# freeze b and its workers (an NFS client cut off, a paused VM)
+	pkill -STOP -P "$bpid"
+	kill -STOP "$bpid"
+	held=$(ls "$SP/converting")
+	# past the lease, status points at the silent holder
+	sleep 3.5
+	run "$HS" -c "$T/c.conf" status
+	echo "$output"
+	[[ "$output" == *"converting/"*": no heartbeat for "*"(lease 3s) from convertwatch["*"] on b"* ]]
+	on c "$CONVERTWATCH" --workers 2
+	wait_for 120 has_n converted 2 || { logs; false; }
+	# b wakes up: it finds the jobs are no longer its own and keeps off
+	pkill -CONT -P "$bpid"
+	kill -CONT "$bpid"
+	wait_for 20 grep -q "taken over by another node\|another node holds this job" "$T/b.convertwatch.log" ||
+	    { logs; false; }
+	sleep 1
+	kill -0 "$bpid"
+	exactly_once converted 2
+	for id in $held; do
+		! grep -q ' converted convertwatch@b\[' "$SP/data/$id/history"
+	done
+}
