@@ -495,8 +495,11 @@ daemon_spawn(struct daemon *d, const char *id)
 			break;
 		}
 	if (owner_write(&d->sp, id, d->ops->name) != 0) {
-		log_warn("%s: cannot write its owner record", id);
-		defer_add(d, id, util_mono_ms() + 1000, true);
+		/* A full spool, most likely: the job waits in work/. */
+		log_warn("%s: cannot write its owner record (trying again in "
+		    "%gs)", id, fmax(d->cfg.retry_delay, 0.1));
+		defer_add(d, id, util_mono_ms() +
+		    (int64_t)(1000 * fmax(d->cfg.retry_delay, 0.1)), true);
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0) {

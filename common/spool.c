@@ -358,14 +358,17 @@ spool_fail(struct spool *sp, enum spool_dir from, const char *id,
 	n = strlen(line);
 	line[n++] = '\n';
 	/*
-	 * The reason first. Where it cannot be written (a full spool: the
+	 * The reason first. Where there is no room for it (a full spool: the
 	 * journal still has it) the job goes to error/ all the same: a job
-	 * stranded in progress until the next restart is worse.
+	 * stranded in progress until the next restart is worse. Any other
+	 * failure (data/ID planted as a symlink, say) leaves it where it is.
 	 */
-	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
-		(void)spool_publish_at(sp, dfd, "reason", line, n, 0);
-		close(dfd);
-	}
+	if ((dfd = spool_jobdir(sp, id, true)) < 0)
+		return -1;
+	rc = spool_publish_at(sp, dfd, "reason", line, n, 0);
+	close(dfd);
+	if (rc != 0 && errno != ENOSPC && errno != EDQUOT)
+		return -1;
 	rc = spool_rename(sp, from, id, SD_ERROR, id, 0);
 	if (rc == 0) {
 		line[n - 1] = '\0';

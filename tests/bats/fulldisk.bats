@@ -178,7 +178,8 @@ nospace_logged() {
 	for i in 1 2 3; do
 		wait_for 20 grep -q "not taking incoming/j$i yet: no space left on $SP: need [0-9]* bytes, 0 available" "$T/queued.log"
 	done
-	wait_for 20 grep -q "cannot write the normalised job: no space left on $SP: need [0-9]* bytes, 0 available" "$T/queued.log"
+	# the orphan cannot even get its owner record written: it waits
+	wait_for 20 grep -q "$orphan: cannot write its owner record (trying again in [0-9.]*s): No space left on device" "$T/queued.log"
 	# nothing taken, nothing lost, nothing rejected
 	[ "$(count_in incoming)" -eq 3 ]
 	[ -f "$SP/intake/$orphan" ]
