@@ -10,6 +10,7 @@
  * Formats are checked against the file's magic, and sizes come from
  * `qemu-img info -f FORMAT` (never probing).
  */
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@
 #include "util.h"
 
 #define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
+#define QEMU_DESC_SIZE	(20 * 512)	/* what qemu reads of a sparse one */
 
 /* Header fields, read without assuming alignment. */
 static uint64_t
@@ -79,21 +81,38 @@ disk_relpath_ok(const char *p)
 	return p[strlen(p) - 1] != '/';
 }
 
-/* Open rel beneath dirfd; no "..", no absolute path, no symlinks. */
+/*
+ * Open rel beneath dirfd; no "..", no absolute path, no symlinks. Unless
+ * a directory is asked for, only a regular file is opened: O_NONBLOCK
+ * keeps a FIFO from blocking the open for ever, and anything that is not
+ * a regular file (FIFO, device, directory, socket) fails with ENODEV.
+ */
 int
 disk_open_beneath(int dirfd, const char *rel, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 		    RESOLVE_NO_MAGICLINKS,
 	};
+	struct stat st;
+	int fd;
 
 	if (!disk_relpath_ok(rel)) {
 		errno = EPERM;
 		return -1;
 	}
-	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 || (flags & O_DIRECTORY))
+		return fd;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISREG(st.st_mode) ? errno : ENODEV;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 const char *
@@ -163,7 +182,15 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	if (strcmp(fmt, "qcow2") == 0 && disk_be64(h + 8) != 0)
 		return export_fail(ctx, "%s: qcow2 with a backing file: flatten it "
 		    "first (qemu-img convert)", name);
-	if (strcmp(fmt, "vhd") == 0 && disk_be32(f + 60) == 4)
+	/* qcow2 v3 incompatible feature bit 2: data clusters in another file */
+	if (strcmp(fmt, "qcow2") == 0 && disk_be32(h + 4) >= 3 &&
+	    (disk_be64(h + 72) & 4) != 0)
+		return export_fail(ctx, "%s: qcow2 with an external data file: "
+		    "convert it into a self-contained image first", name);
+	/* qemu reads the footer's copy at offset 0 first, then the last sector */
+	if (strcmp(fmt, "vhd") == 0 && ((memcmp(f, "conectix", 8) == 0 &&
+	    disk_be32(f + 60) == 4) || (memcmp(h, "conectix", 8) == 0 &&
+	    disk_be32(h + 60) == 4)))
 		return export_fail(ctx, "%s: differencing VHD: merge it into its "
 		    "parent first", name);
 	return 0;
@@ -326,6 +353,50 @@ disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
 }
 
 /*
+ * A snapshot delta names its parent, and qemu opens that parent as a
+ * backing file: parentFileNameHint is followed wherever it appears in the
+ * descriptor, whatever parentCID says, so a hint alone is refused; and
+ * every parentCID must be the "no parent" value ffffffff (qemu reads the
+ * hex digits after the first "parentCID=", comments included).
+ */
+static int
+disk_vmdk_parent(struct export_ctx *ctx, const char *name, const char *text)
+{
+	const char *p, *v;
+
+	if (strcasestr(text, "parentFileNameHint") != NULL)
+		return export_fail(ctx, "%s: names a parent disk "
+		    "(parentFileNameHint): a snapshot delta; consolidate the "
+		    "snapshots first", name);
+	for (p = text; (p = strcasestr(p, "parentCID")) != NULL; p += 9) {
+		v = p + 9 + strspn(p + 9, " \t");
+		if (*v == '=')
+			v += 1 + strspn(v + 1, " \t");
+		if (strncasecmp(v, "ffffffff", 8) != 0 || isxdigit((unsigned char)v[8]))
+			return export_fail(ctx, "%s: a snapshot delta disk (it has a "
+			    "parent): consolidate the snapshots first", name);
+	}
+	return 0;
+}
+
+/*
+ * qemu takes the descriptor of a sparse (KDMV) VMDK from a fixed place,
+ * sector 1, whatever the header's descriptorOffset says: check what it
+ * will read there too.
+ */
+static int
+disk_vmdk_qemu_descriptor(struct export_ctx *ctx, int fd, const char *name)
+{
+	char buf[QEMU_DESC_SIZE + 1];
+	ssize_t n = pread(fd, buf, QEMU_DESC_SIZE, 512);
+
+	if (n < 0)
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	buf[n] = '\0';
+	return disk_vmdk_parent(ctx, name, buf);
+}
+
+/*
  * One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Only files next
  * to the descriptor are allowed (the copy keeps the descriptor valid).
  */
@@ -358,7 +429,8 @@ disk_vmdk_extent(struct export_ctx *ctx, int dirfd, const char *line,
 	if ((fd = disk_open_beneath(dirfd, file, O_RDONLY)) < 0)
 		return export_fail(ctx, "%s: extent '%s': %s", desc, file,
 		    errno == ENOENT ? "missing" : errno == ELOOP || errno == EXDEV ?
-		    "a symbolic link (refused)" : strerror(errno));
+		    "a symbolic link (refused)" : errno == ENODEV ? "not a regular "
+		    "file (refused)" : strerror(errno));
 	rc = disk_copy(ctx, fd, file, file);
 	close(fd);
 	return rc;
@@ -373,6 +445,8 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 
 	if (strcasestr(text, "# Disk DescriptorFile") == NULL)
 		return export_fail(ctx, "%s: not a VMDK descriptor", desc);
+	if ((rc = disk_vmdk_parent(ctx, desc, text)) != 0)
+		return rc;
 	while (*p && rc == 0) {
 		size_t n = strcspn(p, "\r\n");
 		char line[1200];
@@ -380,10 +454,6 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 		snprintf(line, sizeof(line), "%.*s", (int)(n < 1199 ? n : 1199), p);
 		p += n;
 		p += strspn(p, "\r\n");
-		if (strncmp(line, "parentCID", 9) == 0 &&
-		    strcasestr(line, "ffffffff") == NULL)
-			return export_fail(ctx, "%s: a snapshot delta disk (it has a "
-			    "parent): consolidate the snapshots first", desc);
 		if (strncmp(line, "RW ", 3) == 0 || strncmp(line, "RDONLY ", 7) == 0 ||
 		    strncmp(line, "NOACCESS ", 9) == 0)
 			rc = disk_vmdk_extent(ctx, dirfd, line, desc, size);
@@ -394,12 +464,13 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 }
 
 /* Why disk_open_beneath() failed, as a permanent failure. */
-static int
+int
 disk_open_failed(struct export_ctx *ctx, const char *rel)
 {
 	return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
 	    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside its "
-	    "directory (refused)" : strerror(errno));
+	    "directory (refused)" : errno == ENODEV ? "not a regular file (a "
+	    "FIFO, device or directory: refused)" : strerror(errno));
 }
 
 /*
@@ -436,12 +507,9 @@ disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
 		if ((rc = disk_vmdk_parse(ctx, ddir, rel, text,
 		    &d->virtual_size)) != 0)
 			goto out;
-	} else if (text && strcasestr(text, "parentCID") &&
-	    strcasestr(text, "parentCID=ffffffff") == NULL) {
-		rc = export_fail(ctx, "%s: a snapshot delta disk (it has a parent): "
-		    "consolidate the snapshots first", rel);
+	} else if ((text != NULL && (rc = disk_vmdk_parent(ctx, rel, text)) != 0) ||
+	    (rc = disk_vmdk_qemu_descriptor(ctx, fd, rel)) != 0)
 		goto out;
-	}
 	free(d->file);
 	free(d->format);
 	d->file = xstrdup(base);

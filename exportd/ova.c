@@ -223,10 +223,13 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 {
 	struct ova_member *m;
 	const char *dot = strrchr(name, '.');
+	int rc;
 
-	if (dot && strcasecmp(dot, ".ovf") == 0 && o->ovf == NULL)
-		return ova_slurp(o, size, OVF_MAX_SIZE, &o->ovf) ? -1 :
-		    (o->ovflen = (size_t)size, 0);
+	if (dot && strcasecmp(dot, ".ovf") == 0 && o->ovf == NULL) {
+		if ((rc = ova_slurp(o, size, OVF_MAX_SIZE, &o->ovf)) == 0)
+			o->ovflen = (size_t)size;
+		return rc;
+	}
 	if (dot && strcasecmp(dot, ".mf") == 0)
 		return ova_slurp(o, size, MF_MAX, &o->mf);
 	if (o->ctx->inspect || (dot && strcasecmp(dot, ".cert") == 0))
