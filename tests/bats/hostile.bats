@@ -166,7 +166,8 @@ teardown_file() {
 	# since they started: the submissions as they were are older)
 	find "$SP" "$T/out" -type f -newer "$T/atimes" -print0 >"$T/written"
 	[ -s "$T/written" ]
-	run xargs -0 grep -lF "$CANARY" <"$T/written"
+	# (-s: a heartbeat temp file may be gone by the time grep opens it)
+	run xargs -0 grep -slF "$CANARY" <"$T/written"
 	echo "$output"
 	[ "$status" -eq 123 ] && [ -z "$output" ]
 	# no traced open (queued, exportd, convertwatch and their qemu-img)
