@@ -97,6 +97,23 @@ dialect_false(const cJSON *j, const char *path)
 	return cJSON_IsFalse(job_get(j, path));
 }
 
+/*
+ * The first of paths that is present but not a JSON boolean, or NULL. A
+ * switch such as options.dry_run given as "true" or 1 must not be read as
+ * false and silently ignored.
+ */
+static const char *
+dialect_not_bool(const cJSON *j, const char *const *paths)
+{
+	for (; *paths != NULL; paths++) {
+		const cJSON *v = job_get(j, *paths);
+
+		if (v != NULL && !cJSON_IsBool(v))
+			return *paths;
+	}
+	return NULL;
+}
+
 /* -- HyperSDK Artifact Manifest v1.0 ----------------------------------- */
 
 static cJSON *
@@ -200,6 +217,9 @@ dialect_manifest(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 	static const char *const top[] = { "manifest_version", "source", "vm",
 	    "disks", "nics", "notes", "warnings", "metadata", "pipeline",
 	    "configuration", "output", "options", NULL };
+	static const char *const flags[] = { "pipeline.fix.enabled",
+	    "pipeline.convert.enabled", "pipeline.convert.compress",
+	    "options.dry_run", NULL };
 	const char *bad, *vmname, *fmt;
 	cJSON *job, *src, *disks, *vm, *ignored;
 	char name[65];
@@ -211,6 +231,8 @@ dialect_manifest(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 	    strcmp(job_get_str(in, "manifest_version"), "1.0") != 0)
 		return dialect_err(err, errlen, "manifest_version: only \"1.0\" is "
 		    "supported");
+	if ((bad = dialect_not_bool(in, flags)) != NULL)
+		return dialect_err(err, errlen, "%s: must be true or false", bad);
 	if (dialect_true(in, "pipeline.fix.enabled"))
 		return dialect_err(err, errlen, "pipeline.fix: guest fixes are not "
 		    "supported (convert.guest = \"none\")");
@@ -277,6 +299,8 @@ dialect_submit(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 	static const char *const top[] = { "vm_identifier", "provider", "name",
 	    "vm_path", "export_method", "export_path", "output_dir", "format",
 	    "hyper2kvm_integration", "options", NULL };
+	static const char *const flags[] = { "hyper2kvm_integration.enabled",
+	    "hyper2kvm_integration.auto_convert", NULL };
 	const char *bad, *id, *prov, *nm;
 	cJSON *job, *src;
 	char name[65];
@@ -290,6 +314,8 @@ dialect_submit(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 		return dialect_err(err, errlen, "vm_identifier: missing");
 	if (prov == NULL)
 		return dialect_err(err, errlen, "provider: missing");
+	if ((bad = dialect_not_bool(in, flags)) != NULL)
+		return dialect_err(err, errlen, "%s: must be true or false", bad);
 	if (dialect_false(in, "hyper2kvm_integration.enabled") ||
 	    dialect_false(in, "hyper2kvm_integration.auto_convert"))
 		return dialect_err(err, errlen, "hyper2kvm_integration: export "

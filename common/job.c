@@ -46,6 +46,28 @@ job_err(char *err, size_t len, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * Offset of a \u0000 escape inside a JSON string of buf, or -1. cJSON
+ * would decode it into a C string cut short there ("a.raw\u0000/../x"
+ * reads as "a.raw"), so what was checked would not be what was written.
+ */
+static long
+job_escaped_nul(const char *buf, size_t len)
+{
+	bool in = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '"')
+			in = !in;
+		else if (in && buf[i] == '\\' && i + 1 < len) {
+			if (len - i >= 6 && memcmp(buf + i + 1, "u0000", 5) == 0)
+				return (long)i;
+			i++;		/* the escaped character */
+		}
+	}
+	return -1;
+}
+
 /* Parse len bytes of buf (NUL-terminated or not) as one JSON object. */
 cJSON *
 job_parse(const char *buf, size_t len, char *err, size_t errlen)
@@ -53,6 +75,7 @@ job_parse(const char *buf, size_t len, char *err, size_t errlen)
 	const char *end = NULL;
 	char *copy;
 	cJSON *j;
+	long nul;
 
 	if (len == 0) {
 		job_err(err, errlen, "empty file");
@@ -79,6 +102,12 @@ job_parse(const char *buf, size_t len, char *err, size_t errlen)
 		return NULL;
 	}
 	free(copy);
+	if ((nul = job_escaped_nul(buf, len)) >= 0) {
+		cJSON_Delete(j);
+		job_err(err, errlen, "contains an escaped NUL character (\\u0000) "
+		    "at byte %ld: refused", nul);
+		return NULL;
+	}
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		job_err(err, errlen, "not a JSON object");

@@ -11,6 +11,7 @@
  * Formats are checked against the file's magic, and sizes come from
  * `qemu-img info -f FORMAT` (never probing).
  */
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include "util.h"
 
 #define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
+#define QEMU_DESC_SIZE	(20 * 512)	/* what qemu reads of a sparse one */
 
 /* Header fields, read without assuming alignment. */
 static uint64_t
@@ -80,21 +82,38 @@ disk_relpath_ok(const char *p)
 	return p[strlen(p) - 1] != '/';
 }
 
-/* Open rel beneath dirfd; no "..", no absolute path, no symlinks. */
+/*
+ * Open rel beneath dirfd; no "..", no absolute path, no symlinks. Unless
+ * a directory is asked for, only a regular file is opened: O_NONBLOCK
+ * keeps a FIFO from blocking the open for ever, and anything that is not
+ * a regular file (FIFO, device, directory, socket) fails with ENODEV.
+ */
 int
 disk_open_beneath(int dirfd, const char *rel, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 		    RESOLVE_NO_MAGICLINKS,
 	};
+	struct stat st;
+	int fd;
 
 	if (!disk_relpath_ok(rel)) {
 		errno = EPERM;
 		return -1;
 	}
-	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 || (flags & O_DIRECTORY))
+		return fd;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISREG(st.st_mode) ? errno : ENODEV;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 const char *
@@ -164,7 +183,15 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	if (strcmp(fmt, "qcow2") == 0 && disk_be64(h + 8) != 0)
 		return export_fail(ctx, "%s: qcow2 with a backing file: flatten it "
 		    "first (qemu-img convert)", name);
-	if (strcmp(fmt, "vhd") == 0 && disk_be32(f + 60) == 4)
+	/* qcow2 v3 incompatible feature bit 2: data clusters in another file */
+	if (strcmp(fmt, "qcow2") == 0 && disk_be32(h + 4) >= 3 &&
+	    (disk_be64(h + 72) & 4) != 0)
+		return export_fail(ctx, "%s: qcow2 with an external data file: "
+		    "convert it into a self-contained image first", name);
+	/* qemu reads the footer's copy at offset 0 first, then the last sector */
+	if (strcmp(fmt, "vhd") == 0 && ((memcmp(f, "conectix", 8) == 0 &&
+	    disk_be32(f + 60) == 4) || (memcmp(h, "conectix", 8) == 0 &&
+	    disk_be32(h + 60) == 4)))
 		return export_fail(ctx, "%s: differencing VHD: merge it into its "
 		    "parent first", name);
 	return 0;
@@ -392,6 +419,53 @@ disk_vmdk_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
+ * A snapshot delta names its parent, and qemu opens that parent as a
+ * backing file: parentFileNameHint is followed wherever it appears in the
+ * descriptor, whatever parentCID says, so a hint alone is refused; and
+ * every parentCID must be the "no parent" value ffffffff (qemu reads the
+ * hex digits after the first "parentCID=", comments included).
+ */
+static int
+disk_vmdk_parent(const char *name, const char *text, char *err, size_t errlen)
+{
+	const char *p, *v;
+
+	if (strcasestr(text, "parentFileNameHint") != NULL)
+		return disk_vmdk_err(err, errlen, "%s: names a parent disk "
+		    "(parentFileNameHint): a snapshot delta; consolidate the "
+		    "snapshots first", name);
+	for (p = text; (p = strcasestr(p, "parentCID")) != NULL; p += 9) {
+		v = p + 9 + strspn(p + 9, " \t");
+		if (*v == '=')
+			v += 1 + strspn(v + 1, " \t");
+		if (strncasecmp(v, "ffffffff", 8) != 0 || isxdigit((unsigned char)v[8]))
+			return disk_vmdk_err(err, errlen, "%s: a snapshot delta "
+			    "disk (it has a parent): consolidate the snapshots "
+			    "first", name);
+	}
+	return 0;
+}
+
+/*
+ * qemu takes the descriptor of a sparse (KDMV) VMDK from a fixed place,
+ * sector 1, whatever the header's descriptorOffset says: check what it
+ * will read there too.
+ */
+static int
+disk_vmdk_qemu_descriptor(struct export_ctx *ctx, int fd, const char *name)
+{
+	char buf[QEMU_DESC_SIZE + 1], err[512];
+	ssize_t n = pread(fd, buf, QEMU_DESC_SIZE, 512);
+
+	if (n < 0)
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	buf[n] = '\0';
+	if (disk_vmdk_parent(name, buf, err, sizeof(err)) != 0)
+		return export_fail(ctx, "%s", err);
+	return 0;
+}
+
+/*
  * One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Only files next
  * to the descriptor are allowed (the copy keeps the descriptor valid).
  */
@@ -458,6 +532,8 @@ disk_vmdk_extents(const char *desc, const char *text, struct vmdk_desc *vd,
 	memset(vd, 0, sizeof(*vd));
 	if (strcasestr(text, "# Disk DescriptorFile") == NULL)
 		return disk_vmdk_err(err, errlen, "%s: not a VMDK descriptor", desc);
+	if (disk_vmdk_parent(desc, text, err, errlen) != 0)
+		return -1;
 	while (*p && rc == 0) {
 		size_t n = strcspn(p, "\r\n");
 		char line[1200];
@@ -465,12 +541,7 @@ disk_vmdk_extents(const char *desc, const char *text, struct vmdk_desc *vd,
 		snprintf(line, sizeof(line), "%.*s", (int)(n < 1199 ? n : 1199), p);
 		p += n;
 		p += strspn(p, "\r\n");
-		if (strncmp(line, "parentCID", 9) == 0 &&
-		    strcasestr(line, "ffffffff") == NULL)
-			rc = disk_vmdk_err(err, errlen, "%s: a snapshot delta disk (it "
-			    "has a parent): consolidate the snapshots first", desc);
-		else if (strncmp(line, "RW ", 3) == 0 ||
-		    strncmp(line, "RDONLY ", 7) == 0 ||
+		if (strncmp(line, "RW ", 3) == 0 || strncmp(line, "RDONLY ", 7) == 0 ||
 		    strncmp(line, "NOACCESS ", 9) == 0)
 			rc = disk_vmdk_extent(vd, line, desc, err, errlen);
 	}
@@ -506,6 +577,7 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 			rc = export_fail(ctx, "%s: extent '%s': %s", desc, file,
 			    errno == ENOENT ? "missing" : errno == ELOOP ||
 			    errno == EXDEV ? "a symbolic link (refused)" :
+			    errno == ENODEV ? "not a regular file (refused)" :
 			    strerror(errno));
 			break;
 		}
@@ -518,12 +590,13 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 }
 
 /* Why disk_open_beneath() failed, as a permanent failure. */
-static int
+int
 disk_open_failed(struct export_ctx *ctx, const char *rel)
 {
 	return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
 	    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside its "
-	    "directory (refused)" : strerror(errno));
+	    "directory (refused)" : errno == ENODEV ? "not a regular file (a "
+	    "FIFO, device or directory: refused)" : strerror(errno));
 }
 
 /*
@@ -560,11 +633,17 @@ disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
 		if ((rc = disk_vmdk_parse(ctx, ddir, rel, text,
 		    &d->virtual_size)) != 0)
 			goto out;
-	} else if (text && strcasestr(text, "parentCID") &&
-	    strcasestr(text, "parentCID=ffffffff") == NULL) {
-		rc = export_fail(ctx, "%s: a snapshot delta disk (it has a parent): "
-		    "consolidate the snapshots first", rel);
-		goto out;
+	} else {
+		char err[512];
+
+		/* A sparse VMDK's embedded descriptor, and what qemu reads. */
+		if (text != NULL &&
+		    disk_vmdk_parent(rel, text, err, sizeof(err)) != 0) {
+			rc = export_fail(ctx, "%s", err);
+			goto out;
+		}
+		if ((rc = disk_vmdk_qemu_descriptor(ctx, fd, rel)) != 0)
+			goto out;
 	}
 	free(d->file);
 	free(d->format);

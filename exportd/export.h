@@ -61,6 +61,7 @@ int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,
 	    struct vm_disk *);
 int	 disk_open_beneath(int, const char *, int);
+int	 disk_open_failed(struct export_ctx *, const char *);
 bool	 disk_relpath_ok(const char *);
 
 /* disk.c: the extents of a VMDK text descriptor, parsed without I/O */

@@ -233,10 +233,9 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 	int rc;
 
 	if (dot && strcasecmp(dot, ".ovf") == 0 && o->ovf == NULL) {
-		if ((rc = ova_slurp(o, size, OVF_MAX_SIZE, &o->ovf)) != 0)
-			return rc;
-		o->ovflen = (size_t)size;
-		return 0;
+		if ((rc = ova_slurp(o, size, OVF_MAX_SIZE, &o->ovf)) == 0)
+			o->ovflen = (size_t)size;
+		return rc;
 	}
 	if (dot && strcasecmp(dot, ".mf") == 0)
 		return ova_slurp(o, size, MF_MAX, &o->mf);

@@ -16,7 +16,9 @@
  * (so its depth and size limits hold), and a document that declares an
  * entity is refused the moment the declaration is seen (a SAX hook stops
  * the parser), before anything could refer to it; the finished tree is
- * checked again for entity tables. Nothing libxml2 says reaches stderr.
+ * checked again for entity tables, and a DOCTYPE of any other kind (an
+ * external DTD's URL, say) is refused too: an OVF has no use for one.
+ * Nothing libxml2 says reaches stderr.
  *
  * What is read: the first VirtualSystem (looking inside nested
  * VirtualSystemCollections), its first VirtualHardwareSection and, when a
@@ -522,6 +524,10 @@ ovf_read(struct ovf *o, const char *buf, size_t len)
 	if (entities || (o->doc != NULL && (ovf_dtd_entities(o->doc->intSubset) ||
 	    ovf_dtd_entities(o->doc->extSubset))))
 		ovf_err(o, "OVF declares entities (refused)");
+	else if (o->doc != NULL && (o->doc->intSubset != NULL ||
+	    o->doc->extSubset != NULL))
+		ovf_err(o, "OVF has a DOCTYPE: refused (an OVF needs no DTD, "
+		    "and none is ever loaded)");
 	else if (o->doc == NULL)
 		ovf_xml_err(o, ctxt);
 	else

@@ -73,11 +73,11 @@ file_read_small(struct export_ctx *ctx, int dirfd, const char *name,
 	int fd = disk_open_beneath(dirfd, name, O_RDONLY), rc;
 
 	if (fd < 0)
-		return export_fail(ctx, "%s: %s", name, strerror(errno));
+		return disk_open_failed(ctx, name);
 	if ((rc = file_check_sha256(ctx, fd, name)) == 0 &&
 	    util_read_all(fd, max, buf, len) != 0)
-		rc = export_fail(ctx, "%s: %s", name, errno == EFBIG ?
-		    "too large" : strerror(errno));
+		rc = errno == EFBIG ? export_fail(ctx, "%s: larger than %zu bytes",
+		    name, max) : export_fail(ctx, "%s: %s", name, strerror(errno));
 	close(fd);
 	return rc;
 }
@@ -130,7 +130,7 @@ file_one_disk(struct export_ctx *ctx, int dirfd, const char *name,
 	d->boot_order = boot_order;
 	if (job_get_str(ctx->src, "sha256") != NULL) {
 		if ((fd = disk_open_beneath(dirfd, name, O_RDONLY)) < 0)
-			return export_fail(ctx, "%s: %s", name, strerror(errno));
+			return disk_open_failed(ctx, name);
 		rc = file_check_sha256(ctx, fd, name);
 		close(fd);
 		if (rc != 0)
@@ -209,7 +209,7 @@ file_run(struct export_ctx *ctx)
 	}
 	if (strcmp(kind, "ova") == 0) {
 		if ((fd = disk_open_beneath(dirfd, base, O_RDONLY)) < 0) {
-			rc = export_fail(ctx, "%s: %s", path, strerror(errno));
+			rc = disk_open_failed(ctx, base);
 			goto out;
 		}
 		rc = ova_export(ctx, fd, base);

@@ -403,6 +403,26 @@ test_parse_nul(void **state)
 	expect_unparsable(bad2, sizeof(bad2) - 1, "NUL");
 }
 
+/* "\u0000" would cut the decoded string short: refused; "\\u0000" is text. */
+static void
+test_parse_escaped_nul(void **state)
+{
+	static const char bad[] = "{\"source\":{\"path\":\"/s/a.raw\\u0000/../x\"}}";
+	static const char key[] = "{\"na\\u0000me\":1}";
+	static const char ok[] = "{\"name\":\"a\\\\u0000\"}";
+	char err[JOB_ERR_MAX] = "";
+	cJSON *j;
+
+	(void)state;
+	expect_unparsable(bad, sizeof(bad) - 1, "escaped NUL character (\\u0000) at byte 27");
+	expect_unparsable(key, sizeof(key) - 1, "escaped NUL");
+	j = job_parse(ok, sizeof(ok) - 1, err, sizeof(err));
+	if (j == NULL)
+		fail_msg("refused an escaped backslash before u0000: %s", err);
+	assert_string_equal(job_get_str(j, "name"), "a\\u0000");
+	cJSON_Delete(j);
+}
+
 static void
 test_parse_not_object(void **state)
 {
@@ -702,6 +722,22 @@ expect_not_normalised(cJSON *in, const char *needle)
 		fail_msg("error \"%s\" does not name \"%s\"", err, needle);
 }
 
+/* A switch given as a string or a number is refused, never read as false. */
+static void
+test_dialect_switch_not_bool(void **state)
+{
+	(void)state;
+	expect_not_normalised(parse_q("{'manifest_version':'1.0','source':"
+	    "{'vm_name':'x'},'disks':[],'options':{'dry_run':'true'}}"),
+	    "options.dry_run: must be true or false");
+	expect_not_normalised(parse_q("{'manifest_version':'1.0','source':"
+	    "{'vm_name':'x'},'disks':[],'pipeline':{'fix':{'enabled':1}}}"),
+	    "pipeline.fix.enabled: must be true or false");
+	expect_not_normalised(parse_q("{'vm_identifier':'/s/a.ova','provider':"
+	    "'file','hyper2kvm_integration':{'enabled':'no'}}"),
+	    "hyper2kvm_integration.enabled: must be true or false");
+}
+
 static void
 test_dialect_v1_unchanged(void **state)
 {
@@ -970,6 +1006,8 @@ main(void)
 		cmocka_unit_test(test_password_anywhere),
 		cmocka_unit_test(test_reserved_in_submission),
 		cmocka_unit_test(test_parse_invalid_utf8),
+		cmocka_unit_test(test_parse_escaped_nul),
+		cmocka_unit_test(test_dialect_switch_not_bool),
 		cmocka_unit_test(test_parse_overlong),
 		cmocka_unit_test(test_parse_nul),
 		cmocka_unit_test(test_parse_not_object),
