@@ -180,22 +180,6 @@ fetch_progress_sub(struct fetch_job *j, uint64_t n)
 		progress_set(j->pg, j->pg->done >= n ? j->pg->done - n : 0);
 }
 
-static int
-fetch_pwrite_all(int fd, const char *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
 
 static int64_t
 fetch_backoff_ms(const struct fetch_opts *o, int fails, long retry_after)
@@ -1018,7 +1002,7 @@ fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
 		s->verdict = FC_RETRY;
 		return 0;
 	}
-	if (fetch_pwrite_all(j->fd, buf, n, at) != 0) {
+	if (util_pwrite_all(j->fd, buf, n, at) != 0) {
 		j->nospace = j->nospace || util_errno_nospace(errno);
 		snprintf(s->why, sizeof(s->why), "write %s: %s", j->partname,
 		    strerror(errno));

@@ -200,32 +200,6 @@ nospace_logged() {
 	alive "$q"
 }
 
-# start_nginx DIR: serve DIR on 127.0.0.1:$PORT (real nginx, as in pipeline.bats)
-start_nginx() {
-	PORT=$((20000 + RANDOM % 20000))
-	chmod 0711 "$T"
-	mkdir -p "$T/nginx"
-	cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-	access_log $T/nginx/access.log;
-	client_body_temp_path $T/nginx;
-	proxy_temp_path $T/nginx;
-	fastcgi_temp_path $T/nginx;
-	uwsgi_temp_path $T/nginx;
-	scgi_temp_path $T/nginx;
-	server { listen 127.0.0.1:$PORT; root $1; }
-}
-CONF
-	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" 3>&- </dev/null >/dev/null 2>&1 &
-	PIDS+=($!)
-	wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/big.raw" ||
-	    { cat "$T/nginx/error.log"; false; }
-}
-
 @test "exportd http: a download larger than the spool fails fast (or on ENOSPC without a size), then completes" {
 	small_spool 8m
 	chmod 0755 "$T/src"

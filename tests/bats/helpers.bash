@@ -71,3 +71,33 @@ reason_of() {
 has_n() {
 	[ "$(count_in "$1")" -eq "$2" ]
 }
+
+# start_nginx DIR: serve DIR on 127.0.0.1:$PORT with a real nginx (Range
+# support, access log in $T/nginx/access.log); $NGINX is its pid.
+start_nginx() {
+	PORT=$((20000 + RANDOM % 20000))
+	chmod 0711 "$T"	# nginx workers run as www-data
+	mkdir -p "$T/nginx"
+	cat >"$T/nginx/nginx.conf" <<CONF
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T/nginx/access.log;
+	client_body_temp_path $T/nginx;
+	proxy_temp_path $T/nginx;
+	fastcgi_temp_path $T/nginx;
+	uwsgi_temp_path $T/nginx;
+	scgi_temp_path $T/nginx;
+	server { listen 127.0.0.1:$PORT; root $1; }
+}
+CONF
+	# fd 3 is bats' own: nginx's workers must not keep it open.
+	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" 3>&- </dev/null >/dev/null 2>&1 &
+	NGINX=$!
+	PIDS+=($!)
+	# any answer (even 404) means it listens
+	wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$PORT/" ||
+	    { cat "$T/nginx/error.log"; false; }
+}

@@ -186,34 +186,6 @@ EOF2
 	[ "$(grep -c ' exporting ' "$SP/data/$id/history")" -eq 1 ]
 }
 
-# start_nginx DIR: serve DIR on 127.0.0.1:$PORT (real nginx, Range support)
-start_nginx() {
-	PORT=$((20000 + RANDOM % 20000))
-	chmod 0711 "$T"	# nginx workers run as www-data
-	mkdir -p "$T/nginx"
-	cat >"$T/nginx/nginx.conf" <<CONF
-daemon off;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-	access_log $T/nginx/access.log;
-	client_body_temp_path $T/nginx;
-	proxy_temp_path $T/nginx;
-	fastcgi_temp_path $T/nginx;
-	uwsgi_temp_path $T/nginx;
-	scgi_temp_path $T/nginx;
-	server { listen 127.0.0.1:$PORT; root $1; }
-}
-CONF
-	# fd 3 is bats' own: nginx's workers must not keep it open.
-	nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" 3>&- </dev/null >/dev/null 2>&1 &
-	NGINX=$!
-	PIDS+=($!)
-	wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$PORT/hs-sample.ova" ||
-	    { cat "$T/nginx/error.log"; false; }
-}
-
 @test "all four daemons: an OVA, a VMX and an HTTP disk end up running in libvirt and boot" {
 	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
 	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
