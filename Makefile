@@ -5,6 +5,7 @@
 #   make install DESTDIR=... PREFIX=/usr
 #   make demo         the README's first command
 #   make fuzz         run every libFuzzer harness for FUZZ_TIME s (fuzz/README.md)
+#   make bench        every benchmark, full size (bench/README.md; ~25 min)
 
 PREFIX    ?= /usr/local
 BINDIR     = $(PREFIX)/bin
@@ -110,6 +111,12 @@ $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The benchmarks' stopwatch (bench/probe.c); with the tests so that
+# tests/bats/bench.bats can run the quick variant.
+$(B)/tests/benchprobe: $(B)/obj/bench/probe.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # libFuzzer harnesses (fuzz/fuzz_NAME.c): always clang with ASan+UBSan,
 # objects of their own in build-fuzz/ (the code under test gets the
 # fuzzer's coverage instrumentation, -fsanitize=fuzzer-no-link).
@@ -166,7 +173,10 @@ check: deps
 		HS_FUZZDIR=$(CURDIR)/$(FZ) FUZZ_TIME=$(FUZZ_TIME) \
 		tests/run-tests $(UNIT_BIN)
 
-tests: $(UNIT_BIN) $(TEST_PROG)
+tests: $(UNIT_BIN) $(TEST_PROG) $(B)/tests/benchprobe
+
+bench: deps all tests
+	HS_BINDIR=$(CURDIR)/$(B)/bin HS_TESTDIR=$(CURDIR)/$(B)/tests bench/run
 
 demo: deps all
 	HS_BINDIR=$(CURDIR)/$(B)/bin contrib/demo
@@ -188,5 +198,5 @@ install: all
 clean:
 	rm -rf build build-san $(FZ)
 
-.PHONY: all check tests deps demo install clean fuzz fuzzers
+.PHONY: all check tests deps demo install clean fuzz fuzzers bench
 .SECONDARY:
