@@ -40,7 +40,18 @@ bench_setup() {
 	hs_setup 2>/dev/null
 	# every spool is named by its config file (HYPERSPOOL_SPOOL would win)
 	unset HYPERSPOOL_SPOOL
-	trap 'hs_teardown' EXIT
+	trap 'bench_teardown' EXIT
+}
+
+# bench_teardown: nginx stopped the way that takes its workers along, then
+# hs_teardown (which must not stop at the first process already gone)
+bench_teardown() {
+	set +e
+	if [ -n "${NGINX:-}" ]; then
+		kill -TERM "$NGINX" 2>/dev/null
+		wait "$NGINX" 2>/dev/null
+	fi
+	hs_teardown
 }
 
 # bench_spool NAME CONF_TEXT: another spool, $T/NAME/spool, its config in
@@ -121,7 +132,7 @@ calc() {
 
 # ratio A B: A / B to 3 significant digits, as "x0.123"
 ratio() {
-	awk "BEGIN { printf \"x%.3g\", ($1) / ($2) }"
+	awk "BEGIN { printf \"x%.4g\", ($1) / ($2) }"
 }
 
 # now_ms: wall clock in ms (for intervals of seconds)
