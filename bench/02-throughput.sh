@@ -57,7 +57,7 @@ ours() {
 		job_file "r$1-vm$i" "$T/src/r$1/vm$i.raw" >"$SP/hold/r$1-vm$i"
 	done
 	t0=$(now_ms)
-	find "$SP/hold" -mindepth 1 -maxdepth 1 -exec mv -t "$SP/incoming" {} +
+	"$PROBE" move-all "$SP/hold" "$SP/incoming"
 	done_jobs=$((done_jobs + PER))
 	wait_jobs "$SP" imported "$done_jobs" 1200
 	t1=$(now_ms)

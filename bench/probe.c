@@ -12,6 +12,10 @@
  *   probe move-wait HOLD NAME IN WAITDIR TIMEOUT_S
  *	Rename HOLD/NAME to IN/NAME and print the milliseconds until NAME is
  *	moved into WAITDIR (or into WAITDIR/../error: exit 1).
+ *   probe move-all HOLD IN
+ *	Rename every file of HOLD (not dot-files, sorted) into IN, as fast as
+ *	rename(2) goes (mv(1) stats the target after some renames and fails
+ *	when a daemon has claimed it in between).
  *   probe ready TIMEOUT_S PROGRAM ARGS...
  *	Run PROGRAM with $NOTIFY_SOCKET pointing at us, print the
  *	milliseconds until it sends READY=1, then stop it with SIGTERM.
@@ -75,7 +79,7 @@ probe_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The first n names of dir, not dot-files, sorted. */
+/* The names of dir, not dot-files, sorted, NULL-terminated; at least n. */
 static char **
 probe_names(const char *dir, size_t n)
 {
@@ -97,6 +101,8 @@ probe_names(const char *dir, size_t n)
 	if (len < n)
 		probe_die("%s holds %zu files, %zu wanted", dir, len, n);
 	qsort(v, len, sizeof(*v), probe_cmp);
+	v = xrealloc(v, (len + 1) * sizeof(*v));
+	v[len] = NULL;
 	return v;
 }
 
@@ -276,6 +282,23 @@ probe_move_wait(char **av)
 	return m.rc;
 }
 
+/* -- move-all ------------------------------------------------------------ */
+
+static int
+probe_move_all(char **av)
+{
+	char **names = probe_names(av[0], 0);
+	int hfd = open(av[0], O_DIRECTORY | O_RDONLY);
+	int ifd = open(av[1], O_DIRECTORY | O_RDONLY);
+
+	if (hfd < 0 || ifd < 0)
+		probe_die("open %s or %s: %s", av[0], av[1], strerror(errno));
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (renameat(hfd, names[i], ifd, names[i]) != 0)
+			probe_die("rename %s: %s", names[i], strerror(errno));
+	return 0;
+}
+
 /* -- ready ---------------------------------------------------------------- */
 
 static int
@@ -332,10 +355,13 @@ main(int argc, char **argv)
 		return probe_pickup(argv + 2);
 	if (argc == 7 && strcmp(argv[1], "move-wait") == 0)
 		return probe_move_wait(argv + 2);
+	if (argc == 4 && strcmp(argv[1], "move-all") == 0)
+		return probe_move_all(argv + 2);
 	if (argc >= 4 && strcmp(argv[1], "ready") == 0)
 		return probe_ready(argv + 2);
 	fprintf(stderr, "usage: probe pickup HOLD IN WORK N GAP_MS idle|poisson\n"
 	    "       probe move-wait HOLD NAME IN WAITDIR TIMEOUT_S\n"
+	    "       probe move-all HOLD IN\n"
 	    "       probe ready TIMEOUT_S PROGRAM ARGS...\n");
 	return 2;
 }

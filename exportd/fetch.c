@@ -75,6 +75,7 @@
 #define FETCH_BACKOFF_MAX	300.0	/* seconds between two attempts */
 #define FETCH_RETRY_AFTER_MAX	600	/* longer Retry-After: give up now */
 #define FETCH_STATE_MS		1000
+#define FETCH_WRITEBACK		(8 * 1024 * 1024)	/* see fetch_seg_write */
 #define FETCH_STATE_MAX		(64 * 1024)
 #define FETCH_UA		"hyperspool/1"
 #define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
@@ -99,6 +100,7 @@ struct fetch_seg {
 	char		 why[300];	/* last error, for messages */
 	uint64_t	 start, end, done;
 	uint64_t	 got;		/* bytes of the current attempt */
+	uint64_t	 synced;	/* of done, handed to writeback */
 	bool		 ranged;	/* the current attempt sent Range */
 	bool		 checked;	/* its response was accepted */
 	bool		 active, finished;
@@ -1013,6 +1015,19 @@ fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
 	s->got += n;
 	s->last_ms = util_mono_ms();
 	fetch_progress_add(j, n);
+	/*
+	 * Start the write-back of what arrived, without waiting for it.
+	 * Left to the kernel, a download of a few GiB stays dirty in the page
+	 * cache until our fsync, which then writes it all while the network
+	 * is idle (bench 4a/4b: +7 s for 2 GiB); this way disk and network
+	 * work at the same time, and a download that outruns the disk is
+	 * paced by it instead of piling up dirty pages.
+	 */
+	if (s->done > s->synced && s->done - s->synced >= FETCH_WRITEBACK) {
+		(void)sync_file_range(j->fd, (off_t)(s->start + s->synced),
+		    (off_t)(s->done - s->synced), SYNC_FILE_RANGE_WRITE);
+		s->synced = s->done;
+	}
 	return n;
 }
 
@@ -1103,7 +1118,7 @@ fetch_seg_retry(struct fetch_job *j, struct fetch_seg *s)
 	if (!j->ranges && s->done > 0) {
 		/* Without Range the only way on is from byte 0 again. */
 		fetch_progress_sub(j, s->done);
-		s->done = 0;
+		s->done = s->synced = 0;
 	}
 	if (s->fails >= max || ra > FETCH_RETRY_AFTER_MAX) {
 		if (ra > FETCH_RETRY_AFTER_MAX)
