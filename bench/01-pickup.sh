@@ -30,8 +30,8 @@ bench_daemon "$T/A.conf" exportd
 A=$LASTPID
 bench_daemon "$T/B.conf" exportd --poll 1
 B=$LASTPID
-wait_for 10 daemon_ready "$T/A/spool" exportd
-wait_for 10 daemon_ready "$T/B/spool" exportd
+wait_ready "$T/A/spool" exportd
+wait_ready "$T/B/spool" exportd
 
 bench_log "pickup: $N jobs each, inotify and --poll 1 at the same time"
 "$PROBE" pickup "$T/A/spool/hold" "$T/A/spool/request" \

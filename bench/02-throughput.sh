@@ -6,7 +6,8 @@
 # queued validates it, exportd copies the disk into the spool, convertwatch
 # converts it to qcow2 (qemu-img convert, check), importd defines the
 # domain in libvirt's test driver (test:///default: real libvirt API and
-# XML parsing, no qemu behind it). Every daemon has its default 2 workers.
+# XML parsing, no qemu behind it). Every daemon has its default 2 workers
+# (BENCH_WORKERS=N to try others).
 # The comparison is what an operator's script would do for the same
 # disks: a plain serial shell loop of `qemu-img convert -f raw -O qcow2`
 # and `virsh -c test:///default define` (its domain XML written with
@@ -24,9 +25,13 @@ PER=${BENCH_PER:-$(quick 10 500)}
 DAEMONS="queued exportd convertwatch importd"
 bench_setup
 mkdir -p "$T/out" "$T/loop" "$SP/hold"
+W=${BENCH_WORKERS:-2}	# workers per daemon (2: the default)
 cat >>"$T/conf" <<CONF
 convert = { output_dir = "$T/out"; };
-importd = { domain_type = "qemu"; };
+queued = { workers = $W; };
+exportd = { workers = $W; };
+convertwatch = { workers = $W; };
+importd = { domain_type = "qemu"; workers = $W; };
 defaults = { import = { uri = "test:///default"; }; };
 CONF
 declare -A PID CPU0
@@ -35,7 +40,7 @@ for d in $DAEMONS; do
 	PID[$d]=$LASTPID
 done
 for d in $DAEMONS; do
-	wait_for 10 daemon_ready "$SP" "$d"
+	wait_ready "$SP" "$d"
 done
 
 # disks R: PER fresh 1 MiB disks of random data for round R

@@ -68,7 +68,7 @@ curl_get() {
 # sent_since LINE: bytes nginx sent for disk.raw after access-log line LINE
 sent_since() {
 	tail -n +"$(($1 + 1))" "$T/nginx/access.log" |
-	    awk '$7 == "/disk.raw" { s += $10 } END { print s + 0 }'
+	    awk '$7 == "/disk.raw" { s += $10 } END { printf "%d\n", s }'
 }
 
 loglines() {
@@ -91,7 +91,7 @@ curl_half() {
 start_exportd() {
 	bench_daemon "$T/conf" exportd
 	EX=$LASTPID
-	wait_for 10 daemon_ready "$SP" exportd
+	wait_ready "$SP" exportd
 }
 
 # -- 4a: plain nginx

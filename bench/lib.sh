@@ -88,6 +88,15 @@ daemon_ready() {
 	compgen -G "$1/run/$2@*" >/dev/null
 }
 
+# wait_ready SPOOL DAEMON: wait for daemon_ready; if it never comes, show
+# the daemon's log and fail
+wait_ready() {
+	wait_for 10 daemon_ready "$1" "$2" && return 0
+	echo "bench: $2 did not start; its log:" >&2
+	tail -n 5 "$T/$2.log" >&2
+	return 1
+}
+
 # count_dir DIR: entries in DIR, dot-files aside
 count_dir() {
 	find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l
