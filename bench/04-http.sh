@@ -68,7 +68,7 @@ curl_get() {
 # sent_since LINE: bytes nginx sent for disk.raw after access-log line LINE
 sent_since() {
 	tail -n +"$(($1 + 1))" "$T/nginx/access.log" |
-	    awk '$7 == "/disk.raw" { s += $10 } END { printf "%d\n", s }'
+	    awk '$7 == "/disk.raw" { s += $10 } END { printf "%.0f\n", s }'
 }
 
 loglines() {
