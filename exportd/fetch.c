@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1253,9 +1254,41 @@ fetch_wait_ms(const struct fetch_job *j)
 	return wait > 0 ? (int)wait : 0;
 }
 
+/*
+ * A worker is stopped with SIGTERM (daemon stop or restart, cancel, lost
+ * lease). Dying at once would lose what arrived since the last state save,
+ * up to FETCH_STATE_MS of the transfer, which the next run fetches again
+ * (bench 4c: 7 % of a 2 GiB file at 160 MB/s). So while a transfer runs,
+ * SIGTERM only raises a flag; the loop saves the state, puts the worker's
+ * own handler back and re-raises the signal.
+ */
+static volatile sig_atomic_t fetch_term;
+
+static void
+fetch_on_term(int sig)
+{
+	(void)sig;
+	fetch_term = 1;
+}
+
+static void
+fetch_stop_if_asked(struct fetch_job *j, const struct sigaction *old)
+{
+	if (!fetch_term)
+		return;
+	fetch_state_save(j);
+	sigaction(SIGTERM, old, NULL);
+	raise(SIGTERM);
+}
+
 static void
 fetch_run(struct fetch_job *j)
 {
+	struct sigaction sa = { .sa_handler = fetch_on_term }, old;
+
+	sigemptyset(&sa.sa_mask);
+	fetch_term = 0;
+	sigaction(SIGTERM, &sa, &old);
 	while (j->verdict == FC_OK && fetch_seg_unfinished(j) > 0) {
 		int wait, running;
 
@@ -1264,6 +1297,7 @@ fetch_run(struct fetch_job *j)
 			break;
 		curl_multi_perform(j->multi, &running);
 		fetch_collect(j);
+		fetch_stop_if_asked(j, &old);
 		if (j->restart)
 			fetch_restart(j);
 		if (util_mono_ms() - j->state_ms >= FETCH_STATE_MS)
@@ -1272,7 +1306,10 @@ fetch_run(struct fetch_job *j)
 			break;
 		if ((wait = fetch_wait_ms(j)) > 0)
 			curl_multi_poll(j->multi, NULL, 0, wait, NULL);
+		fetch_stop_if_asked(j, &old);
 	}
+	sigaction(SIGTERM, &old, NULL);
+	fetch_stop_if_asked(j, &old);
 }
 
 /* ---- finish ----------------------------------------------------------- */
