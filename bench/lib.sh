@@ -197,7 +197,7 @@ row() {
 	if [ -n "${BENCH_ROWS:-}" ]; then echo "$line" >>"$BENCH_ROWS"; fi
 }
 
-# verdict COND: "met" or "MISSED" (awk condition on numbers), "-" in quick
+# verdict COND: "met" or "MISSED" (awk condition on numbers), "(quick)" in quick
 # mode, where sizes are too small for the targets to mean anything
 verdict() {
 	if [ "$BENCH_QUICK" = 1 ]; then echo "(quick)"; return; fi
