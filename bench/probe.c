@@ -106,6 +106,14 @@ probe_names(const char *dir, size_t n)
 	return v;
 }
 
+static void
+probe_names_free(char **v)
+{
+	for (size_t i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
 static int
 probe_watch(int fd, const char *dir, uint32_t mask)
 {
@@ -231,6 +239,12 @@ probe_pickup(char **av)
 		    pk.n);
 	for (size_t i = 0; i < pk.n; i++)
 		printf("%lld\n", (long long)(pk.claimed[i] - pk.sent[i]));
+	probe_names_free(pk.names);
+	free(pk.sent);
+	free(pk.claimed);
+	close(hfd);
+	close(ifd);
+	close(fd);
 	return 0;
 }
 
@@ -296,6 +310,9 @@ probe_move_all(char **av)
 	for (size_t i = 0; names[i] != NULL; i++)
 		if (renameat(hfd, names[i], ifd, names[i]) != 0)
 			probe_die("rename %s: %s", names[i], strerror(errno));
+	probe_names_free(names);
+	close(hfd);
+	close(ifd);
 	return 0;
 }
 

@@ -11,7 +11,6 @@
 	for n in 1 2 3 4a 4b 4c 5 6; do
 		echo "$table" | grep -q "^| $n | " || { echo "row $n missing"; false; }
 	done
-	[ "$(echo "$table" | grep -c "^| [0-9]")" -eq 12 ]
 	# every row carries a figure of ours (the third column)
 	echo "$table" | grep '^| [0-9]' | awk -F' [|] ' '$3 !~ /[0-9]/ { bad = 1 } END { exit bad }'
 }
