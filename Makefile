@@ -43,7 +43,7 @@ PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TEST_PROG = $(B)/tests/stagetest
+TEST_PROG = $(B)/tests/stagetest $(B)/tests/hs-vcsim
 
 all: $(PROGS)
 
@@ -105,6 +105,12 @@ $(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(LIB) |
 $(B)/tests/faultserv: tests/fetch/faultserv.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# The vSphere simulator of tests/bats/vsphere.bats: Go, built offline from
+# Debian's govmomi (tests/vcsim/build).
+$(B)/tests/hs-vcsim: tests/vcsim/main.go tests/vcsim/build
+	@mkdir -p $(dir $@)
+	tests/vcsim/build $(CURDIR)/$@
 
 $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 	@mkdir -p $(dir $@)
