@@ -29,7 +29,7 @@
 typedef void (*vsinv_fn)(xmlNodePtr, void *);
 
 /* The val of property name in an ObjectContent; NULL when unset. */
-static xmlNodePtr
+xmlNodePtr
 vsinv_prop(xmlNodePtr obj, const char *name)
 {
 	char n[128];
@@ -114,11 +114,6 @@ vsinv_each(struct vsoap *v, xmlDocPtr req, vsinv_fn fn, void *arg)
 
 /* ---- one object's properties ----------------------------------------- */
 
-struct vsinv_one {
-	xmlDocPtr	 doc;	/* a copy of the ObjectContent */
-	xmlNodePtr	 obj;
-};
-
 static void
 vsinv_keep(xmlNodePtr o, void *arg)
 {
@@ -132,7 +127,7 @@ vsinv_keep(xmlNodePtr o, void *arg)
 }
 
 /* Read paths of one object; one->obj is NULL when it has none of them. */
-static enum vsoap_rc
+enum vsoap_rc
 vsinv_read(struct vsoap *v, const char *type, const char *moref,
     const char *const *paths, struct vsinv_one *one)
 {
@@ -148,7 +143,7 @@ vsinv_read(struct vsoap *v, const char *type, const char *moref,
 	return r;
 }
 
-static void
+void
 vsinv_one_free(struct vsinv_one *one)
 {
 	xmlFreeDoc(one->doc);

@@ -53,6 +53,16 @@ struct vs_vm {
 	size_t		 nsnaps;
 };
 
+/* One object's properties: a copy of its ObjectContent. */
+struct vsinv_one {
+	xmlDocPtr	 doc;
+	xmlNodePtr	 obj;	/* NULL: the object has none of the properties */
+};
+
+enum vsoap_rc vsinv_read(struct vsoap *, const char *, const char *,
+	    const char *const *, struct vsinv_one *);
+xmlNodePtr vsinv_prop(xmlNodePtr, const char *);
+void	 vsinv_one_free(struct vsinv_one *);
 enum vsoap_rc vsinv_find(struct vsoap *, const char *, const char *, char *);
 enum vsoap_rc vsinv_vm(struct vsoap *, const char *, struct vs_vm *);
 enum vsoap_rc vsinv_snapshot_disks(struct vsoap *, const char *,

@@ -21,14 +21,17 @@
 //     (vcsim never expires leases), as vCenter does;
 //   - it injects faults when a test asks (POST /_hs/fault, loopback only):
 //     folder503=N (next N /folder requests get 503; -1: all), nfc401=N,
-//     nfc503=N, expire=1 (expire the next lease after its first bytes),
+//     nfc503=N, expire=N (expire the next N leases after their first bytes),
 //     leasetimeout=SECONDS (of new leases), reset=1.
 // Everything else is proxied to vcsim as it is.
 //
 // Usage: hs-vcsim -cert FILE -key FILE -user U -pass P -url-file FILE
 //        [-listen 127.0.0.1:0] [-vms N] [-on VM,...] [-snapshot VM:NAME,...]
+//        [-hw VM:CPUS:MEMORY_MB:bios|efi,...]
 // VMs not named by -on are powered off (through vcsim's own PowerOff);
-// -snapshot takes snapshots (vcsim's CreateSnapshot) once they are.
+// -snapshot takes snapshots (vcsim's CreateSnapshot) once they are; -hw
+// reconfigures VMs first (vcsim's ReconfigVM). Requests to /folder and to
+// NFC URLs are logged on stderr with their Range header.
 // It writes its https URL into -url-file once it serves, and prints the
 // inventory (VM name, path, datastore dir) on stdout.
 package main
@@ -48,6 +51,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"strconv"
 	"strings"
@@ -65,7 +69,7 @@ type faults struct {
 	folder503    int
 	nfc401       int
 	nfc503       int
-	expire       bool
+	expire       int
 	leaseTimeout int
 }
 
@@ -201,8 +205,7 @@ func exportVm(w http.ResponseWriter, body []byte) {
 		return
 	}
 	flt.Lock()
-	timeout, expire := flt.leaseTimeout, flt.expire
-	flt.expire = false
+	timeout, expire := flt.leaseTimeout, take(&flt.expire)
 	flt.Unlock()
 
 	fl := &fakeLease{files: map[string]string{}, last: time.Now(),
@@ -225,11 +228,12 @@ func exportVm(w http.ResponseWriter, body []byte) {
 		}
 		key := fmt.Sprintf("/vm-%s/VirtualLsiLogicController0:%d", vm.Self.Value, n)
 		file := fmt.Sprintf("disk-%d.vmdk", n)
-		lp := localPath(b.GetVirtualDeviceFileBackingInfo().FileName)
-		// The flat extent of a descriptor+flat pair is the disk's data.
-		flat := strings.TrimSuffix(lp, ".vmdk") + "-flat.vmdk"
-		if _, err := os.Stat(flat); err == nil {
-			lp = flat
+		// ESXi streams a disk out of an NFC lease as a streamOptimized
+		// VMDK: made here by the real qemu-img from the datastore's disk.
+		lp, err := streamOptimized(localPath(b.GetVirtualDeviceFileBackingInfo().FileName))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
 		}
 		var size int64
 		if st, err := os.Stat(lp); err == nil {
@@ -257,6 +261,20 @@ func exportVm(w http.ResponseWriter, body []byte) {
 		watchLease(fl)
 	}()
 	writeSOAP(w, 200, exportVmResponse{Returnval: lease.Self})
+}
+
+func streamOptimized(desc string) (string, error) {
+	dir, err := ioutil.TempDir("", "hs-vcsim-nfc-")
+	if err != nil {
+		return "", err
+	}
+	out := path.Join(dir, "disk.vmdk")
+	cmd := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "vmdk",
+		"-o", "subformat=streamOptimized", desc, out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("qemu-img: %s: %s", err, msg)
+	}
+	return out, nil
 }
 
 func expireLease(fl *fakeLease) {
@@ -335,6 +353,7 @@ func serveNFC(w http.ResponseWriter, r *http.Request) {
 	flt.Lock()
 	f401, f503 := take(&flt.nfc401), take(&flt.nfc503)
 	flt.Unlock()
+	log.Printf("nfc %s %s range=%q", r.Method, r.URL.Path, r.Header.Get("Range"))
 	if f401 {
 		http.Error(w, "unauthorized (injected)", 401)
 		return
@@ -387,11 +406,11 @@ func setFault(w http.ResponseWriter, r *http.Request) {
 		case "nfc503":
 			flt.nfc503 = n
 		case "expire":
-			flt.expire = n != 0
+			flt.expire = n
 		case "leasetimeout":
 			flt.leaseTimeout = n
 		case "reset":
-			flt.folder503, flt.nfc401, flt.nfc503, flt.expire = 0, 0, 0, false
+			flt.folder503, flt.nfc401, flt.nfc503, flt.expire = 0, 0, 0, 0
 			flt.leaseTimeout = 300
 		default:
 			http.Error(w, "unknown fault "+k, 400)
@@ -410,6 +429,8 @@ func front(backend *url.URL) http.Handler {
 		flt.Lock()
 		busy := take(&flt.folder503)
 		flt.Unlock()
+		log.Printf("folder %s %s range=%q busy=%v", r.Method, r.URL.Path,
+			r.Header.Get("Range"), busy)
 		if busy {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "busy (injected)", 503)
@@ -440,7 +461,7 @@ func front(backend *url.URL) http.Handler {
 }
 
 // Power states and snapshots, through vcsim's SOAP API like any client.
-func setup(backend *url.URL, user, pass, on, snaps string) error {
+func setup(backend *url.URL, user, pass, on, snaps, hw string) error {
 	ctx := context.Background()
 	u := *backend
 	u.Path = "/sdk"
@@ -455,6 +476,26 @@ func setup(backend *url.URL, user, pass, on, snaps string) error {
 		return err
 	}
 	f.SetDatacenter(dc)
+	for _, s := range strings.Split(hw, ",") {
+		p := strings.Split(s, ":")
+		if len(p) != 4 {
+			continue
+		}
+		vm, err := f.VirtualMachine(ctx, p[0])
+		if err != nil {
+			return err
+		}
+		cpus, _ := strconv.Atoi(p[1])
+		mem, _ := strconv.Atoi(p[2])
+		t, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{
+			NumCPUs: int32(cpus), MemoryMB: int64(mem), Firmware: p[3]})
+		if err == nil {
+			err = t.Wait(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	keep := map[string]bool{}
 	for _, n := range strings.Split(on, ",") {
 		keep[n] = true
@@ -505,6 +546,7 @@ func main() {
 	vms := flag.Int("vms", 2, "VMs on the one host")
 	on := flag.String("on", "", "VMs left powered on (comma-separated names)")
 	snaps := flag.String("snapshot", "", "VM:NAME snapshots to take (comma-separated)")
+	hw := flag.String("hw", "", "VM:CPUS:MEMORY_MB:FIRMWARE reconfigurations (comma-separated)")
 	flag.Parse()
 	if *cert == "" || *key == "" || *pass == "" || *urlFile == "" {
 		log.Fatal("usage: hs-vcsim -cert F -key F -pass P -url-file F [-user U] [-listen A] [-vms N]")
@@ -512,7 +554,7 @@ func main() {
 
 	m := simulator.VPX()
 	m.Datacenter, m.Cluster, m.Host, m.Machine = 1, 0, 1, *vms
-	m.ClusterHost, m.Pool, m.Portgroup = 0, 0, 1
+	m.ClusterHost, m.Pool, m.Portgroup = 0, 0, 0
 	if err := m.Create(); err != nil {
 		log.Fatal(err)
 	}
@@ -523,7 +565,7 @@ func main() {
 	backend, _ := url.Parse(s.URL.String())
 	backend.User, backend.Path = nil, ""
 
-	if err := setup(backend, *user, *pass, *on, *snaps); err != nil {
+	if err := setup(backend, *user, *pass, *on, *snaps, *hw); err != nil {
 		log.Fatal(err)
 	}
 
