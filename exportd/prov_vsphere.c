@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -183,10 +182,6 @@ vs_land(struct vs_job *j, size_t i, const char *file, const char *format)
 	d->format = xstrdup(format);
 	d->bus = xstrdup(j->vm->disks[i].bus);
 	d->boot_order = (int)i;
-	if (j->ctx->inspect) {
-		d->virtual_size = j->vm->disks[i].capacity;
-		return HS_EXIT_OK;
-	}
 	return disk_landed(j->ctx, d);
 }
 
@@ -243,35 +238,34 @@ vs_flat_extent(const char *desc, const char *text, char *file, size_t flen,
 	return 0;
 }
 
-/* Read a small file of the datastore (a descriptor) into memory. */
+/*
+ * Read a small file of the datastore (a descriptor): downloaded like any
+ * file (so retried, Retry-After honoured), read back, removed.
+ */
 static int
-vs_read_small(struct vs_job *j, const char *url, char **text, char *err,
-    size_t errlen)
+vs_read_small(struct vs_job *j, const char *url, const char *name,
+    char **text, char *err, size_t errlen)
 {
 	struct fetch_opts o;
-	char *buf;
 	size_t len;
-	int fd, rc;
+	int rc;
 
-	if ((fd = memfd_create("hyperspool-vmdk", MFD_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "memfd_create: %s", strerror(errno));
-		return HS_EXIT_TEMPORARY;
-	}
 	vs_fetch_opts(j, &o, url);
 	o.segments = 1;
-	rc = fetch_peek(&o, fd, VS_DESC_MAX, err, errlen);
-	if (rc == HS_EXIT_OK) {
-		lseek(fd, 0, SEEK_SET);
-		if (util_read_all(fd, VS_DESC_MAX, &buf, &len) != 0) {
-			snprintf(err, errlen, "reading the descriptor: %s",
-			    strerror(errno));
-			rc = HS_EXIT_TEMPORARY;
-		} else {
-			*text = xrealloc(buf, len + 1);
-			(*text)[len] = '\0';
-		}
+	rc = fetch_file(&o, j->ctx->datafd, name, NULL, err, errlen);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	if (util_read_file_at(j->ctx->datafd, name, VS_DESC_MAX, text,
+	    &len) != 0) {
+		snprintf(err, errlen, "%s: %s", name, errno == EFBIG ?
+		    "larger than a VMDK descriptor: a sparse (hosted) VMDK? "
+		    "use source.mode nfc" : strerror(errno));
+		rc = errno == EFBIG ? HS_EXIT_PERMANENT : HS_EXIT_TEMPORARY;
+	} else {
+		*text = xrealloc(*text, len + 1);
+		(*text)[len] = '\0';
 	}
-	close(fd);
+	unlinkat(j->ctx->datafd, name, 0);
 	return rc;
 }
 
@@ -280,7 +274,7 @@ static int
 vs_datastore_disk(struct vs_job *j, size_t i)
 {
 	const struct vs_disk *k = &j->vm->disks[i];
-	char ds[256], path[1024], flat[1024], err[900], name[32], *dir;
+	char ds[256], path[1024], flat[1024], err[900], name[48], *dir;
 	char *url = NULL, *text = NULL, *fpath;
 	uint64_t size;
 	int rc;
@@ -288,8 +282,15 @@ vs_datastore_disk(struct vs_job *j, size_t i)
 	if (vsinv_ds_split(k->file, ds, sizeof(ds), path, sizeof(path)) != 0)
 		return export_fail(j->ctx, "disk %zu: '%.200s' is not a datastore "
 		    "path", i, k->file);
+	/* A flat backing has a small descriptor and one flat extent. */
+	if (strncmp(k->backing, "VirtualDiskFlatVer", 18) != 0)
+		return export_fail(j->ctx, "disk %zu: a %s disk: datastore mode "
+		    "reads flat disks only; use source.mode nfc", i,
+		    k->backing[0] ? k->backing : "backing-less");
 	url = vs_folder_url(j, ds, path);
-	if ((rc = vs_read_small(j, url, &text, err, sizeof(err))) != HS_EXIT_OK) {
+	snprintf(name, sizeof(name), "disk%zu.descriptor", i);
+	if ((rc = vs_read_small(j, url, name, &text, err, sizeof(err))) !=
+	    HS_EXIT_OK) {
 		rc = rc == HS_EXIT_PERMANENT ? export_fail(j->ctx, "disk %zu "
 		    "descriptor: %s", i, err) : export_retry(j->ctx, "disk %zu "
 		    "descriptor: %s", i, err);
@@ -304,10 +305,6 @@ vs_datastore_disk(struct vs_job *j, size_t i)
 		goto out;
 	}
 	snprintf(name, sizeof(name), "disk%zu.raw", i);
-	if (j->ctx->inspect) {
-		rc = vs_land(j, i, name, "raw");
-		goto out;
-	}
 	dir = xstrndup(path, strrchr(path, '/') ? (size_t)(strrchr(path, '/') -
 	    path + 1) : 0);
 	fpath = xasprintf("%s%s", dir, flat);
@@ -469,6 +466,9 @@ vs_run(struct export_ctx *ctx)
 
 	if (mode == NULL)
 		mode = "datastore";
+	if (ctx->inspect)	/* hyperspool vms describes vSphere VMs */
+		return export_fail(ctx, "a vsphere source cannot be inspected; "
+		    "use hyperspool vms");
 	rc = vsoap_open(&v, job_get_str(ctx->src, "server"),
 	    job_get_str(ctx->src, "credential"), err, sizeof(err));
 	if (rc != HS_EXIT_OK) {
@@ -488,7 +488,7 @@ vs_run(struct export_ctx *ctx)
 	j.where = ctx->sp ? xasprintf("%s/data/%s", ctx->sp->root, ctx->id) :
 	    NULL;
 	log_info("exporting in %s mode", mode);
-	if (strcmp(mode, "nfc") == 0 && !ctx->inspect)
+	if (strcmp(mode, "nfc") == 0)
 		rc = vsnfc_export(&j);
 	else
 		rc = vs_datastore(&j);

@@ -129,3 +129,243 @@ CONF
 	grep -q 'folder GET /folder/DC0_H0_VM0/disk1-flat.vmdk range="bytes=' "$T/vc/log"
 	no_secret
 }
+
+run_export_convert() {
+	export_once
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+}
+
+# converted ID RAW: the job reached converted/ and its image equals RAW
+converted() {
+	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
+	qemu-img compare -f raw -F qcow2 "$2" "$(jq -r '.vm.disks[0].output' "$SP/converted/$1")"
+}
+
+# reason ID: the job is in error/; print its reason
+reason() {
+	[ -f "$SP/error/$1" ] || { echo "not in error/: $(ls "$SP"/*/"$1")"; cat "$T"/*.log; false; }
+	cat "$SP/data/$1/reason"
+}
+
+# randdisk FILE MIB: a disk of random bytes (incompressible)
+randdisk() {
+	head -c $(($2 * 1024 * 1024)) /dev/urandom >"$1"
+}
+
+@test "datastore mode: a VM by inventory path and by MoRef; a running VM read from its snapshot" {
+	start_vcsim
+	put DC0_H0_VM0
+	put DC0_H0_VM1
+	moref=$(awk '$1 == "vm" && $2 == "DC0_H0_VM0" {print $3}' "$T/vc/inventory")
+	a=$(job bypath "$(src '"vm_path":"/DC0/vm/DC0_H0_VM0"')")
+	b=$(job bymoref "$(src "\"moref\":\"$moref\"")")
+	c=$(job snap "$(src '"vm":"DC0_H0_VM1","snapshot":"before"')")
+	run_export_convert
+	converted "$a" "$T/src/boot.raw"
+	converted "$b" "$T/src/boot.raw"
+	converted "$c" "$T/src/boot.raw"
+	[ "$(jq -r .vm.cpus "$SP/converted/$a")" = 2 ]
+	[ "$(jq -r .vm.memory_mib "$SP/converted/$b")" = 96 ]
+	[ "$(jq -r .vm.firmware "$SP/converted/$a")" = bios ]
+	[ "$(jq -r .vm.os "$SP/converted/$a")" = otherGuest ]
+	grep -q "reading the disks of snapshot 'before'" "$SP/data/$c/log"
+	# the source jobs name the credential, never a secret
+	[ "$(jq -r .source.credential "$SP/converted/$a")" = lab ]
+	no_secret
+}
+
+@test "bad credentials, a missing VM, a powered-on VM, a missing snapshot: each a specific reason" {
+	start_vcsim
+	put DC0_H0_VM0
+	printf 'username = hsuser\npassword = wrong\nca_file = %s\n' "$T/vc/cert.pem" >"$T/creds/bad"
+	chmod 600 "$T/creds/bad"
+	bad=$(job badcred "$(printf '{"type":"vsphere","server":"%s","credential":"bad","vm":"DC0_H0_VM0"}' "$SERVER")")
+	nocred=$(job nocred "$(printf '{"type":"vsphere","server":"%s","credential":"absent","vm":"DC0_H0_VM0"}' "$SERVER")")
+	missing=$(job missing "$(src '"vm":"no-such-vm"')")
+	nopath=$(job nopath "$(src '"vm_path":"/DC0/vm/nowhere"')")
+	noref=$(job noref "$(src '"moref":"vm-9999"')")
+	on=$(job on "$(src '"vm":"DC0_H0_VM1"')")
+	nfcon=$(job nfcon "$(src '"vm":"DC0_H0_VM1","mode":"nfc"')")
+	nosnap=$(job nosnap "$(src '"vm":"DC0_H0_VM1","snapshot":"after"')")
+	export_once
+	run reason "$bad"
+	[[ $output == *"refused the login of credential 'bad'"*InvalidLogin* ]]
+	run reason "$nocred"
+	[[ $output == *"credential 'absent': no such file"* ]]
+	run reason "$missing"
+	[[ $output == *"has no VM named 'no-such-vm'"* ]]
+	run reason "$nopath"
+	[[ $output == *"has no VM at inventory path '/DC0/vm/nowhere'"* ]]
+	run reason "$noref"
+	[[ $output == *"has no VM with MoRef 'vm-9999'"* ]]
+	run reason "$on"
+	[[ $output == *"VM 'DC0_H0_VM1' is poweredOn: shut it down first, or name a snapshot"* ]]
+	run reason "$nfcon"
+	[[ $output == *"is poweredOn"*"ExportVm needs a powered-off VM"* ]]
+	run reason "$nosnap"
+	[[ $output == *"VM 'DC0_H0_VM1' has no snapshot named 'after'"* ]]
+	# a permanent failure is not retried: one attempt each
+	[ -z "$(ls "$SP"/data/*/retry 2>/dev/null)" ]
+	no_secret
+}
+
+@test "a 503 storm on the datastore: ridden out with backoff when short, a specific reason when it lasts" {
+	sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$T/conf"
+	start_vcsim
+	put DC0_H0_VM0
+	fault folder503=4
+	a=$(job short "$(src '"vm":"DC0_H0_VM0"')")
+	run_export_convert
+	converted "$a" "$T/src/boot.raw"
+	[ "$(grep -c 'busy=true' "$T/vc/log")" -eq 4 ]
+	grep -q "retrying in\|retries in" "$SP/data/$a/log"
+	fault folder503=-1
+	b=$(job storm "$(src '"vm":"DC0_H0_VM0"')")
+	for i in 1 2 3; do export_once; sleep 0.6; done
+	run reason "$b"
+	echo "$output"
+	[[ $output == "gave up after 2 attempts: "*"503"* ]]
+}
+
+@test "a cut datastore transfer resumes where it stopped" {
+	printf 'exportd = { http_max_rate = 2097152; };\n' >>"$T/conf"
+	sed -i 's/^exportd = { http_retry_delay.*//' "$T/conf"
+	randdisk "$T/src/boot.raw" 12
+	start_vcsim
+	put DC0_H0_VM0
+	id=$(job cut "$(src '"vm":"DC0_H0_VM0"')")
+	start_daemon "$EXPORTD"
+	pid=$LASTPID
+	part() { [ "$(stat -c %s "$SP/data/$id/disk0.raw.part" 2>/dev/null || echo 0)" -gt 0 ] &&
+	    [ "$(grep -o '"done":[0-9]*' "$SP/data/$id/disk0.raw.part.state" 2>/dev/null |
+	    cut -d: -f2 | paste -sd+ | bc)" -gt 3000000 ]; }
+	wait_for 30 part
+	kill -9 "$pid"
+	sleep 0.5
+	[ -f "$SP/exporting/$id" ]
+	run_export_convert
+	converted "$id" "$T/src/boot.raw"
+	grep -q "resuming disk0.raw" "$SP/data/$id/log"
+}
+
+@test "nfc mode: ExportVm, a lease kept alive past its timeout by progress reports, then Complete" {
+	printf 'exportd = { http_max_rate = 1048576; };\n' >>"$T/conf"
+	sed -i 's/^exportd = { http_retry_delay.*//' "$T/conf"
+	randdisk "$T/src/boot.raw" 4
+	start_vcsim
+	put DC0_H0_VM0
+	fault leasetimeout=2
+	id=$(job nfc "$(src '"vm":"DC0_H0_VM0","mode":"nfc"')")
+	run_export_convert
+	converted "$id" "$T/src/boot.raw"
+	[ "$(jq -r '.vm.disks[0].format' "$SP/data/$id/../../converted/$id")" = vmdk ]
+	grep -q "NFC lease .* complete" "$SP/data/$id/log"
+	# the download took longer than the lease's timeout: only the
+	# progress reports kept it alive
+	[ "$(grep -c 'progress' "$T/vc/log")" -ge 4 ]
+	grep -q 'nfc GET /nfc-fake/' "$T/vc/log"
+	! grep -q 'expired' "$T/vc/log"
+}
+
+@test "nfc mode: a lease that expires and a 401 on the disk URL are aborted with a specific reason" {
+	sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$T/conf"
+	start_vcsim
+	put DC0_H0_VM0
+	fault expire=2
+	a=$(job expire "$(src '"vm":"DC0_H0_VM0","mode":"nfc"')")
+	for i in 1 2 3; do export_once; sleep 0.6; done
+	run reason "$a"
+	echo "$output"
+	[[ $output == "gave up after 2 attempts: NFC lease"*"ended during disk 0: Operation timed out"* ]]
+	grep -q "NFC lease .* aborted" "$SP/data/$a/log"
+	fault nfc401=-1
+	b=$(job unauth "$(src '"vm":"DC0_H0_VM0","mode":"nfc"')")
+	export_once
+	run reason "$b"
+	echo "$output"
+	[[ $output == "disk 0 (NFC): "*401* ]]
+	[ "$(grep -c 'NFC lease .* aborted' "$SP/data/$b/log")" -eq 1 ]
+}
+
+@test "TLS: an unknown certificate is refused; a SHA-256 thumbprint pin accepts it, a wrong pin does not" {
+	start_vcsim
+	put DC0_H0_VM0
+	cred nocafile
+	tp=$(openssl x509 -in "$T/vc/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+	cred pinned "thumbprint = $tp"
+	cred wrongpin "thumbprint = $(printf '%064d' 0)"
+	cred sha1pin "thumbprint = $(openssl x509 -in "$T/vc/cert.pem" -noout -fingerprint -sha1 | cut -d= -f2)"
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential nocafile
+	[ "$status" -eq 1 ]
+	[[ $output == *"TLS verification failed"* ]]
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential pinned
+	[ "$status" -eq 0 ]
+	[[ $output == "ok: $SERVER (VMware vCenter Server"*"credential 'pinned' accepted, TLS pinned by thumbprint" ]]
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential wrongpin
+	[ "$status" -eq 1 ]
+	[[ $output == *"TLS verification failed"* ]]
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential sha1pin
+	[ "$status" -eq 1 ]
+	[[ $output == *"thumbprint must be the SHA-256"* ]]
+	# the pin carries over to the datastore downloads
+	id=$(job pinned "$(printf '{"type":"vsphere","server":"%s","credential":"pinned","vm":"DC0_H0_VM0"}' "$SERVER")")
+	run_export_convert
+	converted "$id" "$T/src/boot.raw"
+}
+
+@test "hyperspool vms lists the simulator's VMs; check-provider validates a credential" {
+	start_vcsim
+	cred withserver "server = $SERVER
+ca_file = $T/vc/cert.pem"
+	run "$HS" -c "$T/conf" vms --provider vsphere --credential withserver
+	[ "$status" -eq 0 ]
+	[[ ${lines[1]} == DC0_H0_VM0*poweredOff*2*96*/DC0/vm/DC0_H0_VM0 ]] || [[ ${lines[2]} == DC0_H0_VM0*poweredOff*2*96*/DC0/vm/DC0_H0_VM0 ]]
+	run "$HS" -c "$T/conf" vms --server "$SERVER" --credential lab --json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq length)" -eq 2 ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "DC0_H0_VM1") | .power_state')" = poweredOn ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "DC0_H0_VM0") | .path')" = /DC0/vm/DC0_H0_VM0 ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "DC0_H0_VM0") | .disks[0].file')" = "[LocalDS_0] DC0_H0_VM0/disk1.vmdk" ]
+	run "$HS" -c "$T/conf" check-provider --credential withserver --json
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r .ok)" = true ]
+	cred bad "ca_file = $T/vc/cert.pem"
+	sed -i 's/^password = .*/password = nope/' "$T/creds/bad"
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential bad
+	[ "$status" -eq 1 ]
+	[[ $output == *"refused the login of credential 'bad'"* ]]
+	run "$HS" -c "$T/conf" vms --credential lab
+	[ "$status" -eq 1 ]
+	[[ $output == *"no vSphere server"* ]]
+	! grep -rF -- "$PASS" "$T/vc/log"
+}
+
+@test "queued refuses vsphere sources with a bad field, naming it" {
+	j() { printf '{"type":"vsphere",%s}' "$1"; }
+	declare -A want=(
+	    [a]='"credential":"lab","vm":"x"|source.server: missing'
+	    [b]='"server":"https://vc","credential":"lab","vm":"x"|source.server: '"'https://vc'"' is not host[:port]'
+	    [c]='"server":"vc:99999","credential":"lab","vm":"x"|is not host[:port]'
+	    [d]='"server":"vc","vm":"x"|source.credential: missing'
+	    [e]='"server":"vc","credential":"lab"|give exactly one of'
+	    [f]='"server":"vc","credential":"lab","vm":"x","moref":"vm-1"|give exactly one of'
+	    [g]='"server":"vc","credential":"lab","vm_path":"DC/vm/x"|source.vm_path: must be an inventory path'
+	    [h]='"server":"vc","credential":"lab","moref":"vm 1"|source.moref:'
+	    [i]='"server":"vc","credential":"lab","vm":"x","mode":"ovf"|source.mode: '"'ovf'"' is not one of: datastore, nfc'
+	    [k]='"server":"vc","credential":"lab","vm":"x","mode":"nfc","snapshot":"s"|source.snapshot: only mode datastore'
+	    [l]='"server":"vc","credential":"lab","vm":"x","password":"p"|password'
+	    [m]='"server":"vc","credential":"../x","vm":"x"|source.credential:'
+	)
+	for k in "${!want[@]}"; do
+		drop "bad-$k" "$(printf '{"name":"v%s","source":%s}' "$k" "$(j "${want[$k]%%|*}")")"
+	done
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	for k in "${!want[@]}"; do
+		run reason_of "bad-$k"
+		echo "$k: $output"
+		[[ $output == *"${want[$k]#*|}"* ]]
+	done
+	drop good "$(printf '{"name":"good","source":%s}' "$(j '"server":"vc.example.com:443","credential":"lab","vm_path":"/DC/vm/web 01","mode":"nfc"')")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	[ "$(count_in request)" -eq 1 ]
+}

@@ -315,6 +315,7 @@ func progress(body []byte) {
 		fl.Lock()
 		fl.last = time.Now()
 		fl.Unlock()
+		log.Printf("lease %s progress", req.Body.P.This.Value)
 	}
 }
 
