@@ -94,7 +94,7 @@ no_secret() {
 	! grep -rF -- "$PASS" "$SP" "$T"/*.log "$T/vc/log"
 }
 
-@test "datastore mode: a vcsim VM through all four daemons boots, with its disk and hardware" {
+@test "both modes: a vcsim VM through all four daemons boots, with its disk and hardware" {
 	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
 	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
 	chmod 0711 "$T"
@@ -106,27 +106,43 @@ CONF
 	put DC0_H0_VM0
 	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
 	n=hs-vs$$-$RANDOM
-	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$(src '"vm":"DC0_H0_VM0"')" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log; false; }
-	virsh -c qemu:///session dumpxml "$n" >"$T/dom.xml"
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
-	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
-	# the disk is the seeded one, byte for byte
-	out=$(jq -r '.vm.disks[0].output' "$SP/imported/$id")
-	qemu-img compare -f raw -F qcow2 "$T/src/boot.raw" "$out"
-	# the hardware is vcsim's: 2 vCPU, 96 MiB, its NIC's MAC
-	mac=$(jq -r '.vm.nics[0].mac' "$SP/imported/$id")
-	[[ $mac =~ ^00:0c:29:|^00:50:56: ]]
-	grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom.xml"
-	grep -q "<memory unit='KiB'>98304</memory>" "$T/dom.xml"
-	grep -q "$mac" "$T/dom.xml"
-	[ "$(jq -r '.vm.nics[0].network' "$SP/imported/$id")" = "VM Network" ]
-	[ "$(jq -r '.vm.disks[0].bus' "$SP/imported/$id")" = scsi ]
-	# the flat extent came from /folder, with Range segments
+	boot='"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}'
+	ids=()
+	for mode in datastore nfc; do
+		ids+=("$(printf '{"name":"%s-%s","source":%s,%s}' "$n" "$mode" \
+		    "$(src "\"vm\":\"DC0_H0_VM0\",\"mode\":\"$mode\"")" "$boot" |
+		    "$HS" -c "$T/conf" submit -)")
+	done
+	for id in "${ids[@]}"; do
+		run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+		[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log; false; }
+	done
+	i=0
+	for mode in datastore nfc; do
+		id=${ids[$i]}
+		i=$((i + 1))
+		virsh -c qemu:///session dumpxml "$n-$mode" >"$T/dom.xml"
+		virsh -q -c qemu:///session destroy "$n-$mode" >/dev/null 2>&1 || true
+		virsh -q -c qemu:///session undefine "$n-$mode" >/dev/null 2>&1 || true
+		grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
+		# the disk is the seeded one, byte for byte
+		out=$(jq -r '.vm.disks[0].output' "$SP/imported/$id")
+		qemu-img compare -f raw -F qcow2 "$T/src/boot.raw" "$out"
+		# the hardware is vcsim's: 2 vCPU, 96 MiB, its NIC's MAC and port group
+		mac=$(jq -r '.vm.nics[0].mac' "$SP/imported/$id")
+		[[ $mac =~ ^00:0c:29:|^00:50:56: ]]
+		grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom.xml"
+		grep -q "<memory unit='KiB'>98304</memory>" "$T/dom.xml"
+		grep -q "$mac" "$T/dom.xml"
+		[ "$(jq -r '.vm.nics[0].network' "$SP/imported/$id")" = "VM Network" ]
+		[ "$(jq -r '.vm.disks[0].bus' "$SP/imported/$id")" = scsi ]
+	done
+	[ "$(jq -r '.vm.disks[0].format' "$SP/imported/${ids[0]}")" = raw ]
+	[ "$(jq -r '.vm.disks[0].format' "$SP/imported/${ids[1]}")" = vmdk ]
+	# the flat extent came from /folder in Range segments; the NFC disk
+	# from the lease's URL
 	grep -q 'folder GET /folder/DC0_H0_VM0/disk1-flat.vmdk range="bytes=' "$T/vc/log"
+	grep -q 'nfc GET /nfc-fake/' "$T/vc/log"
 	no_secret
 }
 
