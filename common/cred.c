@@ -372,7 +372,7 @@ cred_tls(const struct cred *c, struct cred_tls *t, char *err, size_t errlen)
 	size_t n = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (ca != NULL) {
+	if (ca != NULL && ca[0] != '\0') {
 		if (ca[0] != '/' || strstr(ca, "/../") != NULL ||
 		    strstr(ca, "/./") != NULL) {
 			snprintf(err, errlen, "credential '%s': ca_file must be an "
@@ -381,7 +381,7 @@ cred_tls(const struct cred *c, struct cred_tls *t, char *err, size_t errlen)
 		}
 		t->ca_file = ca;
 	}
-	if (tp == NULL)
+	if (tp == NULL || tp[0] == '\0')
 		return 0;
 	for (const char *p = tp; *p; p++) {
 		if (*p == ':' && p != tp && p[1] != '\0' && p[1] != ':')

@@ -340,6 +340,17 @@ out:
 	return rc;
 }
 
+/* The session's cookie as it is now (a re-login replaces it). */
+static void
+vs_cookie_refresh(struct vs_job *j)
+{
+	if (j->cookie != NULL) {
+		explicit_bzero(j->cookie, strlen(j->cookie));
+		free(j->cookie);
+	}
+	j->cookie = vsoap_cookie(j->v);
+}
+
 static int
 vs_datastore(struct vs_job *j)
 {
@@ -347,8 +358,10 @@ vs_datastore(struct vs_job *j)
 	int rc = HS_EXIT_OK;
 
 	vs_ticker_start(&t, VS_KEEPALIVE, vs_keepalive, j->v);
-	for (size_t i = 0; i < j->vm->ndisks && rc == HS_EXIT_OK; i++)
+	for (size_t i = 0; i < j->vm->ndisks && rc == HS_EXIT_OK; i++) {
+		vs_cookie_refresh(j);
 		rc = vs_datastore_disk(j, i);
+	}
 	vs_ticker_stop(&t);
 	return rc;
 }
@@ -484,7 +497,6 @@ vs_run(struct export_ctx *ctx)
 	for (size_t i = 0; i < j.vm->ndisks; i++)
 		total += j.vm->disks[i].capacity;
 	ctx->pg.total = total;
-	j.cookie = vsoap_cookie(&v);
 	j.where = ctx->sp ? xasprintf("%s/data/%s", ctx->sp->root, ctx->id) :
 	    NULL;
 	log_info("exporting in %s mode", mode);

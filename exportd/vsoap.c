@@ -410,6 +410,8 @@ vsoap_call(struct vsoap *v, xmlDocPtr req, xmlNodePtr *resp)
 		ans = NULL;
 		log_info("vSphere session on %s expired: logging in again",
 		    v->server);
+		/* the old cookie would make the login part of the old session */
+		curl_easy_setopt(v->curl, CURLOPT_COOKIELIST, "ALL");
 		if ((r = vsoap_login(v)) == VSOAP_OK)
 			r = vsoap_post(v, req, &ans, resp);
 	}

@@ -190,6 +190,24 @@ randdisk() {
 	no_secret
 }
 
+@test "an expired session is renewed by logging in again, and the job goes on" {
+	start_vcsim
+	put DC0_H0_VM0
+	fault notauth=1
+	id=$(job renew "$(src '"vm":"DC0_H0_VM0"')")
+	run_export_convert
+	converted "$id" "$T/src/boot.raw"
+	grep -q "session reported expired (injected)" "$T/vc/log"
+	grep -q "vSphere session on $SERVER expired: logging in again" "$SP/data/$id/log"
+	# twice in a row: the renewed session is refused too, the job fails
+	# with the server's own words rather than looping
+	fault notauth=2
+	b=$(job twice "$(src '"vm":"DC0_H0_VM0"')")
+	export_once
+	run cat "$SP/data/$b/reason"
+	[[ $output == *NotAuthenticated* ]]
+}
+
 @test "bad credentials, a missing VM, a powered-on VM, a missing snapshot: each a specific reason" {
 	start_vcsim
 	put DC0_H0_VM0

@@ -22,6 +22,8 @@
 //   - it injects faults when a test asks (POST /_hs/fault, loopback only):
 //     folder503=N (next N /folder requests get 503; -1: all), nfc401=N,
 //     nfc503=N, expire=N (expire the next N leases after their first bytes),
+//     notauth=N (answer the next N SOAP calls but RetrieveServiceContent and
+//     Login with NotAuthenticated, as vCenter does once a session expired),
 //     leasetimeout=SECONDS (of new leases), reset=1.
 // Everything else is proxied to vcsim as it is.
 //
@@ -70,6 +72,7 @@ type faults struct {
 	nfc401       int
 	nfc503       int
 	expire       int
+	notAuth      int
 	leaseTimeout int
 }
 
@@ -408,10 +411,13 @@ func setFault(w http.ResponseWriter, r *http.Request) {
 			flt.nfc503 = n
 		case "expire":
 			flt.expire = n
+		case "notauth":
+			flt.notAuth = n
 		case "leasetimeout":
 			flt.leaseTimeout = n
 		case "reset":
 			flt.folder503, flt.nfc401, flt.nfc503, flt.expire = 0, 0, 0, 0
+			flt.notAuth = 0
 			flt.leaseTimeout = 300
 		default:
 			http.Error(w, "unknown fault "+k, 400)
@@ -446,7 +452,21 @@ func front(backend *url.URL) http.Handler {
 				http.Error(w, err.Error(), 400)
 				return
 			}
+			flt.Lock()
+			expired := !bytes.Contains(body, []byte("RetrieveServiceContent")) &&
+				!bytes.Contains(body, []byte("<Login")) && take(&flt.notAuth)
+			flt.Unlock()
 			switch {
+			case expired:
+				// what vCenter answers once a session has expired
+				log.Printf("sdk: session reported expired (injected)")
+				f := soapFault{Code: "ServerFaultCode", String: "The session is not authenticated."}
+				f.Detail.Inner = struct {
+					XMLName xml.Name `xml:"NotAuthenticatedFault"`
+					XSIType string   `xml:"xsi:type,attr"`
+				}{XSIType: "NotAuthenticated"}
+				writeSOAP(w, 500, f)
+				return
 			case bytes.Contains(body, []byte("ExportVm")):
 				exportVm(w, body)
 				return
