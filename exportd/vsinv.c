@@ -277,8 +277,8 @@ vsinv_ll(xmlNodePtr n)
 	return vx_copy(n, buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : 0;
 }
 
-/* Fill vm from a VirtualMachine ObjectContent. */
-static void
+/* Fill vm from a VirtualMachine ObjectContent (fuzz/fuzz_vsoap.c too). */
+void
 vsinv_vm_props(struct vs_vm *vm, xmlNodePtr o)
 {
 	char fw[16];

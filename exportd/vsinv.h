@@ -63,6 +63,7 @@ enum vsoap_rc vsinv_read(struct vsoap *, const char *, const char *,
 	    const char *const *, struct vsinv_one *);
 xmlNodePtr vsinv_prop(xmlNodePtr, const char *);
 void	 vsinv_one_free(struct vsinv_one *);
+void	 vsinv_vm_props(struct vs_vm *, xmlNodePtr);
 enum vsoap_rc vsinv_find(struct vsoap *, const char *, const char *, char *);
 enum vsoap_rc vsinv_vm(struct vsoap *, const char *, struct vs_vm *);
 enum vsoap_rc vsinv_snapshot_disks(struct vsoap *, const char *,

@@ -278,17 +278,22 @@ vsoap_fault(struct vsoap *v, xmlNodePtr fault)
 	return VSOAP_FAULT;
 }
 
-/* Parse an answer; *resp is Body's first element (or the fault). */
-static enum vsoap_rc
-vsoap_parse(struct vsoap *v, const struct vsoap_buf *b, long status,
+/*
+ * Parse an answer of len bytes with HTTP status; *resp is Body's first
+ * element (or the fault), *docp the document to free (NULL when it is not
+ * SOAP). Exposed for the fuzz harness (fuzz/fuzz_vsoap.c).
+ */
+enum vsoap_rc
+vsoap_parse(struct vsoap *v, const char *buf, size_t len, long status,
     xmlDocPtr *docp, xmlNodePtr *resp)
 {
 	xmlDocPtr doc;
 	xmlNodePtr body, first;
 
 	*docp = NULL;
-	doc = b->n > 0 && b->n < (size_t)INT32_MAX ?
-	    xmlReadMemory(b->p, (int)b->n, "answer.xml", NULL,
+	*resp = NULL;
+	doc = len > 0 && len < (size_t)INT32_MAX ?
+	    xmlReadMemory(buf, (int)len, "answer.xml", NULL,
 	    VSOAP_XML_OPTIONS) : NULL;
 	if (doc == NULL || doc->intSubset != NULL ||
 	    !vx_is(xmlDocGetRootElement(doc), "Envelope") ||
@@ -357,7 +362,7 @@ vsoap_post(struct vsoap *v, xmlDocPtr req, xmlDocPtr *answer,
 		free(b.p);
 		return tls || b.toobig ? VSOAP_PERM : VSOAP_TEMP;
 	}
-	r = vsoap_parse(v, &b, status, answer, resp);
+	r = vsoap_parse(v, b.p, b.n, status, answer, resp);
 	free(b.p);
 	return r;
 }

@@ -62,6 +62,8 @@ struct vsoap {
 int	 vsoap_open(struct vsoap *, const char *, const char *, char *, size_t);
 void	 vsoap_close(struct vsoap *);
 enum vsoap_rc vsoap_call(struct vsoap *, xmlDocPtr, xmlNodePtr *);
+enum vsoap_rc vsoap_parse(struct vsoap *, const char *, size_t, long,
+	    xmlDocPtr *, xmlNodePtr *);
 int	 vsoap_exit(enum vsoap_rc);
 char	*vsoap_cookie(struct vsoap *);
 void	 vsoap_tls(struct vsoap *, CURL *);
