@@ -54,10 +54,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vmware/govmomi"
@@ -625,5 +627,15 @@ func main() {
 	if err := os.Rename(tmp, *urlFile); err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(srv.ServeTLS(ln, "", ""))
+	// SIGTERM/SIGINT: remove the datastore's temp directories on the way out
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sig
+		m.Remove()
+		os.Exit(0)
+	}()
+	err = srv.ServeTLS(ln, "", "")
+	m.Remove()
+	log.Fatal(err)
 }
