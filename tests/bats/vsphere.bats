@@ -270,9 +270,9 @@ randdisk() {
 	id=$(job cut "$(src '"vm":"DC0_H0_VM0"')")
 	start_daemon "$EXPORTD"
 	pid=$LASTPID
-	part() { [ "$(stat -c %s "$SP/data/$id/disk0.raw.part" 2>/dev/null || echo 0)" -gt 0 ] &&
-	    [ "$(grep -o '"done":[0-9]*' "$SP/data/$id/disk0.raw.part.state" 2>/dev/null |
-	    cut -d: -f2 | paste -sd+ | bc)" -gt 3000000 ]; }
+	# a third of the disk is down (the state file says so)
+	part() { [ "$(jq '[.segments[].done] | add' "$SP/data/$id/disk0.raw.part.state" \
+	    2>/dev/null || echo 0)" -gt 4000000 ]; }
 	wait_for 30 part
 	kill -9 "$pid"
 	sleep 0.5
