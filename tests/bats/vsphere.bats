@@ -243,6 +243,31 @@ randdisk() {
 	no_secret
 }
 
+@test "datastore mode refuses disks it cannot read flat: split, delta, escaping extents" {
+	start_vcsim
+	# putdesc TEXT: replace VM0's descriptor
+	putdesc() {
+		printf '%b' "$1" >"$T/src/desc.vmdk"
+		curl -sSf --cacert "$T/vc/cert.pem" -T "$T/src/desc.vmdk" \
+		    "$VC/folder/DC0_H0_VM0/disk1.vmdk?dcPath=DC0&dsName=LocalDS_0"
+	}
+	h='# Disk DescriptorFile\nversion=1\nCID=fffffffe\n'
+	for c in "split|${h}parentCID=ffffffff\ncreateType=\"twoGbMaxExtentFlat\"\nRW 8 FLAT \"a-f001.vmdk\" 0\nRW 8 FLAT \"a-f002.vmdk\" 0\n|2 extents" \
+	    "delta|${h}parentCID=12345678\ncreateType=\"vmfsSparse\"\nRW 8 VMFSSPARSE \"a-delta.vmdk\"\n|a snapshot delta disk" \
+	    "escape|${h}parentCID=ffffffff\ncreateType=\"vmfs\"\nRW 8 VMFS \"../DC0_H0_VM1/disk1-flat.vmdk\"\n|is not a file next to the descriptor" \
+	    "sparse|${h}parentCID=ffffffff\ncreateType=\"vmfs\"\nRW 8 VMFSSPARSE \"x.vmdk\"\n|a VMFSSPARSE extent"; do
+		IFS='|' read -r name text want <<<"$c"
+		putdesc "$text"
+		id=$(job "$name" "$(src '"vm":"DC0_H0_VM0"')")
+		export_once
+		run reason "$id"
+		echo "$name: $output"
+		[[ $output == "disk 0: "*"$want"* ]]
+		# nothing but the job's records is left behind
+		[ -z "$(ls "$SP/data/$id" | grep -v -e history -e log -e reason -e submitted -e progress.json)" ]
+	done
+}
+
 @test "a 503 storm on the datastore: ridden out with backoff when short, a specific reason when it lasts" {
 	sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$T/conf"
 	start_vcsim
