@@ -323,6 +323,7 @@ randdisk() {
 	# progress reports kept it alive
 	[ "$(grep -c 'progress' "$T/vc/log")" -ge 4 ]
 	grep -q 'nfc GET /nfc-fake/' "$T/vc/log"
+	grep -q 'lease .* ended by the client' "$T/vc/log"
 	! grep -q 'expired' "$T/vc/log"
 }
 

@@ -85,6 +85,7 @@ type fakeLease struct {
 	last     time.Time         // last progress
 	timeout  time.Duration
 	expired  bool
+	done     bool // completed or aborted: no longer watched or served
 	expireAt bool // expire after the first bytes served
 }
 
@@ -165,6 +166,34 @@ type progressReq struct {
 			This types.ManagedObjectReference `xml:"_this"`
 		} `xml:"HttpNfcLeaseProgress"`
 	} `xml:"Body"`
+}
+
+type endReq struct {
+	Body struct {
+		Complete struct {
+			This types.ManagedObjectReference `xml:"_this"`
+		} `xml:"HttpNfcLeaseComplete"`
+		Abort struct {
+			This types.ManagedObjectReference `xml:"_this"`
+		} `xml:"HttpNfcLeaseAbort"`
+	} `xml:"Body"`
+}
+
+// Complete or Abort (then vcsim's own): the lease is no longer watched.
+func leaseEnd(body []byte) {
+	var req endReq
+	if xml.Unmarshal(body, &req) != nil {
+		return
+	}
+	for _, id := range []string{req.Body.Complete.This.Value, req.Body.Abort.This.Value} {
+		if v, ok := leases.Load(id); ok && id != "" {
+			fl := v.(*fakeLease)
+			fl.Lock()
+			fl.done = true
+			fl.Unlock()
+			log.Printf("lease %s ended by the client", id)
+		}
+	}
 }
 
 // The local file of a "[ds] path" datastore path.
@@ -296,7 +325,7 @@ func watchLease(fl *fakeLease) {
 	for {
 		time.Sleep(200 * time.Millisecond)
 		fl.Lock()
-		if fl.expired {
+		if fl.expired || fl.done {
 			fl.Unlock()
 			return
 		}
@@ -377,7 +406,7 @@ func serveNFC(w http.ResponseWriter, r *http.Request) {
 	fl := v.(*fakeLease)
 	fl.Lock()
 	file, ok := fl.files[p[1]]
-	dead := fl.expired
+	dead := fl.expired || fl.done
 	fl.Unlock()
 	if !ok || dead {
 		http.NotFound(w, r)
@@ -474,6 +503,9 @@ func front(backend *url.URL) http.Handler {
 				return
 			case bytes.Contains(body, []byte("HttpNfcLeaseProgress")):
 				progress(body)
+			case bytes.Contains(body, []byte("HttpNfcLeaseComplete")),
+				bytes.Contains(body, []byte("HttpNfcLeaseAbort")):
+				leaseEnd(body)
 			}
 			r.Body = ioutil.NopCloser(bytes.NewReader(body))
 			r.ContentLength = int64(len(body))
