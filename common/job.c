@@ -488,7 +488,7 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 }
 
 /* host[:port]: a DNS name, IPv4 address or [IPv6] address, a port. */
-static bool
+bool
 job_server_valid(const char *s)
 {
 	const char *port = NULL;

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "job.h"
 #include "log.h"
 #include "tlspin.h"
 #include "util.h"
@@ -437,18 +438,6 @@ vsoap_exit(enum vsoap_rc r)
 
 /* ---- session --------------------------------------------------------- */
 
-/* host[:port], a DNS name, IPv4 or [IPv6]; nothing else. */
-static bool
-vsoap_server_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 255 || s[0] == '-' || s[0] == '.')
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789.-:[]") == n;
-}
-
 static void
 vsoap_copy_ref(xmlNodePtr sc, const char *name, char *buf, size_t len)
 {
@@ -515,7 +504,7 @@ vsoap_open(struct vsoap *v, const char *server, const char *credname,
 		    v->cred.name);
 		return HS_EXIT_PERMANENT;
 	}
-	if (!vsoap_server_ok(server)) {
+	if (!job_server_valid(server)) {
 		snprintf(err, errlen, "vSphere server '%.64s' is not host[:port]",
 		    server);
 		return HS_EXIT_PERMANENT;
