@@ -60,16 +60,18 @@ cred() {
 	chmod 600 "$T/creds/$1"
 }
 
-# put VMDIR: seed DC0's datastore with the boot disk as ESXi lays a disk
-# out (descriptor + flat extent), uploaded with PUT like any client would.
+# put VMDIR [BASE RAW]: seed DC0's datastore with a disk (default: the
+# boot disk as disk1) as ESXi lays one out (descriptor BASE.vmdk + flat
+# extent BASE-flat.vmdk), uploaded with PUT like any client would.
 put() {
-	local sectors=$(($(stat -c %s "$T/src/boot.raw") / 512))
-	printf '# Disk DescriptorFile\nversion=1\nencoding="UTF-8"\nCID=fffffffe\nparentCID=ffffffff\ncreateType="vmfs"\n\n# Extent description\nRW %d VMFS "disk1-flat.vmdk"\n\n# The Disk Data Base\n#DDB\nddb.adapterType = "lsilogic"\nddb.virtualHWVersion = "13"\n' \
-	    "$sectors" >"$T/src/disk1.vmdk"
-	for f in disk1.vmdk:disk1.vmdk boot.raw:disk1-flat.vmdk; do
-		curl -sSf --cacert "$T/vc/cert.pem" -T "$T/src/${f%%:*}" \
-		    "$VC/folder/$1/${f#*:}?dcPath=DC0&dsName=LocalDS_0"
-	done
+	local base=${2:-disk1} raw=${3:-$T/src/boot.raw}
+	local sectors=$(($(stat -c %s "$raw") / 512))
+	printf '# Disk DescriptorFile\nversion=1\nencoding="UTF-8"\nCID=fffffffe\nparentCID=ffffffff\ncreateType="vmfs"\n\n# Extent description\nRW %d VMFS "%s-flat.vmdk"\n\n# The Disk Data Base\n#DDB\nddb.adapterType = "lsilogic"\nddb.virtualHWVersion = "13"\n' \
+	    "$sectors" "$base" >"$T/src/$base.vmdk"
+	curl -sSf --cacert "$T/vc/cert.pem" -T "$T/src/$base.vmdk" \
+	    "$VC/folder/$1/$base.vmdk?dcPath=DC0&dsName=LocalDS_0"
+	curl -sSf --cacert "$T/vc/cert.pem" -T "$raw" \
+	    "$VC/folder/$1/$base-flat.vmdk?dcPath=DC0&dsName=LocalDS_0"
 }
 
 fault() {
@@ -206,6 +208,24 @@ randdisk() {
 	export_once
 	run cat "$SP/data/$b/reason"
 	[[ $output == *NotAuthenticated* ]]
+}
+
+@test "two disks on two controllers, in both modes: each lands whole, in order, with its bus" {
+	start_vcsim -disk DC0_H0_VM0:data.vmdk:2:ide
+	put DC0_H0_VM0
+	randdisk "$T/src/data.raw" 2
+	put DC0_H0_VM0 data "$T/src/data.raw"
+	a=$(job two "$(src '"vm":"DC0_H0_VM0"')")
+	b=$(job twonfc "$(src '"vm":"DC0_H0_VM0","mode":"nfc"')")
+	run_export_convert
+	for id in "$a" "$b"; do
+		converted "$id" "$T/src/boot.raw"
+		[ "$(jq '.vm.disks | length' "$SP/converted/$id")" -eq 2 ]
+		[ "$(jq -r '.vm.disks[0].bus' "$SP/converted/$id")" = scsi ]
+		[ "$(jq -r '.vm.disks[1].bus' "$SP/converted/$id")" = ide ]
+		qemu-img compare -f raw -F qcow2 "$T/src/data.raw" \
+		    "$(jq -r '.vm.disks[1].output' "$SP/converted/$id")"
+	done
 }
 
 @test "bad credentials, a missing VM, a powered-on VM, a missing snapshot: each a specific reason" {

@@ -29,10 +29,10 @@
 //
 // Usage: hs-vcsim -cert FILE -key FILE -user U -pass P -url-file FILE
 //        [-listen 127.0.0.1:0] [-vms N] [-on VM,...] [-snapshot VM:NAME,...]
-//        [-hw VM:CPUS:MEMORY_MB:bios|efi,...]
+//        [-hw VM:CPUS:MEMORY_MB:bios|efi,...] [-disk VM:FILE:SIZE_MB:ide|scsi,...]
 // VMs not named by -on are powered off (through vcsim's own PowerOff);
 // -snapshot takes snapshots (vcsim's CreateSnapshot) once they are; -hw
-// reconfigures VMs first (vcsim's ReconfigVM). Requests to /folder and to
+// reconfigures VMs first and -disk adds disks (vcsim's ReconfigVM). Requests to /folder and to
 // NFC URLs are logged on stderr with their Range header.
 // It writes its https URL into -url-file once it serves, and prints the
 // inventory (VM name, path, datastore dir) on stdout.
@@ -516,7 +516,42 @@ func front(backend *url.URL) http.Handler {
 }
 
 // Power states and snapshots, through vcsim's SOAP API like any client.
-func setup(backend *url.URL, user, pass, on, snaps, hw string) error {
+// addDisk: a new disk FILE (in the VM's directory) of SIZE_MB on the VM's
+// first IDE or SCSI controller, created by vcsim's ReconfigVM.
+func addDisk(ctx context.Context, f *find.Finder, spec string) error {
+	p := strings.Split(spec, ":")
+	if len(p) != 4 {
+		return fmt.Errorf("-disk %q: want VM:FILE:SIZE_MB:ide|scsi", spec)
+	}
+	vm, err := f.VirtualMachine(ctx, p[0])
+	if err != nil {
+		return err
+	}
+	ds, err := f.Datastore(ctx, "LocalDS_0")
+	if err != nil {
+		return err
+	}
+	devices, err := vm.Device(ctx)
+	if err != nil {
+		return err
+	}
+	var ctrl types.BaseVirtualController
+	if p[3] == "ide" {
+		ctrl, err = devices.FindIDEController("")
+	} else {
+		ctrl, err = devices.FindSCSIController("")
+	}
+	if err != nil {
+		return err
+	}
+	size, _ := strconv.Atoi(p[2])
+	disk := devices.CreateDisk(ctrl, ds.Reference(),
+		fmt.Sprintf("[LocalDS_0] %s/%s", p[0], p[1]))
+	disk.CapacityInKB = int64(size) * 1024
+	return vm.AddDevice(ctx, disk)
+}
+
+func setup(backend *url.URL, user, pass, on, snaps, hw, disks string) error {
 	ctx := context.Background()
 	u := *backend
 	u.Path = "/sdk"
@@ -548,6 +583,14 @@ func setup(backend *url.URL, user, pass, on, snaps, hw string) error {
 			err = t.Wait(ctx)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	for _, d := range strings.Split(disks, ",") {
+		if d == "" {
+			continue
+		}
+		if err := addDisk(ctx, f, d); err != nil {
 			return err
 		}
 	}
@@ -602,6 +645,7 @@ func main() {
 	on := flag.String("on", "", "VMs left powered on (comma-separated names)")
 	snaps := flag.String("snapshot", "", "VM:NAME snapshots to take (comma-separated)")
 	hw := flag.String("hw", "", "VM:CPUS:MEMORY_MB:FIRMWARE reconfigurations (comma-separated)")
+	disks := flag.String("disk", "", "VM:FILE:SIZE_MB:ide|scsi disks to add (comma-separated)")
 	flag.Parse()
 	if *cert == "" || *key == "" || *pass == "" || *urlFile == "" {
 		log.Fatal("usage: hs-vcsim -cert F -key F -pass P -url-file F [-user U] [-listen A] [-vms N]")
@@ -620,7 +664,7 @@ func main() {
 	backend, _ := url.Parse(s.URL.String())
 	backend.User, backend.Path = nil, ""
 
-	if err := setup(backend, *user, *pass, *on, *snaps, *hw); err != nil {
+	if err := setup(backend, *user, *pass, *on, *snaps, *hw, *disks); err != nil {
 		log.Fatal(err)
 	}
 
