@@ -306,6 +306,20 @@ randdisk() {
 	[[ $output == "gave up after 2 attempts: "*"503"* ]]
 }
 
+@test "an unreachable server is retried, then fails saying so" {
+	sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$T/conf"
+	cred lab
+	SERVER=127.0.0.1:1	# nothing listens there
+	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential lab
+	[ "$status" -eq 1 ]
+	[[ $output == *"https://127.0.0.1:1/sdk: "*"onnect"* ]]
+	id=$(job gone "$(src '"vm":"x"')")
+	for i in 1 2 3; do export_once; sleep 0.6; done
+	run reason "$id"
+	echo "$output"
+	[[ $output == "gave up after 2 attempts: https://127.0.0.1:1/sdk: "*"onnect"* ]]
+}
+
 @test "a cut datastore transfer resumes where it stopped" {
 	printf 'exportd = { http_max_rate = 2097152; };\n' >>"$T/conf"
 	sed -i 's/^exportd = { http_retry_delay.*//' "$T/conf"
