@@ -311,9 +311,9 @@ vs_datastore_disk(struct vs_job *j, size_t i)
 	free(dir);
 	free(url);
 	url = vs_folder_url(j, ds, fpath);
-	free(fpath);
-	log_info("disk %zu: [%s] %s: %llu bytes from %s", i, ds, flat,
+	log_info("disk %zu: [%s] %s: %llu bytes from %s", i, ds, fpath,
 	    (unsigned long long)size, j->v->server);
+	free(fpath);
 	{
 		struct fetch_opts o;
 
