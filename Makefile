@@ -44,7 +44,7 @@ PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TEST_PROG = $(B)/tests/stagetest
+TEST_PROG = $(B)/tests/stagetest $(B)/tests/hs-vcsim
 
 all: $(PROGS)
 
@@ -65,7 +65,7 @@ $(B)/bin/queued: $(B)/obj/queued/queued.o $(LIB)
 
 $(B)/bin/exportd: $(EXPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 
 IMPORTD_SRC = $(wildcard importd/*.c)
 $(B)/obj/importd/%.o: CFLAGS += $(shell pkg-config --cflags libvirt)
@@ -83,7 +83,7 @@ EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/
 
 $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(EXPORT_LIB_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 
 # Unit tests of exportd's parsers link their object; objects go before the
 # library in the link line.
@@ -98,14 +98,20 @@ $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 
 # test_fetch runs exportd's fetch.c against tests/fetch/faultserv (a fake
 # flaky HTTP server, found next to the test binary) and nginx.
-$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(LIB) | $(B)/tests/faultserv
+$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(B)/obj/exportd/tlspin.o $(LIB) | $(B)/tests/faultserv
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags libcurl cmocka) $(LDFLAGS) -o $@ $^ \
-		$(LDLIBS) $(shell pkg-config --libs libcurl libcrypto cmocka)
+		$(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto cmocka)
 
 $(B)/tests/faultserv: tests/fetch/faultserv.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# The vSphere simulator of tests/bats/vsphere.bats: Go, built offline from
+# Debian's govmomi (tests/vcsim/build).
+$(B)/tests/hs-vcsim: tests/vcsim/main.go tests/vcsim/build
+	@mkdir -p $(dir $@)
+	tests/vcsim/build $(CURDIR)/$@
 
 $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -128,7 +134,7 @@ FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
               -Wformat=2 -Wno-format-nonliteral $(FUZZ_SAN) \
               $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Iexportd
-FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a

@@ -67,6 +67,7 @@
 #include "fetch.h"
 #include "log.h"
 #include "spool.h"
+#include "tlspin.h"
 #include "util.h"
 
 #define FETCH_MIN_SPLIT		(1024 * 1024)	/* smaller: one stream */
@@ -417,10 +418,13 @@ fetch_easy_new(const struct fetch_opts *o, struct fetch_resp *resp,
 	FETCH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
 	FETCH_SETOPT(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
 	FETCH_SETOPT(e, CURLOPT_HEADERDATA, resp);
-	FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
-	FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-	if (o->ca_file != NULL)
-		FETCH_SETOPT(e, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure) {
+		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (tlspin_apply(e, o->ca_file, o->thumbprint) != CURLE_OK)
+		goto fail;
+	if (o->cookie != NULL)
+		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
 	if (o->username != NULL) {
 		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
 		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
