@@ -29,6 +29,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "owner.h"
@@ -482,6 +483,48 @@ claim_default(struct daemon *d, const char *name, char id[JOBID_LEN + 1],
 	return CLAIM_OK;
 }
 
+/*
+ * The VM name of job id in dir, for the journal's VM field of the lines
+ * the daemon itself logs about a job ("" when unknown). Only normalised
+ * jobs are read here: a file queued has not yet validated (intake/, or
+ * error/ after a rejection) is read by a worker only.
+ */
+static void
+daemon_job_vm(struct daemon *d, enum spool_dir dir, const char *id,
+    char *vm, size_t size)
+{
+	const char *name;
+	char err[128];
+	cJSON *job;
+
+	vm[0] = '\0';
+	if (d->ops->work == SD_INTAKE && dir != SD_REQUEST)
+		return;
+	if ((job = job_read_at(d->sp.fd[dir], id, 1024 * 1024, err,
+	    sizeof(err))) == NULL)
+		return;
+	if ((name = job_get_str(job, "name")) != NULL && util_name_valid(name))
+		snprintf(vm, size, "%s", name);
+	cJSON_Delete(job);
+}
+
+/*
+ * A job's life in this stage, as one journal event (log_event()): STAGE is
+ * the stage it started, finished or failed in; dir is where the job file
+ * is now (for its VM name).
+ */
+static void
+daemon_event(struct daemon *d, enum spool_dir dir, const char *id,
+    const char *msgid, int prio, const char *what)
+{
+	char vm[80];
+
+	daemon_job_vm(d, dir, id, vm, sizeof(vm));
+	log_job_begin(id, vm, spool_dir_name(d->ops->work), -1);
+	log_event(msgid, prio, "%s", what);
+	log_job_end();
+}
+
 static void
 daemon_spawn(struct daemon *d, const char *id)
 {
@@ -547,6 +590,8 @@ daemon_spawn(struct daemon *d, const char *id)
 	w->cancelled = w->lost = false;
 	d->running++;
 	log_debug("%s: worker %ld started", id, (long)pid);
+	daemon_event(d, d->ops->work, id, LOG_MSGID_JOB_STARTED, LOG_INFO,
+	    "started");
 }
 
 /* Claim and start jobs while there are free worker slots. */
@@ -621,9 +666,8 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		owner_remove(&d->sp, w->id);
 		if (spool_fail(&d->sp, d->ops->work, w->id, reason) != 0)
 			log_warn("%s: cannot move to error/", w->id);
-		log_job_begin(w->id, NULL, "error", -1);
-		log_errx("%s", reason);
-		log_job_end();
+		daemon_event(d, SD_ERROR, w->id, LOG_MSGID_JOB_FAILED, LOG_ERR,
+		    reason);
 		free(reason);
 		d->n_failed++;
 		return;
@@ -698,7 +742,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			unlinkat(dfd, "cancel", 0);	/* carried out */
 			close(dfd);
 		}
-		log_notice("%s: cancelled", w->id);
+		daemon_event(d, SD_ERROR, w->id, LOG_MSGID_JOB_FAILED,
+		    LOG_NOTICE, "cancelled");
 		d->n_failed++;
 	} else if (code == HS_EXIT_OK) {
 		int r;
@@ -717,6 +762,10 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			retry_clear(d, w->id);
 			(void)spool_history(&d->sp, w->id,
 			    spool_dir_name(d->ops->output), NULL);
+			snprintf(why, sizeof(why), "done: passed to %s/",
+			    spool_dir_name(d->ops->output));
+			daemon_event(d, d->ops->output, w->id,
+			    LOG_MSGID_JOB_DONE, LOG_INFO, why);
 			d->n_ok++;
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
@@ -724,6 +773,10 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    reason[0] ? reason : "failed (no reason given)") != 0)
 			log_warn("%s: cannot move to error/", w->id);
+		snprintf(why, sizeof(why), "failed: %s",
+		    reason[0] ? reason : "no reason given");
+		daemon_event(d, SD_ERROR, w->id, LOG_MSGID_JOB_FAILED, LOG_NOTICE,
+		    why);
 		d->n_failed++;
 	} else if (d->stopping && WIFSIGNALED(status)) {
 		daemon_rollback(d, w);
