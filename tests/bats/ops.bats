@@ -19,6 +19,7 @@ setup() {
 }
 
 teardown() {
+	[ -e "$D/deb-test" ] && deb_cleanup
 	rm -rf "$D"
 }
 
@@ -210,4 +211,83 @@ complete_words() {
 	offered=$(PATH=$HS_BINDIR:$PATH complete_words hyperspool -s "$SP" show "")
 	[ "$offered" = "$id" ]
 	hs_teardown
+}
+
+# What the package test created on this machine, removed in deb_cleanup.
+deb_cleanup() {
+	dpkg --purge hyperspool >/dev/null 2>&1 || true
+	[ -e "$D/had-user" ] || userdel hyperspool 2>/dev/null || true
+	[ -e "$D/had-group" ] || groupdel hyperspool 2>/dev/null || true
+	[ -e "$D/had-spool" ] || rm -rf /var/spool/hyperspool
+	[ -e "$D/had-state" ] || rm -rf /var/lib/hyperspool
+	[ -e "$D/had-etc" ] || rm -rf /etc/hyperspool
+}
+
+@test "the .deb: builds, lintian without errors, installs without a running systemd, enabled not started, status works" {
+	[ "$(id -u)" -eq 0 ] || skip "installs a package: needs root"
+	if dpkg-query -W -f='${Status}' hyperspool 2>/dev/null | grep -q installed; then
+		skip "a hyperspool package is installed on this machine: not touching it"
+	fi
+	getent passwd hyperspool >/dev/null && touch "$D/had-user"
+	getent group hyperspool >/dev/null && touch "$D/had-group"
+	[ -e /var/spool/hyperspool ] && touch "$D/had-spool"
+	[ -e /var/lib/hyperspool ] && touch "$D/had-state"
+	[ -e /etc/hyperspool ] && touch "$D/had-etc"
+	touch "$D/deb-test"	# teardown cleans up
+
+	start=$(date +%s)
+	make -s -C "$REPO" deb SAN="${SAN:-}" >"$D/build.log" 2>&1 || { tail -40 "$D/build.log"; false; }
+	echo "# deb build: $(($(date +%s) - start)) s" >&3
+	debdir=$REPO/$( [ "${SAN:-}" = 1 ] && echo build-san || echo build )/deb
+	deb=$(ls "$debdir"/hyperspool_*_*.deb)
+	run lintian --fail-on error "$debdir"/hyperspool_*.changes
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -q '^E:' <<<"$output"
+
+	# Its dependencies are in contrib/packages.txt: nothing else comes in
+	# (no recommends: they would change this machine).
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"$deb" >"$D/install.log" 2>&1 || { cat "$D/install.log"; false; }
+	dpkg-query -W -f='${Status}\n' hyperspool | grep -qx "install ok installed"
+	# the postinst made the user, the spool (as that user) and the dirs
+	id hyperspool
+	[ "$(stat -c %U:%G /var/spool/hyperspool/request)" = hyperspool:hyperspool ]
+	[ "$(stat -c %a /var/spool/hyperspool/incoming)" = 3730 ]
+	[ "$(stat -c %a /etc/hyperspool/credentials)" = 700 ]
+	[ "$(stat -c %U /var/lib/hyperspool/images)" = hyperspool ]
+	# enabled (systemctl works on the unit files without a manager) ...
+	for u in hyperspool.target hyperspool-queued.service hyperspool-exportd.service \
+	    hyperspool-convertwatch.service hyperspool-importd.service; do
+		[ "$(systemctl is-enabled "$u")" = enabled ]
+	done
+	[ -L /etc/systemd/system/multi-user.target.wants/hyperspool.target ]
+	# ... and not started
+	if [ -d /run/systemd/system ]; then
+		! systemctl is-active -q hyperspool-queued.service
+	else
+		echo "# systemd is not running here (PID 1: $(ps -o comm= -p 1))" >&3
+		! pgrep -f '^/usr/libexec/hyperspool/'
+	fi
+	run hyperspool status
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"spool /var/spool/hyperspool"* ]]
+	[[ "$output" == *"queued"*"not running"* ]]
+	man -w queued | grep -q '^/usr/share/man/man8/queued.8'
+	man -w hyperspool-job | grep -q '^/usr/share/man/man5/hyperspool-job.5'
+	# The installed queued, with the unit's own command line, as the
+	# unit's user, takes a job submitted by root.
+	cmd=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hyperspool-queued.service)
+	[ "$cmd" = "/usr/libexec/hyperspool/queued -c /etc/hyperspool/hyperspool.conf" ]
+	printf '{"name":"debtest","source":{"type":"file","path":"/srv/export/debtest.ova"}}\n' |
+		hyperspool submit --no-wait -
+	runuser -u hyperspool -- $cmd --once
+	[ "$(hyperspool list --stage request | awk '{print $3}')" = debtest ]
+
+	# purge: units and their enablement go
+	dpkg --purge hyperspool >/dev/null
+	[ ! -e /lib/systemd/system/hyperspool-queued.service ]
+	[ ! -e /etc/systemd/system/multi-user.target.wants/hyperspool.target ]
+	[ ! -e /usr/bin/hyperspool ]
 }
