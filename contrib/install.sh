@@ -18,12 +18,13 @@ make -s install PREFIX="$prefix"
 "$prefix/libexec/hyperspool/hyperspool-setup"
 
 unitdir=$prefix/lib/systemd/system
-if [ "$unitdir" != /usr/lib/systemd/system ] && [ "$unitdir" != /lib/systemd/system ]; then
-	# systemd looks for units in /etc and /usr/lib only: link them in.
+case $unitdir in
+/usr/local/lib/systemd/system|/usr/lib/systemd/system|/lib/systemd/system) ;;
+*)	# systemd does not look there: link the units in.
 	for u in "$unitdir"/hyperspool*; do
 		ln -sf "$u" /etc/systemd/system/
-	done
-fi
+	done ;;
+esac
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload
 fi

@@ -12,6 +12,17 @@ teardown() {
 		userdel "$SETUP_USER"
 		getent group "$SETUP_USER" >/dev/null && groupdel "$SETUP_USER"
 	fi
+	# what contrib/install.sh put on this machine
+	if [ -n "${INSTALLED:-}" ]; then
+		systemctl disable hyperspool.target >/dev/null 2>&1
+		rm -f /etc/systemd/system/hyperspool*.service /etc/systemd/system/hyperspool*.target
+		rm -rf /etc/systemd/system/hyperspool.target.wants
+		userdel hyperspool 2>/dev/null
+		groupdel hyperspool 2>/dev/null
+		rm -rf /var/spool/hyperspool /var/lib/hyperspool /etc/hyperspool "$INSTALLED"
+		# install.sh built for its PREFIX: build again for the suites
+		make -s -C "$REPO" all SAN="${SAN:-}" >/dev/null
+	fi
 	return 0
 }
 
@@ -103,4 +114,30 @@ teardown() {
 	userdel "$u"
 	getent group "$u" >/dev/null && groupdel "$u"
 	rm -rf "$d"
+}
+
+@test "contrib/install.sh PREFIX: installed, user and spool made, hyperspool.target enabled, nothing started" {
+	[ "$(id -u)" -eq 0 ] || skip "installs on this machine: needs root"
+	if getent passwd hyperspool >/dev/null || [ -e /var/spool/hyperspool ] ||
+	    [ -e /etc/hyperspool ] || [ -e /etc/systemd/system/hyperspool.target ]; then
+		skip "hyperspool is installed on this machine: not touching it"
+	fi
+	d=$(mktemp -d)
+	chmod 0755 "$d"
+	INSTALLED=$d
+	run "$REPO/contrib/install.sh" "$d/prefix"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -x "$d/prefix/bin/hyperspool" ]
+	[ -x "$d/prefix/libexec/hyperspool/queued" ]
+	id hyperspool
+	[ "$(stat -c %U:%a /var/spool/hyperspool/incoming)" = hyperspool:3730 ]
+	# units outside systemd's search path are linked in, then enabled
+	[ "$(readlink /etc/systemd/system/hyperspool-queued.service)" = "$d/prefix/lib/systemd/system/hyperspool-queued.service" ]
+	[ "$(systemctl is-enabled hyperspool.target)" = enabled ]
+	grep -q "^ExecStart=$d/prefix/libexec/hyperspool/queued " "$d/prefix/lib/systemd/system/hyperspool-queued.service"
+	if [ ! -d /run/systemd/system ]; then
+		! pgrep -f "^$d/prefix/libexec/hyperspool/"
+	fi
+	"$d/prefix/bin/hyperspool" status | grep -q "^spool /var/spool/hyperspool"
 }
