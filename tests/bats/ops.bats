@@ -291,3 +291,64 @@ deb_cleanup() {
 	[ ! -e /etc/systemd/system/multi-user.target.wants/hyperspool.target ]
 	[ ! -e /usr/bin/hyperspool ]
 }
+
+# expand_filter @GROUP|NAME: the syscalls of a systemd syscall group,
+# nested groups expanded (systemd's own table, systemd-analyze).
+expand_filter() {
+	case $1 in
+	@*) systemd-analyze syscall-filter "$1" | awk 'NR > 1 && $1 !~ /^#/ && NF { print $1 }' |
+		while read -r s; do expand_filter "$s"; done ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# allowed_syscalls UNIT: what its SystemCallFilter= lines let through,
+# applied in order as systemd does (an allow list, then ~ removes and
+# plain entries add back)
+allowed_syscalls() {
+	local l set=""
+	while read -r l; do
+		case $l in
+		~*) set=$(comm -23 <(echo "$set") <(for g in ${l#\~}; do expand_filter "$g"; done | sort -u)) ;;
+		*) set=$( { echo "$set"; for g in $l; do expand_filter "$g"; done; } | sed '/^$/d' | sort -u) ;;
+		esac
+	done < <(sed -n 's/^SystemCallFilter=//p' "$1")
+	echo "$set"
+}
+
+# syscalls_in TRACE: the syscall names in an strace -f log
+syscalls_in() {
+	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$1" | sort -u
+}
+
+@test "under strace, queued, exportd and convertwatch (with qemu-img) stay inside their units' syscall filters and address families" {
+	[ "${SAN:-}" != 1 ] || skip "the sanitizer runtime makes calls the release build does not"
+	units_for_analysis
+	hs_setup
+	qemu-img create -q -f raw "$T/src/d.raw" 4M
+	printf '{"name":"sc","source":{"type":"file","path":"%s/src/d.raw"}}\n' "$T" >"$SP/incoming/j"
+	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
+	mkdir "$T/out"
+	for p in queued exportd convertwatch; do
+		strace -f -qq -o "$T/trace.$p" "$HS_BINDIR/$p" -c "$T/conf" --once 2>>"$T/$p.log"
+	done
+	[ "$(ls "$SP/converted")" != "" ] || { cat "$T"/*.log; false; }
+	for p in queued exportd convertwatch; do
+		unit=$D/units/hyperspool-$p.service
+		used=$(syscalls_in "$T/trace.$p")
+		[ "$(echo "$used" | wc -l)" -gt 20 ]
+		extra=$(comm -23 <(echo "$used") <(allowed_syscalls "$unit"))
+		echo "# $p: $(echo "$used" | wc -l) syscalls, outside the filter: ${extra:-none}" >&3
+		[ -z "$extra" ]
+		# MemoryDenyWriteExecute=yes: no writable and executable mapping
+		! grep -E 'PROT_(READ\|)?WRITE\|PROT_EXEC|PROT_EXEC\|PROT_WRITE' "$T/trace.$p"
+		# RestrictAddressFamilies=
+		allowed_af=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
+		for af in $(grep -oE 'socket\((AF_[A-Z0-9]+)' "$T/trace.$p" | cut -d'(' -f2 | sort -u); do
+			[[ " $allowed_af " == *" $af "* ]] || { echo "$p uses $af"; false; }
+		done
+	done
+	# convertwatch really ran qemu-img under the trace
+	grep -q 'execve(".*qemu-img"' "$T/trace.convertwatch"
+	hs_teardown
+}
