@@ -340,6 +340,11 @@ syscalls_in() {
 		extra=$(comm -23 <(echo "$used") <(allowed_syscalls "$unit"))
 		echo "# $p: $(echo "$used" | wc -l) syscalls, outside the filter: ${extra:-none}" >&3
 		[ -z "$extra" ]
+		# RestrictSUIDSGID=yes makes systemd refuse openat2() (ENOSYS)
+		if grep -q '^[0-9]* *openat2(' "$T/trace.$p"; then
+			! grep -qx 'RestrictSUIDSGID=yes' "$unit" ||
+				{ echo "$p uses openat2, which RestrictSUIDSGID=yes refuses"; false; }
+		fi
 		# MemoryDenyWriteExecute=yes: no writable and executable mapping
 		! grep -E 'PROT_(READ\|)?WRITE\|PROT_EXEC|PROT_EXEC\|PROT_WRITE' "$T/trace.$p"
 		# RestrictAddressFamilies=
