@@ -20,6 +20,7 @@ setup() {
 
 teardown() {
 	[ -e "$D/deb-test" ] && deb_cleanup
+	[ -e "$D/sd-test" ] && sd_cleanup
 	rm -rf "$D"
 }
 
@@ -356,4 +357,149 @@ syscalls_in() {
 	# convertwatch really ran qemu-img under the trace
 	grep -q 'execve(".*qemu-img"' "$T/trace.convertwatch"
 	hs_teardown
+}
+
+# --- the units under a real systemd ------------------------------------
+# CI machines may not run systemd as PID 1, so the test boots one: systemd
+# as PID 1 of a private PID and mount namespace, with its own /run (tmpfs),
+# started on an empty target. Everything that would touch the host is
+# masked in that /run (sysinit.target and with it tmpfiles, sysctl,
+# remount-fs; the network targets), and the services get a drop-in with
+# DefaultDependencies=no so they do not pull sysinit.target in: that
+# drop-in is the only change to the units under test. importd is masked:
+# libvirt's socket is not in the namespace's /run.
+
+# sd_run COMMAND...: run in the namespace of the test's systemd
+sd_run() {
+	nsenter -t "$SD_PID" -m -p -- "$@"
+}
+
+sd_cleanup() {
+	local c
+	[ -n "${SD_PID:-}" ] && kill -9 "$SD_PID" 2>/dev/null
+	sleep 0.5
+	# cgroups the namespace's systemd made in the host's hierarchies
+	for c in $(find /sys/fs/cgroup -depth -type d \( -path '*/init.scope*' -o \
+	    -path '*/system.slice*' \) 2>/dev/null); do
+		grep -qxF "$c" "$D/cgroups.before" || rmdir "$c" 2>/dev/null
+	done
+	userdel hyperspool 2>/dev/null
+	groupdel hyperspool 2>/dev/null
+	rm -rf "/var/spool/hyperspool-$SD_INST" "/var/lib/hyperspool-$SD_INST" \
+		"/etc/hyperspool/$SD_INST.conf" "/etc/hyperspool/$SD_INST-bad.conf" \
+		"/etc/hyperspool/$SD_INST-nospool.conf"
+	[ -e "$D/had-etc" ] || rmdir /etc/hyperspool 2>/dev/null
+	return 0
+}
+
+@test "under a real systemd: the units start the daemons as hyperspool, run a job, restart on 111, not on 100, stop with the target" {
+	[ "$(id -u)" -eq 0 ] || skip "boots systemd in a namespace: needs root"
+	[ "${SAN:-}" != 1 ] || skip "the units are checked with the release build"
+	getent passwd hyperspool >/dev/null && skip "a hyperspool user exists on this machine: not touching it"
+	SD_INST=opst$$
+	V=/var/lib/hyperspool-$SD_INST
+	find /sys/fs/cgroup -type d \( -path '*/init.scope*' -o -path '*/system.slice*' \) \
+		>"$D/cgroups.before" 2>/dev/null || true
+	[ -d /etc/hyperspool ] && touch "$D/had-etc"
+	touch "$D/sd-test"	# teardown cleans up
+
+	# The host side: user, configuration, spool, image dir, a source, and
+	# the binaries where the sandboxed user can reach them (not /tmp:
+	# PrivateTmp=; not a clone under /root).
+	useradd -r -U -d "$V" -M -s /usr/sbin/nologin hyperspool
+	install -d -m 0755 /etc/hyperspool
+	install -d -o hyperspool -g hyperspool -m 0755 "/var/spool/hyperspool-$SD_INST" "$V" "$V/images"
+	install -d -m 0755 "$V/bin" "$V/src"
+	install -m 0755 "$HS_BINDIR"/{hyperspool,queued,exportd,convertwatch,importd} "$V/bin/"
+	qemu-img create -q -f raw "$V/src/d.raw" 8M
+	cat >"/etc/hyperspool/$SD_INST.conf" <<CONF
+spool = "/var/spool/hyperspool-$SD_INST";
+source_roots = [ "$V/src" ];
+convert = { output_dir = "$V/images"; };
+CONF
+	printf 'spool = "/var/spool/hyperspool-%s";\nno_such_key = 1;\n' "$SD_INST" >"/etc/hyperspool/$SD_INST-bad.conf"
+	printf 'spool = "/var/spool/hyperspool-%s-none";\n' "$SD_INST" >"/etc/hyperspool/$SD_INST-nospool.conf"
+	runuser -u hyperspool -- "$V/bin/hyperspool" -c "/etc/hyperspool/$SD_INST.conf" init --group hyperspool
+
+	# The units as installed, ExecStart pointed at $V/bin.
+	install_to "$D/root"
+	mkdir -p "$D/units"
+	for u in "$D"/root/usr/lib/systemd/system/*@*; do
+		sed "s|^ExecStart=/usr/libexec/hyperspool/|ExecStart=$V/bin/|" "$u" >"$D/units/$(basename "$u")"
+	done
+
+	cat >"$D/boot.sh" <<EOF2
+set -e
+mount -t tmpfs tmpfs /run
+if [ -d /var/log/journal ]; then mount -t tmpfs tmpfs /var/log/journal; fi
+mkdir -p /run/systemd/system
+printf '[Unit]\nDescription=hyperspool test\n' >/run/systemd/system/opstest$$.target
+cp $D/units/* /run/systemd/system/
+for m in sysinit.target basic.target network.target network-online.target \
+    systemd-tmpfiles-setup.service systemd-tmpfiles-clean.service \
+    systemd-sysctl.service systemd-remount-fs.service systemd-sysusers.service \
+    hyperspool-importd@$SD_INST.service; do
+	ln -sf /dev/null /run/systemd/system/\$m
+done
+for u in queued@$SD_INST queued@$SD_INST-bad queued@$SD_INST-nospool \
+    exportd@$SD_INST convertwatch@$SD_INST; do
+	mkdir -p /run/systemd/system/hyperspool-\$u.service.d
+	printf '[Unit]\nDefaultDependencies=no\n' >/run/systemd/system/hyperspool-\$u.service.d/test.conf
+done
+exec /lib/systemd/systemd --system --unit=opstest$$.target
+EOF2
+	unshare --fork --pid --mount --propagation private --mount-proc sh "$D/boot.sh" \
+		>"$D/systemd.log" 2>&1 3>&- &
+	for i in $(seq 100); do
+		SD_PID=$(pgrep -f "^/lib/systemd/systemd --system --unit=opstest$$.target") && break
+		sleep 0.1
+	done
+	[ -n "$SD_PID" ] || { cat "$D/systemd.log"; false; }
+	wait_for 20 sh -c "nsenter -t $SD_PID -m -p -- systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded'" ||
+		skip "systemd does not boot in a namespace here: $(tail -n 3 "$D/systemd.log")"
+	sd_run systemctl start systemd-journald.socket systemd-journald.service
+
+	# Type=notify: active once READY=1 came, with the daemons' STATUS=
+	sd_run systemctl start "hyperspool@$SD_INST.target"
+	for p in queued exportd convertwatch; do
+		u=hyperspool-$p@$SD_INST.service
+		[ "$(sd_run systemctl show -P ActiveState "$u")" = active ]
+		[ "$(sd_run systemctl show -P SubState "$u")" = running ]
+		[[ "$(sd_run systemctl show -P StatusText "$u")" == *running*waiting* ]]
+		pid=$(sd_run systemctl show -P MainPID "$u")
+		[ "$(sd_run ps -o user= -p "$pid")" = hyperspool ]
+	done
+
+	# a job goes through the three sandboxed daemons
+	H="$V/bin/hyperspool -c /etc/hyperspool/$SD_INST.conf"
+	id=$(printf '{"name":"sd%s","source":{"type":"file","path":"%s/src/d.raw"}}\n' "$$" "$V" | $H submit -)
+	wait_for 60 test -e "/var/spool/hyperspool-$SD_INST/converted/$id" || {
+		$H show "$id"; sd_run journalctl --no-pager -n 50; false; }
+	ls "$V/images/$id/"*.qcow2
+	# OUTPUT_DIR/ID searchable by libvirt's qemu user, images not readable
+	[ "$(stat -c %a "$V/images/$id")" = 751 ]
+	[ "$(stat -c %a "$V/images/$id/"*.qcow2)" = 640 ]
+	# journald has the job's life with its fields
+	sd_run journalctl --no-pager -o verbose JOB_ID="$id" MESSAGE_ID=1425733f9f194e3a9891793d70e6637b >"$D/j"
+	[ "$(grep -c '^ *MESSAGE=done: passed to' "$D/j")" -eq 3 ]
+	[ "$(grep -c "^ *VM=sd$$\$" "$D/j")" -eq 3 ]
+	[ "$(sd_run journalctl -q --no-pager -t convertwatch JOB_ID="$id" | grep -c 'qemu-img convert')" -eq 1 ]
+
+	# a configuration error (exit 100) is not restarted; a missing spool
+	# (exit 111) is
+	sd_run systemctl start "hyperspool-queued@$SD_INST-bad.service" "hyperspool-queued@$SD_INST-nospool.service" || true
+	sleep 12
+	[ "$(sd_run systemctl show -P ExecMainStatus "hyperspool-queued@$SD_INST-bad.service")" = 100 ]
+	[ "$(sd_run systemctl show -P NRestarts "hyperspool-queued@$SD_INST-bad.service")" = 0 ]
+	[ "$(sd_run systemctl show -P ActiveState "hyperspool-queued@$SD_INST-bad.service")" = failed ]
+	[ "$(sd_run systemctl show -P NRestarts "hyperspool-queued@$SD_INST-nospool.service")" -ge 1 ]
+	sd_run systemctl stop "hyperspool-queued@$SD_INST-nospool.service"
+
+	# stopping the target stops every daemon, cleanly
+	sd_run systemctl stop "hyperspool@$SD_INST.target"
+	for p in queued exportd convertwatch; do
+		u=hyperspool-$p@$SD_INST.service
+		[ "$(sd_run systemctl show -P ActiveState "$u")" = inactive ]
+		[ "$(sd_run systemctl show -P Result "$u")" = success ]
+	done
 }
