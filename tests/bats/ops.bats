@@ -374,6 +374,11 @@ sd_run() {
 	nsenter -t "$SD_PID" -m -p -- "$@"
 }
 
+# sd_state_is UNIT STATE: for wait_for
+sd_state_is() {
+	[ "$(sd_run systemctl show -P ActiveState "$1")" = "$2" ]
+}
+
 sd_cleanup() {
 	local c
 	[ -n "${SD_PID:-}" ] && kill -9 "$SD_PID" 2>/dev/null
@@ -495,11 +500,11 @@ EOF2
 	[ "$(sd_run systemctl show -P NRestarts "hyperspool-queued@$SD_INST-nospool.service")" -ge 1 ]
 	sd_run systemctl stop "hyperspool-queued@$SD_INST-nospool.service"
 
-	# stopping the target stops every daemon, cleanly
+	# stopping the target stops every daemon (PartOf=), cleanly
 	sd_run systemctl stop "hyperspool@$SD_INST.target"
 	for p in queued exportd convertwatch; do
 		u=hyperspool-$p@$SD_INST.service
-		[ "$(sd_run systemctl show -P ActiveState "$u")" = inactive ]
+		wait_for 30 sd_state_is "$u" inactive
 		[ "$(sd_run systemctl show -P Result "$u")" = success ]
 	done
 }
