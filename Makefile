@@ -2,7 +2,8 @@
 #   make              build everything into build/bin (SAN=1: build-san/bin)
 #   make check        install missing Debian packages, build, run all tests
 #   make check SAN=1  the same under ASan+UBSan
-#   make install DESTDIR=... PREFIX=/usr
+#   make install DESTDIR=... PREFIX=/usr   (make uninstall: the same, removed)
+#   make deb          the Debian package, into ../ (debian/, dpkg-buildpackage)
 #   make demo         the README's first command
 #   make fuzz         run every libFuzzer harness for FUZZ_TIME s (fuzz/README.md)
 #   make bench        every benchmark, full size (bench/README.md; ~25 min)
@@ -12,7 +13,13 @@ BINDIR     = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/hyperspool
 SYSCONFDIR ?= /etc
 DOCDIR     = $(PREFIX)/share/doc/hyperspool
+MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
+COMPLDIR   = $(PREFIX)/share/bash-completion/completions
+# Where the units let the daemons write (the default instance; instance
+# NAME gets SPOOLDIR-NAME and STATEDIR-NAME).
+SPOOLDIR   = /var/spool/hyperspool
+STATEDIR   = /var/lib/hyperspool
 
 ifeq ($(SAN),1)
 B       := build-san
@@ -46,7 +53,53 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_PROG = $(B)/tests/stagetest $(B)/tests/hs-vcsim
 
-all: $(PROGS)
+all: $(PROGS) units man
+
+# Units and man pages carry the installation paths. $(B)/paths holds the
+# paths they (and the CLI, which finds the daemons in LIBEXECDIR) were made
+# with; it changes, and they are remade, when PREFIX or SYSCONFDIR does.
+PATHS = $(BINDIR) $(LIBEXECDIR) $(SYSCONFDIR) $(SPOOLDIR) $(STATEDIR)
+$(B)/paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS)' >$@
+FORCE:
+
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SPOOLDIR@|$(SPOOLDIR)|g' \
+	-e 's|@STATEDIR@|$(STATEDIR)|g'
+
+# systemd/NAME@.{service,target}.in are the templated units (instance %i:
+# SYSCONFDIR/hyperspool/%i.conf, SPOOLDIR-%i); the plain units of the
+# default instance (hyperspool.conf, SPOOLDIR) are derived from them.
+UNIT_IN      = $(wildcard systemd/*.in)
+UNIT_TMPL    = $(UNIT_IN:systemd/%.in=$(B)/systemd/%)
+UNIT_PLAIN   = $(subst @,,$(UNIT_TMPL))
+PLAIN_UNIT   = -e 's|@%i||g' -e 's|-%i||g' -e 's|%i\.conf|hyperspool.conf|g' \
+	-e 's|, instance %i||'
+
+$(B)/systemd/%: systemd/%.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@
+
+$(B)/systemd/hyperspool-%.service: systemd/hyperspool-%@.service.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $(PLAIN_UNIT) $< >$@
+
+$(B)/systemd/hyperspool.target: systemd/hyperspool@.target.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $(PLAIN_UNIT) $< >$@
+
+units: $(UNIT_TMPL) $(UNIT_PLAIN)
+
+# Man pages: roff sources in man/, paths filled in.
+MAN_IN  = $(wildcard man/*.in)
+MAN_OUT = $(MAN_IN:man/%.in=$(B)/man/%)
+
+$(B)/man/%: man/%.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@
+
+man: $(MAN_OUT)
 
 $(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h)
 	@mkdir -p $(dir $@)
@@ -54,6 +107,7 @@ $(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard impo
 
 $(B)/obj/exportd/%.o: CFLAGS += -Iexportd $(shell pkg-config --cflags libcurl)
 $(B)/obj/cli/%.o: CFLAGS += -Iexportd -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
+$(B)/obj/cli/%.o: $(B)/paths
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -189,20 +243,47 @@ demo: deps all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(COMPLDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/bin/hyperspool $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(DAEMONS:%=$(B)/bin/%) $(DESTDIR)$(LIBEXECDIR)/
+	$(SUBST) contrib/hyperspool-setup >$(DESTDIR)$(LIBEXECDIR)/hyperspool-setup
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/hyperspool-setup
 	install -m 0644 contrib/hyperspool.conf.example $(DESTDIR)$(DOCDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf || \
 		install -m 0644 contrib/hyperspool.conf.example \
 			$(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
-	for u in systemd/*.service systemd/*.target; do \
-		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
-			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
+	for m in $(MAN_OUT); do \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+
+# Everything install put there but the configuration (an operator's file).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hyperspool \
+		$(DAEMONS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
+		$(DESTDIR)$(LIBEXECDIR)/hyperspool-setup \
+		$(DESTDIR)$(DOCDIR)/hyperspool.conf.example \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/spool-layout.md \
+		$(UNIT_TMPL:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+		$(DESTDIR)$(COMPLDIR)/hyperspool
+	for m in $(MAN_IN:man/%.in=%); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package (debian/), built from a copy of the tree so that
+# dh's clean step cannot touch this one; the .deb lands in $(B)/deb/.
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - -cf - | tar xf - -C $(B)/deb/src
+	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf build build-san $(FZ)
 
-.PHONY: all check tests deps demo install clean fuzz fuzzers bench
+.PHONY: all check tests deps demo install uninstall deb units man clean fuzz fuzzers bench FORCE
 .SECONDARY:
