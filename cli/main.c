@@ -131,6 +131,7 @@ static const struct command {
 	    "Connect to the server (TLS verified: system CAs, the credential's\n"
 	    "ca_file or its pinned thumbprint), log in with the credential and\n"
 	    "log out. Exit 0 and one \"ok:\" line, or 1 with the reason.\n\n"
+	    "      --provider P    vsphere (the only one that can be checked)\n"
 	    "      --server HOST   host[:port] (default: the credential's server)\n"
 	    "      --credential N  the credential (credentials_dir/N)\n"
 	    "      --json          {provider, server, product, api_type,\n"
@@ -156,7 +157,12 @@ cli_help(FILE *fp)
 	    "  -h, --help         this text\n\ncommands:\n",
 	    CONF_DEFAULT_SPOOL, CONF_DEFAULT_PATH);
 	for (size_t i = 0; i < HS_ARRAY_LEN(commands); i++)
-		fprintf(fp, "  %-40s %s\n", commands[i].usage, commands[i].summary);
+		if (strlen(commands[i].usage) <= 40)
+			fprintf(fp, "  %-40s %s\n", commands[i].usage,
+			    commands[i].summary);
+		else
+			fprintf(fp, "  %s\n  %-40s %s\n", commands[i].usage, "",
+			    commands[i].summary);
 	fprintf(fp, "\n" CLI_EXIT_HELP);
 }
 

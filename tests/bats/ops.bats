@@ -149,7 +149,7 @@ man_text() {
 
 @test "hyperspool(1): every command, option and exit status of --help" {
 	page=$REPO/man/hyperspool.1.in
-	cmds=$("$HS" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
+	cmds=$("$HS" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && /^  [^ ]/ { print $1 }')
 	[ "$(echo "$cmds" | wc -l)" -ge 11 ]
 	all=$("$HS" --help | options_in)
 	for c in $cmds; do
@@ -187,7 +187,7 @@ complete_words() {
 }
 
 @test "bash completion offers every command and option of --help" {
-	cmds=$("$HS" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
+	cmds=$("$HS" --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && /^  [^ ]/ { print $1 }')
 	offered=$(complete_words hyperspool "")
 	for c in $cmds; do
 		grep -qx "$c" <<<"$offered" || { echo "command $c not offered"; false; }
