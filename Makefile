@@ -143,6 +143,8 @@ $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(EXPORT_LIB_OBJ) $(LIB)
 # library in the link line.
 $(B)/tests/test_ovf: $(B)/obj/exportd/ovf.o
 $(B)/tests/test_vmx: $(B)/obj/exportd/vmx.o
+$(B)/tests/test_guestconf: $(B)/obj/convertwatch/guestconf.o
+$(B)/tests/test_guestconf: CFLAGS += -Iconvertwatch
 
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)

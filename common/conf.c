@@ -59,6 +59,7 @@ static const struct {
 	{ "importd.machine",		T_STR },
 	{ "importd.network_map",	T_STRLIST },
 	{ "defaults.convert.format",	T_STR },
+	{ "defaults.convert.guest",	T_STR },
 	{ "defaults.import.uri",	T_STR },
 	{ "defaults.import.start",	T_BOOL },
 	{ "defaults.import.autostart",	T_BOOL },

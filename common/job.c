@@ -624,9 +624,11 @@ job_check_convert(const cJSON *c, char *err, size_t errlen)
 	static const struct field conv_f[] = {
 		{ "format", F_STR, false, 0, 8 }, { "compress", F_BOOL, false, 0, 0 },
 		{ "compare", F_BOOL, false, 0, 0 }, { "guest", F_STR, false, 0, 16 },
+		{ "serial_console", F_BOOL, false, 0, 0 },
 	};
 	static const char *const fmts[] = { "qcow2", "raw", NULL };
-	static const char *const guests[] = { "none", NULL };
+	static const char *const guests[] = { "none", "fast", "virt-v2v", "auto",
+	    NULL };
 
 	if (CHECK(c, "convert", conv_f) != 0 ||
 	    job_check_enum(c, "format", "convert", fmts, err, errlen) != 0 ||
@@ -807,7 +809,7 @@ job_defaults(cJSON *j)
 	job_default_str(c, "format", conf_str("defaults.convert.format", "qcow2"));
 	job_default_bool(c, "compress", false);
 	job_default_bool(c, "compare", false);
-	job_default_str(c, "guest", "none");
+	job_default_str(c, "guest", conf_str("defaults.convert.guest", "none"));
 	job_default_str(im, "uri", conf_str("defaults.import.uri",
 	    "qemu:///system"));
 	/* Asking for a boot check implies starting the domain. */

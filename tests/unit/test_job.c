@@ -279,6 +279,27 @@ test_compress_raw(void **state)
 	    "'convert':{'format':'raw','compress':true}}", "convert.compress");
 }
 
+/* convert.guest: the four modes pass, anything else names the choices. */
+static void
+test_guest_modes(void **state)
+{
+	static const char *const ok[] = { "none", "fast", "virt-v2v", "auto" };
+	char buf[256];
+
+	(void)state;
+	for (size_t i = 0; i < HS_ARRAY_LEN(ok); i++) {
+		snprintf(buf, sizeof(buf), "{'name':'a','source':{'type':'file',"
+		    "'path':'/srv/export/a'},'convert':{'guest':'%s',"
+		    "'serial_console':true}}", ok[i]);
+		expect_valid(buf, &submission);
+	}
+	expect_invalid("{'name':'a','source':{'type':'file','path':'/srv/export/a'},"
+	    "'convert':{'guest':'v2v'}}", "convert.guest: 'v2v' is not one of: "
+	    "none, fast, virt-v2v, auto");
+	expect_invalid("{'name':'a','source':{'type':'file','path':'/srv/export/a'},"
+	    "'convert':{'serial_console':'yes'}}", "convert.serial_console");
+}
+
 static void
 test_expect_serial_without_start(void **state)
 {
@@ -632,6 +653,28 @@ test_defaults_from_config(void **state)
 	assert_true(cJSON_IsTrue(job_get(j, "import.start")));
 	assert_string_equal(job_get_str(j, "import.network"), "br0");
 	cJSON_Delete(j);
+}
+
+/* The guest mode's default comes from the configuration, else none. */
+static void
+test_defaults_guest(void **state)
+{
+	char err[512];
+	cJSON *j = parse_q(MINIMAL), *k = parse_q(MINIMAL);
+
+	(void)state;
+	conf_free();
+	job_defaults(j);
+	assert_string_equal(job_get_str(j, "convert.guest"), "none");
+	/* serial_console stays absent: absent means no */
+	assert_null(job_get(j, "convert.serial_console"));
+	assert_int_equal(conf_load_string("defaults = { convert = { guest = "
+	    "\"fast\"; }; };", err, sizeof(err)), 0);
+	job_defaults(k);
+	conf_free();
+	assert_string_equal(job_get_str(k, "convert.guest"), "fast");
+	cJSON_Delete(j);
+	cJSON_Delete(k);
 }
 
 static void
@@ -1006,6 +1049,7 @@ main(void)
 		cmocka_unit_test(test_url_scheme),
 		cmocka_unit_test(test_convert_format),
 		cmocka_unit_test(test_compress_raw),
+		cmocka_unit_test(test_guest_modes),
 		cmocka_unit_test(test_expect_serial_without_start),
 		cmocka_unit_test(test_mac_bad),
 		cmocka_unit_test(test_mac_lookalikes),
@@ -1026,6 +1070,7 @@ main(void)
 		cmocka_unit_test(test_defaults_expect_serial_starts),
 		cmocka_unit_test(test_defaults_keep_given),
 		cmocka_unit_test(test_defaults_from_config),
+		cmocka_unit_test(test_defaults_guest),
 		cmocka_unit_test(test_serialise_round_trip),
 		cmocka_unit_test(test_dialect_v1_unchanged),
 		cmocka_unit_test(test_dialect_manifest_mapping),
