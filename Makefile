@@ -101,7 +101,8 @@ $(B)/man/%: man/%.in $(B)/paths
 
 man: $(MAN_OUT)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h)
+$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h) \
+		$(wildcard convertwatch/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -128,9 +129,13 @@ $(B)/bin/importd: $(IMPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libvirt)
 
-$(B)/bin/convertwatch: $(B)/obj/convertwatch/convertwatch.o $(LIB)
+# convertwatch: qemu-img, and guest conversion on libguestfs (guest*.c, v2v.c)
+CONVERTWATCH_SRC = $(wildcard convertwatch/*.c)
+$(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch $(shell pkg-config --cflags libguestfs)
+
+$(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs)
 
 # The CLI runs exportd's providers for `inspect`.
 EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/obj/%.o))

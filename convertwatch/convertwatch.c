@@ -11,8 +11,11 @@
  * converted by an earlier run (its final name exists) is not converted
  * again. An output that does not fit (`qemu-img measure` against the free
  * space, before converting; or qemu-img's ENOSPC) is a temporary failure
- * that names both sizes and leaves nothing behind. The guest step is an
- * extension point: only "none" exists.
+ * that names both sizes and leaves nothing behind. Then, when the job
+ * asks (convert.guest fast, virt-v2v or auto), guest conversion on the
+ * converted images (guest.c); if it fails, the images are removed, so a
+ * retry starts again from the exported copies, which are kept until the
+ * whole stage succeeds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "guest.h"
 #include "job.h"
 #include "log.h"
 #include "progress.h"
@@ -291,6 +295,54 @@ conv_outdir(struct conv *c)
 	return 0;
 }
 
+/* Each guest conversion line is also a line of the job's history. */
+static void
+conv_guest_note(const char *line, void *arg)
+{
+	struct conv *c = arg;
+	char *note = xasprintf("guest: %s", line);
+
+	(void)spool_history(c->sp, c->id, "converting", note);
+	free(note);
+}
+
+/*
+ * convert.guest on the converted images. A failure removes them: half a
+ * guest conversion must not pass for a converted disk on the next try.
+ */
+static int
+conv_guest(struct conv *c, const char *mode, struct vmdesc *vm)
+{
+	struct guest_disk disks[VM_MAX_DISKS];
+	const char *macs[VM_MAX_NICS];
+	struct guest_req rq = {
+		.mode = mode, .disks = disks, .ndisks = vm->ndisks, .macs = macs,
+		.nmacs = vm->nnics,
+		.disk_bus = job_get_str(c->job, "import.disk_bus"),
+		.serial_console = cJSON_IsTrue(job_get(c->job,
+		    "convert.serial_console")),
+		.note = conv_guest_note, .arg = c,
+	};
+	char err[1024] = "";
+	int rc;
+
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		disks[i].path = vm->disks[i].output;
+		disks[i].format = vm->disks[i].output_format;
+	}
+	for (size_t i = 0; i < vm->nnics; i++)
+		macs[i] = vm->nics[i].mac;
+	log_info("guest conversion: %s", mode);
+	if ((rc = guest_convert(&rq, err, sizeof(err))) == GUEST_OK)
+		return 0;
+	for (size_t i = 0; i < vm->ndisks; i++)
+		if (vm->disks[i].output != NULL)
+			unlink(vm->disks[i].output);
+	if (rc == GUEST_RETRY)
+		return worker_retry(c->d, "guest conversion (%s): %s", mode, err);
+	return worker_fail(c->d, "guest conversion (%s): %s", mode, err);
+}
+
 /* The exported copies are no longer needed once converted. */
 static void
 conv_drop_exported(const struct vmdesc *vm, int datafd)
@@ -321,10 +373,6 @@ convertwatch_run(struct daemon *d, const char *id)
 	c.job = job;
 	log_job_vm(job_get_str(job, "name"));
 	guest = job_get_str(job, "convert.guest");
-	if (guest != NULL && strcmp(guest, "none") != 0) {
-		rc = worker_fail(d, "convert.guest '%s' is not supported", guest);
-		goto out;
-	}
 	if (vmdesc_from_json(job_get(job, "vm"), &vm, err, sizeof(err)) != 0) {
 		rc = worker_fail(d, "%s", err);
 		goto out;
@@ -342,6 +390,9 @@ convertwatch_run(struct daemon *d, const char *id)
 		rc = conv_disk(&c, &vm.disks[i], i);
 	progress_flush(&c.pg);
 	if (rc != 0)
+		goto out;
+	if (guest != NULL && strcmp(guest, "none") != 0 &&
+	    (rc = conv_guest(&c, guest, &vm)) != 0)
 		goto out;
 	cJSON_DeleteItemFromObjectCaseSensitive(job, "vm");
 	cJSON_AddItemToObject(job, "vm", vmdesc_to_json(&vm));
