@@ -164,8 +164,7 @@ guest_launch(const struct guest_req *rq, int *rc, char *err, size_t errlen)
 		if (tcg || forced)
 			break;
 		if (rq != NULL)
-			guest_say(rq, "appliance: failed under KVM (%s): trying TCG",
-			    guestfs_last_error(g) ? guestfs_last_error(g) : "?");
+			guest_say(rq, "appliance: did not start under KVM: trying TCG");
 		guestfs_close(g);
 		tcg = true;
 	}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# Guest conversion with a real guest: the Debian 12 guest of
+# ../shared/tools/make-debian-guest.sh, made like a VMware export (ens192
+# via ifupdown, open-vm-tools, grub on /dev/sda), packed as a VMware OVA
+# (tests/guest/mkova: vmxnet3 NIC with a fixed MAC, streamOptimized VMDK),
+# goes through all four daemons and boots under libvirt (TCG, user-mode
+# NIC). The guest prints "HS-NET: <ip -br -4 addr>" (or "HS-NET: none")
+# on its serial console once booted. With convert.guest fast it must reach
+# login: with an IPv4 address on ens192; the same OVA with guest none must
+# boot without network - the fix is what makes the difference.
+#
+# Slow (TCG): the guest image is built once and cached (with its OVA) in
+# HS_GUEST_CACHE (default /var/tmp/hyperspool-guest); a cold build takes
+# several minutes. Without ../shared the suite fails, saying so.
+
+load helpers
+
+SHARED_TOOL=$BATS_TEST_DIRNAME/../../../shared/tools/make-debian-guest.sh
+MAC=00:50:56:8a:77:01
+
+# The image and its OVA, rebuilt when the tool or mkova change.
+setup_file() {
+	local cache key dir
+	if [ ! -x "$SHARED_TOOL" ]; then
+		echo "guest.bats: $SHARED_TOOL is missing: the guest tests need" \
+		    "../shared/tools next to the repository; they cannot pass without it" >&2
+		return 1
+	fi
+	cache=${HS_GUEST_CACHE:-/var/tmp/hyperspool-guest}
+	key=$(cat "$SHARED_TOOL" "$BATS_TEST_DIRNAME/../guest/mkova" | sha256sum | cut -c1-12)
+	dir=$cache/ova-$key
+	mkdir -p "$cache"
+	(
+		flock -w 3600 9 || { echo "guest.bats: cache $cache is locked" >&2; exit 1; }
+		if [ ! -s "$dir/debian-guest.ova" ]; then
+			rm -rf "$dir" "$cache/image.tmp"
+			"$SHARED_TOOL" "$cache/image.tmp" >&2 || exit 1
+			mkdir -p "$dir.tmp"
+			"$BATS_TEST_DIRNAME/../guest/mkova" "$cache/image.tmp/debian-guest.raw" \
+			    "$dir.tmp" "$MAC" || exit 1
+			rm -rf "$cache/image.tmp"
+			mv "$dir.tmp" "$dir"
+		fi
+	) 9>"$cache/.bats-lock" || return 1
+	chmod 0755 "$cache" "$dir"
+	export GUEST_OVA_DIR=$dir
+}
+
+setup() {
+	hs_setup
+	chmod 0711 "$T"
+	mkdir -p "$T/out"
+	sed -i "s|^source_roots = .*|source_roots = [ \"$T/src\", \"$GUEST_OVA_DIR\" ];|" "$T/conf"
+	cat >>"$T/conf" <<CONF
+convert = { output_dir = "$T/out"; };
+importd = { domain_type = "qemu"; machine = "q35"; };
+defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
+CONF
+	OVA=$GUEST_OVA_DIR/debian-guest.ova
+	DOMS=()
+}
+
+teardown() {
+	local d
+	for d in "${DOMS[@]}"; do
+		virsh -q -c qemu:///session destroy "$d" >/dev/null 2>&1 || true
+		virsh -q -c qemu:///session undefine "$d" >/dev/null 2>&1 || true
+	done
+	hs_teardown
+}
+
+# submit NAME GUEST: the OVA as job NAME with convert.guest GUEST; prints the ID
+submit() {
+	DOMS+=("$1")
+	printf '{"name":"%s","source":{"type":"file","path":"%s"},"convert":{"guest":"%s"},"import":{"start":true,"expect_serial":"login:","boot_timeout":900}}' \
+	    "$1" "$OVA" "$2" | "$HS" -c "$T/conf" submit -
+}
+
+# hsnet ID: wait up to 600 s for the guest's HS-NET line, print it. The
+# guest gives up looking for an address after 60 of its loops, which take
+# minutes under TCG on a busy host.
+hsnet() {
+	local i
+	for i in $(seq 600); do
+		if grep -aq 'HS-NET:' "$SP/data/$1/serial.log" 2>/dev/null; then
+			grep -a -m1 'HS-NET:' "$SP/data/$1/serial.log" | tr -d '\r'
+			return 0
+		fi
+		sleep 1
+	done
+	echo "no HS-NET line; serial log ends:" >&2
+	tail -n 30 "$SP/data/$1/serial.log" >&2
+	return 1
+}
+
+@test "a VMware Debian guest boots on KVM with its network only after guest: fast" {
+	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
+	sum=$(sha256sum "$OVA")
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	n=hs-g$$-$RANDOM
+	fast=$(submit "$n-fast" fast)
+	none=$(submit "$n-none" none)
+	for id in "$fast" "$none"; do
+		run "$HS" -c "$T/conf" wait --timeout 1500 "$id"
+		echo "$id: $output"
+		[ "$status" -eq 0 ] || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+		[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+		grep -aq 'login:' "$SP/data/$id/serial.log"
+	done
+	# fast: an IPv4 address on the interface the guest was configured for
+	line=$(hsnet "$fast")
+	echo "fast: $line"
+	[[ $line =~ HS-NET:\ ens192\ +UP\ +[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/ ]]
+	# none: the same guest without the fix has no network
+	line=$(hsnet "$none")
+	echo "none: $line"
+	[[ $line == "HS-NET: none" ]]
+	# what fast did is in the job's log and history
+	grep -q 'guest: network: ens192 pinned to NIC 0 (00:50:56:8a:77:01)' "$SP/data/$fast/log"
+	grep -q 'guest: vmware tools: open-vm-tools.service masked' "$SP/data/$fast/history"
+	grep -q 'guest: grub-pc/install_devices: /dev/sda -> /dev/vda' "$SP/data/$fast/history"
+	grep -q 'not rebuilt' "$SP/data/$fast/history"
+	run grep -q 'guest:' "$SP/data/$none/history"
+	[ "$status" -ne 0 ]
+	# the source was only read
+	[ "$(sha256sum "$OVA")" = "$sum" ]
+}
+
+@test "guest: fast on disks without an operating system fails with the reason, nothing left behind" {
+	qemu-img create -q -f raw "$T/src/blank.raw" 64M
+	drop blank "$(printf '{"name":"blank","source":{"type":"file","path":"%s/src/blank.raw"},"convert":{"guest":"fast"}}' "$T")"
+	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	id=$(basename "$(dirname "$(grep -l ' from incoming/blank ' "$SP"/data/*/history)")")
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	"$HS_BINDIR/convertwatch" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	[ -f "$SP/error/$id" ] || { cat "$T"/*.log; false; }
+	grep -q 'guest conversion (fast): inspection found no operating system' "$SP/data/$id/reason"
+	# the converted image is gone (a retry starts from the exported copy)
+	[ -z "$(ls "$T/out/$id")" ]
+	[ -f "$SP/data/$id/$(jq -r '.vm.disks[0].file' "$SP/error/$id")" ]
+}
