@@ -418,8 +418,9 @@ out:
 static const struct stage_ops convertwatch_ops = {
 	.name = "convertwatch",
 	.summary = "Convert the disks of jobs in exported/ with qemu-img into the "
-	    "output directory\n(convert.output_dir), check them, and pass the "
-	    "jobs to converted/.",
+	    "output directory\n(convert.output_dir), check them, convert the "
+	    "guest when the job asks\n(convert.guest), and pass the jobs to "
+	    "converted/.",
 	.input = SD_EXPORTED,
 	.work = SD_CONVERTING,
 	.output = SD_CONVERTED,

@@ -70,26 +70,38 @@ teardown() {
 }
 
 # submit NAME GUEST: the OVA as job NAME with convert.guest GUEST; prints the ID
+# (the caller adds NAME to DOMS: this runs in a subshell)
 submit() {
-	DOMS+=("$1")
 	printf '{"name":"%s","source":{"type":"file","path":"%s"},"convert":{"guest":"%s"},"import":{"start":true,"expect_serial":"login:","boot_timeout":900}}' \
-	    "$1" "$OVA" "$2" | "$HS" -c "$T/conf" submit -
+	    "$1" "$OVA" "$2" | "$HS" -c "$T/conf" submit - 2>/dev/null || true
 }
 
-# hsnet ID: wait up to 600 s for the guest's HS-NET line, print it. The
-# guest gives up looking for an address after 60 of its loops, which take
-# minutes under TCG on a busy host.
+# attach NAME: read domain NAME's serial console into $T/NAME.console.
+# importd reads it only during the boot check (data/ID/serial.log); what
+# the guest writes later is lost unless someone reads the console.
+attach() {
+	local pty
+	pty=$(virsh -c qemu:///session dumpxml "$1" | grep -o "/dev/pts/[0-9]*" | head -n 1)
+	[ -n "$pty" ] || { echo "no console pty for $1"; return 1; }
+	stty -F "$pty" raw -echo
+	cat "$pty" >>"$T/$1.console" 2>/dev/null 3>&- &
+	PIDS+=($!)
+}
+
+# hsnet ID NAME: wait up to 600 s for the guest's HS-NET line (in the boot
+# check's serial.log or on the console since), print it. The guest gives
+# up looking for an address after 60 of its loops: minutes under TCG.
 hsnet() {
 	local i
 	for i in $(seq 600); do
-		if grep -aq 'HS-NET:' "$SP/data/$1/serial.log" 2>/dev/null; then
-			grep -a -m1 'HS-NET:' "$SP/data/$1/serial.log" | tr -d '\r'
+		if cat "$SP/data/$1/serial.log" "$T/$2.console" 2>/dev/null | grep -aq 'HS-NET:'; then
+			cat "$SP/data/$1/serial.log" "$T/$2.console" | grep -a -m1 'HS-NET:' | tr -d '\r'
 			return 0
 		fi
 		sleep 1
 	done
-	echo "no HS-NET line; serial log ends:" >&2
-	tail -n 30 "$SP/data/$1/serial.log" >&2
+	echo "no HS-NET line; console ends:" >&2
+	tail -n 30 "$SP/data/$1/serial.log" "$T/$2.console" >&2
 	return 1
 }
 
@@ -98,21 +110,37 @@ hsnet() {
 	sum=$(sha256sum "$OVA")
 	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
 	n=hs-g$$-$RANDOM
+	DOMS=("$n-fast" "$n-none")
 	fast=$(submit "$n-fast" fast)
 	none=$(submit "$n-none" none)
+	[ -n "$fast" ] && [ -n "$none" ]
+	# attach to each console as soon as its job is imported
+	attached=""
+	for i in $(seq 1500); do
+		for j in fast none; do
+			id=${!j}
+			[[ $attached == *$j* ]] && continue
+			if [ -f "$SP/imported/$id" ]; then
+				attach "$n-$j"
+				attached="$attached $j"
+			elif [ -f "$SP/error/$id" ]; then
+				cat "$SP/data/$id/reason" "$SP/data/$id/log" "$T"/*.log
+				false
+			fi
+		done
+		[[ $attached == *fast*none* || $attached == *none*fast* ]] && break
+		sleep 1
+	done
 	for id in "$fast" "$none"; do
-		run "$HS" -c "$T/conf" wait --timeout 1500 "$id"
-		echo "$id: $output"
-		[ "$status" -eq 0 ] || { cat "$SP/data/$id/log" "$T"/*.log; false; }
 		[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
 		grep -aq 'login:' "$SP/data/$id/serial.log"
 	done
 	# fast: an IPv4 address on the interface the guest was configured for
-	line=$(hsnet "$fast")
+	line=$(hsnet "$fast" "$n-fast")
 	echo "fast: $line"
 	[[ $line =~ HS-NET:\ ens192\ +UP\ +[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/ ]]
 	# none: the same guest without the fix has no network
-	line=$(hsnet "$none")
+	line=$(hsnet "$none" "$n-none")
 	echo "none: $line"
 	[[ $line == "HS-NET: none" ]]
 	# what fast did is in the job's log and history
