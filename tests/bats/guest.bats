@@ -95,7 +95,7 @@ hsnet() {
 	local i
 	for i in $(seq 600); do
 		if cat "$SP/data/$1/serial.log" "$T/$2.console" 2>/dev/null | grep -aq 'HS-NET:'; then
-			cat "$SP/data/$1/serial.log" "$T/$2.console" | grep -a -m1 'HS-NET:' | tr -d '\r'
+			cat "$SP/data/$1/serial.log" "$T/$2.console" | grep -a -m1 -o 'HS-NET:.*' | tr -d '\r'
 			return 0
 		fi
 		sleep 1
