@@ -51,10 +51,10 @@ printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
 # guest_run MODE: one job with convert.guest MODE; prints "WALL_S GUEST_S"
 guest_run() {
 	local id t0 t1 g
-	printf '{"name":"g-%s","source":{"type":"file","path":"%s/debian-guest.ova"},"convert":{"guest":"%s"}}' \
-	    "$1" "$OVADIR" "$1" | "$HS_BINDIR/hyperspool" -c "$T/conf" submit - >"$T/id" 2>/dev/null || true
-	id=$(cat "$T/id")
+	drop "g-$1" "$(printf '{"name":"g-%s","source":{"type":"file","path":"%s/debian-guest.ova"},"convert":{"guest":"%s"}}' \
+	    "$1" "$OVADIR" "$1")"
 	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	id=$(basename "$(dirname "$(grep -l " from incoming/g-$1 " "$SP"/data/*/history)")")
 	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
 	t0=$(now_ms)
 	"$HS_BINDIR/convertwatch" -c "$T/conf" --once 2>>"$T/convertwatch.log"
