@@ -7,11 +7,11 @@
  * the images, removed afterwards) listing them in order. The appliance
  * settings are those of guest.c (direct backend; TCG unless an empty
  * appliance starts under KVM), passed in the environment unless already
- * set. Every line
- * virt-v2v prints goes to the job log; its failure is the job's failure,
- * with the last line it wrote on stderr. A Windows guest converted without
- * virtio-win (virt-v2v warns "no virtio drivers") is a failure too: it
- * would not boot on virtio.
+ * set. Every line virt-v2v prints goes to the job log; its failure is the
+ * job's failure, with its error message (from the JSON messages of
+ * --machine-readable). A Windows guest converted without virtio-win
+ * (virt-v2v warns "no virtio drivers") is a failure too: it would not boot
+ * on virtio. It needs nbdkit for -i disk.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@
 #include <libxml/tree.h>
 
 #include "guest.h"
+#include "job.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -64,20 +65,38 @@ v2v_installed(void)
 struct v2v_run {
 	const struct guest_req	*rq;
 	bool			 no_virtio;	/* virt-v2v found no drivers */
-	unsigned		 lines;
+	char			 error[512];	/* its last "error" message */
 };
 
+/*
+ * One line of virt-v2v's stdout: its progress ("[   1.0] Opening the
+ * source") goes to the job log; with --machine-readable=stream:stdout it
+ * also writes each message as a JSON object, whose errors and warnings we
+ * keep (its stderr ends with a generic "run with -v -x" hint).
+ */
 static void
 v2v_line(const char *line, void *arg)
 {
 	struct v2v_run *v = arg;
+	const char *type, *msg;
+	cJSON *j;
 
 	if (line[0] == '\0')
 		return;
-	log_info("virt-v2v: %s", line);
-	v->lines++;
-	if (strstr(line, "no virtio drivers") != NULL)
-		v->no_virtio = true;
+	if (line[0] != '{' || (j = cJSON_Parse(line)) == NULL) {
+		log_info("virt-v2v: %s", line);
+		return;
+	}
+	type = job_get_str(j, "type");
+	msg = job_get_str(j, "message");
+	if (type != NULL && msg != NULL && strcmp(type, "message") != 0) {
+		log_info("virt-v2v: %s: %s", type, msg);
+		if (strcmp(type, "error") == 0)
+			snprintf(v->error, sizeof(v->error), "%s", msg);
+		if (strstr(msg, "no virtio drivers") != NULL)
+			v->no_virtio = true;
+	}
+	cJSON_Delete(j);
 }
 
 /* A minimal libvirt domain listing the images, for -i libvirtxml. */
@@ -133,7 +152,7 @@ v2v_convert(const struct guest_req *rq, char *err, size_t errlen)
 {
 	struct v2v_run v = { .rq = rq };
 	struct proc_result r;
-	char *argv[10], *xml = NULL;
+	char *argv[12], *xml = NULL;
 	int i = 0, rc = GUEST_OK;
 	int64_t t0 = util_mono_ms();
 
@@ -151,6 +170,7 @@ v2v_convert(const struct guest_req *rq, char *err, size_t errlen)
 	if (getenv("LIBGUESTFS_BACKEND_SETTINGS") == NULL && !guest_kvm_works())
 		setenv("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg", 0);
 	argv[i++] = V2V_PROG;
+	argv[i++] = "--machine-readable=stream:stdout";
 	if (rq->ndisks == 1) {
 		argv[i++] = "-i";
 		argv[i++] = "disk";
@@ -173,7 +193,7 @@ v2v_convert(const struct guest_req *rq, char *err, size_t errlen)
 	}
 	if (r.status != 0) {
 		snprintf(err, errlen, "%s failed (exit %d): %s", V2V_PROG, r.status,
-		    r.err[0] ? r.err : "no message");
+		    v.error[0] ? v.error : r.err[0] ? r.err : "no message");
 		rc = GUEST_FAIL;
 	} else if (v.no_virtio) {
 		snprintf(err, errlen, "%s found no virtio drivers for this guest: "
