@@ -206,8 +206,9 @@ slow_jobs() {
 	pkill -STOP -P "$bpid"
 	kill -STOP "$bpid"
 	held=$(ls "$SP/converting")
-	# past the lease, status points at the silent holder
-	sleep 3.5
+	# past the lease, status points at the silent holder (ages are
+	# whole seconds: a 3.5 s silence can read as 3 s, not past a 3 s lease)
+	sleep 4.5
 	run "$HS" -c "$T/c.conf" status
 	echo "$output"
 	[[ "$output" == *"converting/"*": no heartbeat for "*"(lease 3s) from convertwatch["*"] on b"* ]]
