@@ -139,8 +139,10 @@ report() {
 		h=$SP/data/$id/history
 		# no stage was completed twice (a stage's line is written
 		# after its publishing rename, so a kill in between loses it)
-		for s in request exported converted imported; do
-			[ "$(grep -c "^[^ ]* $s " "$h")" -le 1 ] || { cat "$h"; false; }
+		# (a recovery's line names the stage it went back to, written
+		# by the next daemon: only the producer's lines count)
+		for s in request:queued exported:exportd converted:convertwatch imported:importd; do
+			[ "$(grep -c "^[^ ]* ${s%:*} ${s#*:}@" "$h")" -le 1 ] || { cat "$h"; false; }
 		done
 		# the image equals its source
 		src=$(jq -r .source.path "$SP/imported/$id")
