@@ -2,16 +2,24 @@
 #   make              build everything into build/bin (SAN=1: build-san/bin)
 #   make check        install missing Debian packages, build, run all tests
 #   make check SAN=1  the same under ASan+UBSan
-#   make install DESTDIR=... PREFIX=/usr
+#   make install DESTDIR=... PREFIX=/usr   (make uninstall: the same, removed)
+#   make deb          the Debian package, into ../ (debian/, dpkg-buildpackage)
 #   make demo         the README's first command
 #   make fuzz         run every libFuzzer harness for FUZZ_TIME s (fuzz/README.md)
+#   make bench        every benchmark, full size (bench/README.md; ~25 min)
 
 PREFIX    ?= /usr/local
 BINDIR     = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/hyperspool
 SYSCONFDIR ?= /etc
 DOCDIR     = $(PREFIX)/share/doc/hyperspool
+MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
+COMPLDIR   = $(PREFIX)/share/bash-completion/completions
+# Where the units let the daemons write (the default instance; instance
+# NAME gets SPOOLDIR-NAME and STATEDIR-NAME).
+SPOOLDIR   = /var/spool/hyperspool
+STATEDIR   = /var/lib/hyperspool
 
 ifeq ($(SAN),1)
 B       := build-san
@@ -43,9 +51,55 @@ PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TEST_PROG = $(B)/tests/stagetest
+TEST_PROG = $(B)/tests/stagetest $(B)/tests/hs-vcsim
 
-all: $(PROGS)
+all: $(PROGS) units man
+
+# Units and man pages carry the installation paths. $(B)/paths holds the
+# paths they (and the CLI, which finds the daemons in LIBEXECDIR) were made
+# with; it changes, and they are remade, when PREFIX or SYSCONFDIR does.
+PATHS = $(BINDIR) $(LIBEXECDIR) $(SYSCONFDIR) $(SPOOLDIR) $(STATEDIR)
+$(B)/paths: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS)' >$@
+FORCE:
+
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SPOOLDIR@|$(SPOOLDIR)|g' \
+	-e 's|@STATEDIR@|$(STATEDIR)|g'
+
+# systemd/NAME@.{service,target}.in are the templated units (instance %i:
+# SYSCONFDIR/hyperspool/%i.conf, SPOOLDIR-%i); the plain units of the
+# default instance (hyperspool.conf, SPOOLDIR) are derived from them.
+UNIT_IN      = $(wildcard systemd/*.in)
+UNIT_TMPL    = $(UNIT_IN:systemd/%.in=$(B)/systemd/%)
+UNIT_PLAIN   = $(subst @,,$(UNIT_TMPL))
+PLAIN_UNIT   = -e 's|@%i||g' -e 's|-%i||g' -e 's|%i\.conf|hyperspool.conf|g' \
+	-e 's|, instance %i||'
+
+$(B)/systemd/%: systemd/%.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@
+
+$(B)/systemd/hyperspool-%.service: systemd/hyperspool-%@.service.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $(PLAIN_UNIT) $< >$@
+
+$(B)/systemd/hyperspool.target: systemd/hyperspool@.target.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $(PLAIN_UNIT) $< >$@
+
+units: $(UNIT_TMPL) $(UNIT_PLAIN)
+
+# Man pages: roff sources in man/, paths filled in.
+MAN_IN  = $(wildcard man/*.in)
+MAN_OUT = $(MAN_IN:man/%.in=$(B)/man/%)
+
+$(B)/man/%: man/%.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@
+
+man: $(MAN_OUT)
 
 $(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h)
 	@mkdir -p $(dir $@)
@@ -53,6 +107,7 @@ $(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard impo
 
 $(B)/obj/exportd/%.o: CFLAGS += -Iexportd $(shell pkg-config --cflags libcurl)
 $(B)/obj/cli/%.o: CFLAGS += -Iexportd -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
+$(B)/obj/cli/%.o: $(B)/paths
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -64,7 +119,7 @@ $(B)/bin/queued: $(B)/obj/queued/queued.o $(LIB)
 
 $(B)/bin/exportd: $(EXPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 
 IMPORTD_SRC = $(wildcard importd/*.c)
 $(B)/obj/importd/%.o: CFLAGS += $(shell pkg-config --cflags libvirt)
@@ -82,7 +137,7 @@ EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/
 
 $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(EXPORT_LIB_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 
 # Unit tests of exportd's parsers link their object; objects go before the
 # library in the link line.
@@ -97,16 +152,28 @@ $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 
 # test_fetch runs exportd's fetch.c against tests/fetch/faultserv (a fake
 # flaky HTTP server, found next to the test binary) and nginx.
-$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(LIB) | $(B)/tests/faultserv
+$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(B)/obj/exportd/tlspin.o $(LIB) | $(B)/tests/faultserv
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags libcurl cmocka) $(LDFLAGS) -o $@ $^ \
-		$(LDLIBS) $(shell pkg-config --libs libcurl libcrypto cmocka)
+		$(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto cmocka)
 
 $(B)/tests/faultserv: tests/fetch/faultserv.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
+# The vSphere simulator of tests/bats/vsphere.bats: Go, built offline from
+# Debian's govmomi (tests/vcsim/build).
+$(B)/tests/hs-vcsim: tests/vcsim/main.go tests/vcsim/build
+	@mkdir -p $(dir $@)
+	tests/vcsim/build $(CURDIR)/$@
+
 $(B)/tests/stagetest: $(B)/obj/tests/stagetest.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The benchmarks' stopwatch (bench/probe.c); with the tests so that
+# tests/bats/bench.bats can run the quick variant.
+$(B)/tests/benchprobe: $(B)/obj/bench/probe.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -121,7 +188,7 @@ FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
               -Wformat=2 -Wno-format-nonliteral $(FUZZ_SAN) \
               $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Iexportd
-FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
+FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a
@@ -166,27 +233,57 @@ check: deps
 		HS_FUZZDIR=$(CURDIR)/$(FZ) FUZZ_TIME=$(FUZZ_TIME) \
 		tests/run-tests $(UNIT_BIN)
 
-tests: $(UNIT_BIN) $(TEST_PROG)
+tests: $(UNIT_BIN) $(TEST_PROG) $(B)/tests/benchprobe
+
+bench: deps all tests
+	HS_BINDIR=$(CURDIR)/$(B)/bin HS_TESTDIR=$(CURDIR)/$(B)/tests bench/run
 
 demo: deps all
 	HS_BINDIR=$(CURDIR)/$(B)/bin contrib/demo
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(COMPLDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/bin/hyperspool $(DESTDIR)$(BINDIR)/
 	install -m 0755 $(DAEMONS:%=$(B)/bin/%) $(DESTDIR)$(LIBEXECDIR)/
+	$(SUBST) contrib/hyperspool-setup >$(DESTDIR)$(LIBEXECDIR)/hyperspool-setup
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/hyperspool-setup
 	install -m 0644 contrib/hyperspool.conf.example $(DESTDIR)$(DOCDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf || \
 		install -m 0644 contrib/hyperspool.conf.example \
 			$(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
-	for u in systemd/*.service systemd/*.target; do \
-		sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
-			> $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
+	for m in $(MAN_OUT); do \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+
+# Everything install put there but the configuration (an operator's file).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hyperspool \
+		$(DAEMONS:%=$(DESTDIR)$(LIBEXECDIR)/%) \
+		$(DESTDIR)$(LIBEXECDIR)/hyperspool-setup \
+		$(DESTDIR)$(DOCDIR)/hyperspool.conf.example \
+		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/spool-layout.md \
+		$(UNIT_TMPL:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+		$(DESTDIR)$(COMPLDIR)/hyperspool
+	for m in $(MAN_IN:man/%.in=%); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The Debian package (debian/), built from a copy of the tree so that
+# dh's clean step cannot touch this one; the .deb lands in $(B)/deb/.
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - -cf - | tar xf - -C $(B)/deb/src
+	cd $(B)/deb/src && dpkg-buildpackage -us -uc -b
 
 clean:
 	rm -rf build build-san $(FZ)
 
-.PHONY: all check tests deps demo install clean fuzz fuzzers
+.PHONY: all check tests deps demo install uninstall deb units man clean fuzz fuzzers bench FORCE
 .SECONDARY:

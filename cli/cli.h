@@ -58,5 +58,7 @@ int	 jobcmd_wait(struct cli *, int, char **);
 int	 listing_list(struct cli *, int, char **);
 int	 listing_status(struct cli *, int, char **);
 int	 inspect_source(struct cli *, int, char **);
+int	 vmlist_vms(struct cli *, int, char **);
+int	 vmlist_check(struct cli *, int, char **);
 
 #endif

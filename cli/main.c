@@ -113,6 +113,29 @@ static const struct command {
 	    "  --json      print the description as JSON\n"
 	    "  --format F  what PATH is (ova ovf vmx vmdk vhd vhdx raw qcow2 vdi),\n"
 	    "              when its name does not say\n" },
+	{ "vms", vmlist_vms, false,
+	    "vms [--provider vsphere] [--server HOST] --credential NAME [--json]",
+	    "list the VMs a provider offers",
+	    "Log in to a vSphere server (vCenter or ESXi) with a stored\n"
+	    "credential and list every VM: name, power state, vCPUs, memory,\n"
+	    "total disk capacity, inventory path (use it as source.vm_path).\n\n"
+	    "      --provider P    vsphere (the only one that can be listed)\n"
+	    "      --server HOST   host[:port] (default: the credential's server)\n"
+	    "      --credential N  the credential (credentials_dir/N)\n"
+	    "      --json          an array of {name, path, moref, power_state,\n"
+	    "                      cpus, memory_mib, firmware, guest_id,\n"
+	    "                      disks: [{file, capacity, bus}]}\n" },
+	{ "check-provider", vmlist_check, false,
+	    "check-provider [--provider vsphere] [--server HOST] --credential NAME [--json]",
+	    "check that a provider accepts a credential",
+	    "Connect to the server (TLS verified: system CAs, the credential's\n"
+	    "ca_file or its pinned thumbprint), log in with the credential and\n"
+	    "log out. Exit 0 and one \"ok:\" line, or 1 with the reason.\n\n"
+	    "      --provider P    vsphere (the only one that can be checked)\n"
+	    "      --server HOST   host[:port] (default: the credential's server)\n"
+	    "      --credential N  the credential (credentials_dir/N)\n"
+	    "      --json          {provider, server, product, api_type,\n"
+	    "                      credential, tls_pinned, ok}\n" },
 	{ "status", listing_status, true, "status [--json]",
 	    "jobs per stage, daemons alive or not",
 	    "Jobs per stage, and every daemon with its host, pid, uptime,\n"
@@ -134,7 +157,12 @@ cli_help(FILE *fp)
 	    "  -h, --help         this text\n\ncommands:\n",
 	    CONF_DEFAULT_SPOOL, CONF_DEFAULT_PATH);
 	for (size_t i = 0; i < HS_ARRAY_LEN(commands); i++)
-		fprintf(fp, "  %-40s %s\n", commands[i].usage, commands[i].summary);
+		if (strlen(commands[i].usage) <= 40)
+			fprintf(fp, "  %-40s %s\n", commands[i].usage,
+			    commands[i].summary);
+		else
+			fprintf(fp, "  %s\n  %-40s %s\n", commands[i].usage, "",
+			    commands[i].summary);
 	fprintf(fp, "\n" CLI_EXIT_HELP);
 }
 

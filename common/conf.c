@@ -45,6 +45,7 @@ static const struct {
 	{ "exportd.http_max_rate",	T_INT },
 	{ "exportd.http_connect_timeout", T_NUM },
 	{ "exportd.http_stall_timeout",	T_NUM },
+	{ "exportd.vsphere_connections", T_INT },
 	{ "convertwatch.workers",	T_INT },
 	{ "convert.output_dir",		T_STR },
 	{ "convert.cluster_size",	T_STR },

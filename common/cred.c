@@ -24,6 +24,7 @@
  * is never part of a message. Buffers that held the file are zeroed with
  * explicit_bzero() before they are freed, and so are values by cred_free().
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -356,4 +357,49 @@ cred_free(struct cred *c)
 		free(c->kv[i].key);
 	}
 	explicit_bzero(c, sizeof(*c));
+}
+
+/*
+ * The TLS trust the credential names (see cred.h): ca_file must be a
+ * clean absolute path, thumbprint 32 bytes of hex (':' between bytes
+ * allowed), normalised to lowercase without separators. -1 with a reason
+ * that names the credential and key.
+ */
+int
+cred_tls(const struct cred *c, struct cred_tls *t, char *err, size_t errlen)
+{
+	const char *ca = cred_get(c, "ca_file"), *tp = cred_get(c, "thumbprint");
+	size_t n = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (ca != NULL && ca[0] != '\0') {
+		if (ca[0] != '/' || strstr(ca, "/../") != NULL ||
+		    strstr(ca, "/./") != NULL) {
+			snprintf(err, errlen, "credential '%s': ca_file must be an "
+			    "absolute path", c->name);
+			return -1;
+		}
+		t->ca_file = ca;
+	}
+	if (tp == NULL || tp[0] == '\0')
+		return 0;
+	for (const char *p = tp; *p; p++) {
+		if (*p == ':' && p != tp && p[1] != '\0' && p[1] != ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == 64) {
+			snprintf(err, errlen, "credential '%s': thumbprint must be "
+			    "the SHA-256 of the server certificate: 64 hex digits, "
+			    "':' between bytes allowed", c->name);
+			return -1;
+		}
+		t->thumbprint[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 64) {
+		snprintf(err, errlen, "credential '%s': thumbprint must be the "
+		    "SHA-256 of the server certificate: 64 hex digits, ':' between "
+		    "bytes allowed (a SHA-1 thumbprint is too weak a pin)", c->name);
+		return -1;
+	}
+	t->thumbprint[n] = '\0';
+	return 0;
 }

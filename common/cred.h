@@ -9,6 +9,13 @@
  * "key = value" lines: username, password, and whatever else a provider
  * wants (token, thumbprint, ca_file, ...).
  *
+ * TLS trust per credential (cred_tls()): "ca_file" names a CA bundle
+ * (absolute path) to verify the server with instead of the system CAs;
+ * "thumbprint" pins the server's certificate by the SHA-256 of its DER
+ * encoding (64 hex digits, ':' separators allowed, as vSphere shows it),
+ * for self-signed vCenters and ESXi hosts: then that certificate, and only
+ * it, is accepted, whoever signed it. Neither is a secret.
+ *
  * Error policy: cred_load() returns -1 with a one-line reason in err that
  * names the file and never contains a value; nothing here logs.
  */
@@ -32,10 +39,16 @@ struct cred {
 	struct cred_pair kv[CRED_MAX_PAIRS];
 };
 
+struct cred_tls {
+	const char	*ca_file;	/* NULL: the system CAs */
+	char		 thumbprint[65];	/* "": no pin; else lowercase hex */
+};
+
 int	 cred_load(const char *, struct cred *, char *, size_t);
 int	 cred_parse(const char *, const char *, size_t, struct cred *, char *,
 	    size_t);
 const char *cred_get(const struct cred *, const char *);
 void	 cred_free(struct cred *);
+int	 cred_tls(const struct cred *, struct cred_tls *, char *, size_t);
 
 #endif

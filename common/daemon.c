@@ -29,6 +29,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "owner.h"
@@ -482,10 +483,50 @@ claim_default(struct daemon *d, const char *name, char id[JOBID_LEN + 1],
 	return CLAIM_OK;
 }
 
+/*
+ * The VM name of job id, read from our work directory before the job
+ * moves on (once published, the next daemon may take it at once), for the
+ * VM field of the daemon's own lines about it ("" when unknown). queued's
+ * intake/ID is a submission no one has validated until its worker
+ * succeeded (then it holds the normalised job): only then is it read here.
+ */
+static void
+daemon_job_vm(struct daemon *d, const char *id, bool normalised, char *vm,
+    size_t size)
+{
+	const char *name;
+	char err[128];
+	cJSON *job;
+
+	vm[0] = '\0';
+	if (d->ops->work == SD_INTAKE && !normalised)
+		return;
+	if ((job = job_read_at(d->sp.fd[d->ops->work], id, 1024 * 1024, err,
+	    sizeof(err))) == NULL)
+		return;
+	if ((name = job_get_str(job, "name")) != NULL && util_name_valid(name))
+		snprintf(vm, size, "%s", name);
+	cJSON_Delete(job);
+}
+
+/*
+ * A job's life in this stage, as one journal event (log_event()): STAGE is
+ * the stage it started, finished or failed in.
+ */
+static void
+daemon_event(struct daemon *d, const char *id, const char *vm,
+    const char *msgid, int prio, const char *what)
+{
+	log_job_begin(id, vm, spool_dir_name(d->ops->work), -1);
+	log_event(msgid, prio, "%s", what);
+	log_job_end();
+}
+
 static void
 daemon_spawn(struct daemon *d, const char *id)
 {
 	struct worker *w = NULL;
+	char vm[80];
 	int p[2], dfd;
 	pid_t pid, parent = getpid();
 
@@ -547,6 +588,8 @@ daemon_spawn(struct daemon *d, const char *id)
 	w->cancelled = w->lost = false;
 	d->running++;
 	log_debug("%s: worker %ld started", id, (long)pid);
+	daemon_job_vm(d, id, false, vm, sizeof(vm));
+	daemon_event(d, id, vm, LOG_MSGID_JOB_STARTED, LOG_INFO, "started");
 }
 
 /* Claim and start jobs while there are free worker slots. */
@@ -607,6 +650,7 @@ static void
 daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 {
 	int attempts = retry_read(d, w->id, NULL), mem = retry_mem(d, w->id, NULL);
+	char vm[80];
 	double delay;
 	int64_t delay_ms;
 
@@ -619,11 +663,10 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 
 		retry_clear(d, w->id);
 		owner_remove(&d->sp, w->id);
+		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id, reason) != 0)
 			log_warn("%s: cannot move to error/", w->id);
-		log_job_begin(w->id, NULL, "error", -1);
-		log_errx("%s", reason);
-		log_job_end();
+		daemon_event(d, w->id, vm, LOG_MSGID_JOB_FAILED, LOG_ERR, reason);
 		free(reason);
 		d->n_failed++;
 		return;
@@ -670,7 +713,7 @@ daemon_rollback(struct daemon *d, struct worker *w)
 static void
 daemon_finish(struct daemon *d, struct worker *w, int status)
 {
-	char reason[SPOOL_REASON_MAX], why[SPOOL_REASON_MAX + 64];
+	char reason[SPOOL_REASON_MAX], why[SPOOL_REASON_MAX + 64], vm[80];
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
 	daemon_read_reason(w, reason, sizeof(reason));
@@ -691,6 +734,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		int dfd;
 
 		owner_remove(&d->sp, w->id);
+		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    "cancelled by the operator") != 0)
 			log_warn("%s: cannot move to error/", w->id);
@@ -698,12 +742,14 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			unlinkat(dfd, "cancel", 0);	/* carried out */
 			close(dfd);
 		}
-		log_notice("%s: cancelled", w->id);
+		daemon_event(d, w->id, vm, LOG_MSGID_JOB_FAILED, LOG_NOTICE,
+		    "cancelled");
 		d->n_failed++;
 	} else if (code == HS_EXIT_OK) {
 		int r;
 
 		owner_remove(&d->sp, w->id);
+		daemon_job_vm(d, w->id, true, vm, sizeof(vm));
 		r = spool_rename(&d->sp, d->ops->work, w->id, d->ops->output,
 		    w->id, SPOOL_NOCLOBBER);
 
@@ -717,13 +763,21 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			retry_clear(d, w->id);
 			(void)spool_history(&d->sp, w->id,
 			    spool_dir_name(d->ops->output), NULL);
+			snprintf(why, sizeof(why), "done: passed to %s/",
+			    spool_dir_name(d->ops->output));
+			daemon_event(d, w->id, vm, LOG_MSGID_JOB_DONE,
+			    LOG_INFO, why);
 			d->n_ok++;
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
 		owner_remove(&d->sp, w->id);
+		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,
 		    reason[0] ? reason : "failed (no reason given)") != 0)
 			log_warn("%s: cannot move to error/", w->id);
+		snprintf(why, sizeof(why), "failed: %s",
+		    reason[0] ? reason : "no reason given");
+		daemon_event(d, w->id, vm, LOG_MSGID_JOB_FAILED, LOG_NOTICE, why);
 		d->n_failed++;
 	} else if (d->stopping && WIFSIGNALED(status)) {
 		daemon_rollback(d, w);

@@ -343,7 +343,9 @@ dialect_submit(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 		cJSON_AddStringToObject(src, "url", id);
 	} else {
 		cJSON_AddStringToObject(src, "type", prov);
-		cJSON_AddStringToObject(src, "vm", id);
+		/* vSphere names a VM by inventory path as often as by name */
+		cJSON_AddStringToObject(src, strcmp(prov, "vsphere") == 0 &&
+		    id[0] == '/' ? "vm_path" : "vm", id);
 	}
 	dialect_copy(origin, "vm_identifier", in, "vm_identifier");
 	dialect_copy(origin, "vm_path", in, "vm_path");

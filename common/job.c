@@ -18,7 +18,7 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", NULL };
+static const char *const source_types[] = { "file", "http", "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -32,7 +32,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http";
+	return "file, http, vsphere";
 }
 
 static int
@@ -167,6 +167,7 @@ job_get_str(const cJSON *j, const char *path)
 
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
+static int job_check_vsphere(const cJSON *, char *, size_t);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
 
@@ -471,6 +472,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		}
 		return 0;
 	}
+	if (strcmp(type, "vsphere") == 0)
+		return job_check_vsphere(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -481,6 +484,89 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	    !job_path_clean(job_get_str(src, "ca_file")))
 		return job_err(err, errlen, "source.ca_file: must be a clean "
 		    "absolute path");
+	return 0;
+}
+
+/* host[:port]: a DNS name, IPv4 address or [IPv6] address, a port. */
+bool
+job_server_valid(const char *s)
+{
+	const char *port = NULL;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255 || s[0] == '-' || s[0] == '.' || s[0] == ':')
+		return false;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL || end == s + 1 ||
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") != (size_t)(end - s - 1))
+			return false;
+		port = end[1] == ':' ? end + 2 : end[1] == '\0' ? NULL : "x";
+	} else {
+		size_t h = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-");
+
+		if (h == 0 || (s[h] != '\0' && s[h] != ':'))
+			return false;
+		port = s[h] == ':' ? s + h + 1 : NULL;
+	}
+	if (port != NULL && (port[0] == '\0' || strlen(port) > 5 ||
+	    strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+	    atoi(port) > 65535))
+		return false;
+	return true;
+}
+
+/*
+ * vsphere: a server, a credential, the VM by exactly one of name, inventory
+ * path and MoRef; mode datastore (default) or nfc; a snapshot to read
+ * from (datastore mode only: ExportVm has no snapshot argument).
+ */
+static int
+job_check_vsphere(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field vs_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, true, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 }, { "vm", F_STR, false, 0, 80 },
+		{ "vm_path", F_STR, false, 0, 2048 },
+		{ "moref", F_STR, false, 0, 64 }, { "mode", F_STR, false, 0, 16 },
+		{ "snapshot", F_STR, false, 0, 80 },
+	};
+	static const char *const modes[] = { "datastore", "nfc", NULL };
+	const char *vm = job_get_str(src, "vm"), *path = job_get_str(src, "vm_path");
+	const char *moref = job_get_str(src, "moref"), *mode;
+	const char *snap = job_get_str(src, "snapshot");
+
+	if (CHECK(src, "source", vs_f) != 0 ||
+	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
+		return -1;
+	if (!job_server_valid(job_get_str(src, "server")))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (no scheme, path or user: the credential holds "
+		    "the user)", job_get_str(src, "server"));
+	if ((vm != NULL) + (path != NULL) + (moref != NULL) != 1)
+		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
+		    "name), 'vm_path' (an inventory path) and 'moref'");
+	if (vm != NULL && (vm[0] == '\0' || !util_utf8_valid(vm, strlen(vm)) ||
+	    strpbrk(vm, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.vm: must be a VM name");
+	if (path != NULL && (path[0] != '/' || strstr(path, "//") != NULL ||
+	    strpbrk(path, "\r\n\t") != NULL || path[strlen(path) - 1] == '/'))
+		return job_err(err, errlen, "source.vm_path: must be an inventory "
+		    "path like /DATACENTER/vm/FOLDER/NAME");
+	if (moref != NULL && (moref[0] == '\0' || strspn(moref,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+	    != strlen(moref)))
+		return job_err(err, errlen, "source.moref: '%.64s' is not a "
+		    "MoRef like vm-42", moref);
+	mode = job_get_str(src, "mode");
+	if (snap != NULL && mode != NULL && strcmp(mode, "nfc") == 0)
+		return job_err(err, errlen, "source.snapshot: only mode datastore "
+		    "reads a snapshot (ExportVm exports the VM as it is)");
+	if (snap != NULL && (snap[0] == '\0' || strpbrk(snap, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.snapshot: must be a snapshot "
+		    "name");
 	return 0;
 }
 

@@ -37,6 +37,7 @@ char	*job_serialise(const cJSON *, size_t *);
 const cJSON *job_get(const cJSON *, const char *);
 const char *job_get_str(const cJSON *, const char *);
 bool	 job_source_type_known(const char *);
+bool	 job_server_valid(const char *);
 const char *job_source_types(void);
 
 #endif

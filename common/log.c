@@ -33,7 +33,8 @@ static struct {
 	char		 vm[80];
 	char		 stage[24];
 	int		 joblog_fd;
-} L = { "hyperspool", LOG_TARGET_PLAIN, 0, -1, "", "", "", -1 };
+	const char	*msgid;		/* of the line being logged, or NULL */
+} L = { "hyperspool", LOG_TARGET_PLAIN, 0, -1, "", "", "", -1, NULL };
 
 static int
 log_stderr_is_journal(void)
@@ -147,6 +148,8 @@ log_journal_format(char *buf, size_t size, int prio, const char *prog,
 		off = log_field(buf, size, off, "VM", L.vm);
 	if (L.stage[0] != '\0')
 		off = log_field(buf, size, off, "STAGE", L.stage);
+	if (L.msgid != NULL)
+		off = log_field(buf, size, off, "MESSAGE_ID", L.msgid);
 	return off < size ? off : size;
 }
 
@@ -200,6 +203,19 @@ log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+/* One line with a journal MESSAGE_ID (LOG_MSGID_*). */
+void
+log_event(const char *msgid, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	L.msgid = msgid;
+	va_start(ap, fmt);
+	log_vmsg(prio, fmt, ap);
+	va_end(ap);
+	L.msgid = NULL;
 }
 
 void

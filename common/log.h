@@ -8,6 +8,9 @@
  * s6-log understand). While a job context is set, every line is also
  * appended to that job's own log file, data/ID/log.
  *
+ * log_event() marks the lines of a job's life (started, done, failed) with a
+ * journal MESSAGE_ID, so `journalctl MESSAGE_ID=...` lists them all.
+ *
  * log_warn/log_fatal add strerror(errno); the *x variants do not
  * (OpenSMTPD's convention). log_fatal exits 111 (temporary failure).
  */
@@ -27,9 +30,16 @@ void	 log_job_end(void);
 
 void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 void	 log_vmsg(int, const char *, va_list);
+void	 log_event(const char *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	 log_fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* MESSAGE_IDs of a job's life in a stage (README, "Monitoring"). */
+#define LOG_MSGID_JOB_STARTED	"93c77712dcb141ea9e61126425781eb0"
+#define LOG_MSGID_JOB_DONE	"1425733f9f194e3a9891793d70e6637b"
+#define LOG_MSGID_JOB_FAILED	"52beddd5582e459d8b56316f66298b67"
 
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)

@@ -15,6 +15,7 @@
 static const struct provider *const providers[] = {
 	&provider_file,
 	&provider_http,
+	&provider_vsphere,
 };
 
 const struct provider *

@@ -41,6 +41,7 @@ struct provider {
 
 extern const struct provider provider_file;
 extern const struct provider provider_http;
+extern const struct provider provider_vsphere;
 
 const struct provider *export_provider(const char *);
 int	 export_fail(struct export_ctx *, const char *, ...)

@@ -40,6 +40,10 @@ struct fetch_opts {
 	const char	*url;
 	const char	*ca_file;	/* NULL: system CAs */
 	bool		 insecure;	/* skip TLS verification (labs) */
+	const char	*thumbprint;	/* pinned SHA-256 of the server cert
+					   (tlspin.c), or NULL */
+	const char	*cookie;	/* "name=value" sent with every request
+					   (a vSphere session), or NULL */
 	const char	*username;	/* from a credential, or NULL */
 	const char	*password;
 	int		 segments;	/* parallel Range connections (>= 1) */

@@ -72,8 +72,10 @@ has_n() {
 	[ "$(count_in "$1")" -eq "$2" ]
 }
 
-# start_nginx DIR: serve DIR on 127.0.0.1:$PORT with a real nginx (Range
-# support, access log in $T/nginx/access.log); $NGINX is its pid.
+# start_nginx DIR [DIRECTIVES]: serve DIR on 127.0.0.1:$PORT with a real
+# nginx (Range support, access log in $T/nginx/access.log, format
+# "combined"); DIRECTIVES go into its server block (e.g. "limit_rate 8m;").
+# $NGINX is its pid.
 start_nginx() {
 	PORT=$((20000 + RANDOM % 20000))
 	chmod 0711 "$T"	# nginx workers run as www-data
@@ -90,7 +92,7 @@ http {
 	fastcgi_temp_path $T/nginx;
 	uwsgi_temp_path $T/nginx;
 	scgi_temp_path $T/nginx;
-	server { listen 127.0.0.1:$PORT; root $1; }
+	server { listen 127.0.0.1:$PORT; root $1; ${2:-} }
 }
 CONF
 	# fd 3 is bats' own: nginx's workers must not keep it open.

@@ -61,3 +61,38 @@ EOF2
 	wait "$LASTPID"
 	wait_for 5 grep -q "STOPPING=1" "$T/notes"
 }
+
+@test "a job's life in a stage is marked with MESSAGE_IDs: started, done, failed (with VM)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	printf '{"name":"jm","source":{"type":"file","path":"%s/src/missing.ova"}}\n' "$T" >"$SP/incoming/good"
+	printf '{"name":"jbad"}\n' >"$SP/incoming/bad"
+	cat >"$T/inner.sh" <<EOF2
+set -e
+mount -t tmpfs none /run
+mkdir -p /run/systemd/journal
+socat -u UNIX-RECV:/run/systemd/journal/socket OPEN:$T/journal,creat,append &
+for i in \$(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+: >$T/stderr
+export JOURNAL_STREAM=\$(stat -c '%d:%i' $T/stderr)
+$QUEUED -c $T/conf --once 2>>$T/stderr
+$HS_BINDIR/exportd -c $T/conf --once 2>>$T/stderr
+sleep 0.2
+kill \$!
+EOF2
+	unshare -m sh "$T/inner.sh"
+	started=93c77712dcb141ea9e61126425781eb0
+	done_=1425733f9f194e3a9891793d70e6637b
+	failed=52beddd5582e459d8b56316f66298b67
+	j=$(tr '\n' '|' <"$T/journal")
+	# queued: two started, the good one done (VM known once normalised),
+	# the bad one failed; exportd: started and failed, both with the VM
+	[ "$(grep -c "^MESSAGE_ID=$started$" "$T/journal")" -eq 3 ]
+	[[ "$j" == *"MESSAGE=done: passed to request/|JOB_ID="*"|VM=jm|STAGE=intake|MESSAGE_ID=$done_|"* ]]
+	[[ "$j" == *"MESSAGE=failed: rejected: source: missing|JOB_ID="*"|STAGE=intake|MESSAGE_ID=$failed|"* ]]
+	[[ "$j" == *"MESSAGE=started|JOB_ID="*"|VM=jm|STAGE=exporting|MESSAGE_ID=$started|"* ]]
+	[[ "$j" == *"MESSAGE=failed: source.path: "*"|VM=jm|STAGE=exporting|MESSAGE_ID=$failed|"* ]]
+	# the same constants are what the README documents
+	grep -q "$started" "$BATS_TEST_DIRNAME/../../README.md"
+	grep -q "$done_" "$BATS_TEST_DIRNAME/../../README.md"
+	grep -q "$failed" "$BATS_TEST_DIRNAME/../../README.md"
+}

@@ -980,6 +980,58 @@ cred_put(struct credfx *c, const char *name, const char *text, mode_t mode)
 	write_file(path, text, strlen(text), mode);
 }
 
+/* cred_tls: a CA file or a SHA-256 pin, checked and normalised. */
+static int
+cred_tls_of(const char *text, struct cred_tls *t, char *err, size_t errlen)
+{
+	struct cred c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.name, sizeof(c.name), "vc");
+	assert_int_equal(cred_parse("vc", text, strlen(text), &c, err, errlen), 0);
+	rc = cred_tls(&c, t, err, errlen);
+	if (rc == 0 && t->ca_file != NULL)
+		t->ca_file = "(set)";	/* points into c, freed below */
+	cred_free(&c);
+	return rc;
+}
+
+static void
+test_cred_tls(void **state)
+{
+	struct cred_tls t;
+	char err[512];
+	const char *hex = "3b1f0a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627";
+
+	(void)state;
+	assert_int_equal(cred_tls_of("username = u\n", &t, err, sizeof(err)), 0);
+	assert_null(t.ca_file);
+	assert_string_equal(t.thumbprint, "");
+	assert_int_equal(cred_tls_of("thumbprint = \"\"\nca_file =\n", &t, err,
+	    sizeof(err)), 0);
+	assert_string_equal(t.thumbprint, "");
+	assert_null(t.ca_file);
+	/* as vSphere shows it: uppercase, colons */
+	assert_int_equal(cred_tls_of("thumbprint = 3B:1F:0A:0B:0C:0D:0E:0F:10:11:"
+	    "12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F:20:21:22:23:24:25:26:27\n",
+	    &t, err, sizeof(err)), 0);
+	assert_string_equal(t.thumbprint, hex);
+	assert_int_equal(cred_tls_of("ca_file = /etc/ssl/vc.pem\n", &t, err,
+	    sizeof(err)), 0);
+	assert_non_null(t.ca_file);
+	/* a SHA-1 thumbprint (20 bytes) is too weak a pin */
+	assert_int_equal(cred_tls_of("thumbprint = 3B:1F:0A:0B:0C:0D:0E:0F:10:11:"
+	    "12:13:14:15:16:17:18:19:1A:1B\n", &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "SHA-256"));
+	assert_int_equal(cred_tls_of("thumbprint = zz\n", &t, err, sizeof(err)), -1);
+	assert_int_equal(cred_tls_of("thumbprint = 3B::1F\n", &t, err,
+	    sizeof(err)), -1);
+	assert_int_equal(cred_tls_of("ca_file = vc.pem\n", &t, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "ca_file must be an absolute path"));
+}
+
 static void
 test_cred_parse_good(void **state)
 {
@@ -1208,6 +1260,7 @@ main(void)
 		FX(test_nginx_tls),
 		FX(test_nginx_basic_auth_from_credential),
 		CR(test_cred_parse_good),
+		cmocka_unit_test(test_cred_tls),
 		CR(test_cred_mode_refused),
 		CR(test_cred_owner_refused),
 		CR(test_cred_config_dir),

@@ -190,8 +190,8 @@ static void
 test_source_type_unsupported(void **state)
 {
 	(void)state;
-	expect_invalid("{'name':'a','source':{'type':'vsphere','vm':'vm-1'}}",
-	    "source.type: 'vsphere'");
+	expect_invalid("{'name':'a','source':{'type':'azure','vm':'vm-1'}}",
+	    "source.type: 'azure'");
 }
 
 static void
@@ -913,9 +913,15 @@ test_dialect_submit_vsphere(void **state)
 	assert_string_equal(job_get_str(j, "source.vm"), "vm-123");
 	conf_free();
 	finish_like_queued(j, DIALECT_SUBMIT);
+	/* the dialect has no server or credential: refused, saying so */
 	assert_int_equal(job_validate(j, &stored, err, sizeof(err)), -1);
-	if (strstr(err, "source.type") == NULL)
-		fail_msg("error \"%s\" does not name source.type", err);
+	if (strstr(err, "source.server: missing") == NULL)
+		fail_msg("error \"%s\" does not name source.server", err);
+	cJSON_Delete(j);
+	j = normalise_q("{'vm_identifier':'/DC0/vm/web01','provider':'vsphere'}",
+	    DIALECT_SUBMIT);
+	assert_string_equal(job_get_str(j, "source.vm_path"), "/DC0/vm/web01");
+	assert_string_equal(job_get_str(j, "name"), "web01");
 	cJSON_Delete(j);
 }
 
