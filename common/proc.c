@@ -1,5 +1,5 @@
 /*
- * proc.c - posix_spawn with captured output (see proc.h).
+ * proc.c - run programs with captured output (see proc.h).
  *
  * Error policy: -1 with errno when the program cannot be started; once
  * started, its exit status is in the result and stderr's tail explains it.
@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,13 +77,77 @@ proc_tidy_err(struct proc_result *r)
 		memmove(r->err, nl + 1, strlen(nl + 1) + 1);
 }
 
+/*
+ * Start argv[0] with stdin /dev/null and stdout/stderr on out/err, in a
+ * process group of its own, and dying with its parent: a worker killed
+ * with SIGKILL must not leave a qemu-img behind that still writes into
+ * the output directory (the next attempt would find the image locked, or
+ * see a stray file appear after the job is done). posix_spawn cannot set
+ * PR_SET_PDEATHSIG, hence fork and exec. An exec failure comes back as
+ * errno through a close-on-exec pipe.
+ */
+static pid_t
+proc_spawn(char *const argv[], int out, int err)
+{
+	pid_t parent = getpid(), pid;
+	int xp[2], e = 0;
+	ssize_t n;
+
+	if (pipe2(xp, O_CLOEXEC) != 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		e = errno;
+		close(xp[0]);
+		close(xp[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = 1; s < 32; s++)
+			if (s != SIGKILL && s != SIGSTOP)
+				signal(s, SIG_DFL);
+		if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+			goto fail;
+		if (getppid() != parent) {
+			errno = ESRCH;
+			goto fail;
+		}
+		if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0 ||
+		    dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			goto fail;
+		if (fd > 2)
+			close(fd);
+		for (int i = 0; i < 3; i++)
+			fcntl(i, F_SETFD, 0);
+		execvp(argv[0], argv);
+fail:
+		e = errno;
+		(void)!write(xp[1], &e, sizeof(e));
+		_exit(127);
+	}
+	close(xp[1]);
+	while ((n = read(xp[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(xp[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = e;
+		return -1;
+	}
+	return pid;
+}
+
 int
 proc_run(char *const argv[], size_t maxout, proc_line_cb cb, void *arg,
     struct proc_result *r)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	int op[2], ep[2], rc, st;
+	int op[2], ep[2], e, st;
 	size_t cap = 4096, start = 0;
 	struct pollfd pfd[2];
 	pid_t pid;
@@ -95,22 +160,14 @@ proc_run(char *const argv[], size_t maxout, proc_line_cb cb, void *arg,
 		close(op[1]);
 		return -1;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&at, 0);
-	rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	pid = proc_spawn(argv, op[1], ep[1]);
+	e = errno;
 	close(op[1]);
 	close(ep[1]);
-	if (rc != 0) {
+	if (pid < 0) {
 		close(op[0]);
 		close(ep[0]);
-		errno = rc;
+		errno = e;
 		return -1;
 	}
 	proc_current = pid;

@@ -3,7 +3,9 @@
  *
  * For each disk of job.vm, runs `qemu-img convert` with an argv (no shell)
  * and an explicit -f for the source (never probing) into the configured
- * output directory, under a dot-name that is renamed only once the image
+ * output directory, under a dot-name of its own (node and worker pid, so
+ * an earlier attempt's leftovers never collide with it; they are removed
+ * before the job converts again) that is renamed only once the image
  * is complete, synced, and has passed `qemu-img check` (and, if asked,
  * `qemu-img compare` against the source). Progress from -p goes to
  * data/ID/progress.json. The result's path and format go back into the
@@ -17,6 +19,7 @@
  * retry starts again from the exported copies, which are kept until the
  * whole stage succeeds.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,7 +156,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		ofmt = "qcow2";
 	src = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
 	dst = xasprintf("%s/%s-disk%zu.%s", c->outdir, name, n, ofmt);
-	tmp = xasprintf("%s/.%s-disk%zu.%s.part", c->outdir, name, n, ofmt);
+	tmp = xasprintf("%s/.%s-disk%zu.%s.%s.%ld.part", c->outdir, name, n, ofmt,
+	    util_hostname(), (long)getpid());
 	c->size = d->virtual_size;
 	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
@@ -278,6 +282,36 @@ out:
 	return rc;
 }
 
+/*
+ * Partial images (.*.part) left in OUTPUT_DIR/ID by earlier attempts of
+ * this job: their workers are gone (we hold the job now, and a worker's
+ * qemu-img dies with it), so nothing will ever finish them.
+ */
+static void
+conv_sweep_partial(struct conv *c)
+{
+	struct dirent *de;
+	size_t len;
+	DIR *dir;
+	int fd;
+
+	if ((fd = dup(c->outfd)) < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] != '.' || len < 6 ||
+		    strcmp(de->d_name + len - 5, ".part") != 0)
+			continue;
+		if (unlinkat(c->outfd, de->d_name, 0) == 0)
+			log_info("removed %s/%s, left by an earlier attempt",
+			    c->outdir, de->d_name);
+	}
+	closedir(dir);
+}
+
 /* OUTPUT_DIR/ID, traversable by the hypervisor's user (0755). */
 static int
 conv_outdir(struct conv *c)
@@ -292,6 +326,7 @@ conv_outdir(struct conv *c)
 	if (c->outfd < 0)
 		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
 		    strerror(errno));
+	conv_sweep_partial(c);
 	return 0;
 }
 

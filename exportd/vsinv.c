@@ -458,6 +458,28 @@ vsinv_view_destroy(struct vsoap *v, const char *view)
 	xmlFreeDoc(req);
 }
 
+/* Every VirtualMachine in the inventory, with its name: fn per object. */
+static enum vsoap_rc
+vsinv_each_vm(struct vsoap *v, vsinv_fn fn, void *arg)
+{
+	static const char *const types[] = { "VirtualMachine", NULL };
+	static const char *const paths[] = { "name", NULL };
+	char view[VSOAP_MOREF_MAX];
+	xmlDocPtr req;
+	xmlNodePtr spec;
+	enum vsoap_rc r;
+
+	if ((r = vsinv_view(v, types, view)) != VSOAP_OK)
+		return r;
+	spec = vsinv_req(v, &req);
+	vsinv_propset(spec, "VirtualMachine", paths);
+	vsinv_objset(spec, "ContainerView", view, true);
+	r = vsinv_each(v, req, fn, arg);
+	xmlFreeDoc(req);
+	vsinv_view_destroy(v, view);
+	return r;
+}
+
 struct vsinv_byname {
 	const char	*name;
 	char		 moref[VSOAP_MOREF_MAX];
@@ -481,23 +503,10 @@ vsinv_match(xmlNodePtr o, void *arg)
 static enum vsoap_rc
 vsinv_find_name(struct vsoap *v, const char *name, char *moref)
 {
-	static const char *const types[] = { "VirtualMachine", NULL };
-	static const char *const paths[] = { "name", NULL };
 	struct vsinv_byname b = { name, "", 0 };
-	char view[VSOAP_MOREF_MAX];
-	xmlDocPtr req;
-	xmlNodePtr spec;
 	enum vsoap_rc r;
 
-	if ((r = vsinv_view(v, types, view)) != VSOAP_OK)
-		return r;
-	spec = vsinv_req(v, &req);
-	vsinv_propset(spec, "VirtualMachine", paths);
-	vsinv_objset(spec, "ContainerView", view, true);
-	r = vsinv_each(v, req, vsinv_match, &b);
-	xmlFreeDoc(req);
-	vsinv_view_destroy(v, view);
-	if (r != VSOAP_OK)
+	if ((r = vsinv_each_vm(v, vsinv_match, &b)) != VSOAP_OK)
 		return r;
 	if (b.matches != 1) {
 		snprintf(v->fault, sizeof(v->fault), "%s",
@@ -613,23 +622,11 @@ enum vsoap_rc
 vsinv_list(struct vsoap *v, void (*fn)(const struct vs_vm *, void *),
     void *arg)
 {
-	static const char *const types[] = { "VirtualMachine", NULL };
-	static const char *const paths[] = { "name", NULL };
 	struct vsinv_lister l = { v, fn, arg, NULL, 0 };
 	struct vs_vm *vm = xcalloc(1, sizeof(*vm));
-	char view[VSOAP_MOREF_MAX];
-	xmlDocPtr req;
-	xmlNodePtr spec;
 	enum vsoap_rc r;
 
-	if ((r = vsinv_view(v, types, view)) != VSOAP_OK)
-		goto out;
-	spec = vsinv_req(v, &req);
-	vsinv_propset(spec, "VirtualMachine", paths);
-	vsinv_objset(spec, "ContainerView", view, true);
-	r = vsinv_each(v, req, vsinv_collect, &l);
-	xmlFreeDoc(req);
-	vsinv_view_destroy(v, view);
+	r = vsinv_each_vm(v, vsinv_collect, &l);
 	for (size_t i = 0; r == VSOAP_OK && i < l.n; i++) {
 		r = vsinv_vm(v, l.refs[i], vm);
 		if (r == VSOAP_FAULT && strcmp(v->fault, "NotFound") == 0) {
@@ -639,7 +636,6 @@ vsinv_list(struct vsoap *v, void (*fn)(const struct vs_vm *, void *),
 		if (r == VSOAP_OK)
 			fn(vm, arg);
 	}
-out:
 	free(l.refs);
 	free(vm);
 	return r;

@@ -72,6 +72,19 @@ has_n() {
 	[ "$(count_in "$1")" -eq "$2" ]
 }
 
+# import_to_libvirt: libvirt answering on qemu:///session (started if need
+# be), $T traversable by qemu, and importd configured to define TCG domains
+# there on user-mode networking
+import_to_libvirt() {
+	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
+	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
+	chmod 0711 "$T"
+	cat >>"$T/conf" <<'CONF'
+importd = { domain_type = "qemu"; };
+defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
+CONF
+}
+
 # start_nginx DIR [DIRECTIVES]: serve DIR on 127.0.0.1:$PORT with a real
 # nginx (Range support, access log in $T/nginx/access.log, format
 # "combined"); DIRECTIVES go into its server block (e.g. "limit_rate 8m;").

@@ -11,9 +11,11 @@ load helpers
 setup() { hs_setup; }
 teardown() { hs_teardown; }
 
-@test "daemon lines reach the journal socket with JOB_ID, VM and STAGE fields" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
-	printf '{"name":"jr","source":{"type":"file","path":"%s/src/x"}}\n' "$T" >"$SP/incoming/j"
+# with_journal PROGRAM...: run each daemon (--once) in a private mount
+# namespace whose journal socket socat receives into $T/journal, with
+# stderr as the journal stream ($T/stderr)
+with_journal() {
+	local p
 	cat >"$T/inner.sh" <<EOF2
 set -e
 mount -t tmpfs none /run
@@ -22,11 +24,18 @@ socat -u UNIX-RECV:/run/systemd/journal/socket OPEN:$T/journal,creat,append &
 for i in \$(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
 : >$T/stderr
 export JOURNAL_STREAM=\$(stat -c '%d:%i' $T/stderr)
-$QUEUED -c $T/conf --once 2>>$T/stderr
-sleep 0.2
-kill \$!
 EOF2
+	for p in "$@"; do
+		echo "$p -c $T/conf --once 2>>$T/stderr" >>"$T/inner.sh"
+	done
+	printf 'sleep 0.2\nkill $!\n' >>"$T/inner.sh"
 	unshare -m sh "$T/inner.sh"
+}
+
+@test "daemon lines reach the journal socket with JOB_ID, VM and STAGE fields" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	printf '{"name":"jr","source":{"type":"file","path":"%s/src/x"}}\n' "$T" >"$SP/incoming/j"
+	with_journal "$QUEUED"
 	id=$(ls "$SP/request")
 	# one datagram per line; fields of the "accepted" line, in order
 	tr '\n' '|' <"$T/journal" | grep -q "MESSAGE=accepted hyperspool-v1 job 'jr' (source file)|JOB_ID=$id|VM=jr|STAGE=intake|"
@@ -66,20 +75,7 @@ EOF2
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
 	printf '{"name":"jm","source":{"type":"file","path":"%s/src/missing.ova"}}\n' "$T" >"$SP/incoming/good"
 	printf '{"name":"jbad"}\n' >"$SP/incoming/bad"
-	cat >"$T/inner.sh" <<EOF2
-set -e
-mount -t tmpfs none /run
-mkdir -p /run/systemd/journal
-socat -u UNIX-RECV:/run/systemd/journal/socket OPEN:$T/journal,creat,append &
-for i in \$(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
-: >$T/stderr
-export JOURNAL_STREAM=\$(stat -c '%d:%i' $T/stderr)
-$QUEUED -c $T/conf --once 2>>$T/stderr
-$HS_BINDIR/exportd -c $T/conf --once 2>>$T/stderr
-sleep 0.2
-kill \$!
-EOF2
-	unshare -m sh "$T/inner.sh"
+	with_journal "$QUEUED" "$HS_BINDIR/exportd"
 	started=93c77712dcb141ea9e61126425781eb0
 	done_=1425733f9f194e3a9891793d70e6637b
 	failed=52beddd5582e459d8b56316f66298b67

@@ -187,13 +187,7 @@ EOF2
 }
 
 @test "all four daemons: an OVA, a VMX and an HTTP disk end up running in libvirt and boot" {
-	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
-	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
-	chmod 0711 "$T"
-	cat >>"$T/conf" <<'CONF'
-importd = { domain_type = "qemu"; };
-defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
-CONF
+	import_to_libvirt
 	mkdir "$T/src/vmx"
 	qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat "$RAW" "$T/src/vmx/b.vmdk"
 	printf 'numvcpus = "2"\nmemsize = "96"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "b.vmdk"\nethernet0.present = "TRUE"\nethernet0.address = "00:50:56:0a:0b:0c"\nethernet0.addressType = "static"\n' >"$T/src/vmx/b.vmx"

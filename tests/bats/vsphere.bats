@@ -97,13 +97,7 @@ no_secret() {
 }
 
 @test "both modes: a vcsim VM through all four daemons boots, with its disk and hardware" {
-	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
-	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
-	chmod 0711 "$T"
-	cat >>"$T/conf" <<'CONF'
-importd = { domain_type = "qemu"; };
-defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
-CONF
+	import_to_libvirt
 	start_vcsim
 	put DC0_H0_VM0
 	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
