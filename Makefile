@@ -13,6 +13,7 @@ BINDIR     = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/libexec/hyperspool
 SYSCONFDIR ?= /etc
 DOCDIR     = $(PREFIX)/share/doc/hyperspool
+DATADIR    = $(PREFIX)/share/hyperspool
 MANDIR     = $(PREFIX)/share/man
 UNITDIR    = $(PREFIX)/lib/systemd/system
 COMPLDIR   = $(PREFIX)/share/bash-completion/completions
@@ -58,7 +59,7 @@ all: $(PROGS) units man
 # Units and man pages carry the installation paths. $(B)/paths holds the
 # paths they (and the CLI, which finds the daemons in LIBEXECDIR) were made
 # with; it changes, and they are remade, when PREFIX or SYSCONFDIR does.
-PATHS = $(BINDIR) $(LIBEXECDIR) $(SYSCONFDIR) $(SPOOLDIR) $(STATEDIR)
+PATHS = $(BINDIR) $(LIBEXECDIR) $(SYSCONFDIR) $(SPOOLDIR) $(STATEDIR) $(DATADIR)
 $(B)/paths: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PATHS)' | cmp -s - $@ 2>/dev/null || echo '$(PATHS)' >$@
@@ -66,7 +67,7 @@ FORCE:
 
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SPOOLDIR@|$(SPOOLDIR)|g' \
-	-e 's|@STATEDIR@|$(STATEDIR)|g'
+	-e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
 
 # systemd/NAME@.{service,target}.in are the templated units (instance %i:
 # SYSCONFDIR/hyperspool/%i.conf, SPOOLDIR-%i); the plain units of the
@@ -250,7 +251,7 @@ demo: deps all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
 		$(DESTDIR)$(COMPLDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/bin/hyperspool $(DESTDIR)$(BINDIR)/
@@ -263,6 +264,7 @@ install: all
 			$(DESTDIR)$(SYSCONFDIR)/hyperspool/hyperspool.conf
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/convertwatch-guest.conf $(DESTDIR)$(DATADIR)/
 	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
 	for m in $(MAN_OUT); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
@@ -276,10 +278,11 @@ uninstall:
 		$(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/spool-layout.md \
 		$(UNIT_TMPL:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
-		$(DESTDIR)$(COMPLDIR)/hyperspool
+		$(DESTDIR)$(COMPLDIR)/hyperspool \
+		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf
 	for m in $(MAN_IN:man/%.in=%); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
-	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 
 # The Debian package (debian/), built from a copy of the tree so that
 # dh's clean step cannot touch this one; the .deb lands in $(B)/deb/.

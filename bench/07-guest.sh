@@ -23,25 +23,8 @@ if [ "$BENCH_QUICK" = 1 ]; then
 fi
 command -v virt-v2v-in-place >/dev/null ||
 	{ echo "bench: virt-v2v-in-place missing (apt-get install virt-v2v)" >&2; exit 2; }
-TOOL=$BENCH_DIR/../../shared/tools/make-debian-guest.sh
-[ -x "$TOOL" ] || { echo "bench: $TOOL missing (../shared)" >&2; exit 2; }
-MAC=00:50:56:8a:77:01
-CACHE=${HS_GUEST_CACHE:-/var/tmp/hyperspool-guest}
-KEY=$(cat "$TOOL" "$BENCH_DIR/../tests/guest/mkova" | sha256sum | cut -c1-12)
-OVADIR=$CACHE/ova-$KEY
-mkdir -p "$CACHE"
-(
-	flock -w 3600 9
-	if [ ! -s "$OVADIR/debian-guest.ova" ]; then
-		rm -rf "$OVADIR" "$CACHE/image.tmp"
-		"$TOOL" "$CACHE/image.tmp" >&2
-		mkdir -p "$OVADIR.tmp"
-		"$BENCH_DIR/../tests/guest/mkova" "$CACHE/image.tmp/debian-guest.raw" \
-		    "$OVADIR.tmp" "$MAC"
-		rm -rf "$CACHE/image.tmp"
-		mv "$OVADIR.tmp" "$OVADIR"
-	fi
-) 9>"$CACHE/.bats-lock"
+OVADIR=$("$BENCH_DIR/../tests/guest/prepare") ||
+	{ echo "bench: no guest image (tests/guest/prepare failed)" >&2; exit 2; }
 
 bench_setup
 sed -i "s|^source_roots = .*|source_roots = [ \"$OVADIR\" ];|" "$T/conf"

@@ -15,35 +15,12 @@
 
 load helpers
 
-SHARED_TOOL=$BATS_TEST_DIRNAME/../../../shared/tools/make-debian-guest.sh
 MAC=00:50:56:8a:77:01
 
-# The image and its OVA, rebuilt when the tool or mkova change.
+# The image and its OVA, built once (tests/guest/prepare).
 setup_file() {
-	local cache key dir
-	if [ ! -x "$SHARED_TOOL" ]; then
-		echo "guest.bats: $SHARED_TOOL is missing: the guest tests need" \
-		    "../shared/tools next to the repository; they cannot pass without it" >&2
-		return 1
-	fi
-	cache=${HS_GUEST_CACHE:-/var/tmp/hyperspool-guest}
-	key=$(cat "$SHARED_TOOL" "$BATS_TEST_DIRNAME/../guest/mkova" | sha256sum | cut -c1-12)
-	dir=$cache/ova-$key
-	mkdir -p "$cache"
-	(
-		flock -w 3600 9 || { echo "guest.bats: cache $cache is locked" >&2; exit 1; }
-		if [ ! -s "$dir/debian-guest.ova" ]; then
-			rm -rf "$dir" "$cache/image.tmp"
-			"$SHARED_TOOL" "$cache/image.tmp" >&2 || exit 1
-			mkdir -p "$dir.tmp"
-			"$BATS_TEST_DIRNAME/../guest/mkova" "$cache/image.tmp/debian-guest.raw" \
-			    "$dir.tmp" "$MAC" || exit 1
-			rm -rf "$cache/image.tmp"
-			mv "$dir.tmp" "$dir"
-		fi
-	) 9>"$cache/.bats-lock" || return 1
-	chmod 0755 "$cache" "$dir"
-	export GUEST_OVA_DIR=$dir
+	GUEST_OVA_DIR=$("$BATS_TEST_DIRNAME/../guest/prepare" "$MAC") || return 1
+	export GUEST_OVA_DIR
 }
 
 setup() {
