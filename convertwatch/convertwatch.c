@@ -11,7 +11,8 @@
  * data/ID/progress.json. The result's path and format go back into the
  * job (vm.disks[].output/output_format) for importd. A disk already
  * converted by an earlier run (its final name exists) is not converted
- * again. An output that does not fit (`qemu-img measure` against the free
+ * again, unless a guest step follows (which may have been cut off half way
+ * through it). An output that does not fit (`qemu-img measure` against the free
  * space, before converting; or qemu-img's ENOSPC) is a temporary failure
  * that names both sizes and leaves nothing behind. Then, when the job
  * asks (convert.guest fast, virt-v2v or auto), guest conversion on the
@@ -51,6 +52,7 @@ struct conv {
 	uint64_t	 need;		/* bytes its output takes (measured) */
 	char		*outdir;	/* OUTPUT_DIR/ID */
 	int		 outfd;
+	bool		 guest;		/* a guest step follows (convert.guest) */
 };
 
 /* "    (42.17/100%)" from qemu-img -p */
@@ -161,8 +163,22 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	c->size = d->virtual_size;
 	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
-		log_info("disk %zu: %s already converted", n, dst);
-		goto done;
+		if (!c->guest) {
+			log_info("disk %zu: %s already converted", n, dst);
+			goto done;
+		}
+		/*
+		 * The guest step writes into the final images: an attempt cut
+		 * off during it may have left one half changed. Start again
+		 * from the exported copy.
+		 */
+		log_info("disk %zu: %s left by an interrupted attempt with a "
+		    "guest step: converting it again", n, dst);
+		if (unlink(dst) != 0 && errno != ENOENT) {
+			rc = worker_retry(c->d, "cannot remove %s: %s", dst,
+			    strerror(errno));
+			goto out;
+		}
 	}
 	argv[i++] = "qemu-img";
 	argv[i++] = "convert";
@@ -408,6 +424,7 @@ convertwatch_run(struct daemon *d, const char *id)
 	c.job = job;
 	log_job_vm(job_get_str(job, "name"));
 	guest = job_get_str(job, "convert.guest");
+	c.guest = guest != NULL && strcmp(guest, "none") != 0;
 	if (vmdesc_from_json(job_get(job, "vm"), &vm, err, sizeof(err)) != 0) {
 		rc = worker_fail(d, "%s", err);
 		goto out;
@@ -426,8 +443,7 @@ convertwatch_run(struct daemon *d, const char *id)
 	progress_flush(&c.pg);
 	if (rc != 0)
 		goto out;
-	if (guest != NULL && strcmp(guest, "none") != 0 &&
-	    (rc = conv_guest(&c, guest, &vm)) != 0)
+	if (c.guest && (rc = conv_guest(&c, guest, &vm)) != 0)
 		goto out;
 	cJSON_DeleteItemFromObjectCaseSensitive(job, "vm");
 	cJSON_AddItemToObject(job, "vm", vmdesc_to_json(&vm));

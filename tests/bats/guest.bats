@@ -131,14 +131,19 @@ hsnet() {
 	[ "$(sha256sum "$OVA")" = "$sum" ]
 }
 
-@test "guest: fast on disks without an operating system fails with the reason, nothing left behind" {
+@test "guest: fast on disks without an operating system fails with the reason, nothing left behind; a final image of an interrupted attempt is not trusted" {
 	qemu-img create -q -f raw "$T/src/blank.raw" 64M
 	drop blank "$(printf '{"name":"blank","source":{"type":"file","path":"%s/src/blank.raw"},"convert":{"guest":"fast"}}' "$T")"
 	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
 	id=$(basename "$(dirname "$(grep -l ' from incoming/blank ' "$SP"/data/*/history)")")
 	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	# what an attempt cut off in its guest step leaves: a final image that
+	# is not to be trusted; it is converted again, not kept
+	mkdir -p "$T/out/$id"
+	echo "half a guest conversion" >"$T/out/$id/blank-disk0.qcow2"
 	"$HS_BINDIR/convertwatch" -c "$T/conf" --once 2>>"$T/convertwatch.log"
 	[ -f "$SP/error/$id" ] || { cat "$T"/*.log; false; }
+	grep -q 'left by an interrupted attempt with a guest step: converting it again' "$SP/data/$id/log"
 	grep -q 'guest conversion (fast): inspection found no operating system' "$SP/data/$id/reason"
 	# the converted image is gone (a retry starts from the exported copy)
 	[ -z "$(ls "$T/out/$id")" ]
