@@ -392,6 +392,8 @@ sd_cleanup() {
 	groupdel hyperspool 2>/dev/null
 	rm -rf "/var/spool/hyperspool-$SD_INST" "/var/lib/hyperspool-$SD_INST" \
 		"/var/cache/hyperspool-convertwatch" \
+		/tmp/systemd-private-*-hyperspool-*@"$SD_INST"* \
+		/var/tmp/systemd-private-*-hyperspool-*@"$SD_INST"* \
 		"/etc/hyperspool/$SD_INST.conf" "/etc/hyperspool/$SD_INST-bad.conf" \
 		"/etc/hyperspool/$SD_INST-nospool.conf"
 	[ -e "$D/had-etc" ] || rmdir /etc/hyperspool 2>/dev/null
