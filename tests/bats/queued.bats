@@ -9,7 +9,12 @@ teardown() { hs_teardown; }
 
 good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' "$1" "$T" "$1"; }
 
-@test "a job dropped with tmp+mv is in request/ within 50 ms (inotify, median of 9)" {
+# Pickup is event-driven: with the rescan 60 s away, every job must be in
+# request/ within seconds, which only inotify can do. How fast is a figure
+# for bench/01-pickup.sh (p50/p99 against its target), not a bound here:
+# a timed assertion fails on a loaded machine without a fault in the code.
+@test "a job dropped with tmp+mv is taken by inotify, not by the next rescan" {
+	echo 'watch = { rescan_interval = 60; };' >>"$T/conf"
 	start_daemon "$QUEUED"
 	wait_for 5 test -e "$SP/run/queued@$(hostname -s)"
 	lat=()
@@ -19,16 +24,12 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 		t0=$(date +%s%N)
 		mv "$SP/incoming/.l$i" "$SP/incoming/l$i"
 		until [ "$(count_in request)" -gt "$n" ]; do
-			[ $(( $(date +%s%N) - t0 )) -lt 5000000000 ] || false
+			[ $(( $(date +%s%N) - t0 )) -lt 10000000000 ] ||
+				{ echo "job $i not taken within 10 s"; false; }
 		done
 		lat+=($(( ($(date +%s%N) - t0) / 1000000 )))
 	done
-	median=$(printf '%s\n' "${lat[@]}" | sort -n | sed -n 5p)
-	echo "latencies ms: ${lat[*]}, median $median"
-	# The bound is a property of the production build; ASan+UBSan slow
-	# every job (fork, parse, fsyncs) by a factor, so it is not held there.
-	[ "${SAN:-}" != 1 ] || skip "sanitizer build: median $median ms, bound not applied"
-	[ "$median" -le 50 ]
+	echo "# latencies ms: ${lat[*]}" >&3
 }
 
 @test "poll mode picks a job up within the poll interval + 1 s" {
