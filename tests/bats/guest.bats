@@ -149,3 +149,23 @@ hsnet() {
 	[ -z "$(ls "$T/out/$id")" ]
 	[ -f "$SP/data/$id/$(jq -r '.vm.disks[0].file' "$SP/error/$id")" ]
 }
+
+@test "guest: auto on disks without an operating system tries virt-v2v-in-place, whose own error is the reason" {
+	# auto and the virt-v2v path, end to end: fast finds nothing to
+	# convert, auto hands the disks to virt-v2v-in-place, and its failure
+	# is the job's, with its own message. (Converting a real guest with it
+	# takes about 20 minutes under TCG: bench/07-guest.sh does that.)
+	command -v virt-v2v-in-place >/dev/null ||
+		{ echo "virt-v2v-in-place is not installed (contrib/packages.txt: virt-v2v)"; false; }
+	qemu-img create -q -f raw "$T/src/blank.raw" 64M
+	drop blank "$(printf '{"name":"blank","source":{"type":"file","path":"%s/src/blank.raw"},"convert":{"guest":"auto"}}' "$T")"
+	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	id=$(basename "$(dirname "$(grep -l ' from incoming/blank ' "$SP"/data/*/history)")")
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	"$HS_BINDIR/convertwatch" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	[ -f "$SP/error/$id" ] || { cat "$T"/*.log; false; }
+	echo "# reason: $(cat "$SP/data/$id/reason")" >&3
+	grep -q 'auto: .*no operating system.*trying virt-v2v-in-place' "$SP/data/$id/history"
+	grep -q 'virt-v2v' "$SP/data/$id/reason"
+	[ -z "$(ls "$T/out/$id")" ]
+}
