@@ -8,6 +8,7 @@
 #ifndef HS_UTIL_H
 #define HS_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@ void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 
 int64_t	 util_now_ms(void);		/* wall clock, ms since the epoch */
 int64_t	 util_mono_ms(void);		/* monotonic clock, ms */

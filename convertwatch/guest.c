@@ -35,11 +35,8 @@ guest_say(const struct guest_req *rq, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (s == NULL)
-		return;
 	log_info("guest: %s", s);
 	if (rq->note != NULL)
 		rq->note(s, rq->arg);
@@ -78,8 +75,9 @@ guest_gerr(guestfs_h *g, char *err, size_t errlen, int rc, const char *what)
 	return rc;
 }
 
-static void
-guest_free_strv(char **v)
+/* A NULL-terminated string list that libguestfs returned, and its strings. */
+void
+guest_strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
@@ -215,7 +213,7 @@ guest_mount(guestfs_h *g, const char *root, char *err, size_t errlen)
 				    mp[i + 1], mp[i]);
 				rc = guest_gerr(g, err, errlen, GUEST_FAIL, what);
 			}
-	guest_free_strv(mp);
+	guest_strv_free(mp);
 	return rc;
 }
 
@@ -293,7 +291,7 @@ guest_session(const struct guest_req *rq, bool fix, char *type_r,
 	guest_say(rq, "fast conversion done in %.1f s",
 	    (double)(util_mono_ms() - t0) / 1000);
 out:
-	guest_free_strv(roots);
+	guest_strv_free(roots);
 	free(type);
 	free(desc);
 	guestfs_close(g);

@@ -44,6 +44,7 @@ struct guest_req {
 };
 
 int	 guest_convert(const struct guest_req *, char *, size_t);
+void	 guest_strv_free(char **);
 void	 guest_say(const struct guest_req *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 bool	 guest_kvm_usable(void);

@@ -34,11 +34,8 @@ gc_note(struct gc_notes *nt, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (s == NULL)
-		s = xstrdup("(out of memory)");
 	nt->v = xrealloc(nt->v, (nt->n + 1) * sizeof(*nt->v));
 	nt->v[nt->n++] = s;
 }

@@ -42,14 +42,6 @@ fix_gerr(struct fix *f, const char *what, const char *path)
 	return GUEST_FAIL;
 }
 
-static void
-fix_strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* The whole text of a guest file, or NULL when it is not a regular file. */
 static char *
 fix_read(struct fix *f, const char *path)
@@ -129,7 +121,7 @@ fix_collect_names(struct fix *f, struct gc_names *nm)
 				    files[i], nm->n - before);
 			free(t);
 		}
-		fix_strv_free(files);
+		guest_strv_free(files);
 	}
 	gc_names_sort(nm);
 }
@@ -215,7 +207,7 @@ fix_devs(struct fix *f, struct gc_dev **out)
 		d[n].dev = xstrdup(fs[i]);
 		d[n++].uuid = uuid;
 	}
-	fix_strv_free(fs);
+	guest_strv_free(fs);
 	*out = d;
 	return n;
 }
@@ -375,7 +367,7 @@ fix_sysv_disable(struct fix *f, const char *name, int *count)
 		}
 		free(k);
 	}
-	fix_strv_free(links);
+	guest_strv_free(links);
 	return rc;
 }
 
@@ -527,7 +519,7 @@ fix_initrd_missing(struct fix *f, const char *initrd, const char *kver)
 
 	if (list != NULL)
 		missing = (int)gc_virtio_missing(list, builtin);
-	fix_strv_free(list);
+	guest_strv_free(list);
 	free(builtin);
 	free(bpath);
 	return missing;
@@ -640,7 +632,7 @@ fix_initrd(struct fix *f)
 	if (rc == GUEST_OK && n == 0)
 		guest_say(f->rq, "initramfs: no /boot/vmlinuz-* kernel found: "
 		    "nothing checked");
-	fix_strv_free(k);
+	guest_strv_free(k);
 	return rc;
 }
 
