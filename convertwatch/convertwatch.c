@@ -9,13 +9,15 @@
  * is complete, synced, and has passed `qemu-img check` (and, if asked,
  * `qemu-img compare` against the source). Progress from -p goes to
  * data/ID/progress.json; as it advances, the write-back of the image
- * starts (conv_writeback), so the final fsync finds little left. The result's path and format go back into the
- * job (vm.disks[].output/output_format) for importd. A disk already
- * converted by an earlier run (its final name exists) is not converted
- * again. An output that does not fit (`qemu-img measure` against the free
- * space, before converting, when the space is tight; or qemu-img's ENOSPC)
- * is a temporary failure that names both sizes and leaves nothing behind. The guest step is an
- * extension point: only "none" exists.
+ * starts (conv_writeback), so the final fsync finds little left. The
+ * result's path and format go back into the job
+ * (vm.disks[].output/output_format) for importd. A disk already converted
+ * by an earlier run (its final name exists) is not converted again. An
+ * output that does not fit (checked against the free space before
+ * converting, with `qemu-img measure` when space is tight: conv_fits; or
+ * qemu-img's ENOSPC) is a temporary failure that names both sizes and
+ * leaves nothing behind. The guest step is an extension point: only
+ * "none" exists.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -80,9 +82,8 @@ static void
 conv_progress(const char *line, void *arg)
 {
 	struct conv *c = arg;
-	double pct;
-
 	uint64_t done;
+	double pct;
 
 	if (sscanf(line, " (%lf/100%%)", &pct) != 1 || pct < 0 || pct > 100)
 		return;
