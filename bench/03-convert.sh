@@ -8,7 +8,7 @@
 # every contestant reads the very same file). Timed, in rotating order,
 # once per repetition:
 #   ours      the job renamed into exported/ -> renamed into converted/
-#             (claim, qemu-img measure, convert, check, fsync, publish);
+#             (claim, convert with write-back, check, fsync, publish);
 #   bare      qemu-img convert -p -f vmdk -O qcow2 (convertwatch's options);
 #             also timed up to an fsync of its output (`sync FILE`):
 #             qemu-img leaves the data in the page cache, convertwatch

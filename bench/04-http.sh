@@ -4,7 +4,7 @@
 # against curl.
 #
 #   4a  plain nginx. ours: the job renamed into request/ -> in exported/
-#       (HEAD, 4 Range segments, fsync, qemu-img info, publish); against
+#       (HEAD, 4 Range segments, fsync, virtual size, publish); against
 #       `curl -o` (page cache only) and, for the record, `curl -o` followed
 #       by an fsync of the file (`sync FILE`), which is what ours promises.
 #   4b  nginx with `limit_rate` per connection (how ESXi and object stores

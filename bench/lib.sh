@@ -118,6 +118,18 @@ cpu_ms() {
 	echo $(((${12} + ${13}) * 1000 / $(getconf CLK_TCK)))
 }
 
+# cpu_all_ms PID: user + system CPU time of PID and of its children it has
+# waited for (fields 14 to 17: a daemon's workers, and through them their
+# qemu-img), in ms
+cpu_all_ms() {
+	local s
+	s=$(cat "/proc/$1/stat")
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo $(((${12} + ${13} + ${14} + ${15}) * 1000 / $(getconf CLK_TCK)))
+}
+
 # hwm_kib PID: peak resident set size (VmHWM) in KiB
 hwm_kib() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"

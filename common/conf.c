@@ -58,6 +58,7 @@ static const struct {
 	{ "importd.domain_type",	T_STR },
 	{ "importd.machine",		T_STR },
 	{ "importd.network_map",	T_STRLIST },
+	{ "importd.validate_xml",	T_BOOL },
 	{ "defaults.convert.format",	T_STR },
 	{ "defaults.convert.guest",	T_STR },
 	{ "defaults.import.uri",	T_STR },

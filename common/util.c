@@ -1,6 +1,6 @@
 /*
  * util.c - allocation that never returns NULL, clocks, whole-buffer I/O,
- * name and encoding checks, host identity, free space.
+ * early write-back, name and encoding checks, host identity, free space.
  *
  * Error policy: allocation failure is fatal (message on stderr, exit 111
  * so a supervisor restarts us); everything else returns -1 with errno.
@@ -162,6 +162,24 @@ util_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		off += n;
 	}
 	return 0;
+}
+
+/*
+ * Start the write-back of fd's dirty pages in [off, off + len) (len 0: to
+ * the end of the file) and return at once: sync_file_range() with only
+ * SYNC_FILE_RANGE_WRITE neither waits for pages already being written nor
+ * for the new ones. For writers of big files that fsync at the end (a
+ * download, a conversion): left to the kernel, a few GiB stay dirty in
+ * the page cache (below dirty_background_ratio it writes nothing), and
+ * the final fsync writes them all while everything else waits; kicked
+ * every UTIL_WRITEBACK_STEP bytes, the disk works while the data arrives
+ * and the fsync finds little left. Errors are ignored on purpose: this is
+ * only a head start, and the fsync that follows reports any I/O error.
+ */
+void
+util_writeback(int fd, off_t off, off_t len)
+{
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
 }
 
 int

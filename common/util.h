@@ -36,6 +36,9 @@ void	 util_iso8601(time_t, char buf[32]);	/* 2026-11-22T03:15:00Z */
 
 int	 util_write_all(int, const void *, size_t);
 int	 util_pwrite_all(int, const void *, size_t, off_t);
+/* Writers of big files start the write-back every this many bytes. */
+#define UTIL_WRITEBACK_STEP	(8 * 1024 * 1024)
+void	 util_writeback(int, off_t, off_t);	/* never waits; see util.c */
 int	 util_read_all(int, size_t, char **, size_t *);	/* -1/EFBIG if > max */
 int	 util_read_file_at(int, const char *, size_t, char **, size_t *);
 int	 util_fs_avail(int, uint64_t *);	/* bytes writable on fd's fs */

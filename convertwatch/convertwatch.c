@@ -8,17 +8,19 @@
  * before the job converts again) that is renamed only once the image
  * is complete, synced, and has passed `qemu-img check` (and, if asked,
  * `qemu-img compare` against the source). Progress from -p goes to
- * data/ID/progress.json. The result's path and format go back into the
- * job (vm.disks[].output/output_format) for importd. A disk already
- * converted by an earlier run (its final name exists) is not converted
- * again, unless a guest step follows (which may have been cut off half way
- * through it). An output that does not fit (`qemu-img measure` against the free
- * space, before converting; or qemu-img's ENOSPC) is a temporary failure
- * that names both sizes and leaves nothing behind. Then, when the job
- * asks (convert.guest fast, virt-v2v or auto), guest conversion on the
- * converted images (guest.c); if it fails, the images are removed, so a
- * retry starts again from the exported copies, which are kept until the
- * whole stage succeeds.
+ * data/ID/progress.json; as it advances, the write-back of the image
+ * starts (conv_writeback), so the final fsync finds little left. The
+ * result's path and format go back into the job
+ * (vm.disks[].output/output_format) for importd. A disk already converted
+ * by an earlier run (its final name exists) is not converted again, unless
+ * a guest step follows (which may have been cut off half way through it).
+ * An output that does not fit (checked against the free space before
+ * converting, with `qemu-img measure` when space is tight: conv_fits; or
+ * qemu-img's ENOSPC) is a temporary failure that names both sizes and
+ * leaves nothing behind. Then, when the job asks (convert.guest fast,
+ * virt-v2v or auto), guest conversion on the converted images (guest.c);
+ * if it fails, the images are removed, so a retry starts again from the
+ * exported copies, which are kept until the whole stage succeeds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,20 +52,52 @@ struct conv {
 	uint64_t	 base;		/* bytes of earlier disks */
 	uint64_t	 size;		/* this disk's virtual size */
 	uint64_t	 need;		/* bytes its output takes (measured) */
+	char *const	*measure;	/* argv of `qemu-img measure` for it */
 	char		*outdir;	/* OUTPUT_DIR/ID */
 	int		 outfd;
 	bool		 guest;		/* a guest step follows (convert.guest) */
+	const char	*tmpname;	/* this disk's dot-name in outdir */
+	int		 tmpfd;		/* open on it once qemu-img made it */
+	uint64_t	 wbmark;	/* progress at the last write-back */
 };
+
+/*
+ * Start the write-back of the image qemu-img is writing, without waiting.
+ * convertwatch fsyncs the image before it publishes it; left to the
+ * kernel, gigabytes of it would stay dirty in the page cache until then
+ * (no write-back below dirty_background_ratio), the disk idle while
+ * qemu-img runs and the fsync writing everything after it (bench 3).
+ * Called as qemu-img reports progress (at most every 1 % of the disk) once
+ * UTIL_WRITEBACK_STEP more of it is done, and once when it is finished;
+ * the whole file each time, since a qcow2's clusters do not lie at their
+ * virtual offsets and a raw image has its full size from the start.
+ */
+static void
+conv_writeback(struct conv *c)
+{
+	if (c->tmpfd < 0)
+		c->tmpfd = openat(c->outfd, c->tmpname, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	if (c->tmpfd >= 0)
+		util_writeback(c->tmpfd, 0, 0);
+}
 
 /* "    (42.17/100%)" from qemu-img -p */
 static void
 conv_progress(const char *line, void *arg)
 {
 	struct conv *c = arg;
+	uint64_t done;
 	double pct;
 
-	if (sscanf(line, " (%lf/100%%)", &pct) == 1 && pct >= 0 && pct <= 100)
-		progress_set(&c->pg, c->base + (uint64_t)((double)c->size * pct / 100));
+	if (sscanf(line, " (%lf/100%%)", &pct) != 1 || pct < 0 || pct > 100)
+		return;
+	done = (uint64_t)((double)c->size * pct / 100);
+	progress_set(&c->pg, c->base + done);
+	if (done >= c->wbmark + UTIL_WRITEBACK_STEP) {
+		conv_writeback(c);
+		c->wbmark = done;
+	}
 }
 
 static int
@@ -72,6 +106,60 @@ conv_qemu(struct conv *c, char **argv, bool progress, struct proc_result *r)
 	if (proc_run(argv, 1 << 16, progress ? conv_progress : NULL, c, r) != 0)
 		return worker_retry(c->d, "cannot run qemu-img: %s", strerror(errno));
 	return 0;
+}
+
+/*
+ * How many bytes the output will take: `qemu-img measure` (exact for an
+ * uncompressed image, an upper bound for a compressed one); the virtual
+ * size when it cannot tell.
+ */
+static void
+conv_measure(struct conv *c)
+{
+	struct proc_result r;
+	const cJSON *req;
+	char err[256];
+	cJSON *j;
+
+	c->need = c->size;
+	if (proc_run(c->measure, 1 << 16, NULL, NULL, &r) != 0)
+		return;
+	if (r.status == 0 && (j = job_parse(r.out, r.outlen, err,
+	    sizeof(err))) != NULL) {
+		req = cJSON_GetObjectItemCaseSensitive(j, "required");
+		if (cJSON_IsNumber(req) && req->valuedouble >= 0)
+			c->need = (uint64_t)req->valuedouble;
+		cJSON_Delete(j);
+	}
+	proc_result_free(&r);
+}
+
+/*
+ * Does the output fit in the free space? An uncompressed image takes at
+ * most its virtual size plus qcow2's metadata: per cluster 8 bytes of L2
+ * table and 2 of refcount, 2.0 % of the data at the smallest cluster size
+ * (512 bytes), 0.02 % at the default 64 KiB, plus a header and tables of
+ * a few clusters. Free space above the virtual size plus CONV_MARGIN of it
+ * plus CONV_SLACK is room enough, whatever the options: no need to ask
+ * qemu-img (a child process, 4.5 ms a disk; bench 2). Only where space is
+ * tighter does `qemu-img measure` say exactly. A compressed image's size
+ * is unknown before it is written: not checked (qemu-img's ENOSPC is).
+ */
+#define CONV_MARGIN	16		/* 1/16 = 6.25 % of the virtual size */
+#define CONV_SLACK	(16 * 1024 * 1024)
+
+static bool
+conv_fits(struct conv *c, bool compress)
+{
+	uint64_t avail;
+
+	if (compress || util_fs_avail(c->outfd, &avail) != 0)
+		return true;
+	if (avail > c->size && avail - c->size > c->size / CONV_MARGIN +
+	    CONV_SLACK)
+		return true;
+	conv_measure(c);
+	return c->need <= avail;
 }
 
 /*
@@ -85,6 +173,8 @@ conv_nospace(struct conv *c, const char *what, const char *tmp)
 
 	if (tmp != NULL)
 		unlink(tmp);
+	if (c->need == 0 && c->measure != NULL)
+		conv_measure(c);
 	(void)util_fs_avail(c->outfd, &avail);
 	return worker_retry(c->d, "%s: no space left on %s: need %llu bytes, "
 	    "%llu available", what, c->outdir, (unsigned long long)c->need,
@@ -101,32 +191,6 @@ conv_qemu_failed(struct conv *c, const char *what, struct proc_result *r,
 		return conv_nospace(c, what, tmp);
 	return worker_fail(c->d, "%s failed (exit %d): %s", what, r->status,
 	    r->err[0] ? r->err : "no message");
-}
-
-/*
- * How many bytes the output will take: `qemu-img measure` (exact for an
- * uncompressed image, an upper bound for a compressed one); the virtual
- * size when it cannot tell.
- */
-static void
-conv_measure(struct conv *c, char **argv)
-{
-	struct proc_result r;
-	const cJSON *req;
-	char err[256];
-	cJSON *j;
-
-	c->need = c->size;
-	if (proc_run(argv, 1 << 16, NULL, NULL, &r) != 0)
-		return;
-	if (r.status == 0 && (j = job_parse(r.out, r.outlen, err,
-	    sizeof(err))) != NULL) {
-		req = cJSON_GetObjectItemCaseSensitive(j, "required");
-		if (cJSON_IsNumber(req) && req->valuedouble >= 0)
-			c->need = (uint64_t)req->valuedouble;
-		cJSON_Delete(j);
-	}
-	proc_result_free(&r);
 }
 
 static void
@@ -151,7 +215,6 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	char *src, *dst, *tmp, *argv[32], *mv[16], opts[128], mbuf[16], what[64];
 	struct proc_result r;
 	struct stat st;
-	uint64_t avail;
 	int i = 0, m = 0, rc = 0, fd;
 
 	if (ofmt == NULL)
@@ -160,6 +223,9 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	dst = xasprintf("%s/%s-disk%zu.%s", c->outdir, name, n, ofmt);
 	tmp = xasprintf("%s/.%s-disk%zu.%s.%s.%ld.part", c->outdir, name, n, ofmt,
 	    util_hostname(), (long)getpid());
+	c->tmpname = strrchr(tmp, '/') + 1;
+	c->tmpfd = -1;
+	c->wbmark = 0;
 	c->size = d->virtual_size;
 	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
@@ -204,7 +270,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	argv[i++] = src;
 	argv[i++] = tmp;
 	argv[i] = NULL;
-	/* The same output options, measured; the check is only a hint. */
+	/* The same output options, measured when space is tight (conv_fits)
+	 * or short (conv_nospace); the check is only a hint. */
 	mv[m++] = "qemu-img";
 	mv[m++] = "measure";
 	mv[m++] = "--output=json";
@@ -218,10 +285,10 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	}
 	mv[m++] = src;
 	mv[m] = NULL;
-	conv_measure(c, mv);
+	c->measure = mv;
+	c->need = 0;
 	snprintf(what, sizeof(what), "disk %zu", n);
-	if (!compress && util_fs_avail(c->outfd, &avail) == 0 &&
-	    c->need > avail) {
+	if (!conv_fits(c, compress)) {
 		rc = conv_nospace(c, what, NULL);
 		goto out;
 	}
@@ -235,6 +302,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		goto fail;
 	}
 	proc_result_free(&r);
+	/* The rest of it goes to the disk while qemu-img check reads it. */
+	conv_writeback(c);
 	if (strcmp(ofmt, "qcow2") == 0) {
 		char *chk[] = { "qemu-img", "check", "-f", "qcow2", tmp, NULL };
 
@@ -292,6 +361,10 @@ done:
 fail:
 	unlink(tmp);
 out:
+	if (c->tmpfd >= 0)
+		close(c->tmpfd);
+	c->tmpfd = -1;
+	c->measure = NULL;
 	free(src);
 	free(dst);
 	free(tmp);
@@ -408,7 +481,8 @@ static int
 convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
-	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1 };
+	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
+	    .tmpfd = -1 };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;

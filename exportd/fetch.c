@@ -77,7 +77,6 @@
 #define FETCH_BACKOFF_MAX	300.0	/* seconds between two attempts */
 #define FETCH_RETRY_AFTER_MAX	600	/* longer Retry-After: give up now */
 #define FETCH_STATE_MS		1000
-#define FETCH_WRITEBACK		(8 * 1024 * 1024)	/* see fetch_seg_write */
 #define FETCH_STATE_MAX		(64 * 1024)
 #define FETCH_UA		"hyperspool/1"
 #define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
@@ -1028,9 +1027,9 @@ fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
 	 * work at the same time, and a download that outruns the disk is
 	 * paced by it instead of piling up dirty pages.
 	 */
-	if (s->done > s->synced && s->done - s->synced >= FETCH_WRITEBACK) {
-		(void)sync_file_range(j->fd, (off_t)(s->start + s->synced),
-		    (off_t)(s->done - s->synced), SYNC_FILE_RANGE_WRITE);
+	if (s->done > s->synced && s->done - s->synced >= UTIL_WRITEBACK_STEP) {
+		util_writeback(j->fd, (off_t)(s->start + s->synced),
+		    (off_t)(s->done - s->synced));
 		s->synced = s->done;
 	}
 	return n;

@@ -3,7 +3,8 @@
  *
  * For each converted job a worker checks the converted images (read-only,
  * no symlinks, never written), builds the domain XML (common/domxml.c),
- * defines the domain on job.import.uri, marks it autostart, starts it and
+ * defines the domain on job.import.uri (validated against libvirt's schema
+ * unless importd.validate_xml is false), marks it autostart, starts it and
  * runs the boot check on its serial console when the job asks, records
  * what it did in the job ("result") and lets the skeleton publish the job
  * to imported/.
@@ -280,7 +281,8 @@ importd_define(struct importd *im, struct virt *v)
 	free(desc);
 	if (xml == NULL)
 		return worker_fail(im->d, "%s", err);
-	r = virt_define(v, xml, im->name, im->uuid);
+	r = virt_define(v, xml, im->name, im->uuid,
+	    conf_bool("importd.validate_xml", true));
 	free(xml);
 	if (r != 0)
 		return importd_virt_fail(im, v);

@@ -2,7 +2,8 @@
  * virt.c - importd's use of libvirt (see virt.h for the interface).
  *
  * Functions: virt_open/virt_close (connection), virt_find/virt_define
- * (our domain, recognised by name and UUID), virt_autostart, virt_start,
+ * (our domain, recognised by name and UUID; the define optionally
+ * validated against libvirt's schema), virt_autostart, virt_start,
  * virt_resume, virt_state, virt_kvm_usable, and virt_console_* (the
  * serial console as a non-blocking stream for the boot check).
  *
@@ -183,19 +184,25 @@ virt_find(struct virt *v, const char *name, const char *uuid)
 }
 
 /*
- * Define the domain (validated against libvirt's schema). A define that
+ * Define the domain, validated against libvirt's RelaxNG schema when
+ * validate is set. The XML is ours (common/domxml.c builds it with
+ * libxml2; the job's strings are only ever values in it), so the schema
+ * catches our mistakes, such as an element libvirt would silently ignore,
+ * not the user's: libvirt's parser checks the values either way. libvirt
+ * compiles the schema anew on every call (16.5 ms of CPU per define,
+ * bench/RESULTS.md, row 2), hence importd.validate_xml. A define that
  * races with somebody else's domain of the same name fails in libvirt
  * (same name, other UUID); say so in the same words as virt_find().
  */
 int
 virt_define(struct virt *v, const char *xml, const char *name,
-    const char *uuid)
+    const char *uuid, bool validate)
 {
 	char saved[VIRT_ERR_MAX];
 	bool perm;
 
 	if ((v->dom = virDomainDefineXMLFlags(v->conn, xml,
-	    VIR_DOMAIN_DEFINE_VALIDATE)) != NULL)
+	    validate ? VIR_DOMAIN_DEFINE_VALIDATE : 0)) != NULL)
 		return 0;
 	virt_fail(v, "cannot define domain %s on %s", name, v->uri);
 	memcpy(saved, v->err, sizeof(saved));

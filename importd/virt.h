@@ -38,7 +38,8 @@ enum virt_run { VIRT_STOPPED, VIRT_PAUSED, VIRT_RUNNING };
 int	 virt_open(struct virt *, const char *);
 void	 virt_close(struct virt *);
 int	 virt_find(struct virt *, const char *, const char *);
-int	 virt_define(struct virt *, const char *, const char *, const char *);
+int	 virt_define(struct virt *, const char *, const char *, const char *,
+	    bool);
 int	 virt_autostart(struct virt *);
 int	 virt_start(struct virt *, bool);
 int	 virt_resume(struct virt *);

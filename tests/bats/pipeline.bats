@@ -97,8 +97,18 @@ VMX
 		qemu-img convert -f raw -O "$fmt" ${opt:+-o "$opt"} "$RAW" "$T/src/$file"
 		ids+=("$(job "d-${file//./-}" "{\"type\":\"file\",\"path\":\"$T/src/$file\"}")")
 	done
+	# a raw disk of no whole number of sectors: its virtual size (which
+	# exportd takes from the file's size) is what qemu-img says it is
+	head -c 1000000 /dev/urandom >"$T/src/odd.raw"
+	odd=$(job d-odd "{\"type\":\"file\",\"path\":\"$T/src/odd.raw\"}")
 	run_export_convert
 	for id in "${ids[@]}"; do converted_ok "$id"; done
+	[ -f "$SP/converted/$odd" ] || { cat "$SP/data/$odd/reason"; false; }
+	want=$(qemu-img info -f raw --output=json "$T/src/odd.raw" | jq '."virtual-size"')
+	[ "$want" = 1000448 ]
+	[ "$(jq -r .vm.disks[0].virtual_size "$SP/converted/$odd")" = "$want" ]
+	qemu-img compare -f raw -F qcow2 "$T/src/odd.raw" \
+	    "$(jq -r '.vm.disks[0].output' "$SP/converted/$odd")"
 	# a bare disk gets one NIC (libvirt picks the MAC) and sane defaults
 	[ "$(jq -r '.vm.nics | length' "$SP/converted/${ids[5]}")" = 1 ]
 	[ "$(jq -r .vm.memory_mib "$SP/converted/${ids[5]}")" = 1024 ]

@@ -3,7 +3,10 @@
  *
  * Every test parses the builder's output back with libxml2 and asks XPath
  * questions of it, so the assertions are about the document libvirt will
- * read, not about its formatting. Values with XML-special characters must
+ * read, not about its formatting. Every document built is also validated
+ * against libvirt's own RelaxNG schema (libvirt0's domain.rng), the check
+ * importd leaves to libvirt only when importd.validate_xml is on: an
+ * element or attribute libvirt would silently ignore fails here. Values with XML-special characters must
  * come back exactly as they went in (libxml2 escapes them on output).
  */
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <cmocka.h>
 
 #include <libxml/parser.h>
+#include <libxml/relaxng.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <stdio.h>
@@ -24,6 +28,9 @@
 #include "vmdesc.h"
 
 #define UUID	"0b7c5cb4-5c4f-4d4e-9a51-6b8f3e0f1a2b"
+#define DOMAIN_RNG "/usr/share/libvirt/schemas/domain.rng"
+
+static xmlRelaxNGPtr domain_rng;	/* compiled once, on first use */
 
 struct fixture {
 	struct vmdesc	 vm;
@@ -95,7 +102,32 @@ teardown(void **state)
 	return 0;
 }
 
-/* Build and parse back; fails the test if either step fails. */
+/* The document must be valid against libvirt's schema. */
+static void
+assert_schema_valid(struct fixture *f)
+{
+	xmlRelaxNGParserCtxtPtr p;
+	xmlRelaxNGValidCtxtPtr v;
+	int rc;
+
+	if (domain_rng == NULL) {
+		if ((p = xmlRelaxNGNewParserCtxt(DOMAIN_RNG)) != NULL)
+			domain_rng = xmlRelaxNGParse(p);
+		xmlRelaxNGFreeParserCtxt(p);
+		if (domain_rng == NULL)
+			fail_msg("cannot load libvirt's schema %s (package libvirt0)",
+			    DOMAIN_RNG);
+	}
+	v = xmlRelaxNGNewValidCtxt(domain_rng);
+	assert_non_null(v);
+	rc = xmlRelaxNGValidateDoc(v, f->doc);
+	xmlRelaxNGFreeValidCtxt(v);
+	if (rc != 0)
+		fail_msg("the domain XML fails libvirt's schema (%d):\n%s", rc,
+		    f->xml);
+}
+
+/* Build, parse back and validate; fails the test if any step fails. */
 static void
 build(struct fixture *f)
 {
@@ -105,6 +137,7 @@ build(struct fixture *f)
 	f->doc = xmlReadMemory(f->xml, (int)strlen(f->xml), "domain.xml", NULL,
 	    XML_PARSE_NONET);
 	assert_non_null(f->doc);
+	assert_schema_valid(f);
 }
 
 static void
@@ -402,6 +435,7 @@ main(void)
 
 	xmlInitParser();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	xmlRelaxNGFree(domain_rng);
 	xmlCleanupParser();
 	return rc;
 }
