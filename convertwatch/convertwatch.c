@@ -62,6 +62,19 @@ struct conv {
 };
 
 /*
+ * This disk's temp image, opened once qemu-img has made it: for the
+ * write-back as it grows and the fsync before its rename. -1 with errno.
+ */
+static int
+conv_tmpfd(struct conv *c)
+{
+	if (c->tmpfd < 0)
+		c->tmpfd = openat(c->outfd, c->tmpname, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	return c->tmpfd;
+}
+
+/*
  * Start the write-back of the image qemu-img is writing, without waiting.
  * convertwatch fsyncs the image before it publishes it; left to the
  * kernel, gigabytes of it would stay dirty in the page cache until then
@@ -75,10 +88,7 @@ struct conv {
 static void
 conv_writeback(struct conv *c)
 {
-	if (c->tmpfd < 0)
-		c->tmpfd = openat(c->outfd, c->tmpname, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC);
-	if (c->tmpfd >= 0)
+	if (conv_tmpfd(c) >= 0)
 		util_writeback(c->tmpfd, 0, 0);
 }
 
@@ -215,7 +225,7 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	char *src, *dst, *tmp, *argv[32], *mv[16], opts[128], mbuf[16], what[64];
 	struct proc_result r;
 	struct stat st;
-	int i = 0, m = 0, rc = 0, fd;
+	int i = 0, m = 0, rc = 0;
 
 	if (ofmt == NULL)
 		ofmt = "qcow2";
@@ -335,16 +345,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
-	if ((fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		rc = -1;
-	else if ((rc = fsync(fd)) != 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	} else
-		rc = close(fd);
-	if (rc != 0 || rename(tmp, dst) != 0 || spool_fsync_dir(c->outfd) != 0) {
+	if (conv_tmpfd(c) < 0 || fsync(c->tmpfd) != 0 || rename(tmp, dst) != 0 ||
+	    spool_fsync_dir(c->outfd) != 0) {
 		rc = util_errno_nospace(errno) ? conv_nospace(c, what, tmp) :
 		    worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
 		goto fail;
