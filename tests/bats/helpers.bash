@@ -116,3 +116,35 @@ CONF
 	wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$PORT/" ||
 	    { cat "$T/nginx/error.log"; false; }
 }
+
+# submitters: a throwaway submitters' group and two unprivileged members of
+# it, $EVE (the attacker) and $VIC (a victim), made for this test and
+# removed by drop_submitters (call it from teardown). The spool in $T is
+# re-initialised for that group, so both may drop jobs into incoming/ and
+# read the spool as the packaged setup allows; $T is made traversable.
+# as_user USER CMD...: run CMD as USER with that user's groups only.
+submitters() {
+	local tag
+	tag=$(printf 'hs%05d%03d' $$ $((RANDOM % 1000)))
+	SUBGROUP=${tag}g EVE=${tag}e VIC=${tag}v
+	groupadd "$SUBGROUP"
+	useradd -M -N -g "$SUBGROUP" -d /nonexistent -s /usr/sbin/nologin "$EVE"
+	useradd -M -N -g "$SUBGROUP" -d /nonexistent -s /usr/sbin/nologin "$VIC"
+	"$HS" -c "$T/conf" init --group "$SUBGROUP" >/dev/null
+	chmod 0711 "$T"
+	chmod 0755 "$T/src"
+}
+
+drop_submitters() {
+	[ -n "${SUBGROUP:-}" ] || return 0
+	userdel "$EVE" 2>/dev/null
+	userdel "$VIC" 2>/dev/null
+	groupdel "$SUBGROUP" 2>/dev/null
+	SUBGROUP=
+}
+
+as_user() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
