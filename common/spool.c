@@ -313,12 +313,18 @@ spool_jobdir(struct spool *sp, const char *id, bool create)
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Append one line "TIME STAGE ACTOR@HOST[PID] NOTE" to data/ID/history. */
+/*
+ * Append one line "TIME STAGE ACTOR@HOST[PID] NOTE" to data/ID/history.
+ * The note may quote what a submitter chose (a file name, a reason): it
+ * goes through util_escape(), so it can add no line and no control
+ * character; a caller that puts a name in it quotes it (util_quote()) so
+ * that it cannot pass for the fields around it either.
+ */
 int
 spool_history(struct spool *sp, const char *id, const char *stage,
     const char *note)
 {
-	char ts[32], *line;
+	char ts[32], *line, *safe;
 	int dfd, fd, rc;
 
 	if ((dfd = spool_jobdir(sp, id, true)) < 0)
@@ -329,10 +335,11 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 	if (fd < 0)
 		return -1;
 	util_iso8601(time(NULL), ts);
+	safe = util_escape_dup(note ? note : "", 0);
 	line = xasprintf("%s %s %s@%s[%ld]%s%s\n", ts, stage, sp->actor,
-	    util_hostname(), (long)getpid(), note && *note ? " " : "",
-	    note ? note : "");
+	    util_hostname(), (long)getpid(), *safe ? " " : "", safe);
 	rc = util_write_all(fd, line, strlen(line));
+	free(safe);
 	free(line);
 	if (close(fd) != 0)
 		rc = -1;
@@ -342,6 +349,8 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 /*
  * Move a job to error/ with a one-line reason: data/ID/reason is written
  * (durably) before the rename, so a job in error/ always has its reason.
+ * The reason is escaped (util_escape()): one line, no control characters,
+ * whatever field of the job it quotes.
  */
 int
 spool_fail(struct spool *sp, enum spool_dir from, const char *id,
@@ -351,11 +360,7 @@ spool_fail(struct spool *sp, enum spool_dir from, const char *id,
 	int dfd, rc;
 	size_t n;
 
-	snprintf(line, sizeof(line) - 1, "%s", reason);
-	for (char *c = line; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	n = strlen(line);
+	n = util_escape(line, sizeof(line) - 1, reason, strlen(reason), 0);
 	line[n++] = '\n';
 	/*
 	 * The reason first. Where there is no room for it (a full spool: the

@@ -72,11 +72,13 @@ queued_room(struct daemon *d, const char *name, off_t size, int64_t *due)
 	struct spool *sp = daemon_spool(d);
 	uint64_t need = 2 * (uint64_t)size + QUEUED_SLACK, avail;
 	double delay = cfg->retry_delay < 0.1 ? 0.1 : cfg->retry_delay;
+	char qname[1100];
 
 	if (util_fs_avail(sp->fd[SD_INTAKE], &avail) != 0 || avail >= need)
 		return true;
-	log_warnx("not taking incoming/%.200s yet: no space left on %s: need "
-	    "%llu bytes, %llu available; looking again in %.1f s", name,
+	util_quote(qname, sizeof(qname), name);
+	log_warnx("not taking incoming/%s yet: no space left on %s: need "
+	    "%llu bytes, %llu available; looking again in %.1f s", qname,
 	    sp->root, (unsigned long long)need, (unsigned long long)avail, delay);
 	*due = util_mono_ms() + (int64_t)(delay * 1000);
 	return false;
@@ -97,7 +99,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	double settle = conf_num("queued.settle_time", 0.5);
 	struct timespec now;
 	struct stat st;
-	char note[400];
+	char qname[1100], note[1200];
 	int r, dfd;
 
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -124,18 +126,25 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	jobid_new(id);
 	r = spool_rename(sp, SD_INCOMING, name, SD_INTAKE, id, 0);
 	if (r != 0) {
-		if (r < 0)
-			log_warn("cannot claim incoming/%s", name);
+		if (r < 0) {
+			util_quote(qname, sizeof(qname), name);
+			log_warn("cannot claim incoming/%s", qname);
+		}
 		return CLAIM_SKIP;
 	}
-	snprintf(note, sizeof(note), "from incoming/%.200s (uid %ld)", name,
+	/*
+	 * The name is the submitter's: quoted, so that it can pass neither
+	 * for the uid after it nor for a line of its own (util_quote()).
+	 */
+	util_quote(qname, sizeof(qname), name);
+	snprintf(note, sizeof(note), "from incoming/%s (uid %ld)", qname,
 	    (long)st.st_uid);
 	(void)spool_history(sp, id, "intake", note);
 	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
 		log_job_begin(id, NULL, "intake", dfd);
 		close(dfd);
 	}
-	log_info("received incoming/%s", name);
+	log_info("received incoming/%s", qname);
 	log_job_end();
 	return CLAIM_OK;
 }

@@ -353,18 +353,47 @@ test_fail_writes_reason(void **state)
 	jobid_new(id);
 	put(fx, SD_CONVERTING, id, "{}");
 	assert_int_equal(spool_fail(&fx->sp, SD_CONVERTING, id,
-	    "qemu-img failed:\nexit 1\r\nsee log"), 0);
+	    "qemu-img failed:\nexit 1\r\nsee \x1b[2Jlog"), 0);
 	assert_false(exists_in(fx, SD_CONVERTING, id));
 	assert_true(exists_in(fx, SD_ERROR, id));
 	dfd = spool_jobdir(&fx->sp, id, false);
 	assert_true(dfd >= 0);
 	assert_int_equal(util_read_file_at(dfd, "reason", 4096, &s, &len), 0);
 	close(dfd);
-	assert_string_equal(s, "qemu-img failed: exit 1  see log\n");
+	/* One line, escaped: nothing in it acts on a terminal. */
+	assert_string_equal(s, "qemu-img failed:\\nexit 1\\r\\nsee \\x1b[2Jlog\n");
 	free(s);
 	memset(reason, 'x', sizeof(reason));
 	assert_int_equal(spool_read_reason(&fx->sp, id, reason, sizeof(reason)), 0);
-	assert_string_equal(reason, "qemu-img failed: exit 1  see log");
+	assert_string_equal(reason, "qemu-img failed:\\nexit 1\\r\\nsee \\x1b[2Jlog");
+}
+
+/* A note cannot add a line to the history, nor carry an escape sequence. */
+static void
+test_history_escaped(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], *s, *nl;
+	size_t len;
+	int dfd;
+
+	jobid_new(id);
+	fx->sp.actor = "queued";
+	assert_int_equal(spool_history(&fx->sp, id, "intake",
+	    "from x\n2026-01-01T00:00:00Z imported importd@h[1] approved by "
+	    "root \x1b[31m"), 0);
+	dfd = spool_jobdir(&fx->sp, id, false);
+	assert_true(dfd >= 0);
+	assert_int_equal(util_read_file_at(dfd, "history", 4096, &s, &len), 0);
+	close(dfd);
+	nl = strchr(s, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl - s + 1, (long)len);	/* exactly one line */
+	assert_non_null(strstr(s, " intake queued@"));
+	assert_non_null(strstr(s, "from x\\n2026-01-01T00:00:00Z imported"));
+	assert_non_null(strstr(s, "root \\x1b[31m\n"));
+	assert_null(strchr(s, '\x1b'));
+	free(s);
 }
 
 static void
@@ -747,6 +776,7 @@ main(void)
 		T(test_rename_results),
 		T(test_claim_race),
 		T(test_fail_writes_reason),
+		T(test_history_escaped),
 		T(test_scan),
 		T(test_locate),
 		T(test_symlink_job_not_followed),
