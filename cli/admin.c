@@ -76,7 +76,7 @@ admin_init(struct cli *c, int argc, char **argv)
 		log_warn("cannot create spool %s", c->spool_path);
 		return CLI_SYSTEM;
 	}
-	printf("%s\n", c->spool_path);
+	cli_printf("%s\n", c->spool_path);
 	return CLI_OK;
 }
 
@@ -159,7 +159,7 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 	note = xasprintf("retried by %s", jobview_user());
 	(void)spool_history(&c->sp, id, spool_dir_name(to), note);
 	free(note);
-	printf("%s: back in %s/\n", id, spool_dir_name(to));
+	cli_printf("%s: back in %s/\n", id, spool_dir_name(to));
 	return CLI_OK;
 }
 
@@ -245,13 +245,13 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 				return CLI_SYSTEM;
 			}
 			admin_unlink(c, id, "cancel");
-			printf("%s: cancelled\n", id);
+			cli_printf("%s: cancelled\n", id);
 			return CLI_OK;
 		}
 		if (stage == SD_IMPORTED || stage == SD_ERROR)
 			break;
 		if (requested) {
-			printf("%s: cancel requested\n", id);
+			cli_printf("%s: cancel requested\n", id);
 			return CLI_OK;
 		}
 		if (admin_request_cancel(c, id, why) != 0) {

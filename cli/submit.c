@@ -157,7 +157,7 @@ submit_wait(struct cli *c, const char *name, double timeout)
 		    "(is it running?)", name);
 		return CLI_TIMEOUT;
 	}
-	printf("%s\n", id);
+	cli_printf("%s\n", id);
 	if (stage < 0 || stage == SD_INTAKE) {
 		log_errx("%s: queued has not finished checking it (see "
 		    "`hyperspool show %s`)", id, id);
@@ -213,7 +213,7 @@ submit_job(struct cli *c, int argc, char **argv)
 	if ((rc = submit_drop(c, argv[optind], name, sizeof(name))) != CLI_OK)
 		return rc;
 	if (!wait) {
-		printf("incoming/%s\n", name);
+		cli_printf("incoming/%s\n", name);
 		return CLI_OK;
 	}
 	return submit_wait(c, name, timeout);
