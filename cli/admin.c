@@ -82,12 +82,12 @@ admin_init(struct cli *c, int argc, char **argv)
 
 /*
  * Where a failed job goes back to: the input directory of the stage it
- * failed in, named by the last history line whose stage is not "error".
+ * failed in (spool_failed_stage()).
  * Returns the directory, -1 when it failed at intake (not retryable), -2
  * when the history does not say (stage copied to out either way).
  */
 static int
-admin_retry_target(char *history, char *out, size_t len)
+admin_retry_target(const char *history, char *out, size_t len)
 {
 	static const struct {
 		const char	*failed;
@@ -97,14 +97,8 @@ admin_retry_target(char *history, char *out, size_t len)
 		{ "exported", SD_EXPORTED }, { "converting", SD_EXPORTED },
 		{ "converted", SD_CONVERTED }, { "importing", SD_CONVERTED },
 	};
-	char stage[32], *line, *save = NULL;
 
-	snprintf(out, len, "unknown");
-	for (line = history ? strtok_r(history, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		if (sscanf(line, "%*s %31s", stage) == 1 &&
-		    strcmp(stage, "error") != 0)
-			snprintf(out, len, "%s", stage);
+	spool_failed_stage(history, out, len);
 	if (strcmp(out, "intake") == 0 || strcmp(out, "incoming") == 0)
 		return -1;
 	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)

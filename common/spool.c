@@ -401,6 +401,31 @@ spool_read_reason(struct spool *sp, const char *id, char *buf, size_t size)
 }
 
 /*
+ * The stage a job in error/ failed in: that of the last line of its
+ * history (history, NUL-terminated) whose stage is not "error"; "unknown"
+ * when none says. "intake" (or "incoming") is a submission queued
+ * rejected, which never became a job.
+ */
+void
+spool_failed_stage(const char *history, char *out, size_t len)
+{
+	const char *line = history, *nl;
+	char head[128], stage[32];
+	size_t n;
+
+	snprintf(out, len, "unknown");
+	for (; line != NULL && *line != '\0'; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		n = nl ? (size_t)(nl - line) : strlen(line);
+		snprintf(head, sizeof(head), "%.*s", (int)(n < 127 ? n : 127),
+		    line);
+		if (sscanf(head, "%*s %31s", stage) == 1 &&
+		    strcmp(stage, "error") != 0)
+			snprintf(out, len, "%s", stage);
+	}
+}
+
+/*
  * Which stage directory holds job ID now? -1 (ENOENT) if none. A job that
  * moves back a stage (rollback, retry) while we look can slip past one
  * pass over the directories, so a miss is looked at again.
@@ -561,6 +586,52 @@ spool_rmtree_at(int parent, const char *name, int depth)
 	if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
 		rc = -1;
 	return rc;
+}
+
+/* Did job id in error/ fail at intake (spool_failed_stage())? */
+static bool
+spool_is_reject(struct spool *sp, const char *id)
+{
+	char *h, stage[32];
+	int dfd, rc;
+
+	if ((dfd = spool_jobdir(sp, id, false)) < 0)
+		return false;
+	rc = util_read_file_at(dfd, "history", 1024 * 1024, &h, NULL);
+	close(dfd);
+	if (rc != 0)
+		return false;
+	spool_failed_stage(h, stage, sizeof(stage));
+	free(h);
+	return strcmp(stage, "intake") == 0 || strcmp(stage, "incoming") == 0;
+}
+
+/*
+ * Remove the submissions queued rejected (error/ID whose history ends at
+ * intake: never a job) that arrived in error/ more than max_age seconds
+ * ago, job file first, then data/ID/. Failures of later stages are left to
+ * spool_gc_finished(). Returns the number removed, or -1.
+ */
+int
+spool_gc_rejects(struct spool *sp, double max_age)
+{
+	int fd = sp->fd[SD_ERROR], removed = 0;
+	time_t now = time(NULL);
+	struct stat st;
+	char **v;
+	size_t n;
+
+	if (spool_scan(sp, SD_ERROR, true, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_ctime > max_age && spool_is_reject(sp, v[i]) &&
+		    unlinkat(fd, v[i], 0) == 0) {
+			(void)spool_rmtree_at(sp->fd[SD_DATA], v[i], 8);
+			removed++;
+		}
+	spool_scan_free(v, n);
+	return removed;
 }
 
 /*
