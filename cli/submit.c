@@ -154,7 +154,8 @@ submit_wait(struct cli *c, const char *name, double timeout)
 	}
 	if (!found) {
 		log_errx("submitted as incoming/%s; queued has not picked it up "
-		    "(is it running?)", name);
+		    "(is it running? or has this user submitted more than "
+		    "queued.rate_per_uid allows? then it waits its turn)", name);
 		return CLI_TIMEOUT;
 	}
 	cli_printf("%s\n", id);
