@@ -764,6 +764,44 @@ test_open_missing(void **state)
 	assert_int_equal(lowest_free_fd(), before);
 }
 
+/* Rejects (history ending at intake) go; later failures stay. */
+static void
+test_gc_rejects(void **state)
+{
+	struct fx *fx = *state;
+	char rej[JOBID_LEN + 1], late[JOBID_LEN + 1], stage[32];
+
+	jobid_new(rej);
+	jobid_new(late);
+	fx->sp.actor = "test";
+	put(fx, SD_INTAKE, rej, "x");
+	put(fx, SD_EXPORTING, late, "{}");
+	assert_int_equal(spool_history(&fx->sp, rej, "intake",
+	    "from incoming/\"x\n2026 exporting y\" (uid 1)"), 0);
+	assert_int_equal(spool_fail(&fx->sp, SD_INTAKE, rej, "rejected: x"), 0);
+	assert_int_equal(spool_history(&fx->sp, late, "intake", "from incoming/y"),
+	    0);
+	assert_int_equal(spool_history(&fx->sp, late, "request", NULL), 0);
+	assert_int_equal(spool_history(&fx->sp, late, "exporting", NULL), 0);
+	assert_int_equal(spool_fail(&fx->sp, SD_EXPORTING, late, "gone"), 0);
+
+	spool_failed_stage("t intake a\nt request a\nt error a x\n", stage,
+	    sizeof(stage));
+	assert_string_equal(stage, "request");
+	spool_failed_stage("t\nt error a\n", stage, sizeof(stage));
+	assert_string_equal(stage, "unknown");
+	spool_failed_stage(NULL, stage, sizeof(stage));
+	assert_string_equal(stage, "unknown");
+
+	assert_int_equal(spool_gc_rejects(&fx->sp, 3600), 0);
+	assert_true(exists_in(fx, SD_ERROR, rej));
+	assert_int_equal(spool_gc_rejects(&fx->sp, -1), 1);
+	assert_false(exists_in(fx, SD_ERROR, rej));
+	assert_false(exists_in(fx, SD_DATA, rej));
+	assert_true(exists_in(fx, SD_ERROR, late));
+	assert_true(exists_in(fx, SD_DATA, late));
+}
+
 int
 main(void)
 {
@@ -785,6 +823,7 @@ main(void)
 		T(test_gc_tmp_dead_pid),
 		T(test_owner_judge),
 		T(test_gc_finished),
+		T(test_gc_rejects),
 		T(test_open_missing),
 #undef T
 	};
