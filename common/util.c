@@ -395,8 +395,8 @@ util_esc_one(const unsigned char *s, size_t n, unsigned cp, int flags,
 		out[0] = '\n';
 		return 1;
 	}
-	if ((flags & UTIL_ESC_JSON) && cp < 0x20) {
-		/* cJSON escaped these in strings: what is left is layout. */
+	if ((flags & UTIL_ESC_JSON) && (cp == '\n' || cp == '\t' || cp == '\r')) {
+		/* cJSON escapes these in strings: what is left is layout. */
 		out[0] = (char)cp;
 		return 1;
 	}
