@@ -76,18 +76,18 @@ admin_init(struct cli *c, int argc, char **argv)
 		log_warn("cannot create spool %s", c->spool_path);
 		return CLI_SYSTEM;
 	}
-	printf("%s\n", c->spool_path);
+	cli_printf("%s\n", c->spool_path);
 	return CLI_OK;
 }
 
 /*
  * Where a failed job goes back to: the input directory of the stage it
- * failed in, named by the last history line whose stage is not "error".
+ * failed in (spool_failed_stage()).
  * Returns the directory, -1 when it failed at intake (not retryable), -2
  * when the history does not say (stage copied to out either way).
  */
 static int
-admin_retry_target(char *history, char *out, size_t len)
+admin_retry_target(const char *history, char *out, size_t len)
 {
 	static const struct {
 		const char	*failed;
@@ -97,14 +97,8 @@ admin_retry_target(char *history, char *out, size_t len)
 		{ "exported", SD_EXPORTED }, { "converting", SD_EXPORTED },
 		{ "converted", SD_CONVERTED }, { "importing", SD_CONVERTED },
 	};
-	char stage[32], *line, *save = NULL;
 
-	snprintf(out, len, "unknown");
-	for (line = history ? strtok_r(history, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		if (sscanf(line, "%*s %31s", stage) == 1 &&
-		    strcmp(stage, "error") != 0)
-			snprintf(out, len, "%s", stage);
+	spool_failed_stage(history, out, len);
 	if (strcmp(out, "intake") == 0 || strcmp(out, "incoming") == 0)
 		return -1;
 	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)
@@ -159,7 +153,7 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 	note = xasprintf("retried by %s", jobview_user());
 	(void)spool_history(&c->sp, id, spool_dir_name(to), note);
 	free(note);
-	printf("%s: back in %s/\n", id, spool_dir_name(to));
+	cli_printf("%s: back in %s/\n", id, spool_dir_name(to));
 	return CLI_OK;
 }
 
@@ -245,13 +239,13 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 				return CLI_SYSTEM;
 			}
 			admin_unlink(c, id, "cancel");
-			printf("%s: cancelled\n", id);
+			cli_printf("%s: cancelled\n", id);
 			return CLI_OK;
 		}
 		if (stage == SD_IMPORTED || stage == SD_ERROR)
 			break;
 		if (requested) {
-			printf("%s: cancel requested\n", id);
+			cli_printf("%s: cancel requested\n", id);
 			return CLI_OK;
 		}
 		if (admin_request_cancel(c, id, why) != 0) {

@@ -32,6 +32,8 @@ struct cli {
 int	 cli_usage(const char *);
 int	 cli_seconds(const char *, const char *, double *);
 int	 cli_print_json(cJSON *);
+void	 cli_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 cli_put_json(const char *);
 
 /* jobview.c */
 int	 jobview_find(struct cli *, const char *, int *);

@@ -125,16 +125,16 @@ inspect_source(struct cli *c, int argc, char **argv)
 		rc = cli_print_json(vmdesc_to_json(&ctx.vm));
 		goto out;
 	}
-	printf("cpus      %d\nmemory    %d MiB\nfirmware  %s\nos        %s\n",
+	cli_printf("cpus      %d\nmemory    %d MiB\nfirmware  %s\nos        %s\n",
 	    ctx.vm.cpus, ctx.vm.memory_mib, ctx.vm.firmware,
 	    ctx.vm.os ? ctx.vm.os : "-");
 	for (size_t i = 0; i < ctx.vm.ndisks; i++)
-		printf("disk %zu    %s, %s, %llu bytes, bus %s\n", i,
+		cli_printf("disk %zu    %s, %s, %llu bytes, bus %s\n", i,
 		    ctx.vm.disks[i].file, ctx.vm.disks[i].format,
 		    (unsigned long long)ctx.vm.disks[i].virtual_size,
 		    ctx.vm.disks[i].bus ? ctx.vm.disks[i].bus : "-");
 	for (size_t i = 0; i < ctx.vm.nnics; i++)
-		printf("nic %zu     %s, %s, network %s\n", i,
+		cli_printf("nic %zu     %s, %s, network %s\n", i,
 		    ctx.vm.nics[i].mac[0] ? ctx.vm.nics[i].mac : "(new MAC)",
 		    ctx.vm.nics[i].model ? ctx.vm.nics[i].model : "-",
 		    ctx.vm.nics[i].network ? ctx.vm.nics[i].network : "-");
@@ -143,7 +143,7 @@ inspect_source(struct cli *c, int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out;
 	}
-	printf("\ndomain XML importd would define (disk paths and UUID are "
+	cli_printf("\ndomain XML importd would define (disk paths and UUID are "
 	    "placeholders):\n%s", xml);
 	rc = CLI_OK;
 out:

@@ -108,31 +108,32 @@ jobcmd_show_text(struct jobinfo *ji)
 {
 	char buf[256], *s, *line, *save = NULL;
 
-	printf("id        %s\nstage     %s/\n", ji->id, spool_dir_name(ji->stage));
+	cli_printf("id        %s\nstage     %s/\n", ji->id, spool_dir_name(ji->stage));
 	if (ji->job != NULL && (s = cJSON_Print(ji->job)) != NULL) {
-		printf("job\n%s\n", s);
+		cli_printf("job\n");
+		cli_put_json(s);
 		cJSON_free(s);
 	} else
-		printf("job       (unreadable: %s)\n", ji->err);
+		cli_printf("job       (unreadable: %s)\n", ji->err);
 	if (ji->history != NULL)
-		printf("history\n");
+		cli_printf("history\n");
 	for (line = ji->history ? strtok_r(ji->history, "\n", &save) : NULL;
 	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		printf("  %s\n", line);
+		cli_printf("  %s\n", line);
 	if (ji->reason[0] != '\0')
-		printf("reason    %s\n", ji->reason);
+		cli_printf("reason    %s\n", ji->reason);
 	if (ji->progress != NULL) {
 		jobview_progress_line(ji->progress, buf, sizeof(buf));
-		printf("progress  %s\n", buf);
+		cli_printf("progress  %s\n", buf);
 	}
 	if (ji->retry_attempts > 0) {
 		jobview_duration((double)(ji->retry_due - util_now_ms()) / 1000,
 		    buf, sizeof(buf));
-		printf("retry     %d failed attempt(s) in %s; next in %s\n",
+		cli_printf("retry     %d failed attempt(s) in %s; next in %s\n",
 		    ji->retry_attempts, ji->retry_daemon, buf);
 	}
 	if (ji->cancel)
-		printf("cancel    requested, not yet carried out\n");
+		cli_printf("cancel    requested, not yet carried out\n");
 	return CLI_OK;
 }
 
@@ -166,20 +167,44 @@ jobcmd_show(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
-/* Copy what is new in the log to stdout. */
+/*
+ * Copy what is new in the log to stdout, escaped (util_escape()): whole
+ * lines only while the writer may still be adding to the last one (a
+ * character cut by a read is not taken for a bad byte); at the end
+ * (last), the rest as well. *carry holds a partial line between calls.
+ */
 static int
-jobcmd_copy(int fd)
+jobcmd_copy(int fd, char **carry, size_t *nc, bool last)
 {
-	char buf[8192];
+	char buf[8192], *safe, *end;
 	ssize_t n;
+	size_t len;
 
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || util_write_all(1, buf, (size_t)n) != 0)
+		if (n < 0)
 			return -1;
+		*carry = xrealloc(*carry, *nc + (size_t)n + 1);
+		memcpy(*carry + *nc, buf, (size_t)n);
+		*nc += (size_t)n;
 	}
-	return 0;
+	if (*nc == 0)
+		return 0;
+	(*carry)[*nc] = '\0';
+	end = last ? *carry + *nc : memrchr(*carry, '\n', *nc);
+	if (end == NULL)
+		return 0;
+	if (!last)
+		end++;
+	len = (size_t)(end - *carry);
+	safe = xmalloc(6 * len + 1);
+	util_escape(safe, 6 * len + 1, *carry, len, UTIL_ESC_NL);
+	n = util_write_all(1, safe, strlen(safe));
+	free(safe);
+	memmove(*carry, end, *nc - len);
+	*nc -= len;
+	return n == 0 ? 0 : -1;
 }
 
 /* Open data/ID/log if it exists yet; -1 otherwise. */
@@ -204,6 +229,8 @@ jobcmd_logs(struct cli *c, int argc, char **argv)
 	};
 	bool follow = false, done = false;
 	int ch, rc, stage, fd = -1;
+	char *carry = NULL;
+	size_t nc = 0;
 	const char *id;
 
 	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
@@ -222,7 +249,7 @@ jobcmd_logs(struct cli *c, int argc, char **argv)
 		done = !follow || stage < 0 || jobcmd_finished(stage);
 		if (fd < 0)
 			fd = jobcmd_open_log(c, id);
-		if (fd >= 0 && jobcmd_copy(fd) != 0) {
+		if (fd >= 0 && jobcmd_copy(fd, &carry, &nc, done) != 0) {
 			log_warn("%s: log", id);
 			rc = CLI_SYSTEM;
 			break;
@@ -233,6 +260,7 @@ jobcmd_logs(struct cli *c, int argc, char **argv)
 	}
 	if (fd >= 0)
 		close(fd);
+	free(carry);
 	return rc;
 }
 
@@ -241,7 +269,7 @@ static void
 jobcmd_draw(struct cli *c, const char *id, int stage, int64_t start)
 {
 	cJSON *p = jobview_progress(c, id, stage);
-	char line[256], el[32];
+	char line[256], safe[1100], el[32];
 
 	if (p != NULL) {
 		jobview_progress_line(p, line, sizeof(line));
@@ -252,7 +280,8 @@ jobcmd_draw(struct cli *c, const char *id, int stage, int64_t start)
 		snprintf(line, sizeof(line), "in %s/ (%s)",
 		    spool_dir_name(stage), el);
 	}
-	fprintf(stderr, "\r\033[K%s", line);
+	util_escape(safe, sizeof(safe), line, strlen(line), 0);
+	fprintf(stderr, "\r\033[K%s", safe);
 	fflush(stderr);
 }
 
@@ -298,7 +327,7 @@ jobcmd_wait(struct cli *c, int argc, char **argv)
 	if (tty)
 		fputs("\r\033[K", stderr);
 	if (stage == SD_IMPORTED) {
-		printf("%s imported\n", id);
+		cli_printf("%s imported\n", id);
 		return CLI_OK;
 	}
 	if (spool_read_reason(&c->sp, id, reason, sizeof(reason)) != 0)

@@ -73,10 +73,10 @@ listing_line(const cJSON *o, time_t t)
 
 	jobview_duration(difftime(time(NULL), t), age, sizeof(age));
 	if (id == NULL)
-		printf("%-49s %-10s %-24s %s\n", "(incoming)", "incoming",
+		cli_printf("%-49s %-10s %-24s %s\n", "(incoming)", "incoming",
 		    job_get_str(o, "file"), age);
 	else
-		printf("%-49s %-10s %-24s %s\n", id, job_get_str(o, "stage"),
+		cli_printf("%-49s %-10s %-24s %s\n", id, job_get_str(o, "stage"),
 		    name ? name : "-", age);
 }
 
@@ -259,17 +259,17 @@ listing_daemon_line(const cJSON *e)
 	snprintf(who, sizeof(who), "%s%s%s", job_get_str(e, "daemon"),
 	    host ? "@" : "", host ? host : "");
 	if (host == NULL) {
-		printf("  %-24s not running\n", who);
+		cli_printf("  %-24s not running\n", who);
 		return;
 	}
 	jobview_duration(jobview_num(e, "uptime", 0), up, sizeof(up));
 	jobview_duration(jobview_num(e, "heartbeat_age", 0), beat, sizeof(beat));
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "alive"))) {
-		printf("  %-24s dead  pid %.0f, last heartbeat %s ago\n", who,
+		cli_printf("  %-24s dead  pid %.0f, last heartbeat %s ago\n", who,
 		    jobview_num(e, "pid", 0), beat);
 		return;
 	}
-	printf("  %-24s alive pid %.0f, up %s, heartbeat %s ago, running "
+	cli_printf("  %-24s alive pid %.0f, up %s, heartbeat %s ago, running "
 	    "%.0f/%.0f, queued %.0f\n", who, jobview_num(e, "pid", 0), up, beat,
 	    jobview_num(e, "running", 0), jobview_num(e, "workers", 0),
 	    jobview_num(e, "queued", 0));
@@ -280,21 +280,21 @@ listing_status_text(const cJSON *o)
 {
 	const cJSON *e;
 
-	printf("spool %s\n", job_get_str(o, "spool"));
+	cli_printf("spool %s\n", job_get_str(o, "spool"));
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "stages")) {
 		if (cJSON_IsNumber(e))
-			printf("  %-24s %d\n", e->string, e->valueint);
+			cli_printf("  %-24s %d\n", e->string, e->valueint);
 		else
-			printf("  %-24s ?\n", e->string);
+			cli_printf("  %-24s ?\n", e->string);
 	}
-	printf("daemons\n");
+	cli_printf("daemons\n");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "daemons"))
 		listing_daemon_line(e);
 	e = cJSON_GetObjectItemCaseSensitive(o, "warnings");
 	if (cJSON_GetArraySize(e) > 0)
-		printf("warnings\n");
+		cli_printf("warnings\n");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "warnings"))
-		printf("  %s\n", e->valuestring);
+		cli_printf("  %s\n", e->valuestring);
 }
 
 /*

@@ -6,9 +6,15 @@
  * Error policy: see cli.h. main() loads the configuration and opens the
  * spool (111 when either fails), hands the command its own argv, and
  * turns a failed write to stdout into 111 as well.
+ *
+ * Everything the commands print on stdout goes through cli_printf() or
+ * cli_put_json(), and everything on stderr through log.c: both escape
+ * control characters (util_escape()), so no byte a submitter put in a
+ * job, a file name or a reason acts on the terminal.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +200,37 @@ cli_seconds(const char *name, const char *arg, double *out)
 	return cli_usage(name);
 }
 
+/* cli_printf() to stdout with control characters escaped (newlines kept). */
+void
+cli_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *raw, *safe;
+
+	va_start(ap, fmt);
+	raw = xvasprintf(fmt, ap);
+	va_end(ap);
+	safe = util_escape_dup(raw, UTIL_ESC_NL);
+	fputs(safe, stdout);
+	free(safe);
+	free(raw);
+}
+
+/*
+ * cJSON's output on stdout, and a newline. cJSON escapes C0 controls in
+ * strings itself; DEL, C1 controls, the Unicode marks and bytes that are
+ * no UTF-8 are written as \uXXXX here, which keeps the text valid JSON.
+ */
+void
+cli_put_json(const char *s)
+{
+	char *safe = util_escape_dup(s, UTIL_ESC_JSON);
+
+	fputs(safe, stdout);
+	putchar('\n');
+	free(safe);
+}
+
 /* Print a JSON document, pretty, on stdout, and free it. */
 int
 cli_print_json(cJSON *j)
@@ -205,7 +242,7 @@ cli_print_json(cJSON *j)
 		log_errx("cannot format JSON output");
 		return CLI_SYSTEM;
 	}
-	printf("%s\n", s);
+	cli_put_json(s);
 	cJSON_free(s);
 	return CLI_OK;
 }
@@ -282,7 +319,7 @@ main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (cli_wants_help(argc, argv)) {
-		printf("usage: hyperspool %s\n\n%s\n" CLI_EXIT_HELP, cmd->usage,
+		cli_printf("usage: hyperspool %s\n\n%s\n" CLI_EXIT_HELP, cmd->usage,
 		    cmd->help);
 		return CLI_OK;
 	}

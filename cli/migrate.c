@@ -172,7 +172,7 @@ migrate_job(struct cli *c, int argc, char **argv)
 	}
 	where = spool_locate(&c->sp, id);
 	if (where == SD_IMPORTED) {
-		printf("%s imported\n", id);
+		cli_printf("%s imported\n", id);
 		rc = CLI_OK;
 	} else {
 		if (spool_read_reason(&c->sp, id, reason, sizeof(reason)) != 0)
@@ -184,7 +184,7 @@ migrate_job(struct cli *c, int argc, char **argv)
 out:
 	spool_close(&c->sp);
 	if (keep)
-		fprintf(stderr, "hyperspool: the private spool is %s\n", dir);
+		log_notice("the private spool is %s", dir);
 	else
 		nftw(dir, migrate_rm, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;

@@ -154,10 +154,11 @@ submit_wait(struct cli *c, const char *name, double timeout)
 	}
 	if (!found) {
 		log_errx("submitted as incoming/%s; queued has not picked it up "
-		    "(is it running?)", name);
+		    "(is it running? or has this user submitted more than "
+		    "queued.rate_per_uid allows? then it waits its turn)", name);
 		return CLI_TIMEOUT;
 	}
-	printf("%s\n", id);
+	cli_printf("%s\n", id);
 	if (stage < 0 || stage == SD_INTAKE) {
 		log_errx("%s: queued has not finished checking it (see "
 		    "`hyperspool show %s`)", id, id);
@@ -213,7 +214,7 @@ submit_job(struct cli *c, int argc, char **argv)
 	if ((rc = submit_drop(c, argv[optind], name, sizeof(name))) != CLI_OK)
 		return rc;
 	if (!wait) {
-		printf("incoming/%s\n", name);
+		cli_printf("incoming/%s\n", name);
 		return CLI_OK;
 	}
 	return submit_wait(c, name, timeout);

@@ -87,7 +87,7 @@ static void
 vmlist_text(const struct vs_vm *vm, void *arg)
 {
 	(void)arg;
-	printf("%-24s %-10s %3d %7d  %12llu  %s\n", vm->name, vm->power,
+	cli_printf("%-24s %-10s %3d %7d  %12llu  %s\n", vm->name, vm->power,
 	    vm->cpus, vm->memory_mib, (unsigned long long)vmlist_disk_total(vm),
 	    vm->path);
 }
@@ -136,7 +136,7 @@ vmlist_vms(struct cli *c, int argc, char **argv)
 		arr = cJSON_CreateArray();
 		r = vsinv_list(&v, vmlist_json, arr);
 	} else {
-		printf("%-24s %-10s %3s %7s  %12s  %s\n", "NAME", "POWER", "CPU",
+		cli_printf("%-24s %-10s %3s %7s  %12s  %s\n", "NAME", "POWER", "CPU",
 		    "MEM_MIB", "DISK_BYTES", "PATH");
 		r = vsinv_list(&v, vmlist_text, NULL);
 	}
@@ -175,7 +175,7 @@ vmlist_check(struct cli *c, int argc, char **argv)
 		vsoap_close(&v);
 		return cli_print_json(j);
 	}
-	printf("ok: %s (%s, %s): credential '%s' accepted, TLS %s\n", v.server,
+	cli_printf("ok: %s (%s, %s): credential '%s' accepted, TLS %s\n", v.server,
 	    v.product, v.api_type, v.cred.name, v.tls.thumbprint[0] ?
 	    "pinned by thumbprint" : v.tls.ca_file ? "verified with ca_file" :
 	    "verified with the system CAs");

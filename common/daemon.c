@@ -880,6 +880,8 @@ daemon_gc(struct daemon *d)
 	int n;
 
 	d->next_gc = util_mono_ms() + GC_MS;
+	if (d->ops->gc != NULL)
+		d->ops->gc(d);
 	if (d->cfg.finished_max_age <= 0)
 		return;
 	if ((n = spool_gc_finished(&d->sp, d->cfg.finished_max_age)) > 0)

@@ -65,6 +65,8 @@ struct stage_ops {
 	bool		 watch_create;
 	/* The work itself, in a child; returns an HS_EXIT_* code. */
 	int		(*run)(struct daemon *, const char *);
+	/* Optional: the stage's own garbage, with the hourly collection. */
+	void		(*gc)(struct daemon *);
 };
 
 struct daemon_config {

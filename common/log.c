@@ -3,8 +3,11 @@
  *
  * The journal is spoken to with its native datagram protocol
  * ("FIELD=value\n" lines to /run/systemd/journal/socket) so we need no
- * libsystemd. Newlines in messages are replaced by spaces, which keeps the
- * simple (non-binary) field encoding valid and one event on one line.
+ * libsystemd. Every message, and the VM name, goes through util_escape():
+ * a newline becomes "\n" and an escape sequence "\x1b[...", which keeps the
+ * simple (non-binary) field encoding valid, one event on one line, and the
+ * bytes a submitter chose (a file name, a field quoted in a reason) from
+ * acting on the terminal that reads stderr, the journal or data/ID/log.
  * Logging never fails the caller: if the journal socket is gone we fall
  * back to stderr; a per-job log that cannot be written is skipped.
  */
@@ -95,7 +98,7 @@ void
 log_job_begin(const char *id, const char *vm, const char *stage, int jobdir_fd)
 {
 	snprintf(L.job, sizeof(L.job), "%s", id ? id : "");
-	snprintf(L.vm, sizeof(L.vm), "%s", vm ? vm : "");
+	log_job_vm(vm);
 	snprintf(L.stage, sizeof(L.stage), "%s", stage ? stage : "");
 	if (L.joblog_fd >= 0)
 		close(L.joblog_fd);
@@ -109,7 +112,9 @@ log_job_begin(const char *id, const char *vm, const char *stage, int jobdir_fd)
 void
 log_job_vm(const char *vm)
 {
-	snprintf(L.vm, sizeof(L.vm), "%s", vm ? vm : "");
+	L.vm[0] = '\0';
+	if (vm != NULL)
+		util_escape(L.vm, sizeof(L.vm), vm, strlen(vm), 0);
 }
 
 void
@@ -156,15 +161,13 @@ log_journal_format(char *buf, size_t size, int prio, const char *prog,
 void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
-	char msg[2048], line[2600];
+	char raw[2048], msg[4096], line[4700];
 	int n;
 
 	if (prio == LOG_DEBUG && L.verbose < 1)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	for (char *c = msg; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	util_escape(msg, sizeof(msg), raw, strlen(raw), 0);
 
 	if (L.joblog_fd >= 0) {
 		char ts[32];

@@ -313,12 +313,18 @@ spool_jobdir(struct spool *sp, const char *id, bool create)
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Append one line "TIME STAGE ACTOR@HOST[PID] NOTE" to data/ID/history. */
+/*
+ * Append one line "TIME STAGE ACTOR@HOST[PID] NOTE" to data/ID/history.
+ * The note may quote what a submitter chose (a file name, a reason): it
+ * goes through util_escape(), so it can add no line and no control
+ * character; a caller that puts a name in it quotes it (util_quote()) so
+ * that it cannot pass for the fields around it either.
+ */
 int
 spool_history(struct spool *sp, const char *id, const char *stage,
     const char *note)
 {
-	char ts[32], *line;
+	char ts[32], *line, *safe;
 	int dfd, fd, rc;
 
 	if ((dfd = spool_jobdir(sp, id, true)) < 0)
@@ -329,10 +335,11 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 	if (fd < 0)
 		return -1;
 	util_iso8601(time(NULL), ts);
+	safe = util_escape_dup(note ? note : "", 0);
 	line = xasprintf("%s %s %s@%s[%ld]%s%s\n", ts, stage, sp->actor,
-	    util_hostname(), (long)getpid(), note && *note ? " " : "",
-	    note ? note : "");
+	    util_hostname(), (long)getpid(), *safe ? " " : "", safe);
 	rc = util_write_all(fd, line, strlen(line));
+	free(safe);
 	free(line);
 	if (close(fd) != 0)
 		rc = -1;
@@ -342,6 +349,8 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 /*
  * Move a job to error/ with a one-line reason: data/ID/reason is written
  * (durably) before the rename, so a job in error/ always has its reason.
+ * The reason is escaped (util_escape()): one line, no control characters,
+ * whatever field of the job it quotes.
  */
 int
 spool_fail(struct spool *sp, enum spool_dir from, const char *id,
@@ -351,11 +360,7 @@ spool_fail(struct spool *sp, enum spool_dir from, const char *id,
 	int dfd, rc;
 	size_t n;
 
-	snprintf(line, sizeof(line) - 1, "%s", reason);
-	for (char *c = line; *c; c++)
-		if (*c == '\n' || *c == '\r')
-			*c = ' ';
-	n = strlen(line);
+	n = util_escape(line, sizeof(line) - 1, reason, strlen(reason), 0);
 	line[n++] = '\n';
 	/*
 	 * The reason first. Where there is no room for it (a full spool: the
@@ -393,6 +398,31 @@ spool_read_reason(struct spool *sp, const char *id, char *buf, size_t size)
 	snprintf(buf, size, "%s", s);
 	free(s);
 	return 0;
+}
+
+/*
+ * The stage a job in error/ failed in: that of the last line of its
+ * history (history, NUL-terminated) whose stage is not "error"; "unknown"
+ * when none says. "intake" (or "incoming") is a submission queued
+ * rejected, which never became a job.
+ */
+void
+spool_failed_stage(const char *history, char *out, size_t len)
+{
+	const char *line = history, *nl;
+	char head[128], stage[32];
+	size_t n;
+
+	snprintf(out, len, "unknown");
+	for (; line != NULL && *line != '\0'; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		n = nl ? (size_t)(nl - line) : strlen(line);
+		snprintf(head, sizeof(head), "%.*s", (int)(n < 127 ? n : 127),
+		    line);
+		if (sscanf(head, "%*s %31s", stage) == 1 &&
+		    strcmp(stage, "error") != 0)
+			snprintf(out, len, "%s", stage);
+	}
 }
 
 /*
@@ -556,6 +586,52 @@ spool_rmtree_at(int parent, const char *name, int depth)
 	if (unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
 		rc = -1;
 	return rc;
+}
+
+/* Did job id in error/ fail at intake (spool_failed_stage())? */
+static bool
+spool_is_reject(struct spool *sp, const char *id)
+{
+	char *h, stage[32];
+	int dfd, rc;
+
+	if ((dfd = spool_jobdir(sp, id, false)) < 0)
+		return false;
+	rc = util_read_file_at(dfd, "history", 1024 * 1024, &h, NULL);
+	close(dfd);
+	if (rc != 0)
+		return false;
+	spool_failed_stage(h, stage, sizeof(stage));
+	free(h);
+	return strcmp(stage, "intake") == 0 || strcmp(stage, "incoming") == 0;
+}
+
+/*
+ * Remove the submissions queued rejected (error/ID whose history ends at
+ * intake: never a job) that arrived in error/ more than max_age seconds
+ * ago, job file first, then data/ID/. Failures of later stages are left to
+ * spool_gc_finished(). Returns the number removed, or -1.
+ */
+int
+spool_gc_rejects(struct spool *sp, double max_age)
+{
+	int fd = sp->fd[SD_ERROR], removed = 0;
+	time_t now = time(NULL);
+	struct stat st;
+	char **v;
+	size_t n;
+
+	if (spool_scan(sp, SD_ERROR, true, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (fstatat(fd, v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_ctime > max_age && spool_is_reject(sp, v[i]) &&
+		    unlinkat(fd, v[i], 0) == 0) {
+			(void)spool_rmtree_at(sp->fd[SD_DATA], v[i], 8);
+			removed++;
+		}
+	spool_scan_free(v, n);
+	return removed;
 }
 
 /*

@@ -56,11 +56,13 @@ int	 spool_fail(struct spool *, enum spool_dir, const char *, const char *);
 int	 spool_history(struct spool *, const char *, const char *, const char *);
 int	 spool_jobdir(struct spool *, const char *, bool);
 int	 spool_read_reason(struct spool *, const char *, char *, size_t);
+void	 spool_failed_stage(const char *, char *, size_t);
 int	 spool_locate(struct spool *, const char *);
 int	 spool_scan(struct spool *, enum spool_dir, bool, char ***, size_t *);
 void	 spool_scan_free(char **, size_t);
 int	 spool_gc_tmp(struct spool *, int);
 int	 spool_gc_finished(struct spool *, double);
+int	 spool_gc_rejects(struct spool *, double);
 int	 spool_fsync_dir(int);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * util.c - allocation that never returns NULL, clocks, whole-buffer I/O,
- * early write-back, name and encoding checks, host identity, free space.
+ * early write-back, name and encoding checks, escaping of untrusted text for
+ * terminals and line-oriented files, host identity, free space.
  *
  * Error policy: allocation failure is fatal (message on stderr, exit 111
  * so a supervisor restarts us); everything else returns -1 with errno.
@@ -301,43 +302,202 @@ util_filename_valid(const char *s)
 	return true;
 }
 
+/*
+ * The length of the UTF-8 character at s (at most len bytes), its code
+ * point in *cp; 0 if the bytes there are not one (strict: no overlongs, no
+ * surrogates, nothing above U+10FFFF). A NUL byte is a character here.
+ */
+static size_t
+util_utf8_char(const unsigned char *s, size_t len, unsigned *cpp)
+{
+	unsigned c = s[0], cp, min;
+	size_t need;
+
+	if (c < 0x80) {
+		*cpp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		need = 1, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		need = 2, cp = c & 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		need = 3, cp = c & 0x07, min = 0x10000;
+	} else
+		return 0;
+	if (len <= need)
+		return 0;
+	for (size_t k = 1; k <= need; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cpp = cp;
+	return need + 1;
+}
+
 /* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF, no NUL. */
 bool
 util_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, n;
+	unsigned cp;
 
 	while (i < len) {
-		unsigned c = s[i];
-		size_t need;
-		unsigned cp, min;
-
-		if (c == 0)
+		if ((n = util_utf8_char(s + i, len - i, &cp)) == 0 || cp == 0)
 			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			need = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			need = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			need = 3, cp = c & 0x07, min = 0x10000;
-		} else
-			return false;
-		if (len - i <= need)
-			return false;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += need + 1;
+		i += n;
 	}
 	return true;
+}
+
+/*
+ * Characters a terminal or a reader of a line-oriented file could take for
+ * something else: C0 and C1 controls, DEL, and the Unicode marks that
+ * reorder or break lines (bidi embeddings, overrides, isolates, LRM/RLM,
+ * line and paragraph separators).
+ */
+static bool
+util_cp_unsafe(unsigned cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e ||
+	    cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Append piece to dst (size bytes in all) if all of it fits; else false. */
+static bool
+util_esc_put(char *dst, size_t size, size_t *off, const char *piece, size_t n)
+{
+	if (*off + n >= size)
+		return false;
+	memcpy(dst + *off, piece, n);
+	*off += n;
+	return true;
+}
+
+/* The escaped form of one character (n bytes at s, code point cp). */
+static size_t
+util_esc_one(const unsigned char *s, size_t n, unsigned cp, int flags,
+    char out[32])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (n == 0) {			/* a byte that is no UTF-8 */
+		if (flags & UTIL_ESC_JSON)
+			return (size_t)snprintf(out, 32, "\\u00%02x", s[0]);
+		return (size_t)snprintf(out, 32, "\\x%02x", s[0]);
+	}
+	if (cp == '\n' && (flags & UTIL_ESC_NL)) {
+		out[0] = '\n';
+		return 1;
+	}
+	if ((flags & UTIL_ESC_JSON) && (cp == '\n' || cp == '\t' || cp == '\r')) {
+		/* cJSON escapes these in strings: what is left is layout. */
+		out[0] = (char)cp;
+		return 1;
+	}
+	if ((flags & UTIL_ESC_QUOTE) && (cp == '\\' || cp == '"')) {
+		out[0] = '\\';
+		out[1] = (char)cp;
+		return 2;
+	}
+	if (!util_cp_unsafe(cp)) {
+		memcpy(out, s, n);
+		return n;
+	}
+	if ((flags & UTIL_ESC_JSON) || cp > 0xff)
+		return (size_t)snprintf(out, 32, "\\u%04x", cp);
+	if (cp == '\n' || cp == '\r' || cp == '\t') {
+		out[0] = '\\';
+		out[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+		return 2;
+	}
+	for (size_t k = 0; k < n; k++) {	/* \xHH, byte by byte */
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[s[k] >> 4];
+		out[o++] = hex[s[k] & 0xf];
+	}
+	return o;
+}
+
+/*
+ * Copy len bytes of src to dst (size bytes, always NUL-terminated when
+ * size > 0) with every unsafe character (util_cp_unsafe) and every byte
+ * that is no UTF-8 written as a C-style escape: \n, \r, \t, \xHH (each
+ * byte), and \uXXXX for the Unicode marks. The one function every piece of
+ * text a submitter could choose goes through on its way to a terminal, a
+ * log, a history line or a reason. Backslashes are left alone, so text
+ * escaped once comes out of a second pass unchanged (UTIL_ESC_QUOTE
+ * escapes them: a value between double quotes). Output too long for dst is
+ * cut between two escapes, never inside one. Returns the length written.
+ */
+size_t
+util_escape(char *dst, size_t size, const char *src, size_t len, int flags)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t off = 0, i = 0, n;
+	char piece[32];
+	unsigned cp = 0;
+
+	if (size == 0)
+		return 0;
+	while (i < len) {
+		n = util_utf8_char(s + i, len - i, &cp);
+		if (!util_esc_put(dst, size, &off, piece,
+		    util_esc_one(s + i, n, cp, flags, piece)))
+			break;
+		i += n ? n : 1;
+	}
+	dst[off] = '\0';
+	return off;
+}
+
+/* util_escape() of a whole string into a new one. */
+char *
+util_escape_dup(const char *src, int flags)
+{
+	size_t len = strlen(src), size = 6 * len + 1;
+	char *dst = xmalloc(size);
+
+	util_escape(dst, size, src, len, flags);
+	return dst;
+}
+
+/*
+ * A name as one unambiguous word: as it is when it is plain (letters,
+ * digits and ._+,@%=:-), else between double quotes with \ and " escaped
+ * and every unsafe character escaped (util_escape), so it can carry no
+ * space that looks like the next field, no line break, no escape sequence.
+ */
+size_t
+util_quote(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src), off;
+	bool plain = len > 0;
+
+	for (size_t i = 0; i < len && plain; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("._+,@%=:-", c) != NULL;
+	}
+	if (plain && len < size)
+		return (size_t)snprintf(dst, size, "%s", src);
+	if (size < 3) {
+		if (size > 0)
+			dst[0] = '\0';
+		return 0;
+	}
+	dst[0] = '"';
+	off = 1 + util_escape(dst + 1, size - 2, src, len, UTIL_ESC_QUOTE);
+	dst[off++] = '"';
+	dst[off] = '\0';
+	return off;
 }
 
 bool

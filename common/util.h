@@ -49,6 +49,14 @@ bool	 util_filename_valid(const char *);	/* one path component, no dot-file */
 bool	 util_utf8_valid(const char *, size_t);
 bool	 util_hex_valid(const char *, size_t);	/* exactly n lowercase/uppercase hex */
 
+/* util_escape(): control characters and the like as C-style escapes. */
+#define UTIL_ESC_NL	0x01	/* keep newlines (multi-line text) */
+#define UTIL_ESC_QUOTE	0x02	/* escape \\ and " too: a value between quotes */
+#define UTIL_ESC_JSON	0x04	/* cJSON's output: \\uXXXX, layout kept */
+size_t	 util_escape(char *, size_t, const char *, size_t, int);
+char	*util_escape_dup(const char *, int);
+size_t	 util_quote(char *, size_t, const char *);	/* plain or "escaped" */
+
 const char *util_hostname(void);	/* node name: config or short host name */
 void	 util_hostname_set(const char *);
 const char *util_boot_id(void);		/* cached; "" when unknown */

@@ -18,6 +18,24 @@
  * A full spool: a file is not taken from incoming/ while there is no room
  * for it (it waits there, its attempts untouched); a job whose normalised
  * file cannot be written stays in intake/ and is retried in place.
+ *
+ * A flood: each submitter (the owner uid of the file in incoming/) has an
+ * intake budget, a token bucket of queued.burst_per_uid files refilled at
+ * queued.rate_per_uid a minute. A file whose owner is over budget is not
+ * claimed and costs nothing: it waits in incoming/, untouched, and is
+ * looked at again at the next scan, while the files of everybody else are
+ * taken as they come. Waiting, not rejecting, is deliberate: a reject
+ * costs the spool an entry in error/ and data/ and a worker's time, which
+ * is what a flood is after; what a submitter may leave in incoming/ is
+ * bounded by their disk quota, as for any file they own. Root and our own
+ * user (apid submits as it) are not limited.
+ *
+ * Rejects are kept small and briefly: a rejected file larger than
+ * queued.reject_keep bytes is replaced by its first reject_keep bytes
+ * before it moves to error/, and rejects (jobs whose history ends at
+ * intake) are collected after queued.reject_max_age, by the hourly
+ * collection of the skeleton; failures of later stages keep
+ * finished_max_age.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +58,19 @@
 
 /* Room a job takes in the spool beyond twice its size (history, log...). */
 #define QUEUED_SLACK	(64 * 1024)
+/* Buckets kept in memory before the full ones (idle submitters) go. */
+#define QUEUED_BUCKETS	256
+
+/* The intake budget of one submitter. */
+struct bucket {
+	uid_t	 uid;
+	double	 tokens;
+	int64_t	 at;		/* util_mono_ms() of the last refill */
+	bool	 waiting;	/* over budget; said so in the log */
+};
+
+static struct bucket	*buckets;
+static size_t		 nbuckets;
 
 static const char *
 queued_kind(mode_t m)
@@ -72,13 +103,76 @@ queued_room(struct daemon *d, const char *name, off_t size, int64_t *due)
 	struct spool *sp = daemon_spool(d);
 	uint64_t need = 2 * (uint64_t)size + QUEUED_SLACK, avail;
 	double delay = cfg->retry_delay < 0.1 ? 0.1 : cfg->retry_delay;
+	char qname[1100];
 
 	if (util_fs_avail(sp->fd[SD_INTAKE], &avail) != 0 || avail >= need)
 		return true;
-	log_warnx("not taking incoming/%.200s yet: no space left on %s: need "
-	    "%llu bytes, %llu available; looking again in %.1f s", name,
+	util_quote(qname, sizeof(qname), name);
+	log_warnx("not taking incoming/%s yet: no space left on %s: need "
+	    "%llu bytes, %llu available; looking again in %.1f s", qname,
 	    sp->root, (unsigned long long)need, (unsigned long long)avail, delay);
 	*due = util_mono_ms() + (int64_t)(delay * 1000);
+	return false;
+}
+
+/* uid's bucket, refilled for the time since its last look. */
+static struct bucket *
+queued_bucket(uid_t uid, double rate, double burst)
+{
+	int64_t now = util_mono_ms();
+	struct bucket *b = NULL;
+	size_t i, k;
+
+	for (i = 0; i < nbuckets && b == NULL; i++)
+		if (buckets[i].uid == uid)
+			b = &buckets[i];
+	if (b == NULL) {
+		if (nbuckets >= QUEUED_BUCKETS) {	/* forget the full ones */
+			for (i = k = 0; i < nbuckets; i++)
+				if ((double)(now - buckets[i].at) / 60000 * rate +
+				    buckets[i].tokens < burst)
+					buckets[k++] = buckets[i];
+			nbuckets = k;
+		}
+		if (nbuckets % 16 == 0)
+			buckets = xrealloc(buckets, (nbuckets + 16) * sizeof(*b));
+		b = &buckets[nbuckets++];
+		*b = (struct bucket){ uid, burst, now, false };
+	}
+	b->tokens += (double)(now - b->at) / 60000 * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->at = now;
+	return b;
+}
+
+/*
+ * May a file of uid's (incoming/name) be taken in now? Yes takes one from
+ * its budget. No leaves the file waiting in incoming/ (see the top).
+ */
+static bool
+queued_budget(uid_t uid, const char *name)
+{
+	double rate = conf_num("queued.rate_per_uid", 60);
+	double burst = (double)conf_int("queued.burst_per_uid", 100);
+	struct bucket *b;
+	char qname[1100];
+
+	if (rate <= 0 || uid == 0 || uid == geteuid())
+		return true;
+	b = queued_bucket(uid, rate, burst < 1 ? 1 : burst);
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		b->waiting = false;
+		return true;
+	}
+	if (!b->waiting) {
+		util_quote(qname, sizeof(qname), name);
+		log_notice("uid %ld is over its intake budget (%g files a "
+		    "minute, %g at once): its files wait in incoming/ (first: "
+		    "%s), the others' go first", (long)uid, rate, burst, qname);
+	}
+	b->waiting = true;
 	return false;
 }
 
@@ -87,7 +181,8 @@ queued_room(struct daemon *d, const char *name, off_t size, int64_t *due)
  * complete (by IN_CLOSE_WRITE / IN_MOVED_TO) that changed within
  * settle_time may still be being written in place: look again once it has
  * settled. Anything else (FIFO, symlink, directory) is claimed at once and
- * rejected by the worker.
+ * rejected by the worker. Every claim counts against its owner's intake
+ * budget (queued_budget()).
  */
 static enum claim_result
 queued_claim(struct daemon *d, const char *name, bool complete,
@@ -97,7 +192,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	double settle = conf_num("queued.settle_time", 0.5);
 	struct timespec now;
 	struct stat st;
-	char note[400];
+	char qname[1100], note[1200];
 	int r, dfd;
 
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -114,6 +209,8 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	}
 	if (S_ISREG(st.st_mode) && !queued_room(d, name, st.st_size, due))
 		return CLAIM_DEFER;
+	if (!queued_budget(st.st_uid, name))
+		return CLAIM_SKIP;	/* looked at again at the next scan */
 	/*
 	 * A plain rename: the ID is new, there is nothing to clobber, and
 	 * where RENAME_NOREPLACE is missing (NFS, FUSE) its link+unlink
@@ -124,18 +221,25 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	jobid_new(id);
 	r = spool_rename(sp, SD_INCOMING, name, SD_INTAKE, id, 0);
 	if (r != 0) {
-		if (r < 0)
-			log_warn("cannot claim incoming/%s", name);
+		if (r < 0) {
+			util_quote(qname, sizeof(qname), name);
+			log_warn("cannot claim incoming/%s", qname);
+		}
 		return CLAIM_SKIP;
 	}
-	snprintf(note, sizeof(note), "from incoming/%.200s (uid %ld)", name,
+	/*
+	 * The name is the submitter's: quoted, so that it can pass neither
+	 * for the uid after it nor for a line of its own (util_quote()).
+	 */
+	util_quote(qname, sizeof(qname), name);
+	snprintf(note, sizeof(note), "from incoming/%s (uid %ld)", qname,
 	    (long)st.st_uid);
 	(void)spool_history(sp, id, "intake", note);
 	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
 		log_job_begin(id, NULL, "intake", dfd);
 		close(dfd);
 	}
-	log_info("received incoming/%s", name);
+	log_info("received incoming/%s", qname);
 	log_job_end();
 	return CLAIM_OK;
 }
@@ -174,7 +278,7 @@ queued_origin(cJSON *job, enum dialect dia, uid_t uid)
 }
 
 static int
-queued_run(struct daemon *d, const char *id)
+queued_check(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	size_t max = (size_t)conf_int("queued.max_job_size", JOB_MAX_SIZE);
@@ -281,6 +385,66 @@ out:
 	return rc;
 }
 
+/*
+ * A rejected file keeps its first queued.reject_keep bytes only (enough to
+ * see what was sent): intake/ID, the submitter's file, is replaced by a
+ * copy of that prefix before it moves to error/. Should we crash in
+ * between, the resumed run rejects the prefix again, perhaps for another
+ * reason. Best effort: where the copy fails, the whole file is kept.
+ */
+static void
+queued_shrink(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	long long keep = conf_int("queued.reject_keep", 4096);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (keep < 0 || fstatat(sp->fd[SD_INTAKE], id, &st,
+	    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= keep)
+		return;
+	fd = openat(sp->fd[SD_INTAKE], id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	buf = xmalloc((size_t)keep + 1);
+	n = pread(fd, buf, (size_t)keep, 0);
+	close(fd);
+	if (n >= 0 && spool_publish(sp, SD_INTAKE, id, buf, (size_t)n, 0) == 0)
+		log_info("kept the first %zd of its %lld bytes", n,
+		    (long long)st.st_size);
+	free(buf);
+}
+
+static int
+queued_run(struct daemon *d, const char *id)
+{
+	int rc = queued_check(d, id);
+
+	if (rc == HS_EXIT_PERMANENT)
+		queued_shrink(d, id);
+	return rc;
+}
+
+/* Rejects go after queued.reject_max_age (0: kept like any failure). */
+static void
+queued_gc(struct daemon *d)
+{
+	double age = conf_num("queued.reject_max_age", 86400);
+	int n;
+
+	if (age <= 0)
+		return;
+	if ((n = spool_gc_rejects(daemon_spool(d), age)) > 0)
+		log_info("removed %d rejected submission(s) older than %gs", n,
+		    age);
+	else if (n < 0)
+		log_warn("collecting rejected submissions");
+}
+
 static const struct stage_ops queued_ops = {
 	.name = "queued",
 	.summary = "Accept job files dropped into the spool's incoming/ "
@@ -293,6 +457,7 @@ static const struct stage_ops queued_ops = {
 	.resume = true,
 	.watch_create = true,
 	.run = queued_run,
+	.gc = queued_gc,
 };
 
 int

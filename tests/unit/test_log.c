@@ -139,14 +139,17 @@ test_job_log_file(void **state)
 	    "web01", "intake", dfd);
 	log_quietly("first line for the job");
 	log_quietly("second\nline");
+	log_quietly("name \x1b]0;owned\x07 \x1b[2J");
 	log_job_end();
 	log_quietly("not about the job");
 
 	s = read_joblog(dfd);
 	assert_non_null(strstr(s, "test_log["));
 	assert_non_null(strstr(s, ": first line for the job\n"));
-	/* One event, one line. */
-	assert_non_null(strstr(s, ": second line\n"));
+	/* One event, one line; no control character reaches a reader. */
+	assert_non_null(strstr(s, ": second\\nline\n"));
+	assert_non_null(strstr(s, ": name \\x1b]0;owned\\x07 \\x1b[2J\n"));
+	assert_null(strchr(s, '\x1b'));
 	assert_null(strstr(s, "not about the job"));
 	free(s);
 

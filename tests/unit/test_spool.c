@@ -353,18 +353,47 @@ test_fail_writes_reason(void **state)
 	jobid_new(id);
 	put(fx, SD_CONVERTING, id, "{}");
 	assert_int_equal(spool_fail(&fx->sp, SD_CONVERTING, id,
-	    "qemu-img failed:\nexit 1\r\nsee log"), 0);
+	    "qemu-img failed:\nexit 1\r\nsee \x1b[2Jlog"), 0);
 	assert_false(exists_in(fx, SD_CONVERTING, id));
 	assert_true(exists_in(fx, SD_ERROR, id));
 	dfd = spool_jobdir(&fx->sp, id, false);
 	assert_true(dfd >= 0);
 	assert_int_equal(util_read_file_at(dfd, "reason", 4096, &s, &len), 0);
 	close(dfd);
-	assert_string_equal(s, "qemu-img failed: exit 1  see log\n");
+	/* One line, escaped: nothing in it acts on a terminal. */
+	assert_string_equal(s, "qemu-img failed:\\nexit 1\\r\\nsee \\x1b[2Jlog\n");
 	free(s);
 	memset(reason, 'x', sizeof(reason));
 	assert_int_equal(spool_read_reason(&fx->sp, id, reason, sizeof(reason)), 0);
-	assert_string_equal(reason, "qemu-img failed: exit 1  see log");
+	assert_string_equal(reason, "qemu-img failed:\\nexit 1\\r\\nsee \\x1b[2Jlog");
+}
+
+/* A note cannot add a line to the history, nor carry an escape sequence. */
+static void
+test_history_escaped(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], *s, *nl;
+	size_t len;
+	int dfd;
+
+	jobid_new(id);
+	fx->sp.actor = "queued";
+	assert_int_equal(spool_history(&fx->sp, id, "intake",
+	    "from x\n2026-01-01T00:00:00Z imported importd@h[1] approved by "
+	    "root \x1b[31m"), 0);
+	dfd = spool_jobdir(&fx->sp, id, false);
+	assert_true(dfd >= 0);
+	assert_int_equal(util_read_file_at(dfd, "history", 4096, &s, &len), 0);
+	close(dfd);
+	nl = strchr(s, '\n');
+	assert_non_null(nl);
+	assert_int_equal(nl - s + 1, (long)len);	/* exactly one line */
+	assert_non_null(strstr(s, " intake queued@"));
+	assert_non_null(strstr(s, "from x\\n2026-01-01T00:00:00Z imported"));
+	assert_non_null(strstr(s, "root \\x1b[31m\n"));
+	assert_null(strchr(s, '\x1b'));
+	free(s);
 }
 
 static void
@@ -735,6 +764,44 @@ test_open_missing(void **state)
 	assert_int_equal(lowest_free_fd(), before);
 }
 
+/* Rejects (history ending at intake) go; later failures stay. */
+static void
+test_gc_rejects(void **state)
+{
+	struct fx *fx = *state;
+	char rej[JOBID_LEN + 1], late[JOBID_LEN + 1], stage[32];
+
+	jobid_new(rej);
+	jobid_new(late);
+	fx->sp.actor = "test";
+	put(fx, SD_INTAKE, rej, "x");
+	put(fx, SD_EXPORTING, late, "{}");
+	assert_int_equal(spool_history(&fx->sp, rej, "intake",
+	    "from incoming/\"x\n2026 exporting y\" (uid 1)"), 0);
+	assert_int_equal(spool_fail(&fx->sp, SD_INTAKE, rej, "rejected: x"), 0);
+	assert_int_equal(spool_history(&fx->sp, late, "intake", "from incoming/y"),
+	    0);
+	assert_int_equal(spool_history(&fx->sp, late, "request", NULL), 0);
+	assert_int_equal(spool_history(&fx->sp, late, "exporting", NULL), 0);
+	assert_int_equal(spool_fail(&fx->sp, SD_EXPORTING, late, "gone"), 0);
+
+	spool_failed_stage("t intake a\nt request a\nt error a x\n", stage,
+	    sizeof(stage));
+	assert_string_equal(stage, "request");
+	spool_failed_stage("t\nt error a\n", stage, sizeof(stage));
+	assert_string_equal(stage, "unknown");
+	spool_failed_stage(NULL, stage, sizeof(stage));
+	assert_string_equal(stage, "unknown");
+
+	assert_int_equal(spool_gc_rejects(&fx->sp, 3600), 0);
+	assert_true(exists_in(fx, SD_ERROR, rej));
+	assert_int_equal(spool_gc_rejects(&fx->sp, -1), 1);
+	assert_false(exists_in(fx, SD_ERROR, rej));
+	assert_false(exists_in(fx, SD_DATA, rej));
+	assert_true(exists_in(fx, SD_ERROR, late));
+	assert_true(exists_in(fx, SD_DATA, late));
+}
+
 int
 main(void)
 {
@@ -747,6 +814,7 @@ main(void)
 		T(test_rename_results),
 		T(test_claim_race),
 		T(test_fail_writes_reason),
+		T(test_history_escaped),
 		T(test_scan),
 		T(test_locate),
 		T(test_symlink_job_not_followed),
@@ -755,6 +823,7 @@ main(void)
 		T(test_gc_tmp_dead_pid),
 		T(test_owner_judge),
 		T(test_gc_finished),
+		T(test_gc_rejects),
 		T(test_open_missing),
 #undef T
 	};

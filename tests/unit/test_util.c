@@ -4,7 +4,8 @@
  * util_utf8_valid() is the strict UTF-8 test every job file passes before
  * it is parsed; util_name_valid() guards domain and credential names;
  * util_read_all() must refuse input larger than its bound (EFBIG) while
- * taking input of exactly that size; util_hex_valid() checks digests.
+ * taking input of exactly that size; util_hex_valid() checks digests;
+ * util_escape() and util_quote() leave no control character to a terminal.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,6 +188,63 @@ test_hex_valid(void **state)
 	assert_false(util_hex_valid("0x12", 4));
 }
 
+static void
+esc(const char *in, size_t len, int flags, const char *want)
+{
+	char out[256];
+
+	util_escape(out, sizeof(out), in, len, flags);
+	assert_string_equal(out, want);
+}
+
+/* util_escape(): no byte a terminal acts on survives; text stays text. */
+static void
+test_escape(void **state)
+{
+	char once[256], twice[256], small[8];
+
+	(void)state;
+	esc("plain text, caf\xc3\xa9", 17, 0, "plain text, caf\xc3\xa9");
+	esc("a\nb\rc\td", 7, 0, "a\\nb\\rc\\td");
+	esc("a\nb", 3, UTIL_ESC_NL, "a\nb");
+	esc("\x1b[2J\x07\x7f", 6, 0, "\\x1b[2J\\x07\\x7f");
+	esc("a\0b", 3, 0, "a\\x00b");
+	esc("\xc2\x9b" "1m", 4, 0, "\\xc2\\x9b1m");	/* C1 CSI */
+	esc("\x9b" "1m", 3, 0, "\\x9b1m");		/* a lone byte */
+	esc("\xe2\x80\xae" "abc", 6, 0, "\\u202eabc");	/* RLO */
+	esc("back\\slash \"q\"", 14, 0, "back\\slash \"q\"");
+	esc("back\\slash \"q\"", 14, UTIL_ESC_QUOTE,
+	    "back\\\\slash \\\"q\\\"");
+	esc("{\n\t\"a\":\t\"\x7f\"\n}", 13, UTIL_ESC_JSON,
+	    "{\n\t\"a\":\t\"\\u007f\"\n}");
+	/* Idempotent: what was escaped once passes a second time as it is. */
+	util_escape(once, sizeof(once), "x\x1by\nz\\", 6, 0);
+	util_escape(twice, sizeof(twice), once, strlen(once), 0);
+	assert_string_equal(once, twice);
+	/* Cut between escapes, never inside one; always terminated. */
+	assert_int_equal(util_escape(small, sizeof(small), "ab\x1b\x1b", 4, 0),
+	    6);
+	assert_string_equal(small, "ab\\x1b");
+}
+
+static void
+test_quote(void **state)
+{
+	char out[256];
+
+	(void)state;
+	util_quote(out, sizeof(out), "job-1.json");
+	assert_string_equal(out, "job-1.json");
+	util_quote(out, sizeof(out), "a b");
+	assert_string_equal(out, "\"a b\"");
+	util_quote(out, sizeof(out), "x\" (uid 0)\n2026 imported root");
+	assert_string_equal(out, "\"x\\\" (uid 0)\\n2026 imported root\"");
+	util_quote(out, sizeof(out), "");
+	assert_string_equal(out, "\"\"");
+	util_quote(out, sizeof(out), "\"");
+	assert_string_equal(out, "\"\\\"\"");
+}
+
 int
 main(void)
 {
@@ -201,6 +259,8 @@ main(void)
 		cmocka_unit_test(test_read_all_limit),
 		cmocka_unit_test(test_read_all_empty),
 		cmocka_unit_test(test_hex_valid),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_quote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
