@@ -5,13 +5,20 @@
  * its VMDKs) or a bare disk (VMDK in any flavour, VHD, VHDX, raw, qcow2,
  * VDI); source.disks lists already-exported disks (a HyperSDK manifest).
  * The path is checked against source_roots again here (the host running
- * exportd is the one that reads it), resolved once, and everything below
- * it is opened beneath that directory without following symlinks. The
- * source is only ever read.
+ * exportd is the one that reads it), and every file is opened with the
+ * rights of the job's submitter (origin.uid, which only queued writes),
+ * walking from the source root's descriptor without following symlinks
+ * (srcopen.c): a job gives nobody more than their own rights give them.
+ * The source is only ever read.
+ *
+ * Error policy: export_fail/export_retry; a path that is missing, not
+ * readable by the submitter or leads out through a symlink gets one
+ * generic reason (disk_open_failed), never which of these it was.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,31 +28,77 @@
 #include "export.h"
 #include "job.h"
 #include "ovf.h"
+#include "srcopen.h"
 #include "util.h"
 #include "vmx.h"
 
-/* Resolve an allowed path into (directory fd, base name). */
+/*
+ * Whose rights the job's files are opened with: origin.uid, set by queued
+ * from the owner of the file dropped into incoming/ (a submitter cannot
+ * set origin: job_validate refuses it in a submission). A job without it
+ * did not come through queued and opens nothing.
+ */
+static int
+file_who(struct export_ctx *ctx, struct srcwho *who)
+{
+	const cJSON *u = job_get(ctx->job, "origin.uid");
+
+	if (!cJSON_IsNumber(u) || u->valuedouble < 0 ||
+	    u->valuedouble >= 4294967295.0 ||
+	    u->valuedouble != floor(u->valuedouble))
+		return export_fail(ctx, "origin.uid: missing or not a uid: the "
+		    "job did not come through queued; submit it again");
+	if (srcwho_init(who, (uid_t)u->valuedouble) != 0)
+		return export_retry(ctx, "cannot look up the groups of uid %.0f: "
+		    "%s", u->valuedouble, strerror(errno));
+	return 0;
+}
+
+/*
+ * Open an allowed path's directory as the submitter: the source root it
+ * lies under (walked from "/"), then the rest of the directories beneath
+ * it. *dirfd is an O_PATH descriptor to open *base (its last name) from.
+ */
 static int
 file_locate(struct export_ctx *ctx, const char *where, const char *path,
     int *dirfd, char **base)
 {
-	char err[512], real[PATH_MAX], *slash;
+	const char *root, *rel, *slash;
+	char err[512], *dir;
+	size_t n;
+	int rfd, fd, rc;
 
 	if (job_path_allowed(where, path, ctx->roots, err, sizeof(err)) != 0)
 		return export_fail(ctx, "%s", err);
-	if (realpath(path, real) == NULL)
-		return errno == ENOENT ? export_fail(ctx, "%s: '%s' does not exist",
-		    where, path) : export_retry(ctx, "%s: '%s': %s", where, path,
-		    strerror(errno));
-	slash = strrchr(real, '/');
-	*base = xstrdup(slash + 1);
-	*slash = '\0';
-	*dirfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dirfd < 0) {
-		free(*base);
-		return export_retry(ctx, "%s: cannot open the directory of '%s': %s",
-		    where, path, strerror(errno));
+	root = job_path_root(path, ctx->roots);
+	for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--)
+		;
+	rel = path + n + (path[n] == '/');
+	if (n == 1 && root[0] == '/')
+		rel = path + 1;
+	if ((rfd = srcopen_root(ctx->who, root)) < 0)
+		return disk_open_failed(ctx, where);
+	if ((slash = strrchr(rel, '/')) == NULL) {
+		*dirfd = rfd;
+		*base = xstrdup(rel);
+	} else {
+		dir = xstrndup(rel, (size_t)(slash - rel));
+		*dirfd = disk_open_beneath(ctx, rfd, dir, O_DIRECTORY);
+		free(dir);
+		close(rfd);
+		if (*dirfd < 0)
+			return disk_open_failed(ctx, where);
+		*base = xstrdup(slash + 1);
 	}
+	/* Open it once here, so that whichever part of the path fails, the
+	 * reason names the job's field, not the part. */
+	if ((fd = disk_open_beneath(ctx, *dirfd, *base, O_RDONLY)) < 0) {
+		rc = disk_open_failed(ctx, where);
+		free(*base);
+		close(*dirfd);
+		return rc;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -70,7 +123,7 @@ static int
 file_read_small(struct export_ctx *ctx, int dirfd, const char *name,
     size_t max, char **buf, size_t *len)
 {
-	int fd = disk_open_beneath(dirfd, name, O_RDONLY), rc;
+	int fd = disk_open_beneath(ctx, dirfd, name, O_RDONLY), rc;
 
 	if (fd < 0)
 		return disk_open_failed(ctx, name);
@@ -129,7 +182,7 @@ file_one_disk(struct export_ctx *ctx, int dirfd, const char *name,
 		return export_fail(ctx, "more than %d disks", VM_MAX_DISKS);
 	d->boot_order = boot_order;
 	if (job_get_str(ctx->src, "sha256") != NULL) {
-		if ((fd = disk_open_beneath(dirfd, name, O_RDONLY)) < 0)
+		if ((fd = disk_open_beneath(ctx, dirfd, name, O_RDONLY)) < 0)
 			return disk_open_failed(ctx, name);
 		rc = file_check_sha256(ctx, fd, name);
 		close(fd);
@@ -191,7 +244,7 @@ file_disk_list(struct export_ctx *ctx)
 }
 
 static int
-file_run(struct export_ctx *ctx)
+file_export(struct export_ctx *ctx)
 {
 	const char *path = job_get_str(ctx->src, "path");
 	const char *kind = job_get_str(ctx->src, "format");
@@ -208,8 +261,8 @@ file_run(struct export_ctx *ctx)
 		goto out;
 	}
 	if (strcmp(kind, "ova") == 0) {
-		if ((fd = disk_open_beneath(dirfd, base, O_RDONLY)) < 0) {
-			rc = disk_open_failed(ctx, base);
+		if ((fd = disk_open_beneath(ctx, dirfd, base, O_RDONLY)) < 0) {
+			rc = disk_open_failed(ctx, "source.path");
 			goto out;
 		}
 		rc = ova_export(ctx, fd, base);
@@ -221,6 +274,24 @@ file_run(struct export_ctx *ctx)
 out:
 	close(dirfd);
 	free(base);
+	return rc;
+}
+
+/* As the job's submitter, unless the caller said whom (inspect: itself). */
+static int
+file_run(struct export_ctx *ctx)
+{
+	struct srcwho who;
+	int rc;
+
+	if (ctx->who != NULL)
+		return file_export(ctx);
+	if ((rc = file_who(ctx, &who)) != 0)
+		return rc;
+	ctx->who = &who;
+	rc = file_export(ctx);
+	ctx->who = NULL;
+	srcwho_free(&who);
 	return rc;
 }
 
