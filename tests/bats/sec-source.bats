@@ -23,8 +23,16 @@ setup() {
 	start_daemon "$QUEUED"
 }
 
+# the exchange loop's pid (exchange.py itself, not the as_user shell)
+stop_swapper() {
+	[ -n "${SWAPPER:-}" ] || return 0
+	kill "$SWAPPER" 2>/dev/null
+	while kill -0 "$SWAPPER" 2>/dev/null; do sleep 0.05; done
+	SWAPPER=
+}
+
 teardown() {
-	[ -z "${SWAPPER:-}" ] || { kill "$SWAPPER"; wait "$SWAPPER"; } 2>/dev/null
+	stop_swapper
 	hs_teardown
 	drop_submitters
 }
@@ -166,12 +174,11 @@ EOF
 		ids+=("$(file_job "$EVE" "$T/src/eve/d.raw" raw)")
 	done
 	as_user "$EVE" "$EXCHANGE" "$T/src/eve" d.raw link 3>&- &
-	SWAPPER=$!
-	wait_for 10 test -e "$T/src/eve/.swapping"
+	wait_for 10 test -s "$T/src/eve/.swapping"
+	SWAPPER=$(cat "$T/src/eve/.swapping")
 	export_all
-	kill "$SWAPPER"
-	wait "$SWAPPER" 2>/dev/null || true
-	SWAPPER=
+	stop_swapper
+	no_canary
 	ok=0
 	for id in "${ids[@]}"; do
 		if [ -f "$SP/exported/$id" ]; then
@@ -180,7 +187,6 @@ EOF
 		fi
 		denied "$id" "$EVE" source.path
 	done
-	no_canary
 	echo "# $ok of 30 exported (the file), $((30 - ok)) refused (the symlink)" >&3
 }
 
