@@ -136,12 +136,14 @@ EOF
 @test "confused deputy: groups and POSIX ACLs count as the kernel counts them" {
 	command -v setfacl >/dev/null || { echo "setfacl missing (package acl)"; false; }
 	install -d -m 0755 -o "$VIC" "$T/src/vic"
-	for f in group acl-grant acl-deny; do
+	for f in group group-deny acl-grant acl-deny; do
 		printf 'CANARY-b7e1 %s\n' "$f" >"$T/src/vic/$f.raw"
 		chown "$VIC:$SUBGROUP" "$T/src/vic/$f.raw"
 	done
 	# group: 0640, group the submitters' group, of which $EVE is a member
 	chmod 0640 "$T/src/vic/group.raw"
+	# 0604: "other" may read, the group (hence $EVE) may not
+	chmod 0604 "$T/src/vic/group-deny.raw"
 	# an ACL naming $EVE grants what the mode's "other" bits do not...
 	chmod 0600 "$T/src/vic/acl-grant.raw"
 	setfacl -m "u:$EVE:r" "$T/src/vic/acl-grant.raw"
@@ -151,13 +153,16 @@ EOF
 	g=$(file_job "$EVE" "$T/src/vic/group.raw")
 	a=$(file_job "$EVE" "$T/src/vic/acl-grant.raw")
 	d=$(file_job "$EVE" "$T/src/vic/acl-deny.raw")
+	gd=$(file_job "$EVE" "$T/src/vic/group-deny.raw")
 	# what the kernel says $EVE may read, for comparison
 	as_user "$EVE" cat "$T/src/vic/group.raw" "$T/src/vic/acl-grant.raw" >/dev/null
 	! as_user "$EVE" cat "$T/src/vic/acl-deny.raw" 2>/dev/null
+	! as_user "$EVE" cat "$T/src/vic/group-deny.raw" 2>/dev/null
 	export_all
 	[ -f "$SP/exported/$g" ]
 	[ -f "$SP/exported/$a" ]
 	denied "$d" "$EVE" source.path
+	denied "$gd" "$EVE" source.path
 }
 
 @test "race: a renameat2 exchange loop on source.path never yields the symlink's target (30 jobs)" {
