@@ -613,19 +613,18 @@ disk_open_failed(struct export_ctx *ctx, const char *what)
 /*
  * A VMDK at dirfd/rel: a sparse file (monolithicSparse, streamOptimized)
  * is copied as it is; a text descriptor is copied with each extent it
- * names, each confined to the descriptor's directory.
+ * names, each confined to the descriptor's directory. fd is the VMDK,
+ * opened by the caller with disk_open_beneath().
  */
 int
-disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
+disk_add_vmdk(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
     struct vm_disk *d)
 {
 	const char *base = disk_basename(rel);
 	char *text = NULL, *dir;
-	int fd, ddir = -1, rc;
+	int ddir = -1, rc;
 	unsigned char magic[4] = { 0 };
 
-	if ((fd = disk_open_beneath(ctx, dirfd, rel, O_RDONLY)) < 0)
-		return disk_open_failed(ctx, rel);
 	if ((rc = disk_check_magic(ctx, fd, rel, "vmdk")) != 0)
 		goto out;
 	(void)!pread(fd, magic, 4, 0);
@@ -667,19 +666,19 @@ out:
 	free(text);
 	if (ddir >= 0)
 		close(ddir);
-	close(fd);
 	return rc;
 }
 
 /*
- * Any disk at dirfd/rel (fmt NULL: from the name). Fills d and lands the
- * file (with its extents) in data/ID/.
+ * Any disk at dirfd/rel, already opened as fd with disk_open_beneath()
+ * (what was checked is what is read), fmt NULL: from the name. Fills d
+ * and lands the file (with its extents, beneath dirfd) in data/ID/.
  */
 int
-disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
-    struct vm_disk *d)
+disk_add_fd(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
+    const char *fmt, struct vm_disk *d)
 {
-	int fd, rc;
+	int rc;
 
 	if (fmt == NULL && (fmt = disk_format_from_name(rel)) == NULL)
 		return export_fail(ctx, "%s: cannot tell the disk format from the "
@@ -687,9 +686,7 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	if (vmdesc_qemu_format(fmt) == NULL)
 		return export_fail(ctx, "%s: '%s' is not a disk format", rel, fmt);
 	if (strcmp(fmt, "vmdk") == 0)
-		return disk_add_vmdk(ctx, dirfd, rel, d);
-	if ((fd = disk_open_beneath(ctx, dirfd, rel, O_RDONLY)) < 0)
-		return disk_open_failed(ctx, rel);
+		return disk_add_vmdk(ctx, fd, dirfd, rel, d);
 	free(d->file);
 	free(d->format);
 	d->file = xstrdup(disk_basename(rel));
@@ -697,6 +694,19 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	if ((rc = disk_check_magic(ctx, fd, rel, fmt)) == 0 &&
 	    (rc = disk_info(ctx, d, fd)) == 0)
 		rc = disk_copy(ctx, fd, d->file, rel);
+	return rc;
+}
+
+/* Any disk at dirfd/rel (fmt NULL: from the name): opened, then as above. */
+int
+disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
+    struct vm_disk *d)
+{
+	int fd = disk_open_beneath(ctx, dirfd, rel, O_RDONLY), rc;
+
+	if (fd < 0)
+		return disk_open_failed(ctx, rel);
+	rc = disk_add_fd(ctx, fd, dirfd, rel, fmt, d);
 	close(fd);
 	return rc;
 }

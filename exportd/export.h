@@ -59,10 +59,13 @@ int	 export_describe(struct export_ctx *, bool);
 const char *disk_format_from_name(const char *);
 int	 disk_check_magic(struct export_ctx *, int, const char *, const char *);
 int	 disk_copy(struct export_ctx *, int, const char *, const char *);
-int	 disk_add_vmdk(struct export_ctx *, int, const char *, struct vm_disk *);
+int	 disk_add_vmdk(struct export_ctx *, int, int, const char *,
+	    struct vm_disk *);
 int	 disk_landed(struct export_ctx *, struct vm_disk *);
 int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,
+	    struct vm_disk *);
+int	 disk_add_fd(struct export_ctx *, int, int, const char *, const char *,
 	    struct vm_disk *);
 int	 disk_open_beneath(const struct export_ctx *, int, const char *, int);
 int	 disk_open_failed(struct export_ctx *, const char *);

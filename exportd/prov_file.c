@@ -55,18 +55,21 @@ file_who(struct export_ctx *ctx, struct srcwho *who)
 }
 
 /*
- * Open an allowed path's directory as the submitter: the source root it
- * lies under (walked from "/"), then the rest of the directories beneath
- * it. *dirfd is an O_PATH descriptor to open *base (its last name) from.
+ * Open an allowed path as the submitter: the source root it lies under
+ * (walked from "/"), the directories beneath it, the file. *fd is the
+ * file, read from then on (never looked up by name again); *dirfd (an
+ * O_PATH descriptor) its directory, where the files it names are; *base
+ * its last name. Whichever part of the path fails, the reason names the
+ * job's field (where), not the part.
  */
 static int
 file_locate(struct export_ctx *ctx, const char *where, const char *path,
-    int *dirfd, char **base)
+    int *dirfd, char **base, int *fd)
 {
 	const char *root, *rel, *slash;
 	char err[512], *dir;
 	size_t n;
-	int rfd, fd, rc;
+	int rfd, rc;
 
 	if (job_path_allowed(where, path, ctx->roots, err, sizeof(err)) != 0)
 		return export_fail(ctx, "%s", err);
@@ -90,15 +93,12 @@ file_locate(struct export_ctx *ctx, const char *where, const char *path,
 			return disk_open_failed(ctx, where);
 		*base = xstrdup(slash + 1);
 	}
-	/* Open it once here, so that whichever part of the path fails, the
-	 * reason names the job's field, not the part. */
-	if ((fd = disk_open_beneath(ctx, *dirfd, *base, O_RDONLY)) < 0) {
+	if ((*fd = disk_open_beneath(ctx, *dirfd, *base, O_RDONLY)) < 0) {
 		rc = disk_open_failed(ctx, where);
 		free(*base);
 		close(*dirfd);
 		return rc;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -120,31 +120,28 @@ file_check_sha256(struct export_ctx *ctx, int fd, const char *path)
 }
 
 static int
-file_read_small(struct export_ctx *ctx, int dirfd, const char *name,
+file_read_small(struct export_ctx *ctx, int fd, const char *name,
     size_t max, char **buf, size_t *len)
 {
-	int fd = disk_open_beneath(ctx, dirfd, name, O_RDONLY), rc;
+	int rc;
 
-	if (fd < 0)
-		return disk_open_failed(ctx, name);
 	if ((rc = file_check_sha256(ctx, fd, name)) == 0 &&
 	    util_read_all(fd, max, buf, len) != 0)
 		rc = errno == EFBIG ? export_fail(ctx, "%s: larger than %zu bytes",
 		    name, max) : export_fail(ctx, "%s: %s", name, strerror(errno));
-	close(fd);
 	return rc;
 }
 
 /* OVF or VMX: parse the descriptor, then land each disk it names. */
 static int
-file_descriptor(struct export_ctx *ctx, int dirfd, const char *name,
+file_descriptor(struct export_ctx *ctx, int fd, int dirfd, const char *name,
     bool vmx)
 {
 	char *buf = NULL, err[512];
 	size_t len;
 	int rc;
 
-	if ((rc = file_read_small(ctx, dirfd, name, vmx ? VMX_MAX_SIZE :
+	if ((rc = file_read_small(ctx, fd, name, vmx ? VMX_MAX_SIZE :
 	    OVF_MAX_SIZE, &buf, &len)) != 0)
 		return rc;
 	rc = vmx ? vmx_parse(buf, len, &ctx->vm, err, sizeof(err)) :
@@ -171,25 +168,20 @@ file_descriptor(struct export_ctx *ctx, int dirfd, const char *name,
 	return 0;
 }
 
+/* A disk file file_locate() opened (fd), in dirfd as name. */
 static int
-file_one_disk(struct export_ctx *ctx, int dirfd, const char *name,
+file_one_disk(struct export_ctx *ctx, int fd, int dirfd, const char *name,
     const char *fmt, int boot_order)
 {
 	struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
-	int fd, rc;
+	int rc;
 
 	if (d == NULL)
 		return export_fail(ctx, "more than %d disks", VM_MAX_DISKS);
 	d->boot_order = boot_order;
-	if (job_get_str(ctx->src, "sha256") != NULL) {
-		if ((fd = disk_open_beneath(ctx, dirfd, name, O_RDONLY)) < 0)
-			return disk_open_failed(ctx, name);
-		rc = file_check_sha256(ctx, fd, name);
-		close(fd);
-		if (rc != 0)
-			return rc;
-	}
-	return disk_add(ctx, dirfd, name, fmt, d);
+	if ((rc = file_check_sha256(ctx, fd, name)) != 0)
+		return rc;
+	return disk_add_fd(ctx, fd, dirfd, name, fmt, d);
 }
 
 /* The sha256 a manifest gives for one disk, checked on the landed copy. */
@@ -223,17 +215,18 @@ file_disk_list(struct export_ctx *ctx)
 	cJSON_ArrayForEach(it, job_get(ctx->src, "disks")) {
 		const cJSON *bo = job_get(it, "boot_order");
 		char where[48], *base = NULL;
-		int dirfd;
+		int dirfd, fd;
 
 		snprintf(where, sizeof(where), "source.disks[%d].path", i);
 		if ((rc = file_locate(ctx, where, job_get_str(it, "path"), &dirfd,
-		    &base)) != 0)
+		    &base, &fd)) != 0)
 			return rc;
-		rc = file_one_disk(ctx, dirfd, base, job_get_str(it, "format"),
+		rc = file_one_disk(ctx, fd, dirfd, base, job_get_str(it, "format"),
 		    cJSON_IsNumber(bo) ? bo->valueint : i);
 		if (rc == 0)
 			rc = file_check_landed(ctx, &ctx->vm.disks[ctx->vm.ndisks - 1],
 			    job_get_str(it, "sha256"), where);
+		close(fd);
 		close(dirfd);
 		free(base);
 		if (rc != 0)
@@ -249,29 +242,26 @@ file_export(struct export_ctx *ctx)
 	const char *path = job_get_str(ctx->src, "path");
 	const char *kind = job_get_str(ctx->src, "format");
 	char *base = NULL;
-	int dirfd = -1, fd, rc;
+	int dirfd = -1, fd = -1, rc;
 
 	if (path == NULL)
 		return file_disk_list(ctx);
-	if ((rc = file_locate(ctx, "source.path", path, &dirfd, &base)) != 0)
+	if ((rc = file_locate(ctx, "source.path", path, &dirfd, &base,
+	    &fd)) != 0)
 		return rc;
 	if (kind == NULL && (kind = disk_format_from_name(base)) == NULL) {
 		rc = export_fail(ctx, "source.path: cannot tell what '%s' is from "
 		    "its name; set source.format", base);
 		goto out;
 	}
-	if (strcmp(kind, "ova") == 0) {
-		if ((fd = disk_open_beneath(ctx, dirfd, base, O_RDONLY)) < 0) {
-			rc = disk_open_failed(ctx, "source.path");
-			goto out;
-		}
+	if (strcmp(kind, "ova") == 0)
 		rc = ova_export(ctx, fd, base);
-		close(fd);
-	} else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
-		rc = file_descriptor(ctx, dirfd, base, kind[1] == 'm');
+	else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
+		rc = file_descriptor(ctx, fd, dirfd, base, kind[1] == 'm');
 	else
-		rc = file_one_disk(ctx, dirfd, base, kind, 0);
+		rc = file_one_disk(ctx, fd, dirfd, base, kind, 0);
 out:
+	close(fd);
 	close(dirfd);
 	free(base);
 	return rc;
