@@ -34,6 +34,7 @@ stop_swapper() {
 teardown() {
 	stop_swapper
 	hs_teardown
+	[ -z "${DAEMONU:-}" ] || userdel "$DAEMONU" 2>/dev/null
 	drop_submitters
 }
 
@@ -235,4 +236,32 @@ EOF
 	export_all
 	[ -f "$SP/error/$id" ]
 	grep -q "^origin.uid: missing" "$SP/data/$id/reason"
+}
+
+@test "exportd as an unprivileged daemon user: only what both it and the submitter may read" {
+	# a daemon user like the packaged `hyperspool` one: in the submitters'
+	# group, owning the spool; queued and exportd run as it
+	DAEMONU=${SUBGROUP%g}d
+	useradd -M -N -g "$SUBGROUP" -d /nonexistent -s /usr/sbin/nologin "$DAEMONU"
+	kill "${PIDS[0]}" && wait "${PIDS[0]}" 2>/dev/null || true
+	chown -R "$DAEMONU" "$SP"
+	setpriv --reuid="$DAEMONU" --regid="$SUBGROUP" --init-groups -- \
+	    "$QUEUED" -c "$T/conf" 2>>"$T/queued.log" &
+	PIDS+=($!)
+	install -d -m 0755 -o "$EVE" "$T/src/eve"
+	as_user "$EVE" sh -c "printf 'eve disk\n' >'$T/src/eve/e.raw' && chmod 0644 '$T/src/eve/e.raw'"
+	# the victim's file, which the operator let the daemon user read (ACL)
+	victim_disk
+	setfacl -m "u:$DAEMONU:x" "$T/src/vic"
+	setfacl -m "u:$DAEMONU:r" "$T/src/vic/vic.raw"
+	setpriv --reuid="$DAEMONU" --regid="$SUBGROUP" --init-groups -- \
+	    cat "$T/src/vic/vic.raw" >/dev/null
+	own=$(file_job "$EVE" "$T/src/eve/e.raw")
+	vic=$(file_job "$EVE" "$T/src/vic/vic.raw")
+	setpriv --reuid="$DAEMONU" --regid="$SUBGROUP" --init-groups -- \
+	    "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ -f "$SP/exported/$own" ] || { cat "$SP/data/$own/reason" "$T"/*.log; false; }
+	cmp "$T/src/eve/e.raw" "$SP/data/$own/e.raw"
+	denied "$vic" "$EVE" source.path
+	no_canary
 }
