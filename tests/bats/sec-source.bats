@@ -265,3 +265,22 @@ EOF
 	denied "$vic" "$EVE" source.path
 	no_canary
 }
+
+@test "origin: a submitter's file rewritten after the claim is not taken for a resumed intake" {
+	kill "${PIDS[0]}" && wait "${PIDS[0]}" 2>/dev/null || true
+	id=20261122T000000-000003-00000000-00000001-00000003
+	# $EVE kept a descriptor of the file she dropped and, once queued
+	# claimed it as intake/ID (its owner stays hers), rewrote it into a
+	# "normalised" job with root's origin; the claim's rename is done here
+	install -d -m 0755 -o "$EVE" "$T/src/eve"
+	as_user "$EVE" sh -c "jq -n --arg id '$id' --arg p '$T/src/eve/x.raw' \
+	    '{version: 1, id: \$id, name: \"f\", submitted: \"2026-11-22T00:00:00Z\",
+	      source: {type: \"file\", path: \$p},
+	      origin: {dialect: \"hyperspool-v1\", uid: 0, user: \"root\"}}' \
+	    >'$T/src/eve/forged'"
+	mv "$T/src/eve/forged" "$SP/intake/$id"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	[ ! -e "$SP/request/$id" ]
+	[ -f "$SP/error/$id" ]
+	grep -q "set by hyperspool, not by the submitter" "$SP/data/$id/reason"
+}
