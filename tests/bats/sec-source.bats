@@ -137,7 +137,7 @@ EOF
 @test "confused deputy: groups and POSIX ACLs count as the kernel counts them" {
 	command -v setfacl >/dev/null || { echo "setfacl missing (package acl)"; false; }
 	install -d -m 0755 -o "$VIC" "$T/src/vic"
-	for f in group group-deny acl-grant acl-deny; do
+	for f in group group-deny acl-grant acl-deny acl-group acl-mask; do
 		printf 'CANARY-b7e1 %s\n' "$f" >"$T/src/vic/$f.raw"
 		chown "$VIC:$SUBGROUP" "$T/src/vic/$f.raw"
 	done
@@ -151,17 +151,28 @@ EOF
 	# ...and one naming $EVE with no rights denies what "other" grants
 	chmod 0604 "$T/src/vic/acl-deny.raw"
 	setfacl -m "u:$EVE:-" "$T/src/vic/acl-deny.raw"
+	# a named group entry grants; a mask takes a named user's right away
+	chmod 0600 "$T/src/vic/acl-group.raw" "$T/src/vic/acl-mask.raw"
+	chgrp root "$T/src/vic/acl-group.raw"
+	setfacl -m "g:$SUBGROUP:r" "$T/src/vic/acl-group.raw"
+	setfacl -m "u:$EVE:r,m::-" "$T/src/vic/acl-mask.raw"
 	g=$(file_job "$EVE" "$T/src/vic/group.raw")
 	a=$(file_job "$EVE" "$T/src/vic/acl-grant.raw")
 	d=$(file_job "$EVE" "$T/src/vic/acl-deny.raw")
 	gd=$(file_job "$EVE" "$T/src/vic/group-deny.raw")
+	ag=$(file_job "$EVE" "$T/src/vic/acl-group.raw")
+	am=$(file_job "$EVE" "$T/src/vic/acl-mask.raw")
 	# what the kernel says $EVE may read, for comparison
-	as_user "$EVE" cat "$T/src/vic/group.raw" "$T/src/vic/acl-grant.raw" >/dev/null
+	as_user "$EVE" cat "$T/src/vic/group.raw" "$T/src/vic/acl-grant.raw" \
+	    "$T/src/vic/acl-group.raw" >/dev/null
+	! as_user "$EVE" cat "$T/src/vic/acl-mask.raw" 2>/dev/null
 	! as_user "$EVE" cat "$T/src/vic/acl-deny.raw" 2>/dev/null
 	! as_user "$EVE" cat "$T/src/vic/group-deny.raw" 2>/dev/null
 	export_all
 	[ -f "$SP/exported/$g" ]
 	[ -f "$SP/exported/$a" ]
+	[ -f "$SP/exported/$ag" ]
+	denied "$am" "$EVE" source.path
 	denied "$d" "$EVE" source.path
 	denied "$gd" "$EVE" source.path
 }
