@@ -595,7 +595,8 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
  * readable by the submitter, a symlink or a path leading out all get the
  * same words (srcopen.h): telling them apart would tell a submitter what
  * exists where they may not look. A name that is there but no regular
- * file is said so (the submitter could see that much with ls). Anything
+ * file is said so (the submitter, who may search its directory, could
+ * stat it). Anything
  * else is the host's trouble: try again.
  */
 int
