@@ -596,8 +596,7 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
  * same words (srcopen.h): telling them apart would tell a submitter what
  * exists where they may not look. A name that is there but no regular
  * file is said so (the submitter, who may search its directory, could
- * stat it). Anything
- * else is the host's trouble: try again.
+ * stat it). Anything else is the host's trouble: try again.
  */
 int
 disk_open_failed(struct export_ctx *ctx, const char *what)
