@@ -19,6 +19,7 @@
 #include "export.h"
 #include "job.h"
 #include "log.h"
+#include "srcopen.h"
 
 /* The job an export would see for PATH (or URL). */
 static cJSON *
@@ -87,6 +88,7 @@ inspect_source(struct cli *c, int argc, char **argv)
 	static const char *const anywhere[] = { "/", NULL };
 	const char *format = NULL;
 	struct export_ctx ctx;
+	struct srcwho self;
 	const struct provider *prov;
 	bool json = false;
 	char err[1024], *xml = NULL;
@@ -108,6 +110,12 @@ inspect_source(struct cli *c, int argc, char **argv)
 	ctx.job = inspect_job(argv[optind], format);
 	ctx.src = job_get(ctx.job, "source");
 	ctx.roots = anywhere;		/* your own files, read-only */
+	if (srcwho_self(&self) != 0) {
+		log_warn("inspect: groups");
+		cJSON_Delete((cJSON *)ctx.job);
+		return CLI_FAILED;
+	}
+	ctx.who = &self;		/* with your own rights */
 	ctx.datafd = -1;
 	ctx.inspect = true;
 	prov = export_provider(job_get_str(ctx.src, "type"));
@@ -148,6 +156,7 @@ inspect_source(struct cli *c, int argc, char **argv)
 	rc = CLI_OK;
 out:
 	free(xml);
+	srcwho_free(&self);
 	vmdesc_free(&ctx.vm);
 	cJSON_Delete((cJSON *)ctx.job);
 	return rc;

@@ -320,8 +320,12 @@ job_path_under(const char *path, const char *root)
 }
 
 /*
- * Is path (a file source) allowed: clean, absolute, inside one of roots,
- * and, where it exists here, still inside after resolving symlinks?
+ * Is path (a file source) allowed: clean, absolute and, by its words,
+ * inside one of roots? Only the words are checked: what the path leads to
+ * is resolved by exportd with the submitter's rights (exportd/srcopen.c).
+ * Resolving it here, with the daemon's rights, would tell a submitter
+ * what exists where they cannot look ("resolves to ..." for one path,
+ * nothing for another), and a symlink can change after intake anyway.
  */
 int
 job_path_allowed(const char *where, const char *path,
@@ -332,39 +336,29 @@ job_path_allowed(const char *where, const char *path,
 	return job_check_path(where, path, &pol, err, errlen);
 }
 
+/* The first of roots that path lies under (by its words), or NULL. */
+const char *
+job_path_root(const char *path, const char *const *roots)
+{
+	for (int i = 0; roots != NULL && roots[i]; i++)
+		if (job_path_under(path, roots[i]))
+			return roots[i];
+	return NULL;
+}
+
 static int
 job_check_path(const char *where, const char *path,
     const struct job_policy *pol, char *err, size_t errlen)
 {
-	char real[PATH_MAX];
-	bool inside = false;
-
 	if (!job_path_clean(path))
 		return job_err(err, errlen, "%s: '%.200s' must be an absolute path "
 		    "without '.', '..' or empty components", where, path);
 	if (pol->source_roots == NULL || pol->source_roots[0] == NULL)
 		return job_err(err, errlen, "%s: no source_roots are configured, so "
 		    "file sources are refused", where);
-	for (int i = 0; pol->source_roots[i]; i++)
-		if (job_path_under(path, pol->source_roots[i]))
-			inside = true;
-	if (!inside)
+	if (job_path_root(path, pol->source_roots) == NULL)
 		return job_err(err, errlen, "%s: '%.200s' is outside source_roots",
 		    where, path);
-	/* Where it exists here, a symlink must not lead out of the roots. */
-	if (realpath(path, real) != NULL) {
-		inside = false;
-		for (int i = 0; pol->source_roots[i]; i++) {
-			char rroot[PATH_MAX];
-
-			if (realpath(pol->source_roots[i], rroot) != NULL &&
-			    job_path_under(real, rroot))
-				inside = true;
-		}
-		if (!inside)
-			return job_err(err, errlen, "%s: '%.200s' resolves to "
-			    "'%.200s', outside source_roots", where, path, real);
-	}
 	return 0;
 }
 

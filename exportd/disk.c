@@ -1,11 +1,13 @@
 /*
  * disk.c - land source disks in data/ID/ and describe them.
  *
- * Every source file is opened beneath the directory it belongs to with
- * openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): a name with "..", an
- * absolute path or a symlink anywhere on the way is refused, so a VMDK
- * descriptor or an OVF cannot point the export at /etc/shadow. Sources are
- * opened read-only and never written. Copies are sparse (SEEK_DATA/
+ * Every source file is opened beneath the directory it belongs to, with
+ * the submitter's rights, by srcopen.c (openat2(RESOLVE_BENEATH|
+ * RESOLVE_NO_SYMLINKS) one component at a time): a name with "..", an
+ * absolute path, a symlink anywhere on the way, or a file the submitter
+ * may not read is refused, so a VMDK descriptor or an OVF cannot point the
+ * export at /etc/shadow or at another user's disk. Sources are opened
+ * read-only and never written. Copies are sparse (SEEK_DATA/
  * SEEK_HOLE), go to a dot-name first and are renamed when complete; a
  * copy that does not fit in the spool is a temporary failure with sizes.
  * Formats are checked against the file's magic, and sizes come from
@@ -15,19 +17,18 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "export.h"
 #include "job.h"
 #include "proc.h"
+#include "srcopen.h"
 #include "util.h"
 
 #define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
@@ -83,37 +84,18 @@ disk_relpath_ok(const char *p)
 }
 
 /*
- * Open rel beneath dirfd; no "..", no absolute path, no symlinks. Unless
- * a directory is asked for, only a regular file is opened: O_NONBLOCK
- * keeps a FIFO from blocking the open for ever, and anything that is not
- * a regular file (FIFO, device, directory, socket) fails with ENODEV.
+ * Open rel beneath dirfd (a descriptor of srcopen's) with the rights of
+ * the job's submitter (srcopen.c): no "..", no absolute path, no symlinks,
+ * search permission on every directory and read permission on the file
+ * for the submitter. Unless a directory is asked for (an O_PATH descriptor
+ * to open more beneath), only a regular file is opened, read-only; a
+ * FIFO, device, directory or socket fails with ENODEV.
  */
 int
-disk_open_beneath(int dirfd, const char *rel, int flags)
+disk_open_beneath(const struct export_ctx *ctx, int dirfd, const char *rel,
+    int flags)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK),
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		    RESOLVE_NO_MAGICLINKS,
-	};
-	struct stat st;
-	int fd;
-
-	if (!disk_relpath_ok(rel)) {
-		errno = EPERM;
-		return -1;
-	}
-	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-	if (fd < 0 || (flags & O_DIRECTORY))
-		return fd;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISREG(st.st_mode) ? errno : ENODEV;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return srcopen_at(ctx->who, dirfd, rel, flags);
 }
 
 const char *
@@ -593,12 +575,11 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 
 		if (file == NULL)
 			continue;	/* ZERO: no file */
-		if ((fd = disk_open_beneath(dirfd, file, O_RDONLY)) < 0) {
-			rc = export_fail(ctx, "%s: extent '%s': %s", desc, file,
-			    errno == ENOENT ? "missing" : errno == ELOOP ||
-			    errno == EXDEV ? "a symbolic link (refused)" :
-			    errno == ENODEV ? "not a regular file (refused)" :
-			    strerror(errno));
+		if ((fd = disk_open_beneath(ctx, dirfd, file, O_RDONLY)) < 0) {
+			char what[1300];
+
+			snprintf(what, sizeof(what), "%s: extent '%s'", desc, file);
+			rc = disk_open_failed(ctx, what);
 			break;
 		}
 		rc = disk_copy(ctx, fd, file, file);
@@ -609,32 +590,41 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 	return rc;
 }
 
-/* Why disk_open_beneath() failed, as a permanent failure. */
+/*
+ * Why disk_open_beneath() failed (errno), about what. Not found, not
+ * readable by the submitter, a symlink or a path leading out all get the
+ * same words (srcopen.h): telling them apart would tell a submitter what
+ * exists where they may not look. A name that is there but no regular
+ * file is said so (the submitter, who may search its directory, could
+ * stat it). Anything else is the host's trouble: try again.
+ */
 int
-disk_open_failed(struct export_ctx *ctx, const char *rel)
+disk_open_failed(struct export_ctx *ctx, const char *what)
 {
-	return export_fail(ctx, "%s: %s", rel, errno == ENOENT ? "missing" :
-	    errno == ELOOP || errno == EXDEV ? "a symbolic link or outside its "
-	    "directory (refused)" : errno == ENODEV ? "not a regular file (a "
-	    "FIFO, device or directory: refused)" : strerror(errno));
+	if (errno == ENODEV)
+		return export_fail(ctx, "%s: not a regular file (a FIFO, device "
+		    "or directory: refused)", what);
+	if (srcopen_denied(errno))
+		return export_fail(ctx, "%s: " SRCOPEN_DENIED, what,
+		    ctx->who ? (unsigned long)ctx->who->uid : (unsigned long)-1);
+	return export_retry(ctx, "%s: %s", what, strerror(errno));
 }
 
 /*
  * A VMDK at dirfd/rel: a sparse file (monolithicSparse, streamOptimized)
  * is copied as it is; a text descriptor is copied with each extent it
- * names, each confined to the descriptor's directory.
+ * names, each confined to the descriptor's directory. fd is the VMDK,
+ * opened by the caller with disk_open_beneath().
  */
 int
-disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
+disk_add_vmdk(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
     struct vm_disk *d)
 {
 	const char *base = disk_basename(rel);
 	char *text = NULL, *dir;
-	int fd, ddir = -1, rc;
+	int ddir = -1, rc;
 	unsigned char magic[4] = { 0 };
 
-	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
-		return disk_open_failed(ctx, rel);
 	if ((rc = disk_check_magic(ctx, fd, rel, "vmdk")) != 0)
 		goto out;
 	(void)!pread(fd, magic, 4, 0);
@@ -642,12 +632,12 @@ disk_add_vmdk(struct export_ctx *ctx, int dirfd, const char *rel,
 		goto out;
 	if (memcmp(magic, "KDMV", 4) != 0) {
 		/* Extents live next to the descriptor. */
-		dir = xstrndup(rel, (size_t)(base - rel));
-		ddir = dir[0] ? disk_open_beneath(dirfd, dir, O_RDONLY | O_DIRECTORY) :
-		    dup(dirfd);
+		dir = xstrndup(rel, base > rel ? (size_t)(base - rel - 1) : 0);
+		ddir = dir[0] ? disk_open_beneath(ctx, dirfd, dir, O_DIRECTORY) :
+		    fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 		free(dir);
 		if (ddir < 0) {
-			rc = export_fail(ctx, "%s: cannot open its directory", rel);
+			rc = disk_open_failed(ctx, rel);
 			goto out;
 		}
 		if ((rc = disk_vmdk_parse(ctx, ddir, rel, text,
@@ -676,19 +666,19 @@ out:
 	free(text);
 	if (ddir >= 0)
 		close(ddir);
-	close(fd);
 	return rc;
 }
 
 /*
- * Any disk at dirfd/rel (fmt NULL: from the name). Fills d and lands the
- * file (with its extents) in data/ID/.
+ * Any disk at dirfd/rel, already opened as fd with disk_open_beneath()
+ * (what was checked is what is read), fmt NULL: from the name. Fills d
+ * and lands the file (with its extents, beneath dirfd) in data/ID/.
  */
 int
-disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
-    struct vm_disk *d)
+disk_add_fd(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
+    const char *fmt, struct vm_disk *d)
 {
-	int fd, rc;
+	int rc;
 
 	if (fmt == NULL && (fmt = disk_format_from_name(rel)) == NULL)
 		return export_fail(ctx, "%s: cannot tell the disk format from the "
@@ -696,9 +686,7 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	if (vmdesc_qemu_format(fmt) == NULL)
 		return export_fail(ctx, "%s: '%s' is not a disk format", rel, fmt);
 	if (strcmp(fmt, "vmdk") == 0)
-		return disk_add_vmdk(ctx, dirfd, rel, d);
-	if ((fd = disk_open_beneath(dirfd, rel, O_RDONLY)) < 0)
-		return disk_open_failed(ctx, rel);
+		return disk_add_vmdk(ctx, fd, dirfd, rel, d);
 	free(d->file);
 	free(d->format);
 	d->file = xstrdup(disk_basename(rel));
@@ -706,6 +694,19 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	if ((rc = disk_check_magic(ctx, fd, rel, fmt)) == 0 &&
 	    (rc = disk_info(ctx, d, fd)) == 0)
 		rc = disk_copy(ctx, fd, d->file, rel);
+	return rc;
+}
+
+/* Any disk at dirfd/rel (fmt NULL: from the name): opened, then as above. */
+int
+disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
+    struct vm_disk *d)
+{
+	int fd = disk_open_beneath(ctx, dirfd, rel, O_RDONLY), rc;
+
+	if (fd < 0)
+		return disk_open_failed(ctx, rel);
+	rc = disk_add_fd(ctx, fd, dirfd, rel, fmt, d);
 	close(fd);
 	return rc;
 }

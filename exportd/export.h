@@ -19,12 +19,15 @@
 #include "spool.h"
 #include "vmdesc.h"
 
+struct srcwho;
+
 struct export_ctx {
 	struct spool	*sp;		/* NULL when inspecting */
 	const char	*id;
 	const cJSON	*job;
 	const cJSON	*src;		/* job.source */
 	const char *const *roots;	/* source_roots, NULL-terminated */
+	const struct srcwho *who;	/* local files are opened as them */
 	int		 datafd;	/* data/ID/, -1 when inspecting */
 	bool		 inspect;
 	bool		 sha256_done;	/* source.sha256 already verified */
@@ -56,12 +59,15 @@ int	 export_describe(struct export_ctx *, bool);
 const char *disk_format_from_name(const char *);
 int	 disk_check_magic(struct export_ctx *, int, const char *, const char *);
 int	 disk_copy(struct export_ctx *, int, const char *, const char *);
-int	 disk_add_vmdk(struct export_ctx *, int, const char *, struct vm_disk *);
+int	 disk_add_vmdk(struct export_ctx *, int, int, const char *,
+	    struct vm_disk *);
 int	 disk_landed(struct export_ctx *, struct vm_disk *);
 int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,
 	    struct vm_disk *);
-int	 disk_open_beneath(int, const char *, int);
+int	 disk_add_fd(struct export_ctx *, int, int, const char *, const char *,
+	    struct vm_disk *);
+int	 disk_open_beneath(const struct export_ctx *, int, const char *, int);
 int	 disk_open_failed(struct export_ctx *, const char *);
 bool	 disk_relpath_ok(const char *);
 

@@ -5,13 +5,20 @@
  * its VMDKs) or a bare disk (VMDK in any flavour, VHD, VHDX, raw, qcow2,
  * VDI); source.disks lists already-exported disks (a HyperSDK manifest).
  * The path is checked against source_roots again here (the host running
- * exportd is the one that reads it), resolved once, and everything below
- * it is opened beneath that directory without following symlinks. The
- * source is only ever read.
+ * exportd is the one that reads it), and every file is opened with the
+ * rights of the job's submitter (origin.uid, which only queued writes),
+ * walking from the source root's descriptor without following symlinks
+ * (srcopen.c): a job gives nobody more than their own rights give them.
+ * The source is only ever read.
+ *
+ * Error policy: export_fail/export_retry; a path that is missing, not
+ * readable by the submitter or leads out through a symlink gets one
+ * generic reason (disk_open_failed), never which of these it was.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +28,76 @@
 #include "export.h"
 #include "job.h"
 #include "ovf.h"
+#include "srcopen.h"
 #include "util.h"
 #include "vmx.h"
 
-/* Resolve an allowed path into (directory fd, base name). */
+/*
+ * Whose rights the job's files are opened with: origin.uid, set by queued
+ * from the owner of the file dropped into incoming/ (a submitter cannot
+ * set origin: job_validate refuses it in a submission). A job without it
+ * did not come through queued and opens nothing.
+ */
+static int
+file_who(struct export_ctx *ctx, struct srcwho *who)
+{
+	const cJSON *u = job_get(ctx->job, "origin.uid");
+
+	if (!cJSON_IsNumber(u) || u->valuedouble < 0 ||
+	    u->valuedouble >= 4294967295.0 ||
+	    u->valuedouble != floor(u->valuedouble))
+		return export_fail(ctx, "origin.uid: missing or not a uid: the "
+		    "job did not come through queued; submit it again");
+	if (srcwho_init(who, (uid_t)u->valuedouble) != 0)
+		return export_retry(ctx, "cannot look up the groups of uid %.0f: "
+		    "%s", u->valuedouble, strerror(errno));
+	return 0;
+}
+
+/*
+ * Open an allowed path as the submitter: the source root it lies under
+ * (walked from "/"), the directories beneath it, the file. *fd is the
+ * file, read from then on (never looked up by name again); *dirfd (an
+ * O_PATH descriptor) its directory, where the files it names are; *base
+ * its last name. Whichever part of the path fails, the reason names the
+ * job's field (where), not the part.
+ */
 static int
 file_locate(struct export_ctx *ctx, const char *where, const char *path,
-    int *dirfd, char **base)
+    int *dirfd, char **base, int *fd)
 {
-	char err[512], real[PATH_MAX], *slash;
+	const char *root, *rel, *slash;
+	char err[512], *dir;
+	size_t n;
+	int rfd, rc;
 
 	if (job_path_allowed(where, path, ctx->roots, err, sizeof(err)) != 0)
 		return export_fail(ctx, "%s", err);
-	if (realpath(path, real) == NULL)
-		return errno == ENOENT ? export_fail(ctx, "%s: '%s' does not exist",
-		    where, path) : export_retry(ctx, "%s: '%s': %s", where, path,
-		    strerror(errno));
-	slash = strrchr(real, '/');
-	*base = xstrdup(slash + 1);
-	*slash = '\0';
-	*dirfd = open(real[0] ? real : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dirfd < 0) {
+	root = job_path_root(path, ctx->roots);
+	for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--)
+		;
+	rel = path + n + (path[n] == '/');
+	if (n == 1 && root[0] == '/')
+		rel = path + 1;
+	if ((rfd = srcopen_root(ctx->who, root)) < 0)
+		return disk_open_failed(ctx, where);
+	if ((slash = strrchr(rel, '/')) == NULL) {
+		*dirfd = rfd;
+		*base = xstrdup(rel);
+	} else {
+		dir = xstrndup(rel, (size_t)(slash - rel));
+		*dirfd = disk_open_beneath(ctx, rfd, dir, O_DIRECTORY);
+		free(dir);
+		close(rfd);
+		if (*dirfd < 0)
+			return disk_open_failed(ctx, where);
+		*base = xstrdup(slash + 1);
+	}
+	if ((*fd = disk_open_beneath(ctx, *dirfd, *base, O_RDONLY)) < 0) {
+		rc = disk_open_failed(ctx, where);
 		free(*base);
-		return export_retry(ctx, "%s: cannot open the directory of '%s': %s",
-		    where, path, strerror(errno));
+		close(*dirfd);
+		return rc;
 	}
 	return 0;
 }
@@ -67,31 +120,28 @@ file_check_sha256(struct export_ctx *ctx, int fd, const char *path)
 }
 
 static int
-file_read_small(struct export_ctx *ctx, int dirfd, const char *name,
+file_read_small(struct export_ctx *ctx, int fd, const char *name,
     size_t max, char **buf, size_t *len)
 {
-	int fd = disk_open_beneath(dirfd, name, O_RDONLY), rc;
+	int rc;
 
-	if (fd < 0)
-		return disk_open_failed(ctx, name);
 	if ((rc = file_check_sha256(ctx, fd, name)) == 0 &&
 	    util_read_all(fd, max, buf, len) != 0)
 		rc = errno == EFBIG ? export_fail(ctx, "%s: larger than %zu bytes",
 		    name, max) : export_fail(ctx, "%s: %s", name, strerror(errno));
-	close(fd);
 	return rc;
 }
 
 /* OVF or VMX: parse the descriptor, then land each disk it names. */
 static int
-file_descriptor(struct export_ctx *ctx, int dirfd, const char *name,
+file_descriptor(struct export_ctx *ctx, int fd, int dirfd, const char *name,
     bool vmx)
 {
 	char *buf = NULL, err[512];
 	size_t len;
 	int rc;
 
-	if ((rc = file_read_small(ctx, dirfd, name, vmx ? VMX_MAX_SIZE :
+	if ((rc = file_read_small(ctx, fd, name, vmx ? VMX_MAX_SIZE :
 	    OVF_MAX_SIZE, &buf, &len)) != 0)
 		return rc;
 	rc = vmx ? vmx_parse(buf, len, &ctx->vm, err, sizeof(err)) :
@@ -118,25 +168,20 @@ file_descriptor(struct export_ctx *ctx, int dirfd, const char *name,
 	return 0;
 }
 
+/* A disk file file_locate() opened (fd), in dirfd as name. */
 static int
-file_one_disk(struct export_ctx *ctx, int dirfd, const char *name,
+file_one_disk(struct export_ctx *ctx, int fd, int dirfd, const char *name,
     const char *fmt, int boot_order)
 {
 	struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
-	int fd, rc;
+	int rc;
 
 	if (d == NULL)
 		return export_fail(ctx, "more than %d disks", VM_MAX_DISKS);
 	d->boot_order = boot_order;
-	if (job_get_str(ctx->src, "sha256") != NULL) {
-		if ((fd = disk_open_beneath(dirfd, name, O_RDONLY)) < 0)
-			return disk_open_failed(ctx, name);
-		rc = file_check_sha256(ctx, fd, name);
-		close(fd);
-		if (rc != 0)
-			return rc;
-	}
-	return disk_add(ctx, dirfd, name, fmt, d);
+	if ((rc = file_check_sha256(ctx, fd, name)) != 0)
+		return rc;
+	return disk_add_fd(ctx, fd, dirfd, name, fmt, d);
 }
 
 /* The sha256 a manifest gives for one disk, checked on the landed copy. */
@@ -170,17 +215,18 @@ file_disk_list(struct export_ctx *ctx)
 	cJSON_ArrayForEach(it, job_get(ctx->src, "disks")) {
 		const cJSON *bo = job_get(it, "boot_order");
 		char where[48], *base = NULL;
-		int dirfd;
+		int dirfd, fd;
 
 		snprintf(where, sizeof(where), "source.disks[%d].path", i);
 		if ((rc = file_locate(ctx, where, job_get_str(it, "path"), &dirfd,
-		    &base)) != 0)
+		    &base, &fd)) != 0)
 			return rc;
-		rc = file_one_disk(ctx, dirfd, base, job_get_str(it, "format"),
+		rc = file_one_disk(ctx, fd, dirfd, base, job_get_str(it, "format"),
 		    cJSON_IsNumber(bo) ? bo->valueint : i);
 		if (rc == 0)
 			rc = file_check_landed(ctx, &ctx->vm.disks[ctx->vm.ndisks - 1],
 			    job_get_str(it, "sha256"), where);
+		close(fd);
 		close(dirfd);
 		free(base);
 		if (rc != 0)
@@ -191,36 +237,51 @@ file_disk_list(struct export_ctx *ctx)
 }
 
 static int
-file_run(struct export_ctx *ctx)
+file_export(struct export_ctx *ctx)
 {
 	const char *path = job_get_str(ctx->src, "path");
 	const char *kind = job_get_str(ctx->src, "format");
 	char *base = NULL;
-	int dirfd = -1, fd, rc;
+	int dirfd = -1, fd = -1, rc;
 
 	if (path == NULL)
 		return file_disk_list(ctx);
-	if ((rc = file_locate(ctx, "source.path", path, &dirfd, &base)) != 0)
+	if ((rc = file_locate(ctx, "source.path", path, &dirfd, &base,
+	    &fd)) != 0)
 		return rc;
 	if (kind == NULL && (kind = disk_format_from_name(base)) == NULL) {
 		rc = export_fail(ctx, "source.path: cannot tell what '%s' is from "
 		    "its name; set source.format", base);
 		goto out;
 	}
-	if (strcmp(kind, "ova") == 0) {
-		if ((fd = disk_open_beneath(dirfd, base, O_RDONLY)) < 0) {
-			rc = disk_open_failed(ctx, base);
-			goto out;
-		}
+	if (strcmp(kind, "ova") == 0)
 		rc = ova_export(ctx, fd, base);
-		close(fd);
-	} else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
-		rc = file_descriptor(ctx, dirfd, base, kind[1] == 'm');
+	else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
+		rc = file_descriptor(ctx, fd, dirfd, base, kind[1] == 'm');
 	else
-		rc = file_one_disk(ctx, dirfd, base, kind, 0);
+		rc = file_one_disk(ctx, fd, dirfd, base, kind, 0);
 out:
+	close(fd);
 	close(dirfd);
 	free(base);
+	return rc;
+}
+
+/* As the job's submitter, unless the caller said whom (inspect: itself). */
+static int
+file_run(struct export_ctx *ctx)
+{
+	struct srcwho who;
+	int rc;
+
+	if (ctx->who != NULL)
+		return file_export(ctx);
+	if ((rc = file_who(ctx, &who)) != 0)
+		return rc;
+	ctx->who = &who;
+	rc = file_export(ctx);
+	ctx->who = NULL;
+	srcwho_free(&who);
 	return rc;
 }
 

@@ -262,6 +262,17 @@ queued_is_normalised(const char *buf, size_t len, const char *id)
 	return yes;
 }
 
+/* Was the file (st) written by this daemon: owned as the spool's dirs? */
+static bool
+queued_own_file(struct spool *sp, const struct stat *st)
+{
+	struct stat dst;
+
+	return st->st_uid == geteuid() ||
+	    (fstat(sp->fd[SD_INTAKE], &dst) == 0 && st->st_uid == dst.st_uid);
+}
+
+/* origin: what queued knows of the submitter; replaces any such field. */
 static void
 queued_origin(cJSON *job, enum dialect dia, uid_t uid)
 {
@@ -270,6 +281,10 @@ queued_origin(cJSON *job, enum dialect dia, uid_t uid)
 
 	if (o == NULL)
 		o = cJSON_AddObjectToObject(job, "origin");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "dialect");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "uid");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "user");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "host");
 	cJSON_AddStringToObject(o, "dialect", dialect_name(dia));
 	cJSON_AddNumberToObject(o, "uid", uid);
 	if (pw != NULL)
@@ -317,7 +332,13 @@ queued_check(struct daemon *d, const char *id)
 		return worker_retry(d, "cannot read intake/%s: %s", id,
 		    strerror(errno));
 	}
-	if (queued_is_normalised(buf, len, id)) {
+	/*
+	 * Only a file queued published itself (its owner is the daemon's) can
+	 * be a resumed intake: a submitter who kept a descriptor of the file
+	 * dropped into incoming/ could rewrite it after the claim into a
+	 * "normalised" job with an origin of their choosing.
+	 */
+	if (queued_own_file(sp, &st) && queued_is_normalised(buf, len, id)) {
 		log_info("resuming: already normalised, publishing");
 		free(buf);
 		return HS_EXIT_OK;

@@ -157,13 +157,13 @@ VMX
 badmf|badmf.ova|SHA256 of hs-sample-disk1.vmdk does not match the manifest
 dotdot|dotdot.ova|contains '..': refused
 symlink|symlink.ova|is not a regular file (tar type '2')
-gone|gone.vmdk|extent 'gone-flat.vmdk': missing
+gone|gone.vmdk|extent 'gone-flat.vmdk': not found, or not readable by uid 0
 esc|esc.vmdk|is not a file next to the descriptor
-sym|sym.vmdk|extent 'sym-flat.vmdk': a symbolic link (refused)
+sym|sym.vmdk|extent 'sym-flat.vmdk': not found, or not readable by uid 0
 broken|broken.qcow2|qemu-img info -f qcow2 failed
 liar|liar.img|declared raw but the file looks like qcow2
 overlay|overlay.qcow2|qcow2 with a backing file
-nofile|nope.ova|does not exist
+nofile|nope.ova|source.path: not found, or not readable by uid 0
 EOF2
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
 	for x in "${ids[@]}"; do
@@ -266,7 +266,7 @@ EOF2
 	# a hostile source is refused with the exporter's own reason
 	run "$HS" -c "$T/conf" inspect "$T/src/nope.ova"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"does not exist"* ]]
+	[[ "$output" == *"source.path: not found, or not readable by uid 0"* ]]
 	# nothing was written anywhere in the spool
 	[ "$(find "$SP/data" -mindepth 1 | wc -l)" -eq 0 ]
 }
