@@ -34,6 +34,8 @@
 #include "conf.h"
 #include "daemon.h"
 #include "guest.h"
+#include "imgperm.h"
+#include "imgref.h"
 #include "job.h"
 #include "log.h"
 #include "progress.h"
@@ -55,7 +57,9 @@ struct conv {
 	char *const	*measure;	/* argv of `qemu-img measure` for it */
 	char		*outdir;	/* OUTPUT_DIR/ID */
 	int		 outfd;
+	int		 datafd;	/* data/ID */
 	bool		 guest;		/* a guest step follows (convert.guest) */
+	bool		 perm_warned;	/* imgperm fell back: said once */
 	const char	*tmpname;	/* this disk's dot-name in outdir */
 	int		 tmpfd;		/* open on it once qemu-img made it */
 	uint64_t	 wbmark;	/* progress at the last write-back */
@@ -213,6 +217,56 @@ conv_options(char *buf, size_t len)
 	    cs && pa ? "," : "", pa ? "preallocation=" : "", pa ? pa : "");
 }
 
+/*
+ * Who may read an output directory or image (imgperm.c); a fallback (the
+ * group could not be given) is a warning, once per job.
+ */
+static int
+conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
+{
+	int rc = imgperm_set(fd, dir, err, errlen);
+
+	if (rc == 1 && !c->perm_warned) {
+		log_warnx("%s", err);
+		c->perm_warned = true;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The exported disk as qemu-img gets it (*src, malloc'd): checked again
+ * here, so that qemu opens nothing but it and the extents beside it in
+ * data/ID/ (common/imgref.c says why both this and exportd check), and
+ * named by a json: filename with that path and backing files off.
+ */
+static int
+conv_source(struct conv *c, const struct vm_disk *d, char **src)
+{
+	char err[512], *path;
+	int fd, rc;
+
+	*src = NULL;
+	if ((fd = openat(c->datafd, d->file, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return errno == ENOENT || errno == ELOOP ? worker_fail(c->d,
+		    "data/%s/%s: %s", c->id, d->file, strerror(errno)) :
+		    worker_retry(c->d, "data/%s/%s: %s", c->id, d->file,
+		    strerror(errno));
+	rc = imgref_check(c->datafd, fd, d->format, d->file, NULL, err,
+	    sizeof(err));
+	close(fd);
+	if (rc == IMGREF_BAD)
+		return worker_fail(c->d, "%s", err);
+	if (rc != IMGREF_OK)
+		return worker_retry(c->d, "%s", err);
+	path = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
+	*src = imgref_json(vmdesc_qemu_format(d->format), path);
+	free(path);
+	if (*src == NULL)
+		return worker_retry(c->d, "out of memory");
+	return 0;
+}
+
 /* Convert one disk into OUTDIR/NAME-diskN.FMT; fills d->output. */
 static int
 conv_disk(struct conv *c, struct vm_disk *d, size_t n)
@@ -223,13 +277,14 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	bool compare = cJSON_IsTrue(job_get(c->job, "convert.compare")) ||
 	    conf_bool("convert.compare", false);
 	char *src, *dst, *tmp, *argv[32], *mv[16], opts[128], mbuf[16], what[64];
+	char perr[256];
 	struct proc_result r;
 	struct stat st;
 	int i = 0, m = 0, rc = 0;
 
 	if (ofmt == NULL)
 		ofmt = "qcow2";
-	src = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
+	src = NULL;
 	dst = xasprintf("%s/%s-disk%zu.%s", c->outdir, name, n, ofmt);
 	tmp = xasprintf("%s/.%s-disk%zu.%s.%s.%ld.part", c->outdir, name, n, ofmt,
 	    util_hostname(), (long)getpid());
@@ -256,6 +311,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 			goto out;
 		}
 	}
+	if ((rc = conv_source(c, d, &src)) != 0)
+		goto out;
 	argv[i++] = "qemu-img";
 	argv[i++] = "convert";
 	argv[i++] = "-p";
@@ -345,7 +402,13 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
-	if (conv_tmpfd(c) < 0 || fsync(c->tmpfd) != 0 || rename(tmp, dst) != 0 ||
+	if (conv_tmpfd(c) < 0 || conv_perm(c, c->tmpfd, false, perr,
+	    sizeof(perr)) != 0) {
+		rc = worker_retry(c->d, "%s: %s", tmp, c->tmpfd < 0 ?
+		    strerror(errno) : perr);
+		goto fail;
+	}
+	if (fsync(c->tmpfd) != 0 || rename(tmp, dst) != 0 ||
 	    spool_fsync_dir(c->outfd) != 0) {
 		rc = util_errno_nospace(errno) ? conv_nospace(c, what, tmp) :
 		    worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
@@ -403,20 +466,26 @@ conv_sweep_partial(struct conv *c)
 	closedir(dir);
 }
 
-/* OUTPUT_DIR/ID, traversable by the hypervisor's user (0755). */
+/*
+ * OUTPUT_DIR/ID: traversable by the hypervisor's user, not by the
+ * submitters (imgperm.c: 0710 of the images' group, or 0711).
+ */
 static int
 conv_outdir(struct conv *c)
 {
 	const char *base = conf_str("convert.output_dir", OUTPUT_DIR_DEFAULT);
+	char err[256];
 
 	c->outdir = xasprintf("%s/%s", base, c->id);
-	if (mkdir(c->outdir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(c->outdir, 0700) != 0 && errno != EEXIST)
 		return worker_retry(c->d, "cannot create %s: %s", c->outdir,
 		    strerror(errno));
 	c->outfd = open(c->outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->outfd < 0)
 		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
 		    strerror(errno));
+	if (conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
+		return worker_retry(c->d, "%s: %s", c->outdir, err);
 	conv_sweep_partial(c);
 	return 0;
 }
@@ -484,7 +553,7 @@ convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
-	    .tmpfd = -1 };
+	    .tmpfd = -1, .datafd = -1 };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;
@@ -509,6 +578,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		rc = worker_fail(d, "data/%s: %s", id, strerror(errno));
 		goto out;
 	}
+	c.datafd = datafd;
 	if ((rc = conv_outdir(&c)) != 0)
 		goto out;
 	for (size_t i = 0; i < vm.ndisks; i++)
