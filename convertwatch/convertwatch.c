@@ -1,8 +1,11 @@
 /*
  * convertwatch - conversion: exported/ -> converting/ -> converted/.
  *
- * For each disk of job.vm, runs `qemu-img convert` with an argv (no shell)
- * and an explicit -f for the source (never probing) into the configured
+ * For each disk of job.vm, checks again what the exported file names
+ * besides itself (conv_source; common/imgref.c says why exportd's check is
+ * not enough alone), then runs `qemu-img convert` with an argv (no shell),
+ * an explicit -f and a json: filename that pins the file and switches
+ * backing files off (never probing) into the configured
  * output directory, under a dot-name of its own (node and worker pid, so
  * an earlier attempt's leftovers never collide with it; they are removed
  * before the job converts again) that is renamed only once the image
@@ -10,7 +13,9 @@
  * `qemu-img compare` against the source). Progress from -p goes to
  * data/ID/progress.json; as it advances, the write-back of the image
  * starts (conv_writeback), so the final fsync finds little left. The
- * result's path and format go back into the job
+ * result is given the images' group and mode (imgperm.c: the
+ * hypervisor's, never the submitters'). The result's path and format go
+ * back into the job
  * (vm.disks[].output/output_format) for importd. A disk already converted
  * by an earlier run (its final name exists) is not converted again, unless
  * a guest step follows (which may have been cut off half way through it).
