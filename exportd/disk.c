@@ -301,32 +301,86 @@ disk_raw_size(int fd)
 	return ((uint64_t)st.st_size + 511) & ~(uint64_t)511;
 }
 
+static int disk_vmdk_descriptor(struct export_ctx *, int, const char *,
+    char **);
+static int disk_vmdk_sparse(struct export_ctx *, int, const char *);
+
+/*
+ * Before qemu-img reads fd for disk_info(): nothing in it may name another
+ * file (imgref.c). A VMDK text descriptor is not given to qemu-img at all
+ * (its relative extents would be looked for in /proc/self/fd/): its size
+ * is what its extents say, *size; 0 otherwise.
+ */
+static int
+disk_info_check(struct export_ctx *ctx, struct vm_disk *d, int fd,
+    uint64_t *size)
+{
+	unsigned char magic[4] = { 0 };
+	struct vmdk_desc vd;
+	char err[512], *text = NULL;
+	int rc;
+
+	*size = 0;
+	if ((rc = imgref_header(fd, d->format, d->file, err, sizeof(err))) !=
+	    IMGREF_OK)
+		return rc == IMGREF_BAD ? export_fail(ctx, "%s", err) :
+		    export_retry(ctx, "%s", err);
+	if (strcmp(d->format, "vmdk") != 0)
+		return 0;
+	(void)!pread(fd, magic, sizeof(magic), 0);
+	if (memcmp(magic, "KDMV", 4) == 0)
+		return disk_vmdk_sparse(ctx, fd, d->file);
+	if ((rc = disk_vmdk_descriptor(ctx, fd, d->file, &text)) != 0)
+		return rc;
+	rc = vmdk_extents(d->file, text, &vd, err, sizeof(err));
+	free(text);
+	if (rc != 0)
+		return export_fail(ctx, "%s", err);
+	*size = vd.size;
+	vmdk_free(&vd);
+	return 0;
+}
+
 /*
  * Virtual size from `qemu-img info -f FORMAT` run on the very file we
  * opened and checked (passed as /proc/self/fd/N of an inherited
- * descriptor), so what qemu-img reads is what we validated; for raw, the
- * size of that file.
+ * descriptor, in a json: filename with backing files off: imgref_json),
+ * so what qemu-img reads is what we validated; for raw, the size of that
+ * file; for a VMDK text descriptor, what its extents say.
  */
 int
 disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 {
-	char path[64];
+	char path[64], *spec;
 	char *argv[] = { "qemu-img", "info", "-f",
-	    (char *)vmdesc_qemu_format(d->format), "--output=json", path, NULL };
+	    (char *)vmdesc_qemu_format(d->format), "--output=json", NULL, NULL };
 	struct proc_result r;
 	char err[256];
 	const cJSON *vs;
 	cJSON *j;
+	uint64_t size;
 	int rc, child;
 
 	if (strcmp(d->format, "raw") == 0 &&
 	    (d->virtual_size = disk_raw_size(fd)) > 0)
 		return 0;
+	if ((rc = disk_info_check(ctx, d, fd, &size)) != 0)
+		return rc;
+	if (size > 0) {
+		d->virtual_size = size;
+		return 0;
+	}
 	if ((child = dup(fd)) < 0)	/* no O_CLOEXEC: qemu-img inherits it */
 		return export_retry(ctx, "dup: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", child);
+	if ((spec = imgref_json(argv[3], path)) == NULL) {
+		close(child);
+		return export_retry(ctx, "out of memory");
+	}
+	argv[5] = spec;
 	rc = proc_run(argv, 1 << 20, NULL, NULL, &r);
 	close(child);
+	free(spec);
 	if (rc != 0)
 		return export_retry(ctx, "cannot run qemu-img: %s", strerror(errno));
 	if (r.status != 0) {
