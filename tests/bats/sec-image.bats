@@ -119,6 +119,24 @@ sparse_embedded() {
 	no_canary
 }
 
+@test "OVA and http: a file named like one of the spool's own files never replaces it" {
+	cd "$T/src/eve"
+	sed 's|ovf:href="hs-sample-disk1.vmdk"|ovf:href="history"|' \
+	    "$BATS_TEST_DIRNAME/../../contrib/sample/sample.ovf" >vm.ovf
+	printf '2026-01-01T00:00:00Z imported root@forged[1] approved by root\n' >history
+	tar --format=ustar -cf vm.ova vm.ovf history
+	chown "$EVE" vm.ova vm.ovf history
+	cp history "$T/web/reason"
+	cd - >/dev/null
+	start_nginx "$T/web"
+	a=$(submit_as "$EVE" "{\"name\":\"eve-ova-history\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve/vm.ova\"}}")
+	b=$(submit_as "$EVE" "{\"name\":\"eve-http-reason\",\"source\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/reason\",\"format\":\"raw\"}}")
+	pipeline
+	refused "$a" "member 'history' has the name of one of the spool's own files"
+	refused "$b" "source\.url: no usable file name"
+	! grep -rq forged "$SP/data/$a" "$SP/data/$b"
+}
+
 @test "monolithicSparse VMDK with capacity 0 and an embedded descriptor: refused (file and http)" {
 	sparse_embedded "$T/src/eve/s.vmdk" "$T/canary"
 	chown "$EVE" "$T/src/eve/s.vmdk"
