@@ -34,7 +34,6 @@
 #include "proc.h"
 #include "util.h"
 
-
 bool
 disk_relpath_ok(const char *p)
 {
@@ -301,9 +300,47 @@ disk_raw_size(int fd)
 	return ((uint64_t)st.st_size + 511) & ~(uint64_t)511;
 }
 
-static int disk_vmdk_descriptor(struct export_ctx *, int, const char *,
-    char **);
-static int disk_vmdk_sparse(struct export_ctx *, int, const char *);
+/* Read the VMDK text descriptor of fd (a text file), NUL-terminated at
+ * its first NUL as qemu reads it. */
+static int
+disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
+    char **out)
+{
+	struct stat st;
+	ssize_t n;
+	char *buf;
+
+	if (fstat(fd, &st) != 0)
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	if (st.st_size > VMDK_DESC_MAX)
+		return export_fail(ctx, "%s: VMDK descriptor larger than %d bytes",
+		    name, VMDK_DESC_MAX);
+	buf = xmalloc((size_t)st.st_size + 1);
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (n < 0) {
+		free(buf);
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* A sparse VMDK (or a sparse extent) as qemu opens it: vmdk_sparse_check. */
+static int
+disk_vmdk_sparse(struct export_ctx *ctx, int fd, const char *name)
+{
+	char err[512];
+
+	switch (vmdk_sparse_check(fd, name, err, sizeof(err))) {
+	case VMDK_OK:
+		return 0;
+	case VMDK_BAD:
+		return export_fail(ctx, "%s", err);
+	default:
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	}
+}
 
 /*
  * Before qemu-img reads fd for disk_info(): nothing in it may name another
@@ -403,48 +440,6 @@ disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 }
 
 /* -- VMDK: sparse files, and text descriptors with their extents ------- */
-
-/* Read the VMDK text descriptor of fd (a text file), NUL-terminated at
- * its first NUL as qemu reads it. */
-static int
-disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
-    char **out)
-{
-	struct stat st;
-	ssize_t n;
-	char *buf;
-
-	if (fstat(fd, &st) != 0)
-		return export_retry(ctx, "%s: %s", name, strerror(errno));
-	if (st.st_size > VMDK_DESC_MAX)
-		return export_fail(ctx, "%s: VMDK descriptor larger than %d bytes",
-		    name, VMDK_DESC_MAX);
-	buf = xmalloc((size_t)st.st_size + 1);
-	n = pread(fd, buf, (size_t)st.st_size, 0);
-	if (n < 0) {
-		free(buf);
-		return export_retry(ctx, "%s: %s", name, strerror(errno));
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
-}
-
-/* A sparse VMDK (or a sparse extent) as qemu opens it: vmdk_sparse_check. */
-static int
-disk_vmdk_sparse(struct export_ctx *ctx, int fd, const char *name)
-{
-	char err[512];
-
-	switch (vmdk_sparse_check(fd, name, err, sizeof(err))) {
-	case VMDK_OK:
-		return 0;
-	case VMDK_BAD:
-		return export_fail(ctx, "%s", err);
-	default:
-		return export_retry(ctx, "%s: %s", name, strerror(errno));
-	}
-}
 
 /*
  * Land the extents of the descriptor text, each next to it (in dirfd);
