@@ -171,9 +171,10 @@ vmdk_is_ours(const struct vmdk_desc *vd, const char *file)
  * Read text as qemu 7.2's vmdk_parse_extents() does: from the start and
  * after every '\n', the same sscanf() format. Four fields or more name a
  * file qemu may open (it opens only some types and "RW" lines, but any
- * such file is refused here unless our own parse listed it). Scans that
- * would start at the same field (blank lines before it) give the same
- * result and are skipped, which keeps this linear in the text.
+ * such file is refused here unless our own parse listed it). A line that
+ * starts in the blanks before the field the last scan started at would
+ * give the same result and is skipped, which keeps this linear in the
+ * text (each blank run is crossed by a bounded number of scans).
  */
 static int
 vmdk_qemu_scan(const struct vmdk_desc *vd, const char *desc, const char *text,
@@ -184,9 +185,9 @@ vmdk_qemu_scan(const struct vmdk_desc *vd, const char *desc, const char *text,
 	int64_t sectors, offset;
 
 	for (; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+		if (last != NULL && p <= last)
+			continue;	/* in the blanks before the last field */
 		field = p + strspn(p, " \t\n\v\f\r");
-		if (field == last)
-			continue;
 		last = field;
 		if (sscanf(p, "%10s %" SCNd64 " %10s \"%511[^\n\r\"]\" %" SCNd64,
 		    access, &sectors, type, fname, &offset) >= 4 &&
