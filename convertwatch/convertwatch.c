@@ -472,6 +472,26 @@ conv_sweep_partial(struct conv *c)
 }
 
 /*
+ * The images' group must not be the spool's (the submitters'): then every
+ * submitter could read every image.
+ */
+static int
+conv_images_group_ok(struct conv *c, char *err, size_t errlen)
+{
+	struct stat st;
+	gid_t g;
+
+	if (imgperm_group(&g, err, errlen) != 0)
+		return -1;
+	if (g == (gid_t)-1 || fstat(c->sp->rootfd, &st) != 0 || st.st_gid != g)
+		return 0;
+	snprintf(err, errlen, "convert.images_group is the spool's group, the "
+	    "submitters': every submitter could read every image; name the "
+	    "group the hypervisor runs qemu with");
+	return -1;
+}
+
+/*
  * OUTPUT_DIR/ID: traversable by the hypervisor's user, not by the
  * submitters (imgperm.c: 0710 of the images' group, or 0711).
  */
@@ -489,7 +509,8 @@ conv_outdir(struct conv *c)
 	if (c->outfd < 0)
 		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
 		    strerror(errno));
-	if (conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
+	if (conv_images_group_ok(c, err, sizeof(err)) != 0 ||
+	    conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
 		return worker_retry(c->d, "%s: %s", c->outdir, err);
 	conv_sweep_partial(c);
 	return 0;

@@ -244,3 +244,14 @@ sparse_embedded() {
 	# exportd reads them, and keeps its view of them
 	! grep -q '^InaccessiblePaths=.*credentials' "$U/hyperspool-exportd.service"
 }
+
+@test "finding 9: convert.images_group may not be the submitters' group" {
+	qemu-img create -q -f raw "$T/src/vic/v.raw" 64K
+	chown "$VIC" "$T/src/vic/v.raw"
+	sed -i "s|^convert = .*|convert = { output_dir = \"$T/out\"; images_group = \"$SUBGROUP\"; };|" "$T/conf"
+	id=$(submit_as "$VIC" "{\"name\":\"vic-grp\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vic/v.raw\"}}")
+	pipeline
+	[ ! -f "$SP/converted/$id" ]
+	grep -q "convert.images_group is the spool's group" "$T/convertwatch.log"
+	[ -z "$(find "$T/out" -type f)" ]
+}
