@@ -300,6 +300,13 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
 		if (!c->guest) {
+			int fd = open(dst, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			/* made by an earlier run, maybe with other modes */
+			if (fd >= 0) {
+				(void)conv_perm(c, fd, false, perr, sizeof(perr));
+				close(fd);
+			}
 			log_info("disk %zu: %s already converted", n, dst);
 			goto done;
 		}
