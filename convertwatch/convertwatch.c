@@ -223,8 +223,11 @@ conv_options(char *buf, size_t len)
 }
 
 /*
- * Who may read an output directory or image (imgperm.c); a fallback (the
- * group could not be given) is a warning, once per job.
+ * Who may read an output directory or image (imgperm.c). A fallback (the
+ * group could not be given) is said once per job: a warning when the
+ * operator named the group, a note for the default (the convertwatch unit
+ * cannot give files groups it does not map, and libvirt's dynamic
+ * ownership does the rest).
  */
 static int
 conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
@@ -232,7 +235,10 @@ conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
 	int rc = imgperm_set(fd, dir, err, errlen);
 
 	if (rc == 1 && !c->perm_warned) {
-		log_warnx("%s", err);
+		if (conf_str("convert.images_group", NULL) != NULL)
+			log_warnx("%s", err);
+		else
+			log_info("%s", err);
 		c->perm_warned = true;
 	}
 	return rc < 0 ? -1 : 0;
