@@ -52,6 +52,7 @@ static const struct {
 	{ "exportd.vsphere_connections", T_INT },
 	{ "convertwatch.workers",	T_INT },
 	{ "convert.output_dir",		T_STR },
+	{ "convert.images_group",	T_STR },
 	{ "convert.cluster_size",	T_STR },
 	{ "convert.preallocation",	T_STR },
 	{ "convert.coroutines",		T_INT },

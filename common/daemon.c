@@ -1224,6 +1224,7 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 	struct daemon d;
 	int automode;
 
+	umask(077);	/* nothing for others unless said so: spool.c, imgperm.c */
 	memset(&d, 0, sizeof(d));
 	d.ops = ops;
 	d.reason_fd = -1;

@@ -106,6 +106,8 @@ log_job_begin(const char *id, const char *vm, const char *stage, int jobdir_fd)
 	if (jobdir_fd >= 0)
 		L.joblog_fd = openat(jobdir_fd, "log", O_WRONLY | O_APPEND |
 		    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (L.joblog_fd >= 0)	/* the submitters' group reads it (umask 077) */
+		(void)fchmod(L.joblog_fd, 0640);
 }
 
 /* The VM name is often known only once the job file is read. */

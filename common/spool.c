@@ -211,6 +211,7 @@ spool_publish_at(struct spool *sp, int dirfd, const char *name,
 	    O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
+	(void)fchmod(fd, 0640);	/* for the submitters' group, whatever umask */
 	if (util_write_all(fd, buf, len) != 0 ||
 	    (!(flags & SPOOL_NOSYNC) && fsync(fd) != 0)) {
 		saved = errno;
@@ -303,14 +304,22 @@ spool_rename(struct spool *sp, enum spool_dir from, const char *oldname,
 int
 spool_jobdir(struct spool *sp, const char *id, bool create)
 {
+	int made, fd;
+	struct stat st;
+
 	if (!jobid_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (create && mkdirat(sp->fd[SD_DATA], id, 0750) != 0 && errno != EEXIST)
+	made = create && mkdirat(sp->fd[SD_DATA], id, 0750) == 0;
+	if (create && !made && errno != EEXIST)
 		return -1;
-	return openat(sp->fd[SD_DATA], id,
+	fd = openat(sp->fd[SD_DATA], id,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* The daemons' umask is 077: the group reads data/ID (2750) */
+	if (made && fd >= 0 && fstat(fd, &st) == 0)
+		(void)fchmod(fd, (st.st_mode & S_ISGID) | 0750);
+	return fd;
 }
 
 /*
@@ -334,6 +343,7 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 	close(dfd);
 	if (fd < 0)
 		return -1;
+	(void)fchmod(fd, 0640);	/* for the submitters' group, whatever umask */
 	util_iso8601(time(NULL), ts);
 	safe = util_escape_dup(note ? note : "", 0);
 	line = xasprintf("%s %s %s@%s[%ld]%s%s\n", ts, stage, sp->actor,

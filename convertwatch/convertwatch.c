@@ -1,8 +1,11 @@
 /*
  * convertwatch - conversion: exported/ -> converting/ -> converted/.
  *
- * For each disk of job.vm, runs `qemu-img convert` with an argv (no shell)
- * and an explicit -f for the source (never probing) into the configured
+ * For each disk of job.vm, checks again what the exported file names
+ * besides itself (conv_source; common/imgref.c says why exportd's check is
+ * not enough alone), then runs `qemu-img convert` with an argv (no shell),
+ * an explicit -f and a json: filename that pins the file and switches
+ * backing files off (never probing) into the configured
  * output directory, under a dot-name of its own (node and worker pid, so
  * an earlier attempt's leftovers never collide with it; they are removed
  * before the job converts again) that is renamed only once the image
@@ -10,7 +13,9 @@
  * `qemu-img compare` against the source). Progress from -p goes to
  * data/ID/progress.json; as it advances, the write-back of the image
  * starts (conv_writeback), so the final fsync finds little left. The
- * result's path and format go back into the job
+ * result is given the images' group and mode (imgperm.c: the
+ * hypervisor's, never the submitters'). The result's path and format go
+ * back into the job
  * (vm.disks[].output/output_format) for importd. A disk already converted
  * by an earlier run (its final name exists) is not converted again, unless
  * a guest step follows (which may have been cut off half way through it).
@@ -34,6 +39,8 @@
 #include "conf.h"
 #include "daemon.h"
 #include "guest.h"
+#include "imgperm.h"
+#include "imgref.h"
 #include "job.h"
 #include "log.h"
 #include "progress.h"
@@ -55,7 +62,9 @@ struct conv {
 	char *const	*measure;	/* argv of `qemu-img measure` for it */
 	char		*outdir;	/* OUTPUT_DIR/ID */
 	int		 outfd;
+	int		 datafd;	/* data/ID */
 	bool		 guest;		/* a guest step follows (convert.guest) */
+	bool		 perm_warned;	/* imgperm fell back: said once */
 	const char	*tmpname;	/* this disk's dot-name in outdir */
 	int		 tmpfd;		/* open on it once qemu-img made it */
 	uint64_t	 wbmark;	/* progress at the last write-back */
@@ -213,6 +222,62 @@ conv_options(char *buf, size_t len)
 	    cs && pa ? "," : "", pa ? "preallocation=" : "", pa ? pa : "");
 }
 
+/*
+ * Who may read an output directory or image (imgperm.c). A fallback (the
+ * group could not be given) is said once per job: a warning when the
+ * operator named the group, a note for the default (the convertwatch unit
+ * cannot give files groups it does not map, and libvirt's dynamic
+ * ownership does the rest).
+ */
+static int
+conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
+{
+	int rc = imgperm_set(fd, dir, err, errlen);
+
+	if (rc == 1 && !c->perm_warned) {
+		if (conf_str("convert.images_group", NULL) != NULL)
+			log_warnx("%s", err);
+		else
+			log_info("%s", err);
+		c->perm_warned = true;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * The exported disk as qemu-img gets it (*src, malloc'd): checked again
+ * here, so that qemu opens nothing but it and the extents beside it in
+ * data/ID/ (common/imgref.c says why both this and exportd check), and
+ * named by a json: filename with that path and backing files off.
+ */
+static int
+conv_source(struct conv *c, const struct vm_disk *d, char **src)
+{
+	char err[512], *path;
+	int fd, rc;
+
+	*src = NULL;
+	if ((fd = openat(c->datafd, d->file, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return errno == ENOENT || errno == ELOOP ? worker_fail(c->d,
+		    "data/%s/%s: %s", c->id, d->file, strerror(errno)) :
+		    worker_retry(c->d, "data/%s/%s: %s", c->id, d->file,
+		    strerror(errno));
+	rc = imgref_check(c->datafd, fd, d->format, d->file, NULL, err,
+	    sizeof(err));
+	close(fd);
+	if (rc == IMGREF_BAD)
+		return worker_fail(c->d, "%s", err);
+	if (rc != IMGREF_OK)
+		return worker_retry(c->d, "%s", err);
+	path = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
+	*src = imgref_json(vmdesc_qemu_format(d->format), path);
+	free(path);
+	if (*src == NULL)
+		return worker_retry(c->d, "out of memory");
+	return 0;
+}
+
 /* Convert one disk into OUTDIR/NAME-diskN.FMT; fills d->output. */
 static int
 conv_disk(struct conv *c, struct vm_disk *d, size_t n)
@@ -223,13 +288,14 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	bool compare = cJSON_IsTrue(job_get(c->job, "convert.compare")) ||
 	    conf_bool("convert.compare", false);
 	char *src, *dst, *tmp, *argv[32], *mv[16], opts[128], mbuf[16], what[64];
+	char perr[256];
 	struct proc_result r;
 	struct stat st;
 	int i = 0, m = 0, rc = 0;
 
 	if (ofmt == NULL)
 		ofmt = "qcow2";
-	src = xasprintf("%s/data/%s/%s", c->sp->root, c->id, d->file);
+	src = NULL;
 	dst = xasprintf("%s/%s-disk%zu.%s", c->outdir, name, n, ofmt);
 	tmp = xasprintf("%s/.%s-disk%zu.%s.%s.%ld.part", c->outdir, name, n, ofmt,
 	    util_hostname(), (long)getpid());
@@ -240,6 +306,13 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	if (fstatat(AT_FDCWD, dst, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode)) {
 		if (!c->guest) {
+			int fd = open(dst, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+			/* made by an earlier run, maybe with other modes */
+			if (fd >= 0) {
+				(void)conv_perm(c, fd, false, perr, sizeof(perr));
+				close(fd);
+			}
 			log_info("disk %zu: %s already converted", n, dst);
 			goto done;
 		}
@@ -256,6 +329,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 			goto out;
 		}
 	}
+	if ((rc = conv_source(c, d, &src)) != 0)
+		goto out;
 	argv[i++] = "qemu-img";
 	argv[i++] = "convert";
 	argv[i++] = "-p";
@@ -345,7 +420,13 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
-	if (conv_tmpfd(c) < 0 || fsync(c->tmpfd) != 0 || rename(tmp, dst) != 0 ||
+	if (conv_tmpfd(c) < 0 || conv_perm(c, c->tmpfd, false, perr,
+	    sizeof(perr)) != 0) {
+		rc = worker_retry(c->d, "%s: %s", tmp, c->tmpfd < 0 ?
+		    strerror(errno) : perr);
+		goto fail;
+	}
+	if (fsync(c->tmpfd) != 0 || rename(tmp, dst) != 0 ||
 	    spool_fsync_dir(c->outfd) != 0) {
 		rc = util_errno_nospace(errno) ? conv_nospace(c, what, tmp) :
 		    worker_retry(c->d, "cannot finish %s: %s", dst, strerror(errno));
@@ -403,20 +484,47 @@ conv_sweep_partial(struct conv *c)
 	closedir(dir);
 }
 
-/* OUTPUT_DIR/ID, traversable by the hypervisor's user (0755). */
+/*
+ * The images' group must not be the spool's (the submitters'): then every
+ * submitter could read every image.
+ */
+static int
+conv_images_group_ok(struct conv *c, char *err, size_t errlen)
+{
+	struct stat st;
+	gid_t g;
+
+	if (imgperm_group(&g, err, errlen) != 0)
+		return -1;
+	if (g == (gid_t)-1 || fstat(c->sp->rootfd, &st) != 0 || st.st_gid != g)
+		return 0;
+	snprintf(err, errlen, "convert.images_group is the spool's group, the "
+	    "submitters': every submitter could read every image; name the "
+	    "group the hypervisor runs qemu with");
+	return -1;
+}
+
+/*
+ * OUTPUT_DIR/ID: traversable by the hypervisor's user, not by the
+ * submitters (imgperm.c: 0710 of the images' group, or 0711).
+ */
 static int
 conv_outdir(struct conv *c)
 {
 	const char *base = conf_str("convert.output_dir", OUTPUT_DIR_DEFAULT);
+	char err[256];
 
 	c->outdir = xasprintf("%s/%s", base, c->id);
-	if (mkdir(c->outdir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(c->outdir, 0700) != 0 && errno != EEXIST)
 		return worker_retry(c->d, "cannot create %s: %s", c->outdir,
 		    strerror(errno));
 	c->outfd = open(c->outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->outfd < 0)
 		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
 		    strerror(errno));
+	if (conv_images_group_ok(c, err, sizeof(err)) != 0 ||
+	    conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
+		return worker_retry(c->d, "%s: %s", c->outdir, err);
 	conv_sweep_partial(c);
 	return 0;
 }
@@ -484,7 +592,7 @@ convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
-	    .tmpfd = -1 };
+	    .tmpfd = -1, .datafd = -1 };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;
@@ -509,6 +617,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		rc = worker_fail(d, "data/%s: %s", id, strerror(errno));
 		goto out;
 	}
+	c.datafd = datafd;
 	if ((rc = conv_outdir(&c)) != 0)
 		goto out;
 	for (size_t i = 0; i < vm.ndisks; i++)

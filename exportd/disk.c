@@ -12,9 +12,12 @@
  * copy that does not fit in the spool is a temporary failure with sizes.
  * Formats are checked against the file's magic, and sizes come from
  * `qemu-img info -f FORMAT` (never probing), a raw disk's from its size.
+ * What an image names besides itself (VMDK extents and parents, qcow2
+ * backing and data files, a VHD's parent) is checked before qemu-img
+ * sees it (common/vmdk.c, common/imgref.c), for copied sources as for
+ * disks landed by a download or out of an OVA: only files of the same
+ * export, in data/ID/, may be named.
  */
-#include <ctype.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,41 +29,11 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "imgref.h"
 #include "job.h"
 #include "proc.h"
 #include "srcopen.h"
 #include "util.h"
-
-#define DESC_MAX	(64 * 1024)	/* a VMDK text descriptor */
-#define QEMU_DESC_SIZE	(20 * 512)	/* what qemu reads of a sparse one */
-
-/* Header fields, read without assuming alignment. */
-static uint64_t
-disk_le64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint64_t
-disk_be64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
-
-static uint32_t
-disk_be32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be32toh(v);
-}
 
 bool
 disk_relpath_ok(const char *p)
@@ -133,8 +106,10 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
     const char *fmt)
 {
 	unsigned char h[512], f[512];
+	char err[512];
 	struct stat st;
 	const char *looks = "raw";
+	int rc;
 
 	memset(h, 0, sizeof(h));
 	memset(f, 0, sizeof(f));
@@ -162,20 +137,9 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	if (strcmp(looks, fmt) != 0)
 		return export_fail(ctx, "%s: declared %s but the file looks like %s; "
 		    "set source.format if the name misleads", name, fmt, looks);
-	if (strcmp(fmt, "qcow2") == 0 && disk_be64(h + 8) != 0)
-		return export_fail(ctx, "%s: qcow2 with a backing file: flatten it "
-		    "first (qemu-img convert)", name);
-	/* qcow2 v3 incompatible feature bit 2: data clusters in another file */
-	if (strcmp(fmt, "qcow2") == 0 && disk_be32(h + 4) >= 3 &&
-	    (disk_be64(h + 72) & 4) != 0)
-		return export_fail(ctx, "%s: qcow2 with an external data file: "
-		    "convert it into a self-contained image first", name);
-	/* qemu reads the footer's copy at offset 0 first, then the last sector */
-	if (strcmp(fmt, "vhd") == 0 && ((memcmp(f, "conectix", 8) == 0 &&
-	    disk_be32(f + 60) == 4) || (memcmp(h, "conectix", 8) == 0 &&
-	    disk_be32(h + 60) == 4)))
-		return export_fail(ctx, "%s: differencing VHD: merge it into its "
-		    "parent first", name);
+	if ((rc = imgref_header(fd, fmt, name, err, sizeof(err))) != IMGREF_OK)
+		return rc == IMGREF_BAD ? export_fail(ctx, "%s", err) :
+		    export_retry(ctx, "%s", err);
 	return 0;
 }
 
@@ -318,32 +282,124 @@ disk_raw_size(int fd)
 	return ((uint64_t)st.st_size + 511) & ~(uint64_t)511;
 }
 
+/* Read the VMDK text descriptor of fd (a text file), NUL-terminated at
+ * its first NUL as qemu reads it. */
+static int
+disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
+    char **out)
+{
+	struct stat st;
+	ssize_t n;
+	char *buf;
+
+	if (fstat(fd, &st) != 0)
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	if (st.st_size > VMDK_DESC_MAX)
+		return export_fail(ctx, "%s: VMDK descriptor larger than %d bytes",
+		    name, VMDK_DESC_MAX);
+	buf = xmalloc((size_t)st.st_size + 1);
+	n = pread(fd, buf, (size_t)st.st_size, 0);
+	if (n < 0) {
+		free(buf);
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* A sparse VMDK (or a sparse extent) as qemu opens it: vmdk_sparse_check. */
+static int
+disk_vmdk_sparse(struct export_ctx *ctx, int fd, const char *name)
+{
+	char err[512];
+
+	switch (vmdk_sparse_check(fd, name, err, sizeof(err))) {
+	case VMDK_OK:
+		return 0;
+	case VMDK_BAD:
+		return export_fail(ctx, "%s", err);
+	default:
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	}
+}
+
+/*
+ * Before qemu-img reads fd for disk_info(): nothing in it may name another
+ * file (imgref.c). A VMDK text descriptor is not given to qemu-img at all
+ * (its relative extents would be looked for in /proc/self/fd/): its size
+ * is what its extents say, *size; 0 otherwise.
+ */
+static int
+disk_info_check(struct export_ctx *ctx, struct vm_disk *d, int fd,
+    uint64_t *size)
+{
+	unsigned char magic[4] = { 0 };
+	struct vmdk_desc vd;
+	char err[512], *text = NULL;
+	int rc;
+
+	*size = 0;
+	if ((rc = imgref_header(fd, d->format, d->file, err, sizeof(err))) !=
+	    IMGREF_OK)
+		return rc == IMGREF_BAD ? export_fail(ctx, "%s", err) :
+		    export_retry(ctx, "%s", err);
+	if (strcmp(d->format, "vmdk") != 0)
+		return 0;
+	(void)!pread(fd, magic, sizeof(magic), 0);
+	if (memcmp(magic, "KDMV", 4) == 0)
+		return disk_vmdk_sparse(ctx, fd, d->file);
+	if ((rc = disk_vmdk_descriptor(ctx, fd, d->file, &text)) != 0)
+		return rc;
+	rc = vmdk_extents(d->file, text, &vd, err, sizeof(err));
+	free(text);
+	if (rc != 0)
+		return export_fail(ctx, "%s", err);
+	*size = vd.size;
+	vmdk_free(&vd);
+	return 0;
+}
+
 /*
  * Virtual size from `qemu-img info -f FORMAT` run on the very file we
  * opened and checked (passed as /proc/self/fd/N of an inherited
- * descriptor), so what qemu-img reads is what we validated; for raw, the
- * size of that file.
+ * descriptor, in a json: filename with backing files off: imgref_json),
+ * so what qemu-img reads is what we validated; for raw, the size of that
+ * file; for a VMDK text descriptor, what its extents say.
  */
 int
 disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 {
-	char path[64];
+	char path[64], *spec;
 	char *argv[] = { "qemu-img", "info", "-f",
-	    (char *)vmdesc_qemu_format(d->format), "--output=json", path, NULL };
+	    (char *)vmdesc_qemu_format(d->format), "--output=json", NULL, NULL };
 	struct proc_result r;
 	char err[256];
 	const cJSON *vs;
 	cJSON *j;
+	uint64_t size;
 	int rc, child;
 
 	if (strcmp(d->format, "raw") == 0 &&
 	    (d->virtual_size = disk_raw_size(fd)) > 0)
 		return 0;
+	if ((rc = disk_info_check(ctx, d, fd, &size)) != 0)
+		return rc;
+	if (size > 0) {
+		d->virtual_size = size;
+		return 0;
+	}
 	if ((child = dup(fd)) < 0)	/* no O_CLOEXEC: qemu-img inherits it */
 		return export_retry(ctx, "dup: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", child);
+	if ((spec = imgref_json(argv[3], path)) == NULL) {
+		close(child);
+		return export_retry(ctx, "out of memory");
+	}
+	argv[5] = spec;
 	rc = proc_run(argv, 1 << 20, NULL, NULL, &r);
 	close(child);
+	free(spec);
 	if (rc != 0)
 		return export_retry(ctx, "cannot run qemu-img: %s", strerror(errno));
 	if (r.status != 0) {
@@ -367,198 +423,12 @@ disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 
 /* -- VMDK: sparse files, and text descriptors with their extents ------- */
 
-/* Read the VMDK text descriptor of fd: a text file, or embedded in a
- * sparse extent (header fields descriptorOffset/Size, in sectors). */
-static int
-disk_vmdk_descriptor(struct export_ctx *ctx, int fd, const char *name,
-    char **out)
-{
-	unsigned char h[512];
-	uint64_t off = 0, size;
-	struct stat st;
-	ssize_t n;
-	char *buf;
-
-	if (fstat(fd, &st) != 0 || pread(fd, h, sizeof(h), 0) < 4)
-		return export_fail(ctx, "%s: cannot read the VMDK header", name);
-	if (memcmp(h, "KDMV", 4) == 0) {
-		off = disk_le64(h + 28) * 512;
-		size = disk_le64(h + 36) * 512;
-		if (off == 0 || size == 0) {
-			*out = NULL;	/* streamOptimized may carry none */
-			return 0;
-		}
-	} else
-		size = (uint64_t)st.st_size;
-	if (size > DESC_MAX)
-		return export_fail(ctx, "%s: VMDK descriptor larger than %d bytes",
-		    name, DESC_MAX);
-	buf = xmalloc(size + 1);
-	n = pread(fd, buf, size, (off_t)off);
-	if (n < 0) {
-		free(buf);
-		return export_retry(ctx, "%s: %s", name, strerror(errno));
-	}
-	buf[n] = '\0';
-	buf[strnlen(buf, (size_t)n)] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int
-disk_vmdk_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-disk_vmdk_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/*
- * A snapshot delta names its parent, and qemu opens that parent as a
- * backing file: parentFileNameHint is followed wherever it appears in the
- * descriptor, whatever parentCID says, so a hint alone is refused; and
- * every parentCID must be the "no parent" value ffffffff (qemu reads the
- * hex digits after the first "parentCID=", comments included).
- */
-static int
-disk_vmdk_parent(const char *name, const char *text, char *err, size_t errlen)
-{
-	const char *p, *v;
-
-	if (strcasestr(text, "parentFileNameHint") != NULL)
-		return disk_vmdk_err(err, errlen, "%s: names a parent disk "
-		    "(parentFileNameHint): a snapshot delta; consolidate the "
-		    "snapshots first", name);
-	for (p = text; (p = strcasestr(p, "parentCID")) != NULL; p += 9) {
-		v = p + 9 + strspn(p + 9, " \t");
-		if (*v == '=')
-			v += 1 + strspn(v + 1, " \t");
-		if (strncasecmp(v, "ffffffff", 8) != 0 || isxdigit((unsigned char)v[8]))
-			return disk_vmdk_err(err, errlen, "%s: a snapshot delta "
-			    "disk (it has a parent): consolidate the snapshots "
-			    "first", name);
-	}
-	return 0;
-}
-
-/*
- * qemu takes the descriptor of a sparse (KDMV) VMDK from a fixed place,
- * sector 1, whatever the header's descriptorOffset says: check what it
- * will read there too.
- */
-static int
-disk_vmdk_qemu_descriptor(struct export_ctx *ctx, int fd, const char *name)
-{
-	char buf[QEMU_DESC_SIZE + 1], err[512];
-	ssize_t n = pread(fd, buf, QEMU_DESC_SIZE, 512);
-
-	if (n < 0)
-		return export_retry(ctx, "%s: %s", name, strerror(errno));
-	buf[n] = '\0';
-	if (disk_vmdk_parent(name, buf, err, sizeof(err)) != 0)
-		return export_fail(ctx, "%s", err);
-	return 0;
-}
-
-/*
- * One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Only files next
- * to the descriptor are allowed (the copy keeps the descriptor valid).
- */
-static int
-disk_vmdk_extent(struct vmdk_desc *vd, const char *line, const char *desc,
-    char *err, size_t errlen)
-{
-	char access[16], type[16], file[1024];
-	unsigned long long sectors;
-	const char *q1, *q2;
-	struct vmdk_extent *e;
-
-	if (sscanf(line, "%15s %llu %15s", access, &sectors, type) != 3)
-		return disk_vmdk_err(err, errlen, "%s: bad extent line '%.80s'",
-		    desc, line);
-	if (strcmp(type, "VMFSRDM") == 0 || strcmp(type, "VMFSRAW") == 0)
-		return disk_vmdk_err(err, errlen, "%s: raw device mapping extents "
-		    "are not disk files", desc);
-	if (strcmp(type, "ZERO") != 0) {
-		if ((q1 = strchr(line, '"')) == NULL ||
-		    (q2 = strchr(q1 + 1, '"')) == NULL ||
-		    (size_t)(q2 - q1 - 1) >= sizeof(file))
-			return disk_vmdk_err(err, errlen, "%s: extent without a file "
-			    "name", desc);
-		memcpy(file, q1 + 1, (size_t)(q2 - q1 - 1));
-		file[q2 - q1 - 1] = '\0';
-		if (!disk_relpath_ok(file) || strchr(file, '/') != NULL)
-			return disk_vmdk_err(err, errlen, "%s: extent '%.200s' is not "
-			    "a file next to the descriptor (absolute paths, '..' and "
-			    "directories are refused)", desc, file);
-	}
-	if (sectors > (UINT64_MAX - vd->size) / 512)
-		return disk_vmdk_err(err, errlen, "%s: extents of more than 2^64 "
-		    "bytes in all", desc);
-	vd->ext = xrealloc(vd->ext, (vd->n + 1) * sizeof(*vd->ext));
-	e = &vd->ext[vd->n++];
-	e->file = strcmp(type, "ZERO") == 0 ? NULL : xstrdup(file);
-	e->sectors = sectors;
-	vd->size += sectors * 512;
-	return 0;
-}
-
-void
-disk_vmdk_free(struct vmdk_desc *vd)
-{
-	for (size_t i = 0; i < vd->n; i++)
-		free(vd->ext[i].file);
-	free(vd->ext);
-	memset(vd, 0, sizeof(*vd));
-}
-
-/*
- * The extents a VMDK text descriptor names, in order; nothing is opened.
- * desc names the descriptor in messages. 0, or -1 with a one-line reason
- * in err (vd is then empty).
- */
-int
-disk_vmdk_extents(const char *desc, const char *text, struct vmdk_desc *vd,
-    char *err, size_t errlen)
-{
-	const char *p = text;
-	int rc = 0;
-
-	memset(vd, 0, sizeof(*vd));
-	if (strcasestr(text, "# Disk DescriptorFile") == NULL)
-		return disk_vmdk_err(err, errlen, "%s: not a VMDK descriptor", desc);
-	if (disk_vmdk_parent(desc, text, err, errlen) != 0)
-		return -1;
-	while (*p && rc == 0) {
-		size_t n = strcspn(p, "\r\n");
-		char line[1200];
-
-		snprintf(line, sizeof(line), "%.*s", (int)(n < 1199 ? n : 1199), p);
-		p += n;
-		p += strspn(p, "\r\n");
-		if (strncmp(line, "RW ", 3) == 0 || strncmp(line, "RDONLY ", 7) == 0 ||
-		    strncmp(line, "NOACCESS ", 9) == 0)
-			rc = disk_vmdk_extent(vd, line, desc, err, errlen);
-	}
-	if (rc == 0 && vd->size == 0)
-		rc = disk_vmdk_err(err, errlen, "%s: the descriptor names no "
-		    "extents", desc);
-	if (rc != 0)
-		disk_vmdk_free(vd);
-	return rc;
-}
-
 /*
  * Land the extents of the descriptor text, each next to it (in dirfd);
  * *size becomes their total (the descriptor is what says how large the
- * disk is, whatever an OVF's capacity claimed).
+ * disk is, whatever an OVF's capacity claimed). A sparse extent is
+ * checked like a sparse VMDK (qemu opens it as one); an extent may not
+ * carry the name of one of the spool's own files in data/ID/.
  */
 static int
 disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
@@ -568,13 +438,18 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 	char err[512];
 	int fd, rc = 0;
 
-	if (disk_vmdk_extents(desc, text, &vd, err, sizeof(err)) != 0)
+	if (vmdk_extents(desc, text, &vd, err, sizeof(err)) != 0)
 		return export_fail(ctx, "%s", err);
 	for (size_t i = 0; i < vd.n && rc == 0; i++) {
 		const char *file = vd.ext[i].file;
 
 		if (file == NULL)
 			continue;	/* ZERO: no file */
+		if (imgref_spool_name(file)) {
+			rc = export_fail(ctx, "%s: extent '%s' is one of the spool's "
+			    "own files, not a disk (refused)", desc, file);
+			break;
+		}
 		if ((fd = disk_open_beneath(ctx, dirfd, file, O_RDONLY)) < 0) {
 			char what[1300];
 
@@ -582,11 +457,12 @@ disk_vmdk_parse(struct export_ctx *ctx, int dirfd, const char *desc,
 			rc = disk_open_failed(ctx, what);
 			break;
 		}
-		rc = disk_copy(ctx, fd, file, file);
+		if (!vd.ext[i].sparse || (rc = disk_vmdk_sparse(ctx, fd, file)) == 0)
+			rc = disk_copy(ctx, fd, file, file);
 		close(fd);
 	}
 	*size = vd.size;
-	disk_vmdk_free(&vd);
+	vmdk_free(&vd);
 	return rc;
 }
 
@@ -628,10 +504,10 @@ disk_add_vmdk(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
 	if ((rc = disk_check_magic(ctx, fd, rel, "vmdk")) != 0)
 		goto out;
 	(void)!pread(fd, magic, 4, 0);
-	if ((rc = disk_vmdk_descriptor(ctx, fd, rel, &text)) != 0)
-		goto out;
 	if (memcmp(magic, "KDMV", 4) != 0) {
 		/* Extents live next to the descriptor. */
+		if ((rc = disk_vmdk_descriptor(ctx, fd, rel, &text)) != 0)
+			goto out;
 		dir = xstrndup(rel, base > rel ? (size_t)(base - rel - 1) : 0);
 		ddir = dir[0] ? disk_open_beneath(ctx, dirfd, dir, O_DIRECTORY) :
 		    fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
@@ -643,18 +519,8 @@ disk_add_vmdk(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
 		if ((rc = disk_vmdk_parse(ctx, ddir, rel, text,
 		    &d->virtual_size)) != 0)
 			goto out;
-	} else {
-		char err[512];
-
-		/* A sparse VMDK's embedded descriptor, and what qemu reads. */
-		if (text != NULL &&
-		    disk_vmdk_parent(rel, text, err, sizeof(err)) != 0) {
-			rc = export_fail(ctx, "%s", err);
-			goto out;
-		}
-		if ((rc = disk_vmdk_qemu_descriptor(ctx, fd, rel)) != 0)
-			goto out;
-	}
+	} else if ((rc = disk_vmdk_sparse(ctx, fd, rel)) != 0)
+		goto out;
 	free(d->file);
 	free(d->format);
 	d->file = xstrdup(base);
@@ -711,10 +577,20 @@ disk_add(struct export_ctx *ctx, int dirfd, const char *rel, const char *fmt,
 	return rc;
 }
 
-/* A disk already landed in data/ID/ (out of an OVA or a download). */
+/*
+ * A disk already landed in data/ID/ (out of an OVA, a download, a
+ * datastore). Nobody checked what it names: a downloaded VMDK descriptor
+ * or an OVA member may name any file as an extent, a qcow2 any backing
+ * file. imgref_check() allows only extents that are files of this export
+ * in data/ID/ (an OVA's other members), and nothing else. A VMDK text
+ * descriptor's size is what its extents say (qemu-img info, given the
+ * descriptor as /proc/self/fd/N, would look for them in /proc/self/fd/).
+ */
 int
 disk_landed(struct export_ctx *ctx, struct vm_disk *d)
 {
+	char err[512];
+	uint64_t size = 0;
 	int fd, rc;
 
 	if (vmdesc_qemu_format(d->format) == NULL)
@@ -723,8 +599,24 @@ disk_landed(struct export_ctx *ctx, struct vm_disk *d)
 	fd = openat(ctx->datafd, d->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return export_fail(ctx, "%s: %s", d->file, strerror(errno));
-	if ((rc = disk_check_magic(ctx, fd, d->file, d->format)) == 0)
+	if ((rc = disk_check_magic(ctx, fd, d->file, d->format)) != 0)
+		goto out;
+	switch (imgref_check(ctx->datafd, fd, d->format, d->file, &size, err,
+	    sizeof(err))) {
+	case IMGREF_OK:
+		break;
+	case IMGREF_BAD:
+		rc = export_fail(ctx, "%s", err);
+		goto out;
+	default:
+		rc = export_retry(ctx, "%s", err);
+		goto out;
+	}
+	if (size > 0)
+		d->virtual_size = size;
+	else
 		rc = disk_info(ctx, d, fd);
+out:
 	close(fd);
 	return rc;
 }

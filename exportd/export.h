@@ -18,6 +18,7 @@
 #include "progress.h"
 #include "spool.h"
 #include "vmdesc.h"
+#include "vmdk.h"
 
 struct srcwho;
 
@@ -70,22 +71,6 @@ int	 disk_add_fd(struct export_ctx *, int, int, const char *, const char *,
 int	 disk_open_beneath(const struct export_ctx *, int, const char *, int);
 int	 disk_open_failed(struct export_ctx *, const char *);
 bool	 disk_relpath_ok(const char *);
-
-/* disk.c: the extents of a VMDK text descriptor, parsed without I/O */
-struct vmdk_extent {
-	char		*file;		/* next to the descriptor; NULL: ZERO */
-	uint64_t	 sectors;
-};
-
-struct vmdk_desc {
-	struct vmdk_extent *ext;
-	size_t		 n;
-	uint64_t	 size;		/* bytes, all extents */
-};
-
-int	 disk_vmdk_extents(const char *, const char *, struct vmdk_desc *,
-	    char *, size_t);
-void	 disk_vmdk_free(struct vmdk_desc *);
 
 /* ova.c */
 int	 ova_export(struct export_ctx *, int, const char *);

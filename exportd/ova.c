@@ -7,9 +7,11 @@
  * into data/ID/ (sparse, under a dot-name until complete) while its SHA-1
  * and SHA-256 are computed, so a disk is never copied twice. Members must
  * be regular files with clean relative names: links, devices, absolute
- * names and ".." are refused. Afterwards every digest the manifest lists
- * is checked, the descriptor is parsed, and each disk it references must
- * have arrived. When inspecting, reading stops at the descriptor. A member
+ * names, ".." and the names of the spool's own files in data/ID/ (its
+ * history, log, reason...) are refused. Afterwards every digest the
+ * manifest lists is checked, the descriptor is parsed, and each disk it
+ * references must have arrived. When inspecting, reading stops at the
+ * descriptor. A member
  * that does not fit in the spool removes its dot-name and is a temporary
  * failure with the sizes (members are sparse: their size is only an upper
  * bound, so there is no check before writing).
@@ -24,6 +26,7 @@
 
 #include "digest.h"
 #include "export.h"
+#include "imgref.h"
 #include "job.h"
 #include "ovf.h"
 #include "util.h"
@@ -181,6 +184,10 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 	if (!util_filename_valid(base))
 		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
 		    "name", o->what, m->name);
+	/* data/ID/ holds the spool's own files too: never replace one */
+	if (imgref_spool_name(base))
+		return export_fail(o->ctx, "%s: member '%.200s' has the name of "
+		    "one of the spool's own files (refused)", o->what, m->name);
 	snprintf(tmp, sizeof(tmp), ".%s.part", base);
 	fd = openat(o->ctx->datafd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_NOFOLLOW | O_CLOEXEC, 0640);

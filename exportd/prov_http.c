@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "cred.h"
 #include "export.h"
+#include "imgref.h"
 #include "fetch.h"
 #include "job.h"
 #include "util.h"
@@ -112,7 +113,7 @@ http_run(struct export_ctx *ctx)
 	int rc, fd;
 
 	if ((name = http_file_name(job_get_str(ctx->src, "url"))) == NULL ||
-	    !util_filename_valid(name)) {
+	    !util_filename_valid(name) || imgref_spool_name(name)) {
 		free(name);
 		return export_fail(ctx, "source.url: no usable file name at the end "
 		    "of the URL's path");

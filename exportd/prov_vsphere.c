@@ -188,7 +188,7 @@ vs_land(struct vs_job *j, size_t i, const char *file, const char *format)
 /*
  * The flat extent a datastore descriptor names: exactly one extent line
  * "RW|RDONLY SECTORS VMFS|FLAT "FILE" [0]" (what ESXi writes for every
- * thick or thin disk). disk_vmdk_extents() checks the rest (a delta disk,
+ * thick or thin disk). vmdk_extents() checks the rest (a delta disk,
  * file names outside the directory). 0, or -1 with a reason in err.
  */
 static int
@@ -201,13 +201,13 @@ vs_flat_extent(const char *desc, const char *text, char *file, size_t flen,
 	unsigned long long sectors, offset = 0;
 	int n = 0;
 
-	if (disk_vmdk_extents(desc, text, &vd, err, errlen) != 0)
+	if (vmdk_extents(desc, text, &vd, err, errlen) != 0)
 		return -1;
 	if (vd.n != 1 || vd.ext[0].file == NULL) {
 		snprintf(err, errlen, "%s: %zu extents (a hosted or split disk): "
 		    "datastore mode reads one flat extent; use source.mode nfc",
 		    desc, vd.n);
-		disk_vmdk_free(&vd);
+		vmdk_free(&vd);
 		return -1;
 	}
 	for (p = text; *p != '\0'; p += strcspn(p, "\n"), p += *p == '\n') {
@@ -229,12 +229,12 @@ vs_flat_extent(const char *desc, const char *text, char *file, size_t flen,
 		snprintf(err, errlen, "%s: a %s extent%s: datastore mode reads one "
 		    "flat (VMFS/FLAT) extent at offset 0; use source.mode nfc",
 		    desc, n ? type : "missing", offset ? " at an offset" : "");
-		disk_vmdk_free(&vd);
+		vmdk_free(&vd);
 		return -1;
 	}
 	snprintf(file, flen, "%s", vd.ext[0].file);
 	*size = vd.size;
-	disk_vmdk_free(&vd);
+	vmdk_free(&vd);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
- * fuzz_vmdk.c - libFuzzer harness for VMDK text descriptors (exportd/
- * disk.c, disk_vmdk_extents()): the text a VMware export (or whoever made
+ * fuzz_vmdk.c - libFuzzer harness for VMDK text descriptors (
+ * common/vmdk.c, vmdk_extents()): the text a VMware export (or whoever made
  * the file) wrote, which names the extent files exportd then opens.
  *
  * The input is made a C string the way disk_vmdk_descriptor() makes one
@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = xmalloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (disk_vmdk_extents("fuzz.vmdk", text, &vd, err, sizeof(err)) == 0) {
+	if (vmdk_extents("fuzz.vmdk", text, &vd, err, sizeof(err)) == 0) {
 		if (vd.n == 0 || vd.size == 0)
 			fuzz_fail("accepted without extents", NULL);
 		for (size_t i = 0; i < vd.n; i++) {
@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (sum != vd.size)
 			fuzz_fail("size is not the sum of the extents", NULL);
-		disk_vmdk_free(&vd);
+		vmdk_free(&vd);
 	}
 	free(text);
 	return 0;

@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "image.h"
+#include "imgperm.h"
 #include "log.h"
 #include "util.h"
 
@@ -109,19 +110,25 @@ image_in_source_roots(const char *path)
 /*
  * The qemu process libvirt starts may run as another user (libvirt-qemu):
  * dynamic ownership relabels the image, not the directories above it.
- * Remember the first one others cannot search, for a warning and a hint.
+ * Remember the first one others cannot search, for a warning and a hint;
+ * one that the images' group (convert.images_group, imgperm.c) may
+ * search is fine: that is how convertwatch makes OUTPUT_DIR/ID.
  */
 static void
 image_check_dirs(const char *path, char *closed, size_t closedlen)
 {
-	char rp[PATH_MAX], *slash;
+	char rp[PATH_MAX], *slash, err[256];
 	struct stat st;
+	gid_t g;
 
 	if (closed[0] != '\0' || realpath(path, rp) == NULL)
 		return;
+	if (imgperm_group(&g, err, sizeof(err)) != 0)
+		g = (gid_t)-1;
 	while ((slash = strrchr(rp, '/')) != NULL && slash != rp) {
 		*slash = '\0';
-		if (stat(rp, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+		if (stat(rp, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+		    !(g != (gid_t)-1 && st.st_gid == g && (st.st_mode & S_IXGRP))) {
 			snprintf(closed, closedlen, "%s", rp);
 			log_warnx("%s is not searchable by other users: if libvirt "
 			    "runs qemu as another user (libvirt-qemu), it cannot "
