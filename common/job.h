@@ -31,6 +31,7 @@ int	 job_validate(const cJSON *, const struct job_policy *, char *, size_t);
 int	 job_check_credentials(const cJSON *, char *, size_t);
 int	 job_path_allowed(const char *, const char *, const char *const *,
 	    char *, size_t);
+int	 job_import_uri(const cJSON *, const char **, char *, size_t);
 void	 job_defaults(cJSON *);
 char	*job_serialise(const cJSON *, size_t *);
 
