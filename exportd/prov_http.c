@@ -5,7 +5,10 @@
  * segments, resume, retries, TLS verified unless the job says insecure,
  * digest checked); an OVA is then unpacked from there like a local one and
  * removed, a disk is checked and described in place. Credentials come from
- * the named credential (username/password), never from the URL. A file
+ * the named credential (username/password), never from the URL, and only
+ * for the server (or URL prefix) the credential is bound to, over https,
+ * to a submitter it allows. The CA bundle is the credential's or the
+ * configuration's, never the job's. A file
  * that does not fit in the spool is a temporary failure with the sizes,
  * and exportd clears what the attempt wrote. Settings:
  * exportd.http_* in the configuration.
@@ -39,12 +42,43 @@ http_file_name(const char *url)
 	return xstrndup(slash + 1, (size_t)(end - slash - 1));
 }
 
+/*
+ * The credential goes with this URL only if it is bound to the URL's
+ * server or a prefix of it, over https, for this submitter (cred.h,
+ * "Binding"); checked before any request, so nothing is sent otherwise.
+ */
+static int
+http_cred_allowed(const struct export_ctx *ctx, const struct cred *c,
+    char *err, size_t errlen)
+{
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+
+	if (cred_check_url(c, job_get_str(ctx->src, "url"), err, errlen) != 0)
+		return -1;
+	return cred_check_user(c, cJSON_IsNumber(uid) ?
+	    (long long)uid->valuedouble : -1, err, errlen);
+}
+
+/*
+ * The CA bundle: the credential's ca_file, else exportd.http_ca_file,
+ * else the system's. Never the job's (finding 6 of issue 21: a FIFO named
+ * there blocked the worker); fetch.c reads it safely (a regular file).
+ */
+static const char *
+http_ca_file(const struct cred *c)
+{
+	const char *ca = c ? cred_get(c, "ca_file") : NULL;
+
+	return ca != NULL && *ca != '\0' ? ca :
+	    conf_str("exportd.http_ca_file", NULL);
+}
+
 static void
 http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
 {
 	memset(o, 0, sizeof(*o));
 	o->url = job_get_str(ctx->src, "url");
-	o->ca_file = job_get_str(ctx->src, "ca_file");
+	o->ca_file = http_ca_file(c);
 	o->insecure = cJSON_IsTrue(job_get(ctx->src, "insecure"));
 	o->username = c ? cred_get(c, "username") : NULL;
 	o->password = c ? cred_get(c, "password") : NULL;
@@ -55,6 +89,8 @@ http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
 	o->sha256 = job_get_str(ctx->src, "sha256");
 	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
 	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
+	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
+	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 }
 
 #define PEEK_OVA	(16 * 1024 * 1024)	/* the OVF comes first in an OVA */
@@ -133,6 +169,10 @@ http_run(struct export_ctx *ctx)
 			goto out;
 		}
 		have_cred = true;
+		if (http_cred_allowed(ctx, &c, err, sizeof(err)) != 0) {
+			rc = export_fail(ctx, "%s", err);
+			goto out;
+		}
 	}
 	http_opts(ctx, &o, have_cred ? &c : NULL);
 	if (ctx->inspect) {
