@@ -146,6 +146,10 @@ struct fetch_probe {
 	struct fetch_resp resp;
 	char		 errbuf[CURL_ERROR_SIZE];
 	bool		 aborted;	/* we stopped the GET after its headers */
+	const struct fetch_opts *o;
+	int64_t		 start_ms;
+	enum fetch_class stop;	/* FC_OK, or why the xferinfo check stopped it */
+	char		 why[200];
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -348,7 +352,10 @@ fetch_header_line(struct fetch_resp *r, const char *buf, size_t len)
 static size_t
 fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
-	fetch_header_line(ud, buf, size * nmemb);
+	struct fetch_resp *r = ud;
+
+	r->hdr_bytes += size * nmemb;
+	fetch_header_line(r, buf, size * nmemb);
 	return size * nmemb;
 }
 
@@ -467,6 +474,38 @@ fetch_probe_write(char *buf, size_t size, size_t nmemb, void *ud)
 	return 0;
 }
 
+/*
+ * The probe's answer (headers and all) must come at min_rate over the
+ * window, like a transfer (a server trickling its headers held workers),
+ * and before the deadline. curl calls this at least once a second.
+ */
+static int
+fetch_probe_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fetch_probe *p = ud;
+	const struct fetch_opts *o = p->o;
+	int64_t span = util_mono_ms() - p->start_ms;
+	uint64_t got = p->resp.hdr_bytes + (dlnow > 0 ? (uint64_t)dlnow : 0);
+
+	(void)dltotal;
+	(void)ultotal;
+	(void)ulnow;
+	if (fetch_deadline_passed(p->why, sizeof(p->why))) {
+		p->stop = FC_PERMFAIL;
+		return 1;
+	}
+	if (o->min_rate == 0 || o->min_rate_window <= 0 ||
+	    span < o->min_rate_window * 1000 ||
+	    got * 1000 >= o->min_rate * (uint64_t)span)
+		return 0;
+	snprintf(p->why, sizeof(p->why), "slower than the minimum rate of "
+	    "%" PRIu64 " bytes/s (exportd.http_min_rate): %" PRIu64 " bytes of "
+	    "the reply in %.0f s", o->min_rate, got, (double)span / 1000.0);
+	p->stop = FC_RETRY;
+	return 1;
+}
+
 /* One request; returns the curl result, *status the final HTTP status. */
 static CURLcode
 fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
@@ -477,10 +516,15 @@ fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
 
 	memset(p, 0, sizeof(*p));
 	p->resp.retry_after = -1;
+	p->o = o;
+	p->start_ms = util_mono_ms();
 	*status = 0;
 	*clen = -1;
 	if ((e = fetch_easy_new(o, ca, &p->resp, p->errbuf)) == NULL)
 		return rc;
+	FETCH_SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+	FETCH_SETOPT(e, CURLOPT_XFERINFOFUNCTION, fetch_probe_xferinfo);
+	FETCH_SETOPT(e, CURLOPT_XFERINFODATA, p);
 	if (get) {
 		FETCH_SETOPT(e, CURLOPT_RANGE, "0-0");
 		FETCH_SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_probe_write);
@@ -543,6 +587,14 @@ fetch_probe(struct fetch_job *j, long *retry_after)
 	if (rc == CURLE_OK && (status >= 400 || clen < 0))
 		rc = fetch_probe_once(j->o, &j->ca, true, &p, &status, &clen);
 	*retry_after = p.resp.retry_after;
+	if (rc == CURLE_ABORTED_BY_CALLBACK && p.stop != FC_OK) {
+		if (p.stop == FC_PERMFAIL)	/* the deadline: says it all */
+			snprintf(j->why, sizeof(j->why), "%s", p.why);
+		else
+			snprintf(j->why, sizeof(j->why), "%s: %s", j->safe_url,
+			    p.why);
+		return p.stop;
+	}
 	if (rc != CURLE_OK)
 		return fetch_curl_class(j->o, j->safe_url, rc, p.errbuf,
 		    j->why, sizeof(j->why));

@@ -77,6 +77,7 @@ struct fetch_resp {
 	long		 retry_after;	/* seconds, -1: none */
 	char		 etag[128];
 	char		 lastmod[64];
+	uint64_t	 hdr_bytes;	/* header bytes so far (the rate check) */
 };
 
 void	 fetch_header_line(struct fetch_resp *, const char *, size_t);
