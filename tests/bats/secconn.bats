@@ -242,7 +242,7 @@ CONF
 	chmod -R a+rX "$T/www"
 	# /x.raw: headers and 4 KiB at once, then 2 bytes/s; /head/x.raw: all
 	# of it at 2 bytes/s, headers too
-	start_nginx "$T/www" "location / { limit_rate_after 4k; limit_rate 2; } location /head/ { limit_rate 2; }"
+	start_nginx "$T/www" "location = /x.raw { limit_rate_after 4k; limit_rate 2; } location /head/ { limit_rate 2; }"
 	cat >>"$T/conf" <<CONF
 exportd = { http_min_rate = 1024; http_min_rate_window = 2; http_stall_timeout = 600; http_retries = 2; };
 CONF
@@ -262,20 +262,27 @@ CONF
 }
 
 @test "exportd.job_deadline ends a download that would otherwise go on, permanently" {
-	mkdir -p "$T/www"
+	mkdir -p "$T/www/slow"
 	head -c 65536 /dev/urandom >"$T/www/x.raw"
+	cp "$T/www/x.raw" "$T/www/slow/x.raw"
 	chmod -R a+rX "$T/www"
-	start_nginx "$T/www" "limit_rate 2;"
+	# /slow/x.raw: 2 bytes/s from the first byte (the probe waits);
+	# /x.raw: headers and 4 KiB at once, then 2 bytes/s (the transfer waits)
+	start_nginx "$T/www" "location /slow/ { limit_rate 2; } location = /x.raw { limit_rate_after 4k; limit_rate 2; }"
 	cat >>"$T/conf" <<CONF
 exportd = { http_min_rate = 0; http_stall_timeout = 600; job_deadline = 3; };
 CONF
 	start_daemon "$QUEUED"
-	id=$(eve_job "{\"name\":\"a\",\"source\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/x.raw\"}}")
+	a=$(eve_job "{\"name\":\"a\",\"source\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/slow/x.raw\"}}")
+	b=$(eve_job "{\"name\":\"b\",\"source\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/x.raw\"}}")
 	start_daemon "$EXPORTD"
-	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
-	run reason "$id"
-	[ "$output" = "the export took longer than its deadline of 3 s (exportd.job_deadline)" ]
-	# permanent: one attempt only, and nothing of it is left behind
-	[ "$(grep -c ' exporting ' "$SP/data/$id/history")" -eq 1 ]
-	[ ! -e "$SP/data/$id/x.raw.part" ]
+	wait_for 60 test -f "$SP/error/$a" -a -f "$SP/error/$b" || { cat "$T"/*.log; false; }
+	for id in "$a" "$b"; do
+		run reason "$id"
+		[ "$output" = "the export took longer than its deadline of 3 s (exportd.job_deadline)" ]
+		# permanent: one attempt only, and nothing of it is left behind
+		[ "$(grep -c ' exporting ' "$SP/data/$id/history")" -eq 1 ]
+		[ ! -e "$SP/data/$id/x.raw.part" ]
+	done
+	grep -q '"GET /x.raw HTTP/1.1" 200' "$T/nginx/access.log"
 }
