@@ -186,6 +186,8 @@ put_converted() {
 	b=$(eve_job "{\"name\":\"b\",\"source\":{\"type\":\"http\",\"url\":\"https://127.0.0.1:$SPORT/x.raw\",\"credential\":\"vcenter-lab\"}}")
 	cred nohost
 	c=$(eve_job "{\"name\":\"c\",\"source\":{\"type\":\"http\",\"url\":\"https://127.0.0.1:$SPORT/x.raw\",\"credential\":\"nohost\"}}")
+	cred lab "server = 127.0.0.1:$SPORT"
+	d=$(eve_job "{\"name\":\"d\",\"source\":{\"type\":\"http\",\"url\":\"https://127.0.0.1:$SPORT/x.raw\",\"credential\":\"lab\",\"insecure\":true}}")
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log" || true
 	run reason "$a"
 	[[ $output == "credential 'vcenter-lab': refused over plain http"* ]]
@@ -193,6 +195,8 @@ put_converted() {
 	[[ $output == "credential 'vcenter-lab' is not for 127.0.0.1:$SPORT: the operator bound it to another server or URL prefix" ]]
 	run reason "$c"
 	[[ $output == *"credential 'nohost' is bound to no server: the operator must add 'server = HOST[:PORT]'"* ]]
+	run reason "$d"
+	[[ $output == "credential 'lab': refused with source.insecure (an unverified server could be anyone)"* ]]
 	# not one request for the file reached nginx, let alone a password
 	! grep -q x.raw "$T/nginx/access.log"
 	! grep -rF s3cret "$SP" "$T"/*.log
