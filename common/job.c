@@ -695,11 +695,6 @@ job_import_uri(const cJSON *im, const char **uri, char *err, size_t errlen)
 	char names[256];
 
 	job_connection_names(names, sizeof(names));
-	if (def == NULL)
-		return job_err(err, errlen, "configuration: defaults.import."
-		    "connection '%.64s' is not in %s (configured: %s)",
-		    conf_str("defaults.import.connection", ""), JOB_CONNECTIONS,
-		    names);
 	if (name != NULL) {
 		if ((*uri = conf_map_get(JOB_CONNECTIONS, name)) == NULL)
 			return job_err(err, errlen, "import.connection: '%.64s' is "
@@ -711,10 +706,15 @@ job_import_uri(const cJSON *im, const char **uri, char *err, size_t errlen)
 			    name);
 		return 0;
 	}
+	if (juri != NULL && job_uri_configured(juri, uri))
+		return 0;
+	if (def == NULL)
+		return job_err(err, errlen, "configuration: defaults.import."
+		    "connection '%.64s' is not in %s (configured: %s)",
+		    conf_str("defaults.import.connection", ""), JOB_CONNECTIONS,
+		    names);
 	*uri = def;
 	if (juri == NULL || strcmp(juri, def) == 0)
-		return 0;
-	if (job_uri_configured(juri, uri))
 		return 0;
 	return job_err(err, errlen, "import.uri: a job may not choose a libvirt "
 	    "URI the operator has not configured; name a connection with "

@@ -4,8 +4,9 @@
  * job_read_at() reads a job file with a size bound, checks UTF-8 and parses
  * it; job_validate() is the strict schema check (unknown or duplicate keys
  * are errors, credentials are names only, file sources are confined to the
- * configured source_roots); job_defaults() fills what the submitter left
- * out from the configuration; job_serialise() is the one way a job is
+ * configured source_roots, a libvirt connection is one the configuration
+ * holds: job_import_uri(), which importd calls again); job_defaults()
+ * fills what the submitter left out from the configuration; job_serialise() is the one way a job is
  * written. Errors are one line in the caller's buffer, phrased for the
  * operator who will read them in `hyperspool show`.
  */

@@ -445,8 +445,10 @@ importd_prepare(struct importd *im)
 	if ((im->job = job_read_at(im->sp->fd[SD_IMPORTING], im->id, JOB_MAX_SIZE,
 	    err, sizeof(err))) == NULL)
 		return worker_fail(im->d, "%s", err);
+	/* The operator's mistake (a bad default connection) is fixed there. */
 	if (importd_settings(im, err, sizeof(err)) != 0)
-		return worker_fail(im->d, "%s", err);
+		return importd_give_up(im, strncmp(err, "configuration:", 14) != 0,
+		    err);
 	log_job_vm(im->name);
 	if (importd_config(im, err, sizeof(err)) != 0)
 		return worker_retry(im->d, "%s", err);
