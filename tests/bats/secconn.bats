@@ -217,6 +217,12 @@ put_converted() {
 	[[ $output == "credential 'vic-only' may not be used by uid $(id -u "$EVE") (not in its allow_users or allow_groups)" ]]
 	# nginx got the credential's user for the allowed job
 	grep -q '^127.0.0.1 - hsuser .*"GET /x.raw HTTP/1.1" 20[06] ' "$T/nginx/access.log"
+	# allow_groups: members of the submitters' group may use this one
+	cred grp "server = 127.0.0.1:$SPORT" "ca_file = $T/tls/cert.pem" "allow_groups = nogroup, $SUBGROUP"
+	sed -i "s/^password = .*/password = s3cret-lab/" "$T/creds/grp"
+	g=$(eve_job "{\"name\":\"g\",\"source\":{\"type\":\"http\",\"url\":\"https://127.0.0.1:$SPORT/x.raw\",\"credential\":\"grp\"}}")
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log" || true
+	[ -f "$SP/exported/$g" ] || { cat "$T/exportd.log" "$SP/data/$g/reason"; false; }
 	# $VIC may use hers
 	v=$(as_user "$VIC" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"v\",\"source\":{\"type\":\"http\",\"url\":\"https://127.0.0.1:$SPORT/x.raw\",\"credential\":\"vic-only\"}}" | tail -n 1)
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log" || true
