@@ -81,7 +81,6 @@
 #define FETCH_UA		"hyperspool/1"
 #define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
 						   resets the failure count */
-#define FETCH_CA_MAX		(4 * 1024 * 1024)	/* a CA bundle */
 
 enum fetch_class {
 	FC_OK,		/* response acceptable / segment done */
@@ -646,47 +645,12 @@ fetch_probe_retry(struct fetch_job *j)
 
 /* ---- what bounds a transfer: the CA file, the deadline, the rate ------- */
 
-/*
- * Read the CA bundle at path into b (malloc'd). Only a regular file: the
- * open does not block (O_NONBLOCK: a FIFO would wait for a writer forever)
- * nor follow a symlink in the last component, and fstat() decides before
- * a byte is read. Permanent with a reason: the file is the operator's.
- */
+/* The CA bundle of o (tlspin_ca_read()), read once per transfer. */
 static int
 fetch_ca_read(const char *path, struct curl_blob *b, char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf;
-	size_t len;
-	int fd, saved;
-
 	memset(b, 0, sizeof(*b));
-	if (path == NULL)
-		return 0;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "ca_file %s: %s", path, errno == ELOOP ?
-		    "is a symbolic link (not followed)" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > FETCH_CA_MAX) {
-		snprintf(err, errlen, "ca_file %s: not a regular file of at most "
-		    "%d bytes", path, FETCH_CA_MAX);
-		close(fd);
-		return -1;
-	}
-	if (util_read_all(fd, FETCH_CA_MAX, &buf, &len) != 0) {
-		saved = errno;
-		snprintf(err, errlen, "ca_file %s: %s", path, strerror(saved));
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	b->data = buf;
-	b->len = len;
-	b->flags = CURL_BLOB_COPY;
-	return 0;
+	return path == NULL ? 0 : tlspin_ca_read(path, b, err, errlen);
 }
 
 /* The worker's deadline (monotonic ms, 0: none) and its length, for reasons. */
