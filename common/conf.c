@@ -14,7 +14,12 @@
 #include "conf.h"
 #include "util.h"
 
-enum conf_type { T_STR, T_INT, T_NUM, T_BOOL, T_STRLIST };
+/*
+ * T_STRMAP: a group whose members the operator names (each a string), e.g.
+ * importd.connections = { lab = "qemu:///system"; }; the names are data,
+ * the group's path is the key.
+ */
+enum conf_type { T_STR, T_INT, T_NUM, T_BOOL, T_STRLIST, T_STRMAP };
 
 static const struct {
 	const char	*path;
@@ -49,6 +54,10 @@ static const struct {
 	{ "exportd.http_max_rate",	T_INT },
 	{ "exportd.http_connect_timeout", T_NUM },
 	{ "exportd.http_stall_timeout",	T_NUM },
+	{ "exportd.http_min_rate",	T_INT },
+	{ "exportd.http_min_rate_window", T_NUM },
+	{ "exportd.http_ca_file",	T_STR },
+	{ "exportd.job_deadline",	T_NUM },
 	{ "exportd.vsphere_connections", T_INT },
 	{ "convertwatch.workers",	T_INT },
 	{ "convert.output_dir",		T_STR },
@@ -64,9 +73,11 @@ static const struct {
 	{ "importd.machine",		T_STR },
 	{ "importd.network_map",	T_STRLIST },
 	{ "importd.validate_xml",	T_BOOL },
+	{ "importd.connections",	T_STRMAP },
 	{ "defaults.convert.format",	T_STR },
 	{ "defaults.convert.guest",	T_STR },
 	{ "defaults.import.uri",	T_STR },
+	{ "defaults.import.connection",	T_STR },
 	{ "defaults.import.start",	T_BOOL },
 	{ "defaults.import.autostart",	T_BOOL },
 	{ "defaults.import.boot_timeout", T_NUM },
@@ -81,7 +92,8 @@ static const char *
 conf_type_name(enum conf_type t)
 {
 	static const char *names[] = { "a string", "an integer", "a number",
-	    "true or false", "a list of strings" };
+	    "true or false", "a list of strings",
+	    "a group of name = \"string\" settings" };
 
 	return names[t];
 }
@@ -101,6 +113,14 @@ conf_type_ok(const config_setting_t *s, enum conf_type t)
 		    ct == CONFIG_TYPE_FLOAT;
 	case T_BOOL:
 		return ct == CONFIG_TYPE_BOOL;
+	case T_STRMAP:
+		if (ct != CONFIG_TYPE_GROUP)
+			return false;
+		for (int i = 0; i < config_setting_length(s); i++)
+			if (config_setting_type(config_setting_get_elem(s,
+			    (unsigned)i)) != CONFIG_TYPE_STRING)
+				return false;
+		return true;
 	case T_STRLIST:
 		if (ct != CONFIG_TYPE_ARRAY && ct != CONFIG_TYPE_LIST)
 			return false;
@@ -125,14 +145,15 @@ conf_check(const config_setting_t *group, const char *prefix, char *err,
 
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
 		    config_setting_name(s));
-		if (config_setting_is_group(s)) {
+		for (k = 0; k < HS_ARRAY_LEN(conf_schema); k++)
+			if (strcmp(conf_schema[k].path, path) == 0)
+				break;
+		if (config_setting_is_group(s) && (k == HS_ARRAY_LEN(conf_schema)
+		    || conf_schema[k].type != T_STRMAP)) {
 			if (conf_check(s, path, err, errlen) != 0)
 				return -1;
 			continue;
 		}
-		for (k = 0; k < HS_ARRAY_LEN(conf_schema); k++)
-			if (strcmp(conf_schema[k].path, path) == 0)
-				break;
 		if (k == HS_ARRAY_LEN(conf_schema)) {
 			snprintf(err, errlen, "%s:%d: unknown key '%s'",
 			    conf_file, config_setting_source_line(s), path);
@@ -268,5 +289,38 @@ conf_list(const char *path, const char ***out)
 	*out = xcalloc((size_t)n + 1, sizeof(**out));
 	for (int i = 0; i < n; i++)
 		(*out)[i] = config_setting_get_string_elem(s, i);
+	return (size_t)n;
+}
+
+/*
+ * The value named key in the map (T_STRMAP) at path, or NULL. A key that
+ * is not a libconfig name (the job's text, say) finds nothing.
+ */
+const char *
+conf_map_get(const char *path, const char *key)
+{
+	config_setting_t *s = conf_lookup(path), *m;
+
+	if (s == NULL || !config_setting_is_group(s))
+		return NULL;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		m = config_setting_get_elem(s, (unsigned)i);
+		if (strcmp(config_setting_name(m), key) == 0)
+			return config_setting_get_string(m);
+	}
+	return NULL;
+}
+
+/* The names in the map at path; *out is malloc'd, the strings are not. */
+size_t
+conf_map_names(const char *path, const char ***out)
+{
+	config_setting_t *s = conf_lookup(path);
+	int n = s && config_setting_is_group(s) ? config_setting_length(s) : 0;
+
+	*out = xcalloc((size_t)n + 1, sizeof(**out));
+	for (int i = 0; i < n; i++)
+		(*out)[i] = config_setting_name(config_setting_get_elem(s,
+		    (unsigned)i));
 	return (size_t)n;
 }

@@ -26,5 +26,7 @@ long long conf_int(const char *, long long);
 double	 conf_num(const char *, double);
 bool	 conf_bool(const char *, bool);
 size_t	 conf_list(const char *, const char ***);
+const char *conf_map_get(const char *, const char *);
+size_t	 conf_map_names(const char *, const char ***);
 
 #endif

@@ -27,10 +27,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -402,4 +406,268 @@ cred_tls(const struct cred *c, struct cred_tls *t, char *err, size_t errlen)
 	}
 	t->thumbprint[n] = '\0';
 	return 0;
+}
+
+/* -- what a credential may be used for (cred.h, "Binding") -------------- */
+
+/* One endpoint: scheme, lowercase host, port (default by scheme), path. */
+struct cred_end {
+	char		 scheme[8];
+	char		 host[256];
+	unsigned	 port;
+	const char	*path;		/* from the first '/', '?' or '#' */
+};
+
+/* "host[:port]" (IPv6 in brackets) into e; defport when none. */
+static bool
+cred_hostport(const char *s, size_t n, unsigned defport, struct cred_end *e)
+{
+	const char *colon = NULL, *end = s + n;
+	size_t hl;
+
+	if (n == 0)
+		return false;
+	if (s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+
+		if (rb == NULL)
+			return false;
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon != NULL && *colon != ':')
+			return false;
+		hl = (size_t)(rb + 1 - s);
+	} else {
+		colon = memchr(s, ':', n);
+		hl = colon ? (size_t)(colon - s) : n;
+	}
+	if (hl == 0 || hl >= sizeof(e->host) || memchr(s, '@', n) != NULL)
+		return false;
+	for (size_t i = 0; i < hl; i++)
+		e->host[i] = (char)tolower((unsigned char)s[i]);
+	e->host[hl] = '\0';
+	e->port = defport;
+	if (colon != NULL) {
+		char *stop;
+		unsigned long p;
+
+		if (colon + 1 == end || !isdigit((unsigned char)colon[1]))
+			return false;
+		p = strtoul(colon + 1, &stop, 10);
+		if (stop != end || p < 1 || p > 65535)
+			return false;
+		e->port = (unsigned)p;
+	}
+	return true;
+}
+
+/* "scheme://host[:port]/path" (http or https) into e. */
+static bool
+cred_url_split(const char *url, struct cred_end *e)
+{
+	const char *rest;
+	unsigned defport;
+
+	memset(e, 0, sizeof(*e));
+	if (strncasecmp(url, "https://", 8) == 0) {
+		strcpy(e->scheme, "https");
+		rest = url + 8;
+		defport = 443;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		strcpy(e->scheme, "http");
+		rest = url + 7;
+		defport = 80;
+	} else
+		return false;
+	e->path = rest + strcspn(rest, "/?#");
+	return cred_hostport(rest, (size_t)(e->path - rest), defport, e);
+}
+
+/*
+ * A path a server could read as another one: a "." or ".." segment, or
+ * '.', '/', '\' percent-encoded (a server that decodes them before it
+ * resolves segments would leave the prefix). Only the path is looked at.
+ */
+static bool
+cred_path_tricky(const char *path)
+{
+	const char *end = path + strcspn(path, "?#");
+
+	for (const char *c = path; c < end; c++)
+		if (*c == '\\' || (*c == '%' && end - c >= 3 &&
+		    (strncasecmp(c, "%2e", 3) == 0 || strncasecmp(c, "%2f", 3) == 0 ||
+		    strncasecmp(c, "%5c", 3) == 0)))
+			return true;
+	for (const char *p = path; p < end;) {
+		const char *seg = p + 1;	/* *p is '/' */
+		size_t len = strcspn(seg, "/?#");
+
+		if ((len == 1 && seg[0] == '.') ||
+		    (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			return true;
+		p = seg + len;
+	}
+	return false;
+}
+
+/* Does url lie under prefix (same scheme, host, port; path prefix)? */
+static bool
+cred_prefix_match(const struct cred_end *u, const char *prefix)
+{
+	struct cred_end p;
+	size_t pl, ul;
+
+	if (!cred_url_split(prefix, &p) || strcmp(p.scheme, u->scheme) != 0 ||
+	    strcmp(p.host, u->host) != 0 || p.port != u->port)
+		return false;
+	pl = strcspn(p.path, "?#");
+	ul = strcspn(u->path, "?#");
+	if (pl == 0)
+		return true;
+	if (ul < pl || strncmp(u->path, p.path, pl) != 0)
+		return false;
+	return p.path[pl - 1] == '/' || ul == pl || u->path[pl] == '/';
+}
+
+static int
+cred_nobind(const struct cred *c, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "credential '%s' is bound to no server: the "
+	    "operator must add 'server = HOST[:PORT]' (or, for http sources, "
+	    "'url_prefix = https://HOST/PATH/') to its file before it can be "
+	    "used", c->name);
+	return -1;
+}
+
+/*
+ * May credential c go with the download of url? Only over https, and only
+ * to its server (host and port; 443 when not given) or under its
+ * url_prefix; a path with dot segments or encoded separators is refused
+ * when a prefix decides. -1 with a reason that names the credential but
+ * not where it is for.
+ */
+int
+cred_check_url(const struct cred *c, const char *url, char *err,
+    size_t errlen)
+{
+	const char *server = cred_get(c, "server");
+	const char *prefix = cred_get(c, "url_prefix");
+	struct cred_end u, s;
+
+	if (!cred_url_split(url, &u)) {
+		snprintf(err, errlen, "credential '%s': source.url is not an "
+		    "http(s) URL with a host", c->name);
+		return -1;
+	}
+	if (strcmp(u.scheme, "https") != 0) {
+		snprintf(err, errlen, "credential '%s': refused over plain http "
+		    "(it would cross the network readable); use an https URL",
+		    c->name);
+		return -1;
+	}
+	if (server == NULL && prefix == NULL)
+		return cred_nobind(c, err, errlen);
+	if (server != NULL && cred_hostport(server, strlen(server), 443, &s) &&
+	    strcmp(s.host, u.host) == 0 && s.port == u.port)
+		return 0;
+	if (prefix != NULL && !cred_path_tricky(u.path) &&
+	    cred_prefix_match(&u, prefix))
+		return 0;
+	snprintf(err, errlen, "credential '%s' is not for %s:%u%s: the operator "
+	    "bound it to another server or URL prefix", c->name, u.host, u.port,
+	    prefix != NULL && cred_path_tricky(u.path) ? " (or the URL's path "
+	    "has '.', '..' or encoded separators)" : "");
+	return -1;
+}
+
+/* May credential c log in to server (host[:port], vSphere: https)? */
+int
+cred_check_server(const struct cred *c, const char *server, char *err,
+    size_t errlen)
+{
+	const char *bound = cred_get(c, "server");
+	struct cred_end want, s;
+
+	if (bound == NULL)
+		return cred_nobind(c, err, errlen);
+	if (cred_hostport(server, strlen(server), 443, &want) &&
+	    cred_hostport(bound, strlen(bound), 443, &s) &&
+	    strcmp(s.host, want.host) == 0 && s.port == want.port)
+		return 0;
+	snprintf(err, errlen, "credential '%s' is not for server '%.64s': the "
+	    "operator bound it to another one", c->name, server);
+	return -1;
+}
+
+/* Is word (a name or a number) in the list (blanks or commas between)? */
+static bool
+cred_list_has(const char *list, const char *name, unsigned long id)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lu", id);
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n > 0 && ((name != NULL && strlen(name) == n &&
+		    strncmp(p, name, n) == 0) || (strlen(num) == n &&
+		    strncmp(p, num, n) == 0)))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* Is uid (with primary group gid, user name) in a group of the list? */
+static bool
+cred_groups_have(const char *list, const char *user, gid_t gid)
+{
+	gid_t groups[256];
+	int n = (int)HS_ARRAY_LEN(groups);
+
+	if (user == NULL || getgrouplist(user, gid, groups, &n) < 0) {
+		groups[0] = gid;
+		n = 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct group *gr = getgrgid(groups[i]);
+
+		if (cred_list_has(list, gr ? gr->gr_name : NULL,
+		    (unsigned long)groups[i]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May the submitter uid (the job's origin.uid; -1: unknown) use c? Yes
+ * when the credential has neither allow_users nor allow_groups, when uid
+ * is root (the operator), or when the user (name or uid) is in
+ * allow_users or one of its groups (name or gid; primary and
+ * supplementary, from the system's group database) is in allow_groups.
+ */
+int
+cred_check_user(const struct cred *c, long long uid, char *err, size_t errlen)
+{
+	const char *users = cred_get(c, "allow_users");
+	const char *groups = cred_get(c, "allow_groups");
+	struct passwd *pw;
+
+	if (users == NULL && groups == NULL)
+		return 0;
+	if (uid == 0)
+		return 0;
+	if (uid > 0 && uid <= (long long)UINT32_MAX - 1) {
+		pw = getpwuid((uid_t)uid);
+		if (users != NULL && cred_list_has(users, pw ? pw->pw_name : NULL,
+		    (unsigned long)uid))
+			return 0;
+		if (groups != NULL && pw != NULL &&
+		    cred_groups_have(groups, pw->pw_name, pw->pw_gid))
+			return 0;
+	}
+	snprintf(err, errlen, "credential '%s' may not be used by uid %lld "
+	    "(not in its allow_users or allow_groups)", c->name, uid);
+	return -1;
 }

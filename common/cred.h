@@ -16,6 +16,19 @@
  * for self-signed vCenters and ESXi hosts: then that certificate, and only
  * it, is accepted, whoever signed it. Neither is a secret.
  *
+ * Binding: a credential is for one place and, when the operator says so,
+ * for some submitters only. "server = HOST[:PORT]" (port 443 when not
+ * given) binds it to that host; for http sources "url_prefix =
+ * https://HOST[:PORT]/PATH/" binds it to the URLs under that prefix
+ * instead (or as well). cred_check_url() (http) and cred_check_server()
+ * (vSphere) refuse any other destination, a credential bound to none (the
+ * reason says what to add), and plain http (a password is never sent
+ * readable). "allow_users" and "allow_groups" (names or numeric ids,
+ * separated by blanks or commas) limit who may name it: cred_check_user()
+ * checks the job's origin.uid (root always may); without either key every
+ * submitter may. exportd checks all three before the credential's secret
+ * goes anywhere.
+ *
  * Error policy: cred_load() returns -1 with a one-line reason in err that
  * names the file and never contains a value; nothing here logs.
  */
@@ -50,5 +63,8 @@ int	 cred_parse(const char *, const char *, size_t, struct cred *, char *,
 const char *cred_get(const struct cred *, const char *);
 void	 cred_free(struct cred *);
 int	 cred_tls(const struct cred *, struct cred_tls *, char *, size_t);
+int	 cred_check_url(const struct cred *, const char *, char *, size_t);
+int	 cred_check_server(const struct cred *, const char *, char *, size_t);
+int	 cred_check_user(const struct cred *, long long, char *, size_t);
 
 #endif

@@ -168,6 +168,7 @@ job_get_str(const cJSON *j, const char *path)
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
+static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
 
@@ -474,10 +475,15 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	    job_check_sha256(src, "source", err, errlen) != 0 ||
 	    job_check_url(job_get_str(src, "url"), err, errlen) != 0)
 		return -1;
-	if (job_get_str(src, "ca_file") &&
-	    !job_path_clean(job_get_str(src, "ca_file")))
-		return job_err(err, errlen, "source.ca_file: must be a clean "
-		    "absolute path");
+	/*
+	 * A CA file is the operator's to name: opened by exportd, a FIFO or a
+	 * device there held workers forever, and any file would be read with
+	 * the daemon's rights. The field is known so that the reason is clear.
+	 */
+	if (job_get(src, "ca_file") != NULL)
+		return job_err(err, errlen, "source.ca_file: a job may not name a "
+		    "CA file; the operator sets one in the credential (ca_file = "
+		    "...) or in the configuration (exportd.http_ca_file)");
 	return 0;
 }
 
@@ -635,11 +641,108 @@ job_check_convert(const cJSON *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* -- import.connection and import.uri: only what the operator configured -- */
+
+#define JOB_CONNECTIONS	"importd.connections"
+
+/* The default connection's URI (NULL: defaults.import.connection unknown). */
+static const char *
+job_default_uri(void)
+{
+	const char *name = conf_str("defaults.import.connection", NULL);
+
+	if (name != NULL)
+		return conf_map_get(JOB_CONNECTIONS, name);
+	return conf_str("defaults.import.uri", "qemu:///system");
+}
+
+/* "lab, session" (the configured names), for reasons. */
+static void
+job_connection_names(char *out, size_t len)
+{
+	const char **names;
+	size_t n = conf_map_names(JOB_CONNECTIONS, &names);
+
+	snprintf(out, len, "%s", n ? "" : "none");
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s",
+		    i ? ", " : "", names[i]);
+	free(names);
+}
+
+/*
+ * The libvirt URI the job's import object (NULL: none) asks for, resolved
+ * against the configuration, into *uri (the configuration's string). A
+ * job names a connection of importd.connections by import.connection; an
+ * import.uri is accepted only when it is, character for character, the
+ * URI of a configured connection or the default one (defaults.import.
+ * connection, else defaults.import.uri, else qemu:///system). So every
+ * transport and parameter libvirt will see (ext's command=, ssh's
+ * keyfile=, socket=, no_verify=, ...) was written by the operator; the
+ * job only picks. Both fields given must agree.
+ */
+int
+job_import_uri(const cJSON *im, const char **uri, char *err, size_t errlen)
+{
+	const char *name = job_get_str(im, "connection");
+	const char *juri = job_get_str(im, "uri"), *def = job_default_uri();
+	char names[256];
+
+	job_connection_names(names, sizeof(names));
+	if (name != NULL) {
+		if ((*uri = conf_map_get(JOB_CONNECTIONS, name)) == NULL)
+			return job_err(err, errlen, "import.connection: '%.64s' is "
+			    "not a configured connection (configured: %s)", name,
+			    names);
+		if (juri != NULL && strcmp(juri, *uri) != 0)
+			return job_err(err, errlen, "import.uri: does not match "
+			    "import.connection '%.64s'; give only the connection",
+			    name);
+		return 0;
+	}
+	if (juri != NULL && job_uri_configured(juri, uri))
+		return 0;
+	if (def == NULL)
+		return job_err(err, errlen, "configuration: defaults.import."
+		    "connection '%.64s' is not in %s (configured: %s)",
+		    conf_str("defaults.import.connection", ""), JOB_CONNECTIONS,
+		    names);
+	*uri = def;
+	if (juri == NULL || strcmp(juri, def) == 0)
+		return 0;
+	return job_err(err, errlen, "import.uri: a job may not choose a libvirt "
+	    "URI the operator has not configured; name a connection with "
+	    "import.connection (configured: %s) or leave both out for the "
+	    "default", names);
+}
+
+/* Is uri the URI of a configured connection? *conf: the configured string. */
+static bool
+job_uri_configured(const char *uri, const char **conf)
+{
+	const char **names;
+	size_t n = conf_map_names(JOB_CONNECTIONS, &names);
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		const char *v = conf_map_get(JOB_CONNECTIONS, names[i]);
+
+		if (v != NULL && strcmp(v, uri) == 0) {
+			*conf = v;
+			found = true;
+		}
+	}
+	free(names);
+	return found;
+}
+
 static int
 job_check_import(const cJSON *im, char *err, size_t errlen)
 {
 	static const struct field imp_f[] = {
-		{ "uri", F_STR, false, 0, 256 }, { "start", F_BOOL, false, 0, 0 },
+		{ "uri", F_STR, false, 0, 256 },
+		{ "connection", F_NAME, false, 0, 64 },
+		{ "start", F_BOOL, false, 0, 0 },
 		{ "autostart", F_BOOL, false, 0, 0 },
 		{ "expect_serial", F_STR, false, 0, 256 },
 		{ "boot_timeout", F_INT, false, 1, 86400 },
@@ -652,10 +755,8 @@ job_check_import(const cJSON *im, char *err, size_t errlen)
 	if (CHECK(im, "import", imp_f) != 0 ||
 	    job_check_enum(im, "disk_bus", "import", buses, err, errlen) != 0)
 		return -1;
-	uri = job_get_str(im, "uri");
-	if (uri != NULL && strstr(uri, "://") == NULL)
-		return job_err(err, errlen, "import.uri: '%.64s' is not a libvirt URI "
-		    "such as qemu:///system", uri);
+	if (job_import_uri(im, &uri, err, errlen) != 0)
+		return -1;
 	exp = job_get_str(im, "expect_serial");
 	if (exp != NULL && (exp[0] == '\0' || cJSON_IsFalse(job_get(im, "start"))))
 		return job_err(err, errlen, "import.expect_serial: needs a non-empty "
@@ -797,6 +898,8 @@ void
 job_defaults(cJSON *j)
 {
 	cJSON *c = job_obj(j, "convert"), *im = job_obj(j, "import");
+	const char *uri;
+	char err[JOB_ERR_MAX];
 
 	if (cJSON_GetObjectItemCaseSensitive(j, "version") == NULL)
 		cJSON_AddNumberToObject(j, "version", JOB_VERSION);
@@ -804,8 +907,9 @@ job_defaults(cJSON *j)
 	job_default_bool(c, "compress", false);
 	job_default_bool(c, "compare", false);
 	job_default_str(c, "guest", conf_str("defaults.convert.guest", "none"));
-	job_default_str(im, "uri", conf_str("defaults.import.uri",
-	    "qemu:///system"));
+	/* What import.connection names, else the default connection's URI. */
+	if (job_import_uri(im, &uri, err, sizeof(err)) == 0)
+		job_default_str(im, "uri", uri);
 	/* Asking for a boot check implies starting the domain. */
 	job_default_bool(im, "start", job_get_str(im, "expect_serial") != NULL ||
 	    conf_bool("defaults.import.start", false));

@@ -4,8 +4,9 @@
  * job_read_at() reads a job file with a size bound, checks UTF-8 and parses
  * it; job_validate() is the strict schema check (unknown or duplicate keys
  * are errors, credentials are names only, file sources are confined to the
- * configured source_roots); job_defaults() fills what the submitter left
- * out from the configuration; job_serialise() is the one way a job is
+ * configured source_roots, a libvirt connection is one the configuration
+ * holds: job_import_uri(), which importd calls again); job_defaults()
+ * fills what the submitter left out from the configuration; job_serialise() is the one way a job is
  * written. Errors are one line in the caller's buffer, phrased for the
  * operator who will read them in `hyperspool show`.
  */
@@ -32,6 +33,7 @@ int	 job_check_credentials(const cJSON *, char *, size_t);
 int	 job_path_allowed(const char *, const char *, const char *const *,
 	    char *, size_t);
 const char *job_path_root(const char *, const char *const *);
+int	 job_import_uri(const cJSON *, const char **, char *, size_t);
 void	 job_defaults(cJSON *);
 char	*job_serialise(const cJSON *, size_t *);
 

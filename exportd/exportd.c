@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "export.h"
+#include "fetch.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -52,6 +53,21 @@ export_cleanup(struct export_ctx *ctx)
 	closedir(dir);
 }
 
+/*
+ * exportd.job_deadline: how long one attempt at a job may hold this
+ * worker in downloads (fetch.c stops a transfer past it, permanently: a
+ * retry would hold the worker as long again; `hyperspool retry` is the
+ * operator's call). 0: no deadline.
+ */
+static void
+exportd_deadline(void)
+{
+	double s = conf_num("exportd.job_deadline", 86400);
+
+	fetch_deadline_set(s > 0 ? util_mono_ms() + (int64_t)(s * 1000) : 0,
+	    (long)s);
+}
+
 static int
 exportd_run(struct daemon *d, const char *id)
 {
@@ -68,6 +84,7 @@ exportd_run(struct daemon *d, const char *id)
 	    sizeof(err))) == NULL)
 		return worker_fail(d, "job file: %s", err);
 	log_job_vm(job_get_str(job, "name"));
+	exportd_deadline();
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.datafd = -1;
 	vmdesc_init(&ctx.vm);

@@ -92,6 +92,9 @@ enum fetch_class {
 
 struct fetch_job;
 
+static bool fetch_deadline_passed(char *, size_t);
+static uint64_t fetch_done_bytes(const struct fetch_job *);
+
 /* One Range segment [start, end) (end NOSIZE: size unknown). */
 struct fetch_seg {
 	struct fetch_job *j;
@@ -132,6 +135,9 @@ struct fetch_job {
 	enum fetch_class verdict;	/* TEMPFAIL/PERMFAIL ends the run */
 	char		 why[512];
 	int64_t		 state_ms;
+	struct curl_blob ca;		/* o->ca_file's content, or NULL data */
+	int64_t		 rate_ms;	/* start of the current rate window */
+	uint64_t	 rate_bytes;	/* bytes done then */
 };
 
 /* The probe: one HEAD or GET bytes=0-0 with curl_easy_perform(). */
@@ -139,6 +145,10 @@ struct fetch_probe {
 	struct fetch_resp resp;
 	char		 errbuf[CURL_ERROR_SIZE];
 	bool		 aborted;	/* we stopped the GET after its headers */
+	const struct fetch_opts *o;
+	int64_t		 start_ms;
+	enum fetch_class stop;	/* FC_OK, or why the xferinfo check stopped it */
+	char		 why[200];
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -341,7 +351,10 @@ fetch_header_line(struct fetch_resp *r, const char *buf, size_t len)
 static size_t
 fetch_header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
-	fetch_header_line(ud, buf, size * nmemb);
+	struct fetch_resp *r = ud;
+
+	r->hdr_bytes += size * nmemb;
+	fetch_header_line(r, buf, size * nmemb);
 	return size * nmemb;
 }
 
@@ -398,8 +411,8 @@ fetch_curl_class(const struct fetch_opts *o, const char *url, CURLcode rc,
 
 /* An easy handle with everything but the write callback and Range. */
 static CURL *
-fetch_easy_new(const struct fetch_opts *o, struct fetch_resp *resp,
-    char *errbuf)
+fetch_easy_new(const struct fetch_opts *o, const struct curl_blob *ca,
+    struct fetch_resp *resp, char *errbuf)
 {
 	CURL *e;
 
@@ -420,14 +433,18 @@ fetch_easy_new(const struct fetch_opts *o, struct fetch_resp *resp,
 	if (o->insecure) {
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (tlspin_apply(e, o->ca_file, o->thumbprint) != CURLE_OK)
+	} else if (tlspin_apply(e, NULL, o->thumbprint) != CURLE_OK)
 		goto fail;
+	else if (ca->data != NULL && (o->thumbprint == NULL || !*o->thumbprint))
+		FETCH_SETOPT(e, CURLOPT_CAINFO_BLOB, ca);
 	if (o->cookie != NULL)
 		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
 	if (o->username != NULL) {
 		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
 		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
 		FETCH_SETOPT(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);
+		/* A redirect never takes the credential to plain http. */
+		FETCH_SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	}
 	if (o->connect_timeout > 0)
 		FETCH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
@@ -456,20 +473,57 @@ fetch_probe_write(char *buf, size_t size, size_t nmemb, void *ud)
 	return 0;
 }
 
+/*
+ * The probe's answer (headers and all) must come at min_rate over the
+ * window, like a transfer (a server trickling its headers held workers),
+ * and before the deadline. curl calls this at least once a second.
+ */
+static int
+fetch_probe_xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fetch_probe *p = ud;
+	const struct fetch_opts *o = p->o;
+	int64_t span = util_mono_ms() - p->start_ms;
+	uint64_t got = p->resp.hdr_bytes + (dlnow > 0 ? (uint64_t)dlnow : 0);
+
+	(void)dltotal;
+	(void)ultotal;
+	(void)ulnow;
+	if (fetch_deadline_passed(p->why, sizeof(p->why))) {
+		p->stop = FC_PERMFAIL;
+		return 1;
+	}
+	if (o->min_rate == 0 || o->min_rate_window <= 0 ||
+	    span < o->min_rate_window * 1000 ||
+	    got * 1000 >= o->min_rate * (uint64_t)span)
+		return 0;
+	snprintf(p->why, sizeof(p->why), "slower than the minimum rate of "
+	    "%" PRIu64 " bytes/s (exportd.http_min_rate): %" PRIu64 " bytes of "
+	    "the reply in %.0f s", o->min_rate, got, (double)span / 1000.0);
+	p->stop = FC_RETRY;
+	return 1;
+}
+
 /* One request; returns the curl result, *status the final HTTP status. */
 static CURLcode
-fetch_probe_once(const struct fetch_opts *o, bool get, struct fetch_probe *p,
-    long *status, curl_off_t *clen)
+fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
+    bool get, struct fetch_probe *p, long *status, curl_off_t *clen)
 {
 	CURLcode rc = CURLE_FAILED_INIT;
 	CURL *e;
 
 	memset(p, 0, sizeof(*p));
 	p->resp.retry_after = -1;
+	p->o = o;
+	p->start_ms = util_mono_ms();
 	*status = 0;
 	*clen = -1;
-	if ((e = fetch_easy_new(o, &p->resp, p->errbuf)) == NULL)
+	if ((e = fetch_easy_new(o, ca, &p->resp, p->errbuf)) == NULL)
 		return rc;
+	FETCH_SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+	FETCH_SETOPT(e, CURLOPT_XFERINFOFUNCTION, fetch_probe_xferinfo);
+	FETCH_SETOPT(e, CURLOPT_XFERINFODATA, p);
 	if (get) {
 		FETCH_SETOPT(e, CURLOPT_RANGE, "0-0");
 		FETCH_SETOPT(e, CURLOPT_WRITEFUNCTION, fetch_probe_write);
@@ -528,10 +582,18 @@ fetch_probe(struct fetch_job *j, long *retry_after)
 	long status;
 	CURLcode rc;
 
-	rc = fetch_probe_once(j->o, false, &p, &status, &clen);
+	rc = fetch_probe_once(j->o, &j->ca, false, &p, &status, &clen);
 	if (rc == CURLE_OK && (status >= 400 || clen < 0))
-		rc = fetch_probe_once(j->o, true, &p, &status, &clen);
+		rc = fetch_probe_once(j->o, &j->ca, true, &p, &status, &clen);
 	*retry_after = p.resp.retry_after;
+	if (rc == CURLE_ABORTED_BY_CALLBACK && p.stop != FC_OK) {
+		if (p.stop == FC_PERMFAIL)	/* the deadline: says it all */
+			snprintf(j->why, sizeof(j->why), "%s", p.why);
+		else
+			snprintf(j->why, sizeof(j->why), "%s: %s", j->safe_url,
+			    p.why);
+		return p.stop;
+	}
 	if (rc != CURLE_OK)
 		return fetch_curl_class(j->o, j->safe_url, rc, p.errbuf,
 		    j->why, sizeof(j->why));
@@ -561,6 +623,8 @@ fetch_probe_retry(struct fetch_job *j)
 	long ra;
 
 	for (int attempt = 1;; attempt++) {
+		if (fetch_deadline_passed(j->why, sizeof(j->why)))
+			return HS_EXIT_PERMANENT;
 		if ((c = fetch_probe(j, &ra)) == FC_OK)
 			return 0;
 		if (c == FC_PERMFAIL)
@@ -579,6 +643,43 @@ fetch_probe_retry(struct fetch_job *j)
 	}
 }
 
+/* ---- what bounds a transfer: the CA file, the deadline, the rate ------- */
+
+/* The CA bundle of o (tlspin_ca_read()), read once per transfer. */
+static int
+fetch_ca_read(const char *path, struct curl_blob *b, char *err, size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	return path == NULL ? 0 : tlspin_ca_read(path, b, err, errlen);
+}
+
+/* The worker's deadline (monotonic ms, 0: none) and its length, for reasons. */
+static int64_t fetch_deadline_ms;
+static long fetch_deadline_len;
+
+/*
+ * Every transfer of this process must end by mono_ms (0: no deadline);
+ * len_s is the configured length (exportd.job_deadline) for the reason.
+ * exportd sets it once, when a worker starts on a job.
+ */
+void
+fetch_deadline_set(int64_t mono_ms, long len_s)
+{
+	fetch_deadline_ms = mono_ms;
+	fetch_deadline_len = len_s;
+}
+
+/* Past the deadline: true, with the reason in why. */
+static bool
+fetch_deadline_passed(char *why, size_t whylen)
+{
+	if (fetch_deadline_ms == 0 || util_mono_ms() < fetch_deadline_ms)
+		return false;
+	snprintf(why, whylen, "the export took longer than its deadline of "
+	    "%ld s (exportd.job_deadline)", fetch_deadline_len);
+	return true;
+}
+
 /* ---- the job ---------------------------------------------------------- */
 
 static int
@@ -593,7 +694,8 @@ fetch_job_init(struct fetch_job *j, const struct fetch_opts *o, int dirfd,
 	j->pg = pg;
 	j->size = FETCH_NOSIZE;
 	fetch_global_init();
-	if (fetch_url_check(o->url, &j->safe_url, err, errlen) != 0)
+	if (fetch_url_check(o->url, &j->safe_url, err, errlen) != 0 ||
+	    fetch_ca_read(o->ca_file, &j->ca, err, errlen) != 0)
 		return -1;
 	fetch_sha256_str(o->url, j->url_hash);
 	return 0;
@@ -628,6 +730,7 @@ fetch_job_free(struct fetch_job *j)
 	free(j->partname);
 	free(j->statename);
 	free(j->statetmp);
+	free(j->ca.data);
 }
 
 /*
@@ -1078,7 +1181,7 @@ fetch_seg_start(struct fetch_job *j, struct fetch_seg *s)
 	char range[64];
 
 	if (s->easy == NULL &&
-	    (s->easy = fetch_easy_new(j->o, &s->resp, s->errbuf)) == NULL)
+	    (s->easy = fetch_easy_new(j->o, &j->ca, &s->resp, s->errbuf)) == NULL)
 		goto fail;
 	memset(&s->resp, 0, sizeof(s->resp));
 	s->resp.retry_after = -1;
@@ -1284,6 +1387,51 @@ fetch_stop_if_asked(struct fetch_job *j, const struct sigaction *old)
 	raise(SIGTERM);
 }
 
+static bool
+fetch_seg_any_active(const struct fetch_job *j)
+{
+	for (int i = 0; i < j->nseg; i++)
+		if (j->seg[i].active)
+			return true;
+	return false;
+}
+
+/*
+ * The minimum rate: over each window of min_rate_window seconds in which
+ * a transfer ran, the whole file (all its segments) must have moved on by
+ * min_rate bytes a second. A trickle that keeps a connection alive (the
+ * stall check only counts bytes) ends here. Time in which no segment runs
+ * (backoff between retries) is not held against the server: the window
+ * starts again. Temporary: the network may be better later.
+ */
+static void
+fetch_rate_check(struct fetch_job *j)
+{
+	const struct fetch_opts *o = j->o;
+	int64_t now = util_mono_ms(), span = now - j->rate_ms;
+	uint64_t done = fetch_done_bytes(j), got;
+
+	if (o->min_rate == 0 || o->min_rate_window <= 0)
+		return;
+	if (!fetch_seg_any_active(j) || done < j->rate_bytes) {
+		j->rate_ms = now;
+		j->rate_bytes = done;
+		return;
+	}
+	if (span < o->min_rate_window * 1000)
+		return;
+	got = done - j->rate_bytes;
+	j->rate_ms = now;
+	j->rate_bytes = done;
+	if (got * 1000 >= o->min_rate * (uint64_t)span)
+		return;
+	snprintf(j->why, sizeof(j->why), "%s: slower than the minimum rate of "
+	    "%" PRIu64 " bytes/s (exportd.http_min_rate): %" PRIu64 " bytes in "
+	    "the last %.0f s", j->safe_url, o->min_rate, got,
+	    (double)span / 1000.0);
+	fetch_job_fail(j, FC_TEMPFAIL, j->why);
+}
+
 static void
 fetch_run(struct fetch_job *j)
 {
@@ -1292,9 +1440,18 @@ fetch_run(struct fetch_job *j)
 	sigemptyset(&sa.sa_mask);
 	fetch_term = 0;
 	sigaction(SIGTERM, &sa, &old);
+	j->rate_ms = util_mono_ms();
+	j->rate_bytes = fetch_done_bytes(j);
 	while (j->verdict == FC_OK && fetch_seg_unfinished(j) > 0) {
 		int wait, running;
 
+		if (fetch_deadline_passed(j->why, sizeof(j->why))) {
+			fetch_job_fail(j, FC_PERMFAIL, j->why);
+			break;
+		}
+		fetch_rate_check(j);
+		if (j->verdict != FC_OK)
+			break;
 		fetch_kick(j);
 		if (j->verdict != FC_OK)
 			break;
@@ -1589,15 +1746,22 @@ fetch_peek(const struct fetch_opts *o, int fd, uint64_t max, char *err,
 	char errbuf[CURL_ERROR_SIZE] = "", range[64], *safe = NULL;
 	struct fetch_resp resp;
 	struct fetch_peek p = { fd, 0, max, false };
+	struct curl_blob ca;
 	long status = 0;
 	CURLcode rc;
 	CURL *e;
 
 	if (fetch_url_check(o->url, &safe, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
+	if (fetch_ca_read(o->ca_file, &ca, err, errlen) != 0) {
+		free(safe);
+		return HS_EXIT_PERMANENT;
+	}
 	fetch_global_init();
 	memset(&resp, 0, sizeof(resp));
-	if ((e = fetch_easy_new(o, &resp, errbuf)) == NULL) {
+	e = fetch_easy_new(o, &ca, &resp, errbuf);
+	free(ca.data);
+	if (e == NULL) {
 		free(safe);
 		snprintf(err, errlen, "cannot set up a transfer");
 		return HS_EXIT_TEMPORARY;

@@ -12,6 +12,15 @@
  * optional sha256 is checked over the finished file. On success the file
  * is renamed from NAME.part to NAME.
  *
+ * What bounds the time a download holds a worker: a transfer whose total
+ * rate stays below min_rate bytes/s for min_rate_window seconds is
+ * TEMPORARY ("slower than N bytes/s", retried later by the skeleton, so
+ * retry.max_attempts bounds it again); the deadline fetch_deadline_set()
+ * gives (exportd.job_deadline, set once per worker) is PERMANENT. The CA
+ * file (operator's: credential or configuration, never a job's) is read
+ * once per transfer, only if it is a regular file (a FIFO would block),
+ * and handed to libcurl as a blob.
+ *
  * Returns HS_EXIT_OK, HS_EXIT_TEMPORARY (worth retrying later: network,
  * 5xx after the retries) or HS_EXIT_PERMANENT (4xx other than 408/429,
  * digest mismatch, TLS verification failure, bad URL), with a one-line
@@ -53,6 +62,8 @@ struct fetch_opts {
 	const char	*sha256;	/* expected lowercase hex, or NULL */
 	long		 connect_timeout;	/* seconds */
 	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
+	uint64_t	 min_rate;	/* bytes/s over min_rate_window, 0 = none */
+	long		 min_rate_window;	/* seconds */
 	const char	*where;		/* the directory, for messages (or NULL) */
 };
 
@@ -66,6 +77,7 @@ struct fetch_resp {
 	long		 retry_after;	/* seconds, -1: none */
 	char		 etag[128];
 	char		 lastmod[64];
+	uint64_t	 hdr_bytes;	/* header bytes so far (the rate check) */
 };
 
 void	 fetch_header_line(struct fetch_resp *, const char *, size_t);
@@ -74,5 +86,6 @@ int	 fetch_file(const struct fetch_opts *, int, const char *,
 int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,
 	    size_t);
 int	 fetch_peek(const struct fetch_opts *, int, uint64_t, char *, size_t);
+void	 fetch_deadline_set(int64_t, long);
 
 #endif

@@ -5,10 +5,13 @@
  * segments, resume, retries, TLS verified unless the job says insecure,
  * digest checked); an OVA is then unpacked from there like a local one and
  * removed, a disk is checked and described in place. Credentials come from
- * the named credential (username/password), never from the URL. A file
- * that does not fit in the spool is a temporary failure with the sizes,
- * and exportd clears what the attempt wrote. Settings:
- * exportd.http_* in the configuration.
+ * the named credential (username/password), never from the URL, and go
+ * only to the server (or URL prefix) the credential is bound to, over
+ * verified https, for a submitter it allows (cred.h, "Binding"). TLS
+ * trust is the credential's (ca_file, thumbprint) or the configuration's
+ * (exportd.http_ca_file), never the job's. A file that does not fit in
+ * the spool is a temporary failure with the sizes, and exportd clears
+ * what the attempt wrote. Settings: exportd.http_* in the configuration.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,12 +43,46 @@ http_file_name(const char *url)
 	return xstrndup(slash + 1, (size_t)(end - slash - 1));
 }
 
+/*
+ * The credential goes with this URL only if it is bound to the URL's
+ * server or a prefix of it, over https, for this submitter (cred.h,
+ * "Binding"); checked before any request, so nothing is sent otherwise.
+ */
+static int
+http_cred_allowed(const struct export_ctx *ctx, const struct cred *c,
+    char *err, size_t errlen)
+{
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+
+	if (cred_check_url(c, job_get_str(ctx->src, "url"), err, errlen) != 0)
+		return -1;
+	if (cJSON_IsTrue(job_get(ctx->src, "insecure"))) {
+		/* Unverified TLS: anyone in the path could take the secret. */
+		snprintf(err, errlen, "credential '%s': refused with "
+		    "source.insecure (an unverified server could be anyone); the "
+		    "operator can give the credential a ca_file or thumbprint",
+		    c->name);
+		return -1;
+	}
+	return cred_check_user(c, cJSON_IsNumber(uid) ?
+	    (long long)uid->valuedouble : -1, err, errlen);
+}
+
+/*
+ * TLS trust: the credential's (ca_file or thumbprint, cred_tls()), else
+ * exportd.http_ca_file, else the system CAs. Never the job's (finding 6 of
+ * issue 21: a FIFO named there blocked the worker); fetch.c reads the CA
+ * file safely (a regular file only).
+ */
 static void
-http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
+http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c,
+    const struct cred_tls *tls)
 {
 	memset(o, 0, sizeof(*o));
 	o->url = job_get_str(ctx->src, "url");
-	o->ca_file = job_get_str(ctx->src, "ca_file");
+	o->ca_file = tls && tls->ca_file ? tls->ca_file :
+	    conf_str("exportd.http_ca_file", NULL);
+	o->thumbprint = tls && tls->thumbprint[0] ? tls->thumbprint : NULL;
 	o->insecure = cJSON_IsTrue(job_get(ctx->src, "insecure"));
 	o->username = c ? cred_get(c, "username") : NULL;
 	o->password = c ? cred_get(c, "password") : NULL;
@@ -56,6 +93,8 @@ http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c)
 	o->sha256 = job_get_str(ctx->src, "sha256");
 	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
 	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
+	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
+	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 }
 
 #define PEEK_OVA	(16 * 1024 * 1024)	/* the OVF comes first in an OVA */
@@ -108,6 +147,7 @@ http_run(struct export_ctx *ctx)
 	const char *kind = job_get_str(ctx->src, "format");
 	struct fetch_opts o;
 	struct cred c;
+	struct cred_tls tls;
 	char err[1024], *name, *where = NULL;
 	bool have_cred = false;
 	int rc, fd;
@@ -134,8 +174,13 @@ http_run(struct export_ctx *ctx)
 			goto out;
 		}
 		have_cred = true;
+		if (http_cred_allowed(ctx, &c, err, sizeof(err)) != 0 ||
+		    cred_tls(&c, &tls, err, sizeof(err)) != 0) {
+			rc = export_fail(ctx, "%s", err);
+			goto out;
+		}
 	}
-	http_opts(ctx, &o, have_cred ? &c : NULL);
+	http_opts(ctx, &o, have_cred ? &c : NULL, have_cred ? &tls : NULL);
 	if (ctx->inspect) {
 		rc = http_inspect(ctx, &o, name, kind);
 		goto out;

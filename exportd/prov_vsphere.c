@@ -3,6 +3,9 @@
  * an ESXi host (source.server, source.credential, and the VM by
  * source.vm, source.vm_path or source.moref).
  *
+ * The named credential must be bound to source.server ("server" in its
+ * file) and allowed to the job's submitter (origin.uid against its
+ * allow_users/allow_groups) before anything is sent (cred.h, "Binding").
  * The session (vsoap.c) logs in with the named credential; the VM is
  * found and read through the PropertyCollector (vsinv.c); its hardware
  * becomes the normalised description (job.vm) every provider produces.
@@ -35,6 +38,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "cred.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
@@ -134,6 +138,8 @@ vs_fetch_opts(const struct vs_job *j, struct fetch_opts *o, const char *url)
 	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
 	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
 	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
+	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
+	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->where = j->where;
 }
 
@@ -467,6 +473,30 @@ vs_find(struct vs_job *j)
 	return HS_EXIT_OK;
 }
 
+/*
+ * Before the session logs in (the password's first trip): the credential
+ * must be bound to this very server and allowed to the job's submitter
+ * (cred.h, "Binding"). Permanent: the job named the wrong pair.
+ */
+static int
+vs_cred_allowed(struct export_ctx *ctx)
+{
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct cred c;
+	char err[1024];
+	int rc = 0;
+
+	if (cred_load(job_get_str(ctx->src, "credential"), &c, err,
+	    sizeof(err)) != 0)
+		return export_fail(ctx, "%s", err);
+	if (cred_check_server(&c, job_get_str(ctx->src, "server"), err,
+	    sizeof(err)) != 0 || cred_check_user(&c, cJSON_IsNumber(uid) ?
+	    (long long)uid->valuedouble : -1, err, sizeof(err)) != 0)
+		rc = export_fail(ctx, "%s", err);
+	cred_free(&c);
+	return rc;
+}
+
 static int
 vs_run(struct export_ctx *ctx)
 {
@@ -482,6 +512,8 @@ vs_run(struct export_ctx *ctx)
 	if (ctx->inspect)	/* hyperspool vms describes vSphere VMs */
 		return export_fail(ctx, "a vsphere source cannot be inspected; "
 		    "use hyperspool vms");
+	if ((rc = vs_cred_allowed(ctx)) != 0)
+		return rc;
 	rc = vsoap_open(&v, job_get_str(ctx->src, "server"),
 	    job_get_str(ctx->src, "credential"), err, sizeof(err));
 	if (rc != HS_EXIT_OK) {

@@ -10,21 +10,29 @@
  * certificate, and the host name is not checked (the pin already names
  * the one certificate we accept; ESXi's self-signed ones rarely carry the
  * name we connect by). TLS session reuse is off then, so every connection
- * goes through the pin. Without a thumbprint: ca_file or the system CAs,
- * with host name verification.
+ * goes through the pin. Without a thumbprint: ca_file (read by
+ * tlspin_ca_read(): a regular file only, handed to libcurl as a blob) or
+ * the system CAs, with host name verification.
  *
  * The thumbprint string must outlive the handle (the callback reads it).
- * Error policy: returns the first failing curl_easy_setopt() code; a
+ * Error policy: returns the first failing curl_easy_setopt() code
+ * (CURLE_SSL_CACERT_BADFILE when ca_file is not a readable regular file); a
  * mismatch fails the handshake (CURLE_PEER_FAILED_VERIFICATION), which
  * callers report as a TLS verification failure.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tlspin.h"
+#include "util.h"
 
 static int
 tlspin_verify(X509_STORE_CTX *sc, void *arg)
@@ -72,7 +80,58 @@ tlspin_apply(CURL *e, const char *ca_file, const char *thumbprint)
 		return CURLE_OK;
 	}
 	TLSPIN_SET(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_file != NULL)
-		TLSPIN_SET(e, CURLOPT_CAINFO, ca_file);
+	if (ca_file != NULL) {
+		struct curl_blob b;
+		char err[256];
+		CURLcode rc;
+
+		if (tlspin_ca_read(ca_file, &b, err, sizeof(err)) != 0)
+			return CURLE_SSL_CACERT_BADFILE;
+		rc = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+		free(b.data);
+		return rc;
+	}
 	return CURLE_OK;
+}
+
+/*
+ * Read the CA bundle at path into b (malloc'd, CURL_BLOB_COPY). Only a
+ * regular file: the open neither blocks (O_NONBLOCK: a FIFO would wait
+ * for a writer forever, as one named by a job once held every exportd
+ * worker) nor follows a symlink in the last component, and fstat()
+ * decides before a byte is read. -1 with a reason naming the file.
+ */
+int
+tlspin_ca_read(const char *path, struct curl_blob *b, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	size_t len;
+	int fd;
+
+	memset(b, 0, sizeof(*b));
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "ca_file %s: %s", path, errno == ELOOP ?
+		    "is a symbolic link (not followed)" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > TLSPIN_CA_MAX) {
+		snprintf(err, errlen, "ca_file %s: not a regular file of at most "
+		    "%d bytes", path, TLSPIN_CA_MAX);
+		close(fd);
+		return -1;
+	}
+	if (util_read_all(fd, TLSPIN_CA_MAX, &buf, &len) != 0) {
+		snprintf(err, errlen, "ca_file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	b->data = buf;
+	b->len = len;
+	b->flags = CURL_BLOB_COPY;
+	return 0;
 }

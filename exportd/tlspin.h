@@ -8,6 +8,9 @@
 
 #include <curl/curl.h>
 
+#define TLSPIN_CA_MAX	(4 * 1024 * 1024)	/* bytes in a CA bundle */
+
 CURLcode tlspin_apply(CURL *, const char *, const char *);
+int	 tlspin_ca_read(const char *, struct curl_blob *, char *, size_t);
 
 #endif

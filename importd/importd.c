@@ -3,7 +3,9 @@
  *
  * For each converted job a worker checks the converted images (read-only,
  * no symlinks, never written), builds the domain XML (common/domxml.c),
- * defines the domain on job.import.uri (validated against libvirt's schema
+ * defines the domain on the libvirt connection job.import.connection names
+ * (importd.connections; or job.import.uri when it is one the configuration
+ * holds, else the default connection; validated against libvirt's schema
  * unless importd.validate_xml is false), marks it autostart, starts it and
  * runs the boot check on its serial console when the job asks, records
  * what it did in the job ("result") and lets the skeleton publish the job
@@ -16,6 +18,7 @@
  * is somebody else's: the job fails and the domain is never touched.
  *
  * Error policy (s6 codes through the skeleton): bad job content (no vm,
+ * a connection or URI the configuration does not hold,
  * no converted image, an image that is missing, a symlink, has a backing
  * file, or lies under source_roots; a name held by a foreign domain;
  * configuration libvirt refuses; the boot check not passing) is permanent;
@@ -123,8 +126,13 @@ importd_settings(struct importd *im, char *err, size_t len)
 	if (im->name == NULL || !util_name_valid(im->name))
 		return importd_err(err, len, -1, "name: missing or not a valid "
 		    "domain name");
-	im->uri = importd_str(ij, "uri", conf_str("defaults.import.uri",
-	    "qemu:///system"));
+	/*
+	 * Never the job's word alone: the URI is the configuration's, found
+	 * by the connection's name (or the very string of a configured URI),
+	 * checked again here though queued checked it at intake.
+	 */
+	if (job_import_uri(ij, &im->uri, err, len) != 0)
+		return -1;
 	im->expect = job_get_str(ij, "expect_serial");
 	im->start = importd_bool(ij, "start", im->expect != NULL);
 	im->autostart = importd_bool(ij, "autostart", false);
@@ -437,8 +445,10 @@ importd_prepare(struct importd *im)
 	if ((im->job = job_read_at(im->sp->fd[SD_IMPORTING], im->id, JOB_MAX_SIZE,
 	    err, sizeof(err))) == NULL)
 		return worker_fail(im->d, "%s", err);
+	/* The operator's mistake (a bad default connection) is fixed there. */
 	if (importd_settings(im, err, sizeof(err)) != 0)
-		return worker_fail(im->d, "%s", err);
+		return importd_give_up(im, strncmp(err, "configuration:", 14) != 0,
+		    err);
 	log_job_vm(im->name);
 	if (importd_config(im, err, sizeof(err)) != 0)
 		return worker_retry(im->d, "%s", err);

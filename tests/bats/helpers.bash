@@ -74,13 +74,14 @@ has_n() {
 
 # import_to_libvirt: libvirt answering on qemu:///session (started if need
 # be), $T traversable by qemu, and importd configured to define TCG domains
-# there on user-mode networking
+# there on user-mode networking (the default; a job may also name that
+# connection, "session")
 import_to_libvirt() {
 	command -v virsh >/dev/null || { echo "libvirt clients missing"; false; }
 	"$BATS_TEST_DIRNAME/../../contrib/start-libvirt"
 	chmod 0711 "$T"
 	cat >>"$T/conf" <<'CONF'
-importd = { domain_type = "qemu"; };
+importd = { domain_type = "qemu"; connections = { session = "qemu:///session"; }; };
 defaults = { import = { uri = "qemu:///session"; network = "user"; }; };
 CONF
 }

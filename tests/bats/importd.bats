@@ -55,7 +55,7 @@ setup_file() {
 setup() {
 	hs_setup
 	cat >>"$T/conf" <<-'CONF'
-	importd = { domain_type = "qemu"; workers = 1; };
+	importd = { domain_type = "qemu"; workers = 1; connections = { session = "qemu:///session"; broken = "qemu+unix:///system?socket=/nonexistent/sock"; }; };
 	CONF
 	# libvirt runs qemu as libvirt-qemu: it must reach the images.
 	chmod 0711 "$T"
@@ -232,9 +232,9 @@ run_importd() {
 @test "a rerun finds its own domain by UUID and carries on; network_map applies" {
 	newname
 	cat >>"$T/conf" <<-'CONF'
-	importd = { domain_type = "qemu"; network_map = [ "VM Network=user" ]; };
+	importd = { domain_type = "qemu"; network_map = [ "VM Network=user" ]; connections = { session = "qemu:///session"; }; };
 	CONF
-	sed -i '/^importd = { domain_type = "qemu"; workers = 1; };$/d' "$T/conf"
+	sed -i '/^importd = { domain_type = "qemu"; workers = 1; /d' "$T/conf"
 	# First pass: define only. The job's own network does not exist: the
 	# map must be what puts the NIC on user networking.
 	id=$(put_job "$NAME" "$T/out/boot.qcow2" "HYPERSPOOL BOOT OK" 60 \
@@ -275,7 +275,7 @@ run_importd() {
 @test "an unreachable libvirt is a temporary failure, retried then given up" {
 	newname
 	id=$(put_job "$NAME" "$T/out/boot.qcow2" "HYPERSPOOL BOOT OK" 60 \
-	    '.import.uri = "qemu+unix:///system?socket=/nonexistent/sock"')
+	    '.import.connection = "broken" | del(.import.uri)')
 	"$IMPORTD" -c "$T/conf" 2>>"$T/importd.log" &
 	PIDS+=($!)
 	wait_for 20 test -f "$SP/error/$id"

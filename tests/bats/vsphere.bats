@@ -48,14 +48,15 @@ start_vcsim() {
 	wait_for 20 test -s "$T/vc/url" || { cat "$T/vc/log"; false; }
 	VC=$(cat "$T/vc/url")
 	SERVER=${VC#https://}
-	cred lab "ca_file = $T/vc/cert.pem"
+	cred lab "server = $SERVER" "ca_file = $T/vc/cert.pem"
 }
 
-# cred NAME [EXTRA-LINE]: a credential file for the simulator's user
+# cred NAME [EXTRA-LINE...]: a credential file for the simulator's user
+# (bound to a server only by an extra line "server = ...")
 cred() {
 	{
 		printf 'username = hsuser\npassword = "%s"\n' "$(printf '%s' "$PASS" | sed 's/["\\]/\\&/g')"
-		[ -z "${2:-}" ] || printf '%s\n' "$2"
+		[ $# -lt 2 ] || printf '%s\n' "${@:2}"
 	} >"$T/creds/$1"
 	chmod 600 "$T/creds/$1"
 }
@@ -225,7 +226,7 @@ randdisk() {
 @test "bad credentials, a missing VM, a powered-on VM, a missing snapshot: each a specific reason" {
 	start_vcsim
 	put DC0_H0_VM0
-	printf 'username = hsuser\npassword = wrong\nca_file = %s\n' "$T/vc/cert.pem" >"$T/creds/bad"
+	printf 'username = hsuser\npassword = wrong\nca_file = %s\nserver = %s\n' "$T/vc/cert.pem" "$SERVER" >"$T/creds/bad"
 	chmod 600 "$T/creds/bad"
 	bad=$(job badcred "$(printf '{"type":"vsphere","server":"%s","credential":"bad","vm":"DC0_H0_VM0"}' "$SERVER")")
 	nocred=$(job nocred "$(printf '{"type":"vsphere","server":"%s","credential":"absent","vm":"DC0_H0_VM0"}' "$SERVER")")
@@ -302,8 +303,8 @@ randdisk() {
 
 @test "an unreachable server is retried, then fails saying so" {
 	sed -i 's/max_attempts = 3;/max_attempts = 2;/' "$T/conf"
-	cred lab
 	SERVER=127.0.0.1:1	# nothing listens there
+	cred lab "server = $SERVER"
 	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential lab
 	[ "$status" -eq 1 ]
 	[[ $output == *"https://127.0.0.1:1/sdk: "*"onnect"* ]]
@@ -380,7 +381,7 @@ randdisk() {
 	put DC0_H0_VM0
 	cred nocafile
 	tp=$(openssl x509 -in "$T/vc/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
-	cred pinned "thumbprint = $tp"
+	cred pinned "thumbprint = $tp" "server = $SERVER"
 	cred wrongpin "thumbprint = $(printf '%064d' 0)"
 	cred sha1pin "thumbprint = $(openssl x509 -in "$T/vc/cert.pem" -noout -fingerprint -sha1 | cut -d= -f2)"
 	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential nocafile
@@ -422,7 +423,8 @@ ca_file = $T/vc/cert.pem"
 	run "$HS" -c "$T/conf" check-provider --server "$SERVER" --credential bad
 	[ "$status" -eq 1 ]
 	[[ $output == *"refused the login of credential 'bad'"* ]]
-	run "$HS" -c "$T/conf" vms --credential lab
+	cred noserver "ca_file = $T/vc/cert.pem"
+	run "$HS" -c "$T/conf" vms --credential noserver
 	[ "$status" -eq 1 ]
 	[[ $output == *"no vSphere server"* ]]
 	! grep -rF -- "$PASS" "$T/vc/log"
@@ -456,4 +458,20 @@ ca_file = $T/vc/cert.pem"
 	drop good "$(printf '{"name":"good","source":%s}' "$(j '"server":"vc.example.com:443","credential":"lab","vm_path":"/DC/vm/web 01","mode":"nfc"')")"
 	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
 	[ "$(count_in request)" -eq 1 ]
+}
+
+@test "a credential logs in only to the server it is bound to (issue 21, finding 3)" {
+	start_vcsim
+	cred other "server = vc.other.example" "ca_file = $T/vc/cert.pem"
+	cred unbound "ca_file = $T/vc/cert.pem"
+	a=$(job other "$(printf '{"type":"vsphere","server":"%s","credential":"other","vm":"DC0_H0_VM0"}' "$SERVER")")
+	b=$(job unbound "$(printf '{"type":"vsphere","server":"%s","credential":"unbound","vm":"DC0_H0_VM0"}' "$SERVER")")
+	export_once
+	run reason "$a"
+	[ "$output" = "credential 'other' is not for server '$SERVER': the operator bound it to another one" ]
+	run reason "$b"
+	[[ $output == "credential 'unbound' is bound to no server: the operator must add 'server = HOST[:PORT]'"* ]]
+	# the simulator saw no login at all
+	! grep -q "hsuser" "$T/vc/log"
+	no_secret
 }

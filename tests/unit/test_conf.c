@@ -186,6 +186,31 @@ test_wrong_type_bool(void **state)
 	    "'defaults.import.start'");
 }
 
+/* A map: names the operator chooses, each a string. */
+static void
+test_map(void **state)
+{
+	char err[256];
+	const char **names;
+
+	(void)state;
+	expect_error("importd = { connections = { lab = 3; }; };",
+	    "'importd.connections' must be a group of name = \"string\"");
+	expect_error("importd = { connections = \"qemu:///system\"; };",
+	    "'importd.connections' must be a group");
+	assert_int_equal(conf_load_string("importd = { connections = { lab = "
+	    "\"qemu:///system\"; b-2 = \"qemu:///session\"; }; };", err,
+	    sizeof(err)), 0);
+	assert_string_equal(conf_map_get("importd.connections", "b-2"),
+	    "qemu:///session");
+	assert_null(conf_map_get("importd.connections", "nope"));
+	assert_null(conf_map_get("importd.nothing", "lab"));
+	assert_int_equal(conf_map_names("importd.connections", &names), 2);
+	assert_string_equal(names[0], "lab");
+	free(names);
+	conf_free();
+}
+
 static void
 test_syntax_error(void **state)
 {
@@ -284,6 +309,7 @@ main(void)
 		T(test_wrong_type_list),
 		T(test_wrong_type_int),
 		T(test_wrong_type_bool),
+		T(test_map),
 		T(test_syntax_error),
 		T(test_failed_load_keeps_nothing),
 		T(test_load_default_absent),

@@ -1032,6 +1032,120 @@ test_cred_tls(void **state)
 	assert_non_null(strstr(err, "ca_file must be an absolute path"));
 }
 
+/* cred_check_url/server/user of a credential given as text. */
+static int
+cred_bind_of(const char *text, const char *url, const char *server,
+    long long uid, char *err, size_t errlen)
+{
+	struct cred c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.name, sizeof(c.name), "vc");
+	assert_int_equal(cred_parse("vc", text, strlen(text), &c, err, errlen), 0);
+	if (url != NULL)
+		rc = cred_check_url(&c, url, err, errlen);
+	else if (server != NULL)
+		rc = cred_check_server(&c, server, err, errlen);
+	else
+		rc = cred_check_user(&c, uid, err, errlen);
+	cred_free(&c);
+	return rc;
+}
+
+#define URL_OK(t, u) assert_int_equal(cred_bind_of(t, u, NULL, 0, err, \
+	sizeof(err)), 0)
+#define URL_NO(t, u, why) do { \
+	assert_int_equal(cred_bind_of(t, u, NULL, 0, err, sizeof(err)), -1); \
+	if (strstr(err, why) == NULL) \
+		fail_msg("%s: \"%s\" lacks \"%s\"", u, err, why); \
+} while (0)
+
+/* Issue 21, finding 3: a credential goes to its own server only. */
+static void
+test_cred_bound_url(void **state)
+{
+	const char *srv = "password = p\nserver = Files.Example:8443\n";
+	const char *pre = "password = p\nurl_prefix = https://f.example/isos/\n";
+	char err[512];
+
+	(void)state;
+	URL_NO("password = p\n", "https://f.example/a.raw",
+	    "bound to no server: the operator must add 'server = HOST[:PORT]'");
+	URL_NO(srv, "http://files.example:8443/a.raw", "refused over plain http");
+	URL_OK(srv, "https://files.example:8443/a.raw");
+	URL_OK(srv, "HTTPS://FILES.example:8443/x/y.ova?sig=1");
+	URL_NO(srv, "https://files.example/a.raw", "is not for files.example:443");
+	URL_NO(srv, "https://attacker/a.raw", "is not for attacker:443");
+	URL_NO(srv, "https://files.example:8443.attacker/a.raw", "credential 'vc'");
+	URL_OK("server = f.example\n", "https://f.example:443/a");
+	URL_OK(pre, "https://f.example/isos/a.raw");
+	URL_OK(pre, "https://f.example:443/isos/sub/a.raw");
+	URL_NO(pre, "https://f.example/isosx/a.raw", "is not for");
+	URL_NO(pre, "https://f.example/other/a.raw", "is not for");
+	URL_NO(pre, "https://f.example.attacker/isos/a.raw", "is not for");
+	URL_NO(pre, "https://f.example/isos/../secret/a.raw", "encoded separators");
+	URL_NO(pre, "https://f.example/isos/%2e%2E/a.raw", "encoded separators");
+	URL_NO(pre, "https://f.example/isos/..%2fx/a.raw", "encoded separators");
+	URL_OK("url_prefix = https://f.example/isos\n",
+	    "https://f.example/isos/a.raw");
+	URL_NO("url_prefix = https://f.example/isos\n",
+	    "https://f.example/isos2/a.raw", "is not for");
+	URL_NO("url_prefix = http://f.example/\n", "http://f.example/a.raw",
+	    "refused over plain http");
+	/* no secret leaks into the reason, nor where the credential is for */
+	assert_null(strstr(err, "f.example/isos"));
+}
+
+static void
+test_cred_bound_server(void **state)
+{
+	char err[512];
+
+	(void)state;
+	assert_int_equal(cred_bind_of("server = vc.lab\n", NULL, "vc.lab:443",
+	    0, err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("server = vc.lab:443\n", NULL, "VC.lab",
+	    0, err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("server = vc.lab\n", NULL, "attacker",
+	    0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is not for server 'attacker'"));
+	assert_int_equal(cred_bind_of("server = vc.lab\n", NULL, "vc.lab:444",
+	    0, err, sizeof(err)), -1);
+	assert_int_equal(cred_bind_of("url_prefix = https://vc.lab/\n", NULL,
+	    "vc.lab", 0, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bound to no server"));
+}
+
+static void
+test_cred_allowed_users(void **state)
+{
+	char err[512];
+
+	(void)state;
+	/* no list: anyone; root always */
+	assert_int_equal(cred_bind_of("server = a\n", NULL, NULL, 4242, err,
+	    sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("allow_users = 17\n", NULL, NULL, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("allow_users = 17, 4242\n", NULL, NULL,
+	    4242, err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("allow_users = 17 424\n", NULL, NULL,
+	    4242, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "may not be used by uid 4242"));
+	assert_int_equal(cred_bind_of("allow_users = 17\n", NULL, NULL, -1, err,
+	    sizeof(err)), -1);
+	/* daemon (uid 1) is in group daemon (gid 1) on Debian */
+	assert_int_equal(cred_bind_of("allow_groups = daemon\n", NULL, NULL, 1,
+	    err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("allow_groups = 1\n", NULL, NULL, 1,
+	    err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("allow_groups = nogroup\n", NULL, NULL, 1,
+	    err, sizeof(err)), -1);
+	assert_int_equal(cred_bind_of("allow_users = daemon\n", NULL, NULL, 1,
+	    err, sizeof(err)), 0);
+}
+
 static void
 test_cred_parse_good(void **state)
 {
@@ -1261,6 +1375,9 @@ main(void)
 		FX(test_nginx_basic_auth_from_credential),
 		CR(test_cred_parse_good),
 		cmocka_unit_test(test_cred_tls),
+		cmocka_unit_test(test_cred_bound_url),
+		cmocka_unit_test(test_cred_bound_server),
+		cmocka_unit_test(test_cred_allowed_users),
 		CR(test_cred_mode_refused),
 		CR(test_cred_owner_refused),
 		CR(test_cred_config_dir),

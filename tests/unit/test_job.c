@@ -616,14 +616,17 @@ test_defaults_expect_serial_starts(void **state)
 static void
 test_defaults_keep_given(void **state)
 {
+	char err[512];
 	cJSON *j = parse_q("{'version':1,'name':'a','source':{'type':'file',"
 	    "'path':'/srv/export/a'},'convert':{'format':'raw'},"
 	    "'import':{'uri':'qemu+ssh://kvm1/system','start':true,"
 	    "'network':'br0','boot_timeout':60}}");
 
 	(void)state;
-	conf_free();
+	assert_int_equal(conf_load_string("importd = { connections = { kvm1 = "
+	    "\"qemu+ssh://kvm1/system\"; }; };", err, sizeof(err)), 0);
 	job_defaults(j);
+	conf_free();
 	assert_string_equal(job_get_str(j, "convert.format"), "raw");
 	assert_string_equal(job_get_str(j, "import.uri"), "qemu+ssh://kvm1/system");
 	assert_true(cJSON_IsTrue(job_get(j, "import.start")));
@@ -653,6 +656,100 @@ test_defaults_from_config(void **state)
 	assert_true(cJSON_IsTrue(job_get(j, "import.start")));
 	assert_string_equal(job_get_str(j, "import.network"), "br0");
 	cJSON_Delete(j);
+}
+
+/*
+ * import.uri / import.connection: a job picks one of the operator's
+ * connections; a URI that is not one of them is refused, whatever its
+ * transport (issue 21, finding 1: qemu+ext ran command= as the daemon).
+ */
+#define CONNS "importd = { connections = { lab = \"qemu:///system\"; " \
+	"kvm1 = \"qemu+ssh://kvm1/system?keyfile=/etc/hyperspool/id\"; }; };"
+
+static void
+expect_import(const char *conf, const char *import, const char *needle,
+    const char *want_uri)
+{
+	char err[JOB_ERR_MAX] = "", cerr[512], *js;
+	cJSON *j;
+	int r;
+
+	if (conf != NULL)
+		assert_int_equal(conf_load_string(conf, cerr, sizeof(cerr)), 0);
+	else
+		conf_free();
+	js = xasprintf("{'name':'a','source':{'type':'file','path':"
+	    "'/srv/export/a'},'import':%s}", import);
+	j = parse_q(js);
+	free(js);
+	r = job_validate(j, &submission, err, sizeof(err));
+	if (needle != NULL) {
+		if (r != -1)
+			fail_msg("accepted: %s", import);
+		if (strstr(err, needle) == NULL)
+			fail_msg("error \"%s\" does not name \"%s\"", err, needle);
+	} else {
+		if (r != 0)
+			fail_msg("refused (%s): %s", err, import);
+		job_defaults(j);
+		assert_string_equal(job_get_str(j, "import.uri"), want_uri);
+	}
+	cJSON_Delete(j);
+	conf_free();
+}
+
+static void
+test_import_uri_not_configured(void **state)
+{
+	(void)state;
+	expect_import(CONNS, "{'uri':'qemu+ext:///system?command=/tmp/x.sh'}",
+	    "import.uri: a job may not choose a libvirt URI the operator has "
+	    "not configured; name a connection with import.connection "
+	    "(configured: lab, kvm1)", NULL);
+	expect_import(NULL, "{'uri':'qemu+ext:///system?command=/tmp/x.sh'}",
+	    "(configured: none)", NULL);
+	expect_import(CONNS, "{'uri':'qemu+ssh://kvm1/system'}",
+	    "import.uri: a job may not choose", NULL);
+	expect_import(CONNS, "{'uri':'qemu+unix:///system?socket=/tmp/s'}",
+	    "import.uri: a job may not choose", NULL);
+	expect_import(CONNS, "{'uri':'qemu:///system?no_verify=1'}",
+	    "import.uri: a job may not choose", NULL);
+}
+
+static void
+test_import_connection(void **state)
+{
+	(void)state;
+	expect_import(CONNS, "{'connection':'kvm1'}", NULL,
+	    "qemu+ssh://kvm1/system?keyfile=/etc/hyperspool/id");
+	/* The very string of a configured URI, or the default, is fine. */
+	expect_import(CONNS, "{'uri':'qemu+ssh://kvm1/system?keyfile=/etc/"
+	    "hyperspool/id'}", NULL,
+	    "qemu+ssh://kvm1/system?keyfile=/etc/hyperspool/id");
+	expect_import(NULL, "{'uri':'qemu:///system'}", NULL, "qemu:///system");
+	expect_import("defaults = { import = { uri = \"qemu:///session\"; }; };",
+	    "{}", NULL, "qemu:///session");
+	expect_import(CONNS "defaults = { import = { connection = \"kvm1\"; "
+	    "}; };", "{}", NULL, "qemu+ssh://kvm1/system?keyfile=/etc/"
+	    "hyperspool/id");
+	expect_import(CONNS, "{'connection':'nope'}", "import.connection: "
+	    "'nope' is not a configured connection (configured: lab, kvm1)",
+	    NULL);
+	expect_import(CONNS, "{'connection':'lab','uri':'qemu+ext:///system'}",
+	    "import.uri: does not match import.connection 'lab'", NULL);
+	expect_import("defaults = { import = { connection = \"x\"; }; };", "{}",
+	    "configuration: defaults.import.connection 'x' is not in "
+	    "importd.connections", NULL);
+}
+
+/* A CA file is the operator's: never a job's (finding 6: a FIFO). */
+static void
+test_ca_file_refused(void **state)
+{
+	(void)state;
+	expect_invalid("{'name':'a','source':{'type':'http','url':"
+	    "'https://h/a.raw','ca_file':'/tmp/fifo'}}", "source.ca_file: a job "
+	    "may not name a CA file; the operator sets one in the credential");
 }
 
 /* The guest mode's default comes from the configuration, else none. */
@@ -1070,6 +1167,9 @@ main(void)
 		cmocka_unit_test(test_defaults_expect_serial_starts),
 		cmocka_unit_test(test_defaults_keep_given),
 		cmocka_unit_test(test_defaults_from_config),
+		cmocka_unit_test(test_import_uri_not_configured),
+		cmocka_unit_test(test_import_connection),
+		cmocka_unit_test(test_ca_file_refused),
 		cmocka_unit_test(test_defaults_guest),
 		cmocka_unit_test(test_serialise_round_trip),
 		cmocka_unit_test(test_dialect_v1_unchanged),
