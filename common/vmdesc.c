@@ -36,6 +36,7 @@ vmdesc_free(struct vmdesc *vm)
 		free(vm->disks[i].bus);
 		free(vm->disks[i].output);
 		free(vm->disks[i].output_format);
+		free(vm->disks[i].compression);
 	}
 	for (size_t i = 0; i < vm->nnics; i++) {
 		free(vm->nics[i].model);
@@ -71,6 +72,18 @@ vmdesc_add_nic(struct vmdesc *vm)
 	n = &vm->nics[vm->nnics++];
 	memset(n, 0, sizeof(*n));
 	return n;
+}
+
+/*
+ * A source that does not list its NICs (a bare disk) gets one, so the
+ * guest is reachable; one that lists none (an OVF or VMX without NICs)
+ * keeps none: the description says what the source says.
+ */
+void
+vmdesc_default_nic(struct vmdesc *vm)
+{
+	if (vm->nnics == 0 && !vm->nics_described)
+		(void)vmdesc_add_nic(vm);
 }
 
 static int
