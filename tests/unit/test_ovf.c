@@ -971,6 +971,14 @@ corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		return 0;
 	corpus.files++;
 	b = slurp(path, &n);
+	/* The full description first: a disk has a file or is blank. */
+	if (ovf_describe(b, n, &vm, err, sizeof(err)) == 0)
+		for (size_t i = 0; i < vm.ndisks; i++)
+			if ((vm.disks[i].file == NULL) !=
+			    (vm.disks[i].format == NULL))
+				fail_msg("%s: disk %zu: a file without a format, or "
+				    "the reverse", path, i);
+	vmdesc_free(&vm);
 	r = ovf_parse(b, n, &vm, err, sizeof(err));
 	free(b);
 	if (n > OVF_MAX_SIZE && (r == 0 || strstr(err, "larger than") == NULL))

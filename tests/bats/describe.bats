@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# describe.bats - every OVF and VMX described as it is (issue 15, part 2),
+# as `hyperspool inspect` and exportd's job.vm say it, with real qemu-img
+# disks: a descriptor that lists no NIC gets none (a bare disk still gets
+# the default one); a VM without disks is described, and refused for
+# export with its reason; a blank or chunked disk is refused by name,
+# never a crash, until the exporter can land it.
+
+load helpers
+
+setup() {
+	hs_setup
+	mkdir -p "$T/src/vm"
+	qemu-img create -q -f vmdk "$T/src/vm/disk1.vmdk" 16M
+	qemu-img create -q -f raw "$T/src/bare.raw" 16M
+}
+teardown() { hs_teardown; }
+
+hs() { "$HS" -c "$T/conf" "$@"; }
+
+# ovf FILE REFS DISKS ITEMS: an OVF 1.0 with 2 CPUs and 256 MiB
+ovf() {
+	cat >"$1" <<OVF
+<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+<References>$2</References>
+<DiskSection><Info>disks</Info>$3</DiskSection>
+<VirtualSystem ovf:id="vm"><Info>vm</Info><Name>described</Name>
+<VirtualHardwareSection><Info>hw</Info>
+<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+<Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>256</rasd:VirtualQuantity></Item>
+<Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>
+$4
+</VirtualHardwareSection></VirtualSystem></Envelope>
+OVF
+}
+
+FILE1='<File ovf:href="disk1.vmdk" ovf:id="file1"/>'
+DISK1='<Disk ovf:capacity="16" ovf:capacityAllocationUnits="byte * 2^20" ovf:diskId="d1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#monolithicSparse"/>'
+ITEM1='<Item><rasd:HostResource>ovf:/disk/d1</rasd:HostResource><rasd:InstanceID>4</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>'
+BLANK='<Disk ovf:capacity="1" ovf:capacityAllocationUnits="byte * 2^30" ovf:diskId="d2"/>'
+ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID>5</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>'
+
+@test "describe: an OVF or VMX without NICs gets none; a bare disk keeps the default NIC" {
+	ovf "$T/src/vm/vm.ovf" "$FILE1" "$DISK1" "$ITEM1"
+	run hs inspect --json "$T/src/vm/vm.ovf"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.cpus, .memory_mib, (.disks | length), (.nics | length)' <<<"$output" | xargs)" = "2 256 1 0" ]
+	run hs inspect "$T/src/vm/vm.ovf"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"<interface"* ]]
+	printf 'displayName = "v"\nnumvcpus = "2"\nmemsize = "512"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "disk1.vmdk"\n' >"$T/src/vm/vm.vmx"
+	run hs inspect --json "$T/src/vm/vm.vmx"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.cpus, .memory_mib, (.disks | length), (.nics | length)' <<<"$output" | xargs)" = "2 512 1 0" ]
+	run hs inspect --json "$T/src/bare.raw"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.nics | length' <<<"$output")" = 1 ]
+	# exportd writes the same into job.vm
+	start_daemon "$HS_BINDIR/queued" 3>&-
+	start_daemon "$HS_BINDIR/exportd" 3>&-
+	drop nonic.json "{\"name\":\"nonic\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/vm.ovf\"}}"
+	wait_for 30 has_n exported 1
+	j=$(find "$SP/exported" -mindepth 1 -maxdepth 1 ! -name '.*')
+	[ "$(jq -r '.vm.cpus, (.vm.disks | length), (.vm.nics | length)' "$j" | xargs)" = "2 1 0" ]
+}
+
+@test "describe: a VM without disks is described by inspect, refused by export with its reason" {
+	ovf "$T/src/vm/nodisk.ovf" "" "" ""
+	run hs inspect "$T/src/vm/nodisk.ovf"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cpus      2"* ]]
+	[[ "$output" == *"memory    256 MiB"* ]]
+	[[ "$output" == *"disks     none"* ]]
+	[[ "$output" == *"the source describes no disks: nothing to export"* ]]
+	st=0
+	out=$(hs inspect --json "$T/src/vm/nodisk.ovf" 2>"$T/err") || st=$?
+	[ "$st" -eq 1 ]
+	[ "$(jq -r '.cpus, (.disks | length)' <<<"$out" | xargs)" = "2 0" ]
+	grep -q "nothing to export" "$T/err"
+	start_daemon "$HS_BINDIR/queued" 3>&-
+	start_daemon "$HS_BINDIR/exportd" 3>&-
+	drop nodisk.json "{\"name\":\"nodisk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/nodisk.ovf\"}}"
+	wait_for 30 has_n error 1
+	[[ "$(reason_of nodisk.json)" == *"the source describes no disks: nothing to export"* ]]
+}
+
+@test "describe: a blank or chunked disk is refused by name until it can be landed" {
+	ovf "$T/src/vm/blank.ovf" "$FILE1" "$DISK1$BLANK" "$ITEM1$ITEM2"
+	run hs inspect "$T/src/vm/blank.ovf"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"disk 1 is blank (no file, 1073741824 bytes, to be created empty): creating empty disks is not supported yet"* ]]
+	ovf "$T/src/vm/chunk.ovf" '<File ovf:href="disk1.vmdk" ovf:id="file1" ovf:chunkSize="8388608"/>' "$DISK1" "$ITEM1"
+	run hs inspect "$T/src/vm/chunk.ovf"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"disk 0 (disk1.vmdk) is split into chunks (ovf:chunkSize 8388608): joining chunks is not supported yet"* ]]
+	start_daemon "$HS_BINDIR/queued" 3>&-
+	start_daemon "$HS_BINDIR/exportd" 3>&-
+	drop blank.json "{\"name\":\"blank\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/blank.ovf\"}}"
+	wait_for 30 has_n error 1
+	[[ "$(reason_of blank.json)" == *"disk 1 is blank"* ]]
+	# exportd is still there
+	kill -0 "$LASTPID"
+}
