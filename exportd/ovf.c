@@ -34,9 +34,9 @@
  * NICs: none listed sets nics_described, so none is invented later.
  * Refused: ambiguity (a diskId declared twice, a File id listed twice,
  * one file backing two disks), a blank disk without capacity, more than
- * VM_MAX_DISKS Disks declared or VM_MAX_NICS NICs used. Hints that would not pass job validation (os
- * over 64 bytes, model over 32, network over 128, a MAC that is not a
- * unicast xx:xx:xx:xx:xx:xx) are dropped instead.
+ * VM_MAX_DISKS Disks declared or VM_MAX_NICS NICs used. Hints that would
+ * not pass job validation (os over 64 bytes, model over 32, network over
+ * 128, a MAC that is not a unicast xx:xx:xx:xx:xx:xx) are dropped instead.
  *
  * ovf_describe() says all that, a VM without disks included;
  * ovf_parse(), for the exporter, also refuses what it cannot land yet
@@ -46,8 +46,8 @@
  * what it holds and fills it afresh; on error it is left empty and
  * initialised, so the caller frees it with vmdesc_free() either way.
  *
- * Error policy: ovf_parse() never prints and never aborts on bad input; a
- * refusal is one line in err.
+ * Error policy: ovf_describe() and ovf_parse() never print and never
+ * abort on bad input; a refusal is one line in err.
  */
 #include <stdarg.h>
 #include <stdbool.h>
