@@ -27,17 +27,24 @@ vmdesc_init(struct vmdesc *vm)
 	vm->firmware = xstrdup("bios");
 }
 
+static void
+vmdesc_disk_free(struct vm_disk *d)
+{
+	free(d->file);
+	free(d->format);
+	free(d->bus);
+	free(d->output);
+	free(d->output_format);
+	free(d->compression);
+}
+
 void
 vmdesc_free(struct vmdesc *vm)
 {
-	for (size_t i = 0; i < vm->ndisks; i++) {
-		free(vm->disks[i].file);
-		free(vm->disks[i].format);
-		free(vm->disks[i].bus);
-		free(vm->disks[i].output);
-		free(vm->disks[i].output_format);
-		free(vm->disks[i].compression);
-	}
+	for (size_t i = 0; i < vm->ndisks; i++)
+		vmdesc_disk_free(&vm->disks[i]);
+	for (size_t i = 0; i < vm->nblank; i++)
+		vmdesc_disk_free(&vm->blank[i]);
 	for (size_t i = 0; i < vm->nnics; i++) {
 		free(vm->nics[i].model);
 		free(vm->nics[i].network);

@@ -52,6 +52,10 @@ struct vmdesc {
 	size_t		 nnics;
 	bool		 nics_described; /* the source lists its NICs, even
 					   none (OVF, VMX): none is invented */
+	/* An OVF's blank disks, set aside by ovf_parse() (no file for a
+	   provider to land); export_describe() puts them back (blank.c). */
+	struct vm_disk	 blank[VM_MAX_DISKS];
+	size_t		 nblank;
 };
 
 void	 vmdesc_init(struct vmdesc *);

@@ -81,6 +81,9 @@ int	 disk_vmdk_extents(const char *, const char *, struct vmdk_desc *,
 	    char *, size_t);
 void	 disk_vmdk_free(struct vmdk_desc *);
 
+/* blank.c: an OVF's blank disks (vm->blank), created empty */
+int	 blank_land(struct export_ctx *);
+
 /* ova.c */
 int	 ova_export(struct export_ctx *, int, const char *);
 

@@ -40,7 +40,8 @@
  *
  * ovf_describe() says all that, a VM without disks included;
  * ovf_parse(), for the exporter, also refuses what it cannot land yet
- * (blank and chunked disks, an unknown compression), naming the disk.
+ * (chunked disks, an unknown compression), naming the disk, and sets the
+ * blank disks aside in vm->blank (the exporter creates them, blank.c).
  *
  * vm must be initialised (vmdesc_init) or zeroed: ovf_parse() releases
  * what it holds and fills it afresh; on error it is left empty and
@@ -1139,7 +1140,7 @@ fail:
 /*
  * What the exporter cannot land yet, refused by name; the disk number is
  * its place in boot order. gzip passes: the exporter refuses it by its
- * magic, saying so.
+ * magic, saying so. Blank disks pass: ovf_blank() sets them aside.
  */
 static int
 ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
@@ -1148,11 +1149,8 @@ ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
 		const struct vm_disk *d = &vm->disks[i];
 
 		if (d->file == NULL)
-			snprintf(err, errlen, "disk %zu is blank (no file, %llu "
-			    "bytes, to be created empty): creating empty disks is "
-			    "not supported yet", i,
-			    (unsigned long long)d->virtual_size);
-		else if (d->chunk_size != 0)
+			continue;	/* blank: set aside, created empty */
+		if (d->chunk_size != 0)
 			snprintf(err, errlen, "disk %zu (%.64s) is split into chunks "
 			    "(ovf:chunkSize %llu): joining chunks is not supported "
 			    "yet", i, d->file, (unsigned long long)d->chunk_size);
@@ -1170,6 +1168,21 @@ ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Blank disks out of vm->disks into vm->blank, both in boot order. */
+static void
+ovf_blank(struct vmdesc *vm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		if (vm->disks[i].file == NULL)
+			vm->blank[vm->nblank++] = vm->disks[i];
+		else
+			vm->disks[n++] = vm->disks[i];
+	}
+	vm->ndisks = n;
+}
+
 int
 ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
     size_t errlen)
@@ -1181,5 +1194,6 @@ ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 		vmdesc_init(vm);
 		return -1;
 	}
+	ovf_blank(vm);
 	return 0;
 }

@@ -23,7 +23,9 @@
  * (no file: file and format NULL, virtual_size its capacity), a chunked
  * one, a VM with no disk at all. ovf_parse() is what the exporter calls:
  * the same, but it refuses, naming the disk, what cannot be landed yet
- * (blank disks, chunked files, a compression other than gzip).
+ * (chunked files, a compression other than gzip), and moves the blank
+ * disks from vm->disks to vm->blank: every disk left has a file for the
+ * provider to land; export_describe() creates the blank ones (blank.c).
  */
 #ifndef HS_OVF_H
 #define HS_OVF_H

@@ -37,6 +37,11 @@ vmcheck_use(struct vmdesc *vm)
 
 	if (vm->ndisks > VM_MAX_DISKS)
 		vmcheck_fail("accepted with too many disks");
+	if (vm->ndisks + vm->nblank > VM_MAX_DISKS)
+		vmcheck_fail("more disks, blank ones included, than a VM has");
+	for (size_t i = 0; i < vm->nblank; i++)
+		if (vm->blank[i].file != NULL || vm->blank[i].virtual_size == 0)
+			vmcheck_fail("a blank disk with a file, or no capacity");
 	if (vm->nnics > VM_MAX_NICS)
 		vmcheck_fail("too many NICs");
 	for (size_t i = 0; i < vm->ndisks; i++) {

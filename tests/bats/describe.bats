@@ -3,8 +3,8 @@
 # as `hyperspool inspect` and exportd's job.vm say it, with real qemu-img
 # disks: a descriptor that lists no NIC gets none (a bare disk still gets
 # the default one); a VM without disks is described, and refused for
-# export with its reason; a blank or chunked disk is refused by name,
-# never a crash, until the exporter can land it.
+# export with its reason; a blank disk is created empty (sparse raw, its
+# capacity); a chunked one is refused by name until it can be joined.
 
 load helpers
 
@@ -87,11 +87,11 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	[[ "$(reason_of nodisk.json)" == *"the source describes no disks: nothing to export"* ]]
 }
 
-@test "describe: a blank or chunked disk is refused by name until it can be landed" {
+@test "describe: a blank disk is created empty; a chunked one is refused by name" {
 	ovf "$T/src/vm/blank.ovf" "$FILE1" "$DISK1$BLANK" "$ITEM1$ITEM2"
 	run hs inspect "$T/src/vm/blank.ovf"
-	[ "$status" -eq 1 ]
-	[[ "$output" == *"disk 1 is blank (no file, 1073741824 bytes, to be created empty): creating empty disks is not supported yet"* ]]
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"disk 1    (blank), -, 1073741824 bytes, bus scsi"* ]]
 	ovf "$T/src/vm/chunk.ovf" '<File ovf:href="disk1.vmdk" ovf:id="file1" ovf:chunkSize="8388608"/>' "$DISK1" "$ITEM1"
 	run hs inspect "$T/src/vm/chunk.ovf"
 	[ "$status" -eq 1 ]
@@ -99,8 +99,25 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	start_daemon "$HS_BINDIR/queued" 3>&-
 	start_daemon "$HS_BINDIR/exportd" 3>&-
 	drop blank.json "{\"name\":\"blank\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/blank.ovf\"}}"
+	drop chunk.json "{\"name\":\"chunk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/chunk.ovf\"}}"
+	wait_for 30 has_n exported 1
 	wait_for 30 has_n error 1
-	[[ "$(reason_of blank.json)" == *"disk 1 is blank"* ]]
-	# exportd is still there
-	kill -0 "$LASTPID"
+	[[ "$(reason_of chunk.json)" == *"disk 0 (disk1.vmdk) is split into chunks"* ]]
+	j=$(find "$SP/exported" -mindepth 1 -maxdepth 1 ! -name '.*')
+	id=$(basename "$j")
+	[ "$(jq -r '[.vm.disks[] | .file, .format, .virtual_size, .boot_order] | map(tostring) | join(" ")' "$j")" = \
+	    "disk1.vmdk vmdk 16777216 0 blank-disk1.raw raw 1073741824 1" ]
+	# all zeros, and sparse: no block written
+	b=$SP/data/$id/blank-disk1.raw
+	[ "$(stat -c %s "$b")" = 1073741824 ]
+	[ "$(stat -c %b "$b")" -eq 0 ]
+	cmp -s -n 1048576 "$b" /dev/zero
+	# and convertwatch makes an empty image of that size out of it
+	mkdir -p "$T/out"
+	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
+	start_daemon "$HS_BINDIR/convertwatch" 3>&-
+	wait_for 60 has_n converted 1
+	out=$(jq -r '.vm.disks[1].output' "$SP/converted/$id")
+	qemu-img create -q -f raw "$T/zero.raw" 1G
+	qemu-img compare -q -f raw -F "$(jq -r '.vm.disks[1].output_format' "$SP/converted/$id")" "$T/zero.raw" "$out"
 }
