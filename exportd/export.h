@@ -51,6 +51,7 @@ int	 export_retry(struct export_ctx *, const char *, ...)
 int	 export_nospace(struct export_ctx *, const char *, uint64_t);
 int	 export_space_check(struct export_ctx *, const char *, uint64_t);
 int	 export_describe(struct export_ctx *, bool);
+int	 blank_land(struct export_ctx *);	/* blank.c: vm->blank, created */
 
 /* disk.c: landing and checking disks in data/ID/ */
 const char *disk_format_from_name(const char *);
@@ -80,9 +81,6 @@ struct vmdk_desc {
 int	 disk_vmdk_extents(const char *, const char *, struct vmdk_desc *,
 	    char *, size_t);
 void	 disk_vmdk_free(struct vmdk_desc *);
-
-/* blank.c: an OVF's blank disks (vm->blank), created empty */
-int	 blank_land(struct export_ctx *);
 
 /* ova.c */
 int	 ova_export(struct export_ctx *, int, const char *);
