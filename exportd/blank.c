@@ -13,10 +13,12 @@
  * refused rather than overwritten.
  *
  * Error policy: a failure to create the file is temporary (export_retry,
- * ENOSPC/EDQUOT as export_nospace); a name clash is permanent.
+ * ENOSPC/EDQUOT as export_nospace); a name clash and a size the file
+ * system cannot hold (EFBIG) are permanent.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,9 @@ blank_file(struct export_ctx *ctx, const char *name, uint64_t size)
 	char tmp[96];
 	int fd, e;
 
+	if (size > (uint64_t)INT64_MAX)
+		return export_fail(ctx, "%s: a blank disk of %llu bytes is larger "
+		    "than a file can be", name, (unsigned long long)size);
 	snprintf(tmp, sizeof(tmp), ".%s.part", name);
 	fd = openat(ctx->datafd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 	    O_CLOEXEC, 0640);
@@ -49,6 +54,10 @@ blank_file(struct export_ctx *ctx, const char *name, uint64_t size)
 	unlinkat(ctx->datafd, tmp, 0);
 	if (util_errno_nospace(e))
 		return export_nospace(ctx, name, size);
+	if (e == EFBIG || e == EINVAL)	/* no retry makes it fit */
+		return export_fail(ctx, "%s: a blank disk of %llu bytes is larger "
+		    "than the spool's file system allows", name,
+		    (unsigned long long)size);
 	return export_retry(ctx, "%s: cannot create the blank disk: %s", name,
 	    strerror(e));
 }

@@ -100,9 +100,15 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	start_daemon "$HS_BINDIR/exportd" 3>&-
 	drop blank.json "{\"name\":\"blank\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/blank.ovf\"}}"
 	drop chunk.json "{\"name\":\"chunk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/chunk.ovf\"}}"
+	# a blank disk no file can hold fails at once, saying so
+	ovf "$T/src/vm/huge.ovf" "$FILE1" "$DISK1${BLANK/ovf:capacity=\"1\"/ovf:capacity=\"10000000000\"}" "$ITEM1$ITEM2"
+	grep -q 'ovf:capacity="10000000000" ovf:capacityAllocationUnits="byte \* 2^30"' "$T/src/vm/huge.ovf"
+	drop huge.json "{\"name\":\"huge\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vm/huge.ovf\"}}"
 	wait_for 30 has_n exported 1
-	wait_for 30 has_n error 1
+	wait_for 30 has_n error 2
 	[[ "$(reason_of chunk.json)" == *"disk 0 (disk1.vmdk) is split into chunks"* ]]
+	[[ "$(reason_of huge.json)" == *"blank-disk1.raw: a blank disk of 10737418240000000000 bytes is larger than a file can be"* ]]
+	[[ "$(reason_of huge.json)" != *"gave up"* ]]	# permanent, not retried
 	j=$(find "$SP/exported" -mindepth 1 -maxdepth 1 ! -name '.*')
 	id=$(basename "$j")
 	[ "$(jq -r '[.vm.disks[] | .file, .format, .virtual_size, .boot_order] | map(tostring) | join(" ")' "$j")" = \
