@@ -5,7 +5,8 @@
  * produce and the domain XML importd would define from it.
  *
  * Error policy: see cli.h; a source the exporter would refuse is refused
- * here with the same reason (exit 1).
+ * here with the same reason (exit 1). A VM without disks is described,
+ * then refused for the same reason export gives (exit 1).
  */
 #include <getopt.h>
 #include <limits.h>
@@ -77,6 +78,29 @@ inspect_xml(struct vmdesc *vm, char *err, size_t errlen)
 	return domxml_build(vm, &o, err, errlen);
 }
 
+/* Described, but export refuses it, and says so (exit 1). */
+static int
+inspect_no_disks(void)
+{
+	log_errx("the source describes no disks: nothing to export");
+	return CLI_FAILED;
+}
+
+/* One disk line: a blank one has no file; how the source stores it. */
+static void
+inspect_disk(size_t i, const struct vm_disk *d)
+{
+	cli_printf("disk %zu    %s, %s, %llu bytes, bus %s", i,
+	    d->file ? d->file : "(blank)", d->format ? d->format : "-",
+	    (unsigned long long)d->virtual_size, d->bus ? d->bus : "-");
+	if (d->compression != NULL)
+		cli_printf(", %s-compressed", d->compression);
+	if (d->chunk_size != 0)
+		cli_printf(", in chunks of %llu bytes",
+		    (unsigned long long)d->chunk_size);
+	cli_printf("\n");
+}
+
 int
 inspect_source(struct cli *c, int argc, char **argv)
 {
@@ -131,21 +155,26 @@ inspect_source(struct cli *c, int argc, char **argv)
 	ctx.vm.name = xstrdup("inspected");
 	if (json) {
 		rc = cli_print_json(vmdesc_to_json(&ctx.vm));
+		if (rc == CLI_OK && ctx.vm.ndisks == 0)
+			rc = inspect_no_disks();
 		goto out;
 	}
 	cli_printf("cpus      %d\nmemory    %d MiB\nfirmware  %s\nos        %s\n",
 	    ctx.vm.cpus, ctx.vm.memory_mib, ctx.vm.firmware,
 	    ctx.vm.os ? ctx.vm.os : "-");
 	for (size_t i = 0; i < ctx.vm.ndisks; i++)
-		cli_printf("disk %zu    %s, %s, %llu bytes, bus %s\n", i,
-		    ctx.vm.disks[i].file, ctx.vm.disks[i].format,
-		    (unsigned long long)ctx.vm.disks[i].virtual_size,
-		    ctx.vm.disks[i].bus ? ctx.vm.disks[i].bus : "-");
+		inspect_disk(i, &ctx.vm.disks[i]);
+	if (ctx.vm.ndisks == 0)
+		cli_printf("disks     none\n");
 	for (size_t i = 0; i < ctx.vm.nnics; i++)
 		cli_printf("nic %zu     %s, %s, network %s\n", i,
 		    ctx.vm.nics[i].mac[0] ? ctx.vm.nics[i].mac : "(new MAC)",
 		    ctx.vm.nics[i].model ? ctx.vm.nics[i].model : "-",
 		    ctx.vm.nics[i].network ? ctx.vm.nics[i].network : "-");
+	if (ctx.vm.ndisks == 0) {
+		rc = inspect_no_disks();
+		goto out;
+	}
 	if ((xml = inspect_xml(&ctx.vm, err, sizeof(err))) == NULL) {
 		log_errx("domain XML: %s", err);
 		rc = CLI_FAILED;

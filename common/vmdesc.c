@@ -27,16 +27,24 @@ vmdesc_init(struct vmdesc *vm)
 	vm->firmware = xstrdup("bios");
 }
 
+static void
+vmdesc_disk_free(struct vm_disk *d)
+{
+	free(d->file);
+	free(d->format);
+	free(d->bus);
+	free(d->output);
+	free(d->output_format);
+	free(d->compression);
+}
+
 void
 vmdesc_free(struct vmdesc *vm)
 {
-	for (size_t i = 0; i < vm->ndisks; i++) {
-		free(vm->disks[i].file);
-		free(vm->disks[i].format);
-		free(vm->disks[i].bus);
-		free(vm->disks[i].output);
-		free(vm->disks[i].output_format);
-	}
+	for (size_t i = 0; i < vm->ndisks; i++)
+		vmdesc_disk_free(&vm->disks[i]);
+	for (size_t i = 0; i < vm->nblank; i++)
+		vmdesc_disk_free(&vm->blank[i]);
 	for (size_t i = 0; i < vm->nnics; i++) {
 		free(vm->nics[i].model);
 		free(vm->nics[i].network);
@@ -71,6 +79,18 @@ vmdesc_add_nic(struct vmdesc *vm)
 	n = &vm->nics[vm->nnics++];
 	memset(n, 0, sizeof(*n));
 	return n;
+}
+
+/*
+ * A source that does not list its NICs (a bare disk) gets one, so the
+ * guest is reachable; one that lists none (an OVF or VMX without NICs)
+ * keeps none: the description says what the source says.
+ */
+void
+vmdesc_default_nic(struct vmdesc *vm)
+{
+	if (vm->nnics == 0 && !vm->nics_described)
+		(void)vmdesc_add_nic(vm);
 }
 
 static int

@@ -11,6 +11,7 @@
 #define HS_VMDESC_H
 
 #include <cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,13 +19,19 @@
 #define VM_MAX_NICS	32
 
 struct vm_disk {
-	char		*file;		/* name in data/ID/ (set by the exporter) */
-	char		*format;	/* vmdk vhd vhdx raw qcow2 vdi */
+	char		*file;		/* name in data/ID/ (set by the exporter);
+					   in a source's description, NULL for a
+					   blank disk (no file: created empty) */
+	char		*format;	/* vmdk vhd vhdx raw qcow2 vdi; NULL blank */
 	uint64_t	 virtual_size;	/* bytes */
 	int		 boot_order;	/* 0 boots first */
 	char		*bus;		/* source controller: ide scsi sata nvme virtio */
 	char		*output;	/* converted image (set by convertwatch) */
 	char		*output_format;	/* qcow2 or raw (set by convertwatch) */
+	/* How the source stores the file (descriptions only, not in job.vm:
+	   the exporter lands a plain file or refuses the disk). */
+	char		*compression;	/* "gzip" (OVF ovf:compression), NULL */
+	uint64_t	 chunk_size;	/* OVF ovf:chunkSize, 0: one file */
 };
 
 struct vm_nic {
@@ -43,6 +50,12 @@ struct vmdesc {
 	size_t		 ndisks;
 	struct vm_nic	 nics[VM_MAX_NICS];
 	size_t		 nnics;
+	bool		 nics_described; /* the source lists its NICs, even
+					   none (OVF, VMX): none is invented */
+	/* An OVF's blank disks, set aside by ovf_parse() (no file for a
+	   provider to land); export_describe() puts them back (blank.c). */
+	struct vm_disk	 blank[VM_MAX_DISKS];
+	size_t		 nblank;
 };
 
 void	 vmdesc_init(struct vmdesc *);
@@ -50,6 +63,7 @@ void	 vmdesc_free(struct vmdesc *);
 struct vm_disk *vmdesc_add_disk(struct vmdesc *);
 struct vm_nic *vmdesc_add_nic(struct vmdesc *);
 void	 vmdesc_sort_disks(struct vmdesc *);
+void	 vmdesc_default_nic(struct vmdesc *);
 cJSON	*vmdesc_to_json(const struct vmdesc *);
 int	 vmdesc_from_json(const cJSON *, struct vmdesc *, char *, size_t);
 const char *vmdesc_qemu_format(const char *);

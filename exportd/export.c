@@ -105,15 +105,20 @@ export_hint_str(char **field, const cJSON *hints, const char *key)
 /*
  * Finish the description: the job's name, the job's explicit vm hints
  * over what the source said (an operator's word wins), disks in boot
- * order. A source that describes no NIC (a bare disk) gets one, so the
- * guest is reachable.
+ * order. A source that does not list its NICs (a bare disk) gets one
+ * (vmdesc_default_nic); an OVF or VMX that lists none keeps none. An
+ * OVF's blank disks are created empty first (blank_land). A VM without
+ * disks is described for `inspect` but not exported.
  */
 int
 export_describe(struct export_ctx *ctx, bool default_nic)
 {
 	const cJSON *hints = job_get(ctx->job, "vm"), *nics;
 	struct vmdesc *vm = &ctx->vm;
+	int rc;
 
+	if ((rc = blank_land(ctx)) != HS_EXIT_OK)
+		return rc;
 	free(vm->name);
 	vm->name = xstrdup(job_get_str(ctx->job, "name"));
 	if (cJSON_IsNumber(job_get(hints, "cpus")))
@@ -141,10 +146,11 @@ export_describe(struct export_ctx *ctx, bool default_nic)
 			export_hint_str(&n->model, it, "model");
 			export_hint_str(&n->network, it, "network");
 		}
-	} else if (vm->nnics == 0 && default_nic)
-		(void)vmdesc_add_nic(vm);
-	if (vm->ndisks == 0)
-		return export_fail(ctx, "the source describes no disks");
+	} else if (default_nic)
+		vmdesc_default_nic(vm);
+	if (vm->ndisks == 0 && !ctx->inspect)
+		return export_fail(ctx, "the source describes no disks: nothing "
+		    "to export");
 	vmdesc_sort_disks(vm);
 	return HS_EXIT_OK;
 }

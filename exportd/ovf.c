@@ -28,19 +28,27 @@
  * anywhere in the document uses follow, in DiskSection order. A disk's
  * file is its File's href as written (the caller confines it), its bus
  * that of the Item's Parent controller (NULL when there is none we know).
- * Refused: empty disks (no fileRef: this is a converter, not a deployer),
- * ambiguity (a diskId declared twice, a File id listed twice, one file
- * backing two disks), more than VM_MAX_DISKS Disks declared or
- * VM_MAX_NICS NICs used. Hints that would not pass job validation (os
- * over 64 bytes, model over 32, network over 128, a MAC that is not a
- * unicast xx:xx:xx:xx:xx:xx) are dropped instead.
+ * A Disk with no fileRef is a blank disk (file and format NULL, its
+ * capacity), as ovftool creates one empty; a File's ovf:compression and
+ * ovf:chunkSize are kept on the disk. A VirtualHardwareSection lists the
+ * NICs: none listed sets nics_described, so none is invented later.
+ * Refused: ambiguity (a diskId declared twice, a File id listed twice,
+ * one file backing two disks), a blank disk without capacity, more than
+ * VM_MAX_DISKS Disks declared or VM_MAX_NICS NICs used. Hints that would
+ * not pass job validation (os over 64 bytes, model over 32, network over
+ * 128, a MAC that is not a unicast xx:xx:xx:xx:xx:xx) are dropped instead.
+ *
+ * ovf_describe() says all that, a VM without disks included;
+ * ovf_parse(), for the exporter, also refuses what it cannot land yet
+ * (chunked disks, an unknown compression), naming the disk, and sets the
+ * blank disks aside in vm->blank (the exporter creates them, blank.c).
  *
  * vm must be initialised (vmdesc_init) or zeroed: ovf_parse() releases
  * what it holds and fills it afresh; on error it is left empty and
  * initialised, so the caller frees it with vmdesc_free() either way.
  *
- * Error policy: ovf_parse() never prints and never aborts on bad input; a
- * refusal is one line in err.
+ * Error policy: ovf_describe() and ovf_parse() never print and never
+ * abort on bad input; a refusal is one line in err.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -747,28 +755,55 @@ ovf_capacity(struct ovf *o, xmlNodePtr dk, const char *id, uint64_t *size)
 	return 0;
 }
 
+/*
+ * How the File stores the disk: ovf:compression (absent or "identity":
+ * none) and ovf:chunkSize (absent or 0: one file), into d.
+ */
 static int
-ovf_disk_push(struct ovf *o, const char *href, const char *fmt,
+ovf_storage(struct ovf *o, xmlNodePtr f, const char *href, struct vm_disk *d)
+{
+	const char *comp = ovf_attr(f, "compression");
+	const char *chunk = ovf_attr(f, "chunkSize");
+	size_t len = 0;
+
+	if (comp != NULL)
+		comp = ovf_trim(comp, &len);
+	if (len > 0 && !(len == 8 && strncasecmp(comp, "identity", 8) == 0)) {
+		if ((d->compression = ovf_dup(comp, 16)) == NULL)
+			return ovf_err(o, "file %.64s: ovf:compression '%.16s' is "
+			    "not a compression name", href, comp);
+		ovf_lower(d->compression);
+	}
+	if (chunk != NULL && ovf_u64(chunk, &d->chunk_size) != 0)
+		return ovf_err(o, "file %.64s: ovf:chunkSize '%.32s' is not a "
+		    "number", href, chunk);
+	return 0;
+}
+
+/* One disk into vm; f is its File (NULL: a blank disk, href NULL too). */
+static int
+ovf_disk_push(struct ovf *o, xmlNodePtr f, const char *href, const char *fmt,
     uint64_t size, const char *bus)
 {
 	struct vm_disk *d;
 
-	for (size_t i = 0; i < o->vm->ndisks; i++)
-		if (strcmp(o->vm->disks[i].file, href) == 0)
+	for (size_t i = 0; href != NULL && i < o->vm->ndisks; i++)
+		if (o->vm->disks[i].file != NULL &&
+		    strcmp(o->vm->disks[i].file, href) == 0)
 			return ovf_err(o, "file %.64s backs two disks", href);
 	if ((d = vmdesc_add_disk(o->vm)) == NULL)
 		return ovf_err(o, "the VM has more than %d disks", VM_MAX_DISKS);
-	d->file = xstrdup(href);
-	d->format = xstrdup(fmt);
+	d->file = href ? xstrdup(href) : NULL;
+	d->format = fmt ? xstrdup(fmt) : NULL;
 	d->virtual_size = size;
 	d->bus = bus ? xstrdup(bus) : NULL;
-	return 0;
+	return f != NULL ? ovf_storage(o, f, href, d) : 0;
 }
 
 /* The File a reference names, and its href; -1 with err if missing. */
 static int
 ovf_href(struct ovf *o, const char *what, const char *id, size_t len,
-    const char **href)
+    xmlNodePtr *file, const char **href)
 {
 	int n;
 	xmlNodePtr f = ovf_file_find(o, id, len, &n);
@@ -779,6 +814,7 @@ ovf_href(struct ovf *o, const char *what, const char *id, size_t len,
 	if (n > 1)
 		return ovf_err(o, "file '%.*s' is listed twice in References",
 		    (int)(len > 64 ? 64 : len), id);
+	*file = f;
 	*href = ovf_attr(f, "href");
 	if (*href == NULL || **href == '\0')
 		return ovf_err(o, "file '%.*s' has an empty ovf:href",
@@ -786,25 +822,34 @@ ovf_href(struct ovf *o, const char *what, const char *id, size_t len,
 	return 0;
 }
 
+/*
+ * A Disk with no fileRef is a blank disk: its capacity, no file, no
+ * format (ovftool creates it empty; so would the exporter).
+ */
 static int
 ovf_disk_add(struct ovf *o, struct ovf_disk *dk, const char *bus)
 {
 	const char *ref = ovf_attr(dk->node, "fileRef"), *href, *fmt;
+	xmlNodePtr f;
 	char what[96];
 	uint64_t size;
 
-	if (ref == NULL || *ref == '\0')
-		return ovf_err(o, "disk %.64s has no file (empty disks are not "
-		    "supported)", dk->id);
+	if (ovf_capacity(o, dk->node, dk->id, &size) != 0)
+		return -1;
+	dk->used = true;
+	if (ref == NULL || *ref == '\0') {
+		if (size == 0)
+			return ovf_err(o, "disk %.64s has neither a file nor a "
+			    "capacity", dk->id);
+		return ovf_disk_push(o, NULL, NULL, NULL, size, bus);
+	}
 	snprintf(what, sizeof(what), "disk %.64s", dk->id);
-	if (ovf_href(o, what, ref, strlen(ref), &href) != 0 ||
-	    ovf_capacity(o, dk->node, dk->id, &size) != 0)
+	if (ovf_href(o, what, ref, strlen(ref), &f, &href) != 0)
 		return -1;
 	if ((fmt = ovf_format(ovf_attr(dk->node, "format"), href)) == NULL)
 		return ovf_err(o, "disk %.64s: unknown format (%.64s)", dk->id,
 		    href);
-	dk->used = true;
-	return ovf_disk_push(o, href, fmt, size, bus);
+	return ovf_disk_push(o, f, href, fmt, size, bus);
 }
 
 /* Disk Item backed by a File directly (ovf:/file/ID): size unknown. */
@@ -812,12 +857,13 @@ static int
 ovf_file_disk_add(struct ovf *o, const char *id, size_t len, const char *bus)
 {
 	const char *href, *fmt;
+	xmlNodePtr f;
 
-	if (ovf_href(o, "a disk Item", id, len, &href) != 0)
+	if (ovf_href(o, "a disk Item", id, len, &f, &href) != 0)
 		return -1;
 	if ((fmt = ovf_format(NULL, href)) == NULL)
 		return ovf_err(o, "disk file %.64s: unknown format", href);
-	return ovf_disk_push(o, href, fmt, 0, bus);
+	return ovf_disk_push(o, f, href, fmt, 0, bus);
 }
 
 /* Disks that no Item anywhere uses belong to the VM, after the others. */
@@ -945,8 +991,8 @@ ovf_disk_item(struct ovf *o, xmlNodePtr it)
 
 	kind = ovf_ref(hr, &id, &len);
 	if (kind == OVF_REF_NONE && (hr == NULL || *hr == '\0'))
-		return ovf_err(o, "disk Item %.32s has no HostResource (empty "
-		    "disks are not supported)", ovf_item_name(it));
+		return ovf_err(o, "disk Item %.32s has no HostResource: neither "
+		    "a file nor a capacity", ovf_item_name(it));
 	if (kind == OVF_REF_NONE)
 		return ovf_err(o, "disk Item %.32s: HostResource '%.64s' names "
 		    "neither a disk nor a file", ovf_item_name(it), hr);
@@ -1018,6 +1064,7 @@ ovf_hardware(struct ovf *o)
 {
 	if (o->hw == NULL)
 		return 0;
+	o->vm->nics_described = true;	/* none listed: none there */
 	for (xmlNodePtr c = o->hw->children; c != NULL; c = c->next)
 		if (ovf_is_item(c) && ovf_item(o, c) != 0)
 			return -1;
@@ -1060,7 +1107,7 @@ ovf_system(struct ovf *o)
 }
 
 int
-ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
+ovf_describe(const char *buf, size_t len, struct vmdesc *vm, char *err,
     size_t errlen)
 {
 	struct ovf o = { .vm = vm, .err = err, .errlen = errlen };
@@ -1079,10 +1126,6 @@ ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
 	ovf_system(&o);
 	if (ovf_hardware(&o) != 0 || ovf_orphans(&o) != 0)
 		goto fail;
-	if (vm->ndisks == 0) {
-		ovf_err(&o, "no disks in the OVF");
-		goto fail;
-	}
 	vmdesc_sort_disks(vm);
 	r = 0;
 fail:
@@ -1092,4 +1135,65 @@ fail:
 	}
 	xmlFreeDoc(o.doc);
 	return r;
+}
+
+/*
+ * What the exporter cannot land yet, refused by name; the disk number is
+ * its place in boot order. gzip passes: the exporter refuses it by its
+ * magic, saying so. Blank disks pass: ovf_blank() sets them aside.
+ */
+static int
+ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		const struct vm_disk *d = &vm->disks[i];
+
+		if (d->file == NULL)
+			continue;	/* blank: set aside, created empty */
+		if (d->chunk_size != 0)
+			snprintf(err, errlen, "disk %zu (%.64s) is split into chunks "
+			    "(ovf:chunkSize %llu): joining chunks is not supported "
+			    "yet", i, d->file, (unsigned long long)d->chunk_size);
+		else if (d->compression != NULL &&
+		    strcmp(d->compression, "gzip") != 0)
+			snprintf(err, errlen, "disk %zu (%.64s): unknown "
+			    "ovf:compression '%s'", i, d->file, d->compression);
+		else
+			continue;
+		for (char *c = err; errlen > 0 && *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+		return -1;
+	}
+	return 0;
+}
+
+/* Blank disks out of vm->disks into vm->blank, both in boot order. */
+static void
+ovf_blank(struct vmdesc *vm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		if (vm->disks[i].file == NULL)
+			vm->blank[vm->nblank++] = vm->disks[i];
+		else
+			vm->disks[n++] = vm->disks[i];
+	}
+	vm->ndisks = n;
+}
+
+int
+ovf_parse(const char *buf, size_t len, struct vmdesc *vm, char *err,
+    size_t errlen)
+{
+	if (ovf_describe(buf, len, vm, err, errlen) != 0)
+		return -1;
+	if (ovf_landable(vm, err, errlen) != 0) {
+		vmdesc_free(vm);
+		vmdesc_init(vm);
+		return -1;
+	}
+	ovf_blank(vm);
+	return 0;
 }

@@ -14,8 +14,18 @@
  * vm may be zeroed or vmdesc_init()ed: what it holds is released first; on
  * error it is left empty and initialised (the caller frees it either way).
  * A disk's bus is NULL when its controller is unknown, its virtual_size 0
- * when the OVF gives no capacity, and a compressed file keeps its format
- * name (the exporter refuses gzip by its magic).
+ * when the OVF gives no capacity; a compressed file keeps its format name
+ * and says disk->compression ("gzip"; the exporter refuses gzip by its
+ * magic), a chunked one disk->chunk_size. A VirtualHardwareSection sets
+ * vm->nics_described (its NIC list is the whole truth, even empty).
+ *
+ * ovf_describe() is the description as the OVF gives it: a blank disk
+ * (no file: file and format NULL, virtual_size its capacity), a chunked
+ * one, a VM with no disk at all. ovf_parse() is what the exporter calls:
+ * the same, but it refuses, naming the disk, what cannot be landed yet
+ * (chunked files, a compression other than gzip), and moves the blank
+ * disks from vm->disks to vm->blank: every disk left has a file for the
+ * provider to land; export_describe() creates the blank ones (blank.c).
  */
 #ifndef HS_OVF_H
 #define HS_OVF_H
@@ -26,6 +36,7 @@
 
 #define OVF_MAX_SIZE	(16 * 1024 * 1024)
 
+int	 ovf_describe(const char *, size_t, struct vmdesc *, char *, size_t);
 int	 ovf_parse(const char *, size_t, struct vmdesc *, char *, size_t);
 
 #endif

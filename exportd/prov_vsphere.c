@@ -386,6 +386,7 @@ vs_describe(struct vs_job *j)
 	d->firmware = xstrdup(j->vm->firmware);
 	free(d->os);
 	d->os = j->vm->guest_id[0] ? xstrdup(j->vm->guest_id) : NULL;
+	d->nics_described = true;	/* the hardware lists every NIC */
 	for (size_t i = 0; i < j->vm->nnics; i++) {
 		struct vm_nic *n = vmdesc_add_nic(d);
 

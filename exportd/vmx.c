@@ -18,7 +18,9 @@
  * They come scsi, sata, nvme, ide, each by controller and unit; devices
  * named in bios.hddOrder (then in bios.bootOrder, whose other words such
  * as "hdd" or "cdrom" are classes, not devices) boot first, in that order.
- * NICs: ethernet0-ethernet99 with .present true.
+ * NICs: ethernet0-ethernet99 with .present true; a VMX lists them all, so
+ * vm->nics_described is set (none present: no NIC is invented later). A
+ * VMX without disks is described too (the exporter refuses it).
  *
  * Values must be UTF-8 (ASCII in practice; .encoding is not converted): a
  * disk file name that is not is refused, a hint (name, os, model, network)
@@ -430,8 +432,6 @@ vmx_disks(struct vmx *v)
 			for (int u = 0; u < VMX_UNITS; u++)
 				if (vmx_disk(v, buses[b], c, u) != 0)
 					return -1;
-	if (v->vm->ndisks == 0)
-		return vmx_err(v, "no disks in the VMX");
 	return 0;
 }
 
@@ -508,6 +508,7 @@ vmx_nics(struct vmx *v)
 	for (int i = 0; i < VMX_ETHERNETS; i++)
 		if (vmx_nic(v, i) != 0)
 			return -1;
+	v->vm->nics_described = true;	/* none present: none there */
 	return 0;
 }
 

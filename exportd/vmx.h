@@ -10,7 +10,9 @@
  * the caller confines it), format "vmdk", bus from the controller, boot
  * order from bios.bootOrder/bios.hddOrder when given, else controller
  * order; every present ethernetN -> a nic (address or generatedAddress,
- * virtualDev -> model, networkName -> network). Returns 0 or -1 with a
+ * virtualDev -> model, networkName -> network; nics_described set, so a
+ * VMX without NICs keeps none). No disk at all is a description too (the
+ * exporter refuses it). Returns 0 or -1 with a
  * one-line reason. Ownership of vm as for ovf_parse().
  */
 #ifndef HS_VMX_H

@@ -1,8 +1,8 @@
 /*
  * vmcheck.c - exercise an accepted VM description the way the pipeline
  * does (for the fuzz harnesses): the invariants a parser promises (at
- * least one disk, at most VM_MAX_DISKS/VM_MAX_NICS, every disk with a
- * file), job.vm as exportd writes it and convertwatch/importd read it
+ * most VM_MAX_DISKS/VM_MAX_NICS, every disk with a file and a format; no
+ * disk at all is a description, which export refuses), job.vm as exportd writes it and convertwatch/importd read it
  * back, and the domain XML `hyperspool inspect` and importd build from it.
  * A broken promise aborts, so libFuzzer reports it as a crash.
  */
@@ -35,15 +35,20 @@ vmcheck_use(struct vmdesc *vm)
 	char err[512], *xml;
 	cJSON *j;
 
-	if (vm->ndisks == 0 || vm->ndisks > VM_MAX_DISKS)
-		vmcheck_fail("accepted with no disks, or too many");
+	if (vm->ndisks > VM_MAX_DISKS)
+		vmcheck_fail("accepted with too many disks");
+	if (vm->ndisks + vm->nblank > VM_MAX_DISKS)
+		vmcheck_fail("more disks, blank ones included, than a VM has");
+	for (size_t i = 0; i < vm->nblank; i++)
+		if (vm->blank[i].file != NULL || vm->blank[i].virtual_size == 0)
+			vmcheck_fail("a blank disk with a file, or no capacity");
 	if (vm->nnics > VM_MAX_NICS)
 		vmcheck_fail("too many NICs");
 	for (size_t i = 0; i < vm->ndisks; i++) {
 		struct vm_disk *d = &vm->disks[i];
 
-		if (d->file == NULL)
-			vmcheck_fail("a disk without a file");
+		if (d->file == NULL || d->format == NULL)
+			vmcheck_fail("a disk without a file or a format");
 		free(d->output);
 		free(d->output_format);
 		d->output = xasprintf("/var/lib/hyperspool/images/disk%zu.qcow2", i);
