@@ -263,10 +263,11 @@ EOF2
 	run "$HS" -c "$T/conf" inspect --json "http://127.0.0.1:$PORT/hs-sample.raw"
 	[ "$(jq -r .disks[0].virtual_size <<<"$output")" = 67108864 ]
 	kill -QUIT "$NGINX"
-	# a hostile source is refused with the exporter's own reason
+	# a missing file is the user's own: said plainly, no job field named
 	run "$HS" -c "$T/conf" inspect "$T/src/nope.ova"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"source.path: not found, or not readable by uid 0"* ]]
+	[[ "$output" == *"$T/src/nope.ova: No such file or directory"* ]]
+	[[ "$output" != *"source.path"* ]]
 	# nothing was written anywhere in the spool
 	[ "$(find "$SP/data" -mindepth 1 | wc -l)" -eq 0 ]
 }
