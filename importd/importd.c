@@ -269,9 +269,13 @@ importd_hint(const struct importd *im, const struct virt *v, char *out,
 		    "\"bridge:NAME\")", im->network, im->uri);
 		break;
 	case VIRT_CAUSE_KVM:
-		snprintf(out, len, " (KVM is not usable on %.128s: set "
-		    "importd.domain_type = \"auto\" to fall back to TCG, or "
-		    "\"qemu\")", im->uri);
+		if (strcmp(conf_str("importd.domain_type", "kvm"), "kvm") == 0)
+			snprintf(out, len, " (KVM is not usable on %.128s: set "
+			    "importd.domain_type = \"auto\" to fall back to TCG "
+			    "where there is no KVM, or \"qemu\")", im->uri);
+		else
+			snprintf(out, len, " (KVM on %.128s cannot run this guest: "
+			    "set importd.domain_type = \"qemu\" for TCG)", im->uri);
 		break;
 	case VIRT_CAUSE_ACCESS:
 		if (im->closed_dir[0] != '\0')

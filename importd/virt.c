@@ -81,8 +81,10 @@ virt_code_permanent(int code)
  * What the operator must change, from libvirt's code and message (libvirt
  * has no code of its own for the last three; the words are stable across
  * the versions Debian ships: "network 'X' is not active", "could not find
- * capabilities for ... domaintype=kvm", "Domain requires KVM", qemu's
- * "Could not open 'PATH': Permission denied").
+ * capabilities for ... domaintype=kvm", "Domain requires KVM", qemu
+ * dying at start in its KVM code (nested virtualisation that cannot run
+ * the guest: "qemu unexpectedly closed the monitor: ... kvm.c ..."),
+ * qemu's "Could not open 'PATH': Permission denied").
  */
 static enum virt_cause
 virt_cause_of(int code, const char *msg)
@@ -93,6 +95,11 @@ virt_cause_of(int code, const char *msg)
 	if (strstr(msg, "domaintype=kvm") != NULL || strstr(msg, "requires "
 	    "KVM") != NULL || strstr(msg, "virt type 'kvm'") != NULL ||
 	    strstr(msg, "KVM is not available") != NULL)
+		return VIRT_CAUSE_KVM;
+	/* qemu dying in its KVM code at start: KVM here cannot run it */
+	if (strstr(msg, "unexpectedly closed the monitor") != NULL &&
+	    (strstr(msg, "/kvm") != NULL || strstr(msg, "kvm_") != NULL ||
+	    strstr(msg, "KVM") != NULL))
 		return VIRT_CAUSE_KVM;
 	if (strstr(msg, "Permission denied") != NULL)
 		return VIRT_CAUSE_ACCESS;
