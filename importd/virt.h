@@ -11,8 +11,9 @@
  * Errors: functions return -1 and leave one line in v->err (libvirt's own
  * message included) with v->permanent saying whose fault it is: true when
  * the request itself cannot work (bad XML, unsupported configuration, a
- * foreign domain holding the name), false for what may pass (connection
- * lost, daemon busy, qemu failing to start).
+ * foreign domain holding the name) or only a setting can fix it
+ * (v->cause), false for what may pass (connection lost, daemon busy, qemu
+ * failing to start for another reason).
  */
 #ifndef HS_VIRT_H
 #define HS_VIRT_H
