@@ -86,7 +86,7 @@ virt_code_permanent(int code)
  * the guest: "qemu unexpectedly closed the monitor: ... kvm.c ..."),
  * qemu's "Could not open 'PATH': Permission denied").
  */
-static enum virt_cause
+enum virt_cause
 virt_cause_of(int code, const char *msg)
 {
 	if (code == VIR_ERR_NO_NETWORK || (strstr(msg, "network '") != NULL &&

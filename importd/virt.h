@@ -47,6 +47,7 @@ struct virt {
 /* What virt_state() reports, reduced to what importd decides on. */
 enum virt_run { VIRT_STOPPED, VIRT_PAUSED, VIRT_RUNNING };
 
+enum virt_cause virt_cause_of(int, const char *);
 int	 virt_open(struct virt *, const char *);
 void	 virt_close(struct virt *);
 int	 virt_find(struct virt *, const char *, const char *);
