@@ -151,6 +151,9 @@ $(B)/tests/test_ovf: $(B)/obj/exportd/ovf.o
 $(B)/tests/test_vmx: $(B)/obj/exportd/vmx.o
 $(B)/tests/test_guestconf: $(B)/obj/convertwatch/guestconf.o
 $(B)/tests/test_guestconf: CFLAGS += -Iconvertwatch
+$(B)/tests/test_virt: $(B)/obj/importd/virt.o
+$(B)/tests/test_virt: CFLAGS += -Iimportd $(shell pkg-config --cflags libvirt)
+$(B)/tests/test_virt: LDLIBS += $(shell pkg-config --libs libvirt)
 
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)

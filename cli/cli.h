@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define CLI_OK		0	/* success; wait: the job was imported */
-#define CLI_FAILED	1	/* the job failed, is unknown, or refused */
+#define CLI_FAILED	1	/* job failed, unknown, refused; file unreadable */
 #define CLI_TIMEOUT	2	/* submit/wait gave up waiting */
 #define CLI_USAGE	64	/* bad command line (sysexits EX_USAGE) */
 #define CLI_SYSTEM	HS_EXIT_TEMPORARY /* 111: spool missing, I/O, config */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -61,13 +62,29 @@ inspect_outputs(struct vmdesc *vm, const char *name)
 	}
 }
 
+/*
+ * importd.domain_type as importd would resolve it. "auto" asks libvirt
+ * whether KVM is usable, which is importd's to do on its own connection;
+ * here, with no connection, "auto" is shown as KVM when this host has
+ * /dev/kvm, else TCG ("qemu"), and the listing says which it assumed.
+ */
+static const char *
+inspect_domain_type(void)
+{
+	const char *t = conf_str("importd.domain_type", "kvm");
+
+	if (strcmp(t, "auto") != 0)
+		return t;
+	return access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
+}
+
 static char *
 inspect_xml(struct vmdesc *vm, char *err, size_t errlen)
 {
 	struct domxml_opts o = {
 		.name = vm->name,
 		.uuid = "00000000-0000-4000-8000-000000000000",
-		.domain_type = conf_str("importd.domain_type", "kvm"),
+		.domain_type = inspect_domain_type(),
 		.machine = conf_str("importd.machine", "q35"),
 		.disk_bus = "virtio",
 		.network = conf_str("defaults.import.network", "default"),
@@ -129,6 +146,11 @@ inspect_source(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage("inspect");
+	/* Your own file: say what is wrong with it, not with a job field. */
+	if (strstr(argv[optind], "://") == NULL && access(argv[optind], F_OK) != 0) {
+		log_warn("%s", argv[optind]);
+		return CLI_FAILED;
+	}
 	memset(&ctx, 0, sizeof(ctx));
 	vmdesc_init(&ctx.vm);
 	ctx.job = inspect_job(argv[optind], format);
@@ -181,7 +203,9 @@ inspect_source(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	cli_printf("\ndomain XML importd would define (disk paths and UUID are "
-	    "placeholders):\n%s", xml);
+	    "placeholders%s):\n%s", strcmp(conf_str("importd.domain_type",
+	    "kvm"), "auto") == 0 ? "; importd.domain_type \"auto\" shown as "
+	    "this host's /dev/kvm decides" : "", xml);
 	rc = CLI_OK;
 out:
 	free(xml);

@@ -33,6 +33,19 @@
 #define SUBMIT_SKEW	60	/* seconds: queued's clock may differ a bit */
 #define SUBMIT_HISTORY_MAX (1024 * 1024)
 
+/*
+ * The user's own file cannot be read for a reason the user fixes (no such
+ * file, a directory, no permission): exit 1, like a refused job; only
+ * what the system does to us (I/O, no descriptors, no memory) is 111.
+ */
+static int
+submit_read_errno(int e)
+{
+	return e == ENOENT || e == EACCES || e == EPERM || e == EISDIR ||
+	    e == ENOTDIR || e == ELOOP || e == ENAMETOOLONG || e == ENXIO ?
+	    CLI_FAILED : CLI_SYSTEM;
+}
+
 static int
 submit_read(const char *path, size_t max, char **buf, size_t *len)
 {
@@ -41,8 +54,9 @@ submit_read(const char *path, size_t max, char **buf, size_t *len)
 
 	fd = what == path ? open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC) : 0;
 	if (fd < 0) {
+		saved = errno;
 		log_warn("%s", what);
-		return CLI_SYSTEM;
+		return submit_read_errno(saved);
 	}
 	rc = util_read_all(fd, max, buf, len);
 	saved = errno;
@@ -57,7 +71,7 @@ submit_read(const char *path, size_t max, char **buf, size_t *len)
 	}
 	errno = saved;
 	log_warn("%s", what);
-	return CLI_SYSTEM;
+	return submit_read_errno(saved);
 }
 
 /* Write buf to incoming/.NAME.tmp, then rename it to incoming/NAME. */

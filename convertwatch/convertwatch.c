@@ -26,10 +26,18 @@
  * virt-v2v or auto), guest conversion on the converted images (guest.c);
  * if it fails, the images are removed, so a retry starts again from the
  * exported copies, which are kept until the whole stage succeeds.
+ *
+ * The output directory (convert.output_dir) is created when missing, as
+ * hyperspool-setup makes it (conv_outdir_base); one this daemon may not
+ * create or write fails the job at once with the key to change, as does
+ * a bad convert.images_group: the configuration is read once per run, so
+ * no retry could succeed. I/O errors and a full disk are temporary.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,26 +512,94 @@ conv_images_group_ok(struct conv *c, char *err, size_t errlen)
 	return -1;
 }
 
+/* Errors about the output directory that only the operator can fix. */
+static bool
+conv_outdir_errno_permanent(int e)
+{
+	return e == EACCES || e == EPERM || e == EROFS || e == ENOTDIR ||
+	    e == ELOOP || e == ENAMETOOLONG || e == EEXIST;
+}
+
+/*
+ * convert.output_dir itself, created when missing as hyperspool-setup
+ * creates it: missing parents 0755, the directory 0711 (the hypervisor's
+ * user must search it, nobody else list it), owned by this daemon's
+ * user. Only what is missing is created; an existing directory's owner
+ * and mode are the operator's and are left alone. 0, or -1 with errno.
+ */
+static int
+conv_outdir_base(const char *base)
+{
+	char path[PATH_MAX], *p;
+	struct stat st;
+
+	if (strlen(base) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s", base);
+	for (p = path + 1; ; p++) {
+		bool last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) == 0) {
+			if (chmod(path, last ? 0711 : 0755) != 0)
+				return -1;
+			log_notice("created %s (convert.output_dir%s)", path,
+			    last ? "" : ", a parent");
+		} else if (errno != EEXIST)
+			return -1;
+		else if (stat(path, &st) != 0)
+			return -1;
+		else if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
 /*
  * OUTPUT_DIR/ID: traversable by the hypervisor's user, not by the
- * submitters (imgperm.c: 0710 of the images' group, or 0711).
+ * submitters (imgperm.c: 0710 of the images' group, or 0711). What stops
+ * it and no retry can change (a directory this daemon may not create or
+ * write, a bad convert.images_group) fails the job at once, naming the
+ * key; the configuration is read once per run, so a retry would see the
+ * same. An I/O error or a full disk is temporary.
  */
 static int
 conv_outdir(struct conv *c)
 {
 	const char *base = conf_str("convert.output_dir", OUTPUT_DIR_DEFAULT);
 	char err[256];
+	int e;
 
+	if (base[0] != '/')
+		return worker_fail(c->d, "convert.output_dir '%s' is not an "
+		    "absolute path", base);
 	c->outdir = xasprintf("%s/%s", base, c->id);
-	if (mkdir(c->outdir, 0700) != 0 && errno != EEXIST)
-		return worker_retry(c->d, "cannot create %s: %s", c->outdir,
-		    strerror(errno));
+	if (conv_outdir_base(base) != 0 ||
+	    (mkdir(c->outdir, 0700) != 0 && errno != EEXIST)) {
+		e = errno;
+		return (conv_outdir_errno_permanent(e) ? worker_fail :
+		    worker_retry)(c->d, "cannot create %s: %s: set "
+		    "convert.output_dir to a directory this daemon (uid %ld) may "
+		    "create and write", c->outdir, strerror(e), (long)geteuid());
+	}
 	c->outfd = open(c->outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (c->outfd < 0)
-		return worker_retry(c->d, "cannot open %s: %s", c->outdir,
-		    strerror(errno));
-	if (conv_images_group_ok(c, err, sizeof(err)) != 0 ||
-	    conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
+	if (c->outfd < 0) {
+		e = errno;
+		return (conv_outdir_errno_permanent(e) ? worker_fail :
+		    worker_retry)(c->d, "cannot open %s: %s (convert.output_dir)",
+		    c->outdir, strerror(e));
+	}
+	if (conv_images_group_ok(c, err, sizeof(err)) != 0)
+		return worker_fail(c->d, "%s: %s", c->outdir, err);
+	if (conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
 		return worker_retry(c->d, "%s: %s", c->outdir, err);
 	conv_sweep_partial(c);
 	return 0;

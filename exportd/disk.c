@@ -134,6 +134,9 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 		looks = "vhd";
 	else if (memcmp(h + 0x40, "\x7f\x10\xda\xbe", 4) == 0)
 		looks = "vdi";
+	else if (strcmp(fmt, "raw") != 0 && memcmp(h + 257, "ustar", 5) == 0)
+		/* named, not refused as raw: a raw disk may hold anything */
+		looks = "a tar archive (an OVA? source.format \"ova\")";
 	if (strcmp(looks, fmt) != 0)
 		return export_fail(ctx, "%s: declared %s but the file looks like %s; "
 		    "set source.format if the name misleads", name, fmt, looks);

@@ -17,14 +17,20 @@
  * carries on from where it was; a domain of that name with any other UUID
  * is somebody else's: the job fails and the domain is never touched.
  *
- * Error policy (s6 codes through the skeleton): bad job content (no vm,
- * a connection or URI the configuration does not hold,
- * no converted image, an image that is missing, a symlink, has a backing
- * file, or lies under source_roots; a name held by a foreign domain;
- * configuration libvirt refuses; the boot check not passing) is permanent;
- * connection trouble, libvirt failing for the moment, and I/O errors in
- * the spool are temporary. A failed boot check leaves the domain defined:
- * it is the user's now, and the reason says so.
+ * Error policy (s6 codes through the skeleton), by what a retry could
+ * change: bad job content (no vm, a connection or URI the configuration
+ * does not hold, no converted image, an image that is missing, a symlink,
+ * has a backing file, or lies under source_roots; a name held by a foreign
+ * domain; configuration libvirt refuses; the boot check not passing), a
+ * bad importd.* or defaults.import.* key (read once per daemon run), and
+ * what only a setting can fix (virt.h, enum virt_cause: a network the
+ * connection lacks, KVM the host lacks, images qemu may not open) are
+ * permanent, and the reason names the setting; connection trouble,
+ * libvirt failing for the moment, and I/O errors in the spool are
+ * temporary. A domain importd defined and then could not start (or mark
+ * autostart) is undefined again, so the name is free for the fixed job;
+ * one that ran (a failed boot check) stays defined: it is the user's
+ * now, and the reason says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -245,6 +251,48 @@ importd_virt_fail(struct importd *im, struct virt *v)
 	return importd_give_up(im, v->permanent, v->err);
 }
 
+/*
+ * The setting that fixes a failure of cause (virt.h), in the operator's
+ * words, or "" when libvirt's message is all there is to say.
+ */
+static void
+importd_hint(const struct importd *im, const struct virt *v, char *out,
+    size_t len)
+{
+	out[0] = '\0';
+	switch (v->cause) {
+	case VIRT_CAUSE_NETWORK:
+		snprintf(out, len, " (the job's NICs go to import.network, "
+		    "default defaults.import.network, currently '%.64s', unless "
+		    "importd.network_map maps their source network: name a "
+		    "network %.128s has and has started, \"user\" or "
+		    "\"bridge:NAME\")", im->network, im->uri);
+		break;
+	case VIRT_CAUSE_KVM:
+		if (strcmp(conf_str("importd.domain_type", "kvm"), "kvm") == 0)
+			snprintf(out, len, " (KVM is not usable on %.128s: set "
+			    "importd.domain_type = \"auto\" to fall back to TCG "
+			    "where there is no KVM, or \"qemu\")", im->uri);
+		else
+			snprintf(out, len, " (KVM on %.128s cannot run this guest: "
+			    "set importd.domain_type = \"qemu\" for TCG)", im->uri);
+		break;
+	case VIRT_CAUSE_ACCESS:
+		if (im->closed_dir[0] != '\0')
+			snprintf(out, len, " (note: %.256s is not searchable by "
+			    "other users; libvirt's qemu user must reach the "
+			    "images: make it o+x or set convert.output_dir "
+			    "elsewhere)", im->closed_dir);
+		else
+			snprintf(out, len, " (libvirt's qemu user cannot open the "
+			    "images: set convert.images_group to its group, or "
+			    "let libvirt's dynamic_ownership hand them over)");
+		break;
+	default:
+		break;
+	}
+}
+
 /* importd.domain_type "auto": KVM where this host has it, else TCG. */
 static void
 importd_domain_type(struct importd *im, struct virt *v)
@@ -292,26 +340,52 @@ importd_define(struct importd *im, struct virt *v)
 	r = virt_define(v, xml, im->name, im->uuid,
 	    conf_bool("importd.validate_xml", true));
 	free(xml);
-	if (r != 0)
-		return importd_virt_fail(im, v);
+	if (r != 0) {
+		char hint[PATH_MAX + 300];
+
+		importd_hint(im, v, hint, sizeof(hint));
+		return v->permanent ? worker_fail(im->d, "%s%s", v->err, hint) :
+		    worker_retry(im->d, "%s%s", v->err, hint);
+	}
 	log_info("defined domain %s (%s) on %s, %s, %d vCPU, %d MiB, %zu disk(s)",
 	    im->name, im->uuid, im->uri, im->domain_type, im->vm.cpus,
 	    im->vm.memory_mib, im->vm.ndisks);
 	return HS_EXIT_OK;
 }
 
-/* A start failure, with the hint about directories when there is one. */
+/*
+ * A domain importd defined and could not start is undefined again, so
+ * that the job, once the setting is fixed, or a new job of the same name
+ * finds the name free (a retry would define it again with the same UUID).
+ * The reason says which it was.
+ */
+static void
+importd_undo(struct importd *im, struct virt *v, char *out, size_t len)
+{
+	if (virt_undefine(v) == 0)
+		snprintf(out, len, "; domain %s was not started and is undefined "
+		    "again", im->name);
+	else
+		snprintf(out, len, "; domain %s is left defined on %s", im->name,
+		    im->uri);
+}
+
+/*
+ * A failure after the define and before the domain ever ran: the reason
+ * with the setting that fixes it, and the domain undefined again.
+ */
 static int
 importd_start_failed(struct importd *im, struct virt *v)
 {
-	char msg[VIRT_ERR_MAX + PATH_MAX + 100];
+	char msg[VIRT_ERR_MAX + PATH_MAX + 700], hint[PATH_MAX + 300];
+	char undo[512];
+	bool permanent = v->permanent;
 
-	if (im->closed_dir[0] == '\0')
-		return importd_virt_fail(im, v);
-	snprintf(msg, sizeof(msg), "%s (note: %s is not searchable by other "
-	    "users; libvirt's qemu user must reach the images)", v->err,
-	    im->closed_dir);
-	return importd_give_up(im, v->permanent, msg);
+	importd_hint(im, v, hint, sizeof(hint));
+	snprintf(msg, sizeof(msg), "%s%s", v->err, hint);
+	importd_undo(im, v, undo, sizeof(undo));
+	snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s", undo);
+	return importd_give_up(im, permanent, msg);
 }
 
 static int
@@ -445,13 +519,17 @@ importd_prepare(struct importd *im)
 	if ((im->job = job_read_at(im->sp->fd[SD_IMPORTING], im->id, JOB_MAX_SIZE,
 	    err, sizeof(err))) == NULL)
 		return worker_fail(im->d, "%s", err);
-	/* The operator's mistake (a bad default connection) is fixed there. */
+	/*
+	 * The job's mistake and the operator's (a bad default connection, a
+	 * bad importd.* key) alike are permanent: the configuration is read
+	 * once, so no retry of this daemon can see it fixed; the reason names
+	 * the key, and `hyperspool retry` resubmits once it is.
+	 */
 	if (importd_settings(im, err, sizeof(err)) != 0)
-		return importd_give_up(im, strncmp(err, "configuration:", 14) != 0,
-		    err);
+		return worker_fail(im->d, "%s", err);
 	log_job_vm(im->name);
 	if (importd_config(im, err, sizeof(err)) != 0)
-		return worker_retry(im->d, "%s", err);
+		return worker_fail(im->d, "%s", err);
 	if (vmdesc_from_json(job_get(im->job, "vm"), &im->vm, err,
 	    sizeof(err)) != 0)
 		return worker_fail(im->d, "%s", err);
@@ -481,7 +559,7 @@ importd_import(struct importd *im)
 	if ((rc = importd_define(im, &v)) != HS_EXIT_OK)
 		goto out;
 	if (im->autostart && virt_autostart(&v) != 0) {
-		rc = importd_virt_fail(im, &v);
+		rc = importd_start_failed(im, &v);
 		goto out;
 	}
 	if (im->start)

@@ -3,7 +3,8 @@
  *
  * Functions: virt_open/virt_close (connection), virt_find/virt_define
  * (our domain, recognised by name and UUID; the define optionally
- * validated against libvirt's schema), virt_autostart, virt_start,
+ * validated against libvirt's schema), virt_undefine (ours, shut off,
+ * after a failed start), virt_autostart, virt_start,
  * virt_resume, virt_state, virt_kvm_usable, and virt_console_* (the
  * serial console as a non-blocking stream for the boot check).
  *
@@ -76,7 +77,39 @@ virt_code_permanent(int code)
 	}
 }
 
-/* Record "what: libvirt's message"; classify by libvirt's error code. */
+/*
+ * What the operator must change, from libvirt's code and message (libvirt
+ * has no code of its own for the last three; the words are stable across
+ * the versions Debian ships: "network 'X' is not active", "could not find
+ * capabilities for ... domaintype=kvm", "Domain requires KVM", qemu
+ * dying at start in its KVM code (nested virtualisation that cannot run
+ * the guest: "qemu unexpectedly closed the monitor: ... kvm.c ..."),
+ * qemu's "Could not open 'PATH': Permission denied").
+ */
+enum virt_cause
+virt_cause_of(int code, const char *msg)
+{
+	if (code == VIR_ERR_NO_NETWORK || (strstr(msg, "network '") != NULL &&
+	    strstr(msg, "is not active") != NULL))
+		return VIRT_CAUSE_NETWORK;
+	if (strstr(msg, "domaintype=kvm") != NULL || strstr(msg, "requires "
+	    "KVM") != NULL || strstr(msg, "virt type 'kvm'") != NULL ||
+	    strstr(msg, "KVM is not available") != NULL)
+		return VIRT_CAUSE_KVM;
+	/* qemu dying in its KVM code at start: KVM here cannot run it */
+	if (strstr(msg, "unexpectedly closed the monitor") != NULL &&
+	    (strstr(msg, "/kvm") != NULL || strstr(msg, "kvm_") != NULL ||
+	    strstr(msg, "KVM") != NULL))
+		return VIRT_CAUSE_KVM;
+	if (strstr(msg, "Permission denied") != NULL)
+		return VIRT_CAUSE_ACCESS;
+	return VIRT_CAUSE_OTHER;
+}
+
+/*
+ * Record "what: libvirt's message"; classify by libvirt's error code and,
+ * for what only a setting can fix, by its cause (virt_cause_of).
+ */
 static int
 virt_fail(struct virt *v, const char *fmt, ...)
 {
@@ -91,7 +124,10 @@ virt_fail(struct virt *v, const char *fmt, ...)
 	n = strlen(v->err);
 	snprintf(v->err + n, sizeof(v->err) - n, ": %s", msg ? msg : "unknown "
 	    "libvirt error");
-	v->permanent = e != NULL && virt_code_permanent(e->code);
+	v->code = e != NULL ? e->code : 0;
+	v->cause = virt_cause_of(v->code, msg ? msg : "");
+	v->permanent = (e != NULL && virt_code_permanent(e->code)) ||
+	    v->cause != VIRT_CAUSE_OTHER;
 	return -1;
 }
 
@@ -104,6 +140,8 @@ virt_refuse(struct virt *v, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v->err, sizeof(v->err), fmt, ap);
 	va_end(ap);
+	v->code = 0;
+	v->cause = VIRT_CAUSE_OTHER;
 	v->permanent = true;
 	return -1;
 }
@@ -133,6 +171,7 @@ virt_open(struct virt *v, const char *uri)
 	if ((v->conn = virConnectOpen(uri)) == NULL) {
 		virt_fail(v, "cannot connect to %s", uri);
 		v->permanent = false;
+		v->cause = VIRT_CAUSE_OTHER;
 		return -1;
 	}
 	return 0;
@@ -229,6 +268,32 @@ virt_start(struct virt *v, bool paused)
 	if (virDomainCreateWithFlags(v->dom, paused ? VIR_DOMAIN_START_PAUSED :
 	    0) != 0)
 		return virt_fail(v, "cannot start the domain");
+	return 0;
+}
+
+/*
+ * Undefine our domain (and its NVRAM, libvirt's copy of the firmware
+ * template) if it is shut off: for a domain importd defined and could not
+ * start, so that a resubmission of the same name finds the name free.
+ * Never a running or paused domain. The error, if any, goes to v->err
+ * only when the caller asks for it: the reason of the start failure
+ * stays the one the job reports.
+ */
+int
+virt_undefine(struct virt *v)
+{
+	int state, reason;
+
+	if (v->dom == NULL)
+		return 0;
+	if (virDomainGetState(v->dom, &state, &reason, 0) != 0 ||
+	    state != VIR_DOMAIN_SHUTOFF)
+		return -1;
+	if (virDomainUndefineFlags(v->dom, VIR_DOMAIN_UNDEFINE_NVRAM |
+	    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) != 0)
+		return -1;
+	virDomainFree(v->dom);
+	v->dom = NULL;
 	return 0;
 }
 
@@ -345,6 +410,7 @@ virt_console_read(struct virt *v, char *buf, size_t len)
 	if (n == 0) {
 		snprintf(v->err, sizeof(v->err), "the serial console closed");
 		v->permanent = false;
+		v->cause = VIRT_CAUSE_OTHER;
 		return -1;
 	}
 	if (n < 0)

@@ -212,9 +212,9 @@ run 2750'
 	[ "$status" -eq 0 ]
 }
 
-@test "submit of a missing file is a clear error, exit 111" {
+@test "submit of a missing file is a clear error, exit 1 (the user's file, not a system error)" {
 	run --separate-stderr hs submit "$T/no-such.json"
-	[ "$status" -eq 111 ]
+	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"$T/no-such.json: No such file or directory"* ]]
 	[ -z "$(ls -A "$SP/incoming")" ]
 }

@@ -260,16 +260,17 @@ run_importd() {
 	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
 }
 
-@test "an image directory qemu cannot search: the reason names it" {
+@test "an image directory qemu cannot search: the reason names it, at once, and the domain is undefined" {
 	newname
 	chmod 0700 "$T"
 	id=$(put_job "$NAME" "$T/out/boot.qcow2" "HYPERSPOOL BOOT OK" 60)
-	"$IMPORTD" -c "$T/conf" 2>>"$T/importd.log" &
-	PIDS+=($!)
-	wait_for 30 test -f "$SP/error/$id"
-	grep -q "gave up after 3 attempts: cannot start the domain: .*Permission denied (note: $T is not searchable by other users" \
+	run_importd
+	[ -f "$SP/error/$id" ]
+	[ ! -e "$SP/data/$id/retry" ]
+	grep -q "^cannot start the domain: .*Permission denied (note: $T is not searchable by other users" \
 	    "$SP/data/$id/reason"
 	grep -q "$T is not searchable by other users" "$SP/data/$id/log"
+	! virsh_ dominfo "$NAME" >/dev/null 2>&1
 }
 
 @test "an unreachable libvirt is a temporary failure, retried then given up" {
