@@ -29,6 +29,7 @@ struct spool {
 	int	 rootfd;
 	int	 fd[SD_COUNT];
 	bool	 netfs;		/* NFS/FUSE/CIFS: no inotify, sane rename */
+	bool	 link_moves;	/* no RENAME_NOREPLACE here (found, or tests) */
 	const char *actor;	/* who we are, for history lines */
 };
 
@@ -59,6 +60,7 @@ int	 spool_read_reason(struct spool *, const char *, char *, size_t);
 int	 spool_locate(struct spool *, const char *);
 int	 spool_scan(struct spool *, enum spool_dir, bool, char ***, size_t *);
 void	 spool_scan_free(char **, size_t);
+int	 spool_repair_moves(struct spool *, enum spool_dir);
 int	 spool_gc_tmp(struct spool *, int);
 int	 spool_gc_finished(struct spool *, double);
 int	 spool_fsync_dir(int);

@@ -342,6 +342,122 @@ test_claim_race(void **state)
 	free(ids);
 }
 
+/*
+ * Where there is no RENAME_NOREPLACE (NFS, FUSE: forced here), RACE_KIDS
+ * processes move the same RACE_JOBS jobs out of exporting/ at once, half
+ * of them to exported/ (a publish), half back to request/ (a takeover).
+ * Each job must be moved by exactly one of them and stand in exactly one
+ * place: link+unlink alone let a publish and a takeover both succeed.
+ */
+static void
+test_linked_move_race(void **state)
+{
+	struct fx *fx = *state;
+	char (*ids)[JOBID_LEN + 1] = calloc(RACE_JOBS, sizeof(*ids));
+	int won[RACE_JOBS] = { 0 }, go[2], res[2];
+	pid_t kids[RACE_KIDS];
+	uint16_t idx;
+
+	assert_non_null(ids);
+	for (int i = 0; i < RACE_JOBS; i++) {
+		jobid_new(ids[i]);
+		put(fx, SD_EXPORTING, ids[i], "{}");
+	}
+	fx->sp.link_moves = true;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			enum spool_dir to = k % 2 ? SD_REQUEST : SD_EXPORTED;
+			char c;
+			int bad = 0;
+
+			close(go[1]);
+			close(res[0]);
+			while (read(go[0], &c, 1) < 0 && errno == EINTR)
+				;
+			for (int i = 0; i < RACE_JOBS; i++) {
+				int r = spool_rename(&fx->sp, SD_EXPORTING, ids[i],
+				    to, ids[i], SPOOL_NOCLOBBER);
+
+				if (r == 0) {
+					idx = (uint16_t)i;
+					if (write(res[1], &idx, sizeof(idx)) !=
+					    sizeof(idx))
+						bad = 1;
+				} else if (r != 1 && errno != EEXIST)
+					bad = 1;	/* EEXIST: lost too */
+			}
+			_exit(bad);
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	close(go[1]);
+	while (read(res[0], &idx, sizeof(idx)) == sizeof(idx)) {
+		assert_true(idx < RACE_JOBS);
+		won[idx]++;
+	}
+	close(res[0]);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("child %d: spool_rename failed (status %#x)", k, st);
+	}
+	for (int i = 0; i < RACE_JOBS; i++) {
+		int places = exists_in(fx, SD_EXPORTED, ids[i]) +
+		    exists_in(fx, SD_REQUEST, ids[i]) +
+		    exists_in(fx, SD_EXPORTING, ids[i]);
+
+		if (won[i] != 1 || places != 1)
+			fail_msg("job %d moved %d times, in %d places", i, won[i],
+			    places);
+	}
+	assert_int_equal(count_entries(fx, "exporting"), 0);
+	free(ids);
+}
+
+/* A linked move cut short is put right for a dead mover of this node. */
+static void
+test_repair_moves(void **state)
+{
+	struct fx *fx = *state;
+	char a[JOBID_LEN + 1], b[JOBID_LEN + 1], live[JOBID_LEN + 1], name[256];
+	pid_t dead;
+	int st;
+
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	jobid_new(a);
+	jobid_new(b);
+	jobid_new(live);
+	/* a: renamed to its private name, not linked yet: goes back. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.0.mv", a, util_hostname(),
+	    (long)dead);
+	put(fx, SD_CONVERTING, name, "{}");
+	/* b: linked to converted/ already: the private name just goes. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.1.mv", b, util_hostname(),
+	    (long)dead);
+	put(fx, SD_CONVERTING, name, "{}");
+	assert_int_equal(linkat(fx->sp.fd[SD_CONVERTING], name,
+	    fx->sp.fd[SD_CONVERTED], b, 0), 0);
+	/* a live mover's is left alone. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.2.mv", live, util_hostname(),
+	    (long)getpid());
+	put(fx, SD_CONVERTING, name, "{}");
+	assert_int_equal(spool_repair_moves(&fx->sp, SD_CONVERTING), 2);
+	assert_true(exists_in(fx, SD_CONVERTING, a));
+	assert_false(exists_in(fx, SD_CONVERTING, b));
+	assert_true(exists_in(fx, SD_CONVERTED, b));
+	assert_false(exists_in(fx, SD_CONVERTING, live));
+	assert_int_equal(count_entries(fx, "converting"), 2);	/* a, live's */
+}
+
 static void
 test_fail_writes_reason(void **state)
 {
@@ -746,6 +862,8 @@ main(void)
 		T(test_publish_noclobber),
 		T(test_rename_results),
 		T(test_claim_race),
+		T(test_linked_move_race),
+		T(test_repair_moves),
 		T(test_fail_writes_reason),
 		T(test_scan),
 		T(test_locate),
