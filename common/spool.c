@@ -258,24 +258,27 @@ spool_exists(int dirfd, const char *name)
 }
 
 /*
- * A no-clobber move where RENAME_NOREPLACE is missing (NFS, FUSE), for a
- * job in a stage directory. link+unlink alone is not one step for the
- * source: two movers of one job to two different places (a publish and a
- * takeover, a failure and a takeover) would both link it, and the job
- * would stand in two stages. So the job is first renamed to a name of our
- * own beside it, .ID.NODE.PID.N.mv (rename is atomic for its source: of
- * two movers, exactly one finds it), then linked to its target (atomic,
- * never replaces) and the private name removed. A crash in between leaves
- * the private name, which spool_repair_moves() puts right at the next
- * start of a daemon of this node.
+ * A no-clobber move of a job in a stage directory in three steps. Where
+ * RENAME_NOREPLACE is missing (NFS, FUSE), link+unlink alone is not one
+ * step for the source: two movers of one job to two different places (a
+ * publish and a takeover, a failure and a takeover) would both link it,
+ * and the job would stand in two stages. So the job is first renamed to
+ * a name of our own beside it, .ID.NODE.PID.N.mv (rename is atomic for
+ * its source: of two movers, exactly one finds it); then, holding it
+ * where nobody else looks, check(arg) may say whether the move is still
+ * ours to make (1 = go; the job goes back otherwise); then it is linked
+ * (or renamed without replacing) to its target, and the private name
+ * removed. A crash in between leaves the private name, which
+ * spool_repair_moves() puts right at the next start of a daemon of this
+ * node.
  */
 static int
 spool_move_private(struct spool *sp, enum spool_dir from, const char *oldname,
-    enum spool_dir to, const char *newname)
+    enum spool_dir to, const char *newname, int (*check)(void *), void *arg)
 {
 	static unsigned counter;
 	char priv[256];
-	int saved;
+	int r, saved;
 
 	snprintf(priv, sizeof(priv), ".%.60s.%.64s.%ld.%u.mv", oldname,
 	    util_hostname(), (long)getpid(), counter++);
@@ -294,17 +297,59 @@ spool_move_private(struct spool *sp, enum spool_dir from, const char *oldname,
 			return 1;
 		}
 	}
+	if (check != NULL && check(arg) != 1) {
+		r = 1;
+		saved = ENOENT;
+		goto back;
+	}
+	if (!sp->link_moves) {
+		if (renameat2(sp->fd[from], priv, sp->fd[to], newname,
+		    RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS) {
+			r = -1;
+			saved = errno;
+			goto back;
+		}
+		sp->link_moves = true;
+	}
 	if (linkat(sp->fd[from], priv, sp->fd[to], newname, 0) != 0) {
+		r = -1;
 		saved = errno;
-		/* Put it back; nobody else can have taken its old name. */
-		if (linkat(sp->fd[from], priv, sp->fd[from], oldname, 0) == 0)
-			(void)unlinkat(sp->fd[from], priv, 0);
-		errno = saved;
-		return -1;
+		goto back;
 	}
 	/* Moved; a private name left over is repaired (nlink > 1) later. */
 	(void)unlinkat(sp->fd[from], priv, 0);
 	return 0;
+back:
+	/* Put it back; nobody else can have taken its old name. */
+	if (linkat(sp->fd[from], priv, sp->fd[from], oldname, 0) == 0)
+		(void)unlinkat(sp->fd[from], priv, 0);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Move a job from/oldname to to/newname (no clobbering) only if check(arg)
+ * returns 1 while we hold it in a private name, so that nobody can move it
+ * between the check and the move (spool_move_private()). Returns 0 moved,
+ * 1 the job is gone or check said no, -1 error with errno.
+ */
+int
+spool_rename_checked(struct spool *sp, enum spool_dir from,
+    const char *oldname, enum spool_dir to, const char *newname,
+    int (*check)(void *), void *arg)
+{
+	int r;
+
+	if (!spool_dirs[from].stage) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((r = spool_move_private(sp, from, oldname, to, newname, check,
+	    arg)) != 0)
+		return r;
+	return spool_fsync_dir(sp->fd[to]) == 0 ? 0 : -1;
 }
 
 /*
@@ -328,7 +373,7 @@ spool_rename(struct spool *sp, enum spool_dir from, const char *oldname,
 		}
 		if (sp->link_moves && spool_dirs[from].stage) {
 			if ((r = spool_move_private(sp, from, oldname, to,
-			    newname)) != 0)
+			    newname, NULL, NULL)) != 0)
 				return r;
 		} else if (sp->link_moves) {
 			/* A name only its writer moves (a submitter's). */

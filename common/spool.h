@@ -53,6 +53,8 @@ int	 spool_publish_at(struct spool *, int, const char *, const void *,
 	    size_t, int);
 int	 spool_rename(struct spool *, enum spool_dir, const char *,
 	    enum spool_dir, const char *, int);
+int	 spool_rename_checked(struct spool *, enum spool_dir, const char *,
+	    enum spool_dir, const char *, int (*)(void *), void *);
 int	 spool_fail(struct spool *, enum spool_dir, const char *, const char *);
 int	 spool_history(struct spool *, const char *, const char *, const char *);
 int	 spool_jobdir(struct spool *, const char *, bool);

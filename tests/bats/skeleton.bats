@@ -101,7 +101,7 @@ put() {
 @test "cancel: data/ID/cancel stops the worker and fails the job as cancelled" {
 	id=$(put slow-3)
 	start_daemon "$STAGETEST"
-	wait_for 5 test -f "$SP/exporting/$id"
+	wait_for 5 test -f "$SP/data/$id/owner"
 	touch "$SP/data/$id/cancel"
 	wait_for 5 test -f "$SP/error/$id"
 	grep -q "cancelled" "$SP/data/$id/reason"

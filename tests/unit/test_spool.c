@@ -699,7 +699,7 @@ static enum owner_state
 judge(struct fx *fx, const char *id, const char *daemon, double lease)
 {
 	struct owner o;
-	time_t age;
+	double age;
 
 	return owner_judge(&fx->sp, SD_EXPORTING, id, daemon, lease, &o, &age);
 }
