@@ -707,7 +707,7 @@ static void
 daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 {
 	int attempts = retry_read(d, w->id, NULL), mem = retry_mem(d, w->id, NULL);
-	char vm[80];
+	char vm[80], note[96];
 	double delay;
 	int64_t delay_ms;
 
@@ -745,8 +745,14 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
 		log_warn("%s: cannot release to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else
+	else {
+		/* Every move back is in the history: a claim follows. */
+		snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
+		    "in %.1fs", attempts, d->cfg.max_attempts, delay);
+		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
+		    note);
 		defer_add(d, w->id, util_mono_ms() + delay_ms, false);
+	}
 }
 
 /* Put a job we were told to stop back where it came from. */
