@@ -137,7 +137,7 @@ never_claimed_twice() {
 	done
 	[ "$(virsh -q -c "$URI" list --all --name | grep -c "^$PFX-")" -eq 200 ]
 	# nobody holds a finished job
-	! ls "$SP"/data/*/owner 2>/dev/null
+	[ -z "$(ls "$SP"/data/*/owner 2>/dev/null)" ]
 }
 
 @test "two convertwatch on two hosts race over 500 jobs: each converted exactly once" {
@@ -172,6 +172,30 @@ never_claimed_twice() {
 	[ "$(find "$T/images" -name '*.qcow2' | wc -l)" -eq 500 ]
 	[ "$(find "$T/images" -name '.*' | wc -l)" -eq 0 ]
 	qemu-img compare -q -f raw -F qcow2 "$T/src/disk.raw" "$(find "$T/images" -name '*.qcow2' | head -n 1)"
+}
+
+@test "a daemon stalled past the lease while its worker runs keeps its job: the worker beats" {
+	host a
+	host b
+	# one job whose work lasts 8 s (stagetest: request/ -> exporting/)
+	id=$(date -u +%Y%m%dT%H%M%S)-000001-00000000-$(printf '%08x' $$)-0000abcd
+	jq -n --arg id "$id" --arg p "$T/src/disk.raw" \
+	    '{version:1,id:$id,name:"long-1",source:{type:"file",path:$p}}' >"$SP/tmp/$id"
+	mv "$SP/tmp/$id" "$SP/request/$id"
+	on a "$HS_TESTDIR/stagetest" --workers 1
+	apid=$LASTPID
+	wait_for 30 test -f "$SP/data/$id/owner" || { logs; false; }
+	on b "$HS_TESTDIR/stagetest" --workers 1
+	# the daemon of host a stops (a long scan, a loaded host), its worker
+	# goes on; b polls every 0.2 s with a lease of 2 s
+	kill -STOP "$apid"
+	sleep 3.5
+	kill -CONT "$apid"
+	wait_for 60 test -f "$SP/exported/$id" || { logs; cat "$SP/data/$id/history"; false; }
+	cat "$SP/data/$id/history"
+	[ "$(grep -c 'taken over' "$SP/data/$id/history")" -eq 0 ]
+	[ "$(grep -c ' exporting stagetest@' "$SP/data/$id/history")" -eq 1 ]
+	grep -q ' exported stagetest@a\[' "$SP/data/$id/history"
 }
 
 # slow_jobs N: N exported jobs whose conversion takes a while (random data,
@@ -246,6 +270,6 @@ slow_jobs() {
 	kill -0 "$bpid"
 	exactly_once converted 2
 	for id in $held; do
-		! grep -q ' converted convertwatch@b\[' "$SP/data/$id/history"
+		[ "$(grep -c ' converted convertwatch@b\[' "$SP/data/$id/history")" -eq 0 ]
 	done
 }
