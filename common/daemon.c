@@ -67,6 +67,7 @@ struct worker {
 	bool	 cancelled;
 	bool	 lost;		/* another node took the job over */
 	struct owner rec;	/* the owner record we wrote for it */
+	long	 uid;		/* its submitter (origin.uid), -1 unknown */
 };
 
 struct daemon {
@@ -87,6 +88,7 @@ struct daemon {
 	int64_t			 dog_ms, stop_deadline;
 	time_t			 started;
 	bool			 stopping;
+	bool			 capped;	/* a job waits for its submitter */
 	int			 reason_fd;	/* in a worker: write end */
 	char			 status_name[300];
 	unsigned long		 n_ok, n_failed, n_retried, n_lost, n_taken;
@@ -573,6 +575,58 @@ daemon_event(struct daemon *d, const char *id, const char *vm,
 	log_job_end();
 }
 
+/*
+ * The submitter of dir/name (origin.uid, recorded by queued), or -1 when
+ * unknown: queued's own input, a job without one. uid 0 (the operator) is
+ * never capped.
+ */
+static long
+daemon_submitter(struct daemon *d, enum spool_dir dir, const char *name)
+{
+	const cJSON *uid;
+	char err[128];
+	cJSON *job;
+	long r = -1;
+
+	if (d->ops->claim != NULL || d->cfg.workers_per_submitter == 0)
+		return -1;
+	if ((job = job_read_at(d->sp.fd[dir], name, 1024 * 1024, err,
+	    sizeof(err))) == NULL)
+		return -1;
+	uid = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(job, "origin"), "uid");
+	if (cJSON_IsNumber(uid) && uid->valuedouble >= 1 &&
+	    uid->valuedouble < 4294967295.0)
+		r = (long)uid->valuedouble;
+	cJSON_Delete(job);
+	return r;
+}
+
+/*
+ * May input/name be claimed now, or does its submitter hold
+ * workers_per_submitter workers already? A capped job waits where it is,
+ * and a finishing worker makes us look again (daemon_finish()).
+ */
+static bool
+daemon_fair(struct daemon *d, const char *name)
+{
+	long uid = daemon_submitter(d, d->ops->input, name);
+	int held = 0;
+
+	if (uid < 0)
+		return true;
+	for (int i = 0; i < d->cfg.workers; i++)
+		if (d->wk[i].pid > 0 && d->wk[i].uid == uid)
+			held++;
+	if (held < d->cfg.workers_per_submitter)
+		return true;
+	log_debug("%s: waits: its submitter (uid %ld) holds %d worker(s), "
+	    "workers_per_submitter %d", name, uid, held,
+	    d->cfg.workers_per_submitter);
+	d->capped = true;
+	return false;
+}
+
 static void
 daemon_spawn(struct daemon *d, const char *id)
 {
@@ -640,6 +694,7 @@ daemon_spawn(struct daemon *d, const char *id)
 	}
 	close(p[1]);
 	w->pid = pid;
+	w->uid = daemon_submitter(d, d->ops->work, id);
 	memcpy(w->id, id, sizeof(w->id));
 	w->reason_fd = p[0];
 	w->cancelled = w->lost = false;
@@ -679,6 +734,10 @@ daemon_dispatch(struct daemon *d)
 		enum claim_result r;
 
 		d->qlen--;
+		if (d->ops->claim == NULL && !daemon_fair(d, p.name)) {
+			free(p.name);
+			continue;
+		}
 		r = d->ops->claim ? d->ops->claim(d, p.name, p.by_event, id, &due) :
 		    claim_default(d, p.name, id, &due);
 		if (r == CLAIM_OK)
@@ -857,6 +916,10 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		retry_forget(d, w->id);
 	w->pid = 0;
 	d->running--;
+	if (d->capped) {	/* capped jobs wait in input/: look again */
+		d->capped = false;
+		d->next_scan = util_mono_ms();
+	}
 }
 
 static void
@@ -1063,6 +1126,8 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	d->cfg.tmp_max_age = conf_num("tmp_max_age", 3600);
 	d->cfg.finished_max_age = conf_num("finished_max_age", 30 * 86400.0);
 	d->cfg.lease = conf_num("lease", 60);
+	d->cfg.workers_per_submitter = (int)conf_int("workers_per_submitter",
+	    (d->cfg.workers + 1) / 2);
 	node = conf_str("node", NULL);
 	if (node != NULL && !util_name_valid(node)) {
 		log_errx("configuration: node: '%s' is not a valid name", node);
@@ -1074,6 +1139,11 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	if (watch_mode_parse(mode, &wm) != 0) {
 		log_errx("configuration: watch.mode: '%s' is not auto, inotify or "
 		    "poll", mode);
+		return -1;
+	}
+	if (d->cfg.workers_per_submitter < 0) {
+		log_errx("configuration: workers_per_submitter must be 0 (no "
+		    "cap) or more");
 		return -1;
 	}
 	if (d->cfg.workers < 1 || d->cfg.workers > 256 || d->cfg.max_attempts < 1 ||
