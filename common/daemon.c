@@ -1204,13 +1204,12 @@ daemon_start(struct daemon *d, bool auto_mode)
 		return -1;
 	}
 
-	for (int k = 0; k < 2; k++) {
-		enum spool_dir dir = k ? d->ops->work : d->ops->input;
-
-		if ((n = spool_repair_moves(&d->sp, dir)) > 0)
+	/* Moves of dead processes of this node (ours, the CLI's) first. */
+	for (int dir = 0; dir < SD_COUNT; dir++)
+		if (spool_dir_is_stage(dir) &&
+		    (n = spool_repair_moves(&d->sp, dir)) > 0)
 			log_notice("put right %d move(s) cut short in %s/", n,
 			    spool_dir_name(dir));
-	}
 	if ((n = daemon_recover(d, true)) > 0)
 		log_notice("recovered %d job(s) from %s/", n,
 		    spool_dir_name(d->ops->work));
