@@ -588,8 +588,9 @@ daemon_submitter(struct daemon *d, enum spool_dir dir, const char *name)
 	cJSON *job;
 	long r = -1;
 
-	if (d->ops->claim != NULL || d->cfg.workers_per_submitter == 0)
-		return -1;
+	if (d->ops->claim != NULL || d->cfg.workers_per_submitter == 0 ||
+	    d->cfg.workers_per_submitter >= d->cfg.workers)
+		return -1;	/* no cap that could bind */
 	if ((job = job_read_at(d->sp.fd[dir], name, 1024 * 1024, err,
 	    sizeof(err))) == NULL)
 		return -1;
