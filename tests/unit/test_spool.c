@@ -6,7 +6,8 @@
  * directory modes, atomic and durable publishing, rename-as-claim (every
  * job claimed exactly once by racing processes), failing with a reason,
  * owner records and leases, scanning, locating, never following planted
- * symlinks, tmp/ and finished-job garbage collection, and clean failure on
+ * symlinks, tmp/ and finished-job garbage collection, moves without
+ * RENAME_NOREPLACE, the worker's heartbeat thread, and clean failure on
  * a missing spool.
  */
 #include <stdarg.h>
@@ -736,6 +737,26 @@ test_owner_judge(void **state)
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
 	put_owner(fx, id, "exportd", "elsewhere", "b00t", 4242, 120);
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_EXPIRED);
+	/* Ages to the nanosecond: a heartbeat 2.5 s old is within a lease
+	   of 2.9 s (whole seconds read it as 3 s half of the time). */
+	for (int i = 0; i < 20; i++) {
+		struct timespec ts[2];
+		int dfd = spool_jobdir(&fx->sp, id, false);
+
+		clock_gettime(CLOCK_REALTIME, &ts[0]);
+		ts[0].tv_sec -= 2;
+		ts[0].tv_nsec -= 500000000L;
+		if (ts[0].tv_nsec < 0) {
+			ts[0].tv_nsec += 1000000000L;
+			ts[0].tv_sec--;
+		}
+		ts[1] = ts[0];
+		assert_int_equal(utimensat(dfd, "owner", ts, AT_SYMLINK_NOFOLLOW), 0);
+		close(dfd);
+		assert_int_equal(judge(fx, id, "exportd", 2.9), OWNER_REMOTE_LIVE);
+		assert_int_equal(judge(fx, id, "exportd", 2.4), OWNER_REMOTE_EXPIRED);
+		usleep(50000);
+	}
 	assert_int_equal(owner_touch(&fx->sp, id), 0);
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
 	/* This node: a live process under the daemon's name holds it, even
@@ -763,6 +784,63 @@ test_owner_judge(void **state)
 	assert_int_equal(judge(fx, id, self, 60), OWNER_LOCAL_DEAD);
 	owner_remove(&fx->sp, id);
 	assert_int_equal(owner_read(&fx->sp, id, &o), 1);
+}
+
+/* mtime of data/ID/owner, seconds ago. */
+static double
+owner_mtime_age(struct fx *fx, const char *id)
+{
+	struct timespec now;
+	struct owner o;
+
+	assert_int_equal(owner_read(&fx->sp, id, &o), 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)(now.tv_sec - o.heartbeat_ts.tv_sec) +
+	    (double)(now.tv_nsec - o.heartbeat_ts.tv_nsec) / 1e9;
+}
+
+/*
+ * The worker's heartbeat thread touches the record while it is the one
+ * its daemon wrote, and stops touching once it is someone else's.
+ */
+static void
+test_owner_beat(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1];
+	pid_t kid;
+	int st;
+
+	jobid_new(id);
+	put(fx, SD_CONVERTING, id, "{}");
+	assert_int_equal(owner_write(&fx->sp, id, "convertwatch"), 0);
+	if ((kid = fork()) == 0) {
+		if (owner_beat_start(&fx->sp, id, 0.05) == 0)
+			pause();
+		_exit(1);
+	}
+	assert_true(kid > 0);
+	/* its own record, made old: beaten within a few intervals */
+	{
+		struct timespec ts[2];
+		int dfd = spool_jobdir(&fx->sp, id, false);
+
+		clock_gettime(CLOCK_REALTIME, &ts[0]);
+		ts[0].tv_sec -= 100;
+		ts[1] = ts[0];
+		assert_int_equal(utimensat(dfd, "owner", ts, AT_SYMLINK_NOFOLLOW), 0);
+		close(dfd);
+	}
+	for (int i = 0; i < 250 && owner_mtime_age(fx, id) > 50; i++)
+		usleep(20000);
+	st = owner_mtime_age(fx, id) < 1;
+	/* the record changes hands: the thread keeps off it */
+	put_owner(fx, id, "convertwatch", "elsewhere", "b00t", 4242, 100);
+	usleep(300000);
+	st = st && owner_mtime_age(fx, id) > 99;
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	assert_true(st);
 }
 
 /* Finished jobs past their age go with their data; nothing else does. */
@@ -872,6 +950,7 @@ main(void)
 		T(test_gc_tmp),
 		T(test_gc_tmp_dead_pid),
 		T(test_owner_judge),
+		T(test_owner_beat),
 		T(test_gc_finished),
 		T(test_open_missing),
 #undef T
