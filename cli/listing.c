@@ -326,7 +326,7 @@ listing_warnings(struct cli *c, const cJSON *daemons)
 		for (size_t i = 0; i < n; i++) {
 			struct owner o;
 			struct stat st;
-			time_t age;
+			double age;
 
 			if (consumer != NULL) {
 				if (fstatat(c->sp.fd[d], v[i], &st,
@@ -346,8 +346,8 @@ listing_warnings(struct cli *c, const cJSON *daemons)
 			case OWNER_REMOTE_EXPIRED:
 			case OWNER_NONE_EXPIRED:
 				snprintf(msg, sizeof(msg), "%s/%s: no heartbeat "
-				    "for %llds (lease %gs) from %s[%ld] on %s",
-				    spool_dir_name(d), v[i], (long long)age, lease,
+				    "for %.1fs (lease %gs) from %s[%ld] on %s",
+				    spool_dir_name(d), v[i], age, lease,
 				    o.node[0] ? o.daemon : worker, o.pid,
 				    o.node[0] ? o.node : "?");
 				break;

@@ -31,6 +31,7 @@ static const struct {
 	{ "node",			T_STR },
 	{ "heartbeat_interval",		T_NUM },
 	{ "lease",			T_NUM },
+	{ "workers_per_submitter",	T_INT },
 	{ "tmp_max_age",		T_NUM },
 	{ "finished_max_age",		T_NUM },
 	{ "watch.mode",			T_STR },

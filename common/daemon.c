@@ -66,6 +66,8 @@ struct worker {
 	int	 reason_fd;
 	bool	 cancelled;
 	bool	 lost;		/* another node took the job over */
+	struct owner rec;	/* the owner record we wrote for it */
+	long	 uid;		/* its submitter (origin.uid), -1 unknown */
 };
 
 struct daemon {
@@ -86,6 +88,7 @@ struct daemon {
 	int64_t			 dog_ms, stop_deadline;
 	time_t			 started;
 	bool			 stopping;
+	bool			 capped;	/* a job waits for its submitter */
 	int			 reason_fd;	/* in a worker: write end */
 	char			 status_name[300];
 	unsigned long		 n_ok, n_failed, n_retried, n_lost, n_taken;
@@ -319,10 +322,10 @@ retry_clear(struct daemon *d, const char *id)
 /* -- owners and leases (owner.h) ----------------------------------------- */
 
 static enum owner_state
-daemon_judge(struct daemon *d, const char *id, time_t *agep)
+daemon_judge(struct daemon *d, const char *id, double *agep)
 {
 	struct owner o;
-	time_t age;
+	double age;
 
 	return owner_judge(&d->sp, d->ops->work, id, d->ops->name,
 	    d->cfg.lease, &o, agep ? agep : &age);
@@ -341,9 +344,58 @@ daemon_holds(struct daemon *d, const char *id)
 	return false;
 }
 
-/* Put work/id back into input/ (or resume it in place) for a new run. */
-static void
-daemon_reclaim(struct daemon *d, const char *id, const char *why)
+/*
+ * A move of a job out of work/ that is ours to make only while its owner
+ * record is what we think (spool_rename_checked() asks while it holds the
+ * job where nobody else can move it): then the record goes, and the move
+ * follows. rec: the record we expect, with heartbeat_ts set when the
+ * record must not have beaten since (a takeover: a holder that beat
+ * meanwhile is alive), or an empty daemon name for "no record".
+ */
+struct owner_check {
+	struct daemon		*d;
+	const char		*id;
+	const struct owner	*rec;
+	bool			 same_beat;
+};
+
+static int
+daemon_owner_check(void *arg)
+{
+	const struct owner_check *c = arg;
+	struct owner o;
+	int r = owner_read(&c->d->sp, c->id, &o);
+
+	if (c->rec->daemon[0] == '\0')	/* none of this stage */
+		return r == 1 || (r == 0 && strcmp(o.daemon,
+		    c->d->ops->name) != 0);
+	if (r != 0 || !owner_same(&o, c->rec) || (c->same_beat &&
+	    (o.heartbeat_ts.tv_sec != c->rec->heartbeat_ts.tv_sec ||
+	    o.heartbeat_ts.tv_nsec != c->rec->heartbeat_ts.tv_nsec)))
+		return 0;
+	owner_remove(&c->d->sp, c->id);
+	return 1;
+}
+
+/* Move work/id to dir if rec still holds it; spool_rename()'s results. */
+static int
+daemon_move_owned(struct daemon *d, const char *id, enum spool_dir dir,
+    const struct owner *rec, bool same_beat)
+{
+	struct owner_check c = { d, id, rec, same_beat };
+
+	return spool_rename_checked(&d->sp, d->ops->work, id, dir, id,
+	    daemon_owner_check, &c);
+}
+
+/*
+ * Put work/id back into input/ (or resume it in place) for a new run.
+ * judged: the record (or none) on which we decided; if it changed since
+ * (the holder beat after all), the job stays where it is. 0: done.
+ */
+static int
+daemon_reclaim(struct daemon *d, const char *id, const char *why,
+    const struct owner *judged)
 {
 	if (d->ops->resume) {
 		log_notice("%s: resuming it in %s/ (%s)", id,
@@ -351,14 +403,13 @@ daemon_reclaim(struct daemon *d, const char *id, const char *why)
 		if (owner_write(&d->sp, id, d->ops->name) != 0)
 			log_warn("%s: cannot write its owner record", id);
 		defer_add(d, id, 0, true);
-		return;
+		return 0;
 	}
-	owner_remove(&d->sp, id);
-	if (spool_rename(&d->sp, d->ops->work, id, d->ops->input, id,
-	    SPOOL_NOCLOBBER) != 0)
-		return;		/* somebody else was quicker, or an error */
+	if (daemon_move_owned(d, id, d->ops->input, judged, true) != 0)
+		return -1; /* somebody else was quicker, it beat, or an error */
 	(void)spool_history(&d->sp, id, spool_dir_name(d->ops->input), why);
 	log_notice("%s: back to %s/: %s", id, spool_dir_name(d->ops->input), why);
+	return 0;
 }
 
 /*
@@ -382,7 +433,7 @@ daemon_recover(struct daemon *d, bool at_start)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct owner o;
-		time_t age;
+		double age;
 		enum owner_state st;
 
 		if (daemon_holds(d, v[i]))
@@ -405,23 +456,25 @@ daemon_recover(struct daemon *d, bool at_start)
 			if (d->ops->resume && !at_start)
 				continue;
 			why = xasprintf("taken over by %s: no owner record for "
-			    "%llds (lease %gs)", util_hostname(), (long long)age,
+			    "%.1fs (lease %gs)", util_hostname(), age,
 			    d->cfg.lease);
 			break;
 		case OWNER_REMOTE_EXPIRED:
 			if (d->ops->resume)
 				continue;	/* intake stays with its node */
 			why = xasprintf("taken over by %s from %s[%ld]: no "
-			    "heartbeat for %llds (lease %gs)", util_hostname(),
-			    o.node, o.pid, (long long)age, d->cfg.lease);
-			d->n_taken++;
+			    "heartbeat for %.1fs (lease %gs)", util_hostname(),
+			    o.node, o.pid, age, d->cfg.lease);
 			break;
 		default:
 			continue;	/* a live holder */
 		}
-		daemon_reclaim(d, v[i], why);
+		if (daemon_reclaim(d, v[i], why, &o) == 0) {
+			moved++;
+			if (st == OWNER_REMOTE_EXPIRED)
+				d->n_taken++;
+		}
 		free(why);
-		moved++;
 	}
 	spool_scan_free(v, n);
 	return moved;
@@ -522,6 +575,59 @@ daemon_event(struct daemon *d, const char *id, const char *vm,
 	log_job_end();
 }
 
+/*
+ * The submitter of dir/name (origin.uid, recorded by queued), or -1 when
+ * unknown: queued's own input, a job without one. uid 0 (the operator) is
+ * never capped.
+ */
+static long
+daemon_submitter(struct daemon *d, enum spool_dir dir, const char *name)
+{
+	const cJSON *uid;
+	char err[128];
+	cJSON *job;
+	long r = -1;
+
+	if (d->ops->claim != NULL || d->cfg.workers_per_submitter == 0 ||
+	    d->cfg.workers_per_submitter >= d->cfg.workers)
+		return -1;	/* no cap that could bind */
+	if ((job = job_read_at(d->sp.fd[dir], name, 1024 * 1024, err,
+	    sizeof(err))) == NULL)
+		return -1;
+	uid = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(job, "origin"), "uid");
+	if (cJSON_IsNumber(uid) && uid->valuedouble >= 1 &&
+	    uid->valuedouble < 4294967295.0)
+		r = (long)uid->valuedouble;
+	cJSON_Delete(job);
+	return r;
+}
+
+/*
+ * May input/name be claimed now, or does its submitter hold
+ * workers_per_submitter workers already? A capped job waits where it is,
+ * and a finishing worker makes us look again (daemon_finish()).
+ */
+static bool
+daemon_fair(struct daemon *d, const char *name)
+{
+	long uid = daemon_submitter(d, d->ops->input, name);
+	int held = 0;
+
+	if (uid < 0)
+		return true;
+	for (int i = 0; i < d->cfg.workers; i++)
+		if (d->wk[i].pid > 0 && d->wk[i].uid == uid)
+			held++;
+	if (held < d->cfg.workers_per_submitter)
+		return true;
+	log_debug("%s: waits: its submitter (uid %ld) holds %d worker(s), "
+	    "workers_per_submitter %d", name, uid, held,
+	    d->cfg.workers_per_submitter);
+	d->capped = true;
+	return false;
+}
+
 static void
 daemon_spawn(struct daemon *d, const char *id)
 {
@@ -535,7 +641,8 @@ daemon_spawn(struct daemon *d, const char *id)
 			w = &d->wk[i];
 			break;
 		}
-	if (owner_write(&d->sp, id, d->ops->name) != 0) {
+	if (owner_write(&d->sp, id, d->ops->name) != 0 ||
+	    owner_read(&d->sp, id, &w->rec) != 0) {
 		/* A full spool, most likely: the job waits in work/. */
 		log_warn("%s: cannot write its owner record (trying again in "
 		    "%gs)", id, fmax(d->cfg.retry_delay, 0.1));
@@ -578,11 +685,17 @@ daemon_spawn(struct daemon *d, const char *id)
 		log_job_begin(id, NULL, spool_dir_name(d->ops->work), dfd);
 		if (dfd >= 0)
 			close(dfd);
+		/* The lease lives as long as the work, whatever our parent
+		   is busy with. */
+		if (owner_beat_start(&d->sp, id, d->cfg.heartbeat_interval) != 0)
+			log_warn("cannot start the heartbeat of the worker (the "
+			    "daemon still beats)");
 		code = d->ops->run(d, id);
 		_exit(code);
 	}
 	close(p[1]);
 	w->pid = pid;
+	w->uid = daemon_submitter(d, d->ops->work, id);
 	memcpy(w->id, id, sizeof(w->id));
 	w->reason_fd = p[0];
 	w->cancelled = w->lost = false;
@@ -622,6 +735,10 @@ daemon_dispatch(struct daemon *d)
 		enum claim_result r;
 
 		d->qlen--;
+		if (d->ops->claim == NULL && !daemon_fair(d, p.name)) {
+			free(p.name);
+			continue;
+		}
 		r = d->ops->claim ? d->ops->claim(d, p.name, p.by_event, id, &due) :
 		    claim_default(d, p.name, id, &due);
 		if (r == CLAIM_OK)
@@ -650,7 +767,7 @@ static void
 daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 {
 	int attempts = retry_read(d, w->id, NULL), mem = retry_mem(d, w->id, NULL);
-	char vm[80];
+	char vm[80], note[96];
 	double delay;
 	int64_t delay_ms;
 
@@ -685,13 +802,17 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		defer_add(d, w->id, util_mono_ms() + delay_ms, true);
 		return;
 	}
-	owner_remove(&d->sp, w->id);
-	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
-	    SPOOL_NOCLOBBER) != 0)
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
 		log_warn("%s: cannot release to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else
+	else {
+		/* Every move back is in the history: a claim follows. */
+		snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
+		    "in %.1fs", attempts, d->cfg.max_attempts, delay);
+		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
+		    note);
 		defer_add(d, w->id, util_mono_ms() + delay_ms, false);
+	}
 }
 
 /* Put a job we were told to stop back where it came from. */
@@ -700,9 +821,7 @@ daemon_rollback(struct daemon *d, struct worker *w)
 {
 	if (d->ops->resume)
 		return;		/* resumed from work/ at the next start */
-	owner_remove(&d->sp, w->id);
-	if (spool_rename(&d->sp, d->ops->work, w->id, d->ops->input, w->id,
-	    SPOOL_NOCLOBBER) != 0)
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
 		log_warn("%s: cannot roll back to %s/", w->id,
 		    spool_dir_name(d->ops->input));
 	else
@@ -718,9 +837,10 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 
 	daemon_read_reason(w, reason, sizeof(reason));
 	/*
-	 * Check, then move: a job taken over by another node while we were
-	 * cut off is not ours to publish. The move itself is a rename that
-	 * fails if the job has left work/ meanwhile.
+	 * A job taken over by another node while we were cut off is not ours
+	 * to publish. Checked here, and again by daemon_move_owned() while it
+	 * holds the job where no one else can move it: no takeover can slip
+	 * in between the check and the move.
 	 */
 	if (!w->lost && daemon_judge(d, w->id, NULL) != OWNER_MINE)
 		w->lost = true;
@@ -748,15 +868,15 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	} else if (code == HS_EXIT_OK) {
 		int r;
 
-		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, true, vm, sizeof(vm));
-		r = spool_rename(&d->sp, d->ops->work, w->id, d->ops->output,
-		    w->id, SPOOL_NOCLOBBER);
-
-		if (r == 1)
-			log_warnx("%s: left %s/ before we could publish it (taken "
-			    "over?)", w->id, spool_dir_name(d->ops->work));
-		else if (r != 0)
+		/* Only while the record is still the one we wrote. */
+		r = daemon_move_owned(d, w->id, d->ops->output, &w->rec, false);
+		if (r == 1) {
+			log_warnx("%s: left %s/ or changed hands before we could "
+			    "publish it (taken over): leaving it", w->id,
+			    spool_dir_name(d->ops->work));
+			d->n_lost++;
+		} else if (r != 0)
 			log_warn("%s: cannot publish to %s/", w->id,
 			    spool_dir_name(d->ops->output));
 		else {
@@ -797,6 +917,10 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		retry_forget(d, w->id);
 	w->pid = 0;
 	d->running--;
+	if (d->capped) {	/* capped jobs wait in input/: look again */
+		d->capped = false;
+		d->next_scan = util_mono_ms();
+	}
 }
 
 static void
@@ -1005,6 +1129,8 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	d->cfg.tmp_max_age = conf_num("tmp_max_age", 3600);
 	d->cfg.finished_max_age = conf_num("finished_max_age", 30 * 86400.0);
 	d->cfg.lease = conf_num("lease", 60);
+	d->cfg.workers_per_submitter = (int)conf_int("workers_per_submitter",
+	    (d->cfg.workers + 1) / 2);
 	node = conf_str("node", NULL);
 	if (node != NULL && !util_name_valid(node)) {
 		log_errx("configuration: node: '%s' is not a valid name", node);
@@ -1016,6 +1142,11 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	if (watch_mode_parse(mode, &wm) != 0) {
 		log_errx("configuration: watch.mode: '%s' is not auto, inotify or "
 		    "poll", mode);
+		return -1;
+	}
+	if (d->cfg.workers_per_submitter < 0) {
+		log_errx("configuration: workers_per_submitter must be 0 (no "
+		    "cap) or more");
 		return -1;
 	}
 	if (d->cfg.workers < 1 || d->cfg.workers > 256 || d->cfg.max_attempts < 1 ||
@@ -1076,6 +1207,12 @@ daemon_start(struct daemon *d, bool auto_mode)
 		return -1;
 	}
 
+	/* Moves of dead processes of this node (ours, the CLI's) first. */
+	for (int dir = 0; dir < SD_COUNT; dir++)
+		if (spool_dir_is_stage(dir) &&
+		    (n = spool_repair_moves(&d->sp, dir)) > 0)
+			log_notice("put right %d move(s) cut short in %s/", n,
+			    spool_dir_name(dir));
 	if ((n = daemon_recover(d, true)) > 0)
 		log_notice("recovered %d job(s) from %s/", n,
 		    spool_dir_name(d->ops->work));

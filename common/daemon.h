@@ -77,6 +77,7 @@ struct daemon_config {
 	double		 poll_interval, rescan_interval, heartbeat_interval;
 	double		 tmp_max_age, finished_max_age;
 	double		 lease;		/* seconds without heartbeat */
+	int		 workers_per_submitter;	/* cap per origin.uid, 0 none */
 	bool		 poll;		/* polling, not inotify */
 	bool		 once;
 };

@@ -6,7 +6,8 @@
  *
  *	DAEMON NODE BOOT_ID PID CLAIMED_MS
  *
- * and touches it (mtime) every heartbeat while the job is in progress.
+ * and touches it (mtime) every heartbeat while the job is in progress:
+ * the daemon's loop, and a thread in the worker while the work runs.
  * The record's mtime is the heartbeat; a record whose heartbeat is older
  * than the lease belongs to a dead or cut-off owner, and another node may
  * take the job over. Nothing here moves jobs: daemon.c decides.
@@ -27,6 +28,7 @@ struct owner {
 	long		pid;
 	long long	claimed_ms;
 	time_t		heartbeat;	/* mtime of the record */
+	struct timespec	heartbeat_ts;	/* the same, to the nanosecond */
 };
 
 enum owner_state {
@@ -41,9 +43,11 @@ enum owner_state {
 
 int	 owner_write(struct spool *, const char *, const char *);
 int	 owner_read(struct spool *, const char *, struct owner *);
+bool	 owner_same(const struct owner *, const struct owner *);
 int	 owner_touch(struct spool *, const char *);
 void	 owner_remove(struct spool *, const char *);
 enum owner_state owner_judge(struct spool *, enum spool_dir, const char *,
-	    const char *, double, struct owner *, time_t *);
+	    const char *, double, struct owner *, double *);
+int	 owner_beat_start(struct spool *, const char *, double);
 
 #endif

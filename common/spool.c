@@ -8,7 +8,9 @@
  *    fsync the directory. No name is visible before its content is durable.
  *  - claim: rename(input/ID, mine/ID). ENOENT means another worker won
  *    (also on NFS, where a lost reply can make our own success look like
- *    that: owner records and leases repair it).
+ *    that: owner records and leases repair it). Where the filesystem has
+ *    no RENAME_NOREPLACE, a no-clobber move of a job is rename to a
+ *    private name, link, unlink (spool_move_private()): one mover wins.
  *  - fail: write data/ID/reason first, then rename the job into error/.
  */
 #include <dirent.h>
@@ -257,6 +259,101 @@ spool_exists(int dirfd, const char *name)
 }
 
 /*
+ * A no-clobber move of a job in a stage directory in three steps. Where
+ * RENAME_NOREPLACE is missing (NFS, FUSE), link+unlink alone is not one
+ * step for the source: two movers of one job to two different places (a
+ * publish and a takeover, a failure and a takeover) would both link it,
+ * and the job would stand in two stages. So the job is first renamed to
+ * a name of our own beside it, .ID.NODE.PID.N.mv (rename is atomic for
+ * its source: of two movers, exactly one finds it); then, holding it
+ * where nobody else looks, check(arg) may say whether the move is still
+ * ours to make (1 = go; the job goes back otherwise); then it is linked
+ * (or renamed without replacing) to its target, and the private name
+ * removed. A crash in between leaves the private name, which
+ * spool_repair_moves() puts right at the next start of a daemon of this
+ * node.
+ */
+static int
+spool_move_private(struct spool *sp, enum spool_dir from, const char *oldname,
+    enum spool_dir to, const char *newname, int (*check)(void *), void *arg)
+{
+	static unsigned counter;
+	char priv[256];
+	int r, saved;
+
+	snprintf(priv, sizeof(priv), ".%.60s.%.64s.%ld.%u.mv", oldname,
+	    util_hostname(), (long)getpid(), counter++);
+	if (renameat(sp->fd[from], oldname, sp->fd[from], priv) != 0) {
+		if (errno != ENOENT)
+			return -1;
+		/*
+		 * ENOENT: somebody else moved it. (On NFS, a retransmitted
+		 * RENAME can fail after it succeeded: our private name, which
+		 * nobody else uses, tells.)
+		 */
+		if (!spool_exists(sp->fd[from], priv)) {
+			if (spool_exists(sp->fd[from], oldname))
+				return -1;
+			errno = ENOENT;
+			return 1;
+		}
+	}
+	if (check != NULL && check(arg) != 1) {
+		r = 1;
+		saved = ENOENT;
+		goto back;
+	}
+	if (!sp->link_moves) {
+		if (renameat2(sp->fd[from], priv, sp->fd[to], newname,
+		    RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS) {
+			r = -1;
+			saved = errno;
+			goto back;
+		}
+		sp->link_moves = true;
+	}
+	if (linkat(sp->fd[from], priv, sp->fd[to], newname, 0) != 0) {
+		r = -1;
+		saved = errno;
+		goto back;
+	}
+	/* Moved; a private name left over is repaired (nlink > 1) later. */
+	(void)unlinkat(sp->fd[from], priv, 0);
+	return 0;
+back:
+	/* Put it back; nobody else can have taken its old name. */
+	if (linkat(sp->fd[from], priv, sp->fd[from], oldname, 0) == 0)
+		(void)unlinkat(sp->fd[from], priv, 0);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Move a job from/oldname to to/newname (no clobbering) only if check(arg)
+ * returns 1 while we hold it in a private name, so that nobody can move it
+ * between the check and the move (spool_move_private()). Returns 0 moved,
+ * 1 the job is gone or check said no, -1 error with errno.
+ */
+int
+spool_rename_checked(struct spool *sp, enum spool_dir from,
+    const char *oldname, enum spool_dir to, const char *newname,
+    int (*check)(void *), void *arg)
+{
+	int r;
+
+	if (!spool_dirs[from].stage) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((r = spool_move_private(sp, from, oldname, to, newname, check,
+	    arg)) != 0)
+		return r;
+	return spool_fsync_dir(sp->fd[to]) == 0 ? 0 : -1;
+}
+
+/*
  * Move from/oldname to to/newname. Returns 1 when the source is gone
  * (another worker claimed it first), 0 on success, -1 on error. With
  * SPOOL_NOCLOBBER an existing target is EEXIST, never replaced.
@@ -265,13 +362,22 @@ int
 spool_rename(struct spool *sp, enum spool_dir from, const char *oldname,
     enum spool_dir to, const char *newname, int flags)
 {
-	int r;
+	int r = -1;
 
 	if (flags & SPOOL_NOCLOBBER) {
-		r = renameat2(sp->fd[from], oldname, sp->fd[to], newname,
-		    RENAME_NOREPLACE);
-		if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+		if (!sp->link_moves) {
+			r = renameat2(sp->fd[from], oldname, sp->fd[to], newname,
+			    RENAME_NOREPLACE);
 			/* NFS and some FUSE: no RENAME_NOREPLACE. */
+			if (r != 0 && (errno == EINVAL || errno == ENOSYS))
+				sp->link_moves = true;
+		}
+		if (sp->link_moves && spool_dirs[from].stage) {
+			if ((r = spool_move_private(sp, from, oldname, to,
+			    newname, NULL, NULL)) != 0)
+				return r;
+		} else if (sp->link_moves) {
+			/* A name only its writer moves (a submitter's). */
 			r = linkat(sp->fd[from], oldname, sp->fd[to], newname, 0);
 			if (r == 0 && unlinkat(sp->fd[from], oldname, 0) != 0 &&
 			    errno != ENOENT)
@@ -510,20 +616,21 @@ spool_scan_free(char **v, size_t n)
 }
 
 /*
- * Is tmp/name the debris of a dead process of this node: NAME.NODE.PID.N.tmp
- * with our node name and a pid that no longer runs? (The pid may have been
- * reused by a live process: then the file waits for max_age.)
+ * Is name the debris of a dead process of this node: NAME.NODE.PID.N.SUFFIX
+ * (suffix ".tmp" in tmp/, ".mv" for a move cut short) with our node name
+ * and a pid that no longer runs? (The pid may have been reused by a live
+ * process: then the file waits.)
  */
 static bool
-spool_tmp_orphan(const char *name)
+spool_orphan(const char *name, const char *suffix)
 {
 	const char *node = util_hostname(), *p, *end;
-	size_t len = strlen(name), nlen = strlen(node);
+	size_t len = strlen(name), nlen = strlen(node), slen = strlen(suffix);
 	long pid = 0, mult = 1;
 
-	if (len < 5 || strcmp(name + len - 4, ".tmp") != 0)
+	if (len < slen + 1 || strcmp(name + len - slen, suffix) != 0)
 		return false;
-	end = name + len - 4;
+	end = name + len - slen;
 	for (p = end; p > name && p[-1] != '.'; p--)	/* N */
 		;
 	if (p == end || p <= name + 1)
@@ -541,6 +648,54 @@ spool_tmp_orphan(const char *name)
 	    strncmp(end - nlen, node, nlen) != 0)
 		return false;
 	return pid > 1 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/*
+ * Put right the moves that dead processes of this node cut short in stage
+ * directory d (spool_move_private()): a private name whose file has
+ * another name too was moved already, and goes; otherwise the job goes
+ * back to its old name. Other nodes' are left to them (a node frozen in
+ * the middle of a move must find its file where it left it). Returns the
+ * number repaired, -1 if d cannot be read.
+ */
+int
+spool_repair_moves(struct spool *sp, enum spool_dir d)
+{
+	char old[JOBID_LEN + 1];
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+	DIR *dir;
+	int fd, n = 0;
+
+	if (!spool_dirs[d].stage)
+		return 0;
+	fd = openat(sp->fd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] != '.' || !spool_orphan(de->d_name, ".mv"))
+			continue;
+		len = strcspn(de->d_name + 1, ".");
+		if (len != JOBID_LEN)
+			continue;
+		memcpy(old, de->d_name + 1, len);
+		old[len] = '\0';
+		if (!jobid_valid(old) ||
+		    fstatat(sp->fd[d], de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_nlink == 1 &&
+		    linkat(sp->fd[d], de->d_name, sp->fd[d], old, 0) != 0)
+			continue;	/* both names taken: leave it be */
+		if (unlinkat(sp->fd[d], de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
 }
 
 /*
@@ -562,7 +717,7 @@ spool_gc_tmp(struct spool *sp, int max_age)
 
 		if (fstatat(sp->fd[SD_TMP], v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISDIR(st.st_mode) && (now - st.st_mtime > max_age ||
-		    spool_tmp_orphan(v[i])) &&
+		    spool_orphan(v[i], ".tmp")) &&
 		    unlinkat(sp->fd[SD_TMP], v[i], 0) == 0)
 			removed++;
 	}

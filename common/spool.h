@@ -29,6 +29,7 @@ struct spool {
 	int	 rootfd;
 	int	 fd[SD_COUNT];
 	bool	 netfs;		/* NFS/FUSE/CIFS: no inotify, sane rename */
+	bool	 link_moves;	/* no RENAME_NOREPLACE here (found, or tests) */
 	const char *actor;	/* who we are, for history lines */
 };
 
@@ -52,6 +53,8 @@ int	 spool_publish_at(struct spool *, int, const char *, const void *,
 	    size_t, int);
 int	 spool_rename(struct spool *, enum spool_dir, const char *,
 	    enum spool_dir, const char *, int);
+int	 spool_rename_checked(struct spool *, enum spool_dir, const char *,
+	    enum spool_dir, const char *, int (*)(void *), void *);
 int	 spool_fail(struct spool *, enum spool_dir, const char *, const char *);
 int	 spool_history(struct spool *, const char *, const char *, const char *);
 int	 spool_jobdir(struct spool *, const char *, bool);
@@ -60,6 +63,7 @@ void	 spool_failed_stage(const char *, char *, size_t);
 int	 spool_locate(struct spool *, const char *);
 int	 spool_scan(struct spool *, enum spool_dir, bool, char ***, size_t *);
 void	 spool_scan_free(char **, size_t);
+int	 spool_repair_moves(struct spool *, enum spool_dir);
 int	 spool_gc_tmp(struct spool *, int);
 int	 spool_gc_finished(struct spool *, double);
 int	 spool_gc_rejects(struct spool *, double);

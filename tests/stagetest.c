@@ -12,6 +12,7 @@
  *	crash-*     abort() (SIGABRT) every time
  *	flaky-*     temporary failure until the third attempt, then succeed
  *	slow-*      sleep 3 s, then succeed
+ *	long-*      sleep 8 s, then succeed
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ stagetest_run(struct daemon *d, const char *id)
 		abort();
 	else if (strncmp(name, "slow-", 5) == 0)
 		sleep(3);
+	else if (strncmp(name, "long-", 5) == 0)
+		sleep(8);
 	else if (strncmp(name, "flaky-", 6) == 0) {
 		if ((dfd = spool_jobdir(sp, id, false)) >= 0) {
 			if (util_read_file_at(dfd, "retry", 64, &s, NULL) == 0) {

@@ -101,7 +101,7 @@ put() {
 @test "cancel: data/ID/cancel stops the worker and fails the job as cancelled" {
 	id=$(put slow-3)
 	start_daemon "$STAGETEST"
-	wait_for 5 test -f "$SP/exporting/$id"
+	wait_for 5 test -f "$SP/data/$id/owner"
 	touch "$SP/data/$id/cancel"
 	wait_for 5 test -f "$SP/error/$id"
 	grep -q "cancelled" "$SP/data/$id/reason"
@@ -132,4 +132,16 @@ put() {
 	[ -f "$SP/request/$id" ]	# no event: still waiting
 	wait_for 10 test -f "$SP/exported/$id"
 	[ -f "$SP/request/not-a-job" ]
+}
+
+@test "a move cut short by a crash (job under its private name) is put right at start" {
+	id=$(put ok-moved)
+	# a mover that died between its two steps: the job renamed to
+	# .ID.NODE.PID.N.mv in exporting/, not yet linked anywhere
+	dead=$(sh -c 'echo $$')
+	mv "$SP/request/$id" "$SP/exporting/.$id.$(hostname -s).$dead.0.mv"
+	start_daemon "$STAGETEST"
+	wait_for 10 test -f "$SP/exported/$id" || { cat "$T/stagetest.log"; false; }
+	[ -z "$(ls -A "$SP/exporting")" ]
+	grep -q "put right 1 move(s) cut short in exporting/" "$T/stagetest.log"
 }

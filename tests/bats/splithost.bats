@@ -104,6 +104,14 @@ exactly_once() {
 
 logs() { tail -n 20 "$T"/*.log; }
 
+# never_claimed_twice HISTORY: between two claims by convertwatch the job
+# went back to exported/ (history lines "TIME STAGE ACTOR NOTE")
+never_claimed_twice() {
+	awk '$2 == "converting" { if (held) { bad = 1 } held = 1 }
+	     $2 == "exported" { held = 0 }
+	     END { exit bad }' "$1" || { echo "claimed twice:"; cat "$1"; false; }
+}
+
 @test "200 jobs: exported on host A, converted and imported on host B, each exactly once" {
 	host a
 	host b
@@ -129,7 +137,7 @@ logs() { tail -n 20 "$T"/*.log; }
 	done
 	[ "$(virsh -q -c "$URI" list --all --name | grep -c "^$PFX-")" -eq 200 ]
 	# nobody holds a finished job
-	! ls "$SP"/data/*/owner 2>/dev/null
+	[ -z "$(ls "$SP"/data/*/owner 2>/dev/null)" ]
 }
 
 @test "two convertwatch on two hosts race over 500 jobs: each converted exactly once" {
@@ -144,15 +152,50 @@ logs() { tail -n 20 "$T"/*.log; }
 	on b "$CONVERTWATCH"
 	wait_for 400 has_n converted 500 || { "$HS" -c "$T/conf" status; logs; false; }
 	exactly_once converted 500
-	# both took part, and between them they converted 500
-	na=$(grep -l ' converting convertwatch@a\[' "$SP"/data/*/history | wc -l)
-	nb=$(grep -l ' converting convertwatch@b\[' "$SP"/data/*/history | wc -l)
-	echo "# host a converted $na, host b $nb" >&3
+	# never two claims at once: a job claimed again went back to
+	# exported/ in between (a takeover, with its reason, or a retry)
+	for id in $(ls "$SP/converted"); do
+		never_claimed_twice "$SP/data/$id/history"
+	done
+	# a takeover of a live holder is allowed (a host stalled past the
+	# lease), not hidden: counted
+	takeovers=$(cat "$SP"/data/*/history | grep -c ' exported convertwatch@[ab]\[[0-9]*\] taken over by ' || true)
+	# both took part, and between them they published 500
+	na=$(cat "$SP"/data/*/history | grep -c ' converted convertwatch@a\[' || true)
+	nb=$(cat "$SP"/data/*/history | grep -c ' converted convertwatch@b\[' || true)
+	echo "# host a converted $na, host b $nb; $takeovers takeover(s)" >&3
+	if [ "$takeovers" -gt 0 ]; then
+		grep -h ' taken over by ' "$SP"/data/*/history | sed 's/^/#   /' >&3
+	fi
 	[ "$na" -gt 0 ] && [ "$nb" -gt 0 ] && [ $((na + nb)) -eq 500 ]
 	# one image per job, each equal to its source
 	[ "$(find "$T/images" -name '*.qcow2' | wc -l)" -eq 500 ]
 	[ "$(find "$T/images" -name '.*' | wc -l)" -eq 0 ]
 	qemu-img compare -q -f raw -F qcow2 "$T/src/disk.raw" "$(find "$T/images" -name '*.qcow2' | head -n 1)"
+}
+
+@test "a daemon stalled past the lease while its worker runs keeps its job: the worker beats" {
+	host a
+	host b
+	# one job whose work lasts 8 s (stagetest: request/ -> exporting/)
+	id=$(date -u +%Y%m%dT%H%M%S)-000001-00000000-$(printf '%08x' $$)-0000abcd
+	jq -n --arg id "$id" --arg p "$T/src/disk.raw" \
+	    '{version:1,id:$id,name:"long-1",source:{type:"file",path:$p}}' >"$SP/tmp/$id"
+	mv "$SP/tmp/$id" "$SP/request/$id"
+	on a "$HS_TESTDIR/stagetest" --workers 1
+	apid=$LASTPID
+	wait_for 30 test -f "$SP/data/$id/owner" || { logs; false; }
+	on b "$HS_TESTDIR/stagetest" --workers 1
+	# the daemon of host a stops (a long scan, a loaded host), its worker
+	# goes on; b polls every 0.2 s with a lease of 2 s
+	kill -STOP "$apid"
+	sleep 3.5
+	kill -CONT "$apid"
+	wait_for 60 test -f "$SP/exported/$id" || { logs; cat "$SP/data/$id/history"; false; }
+	cat "$SP/data/$id/history"
+	[ "$(grep -c 'taken over' "$SP/data/$id/history")" -eq 0 ]
+	[ "$(grep -c ' exporting stagetest@' "$SP/data/$id/history")" -eq 1 ]
+	grep -q ' exported stagetest@a\[' "$SP/data/$id/history"
 }
 
 # slow_jobs N: N exported jobs whose conversion takes a while (random data,
@@ -227,6 +270,6 @@ slow_jobs() {
 	kill -0 "$bpid"
 	exactly_once converted 2
 	for id in $held; do
-		! grep -q ' converted convertwatch@b\[' "$SP/data/$id/history"
+		[ "$(grep -c ' converted convertwatch@b\[' "$SP/data/$id/history")" -eq 0 ]
 	done
 }

@@ -6,7 +6,8 @@
  * directory modes, atomic and durable publishing, rename-as-claim (every
  * job claimed exactly once by racing processes), failing with a reason,
  * owner records and leases, scanning, locating, never following planted
- * symlinks, tmp/ and finished-job garbage collection, and clean failure on
+ * symlinks, tmp/ and finished-job garbage collection, moves without
+ * RENAME_NOREPLACE, the worker's heartbeat thread, and clean failure on
  * a missing spool.
  */
 #include <stdarg.h>
@@ -342,6 +343,122 @@ test_claim_race(void **state)
 	free(ids);
 }
 
+/*
+ * Where there is no RENAME_NOREPLACE (NFS, FUSE: forced here), RACE_KIDS
+ * processes move the same RACE_JOBS jobs out of exporting/ at once, half
+ * of them to exported/ (a publish), half back to request/ (a takeover).
+ * Each job must be moved by exactly one of them and stand in exactly one
+ * place: link+unlink alone let a publish and a takeover both succeed.
+ */
+static void
+test_linked_move_race(void **state)
+{
+	struct fx *fx = *state;
+	char (*ids)[JOBID_LEN + 1] = calloc(RACE_JOBS, sizeof(*ids));
+	int won[RACE_JOBS] = { 0 }, go[2], res[2];
+	pid_t kids[RACE_KIDS];
+	uint16_t idx;
+
+	assert_non_null(ids);
+	for (int i = 0; i < RACE_JOBS; i++) {
+		jobid_new(ids[i]);
+		put(fx, SD_EXPORTING, ids[i], "{}");
+	}
+	fx->sp.link_moves = true;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			enum spool_dir to = k % 2 ? SD_REQUEST : SD_EXPORTED;
+			char c;
+			int bad = 0;
+
+			close(go[1]);
+			close(res[0]);
+			while (read(go[0], &c, 1) < 0 && errno == EINTR)
+				;
+			for (int i = 0; i < RACE_JOBS; i++) {
+				int r = spool_rename(&fx->sp, SD_EXPORTING, ids[i],
+				    to, ids[i], SPOOL_NOCLOBBER);
+
+				if (r == 0) {
+					idx = (uint16_t)i;
+					if (write(res[1], &idx, sizeof(idx)) !=
+					    sizeof(idx))
+						bad = 1;
+				} else if (r != 1 && errno != EEXIST)
+					bad = 1;	/* EEXIST: lost too */
+			}
+			_exit(bad);
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	close(go[1]);
+	while (read(res[0], &idx, sizeof(idx)) == sizeof(idx)) {
+		assert_true(idx < RACE_JOBS);
+		won[idx]++;
+	}
+	close(res[0]);
+	for (int k = 0; k < RACE_KIDS; k++) {
+		int st;
+
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("child %d: spool_rename failed (status %#x)", k, st);
+	}
+	for (int i = 0; i < RACE_JOBS; i++) {
+		int places = exists_in(fx, SD_EXPORTED, ids[i]) +
+		    exists_in(fx, SD_REQUEST, ids[i]) +
+		    exists_in(fx, SD_EXPORTING, ids[i]);
+
+		if (won[i] != 1 || places != 1)
+			fail_msg("job %d moved %d times, in %d places", i, won[i],
+			    places);
+	}
+	assert_int_equal(count_entries(fx, "exporting"), 0);
+	free(ids);
+}
+
+/* A linked move cut short is put right for a dead mover of this node. */
+static void
+test_repair_moves(void **state)
+{
+	struct fx *fx = *state;
+	char a[JOBID_LEN + 1], b[JOBID_LEN + 1], live[JOBID_LEN + 1], name[256];
+	pid_t dead;
+	int st;
+
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	jobid_new(a);
+	jobid_new(b);
+	jobid_new(live);
+	/* a: renamed to its private name, not linked yet: goes back. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.0.mv", a, util_hostname(),
+	    (long)dead);
+	put(fx, SD_CONVERTING, name, "{}");
+	/* b: linked to converted/ already: the private name just goes. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.1.mv", b, util_hostname(),
+	    (long)dead);
+	put(fx, SD_CONVERTING, name, "{}");
+	assert_int_equal(linkat(fx->sp.fd[SD_CONVERTING], name,
+	    fx->sp.fd[SD_CONVERTED], b, 0), 0);
+	/* a live mover's is left alone. */
+	snprintf(name, sizeof(name), ".%s.%s.%ld.2.mv", live, util_hostname(),
+	    (long)getpid());
+	put(fx, SD_CONVERTING, name, "{}");
+	assert_int_equal(spool_repair_moves(&fx->sp, SD_CONVERTING), 2);
+	assert_true(exists_in(fx, SD_CONVERTING, a));
+	assert_false(exists_in(fx, SD_CONVERTING, b));
+	assert_true(exists_in(fx, SD_CONVERTED, b));
+	assert_false(exists_in(fx, SD_CONVERTING, live));
+	assert_int_equal(count_entries(fx, "converting"), 2);	/* a, live's */
+}
+
 static void
 test_fail_writes_reason(void **state)
 {
@@ -612,7 +729,7 @@ static enum owner_state
 judge(struct fx *fx, const char *id, const char *daemon, double lease)
 {
 	struct owner o;
-	time_t age;
+	double age;
 
 	return owner_judge(&fx->sp, SD_EXPORTING, id, daemon, lease, &o, &age);
 }
@@ -649,6 +766,26 @@ test_owner_judge(void **state)
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
 	put_owner(fx, id, "exportd", "elsewhere", "b00t", 4242, 120);
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_EXPIRED);
+	/* Ages to the nanosecond: a heartbeat 2.5 s old is within a lease
+	   of 2.9 s (whole seconds read it as 3 s half of the time). */
+	for (int i = 0; i < 20; i++) {
+		struct timespec ts[2];
+		int dfd = spool_jobdir(&fx->sp, id, false);
+
+		clock_gettime(CLOCK_REALTIME, &ts[0]);
+		ts[0].tv_sec -= 2;
+		ts[0].tv_nsec -= 500000000L;
+		if (ts[0].tv_nsec < 0) {
+			ts[0].tv_nsec += 1000000000L;
+			ts[0].tv_sec--;
+		}
+		ts[1] = ts[0];
+		assert_int_equal(utimensat(dfd, "owner", ts, AT_SYMLINK_NOFOLLOW), 0);
+		close(dfd);
+		assert_int_equal(judge(fx, id, "exportd", 2.9), OWNER_REMOTE_LIVE);
+		assert_int_equal(judge(fx, id, "exportd", 2.4), OWNER_REMOTE_EXPIRED);
+		usleep(50000);
+	}
 	assert_int_equal(owner_touch(&fx->sp, id), 0);
 	assert_int_equal(judge(fx, id, "exportd", 60), OWNER_REMOTE_LIVE);
 	/* This node: a live process under the daemon's name holds it, even
@@ -676,6 +813,63 @@ test_owner_judge(void **state)
 	assert_int_equal(judge(fx, id, self, 60), OWNER_LOCAL_DEAD);
 	owner_remove(&fx->sp, id);
 	assert_int_equal(owner_read(&fx->sp, id, &o), 1);
+}
+
+/* mtime of data/ID/owner, seconds ago. */
+static double
+owner_mtime_age(struct fx *fx, const char *id)
+{
+	struct timespec now;
+	struct owner o;
+
+	assert_int_equal(owner_read(&fx->sp, id, &o), 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)(now.tv_sec - o.heartbeat_ts.tv_sec) +
+	    (double)(now.tv_nsec - o.heartbeat_ts.tv_nsec) / 1e9;
+}
+
+/*
+ * The worker's heartbeat thread touches the record while it is the one
+ * its daemon wrote, and stops touching once it is someone else's.
+ */
+static void
+test_owner_beat(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1];
+	pid_t kid;
+	int st;
+
+	jobid_new(id);
+	put(fx, SD_CONVERTING, id, "{}");
+	assert_int_equal(owner_write(&fx->sp, id, "convertwatch"), 0);
+	if ((kid = fork()) == 0) {
+		if (owner_beat_start(&fx->sp, id, 0.05) == 0)
+			pause();
+		_exit(1);
+	}
+	assert_true(kid > 0);
+	/* its own record, made old: beaten within a few intervals */
+	{
+		struct timespec ts[2];
+		int dfd = spool_jobdir(&fx->sp, id, false);
+
+		clock_gettime(CLOCK_REALTIME, &ts[0]);
+		ts[0].tv_sec -= 100;
+		ts[1] = ts[0];
+		assert_int_equal(utimensat(dfd, "owner", ts, AT_SYMLINK_NOFOLLOW), 0);
+		close(dfd);
+	}
+	for (int i = 0; i < 250 && owner_mtime_age(fx, id) > 50; i++)
+		usleep(20000);
+	st = owner_mtime_age(fx, id) < 1;
+	/* the record changes hands: the thread keeps off it */
+	put_owner(fx, id, "convertwatch", "elsewhere", "b00t", 4242, 100);
+	usleep(300000);
+	st = st && owner_mtime_age(fx, id) > 99;
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+	assert_true(st);
 }
 
 /* Finished jobs past their age go with their data; nothing else does. */
@@ -813,6 +1007,8 @@ main(void)
 		T(test_publish_noclobber),
 		T(test_rename_results),
 		T(test_claim_race),
+		T(test_linked_move_race),
+		T(test_repair_moves),
 		T(test_fail_writes_reason),
 		T(test_history_escaped),
 		T(test_scan),
@@ -822,6 +1018,7 @@ main(void)
 		T(test_gc_tmp),
 		T(test_gc_tmp_dead_pid),
 		T(test_owner_judge),
+		T(test_owner_beat),
 		T(test_gc_finished),
 		T(test_gc_rejects),
 		T(test_open_missing),
