@@ -1,7 +1,13 @@
 /*
  * convertwatch - conversion: exported/ -> converting/ -> converted/.
  *
- * For each disk of job.vm, checks again what the exported file names
+ * A disk exportd left in place (data/ID/inplace.json) is reopened
+ * beneath its source root without following symlinks, compared with what
+ * exportd recorded (inode, size, mtime, ctime; device on the same node)
+ * before and after the conversion - a change is a permanent failure,
+ * never a mixed image - and handed to qemu-img as /dev/fd/N of that
+ * descriptor, read-only (an OVA member through the raw driver's offset
+ * and size). For each disk of job.vm, checks again what the exported file names
  * besides itself (conv_source; common/imgref.c says why exportd's check is
  * not enough alone), then runs `qemu-img convert` with an argv (no shell),
  * an explicit -f and a json: filename that pins the file and switches
@@ -30,10 +36,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -65,6 +74,10 @@ struct conv {
 	int		 datafd;	/* data/ID */
 	bool		 guest;		/* a guest step follows (convert.guest) */
 	bool		 perm_warned;	/* imgperm fell back: said once */
+	cJSON		*inplace;	/* data/ID/inplace.json, or NULL */
+	const cJSON	*rec;		/* this disk's record in it, or NULL */
+	int		 srcfd;		/* the in-place source, checked */
+	int		 childfd;	/* its dup for qemu-img (/dev/fd/N) */
 	const char	*tmpname;	/* this disk's dot-name in outdir */
 	int		 tmpfd;		/* open on it once qemu-img made it */
 	uint64_t	 wbmark;	/* progress at the last write-back */
@@ -245,9 +258,259 @@ conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
 }
 
 /*
- * The exported disk as qemu-img gets it (*src, malloc'd): checked again
- * here, so that qemu opens nothing but it and the extents beside it in
- * data/ID/ (common/imgref.c says why both this and exportd check), and
+ * The disks exportd left in place (data/ID/inplace.json, spool-layout.md):
+ * what it checked of each, to be found again. Absent: every disk was
+ * copied into data/ID/.
+ */
+static int
+conv_inplace_load(struct conv *c)
+{
+	char err[256], *buf = NULL;
+	size_t len;
+	int fd;
+
+	if ((fd = openat(c->datafd, "inplace.json", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : worker_retry(c->d,
+		    "data/%s/inplace.json: %s", c->id, strerror(errno));
+	if (util_read_all(fd, 1 << 20, &buf, &len) != 0) {
+		close(fd);
+		return worker_retry(c->d, "data/%s/inplace.json: %s", c->id,
+		    strerror(errno));
+	}
+	close(fd);
+	c->inplace = job_parse(buf, len, err, sizeof(err));
+	free(buf);
+	if (c->inplace == NULL)
+		return worker_fail(c->d, "data/%s/inplace.json: %s", c->id, err);
+	return 0;
+}
+
+static const cJSON *
+conv_inplace_find(const struct conv *c, const char *file)
+{
+	const cJSON *it;
+	const char *f;
+
+	cJSON_ArrayForEach(it, job_get(c->inplace, "disks"))
+		if ((f = job_get_str(it, "file")) != NULL && strcmp(f, file) == 0)
+			return it;
+	return NULL;
+}
+
+/* A number of the record (a decimal string); false if missing or bad. */
+static bool
+conv_rec_num(const cJSON *rec, const char *key, uint64_t *v)
+{
+	const char *s = job_get_str(rec, key);
+	char *end;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static uint64_t
+conv_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/*
+ * Is st what exportd recorded? Inode, size, mtime and ctime (a submitter
+ * may set an mtime back, never a ctime); the device number only on the
+ * node that recorded it (another NFS client numbers the same export
+ * differently). NULL if so, else what differs.
+ */
+static const char *
+conv_rec_differs(const cJSON *rec, const struct stat *st)
+{
+	uint64_t dev, ino, size, mt, ct;
+	const char *node = job_get_str(rec, "node");
+
+	if (!conv_rec_num(rec, "dev", &dev) || !conv_rec_num(rec, "ino", &ino) ||
+	    !conv_rec_num(rec, "size", &size) ||
+	    !conv_rec_num(rec, "mtime_ns", &mt) ||
+	    !conv_rec_num(rec, "ctime_ns", &ct))
+		return "the record is incomplete";
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (ino != (uint64_t)st->st_ino || (node != NULL &&
+	    strcmp(node, util_hostname()) == 0 && dev != (uint64_t)st->st_dev))
+		return "another file (device or inode)";
+	if (size != (uint64_t)st->st_size)
+		return "its size";
+	if (mt != conv_ns(&st->st_mtim))
+		return "its mtime";
+	if (ct != conv_ns(&st->st_ctim))
+		return "its ctime";
+	return NULL;
+}
+
+/*
+ * The root of a record: one of this host's source_roots (the record is
+ * the daemons' file, but a root is the operator's word), resolved as
+ * exportd resolves it; an O_PATH descriptor, or -1.
+ */
+static int
+conv_inplace_root(const char *root)
+{
+	const char **roots = NULL;
+	char real[PATH_MAX];
+	bool known = false;
+
+	conf_list("source_roots", &roots);
+	for (size_t i = 0; roots != NULL && roots[i] != NULL; i++)
+		known = known || strcmp(roots[i], root) == 0;
+	free(roots);
+	if (!known) {
+		errno = EPERM;
+		return -1;
+	}
+	if (realpath(root, real) == NULL)
+		return -1;
+	return open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * An in-place source: ROOT/PATH reopened confined (openat2 from the
+ * root's descriptor, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS: a symlink
+ * swapped in anywhere on the path is not followed; O_NONBLOCK: a FIFO
+ * does not block us), and what it is compared with what exportd recorded
+ * from the descriptor it checked. A file gone, replaced or changed since
+ * export is a permanent failure: the job is exported again or not at all.
+ */
+static int
+conv_inplace_open(struct conv *c, const struct vm_disk *d)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+	const char *root = job_get_str(c->rec, "root");
+	const char *path = job_get_str(c->rec, "path");
+	const char *why;
+	struct stat st;
+	int rfd, e;
+
+	if (root == NULL || path == NULL || path[0] == '/')
+		return worker_fail(c->d, "data/%s/inplace.json: %s: no root or "
+		    "path", c->id, d->file);
+	if ((rfd = conv_inplace_root(root)) < 0)
+		return errno == EPERM ? worker_fail(c->d, "%s: source root %s is "
+		    "not in this host's source_roots: the source must be visible "
+		    "here at the same root, or the job must copy (source.copy)",
+		    d->file, root) : worker_fail(c->d, "%s: source root %s: %s "
+		    "(gone? then the job must copy: source.copy)", d->file, root,
+		    strerror(errno));
+	c->srcfd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	e = errno;
+	close(rfd);
+	if (c->srcfd < 0)
+		return e == ENOENT || e == ELOOP || e == EXDEV || e == ENOTDIR ?
+		    worker_fail(c->d, "%s: source %s/%s is gone or was replaced "
+		    "by a symbolic link since export (not followed): submit the "
+		    "job again", d->file, root, path) : worker_retry(c->d,
+		    "%s: source %s/%s: %s", d->file, root, path, strerror(e));
+	if (fstat(c->srcfd, &st) != 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	if ((why = conv_rec_differs(c->rec, &st)) != NULL)
+		return worker_fail(c->d, "%s: source %s/%s changed since export "
+		    "(%s): not converted, never a mixed image; submit the job "
+		    "again", d->file, root, path, why);
+	return 0;
+}
+
+/*
+ * What an in-place image names besides itself, checked again on the
+ * descriptor just compared (or, for an OVA member, on the window of it
+ * that the check reads): nothing at all may be named (a text descriptor
+ * is never left in place).
+ */
+static int
+conv_inplace_check(struct conv *c, const struct vm_disk *d, uint64_t off,
+    uint64_t len)
+{
+	char err[512];
+	uint64_t size = 0;
+	int fd = len > 0 ? imgref_window(c->srcfd, off, len) : c->srcfd, rc;
+
+	if (fd < 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	rc = imgref_check(c->datafd, fd, d->format, d->file, &size, err,
+	    sizeof(err));
+	if (fd != c->srcfd)
+		close(fd);
+	if (rc == IMGREF_OK && size > 0)
+		return worker_fail(c->d, "%s: a VMDK descriptor cannot be read in "
+		    "place", d->file);
+	if (rc == IMGREF_BAD)
+		return worker_fail(c->d, "%s", err);
+	if (rc != IMGREF_OK)
+		return worker_retry(c->d, "%s", err);
+	return 0;
+}
+
+/*
+ * An in-place source as qemu-img gets it: /dev/fd/N of a dup of the
+ * checked descriptor that qemu-img inherits (proc_run keeps descriptors
+ * without close-on-exec), read-only, backing off, an OVA member through
+ * the raw driver's offset and size (imgref_json_at).
+ */
+static int
+conv_inplace_source(struct conv *c, const struct vm_disk *d, char **src)
+{
+	uint64_t off = 0, len = 0;
+	char path[32];
+	int rc;
+
+	if (job_get(c->rec, "length") != NULL &&
+	    (!conv_rec_num(c->rec, "offset", &off) ||
+	    !conv_rec_num(c->rec, "length", &len) || len == 0))
+		return worker_fail(c->d, "data/%s/inplace.json: %s: bad offset "
+		    "or length", c->id, d->file);
+	if ((rc = conv_inplace_open(c, d)) != 0 ||
+	    (rc = conv_inplace_check(c, d, off, len)) != 0)
+		return rc;
+	if ((c->childfd = dup(c->srcfd)) < 0)	/* no O_CLOEXEC */
+		return worker_retry(c->d, "dup: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/dev/fd/%d", c->childfd);
+	if ((*src = imgref_json_at(vmdesc_qemu_format(d->format), path, off,
+	    len)) == NULL)
+		return worker_retry(c->d, "out of memory");
+	log_info("%s: read in place from %s/%s%s", d->file,
+	    job_get_str(c->rec, "root"), job_get_str(c->rec, "path"),
+	    len > 0 ? " (an archive member)" : "");
+	return 0;
+}
+
+/* After the conversion: the in-place source must still be as recorded. */
+static int
+conv_inplace_after(struct conv *c, const struct vm_disk *d)
+{
+	struct stat st;
+	const char *why;
+
+	if (c->rec == NULL)
+		return 0;
+	if (fstat(c->srcfd, &st) != 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	if ((why = conv_rec_differs(c->rec, &st)) != NULL)
+		return worker_fail(c->d, "%s: source %s/%s changed during the "
+		    "conversion (%s): the image is discarded, never a mixed one; "
+		    "submit the job again", d->file, job_get_str(c->rec, "root"),
+		    job_get_str(c->rec, "path"), why);
+	return 0;
+}
+
+/*
+ * The exported disk as qemu-img gets it (*src, malloc'd). In place (a
+ * record in data/ID/inplace.json): conv_inplace_source. Else checked
+ * again here, so that qemu opens nothing but it and the extents beside it
+ * in data/ID/ (common/imgref.c says why both this and exportd check), and
  * named by a json: filename with that path and backing files off.
  */
 static int
@@ -257,6 +520,8 @@ conv_source(struct conv *c, const struct vm_disk *d, char **src)
 	int fd, rc;
 
 	*src = NULL;
+	if ((c->rec = conv_inplace_find(c, d->file)) != NULL)
+		return conv_inplace_source(c, d, src);
 	if ((fd = openat(c->datafd, d->file, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0)
 		return errno == ENOENT || errno == ELOOP ? worker_fail(c->d,
@@ -420,6 +685,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
+	if ((rc = conv_inplace_after(c, d)) != 0)
+		goto fail;
 	if (conv_tmpfd(c) < 0 || conv_perm(c, c->tmpfd, false, perr,
 	    sizeof(perr)) != 0) {
 		rc = worker_retry(c->d, "%s: %s", tmp, c->tmpfd < 0 ?
@@ -446,7 +713,12 @@ fail:
 out:
 	if (c->tmpfd >= 0)
 		close(c->tmpfd);
-	c->tmpfd = -1;
+	if (c->srcfd >= 0)
+		close(c->srcfd);
+	if (c->childfd >= 0)
+		close(c->childfd);
+	c->tmpfd = c->srcfd = c->childfd = -1;
+	c->rec = NULL;
 	c->measure = NULL;
 	free(src);
 	free(dst);
@@ -592,7 +864,7 @@ convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
-	    .tmpfd = -1, .datafd = -1 };
+	    .tmpfd = -1, .datafd = -1, .srcfd = -1, .childfd = -1 };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;
@@ -618,7 +890,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		goto out;
 	}
 	c.datafd = datafd;
-	if ((rc = conv_outdir(&c)) != 0)
+	if ((rc = conv_inplace_load(&c)) != 0 || (rc = conv_outdir(&c)) != 0)
 		goto out;
 	for (size_t i = 0; i < vm.ndisks; i++)
 		total += vm.disks[i].virtual_size;
@@ -645,6 +917,7 @@ out:
 	if (c.outfd >= 0)
 		close(c.outfd);
 	free(c.outdir);
+	cJSON_Delete(c.inplace);
 	free(out);
 	vmdesc_free(&vm);
 	cJSON_Delete(job);

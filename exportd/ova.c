@@ -5,7 +5,10 @@
  * The archive is read once, front to back: the descriptor and manifest
  * are kept in memory (bounded), every other member is streamed straight
  * into data/ID/ (sparse, under a dot-name until complete) while its SHA-1
- * and SHA-256 are computed, so a disk is never copied twice. Members must
+ * and SHA-256 are computed, so a disk is never copied twice - or, read in
+ * place (a local OVA, not source.copy), a member that is a sparse VMDK is
+ * only digested and stays in the archive, recorded by its offset and
+ * size for convertwatch (disk_member). Members must
  * be regular files with clean relative names: links, devices, absolute
  * names, ".." and the names of the spool's own files in data/ID/ (its
  * history, log, reason...) are refused. Afterwards every digest the
@@ -39,6 +42,8 @@ struct ova_member {
 	char		*name;		/* as in the archive */
 	char		 sha1[41], sha256[65];
 	bool		 disk;		/* landed in data/ID/ under its base name */
+	bool		 inplace;	/* or left in the archive: off, size */
+	uint64_t	 off, size;
 };
 
 struct ova {
@@ -232,11 +237,70 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 	return rc;
 }
 
+/*
+ * Read a member in place: its digests on the way through, nothing
+ * written; it stays in the archive at [off, off + size), recorded once
+ * the OVF says it is a disk (disk_member).
+ */
+static int
+ova_pass(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
+{
+	char buf[CHUNK];
+	struct digest dg;
+	uint64_t left = size;
+	int rc = 0;
+
+	if (!util_filename_valid(ova_base(m->name)))
+		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
+		    "name", o->what, m->name);
+	digest_init(&dg, true, true);
+	while (left > 0 && rc == 0) {
+		size_t k = left > CHUNK ? CHUNK : (size_t)left;
+
+		if ((rc = ova_read(o, buf, k)) == 0) {
+			digest_update(&dg, buf, k);
+			left -= k;
+			progress_add(&o->ctx->pg, k);
+		}
+	}
+	digest_final(&dg);
+	digest_free(&dg);
+	memcpy(m->sha1, dg.hex1, sizeof(m->sha1));
+	memcpy(m->sha256, dg.hex256, sizeof(m->sha256));
+	m->inplace = m->disk = rc == 0;
+	m->off = off;
+	m->size = size;
+	return rc;
+}
+
+/*
+ * In place (ctx->inplace) a sparse VMDK member (magic KDMV: the
+ * streamOptimized disk of every OVA) stays in the archive: it names no
+ * other file, and qemu reads it through the raw driver's offset and
+ * size. Anything else (a text descriptor, whose extents qemu would look
+ * for by name; other formats) lands in data/ID/ as before. 1: in place.
+ */
+static int
+ova_member_inplace(struct ova *o, uint64_t *off)
+{
+	unsigned char magic[4] = { 0 };
+	off_t pos;
+
+	if (!o->ctx->inplace || o->ctx->root == NULL)
+		return 0;
+	if ((pos = lseek(o->fd, 0, SEEK_CUR)) < 0 ||
+	    pread(o->fd, magic, sizeof(magic), pos) != (ssize_t)sizeof(magic))
+		return 0;
+	*off = (uint64_t)pos;
+	return memcmp(magic, "KDMV", 4) == 0;
+}
+
 static int
 ova_member(struct ova *o, const char *name, uint64_t size)
 {
 	struct ova_member *m;
 	const char *dot = strrchr(name, '.');
+	uint64_t off = 0;
 	int rc;
 
 	if (dot && strcasecmp(dot, ".ovf") == 0 && o->ovf == NULL) {
@@ -257,6 +321,8 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 			    o->what, ova_base(name));
 	m = &o->m[o->nm++];
 	m->name = xstrdup(name);
+	if (ova_member_inplace(o, &off))
+		return ova_pass(o, m, off, size);
 	return ova_land(o, m, size);
 }
 
@@ -377,7 +443,9 @@ ova_disks(struct ova *o)
 			    "which is not in the archive", o->what, d->file);
 		free(d->file);
 		d->file = xstrdup(ova_base(m->name));
-		if ((rc = disk_landed(ctx, d)) != 0)
+		rc = m->inplace ? disk_member(ctx, d, o->fd, m->off, m->size,
+		    o->what) : disk_landed(ctx, d);
+		if (rc != 0)
 			return rc;
 	}
 	return 0;
