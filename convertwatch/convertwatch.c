@@ -312,6 +312,15 @@ conv_rec_num(const cJSON *rec, const char *key, uint64_t *v)
 	return errno == 0 && *end == '\0';
 }
 
+/* Where a record's path is: its root, or "data" (data/ID/). */
+static const char *
+conv_rec_root(const cJSON *rec)
+{
+	const char *root = job_get_str(rec, "root");
+
+	return cJSON_IsTrue(job_get(rec, "data")) ? "data" : root ? root : "?";
+}
+
 static uint64_t
 conv_ns(const struct timespec *ts)
 {
@@ -396,10 +405,18 @@ conv_inplace_open(struct conv *c, const struct vm_disk *d)
 	struct stat st;
 	int rfd, e;
 
-	if (root == NULL || path == NULL || path[0] == '/')
+	if (cJSON_IsTrue(job_get(c->rec, "data"))) {
+		/* a download of exportd's in data/ID/: a plain name there */
+		root = "data";
+		if (path == NULL || !util_filename_valid(path))
+			return worker_fail(c->d, "data/%s/inplace.json: %s: bad path",
+			    c->id, d->file);
+		if ((rfd = fcntl(c->datafd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return worker_retry(c->d, "dup: %s", strerror(errno));
+	} else if (root == NULL || path == NULL || path[0] == '/')
 		return worker_fail(c->d, "data/%s/inplace.json: %s: no root or "
 		    "path", c->id, d->file);
-	if ((rfd = conv_inplace_root(root)) < 0)
+	else if ((rfd = conv_inplace_root(root)) < 0)
 		return errno == EPERM ? worker_fail(c->d, "%s: source root %s is "
 		    "not in this host's source_roots: the source must be visible "
 		    "here at the same root, or the job must copy (source.copy)",
@@ -482,7 +499,7 @@ conv_inplace_source(struct conv *c, const struct vm_disk *d, char **src)
 	    len)) == NULL)
 		return worker_retry(c->d, "out of memory");
 	log_info("%s: read in place from %s/%s%s", d->file,
-	    job_get_str(c->rec, "root"), job_get_str(c->rec, "path"),
+	    conv_rec_root(c->rec), job_get_str(c->rec, "path"),
 	    len > 0 ? " (an archive member)" : "");
 	return 0;
 }
@@ -501,7 +518,7 @@ conv_inplace_after(struct conv *c, const struct vm_disk *d)
 	if ((why = conv_rec_differs(c->rec, &st)) != NULL)
 		return worker_fail(c->d, "%s: source %s/%s changed during the "
 		    "conversion (%s): the image is discarded, never a mixed one; "
-		    "submit the job again", d->file, job_get_str(c->rec, "root"),
+		    "submit the job again", d->file, conv_rec_root(c->rec),
 		    job_get_str(c->rec, "path"), why);
 	return 0;
 }
@@ -849,14 +866,25 @@ conv_guest(struct conv *c, const char *mode, struct vmdesc *vm)
 	return worker_fail(c->d, "guest conversion (%s): %s", mode, err);
 }
 
-/* The exported copies are no longer needed once converted. */
+/*
+ * The exported copies are no longer needed once converted, nor a
+ * download read in place (an OVA in data/ID/); a source read in place
+ * elsewhere is the submitter's and stays.
+ */
 static void
-conv_drop_exported(const struct vmdesc *vm, int datafd)
+conv_drop_exported(const struct conv *c, const struct vmdesc *vm, int datafd)
 {
+	const cJSON *it;
+	const char *p;
+
 	if (conf_bool("convert.keep_exported", false))
 		return;
 	for (size_t i = 0; i < vm->ndisks; i++)
 		unlinkat(datafd, vm->disks[i].file, 0);
+	cJSON_ArrayForEach(it, job_get(c->inplace, "disks"))
+		if (cJSON_IsTrue(job_get(it, "data")) &&
+		    (p = job_get_str(it, "path")) != NULL && util_filename_valid(p))
+			unlinkat(datafd, p, 0);
 }
 
 static int
@@ -909,7 +937,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		rc = worker_retry(d, "cannot rewrite the job: %s", strerror(errno));
 		goto out;
 	}
-	conv_drop_exported(&vm, datafd);
+	conv_drop_exported(&c, &vm, datafd);
 	log_info("converted %zu disk(s) into %s", vm.ndisks, c.outdir);
 out:
 	if (datafd >= 0)

@@ -505,7 +505,10 @@ disk_record(struct export_ctx *ctx, int fd, const char *rel,
 	    xasprintf("%s/%s", ctx->relbase, rel) : xstrdup(rel);
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "file", file);
-	cJSON_AddStringToObject(r, "root", ctx->root);
+	if (ctx->indata)
+		cJSON_AddTrueToObject(r, "data");	/* path is in data/ID/ */
+	else
+		cJSON_AddStringToObject(r, "root", ctx->root);
 	cJSON_AddStringToObject(r, "path", path);
 	cJSON_AddStringToObject(r, "node", util_hostname());
 	disk_rec_num(r, "dev", (uint64_t)st.st_dev);
@@ -531,7 +534,7 @@ disk_record(struct export_ctx *ctx, int fd, const char *rel,
 static int
 disk_keep(struct export_ctx *ctx, int fd, const char *name, const char *rel)
 {
-	if (!ctx->inplace || ctx->root == NULL)
+	if (!ctx->inplace || ctx->root == NULL || ctx->indata)
 		return disk_copy(ctx, fd, name, rel);
 	return disk_record(ctx, fd, rel, name, 0, 0);
 }

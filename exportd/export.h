@@ -36,6 +36,7 @@ struct export_ctx {
 	bool		 nospace;	/* failed for want of space in data/ID/ */
 	bool		 inplace;	/* local disks read in place (disk_record) */
 	const char	*root;		/* source root of the file being read */
+	bool		 indata;	/* or the file is a download in data/ID/ */
 	char		*relbase;	/* its directory beneath root ("" at root) */
 	bool		 have_st0;	/* st0: the located file when opened */
 	struct stat	 st0;

@@ -286,7 +286,7 @@ ova_member_inplace(struct ova *o, uint64_t *off)
 	unsigned char magic[4] = { 0 };
 	off_t pos;
 
-	if (!o->ctx->inplace || o->ctx->root == NULL)
+	if (!o->ctx->inplace || (o->ctx->root == NULL && !o->ctx->indata))
 		return 0;
 	if ((pos = lseek(o->fd, 0, SEEK_CUR)) < 0 ||
 	    pread(o->fd, magic, sizeof(magic), pos) != (ssize_t)sizeof(magic))

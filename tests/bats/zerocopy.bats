@@ -205,3 +205,22 @@ no_copy() {
 	failed "$id" "not in this host's source_roots"
 	failed "$id" "source.copy"
 }
+
+@test "an HTTP OVA is converted from the download without unpacking it, which goes once converted" {
+	start_nginx "$T/src"
+	chmod 0644 "$T/src"/*
+	id=$(job web "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/hs-sample.ova\"}")
+	export_all
+	exported "$id"
+	# the archive is there, its disk member not unpacked beside it
+	cmp "$T/src/hs-sample.ova" "$SP/data/$id/hs-sample.ova"
+	[ ! -e "$SP/data/$id/hs-sample-disk1.vmdk" ]
+	rec=$SP/data/$id/inplace.json
+	[ "$(jq -r '.disks[0].data' "$rec")" = true ]
+	[ "$(jq -r '.disks[0].path' "$rec")" = hs-sample.ova ]
+	[ "$(jq -r '.disks[0] | has("root")' "$rec")" = false ]
+	convert_all
+	converted_ok "$id" "$RAW"
+	grep -q "read in place from data/hs-sample.ova (an archive member)" "$SP/data/$id/log"
+	[ ! -e "$SP/data/$id/hs-sample.ova" ]
+}
