@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@
 #include "log.h"
 #include "progress.h"
 #include "proc.h"
+#include "srcdigest.h"
 #include "util.h"
 #include "vmdesc.h"
 
@@ -78,6 +80,7 @@ struct conv {
 	const cJSON	*rec;		/* this disk's record in it, or NULL */
 	int		 srcfd;		/* the in-place source, checked */
 	int		 childfd;	/* its dup for qemu-img (/dev/fd/N) */
+	struct srcdigest dg;		/* its manifest digests, being computed */
 	const char	*tmpname;	/* this disk's dot-name in outdir */
 	int		 tmpfd;		/* open on it once qemu-img made it */
 	uint64_t	 wbmark;	/* progress at the last write-back */
@@ -504,6 +507,66 @@ conv_inplace_source(struct conv *c, const struct vm_disk *d, char **src)
 	return 0;
 }
 
+/* A digest of the record: hex digits of the right length, or NULL. */
+static const char *
+conv_rec_hex(const cJSON *rec, const char *key, size_t len)
+{
+	const char *h = job_get_str(rec, key);
+
+	return h != NULL && strlen(h) == len &&
+	    strspn(h, "0123456789abcdefABCDEF") == len ? h : NULL;
+}
+
+/*
+ * An OVA member exportd did not read (ova.c, ova_defer): the manifest's
+ * digests come with its record, and are computed here by a child while
+ * qemu-img converts the same bytes (srcdigest.c).
+ */
+static int
+conv_digest_start(struct conv *c, const struct vm_disk *d)
+{
+	uint64_t off, len;
+
+	if (c->rec == NULL || (job_get(c->rec, "sha1") == NULL &&
+	    job_get(c->rec, "sha256") == NULL))
+		return 0;
+	if (!conv_rec_num(c->rec, "offset", &off) ||
+	    !conv_rec_num(c->rec, "length", &len))
+		return worker_fail(c->d, "data/%s/inplace.json: %s: digests "
+		    "without offset and length", c->id, d->file);
+	if (srcdigest_start(&c->dg, c->srcfd, off, len) != 0)
+		return worker_retry(c->d, "cannot start the digest of %s: %s",
+		    d->file, strerror(errno));
+	return 0;
+}
+
+/* The digests against the manifest's: a mismatch is permanent. */
+static int
+conv_digest_check(struct conv *c, const struct vm_disk *d)
+{
+	const char *w1 = job_get_str(c->rec, "sha1");
+	const char *w256 = job_get_str(c->rec, "sha256");
+	const char *path = job_get_str(c->rec, "path"), *base;
+
+	if (c->dg.pid < 0 || path == NULL)
+		return 0;
+	if (srcdigest_finish(&c->dg) != 0)
+		return worker_retry(c->d, "%s: the digest of the source could not "
+		    "be read: %s", d->file, strerror(errno));
+	if ((w1 != NULL && (conv_rec_hex(c->rec, "sha1", 40) == NULL ||
+	    strcasecmp(w1, c->dg.hex1) != 0)) ||
+	    (w256 != NULL && (conv_rec_hex(c->rec, "sha256", 64) == NULL ||
+	    strcasecmp(w256, c->dg.hex256) != 0)))
+		return worker_fail(c->d, "%s: %s of %s does not match the manifest "
+		    "(expected %s, got %s): not converted",
+		    (base = strrchr(path, '/')) ? base + 1 : path,
+		    w256 ? "SHA256" : "SHA1", d->file, w256 ? w256 : w1,
+		    w256 ? c->dg.hex256 : c->dg.hex1);
+	log_info("%s: %s as the manifest says", d->file, w256 ? "SHA256" :
+	    "SHA1");
+	return 0;
+}
+
 /* After the conversion: the in-place source must still be as recorded. */
 static int
 conv_inplace_after(struct conv *c, const struct vm_disk *d)
@@ -661,6 +724,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	}
 	log_info("disk %zu: qemu-img convert -f %s -O %s %s", n, d->format, ofmt,
 	    d->file);
+	if ((rc = conv_digest_start(c, d)) != 0)
+		goto out;
 	if ((rc = conv_qemu(c, argv, true, &r)) != 0)
 		goto out;
 	if (r.status != 0) {
@@ -669,6 +734,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		goto fail;
 	}
 	proc_result_free(&r);
+	if ((rc = conv_digest_check(c, d)) != 0)
+		goto fail;
 	/* The rest of it goes to the disk while qemu-img check reads it. */
 	conv_writeback(c);
 	if (strcmp(ofmt, "qcow2") == 0) {
@@ -734,6 +801,7 @@ out:
 		close(c->srcfd);
 	if (c->childfd >= 0)
 		close(c->childfd);
+	srcdigest_abort(&c->dg);
 	c->tmpfd = c->srcfd = c->childfd = -1;
 	c->rec = NULL;
 	c->measure = NULL;
@@ -892,7 +960,8 @@ convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
-	    .tmpfd = -1, .datafd = -1, .srcfd = -1, .childfd = -1 };
+	    .tmpfd = -1, .datafd = -1, .srcfd = -1, .childfd = -1,
+	    .dg = { .pid = -1, .rfd = -1 } };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;

@@ -570,14 +570,15 @@ disk_records_publish(struct export_ctx *ctx)
 
 /*
  * An OVA member read in place: bytes [off, off + len) of fd, the archive
- * exportd opened as the submitter and read front to back (the manifest's
- * digests were checked over these very bytes). Checked like a landed
+ * exportd opened as the submitter (the manifest's digests were checked
+ * over these very bytes, or, sha1/sha256 not NULL, are recorded for
+ * convertwatch to check as it reads them). Checked like a landed
  * disk (its magic; nothing it names), described by qemu-img through the
  * raw driver's offset and size, and recorded (disk_record).
  */
 int
 disk_member(struct export_ctx *ctx, struct vm_disk *d, int fd, uint64_t off,
-    uint64_t len, const char *what)
+    uint64_t len, const char *what, const char *sha1, const char *sha256)
 {
 	char err[512];
 	uint64_t size = 0;
@@ -609,6 +610,12 @@ disk_member(struct export_ctx *ctx, struct vm_disk *d, int fd, uint64_t off,
 		rc = disk_qemu_info(ctx, d, fd, off, len);
 	if (rc == 0)
 		rc = disk_record(ctx, fd, what, d->file, off, len);
+	if (rc == 0 && sha1 != NULL && sha1[0])	/* for convertwatch to check */
+		cJSON_AddStringToObject(cJSON_GetArrayItem(ctx->records,
+		    cJSON_GetArraySize(ctx->records) - 1), "sha1", sha1);
+	if (rc == 0 && sha256 != NULL && sha256[0])
+		cJSON_AddStringToObject(cJSON_GetArrayItem(ctx->records,
+		    cJSON_GetArraySize(ctx->records) - 1), "sha256", sha256);
 	return rc;
 }
 

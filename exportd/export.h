@@ -72,7 +72,7 @@ int	 disk_add_vmdk(struct export_ctx *, int, int, const char *,
 	    struct vm_disk *);
 int	 disk_landed(struct export_ctx *, struct vm_disk *);
 int	 disk_member(struct export_ctx *, struct vm_disk *, int, uint64_t,
-	    uint64_t, const char *);
+	    uint64_t, const char *, const char *, const char *);
 int	 disk_records_publish(struct export_ctx *);
 int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,

@@ -6,9 +6,10 @@
  * are kept in memory (bounded), every other member is streamed straight
  * into data/ID/ (sparse, under a dot-name until complete) while its SHA-1
  * and SHA-256 are computed, so a disk is never copied twice - or, read in
- * place (a local OVA, not source.copy), a member that is a sparse VMDK is
- * only digested and stays in the archive, recorded by its offset and
- * size for convertwatch (disk_member). Members must
+ * place (a local OVA, not source.copy, or a download), a member that is a
+ * sparse VMDK stays in the archive, recorded by its offset and size for
+ * convertwatch (disk_member), and is not even read here: convertwatch
+ * checks the manifest's digests of it as it converts it (ova_defer). Members must
  * be regular files with clean relative names: links, devices, absolute
  * names, ".." and the names of the spool's own files in data/ID/ (its
  * history, log, reason...) are refused. Afterwards every digest the
@@ -43,7 +44,9 @@ struct ova_member {
 	char		 sha1[41], sha256[65];
 	bool		 disk;		/* landed in data/ID/ under its base name */
 	bool		 inplace;	/* or left in the archive: off, size */
+	bool		 deferred;	/* not read: digests checked by convertwatch */
 	uint64_t	 off, size;
+	char		 want1[41], want256[65];	/* the manifest's, if deferred */
 };
 
 struct ova {
@@ -274,6 +277,30 @@ ova_pass(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
 }
 
 /*
+ * A member left in place and not even read here: its bytes are read once,
+ * by convertwatch, which computes the manifest's digests of them while
+ * qemu-img converts them and publishes nothing that does not match
+ * (ova_check_mf hands it the digests). Reading it here too would double
+ * the cost of the export (bench 8). The archive is read on only when the
+ * job's source.sha256 needs every byte (ova_pass).
+ */
+static int
+ova_defer(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
+{
+	if (!util_filename_valid(ova_base(m->name)))
+		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
+		    "name", o->what, m->name);
+	if (size > (uint64_t)INT64_MAX - off ||
+	    lseek(o->fd, (off_t)(off + size), SEEK_SET) < 0)
+		return export_fail(o->ctx, "%s: member '%.200s' lies beyond the "
+		    "archive", o->what, m->name);
+	m->inplace = m->disk = m->deferred = true;
+	m->off = off;
+	m->size = size;
+	return 0;
+}
+
+/*
  * In place (ctx->inplace) a sparse VMDK member (magic KDMV: the
  * streamOptimized disk of every OVA) stays in the archive: it names no
  * other file, and qemu reads it through the raw driver's offset and
@@ -322,7 +349,8 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 	m = &o->m[o->nm++];
 	m->name = xstrdup(name);
 	if (ova_member_inplace(o, &off))
-		return ova_pass(o, m, off, size);
+		return o->want_whole ? ova_pass(o, m, off, size) :
+		    ova_defer(o, m, off, size);
 	return ova_land(o, m, size);
 }
 
@@ -416,6 +444,17 @@ ova_check_mf(struct ova *o)
 		if ((m = ova_find(o, file)) == NULL)
 			return export_fail(o->ctx, "%s: the manifest lists '%.200s', "
 			    "which is not in the archive", o->what, file);
+		if (m->deferred) {	/* checked by convertwatch (ova_defer) */
+			size_t want = alg[3] == '1' ? 40 : 64;
+
+			if (strlen(hex) != want || strspn(hex, "0123456789abcdefABCDEF")
+			    != want)
+				return export_fail(o->ctx, "%s: manifest: %s of %s is not "
+				    "%zu hex digits", o->what, alg, file, want);
+			snprintf(alg[3] == '1' ? m->want1 : m->want256, want + 1,
+			    "%s", hex);
+			continue;
+		}
 		got = strcmp(alg, "SHA1") == 0 ? m->sha1 : m->sha256;
 		if (strcasecmp(got, hex) != 0)
 			return export_fail(o->ctx, "%s: %s of %s does not match the "
@@ -444,7 +483,7 @@ ova_disks(struct ova *o)
 		free(d->file);
 		d->file = xstrdup(ova_base(m->name));
 		rc = m->inplace ? disk_member(ctx, d, o->fd, m->off, m->size,
-		    o->what) : disk_landed(ctx, d);
+		    o->what, m->want1, m->want256) : disk_landed(ctx, d);
 		if (rc != 0)
 			return rc;
 	}

@@ -224,3 +224,23 @@ no_copy() {
 	grep -q "read in place from data/hs-sample.ova (an archive member)" "$SP/data/$id/log"
 	[ ! -e "$SP/data/$id/hs-sample.ova" ]
 }
+
+@test "an OVA member read in place: the manifest's digest is checked while it converts, a mismatch publishes nothing" {
+	mkdir "$T/src/bad"
+	cp "$T/src/hs-sample.ovf" "$T/src/hs-sample-disk1.vmdk" "$T/src/bad/"
+	{ grep hs-sample.ovf "$T/src/hs-sample.mf"
+	  printf 'SHA256(hs-sample-disk1.vmdk)= %064d\n' 0; } >"$T/src/bad/hs-sample.mf"
+	tar --format=ustar -C "$T/src/bad" -cf "$T/src/bad.ova" hs-sample.ovf hs-sample.mf hs-sample-disk1.vmdk
+	good=$(job good "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}")
+	bad=$(job bad "{\"type\":\"file\",\"path\":\"$T/src/bad.ova\"}")
+	export_all
+	exported "$good"
+	exported "$bad"
+	# exportd did not read the member: convertwatch checks it
+	[ "$(jq -r '.disks[0].sha256' "$SP/data/$bad/inplace.json")" = "$(printf '%064d' 0)" ]
+	convert_all
+	converted_ok "$good" "$RAW"
+	grep -q "SHA256 as the manifest says" "$SP/data/$good/log"
+	failed "$bad" "bad.ova: SHA256 of hs-sample-disk1.vmdk does not match the manifest"
+	[ -z "$(find "$T/out/$bad" -type f 2>/dev/null)" ]
+}
