@@ -534,7 +534,9 @@ conv_digest_start(struct conv *c, const struct vm_disk *d)
 	    !conv_rec_num(c->rec, "length", &len))
 		return worker_fail(c->d, "data/%s/inplace.json: %s: digests "
 		    "without offset and length", c->id, d->file);
-	if (srcdigest_start(&c->dg, c->srcfd, off, len) != 0)
+	if (srcdigest_start(&c->dg, c->srcfd, off, len,
+	    (job_get(c->rec, "sha1") ? SRCDIGEST_SHA1 : 0) |
+	    (job_get(c->rec, "sha256") ? SRCDIGEST_SHA256 : 0)) != 0)
 		return worker_retry(c->d, "cannot start the digest of %s: %s",
 		    d->file, strerror(errno));
 	return 0;

@@ -30,7 +30,7 @@
 #define SD_CHUNK	(1 << 20)
 
 static void
-srcdigest_child(int fd, uint64_t off, uint64_t len, int wfd)
+srcdigest_child(int fd, uint64_t off, uint64_t len, int algs, int wfd)
 {
 	char *buf = malloc(SD_CHUNK), line[128];
 	struct digest d;
@@ -38,7 +38,8 @@ srcdigest_child(int fd, uint64_t off, uint64_t len, int wfd)
 	if (buf == NULL)
 		_exit(2);
 	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_SEQUENTIAL);
-	digest_init(&d, true, true);
+	digest_init(&d, (algs & SRCDIGEST_SHA1) != 0,
+	    (algs & SRCDIGEST_SHA256) != 0);
 	while (len > 0) {
 		size_t k = len > SD_CHUNK ? SD_CHUNK : (size_t)len;
 		ssize_t n = pread(fd, buf, k, (off_t)off);
@@ -52,14 +53,17 @@ srcdigest_child(int fd, uint64_t off, uint64_t len, int wfd)
 		len -= (uint64_t)n;
 	}
 	digest_final(&d);
-	snprintf(line, sizeof(line), "%s %s\n", d.hex1, d.hex256);
+	snprintf(line, sizeof(line), "%s %s\n", d.hex1[0] ? d.hex1 : "-",
+	    d.hex256[0] ? d.hex256 : "-");
 	if (write(wfd, line, strlen(line)) != (ssize_t)strlen(line))
 		_exit(1);
 	_exit(0);
 }
 
+/* algs: SRCDIGEST_SHA1 and/or SRCDIGEST_SHA256, only what is checked. */
 int
-srcdigest_start(struct srcdigest *s, int fd, uint64_t off, uint64_t len)
+srcdigest_start(struct srcdigest *s, int fd, uint64_t off, uint64_t len,
+    int algs)
 {
 	pid_t parent = getpid();
 	int p[2];
@@ -80,7 +84,7 @@ srcdigest_start(struct srcdigest *s, int fd, uint64_t off, uint64_t len)
 		close(p[0]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 			_exit(1);
-		srcdigest_child(fd, off, len, p[1]);
+		srcdigest_child(fd, off, len, algs, p[1]);
 	}
 	close(p[1]);
 	s->rfd = p[0];

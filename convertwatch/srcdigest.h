@@ -14,7 +14,10 @@ struct srcdigest {
 	char	 hex1[41], hex256[65];
 };
 
-int	 srcdigest_start(struct srcdigest *, int, uint64_t, uint64_t);
+#define SRCDIGEST_SHA1		1
+#define SRCDIGEST_SHA256	2
+
+int	 srcdigest_start(struct srcdigest *, int, uint64_t, uint64_t, int);
 int	 srcdigest_finish(struct srcdigest *);
 void	 srcdigest_abort(struct srcdigest *);
 
