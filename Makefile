@@ -130,13 +130,14 @@ $(B)/bin/importd: $(IMPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libvirt)
 
-# convertwatch: qemu-img, and guest conversion on libguestfs (guest*.c, v2v.c)
+# convertwatch: qemu-img, and guest conversion on libguestfs (guest*.c, v2v.c);
+# exportd's digest.o for the manifest's digests of OVA members read in place
 CONVERTWATCH_SRC = $(wildcard convertwatch/*.c)
 $(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch $(shell pkg-config --cflags libguestfs)
 
-$(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(LIB)
+$(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(B)/obj/exportd/digest.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
 
 # The CLI runs exportd's providers for `inspect`.
 EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/obj/%.o))

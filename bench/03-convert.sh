@@ -4,7 +4,8 @@
 #
 # The source is a VMDK (monolithicSparse) of 4 GiB with 2 GiB of random
 # data (64 MiB runs of data and holes, alternating), exported into the
-# spool by exportd beforehand (convert.keep_exported keeps that copy, so
+# spool by exportd beforehand (source.copy: true, since local sources are
+# otherwise read in place; convert.keep_exported keeps that copy, so
 # every contestant reads the very same file). Timed, in rotating order,
 # once per repetition:
 #   ours      the job renamed into exported/ -> renamed into converted/
@@ -36,7 +37,7 @@ qemu-img convert -f raw -O vmdk "$T/src/big.raw" "$T/src/big.vmdk"
 rm -f "$T/src/big.raw"
 
 for ((i = 0; i < REPS; i++)); do
-	printf '{"name": "big%s", "source": {"type": "file", "path": "%s"}}\n' \
+	printf '{"name": "big%s", "source": {"type": "file", "path": "%s", "copy": true}}\n' \
 	    "$i" "$T/src/big.vmdk" >"$SP/incoming/.big$i"
 	mv "$SP/incoming/.big$i" "$SP/incoming/big$i"
 done

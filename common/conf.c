@@ -60,6 +60,7 @@ static const struct {
 	{ "exportd.http_ca_file",	T_STR },
 	{ "exportd.job_deadline",	T_NUM },
 	{ "exportd.vsphere_connections", T_INT },
+	{ "exportd.copy_sources",	T_BOOL },
 	{ "convertwatch.workers",	T_INT },
 	{ "convert.output_dir",		T_STR },
 	{ "convert.images_group",	T_STR },

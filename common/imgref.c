@@ -24,7 +24,11 @@
  * after export, or landed by an older exportd, is refused the same way),
  * and hands qemu-img a json: filename whose file is the path we checked
  * (not /dev/fd/N: qemu would look for relative extents in /dev/fd/) with
- * backing files off. Formats whose differencing qemu 7.2 refuses by
+ * backing files off. A source read in place (imgref_json_at) is handed
+ * over as /dev/fd/N of a checked descriptor: only images that name no
+ * other file at all are read in place (exportd copies text descriptors
+ * with their extents), and an OVA member is checked on imgref_window(),
+ * the bytes of it the checks read. Formats whose differencing qemu 7.2 refuses by
  * itself (VHDX with a parent locator: "not supported"; VDI of a type
  * other than dynamic or static) need no check of ours.
  *
@@ -34,6 +38,7 @@
 #include <cJSON.h>
 #include <endian.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -127,7 +132,7 @@ imgref_spool_name(const char *name)
 {
 	static const char *const names[] = { "history", "log", "submitted",
 	    "reason", "retry", "owner", "cancel", "progress.json", "uuid",
-	    "serial.log", "source.ovf" };
+	    "serial.log", "source.ovf", "inplace.json" };
 	static const char *const ends[] = { ".part", ".state", ".descriptor",
 	    ".tmp" };
 	size_t n = strlen(name);
@@ -267,3 +272,109 @@ imgref_json(const char *qfmt, const char *path)
 	free(s);
 	return out;
 }
+
+/*
+ * The json: filename of a source read in place (malloc'd; NULL when out
+ * of memory): PATH is /dev/fd/N or /proc/self/fd/N of a descriptor the
+ * caller checked, so qemu-img reads that very inode; read-only; no
+ * backing file. len > 0: the image is the byte range [off, off + len) of
+ * that file (an OVA member), read through qemu's raw driver with offset
+ * and size beneath the format driver:
+ * {"driver":QFMT,"read-only":true,"backing":null,"file":{"driver":"raw",
+ * "offset":OFF,"size":LEN,"file":{"driver":"file","filename":PATH}}}.
+ */
+char *
+imgref_json_at(const char *qfmt, const char *path, uint64_t off, uint64_t len)
+{
+	cJSON *o = cJSON_CreateObject(), *file = cJSON_CreateObject(), *raw;
+	char *s, *out;
+
+	cJSON_AddStringToObject(file, "driver", "file");
+	cJSON_AddStringToObject(file, "filename", path);
+	if (len > 0) {
+		raw = cJSON_CreateObject();
+		cJSON_AddStringToObject(raw, "driver", "raw");
+		cJSON_AddNumberToObject(raw, "offset", (double)off);
+		cJSON_AddNumberToObject(raw, "size", (double)len);
+		cJSON_AddItemToObject(raw, "file", file);
+		file = raw;
+	}
+	cJSON_AddStringToObject(o, "driver", qfmt);
+	cJSON_AddTrueToObject(o, "read-only");
+	cJSON_AddNullToObject(o, "backing");
+	cJSON_AddItemToObject(o, "file", file);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
+	out = xasprintf("json:%s", s);
+	free(s);
+	return out;
+}
+
+/*
+ * The bytes of [off, off + len) of fd (an OVA member read in place) that
+ * the checks read, in a sparse memory file of len bytes (close-on-exec;
+ * -1 with errno): the first MEMBER_HEAD bytes, the last 512 and a sparse
+ * VMDK's embedded descriptor (wherever its header puts it). Elsewhere it
+ * reads zeros. Only those ranges are read by exportd's magic check,
+ * imgref_check() and vmdk_sparse_check(), so their verdict on the window
+ * is their verdict on the member.
+ */
+#define MEMBER_HEAD	(1 << 20)
+
+static int
+imgref_window_copy(int src, int dst, uint64_t off, uint64_t at, uint64_t n,
+    uint64_t len)
+{
+	char *buf;
+	ssize_t got;
+
+	if (at >= len)
+		return 0;
+	if (n > len - at)
+		n = len - at;
+	buf = xmalloc((size_t)n);
+	got = pread(src, buf, (size_t)n, (off_t)(off + at));
+	if (got > 0 && util_pwrite_all(dst, buf, (size_t)got, (off_t)at) != 0)
+		got = -1;
+	free(buf);
+	return got < 0 ? -1 : 0;
+}
+
+int
+imgref_window(int fd, uint64_t off, uint64_t len)
+{
+	unsigned char h[512] = { 0 };
+	uint64_t doff, dsize;
+	int w = memfd_create("hs-member", MFD_CLOEXEC);
+
+	if (w < 0)
+		return -1;
+	if (ftruncate(w, (off_t)len) != 0 ||
+	    imgref_window_copy(fd, w, off, 0, MEMBER_HEAD, len) != 0 ||
+	    (len > 512 && imgref_window_copy(fd, w, off, len - 512, 512, len) != 0) ||
+	    pread(fd, h, sizeof(h), (off_t)off) < 0)
+		goto fail;
+	if (memcmp(h, "KDMV", 4) == 0) {
+		memcpy(&doff, h + 28, 8);
+		memcpy(&dsize, h + 36, 8);
+		doff = le64toh(doff);
+		dsize = le64toh(dsize);
+		if (dsize > VMDK_DESC_MAX / 512)
+			dsize = VMDK_DESC_MAX / 512;
+		if (doff != 0 && doff < len / 512 &&
+		    imgref_window_copy(fd, w, off, doff * 512, dsize * 512, len) != 0)
+			goto fail;
+	}
+	return w;
+fail:
+	{
+		int e = errno;
+
+		close(w);
+		errno = e;
+		return -1;
+	}
+}
+

@@ -17,6 +17,8 @@ int	 imgref_check(int, int, const char *, const char *, uint64_t *, char *,
 	    size_t);
 int	 imgref_header(int, const char *, const char *, char *, size_t);
 char	*imgref_json(const char *, const char *);
+int	 imgref_window(int, uint64_t, uint64_t);
+char	*imgref_json_at(const char *, const char *, uint64_t, uint64_t);
 bool	 imgref_spool_name(const char *);
 
 #endif

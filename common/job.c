@@ -409,7 +409,7 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	static const struct field file_f[] = {
 		{ "type", F_STR, true, 0, 16 }, { "path", F_STR, false, 0, 4096 },
 		{ "disks", F_ARR, false, 0, 0 }, { "format", F_STR, false, 0, 16 },
-		{ "sha256", F_STR, false, 0, 64 },
+		{ "sha256", F_STR, false, 0, 64 }, { "copy", F_BOOL, false, 0, 0 },
 	};
 	static const struct field disk_f[] = {
 		{ "path", F_STR, true, 0, 4096 }, { "format", F_STR, false, 0, 16 },

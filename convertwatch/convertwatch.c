@@ -1,7 +1,13 @@
 /*
  * convertwatch - conversion: exported/ -> converting/ -> converted/.
  *
- * For each disk of job.vm, checks again what the exported file names
+ * A disk exportd left in place (data/ID/inplace.json) is reopened
+ * beneath its source root without following symlinks, compared with what
+ * exportd recorded (inode, size, mtime, ctime; device on the same node)
+ * before and after the conversion - a change is a permanent failure,
+ * never a mixed image - and handed to qemu-img as /dev/fd/N of that
+ * descriptor, read-only (an OVA member through the raw driver's offset
+ * and size). For each disk of job.vm, checks again what the exported file names
  * besides itself (conv_source; common/imgref.c says why exportd's check is
  * not enough alone), then runs `qemu-img convert` with an argv (no shell),
  * an explicit -f and a json: filename that pins the file and switches
@@ -37,11 +43,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -53,6 +62,7 @@
 #include "log.h"
 #include "progress.h"
 #include "proc.h"
+#include "srcdigest.h"
 #include "util.h"
 #include "vmdesc.h"
 
@@ -73,6 +83,11 @@ struct conv {
 	int		 datafd;	/* data/ID */
 	bool		 guest;		/* a guest step follows (convert.guest) */
 	bool		 perm_warned;	/* imgperm fell back: said once */
+	cJSON		*inplace;	/* data/ID/inplace.json, or NULL */
+	const cJSON	*rec;		/* this disk's record in it, or NULL */
+	int		 srcfd;		/* the in-place source, checked */
+	int		 childfd;	/* its dup for qemu-img (/dev/fd/N) */
+	struct srcdigest dg;		/* its manifest digests, being computed */
 	const char	*tmpname;	/* this disk's dot-name in outdir */
 	int		 tmpfd;		/* open on it once qemu-img made it */
 	uint64_t	 wbmark;	/* progress at the last write-back */
@@ -253,9 +268,338 @@ conv_perm(struct conv *c, int fd, bool dir, char *err, size_t errlen)
 }
 
 /*
- * The exported disk as qemu-img gets it (*src, malloc'd): checked again
- * here, so that qemu opens nothing but it and the extents beside it in
- * data/ID/ (common/imgref.c says why both this and exportd check), and
+ * The disks exportd left in place (data/ID/inplace.json, spool-layout.md):
+ * what it checked of each, to be found again. Absent: every disk was
+ * copied into data/ID/.
+ */
+static int
+conv_inplace_load(struct conv *c)
+{
+	char err[256], *buf = NULL;
+	size_t len;
+	int fd;
+
+	if ((fd = openat(c->datafd, "inplace.json", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : worker_retry(c->d,
+		    "data/%s/inplace.json: %s", c->id, strerror(errno));
+	if (util_read_all(fd, 1 << 20, &buf, &len) != 0) {
+		close(fd);
+		return worker_retry(c->d, "data/%s/inplace.json: %s", c->id,
+		    strerror(errno));
+	}
+	close(fd);
+	c->inplace = job_parse(buf, len, err, sizeof(err));
+	free(buf);
+	if (c->inplace == NULL)
+		return worker_fail(c->d, "data/%s/inplace.json: %s", c->id, err);
+	return 0;
+}
+
+static const cJSON *
+conv_inplace_find(const struct conv *c, const char *file)
+{
+	const cJSON *it;
+	const char *f;
+
+	cJSON_ArrayForEach(it, job_get(c->inplace, "disks"))
+		if ((f = job_get_str(it, "file")) != NULL && strcmp(f, file) == 0)
+			return it;
+	return NULL;
+}
+
+/* A number of the record (a decimal string); false if missing or bad. */
+static bool
+conv_rec_num(const cJSON *rec, const char *key, uint64_t *v)
+{
+	const char *s = job_get_str(rec, key);
+	char *end;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* Where a record's path is: its root, or "data" (data/ID/). */
+static const char *
+conv_rec_root(const cJSON *rec)
+{
+	const char *root = job_get_str(rec, "root");
+
+	return cJSON_IsTrue(job_get(rec, "data")) ? "data" : root ? root : "?";
+}
+
+static uint64_t
+conv_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/*
+ * Is st what exportd recorded? Inode, size, mtime and ctime (a submitter
+ * may set an mtime back, never a ctime); the device number only on the
+ * node that recorded it (another NFS client numbers the same export
+ * differently). NULL if so, else what differs.
+ */
+static const char *
+conv_rec_differs(const cJSON *rec, const struct stat *st)
+{
+	uint64_t dev, ino, size, mt, ct;
+	const char *node = job_get_str(rec, "node");
+
+	if (!conv_rec_num(rec, "dev", &dev) || !conv_rec_num(rec, "ino", &ino) ||
+	    !conv_rec_num(rec, "size", &size) ||
+	    !conv_rec_num(rec, "mtime_ns", &mt) ||
+	    !conv_rec_num(rec, "ctime_ns", &ct))
+		return "the record is incomplete";
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (ino != (uint64_t)st->st_ino || (node != NULL &&
+	    strcmp(node, util_hostname()) == 0 && dev != (uint64_t)st->st_dev))
+		return "another file (device or inode)";
+	if (size != (uint64_t)st->st_size)
+		return "its size";
+	if (mt != conv_ns(&st->st_mtim))
+		return "its mtime";
+	if (ct != conv_ns(&st->st_ctim))
+		return "its ctime";
+	return NULL;
+}
+
+/*
+ * The root of a record: one of this host's source_roots (the record is
+ * the daemons' file, but a root is the operator's word), resolved as
+ * exportd resolves it; an O_PATH descriptor, or -1.
+ */
+static int
+conv_inplace_root(const char *root)
+{
+	const char **roots = NULL;
+	char real[PATH_MAX];
+	bool known = false;
+
+	conf_list("source_roots", &roots);
+	for (size_t i = 0; roots != NULL && roots[i] != NULL; i++)
+		known = known || strcmp(roots[i], root) == 0;
+	free(roots);
+	if (!known) {
+		errno = EPERM;
+		return -1;
+	}
+	if (realpath(root, real) == NULL)
+		return -1;
+	return open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * An in-place source: ROOT/PATH reopened confined (openat2 from the
+ * root's descriptor, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS: a symlink
+ * swapped in anywhere on the path is not followed; O_NONBLOCK: a FIFO
+ * does not block us), and what it is compared with what exportd recorded
+ * from the descriptor it checked. A file gone, replaced or changed since
+ * export is a permanent failure: the job is exported again or not at all.
+ */
+static int
+conv_inplace_open(struct conv *c, const struct vm_disk *d)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+	const char *root = job_get_str(c->rec, "root");
+	const char *path = job_get_str(c->rec, "path");
+	const char *why;
+	struct stat st;
+	int rfd, e;
+
+	if (cJSON_IsTrue(job_get(c->rec, "data"))) {
+		/* a download of exportd's in data/ID/: a plain name there */
+		root = "data";
+		if (path == NULL || !util_filename_valid(path))
+			return worker_fail(c->d, "data/%s/inplace.json: %s: bad path",
+			    c->id, d->file);
+		if ((rfd = fcntl(c->datafd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return worker_retry(c->d, "dup: %s", strerror(errno));
+	} else if (root == NULL || path == NULL || path[0] == '/')
+		return worker_fail(c->d, "data/%s/inplace.json: %s: no root or "
+		    "path", c->id, d->file);
+	else if ((rfd = conv_inplace_root(root)) < 0)
+		return errno == EPERM ? worker_fail(c->d, "%s: source root %s is "
+		    "not in this host's source_roots: the source must be visible "
+		    "here at the same root, or the job must copy (source.copy)",
+		    d->file, root) : worker_fail(c->d, "%s: source root %s: %s "
+		    "(gone? then the job must copy: source.copy)", d->file, root,
+		    strerror(errno));
+	c->srcfd = (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	e = errno;
+	close(rfd);
+	if (c->srcfd < 0)
+		return e == ENOENT || e == ELOOP || e == EXDEV || e == ENOTDIR ?
+		    worker_fail(c->d, "%s: source %s/%s is gone or was replaced "
+		    "by a symbolic link since export (not followed): submit the "
+		    "job again", d->file, root, path) : worker_retry(c->d,
+		    "%s: source %s/%s: %s", d->file, root, path, strerror(e));
+	if (fstat(c->srcfd, &st) != 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	if ((why = conv_rec_differs(c->rec, &st)) != NULL)
+		return worker_fail(c->d, "%s: source %s/%s changed since export "
+		    "(%s): not converted, never a mixed image; submit the job "
+		    "again", d->file, root, path, why);
+	return 0;
+}
+
+/*
+ * What an in-place image names besides itself, checked again on the
+ * descriptor just compared (or, for an OVA member, on the window of it
+ * that the check reads): nothing at all may be named (a text descriptor
+ * is never left in place).
+ */
+static int
+conv_inplace_check(struct conv *c, const struct vm_disk *d, uint64_t off,
+    uint64_t len)
+{
+	char err[512];
+	uint64_t size = 0;
+	int fd = len > 0 ? imgref_window(c->srcfd, off, len) : c->srcfd, rc;
+
+	if (fd < 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	rc = imgref_check(c->datafd, fd, d->format, d->file, &size, err,
+	    sizeof(err));
+	if (fd != c->srcfd)
+		close(fd);
+	if (rc == IMGREF_OK && size > 0)
+		return worker_fail(c->d, "%s: a VMDK descriptor cannot be read in "
+		    "place", d->file);
+	if (rc == IMGREF_BAD)
+		return worker_fail(c->d, "%s", err);
+	if (rc != IMGREF_OK)
+		return worker_retry(c->d, "%s", err);
+	return 0;
+}
+
+/*
+ * An in-place source as qemu-img gets it: /dev/fd/N of a dup of the
+ * checked descriptor that qemu-img inherits (proc_run keeps descriptors
+ * without close-on-exec), read-only, backing off, an OVA member through
+ * the raw driver's offset and size (imgref_json_at).
+ */
+static int
+conv_inplace_source(struct conv *c, const struct vm_disk *d, char **src)
+{
+	uint64_t off = 0, len = 0;
+	char path[32];
+	int rc;
+
+	if (job_get(c->rec, "length") != NULL &&
+	    (!conv_rec_num(c->rec, "offset", &off) ||
+	    !conv_rec_num(c->rec, "length", &len) || len == 0))
+		return worker_fail(c->d, "data/%s/inplace.json: %s: bad offset "
+		    "or length", c->id, d->file);
+	if ((rc = conv_inplace_open(c, d)) != 0 ||
+	    (rc = conv_inplace_check(c, d, off, len)) != 0)
+		return rc;
+	if ((c->childfd = dup(c->srcfd)) < 0)	/* no O_CLOEXEC */
+		return worker_retry(c->d, "dup: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/dev/fd/%d", c->childfd);
+	if ((*src = imgref_json_at(vmdesc_qemu_format(d->format), path, off,
+	    len)) == NULL)
+		return worker_retry(c->d, "out of memory");
+	log_info("%s: read in place from %s/%s%s", d->file,
+	    conv_rec_root(c->rec), job_get_str(c->rec, "path"),
+	    len > 0 ? " (an archive member)" : "");
+	return 0;
+}
+
+/* A digest of the record: hex digits of the right length, or NULL. */
+static const char *
+conv_rec_hex(const cJSON *rec, const char *key, size_t len)
+{
+	const char *h = job_get_str(rec, key);
+
+	return h != NULL && strlen(h) == len &&
+	    strspn(h, "0123456789abcdefABCDEF") == len ? h : NULL;
+}
+
+/*
+ * An OVA member exportd did not read (ova.c, ova_defer): the manifest's
+ * digests come with its record, and are computed here by a child while
+ * qemu-img converts the same bytes (srcdigest.c).
+ */
+static int
+conv_digest_start(struct conv *c, const struct vm_disk *d)
+{
+	uint64_t off, len;
+
+	if (c->rec == NULL || (job_get(c->rec, "sha1") == NULL &&
+	    job_get(c->rec, "sha256") == NULL))
+		return 0;
+	if (!conv_rec_num(c->rec, "offset", &off) ||
+	    !conv_rec_num(c->rec, "length", &len))
+		return worker_fail(c->d, "data/%s/inplace.json: %s: digests "
+		    "without offset and length", c->id, d->file);
+	if (srcdigest_start(&c->dg, c->srcfd, off, len,
+	    (job_get(c->rec, "sha1") ? SRCDIGEST_SHA1 : 0) |
+	    (job_get(c->rec, "sha256") ? SRCDIGEST_SHA256 : 0)) != 0)
+		return worker_retry(c->d, "cannot start the digest of %s: %s",
+		    d->file, strerror(errno));
+	return 0;
+}
+
+/* The digests against the manifest's: a mismatch is permanent. */
+static int
+conv_digest_check(struct conv *c, const struct vm_disk *d)
+{
+	const char *w1 = job_get_str(c->rec, "sha1");
+	const char *w256 = job_get_str(c->rec, "sha256");
+	const char *path = job_get_str(c->rec, "path"), *base;
+
+	if (c->dg.pid < 0 || path == NULL)
+		return 0;
+	if (srcdigest_finish(&c->dg) != 0)
+		return worker_retry(c->d, "%s: the digest of the source could not "
+		    "be read: %s", d->file, strerror(errno));
+	if ((w1 != NULL && (conv_rec_hex(c->rec, "sha1", 40) == NULL ||
+	    strcasecmp(w1, c->dg.hex1) != 0)) ||
+	    (w256 != NULL && (conv_rec_hex(c->rec, "sha256", 64) == NULL ||
+	    strcasecmp(w256, c->dg.hex256) != 0)))
+		return worker_fail(c->d, "%s: %s of %s does not match the manifest "
+		    "(expected %s, got %s): not converted",
+		    (base = strrchr(path, '/')) ? base + 1 : path,
+		    w256 ? "SHA256" : "SHA1", d->file, w256 ? w256 : w1,
+		    w256 ? c->dg.hex256 : c->dg.hex1);
+	log_info("%s: %s as the manifest says", d->file, w256 ? "SHA256" :
+	    "SHA1");
+	return 0;
+}
+
+/* After the conversion: the in-place source must still be as recorded. */
+static int
+conv_inplace_after(struct conv *c, const struct vm_disk *d)
+{
+	struct stat st;
+	const char *why;
+
+	if (c->rec == NULL)
+		return 0;
+	if (fstat(c->srcfd, &st) != 0)
+		return worker_retry(c->d, "%s: %s", d->file, strerror(errno));
+	if ((why = conv_rec_differs(c->rec, &st)) != NULL)
+		return worker_fail(c->d, "%s: source %s/%s changed during the "
+		    "conversion (%s): the image is discarded, never a mixed one; "
+		    "submit the job again", d->file, conv_rec_root(c->rec),
+		    job_get_str(c->rec, "path"), why);
+	return 0;
+}
+
+/*
+ * The exported disk as qemu-img gets it (*src, malloc'd). In place (a
+ * record in data/ID/inplace.json): conv_inplace_source. Else checked
+ * again here, so that qemu opens nothing but it and the extents beside it
+ * in data/ID/ (common/imgref.c says why both this and exportd check), and
  * named by a json: filename with that path and backing files off.
  */
 static int
@@ -265,6 +609,8 @@ conv_source(struct conv *c, const struct vm_disk *d, char **src)
 	int fd, rc;
 
 	*src = NULL;
+	if ((c->rec = conv_inplace_find(c, d->file)) != NULL)
+		return conv_inplace_source(c, d, src);
 	if ((fd = openat(c->datafd, d->file, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0)
 		return errno == ENOENT || errno == ELOOP ? worker_fail(c->d,
@@ -387,6 +733,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 	}
 	log_info("disk %zu: qemu-img convert -f %s -O %s %s", n, d->format, ofmt,
 	    d->file);
+	if ((rc = conv_digest_start(c, d)) != 0)
+		goto out;
 	if ((rc = conv_qemu(c, argv, true, &r)) != 0)
 		goto out;
 	if (r.status != 0) {
@@ -395,6 +743,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		goto fail;
 	}
 	proc_result_free(&r);
+	if ((rc = conv_digest_check(c, d)) != 0)
+		goto fail;
 	/* The rest of it goes to the disk while qemu-img check reads it. */
 	conv_writeback(c);
 	if (strcmp(ofmt, "qcow2") == 0) {
@@ -428,6 +778,8 @@ conv_disk(struct conv *c, struct vm_disk *d, size_t n)
 		proc_result_free(&r);
 		log_info("disk %zu: identical to its source (qemu-img compare)", n);
 	}
+	if ((rc = conv_inplace_after(c, d)) != 0)
+		goto fail;
 	if (conv_tmpfd(c) < 0 || conv_perm(c, c->tmpfd, false, perr,
 	    sizeof(perr)) != 0) {
 		rc = worker_retry(c->d, "%s: %s", tmp, c->tmpfd < 0 ?
@@ -454,7 +806,13 @@ fail:
 out:
 	if (c->tmpfd >= 0)
 		close(c->tmpfd);
-	c->tmpfd = -1;
+	if (c->srcfd >= 0)
+		close(c->srcfd);
+	if (c->childfd >= 0)
+		close(c->childfd);
+	srcdigest_abort(&c->dg);
+	c->tmpfd = c->srcfd = c->childfd = -1;
+	c->rec = NULL;
 	c->measure = NULL;
 	free(src);
 	free(dst);
@@ -653,14 +1011,25 @@ conv_guest(struct conv *c, const char *mode, struct vmdesc *vm)
 	return worker_fail(c->d, "guest conversion (%s): %s", mode, err);
 }
 
-/* The exported copies are no longer needed once converted. */
+/*
+ * The exported copies are no longer needed once converted, nor a
+ * download read in place (an OVA in data/ID/); a source read in place
+ * elsewhere is the submitter's and stays.
+ */
 static void
-conv_drop_exported(const struct vmdesc *vm, int datafd)
+conv_drop_exported(const struct conv *c, const struct vmdesc *vm, int datafd)
 {
+	const cJSON *it;
+	const char *p;
+
 	if (conf_bool("convert.keep_exported", false))
 		return;
 	for (size_t i = 0; i < vm->ndisks; i++)
 		unlinkat(datafd, vm->disks[i].file, 0);
+	cJSON_ArrayForEach(it, job_get(c->inplace, "disks"))
+		if (cJSON_IsTrue(job_get(it, "data")) &&
+		    (p = job_get_str(it, "path")) != NULL && util_filename_valid(p))
+			unlinkat(datafd, p, 0);
 }
 
 static int
@@ -668,7 +1037,8 @@ convertwatch_run(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	struct conv c = { .d = d, .sp = sp, .id = id, .outfd = -1,
-	    .tmpfd = -1, .datafd = -1 };
+	    .tmpfd = -1, .datafd = -1, .srcfd = -1, .childfd = -1,
+	    .dg = { .pid = -1, .rfd = -1 } };
 	struct vmdesc vm;
 	char err[JOB_ERR_MAX], *out = NULL;
 	const char *guest;
@@ -694,7 +1064,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		goto out;
 	}
 	c.datafd = datafd;
-	if ((rc = conv_outdir(&c)) != 0)
+	if ((rc = conv_inplace_load(&c)) != 0 || (rc = conv_outdir(&c)) != 0)
 		goto out;
 	for (size_t i = 0; i < vm.ndisks; i++)
 		total += vm.disks[i].virtual_size;
@@ -713,7 +1083,7 @@ convertwatch_run(struct daemon *d, const char *id)
 		rc = worker_retry(d, "cannot rewrite the job: %s", strerror(errno));
 		goto out;
 	}
-	conv_drop_exported(&vm, datafd);
+	conv_drop_exported(&c, &vm, datafd);
 	log_info("converted %zu disk(s) into %s", vm.ndisks, c.outdir);
 out:
 	if (datafd >= 0)
@@ -721,6 +1091,7 @@ out:
 	if (c.outfd >= 0)
 		close(c.outfd);
 	free(c.outdir);
+	cJSON_Delete(c.inplace);
 	free(out);
 	vmdesc_free(&vm);
 	cJSON_Delete(job);

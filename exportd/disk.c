@@ -7,7 +7,12 @@
  * absolute path, a symlink anywhere on the way, or a file the submitter
  * may not read is refused, so a VMDK descriptor or an OVF cannot point the
  * export at /etc/shadow or at another user's disk. Sources are opened
- * read-only and never written. Copies are sparse (SEEK_DATA/
+ * read-only and never written. A disk is either read in place
+ * (disk_keep: the default; what was checked of its descriptor is recorded
+ * for convertwatch in data/ID/inplace.json, disk_record, and nothing is
+ * copied; an OVA member by its offset and size, disk_member) or copied
+ * (source.copy, exportd.copy_sources; VMDK text descriptors and their
+ * extents always). Copies are sparse (SEEK_DATA/
  * SEEK_HOLE), go to a dot-name first and are renamed when complete; a
  * copy that does not fit in the spool is a temporary failure with sizes.
  * Formats are checked against the file's magic, and sizes come from
@@ -18,6 +23,7 @@
  * disks landed by a download or out of an OVA: only files of the same
  * export, in data/ID/, may be named.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -364,14 +371,14 @@ disk_info_check(struct export_ctx *ctx, struct vm_disk *d, int fd,
 }
 
 /*
- * Virtual size from `qemu-img info -f FORMAT` run on the very file we
- * opened and checked (passed as /proc/self/fd/N of an inherited
- * descriptor, in a json: filename with backing files off: imgref_json),
- * so what qemu-img reads is what we validated; for raw, the size of that
- * file; for a VMDK text descriptor, what its extents say.
+ * `qemu-img info -f FORMAT` of fd (passed as /proc/self/fd/N of an
+ * inherited descriptor, in a json: filename with backing files off,
+ * read-only; len > 0: the byte range [off, off + len) of fd, an OVA
+ * member), so what qemu-img reads is what we validated.
  */
-int
-disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
+static int
+disk_qemu_info(struct export_ctx *ctx, struct vm_disk *d, int fd,
+    uint64_t off, uint64_t len)
 {
 	char path[64], *spec;
 	char *argv[] = { "qemu-img", "info", "-f",
@@ -380,22 +387,12 @@ disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 	char err[256];
 	const cJSON *vs;
 	cJSON *j;
-	uint64_t size;
 	int rc, child;
 
-	if (strcmp(d->format, "raw") == 0 &&
-	    (d->virtual_size = disk_raw_size(fd)) > 0)
-		return 0;
-	if ((rc = disk_info_check(ctx, d, fd, &size)) != 0)
-		return rc;
-	if (size > 0) {
-		d->virtual_size = size;
-		return 0;
-	}
 	if ((child = dup(fd)) < 0)	/* no O_CLOEXEC: qemu-img inherits it */
 		return export_retry(ctx, "dup: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", child);
-	if ((spec = imgref_json(argv[3], path)) == NULL) {
+	if ((spec = imgref_json_at(argv[3], path, off, len)) == NULL) {
 		close(child);
 		return export_retry(ctx, "out of memory");
 	}
@@ -422,6 +419,227 @@ disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
 	d->virtual_size = (uint64_t)vs->valuedouble;
 	cJSON_Delete(j);
 	return 0;
+}
+
+/*
+ * Virtual size from `qemu-img info -f FORMAT` run on the very file we
+ * opened and checked (disk_qemu_info); for raw, the size of that file;
+ * for a VMDK text descriptor, what its extents say.
+ */
+int
+disk_info(struct export_ctx *ctx, struct vm_disk *d, int fd)
+{
+	uint64_t size;
+	int rc;
+
+	if (strcmp(d->format, "raw") == 0 &&
+	    (d->virtual_size = disk_raw_size(fd)) > 0)
+		return 0;
+	if ((rc = disk_info_check(ctx, d, fd, &size)) != 0)
+		return rc;
+	if (size > 0) {
+		d->virtual_size = size;
+		return 0;
+	}
+	return disk_qemu_info(ctx, d, fd, 0, 0);
+}
+
+/* -- In place: what exportd checked, recorded for convertwatch --------- */
+
+static void
+disk_rec_num(cJSON *r, const char *key, uint64_t v)
+{
+	char num[24];
+
+	/* strings: device and inode numbers and nanoseconds pass 2^53 */
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	cJSON_AddStringToObject(r, key, num);
+}
+
+static uint64_t
+disk_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+/*
+ * Instead of a copy: record what convertwatch must find again at
+ * ROOT/PATH (rel beneath the located file's directory, ctx->relbase), the
+ * descriptor fd exportd opened and checked: device, inode, size, mtime
+ * and ctime (ns; a submitter can set an mtime back, not a ctime), the
+ * node that saw them, and for an OVA member (len > 0) its byte range.
+ * The located file (ctx->st0: stated when it was opened, before any
+ * digest was computed over it) must have kept its size and mtime, and
+ * its ctime then is what is recorded: a change made while the export read
+ * it (even one that sets the mtime back) fails the conversion.
+ */
+static int
+disk_record(struct export_ctx *ctx, int fd, const char *rel,
+    const char *file, uint64_t off, uint64_t len)
+{
+	struct stat st;
+	const cJSON *it;
+	cJSON *r;
+	char *path;
+
+	if (ctx->inspect)
+		return 0;
+	if (fstat(fd, &st) != 0)
+		return export_retry(ctx, "%s: %s", rel, strerror(errno));
+	if (ctx->have_st0 && st.st_dev == ctx->st0.st_dev &&
+	    st.st_ino == ctx->st0.st_ino) {
+		if (st.st_size != ctx->st0.st_size ||
+		    disk_ns(&st.st_mtim) != disk_ns(&ctx->st0.st_mtim))
+			return export_fail(ctx, "%s: changed while it was exported "
+			    "(size or mtime): submit it again once nothing writes to "
+			    "it", rel);
+		/* its ctime before any digest: any change since, convertwatch sees */
+		st = ctx->st0;
+	}
+	if (!util_filename_valid(file) || imgref_spool_name(file))
+		return export_fail(ctx, "%s: '%s' is not a usable disk name", rel,
+		    file);
+	if (ctx->records == NULL)
+		ctx->records = cJSON_CreateArray();
+	cJSON_ArrayForEach(it, ctx->records)
+		if (strcmp(job_get_str(it, "file"), file) == 0)
+			return export_fail(ctx, "%s: two disks named '%s'", rel, file);
+	path = ctx->relbase != NULL && ctx->relbase[0] ?
+	    xasprintf("%s/%s", ctx->relbase, rel) : xstrdup(rel);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "file", file);
+	if (ctx->indata)
+		cJSON_AddTrueToObject(r, "data");	/* path is in data/ID/ */
+	else
+		cJSON_AddStringToObject(r, "root", ctx->root);
+	cJSON_AddStringToObject(r, "path", path);
+	cJSON_AddStringToObject(r, "node", util_hostname());
+	disk_rec_num(r, "dev", (uint64_t)st.st_dev);
+	disk_rec_num(r, "ino", (uint64_t)st.st_ino);
+	disk_rec_num(r, "size", (uint64_t)st.st_size);
+	disk_rec_num(r, "mtime_ns", disk_ns(&st.st_mtim));
+	disk_rec_num(r, "ctime_ns", disk_ns(&st.st_ctim));
+	if (len > 0) {
+		disk_rec_num(r, "offset", off);
+		disk_rec_num(r, "length", len);
+	}
+	cJSON_AddItemToArray(ctx->records, r);
+	free(path);
+	progress_add(&ctx->pg, len > 0 ? 0 : (uint64_t)st.st_size);
+	return 0;
+}
+
+/*
+ * Keep fd (checked, described) where it is, or copy it into data/ID/name
+ * when the job copies (source.copy, exportd.copy_sources) or no source
+ * root is known (a caller that did not locate it).
+ */
+static int
+disk_keep(struct export_ctx *ctx, int fd, const char *name, const char *rel)
+{
+	if (!ctx->inplace || ctx->root == NULL || ctx->indata)
+		return disk_copy(ctx, fd, name, rel);
+	return disk_record(ctx, fd, rel, name, 0, 0);
+}
+
+/* data/ID/inplace.json, when some disk stays in place; else none. */
+int
+disk_records_publish(struct export_ctx *ctx)
+{
+	cJSON *o;
+	char *s;
+	int rc = 0;
+
+	if (ctx->inspect)
+		return 0;
+	if (ctx->records == NULL || cJSON_GetArraySize(ctx->records) == 0) {
+		if (unlinkat(ctx->datafd, "inplace.json", 0) != 0 && errno != ENOENT)
+			return export_retry(ctx, "data/%s/inplace.json: %s", ctx->id,
+			    strerror(errno));
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "version", 1);
+	cJSON_AddItemReferenceToObject(o, "disks", ctx->records);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL || spool_publish_at(ctx->sp, ctx->datafd, "inplace.json",
+	    s, strlen(s), 0) != 0)
+		rc = export_retry(ctx, "data/%s/inplace.json: %s", ctx->id,
+		    s == NULL ? "out of memory" : strerror(errno));
+	free(s);
+	return rc;
+}
+
+/*
+ * A sparse VMDK's virtual size, its header's capacity (sectors), as
+ * qemu's vmdk driver takes it for a file of one extent (a KDMV file names
+ * no other: vmdk_sparse_check refuses the one case where it would): no
+ * qemu-img child for it (bench 8). 0 when fd at off is no KDMV header.
+ */
+static uint64_t
+disk_kdmv_size(int fd, uint64_t off)
+{
+	unsigned char h[20];
+	uint64_t cap;
+
+	if (pread(fd, h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "KDMV", 4) != 0)
+		return 0;
+	memcpy(&cap, h + 12, 8);
+	cap = le64toh(cap);
+	return cap > 0 && cap <= UINT64_MAX / 512 ? cap * 512 : 0;
+}
+
+/*
+ * An OVA member read in place: bytes [off, off + len) of fd, the archive
+ * exportd opened as the submitter (the manifest's digests were checked
+ * over these very bytes, or, sha1/sha256 not NULL, are recorded for
+ * convertwatch to check as it reads them). Checked like a landed
+ * disk (its magic; nothing it names), described by qemu-img through the
+ * raw driver's offset and size, and recorded (disk_record).
+ */
+int
+disk_member(struct export_ctx *ctx, struct vm_disk *d, int fd, uint64_t off,
+    uint64_t len, const char *what, const char *sha1, const char *sha256)
+{
+	char err[512];
+	uint64_t size = 0;
+	int w, rc;
+
+	if (vmdesc_qemu_format(d->format) == NULL)
+		return export_fail(ctx, "%s: '%s' is not a disk format", d->file,
+		    d->format);
+	if ((w = imgref_window(fd, off, len)) < 0)
+		return export_retry(ctx, "%s: %s: %s", what, d->file,
+		    strerror(errno));
+	if ((rc = disk_check_magic(ctx, w, d->file, d->format)) == 0) {
+		switch (imgref_check(ctx->datafd, w, d->format, d->file, &size, err,
+		    sizeof(err))) {
+		case IMGREF_OK:
+			break;
+		case IMGREF_BAD:
+			rc = export_fail(ctx, "%s", err);
+			break;
+		default:
+			rc = export_retry(ctx, "%s", err);
+		}
+	}
+	close(w);
+	if (rc == 0 && size > 0)	/* a text descriptor: not in place */
+		rc = export_fail(ctx, "%s: a VMDK descriptor cannot be read in "
+		    "place", d->file);
+	if (rc == 0 && (d->virtual_size = disk_kdmv_size(fd, off)) == 0)
+		rc = disk_qemu_info(ctx, d, fd, off, len);
+	if (rc == 0)
+		rc = disk_record(ctx, fd, what, d->file, off, len);
+	if (rc == 0 && sha1 != NULL && sha1[0])	/* for convertwatch to check */
+		cJSON_AddStringToObject(cJSON_GetArrayItem(ctx->records,
+		    cJSON_GetArraySize(ctx->records) - 1), "sha1", sha1);
+	if (rc == 0 && sha256 != NULL && sha256[0])
+		cJSON_AddStringToObject(cJSON_GetArrayItem(ctx->records,
+		    cJSON_GetArraySize(ctx->records) - 1), "sha256", sha256);
+	return rc;
 }
 
 /* -- VMDK: sparse files, and text descriptors with their extents ------- */
@@ -530,7 +748,14 @@ disk_add_vmdk(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
 	d->format = xstrdup("vmdk");
 	if (memcmp(magic, "KDMV", 4) == 0 && (rc = disk_info(ctx, d, fd)) != 0)
 		goto out;
-	rc = disk_copy(ctx, fd, base, rel);
+	/*
+	 * A text descriptor is always copied, with its extents: qemu finds
+	 * extents by names relative to the descriptor's file name, which for
+	 * /dev/fd/N would be /dev/fd/ (and pinning each extent by option is
+	 * refused by qemu 7.2, imgref.c). A sparse VMDK names no other file.
+	 */
+	rc = memcmp(magic, "KDMV", 4) == 0 ? disk_keep(ctx, fd, base, rel) :
+	    disk_copy(ctx, fd, base, rel);
 out:
 	free(text);
 	if (ddir >= 0)
@@ -562,7 +787,7 @@ disk_add_fd(struct export_ctx *ctx, int fd, int dirfd, const char *rel,
 	d->format = xstrdup(fmt);
 	if ((rc = disk_check_magic(ctx, fd, rel, fmt)) == 0 &&
 	    (rc = disk_info(ctx, d, fd)) == 0)
-		rc = disk_copy(ctx, fd, d->file, rel);
+		rc = disk_keep(ctx, fd, d->file, rel);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "progress.h"
 #include "spool.h"
@@ -33,6 +34,13 @@ struct export_ctx {
 	bool		 inspect;
 	bool		 sha256_done;	/* source.sha256 already verified */
 	bool		 nospace;	/* failed for want of space in data/ID/ */
+	bool		 inplace;	/* local disks read in place (disk_record) */
+	const char	*root;		/* source root of the file being read */
+	bool		 indata;	/* or the file is a download in data/ID/ */
+	char		*relbase;	/* its directory beneath root ("" at root) */
+	bool		 have_st0;	/* st0: the located file when opened */
+	struct stat	 st0;
+	cJSON		*records;	/* in-place disks: data/ID/inplace.json */
 	struct vmdesc	 vm;
 	struct progress	 pg;
 	char		 reason[1024];
@@ -64,6 +72,9 @@ int	 disk_copy(struct export_ctx *, int, const char *, const char *);
 int	 disk_add_vmdk(struct export_ctx *, int, int, const char *,
 	    struct vm_disk *);
 int	 disk_landed(struct export_ctx *, struct vm_disk *);
+int	 disk_member(struct export_ctx *, struct vm_disk *, int, uint64_t,
+	    uint64_t, const char *, const char *, const char *);
+int	 disk_records_publish(struct export_ctx *);
 int	 disk_info(struct export_ctx *, struct vm_disk *, int);
 int	 disk_add(struct export_ctx *, int, const char *, const char *,
 	    struct vm_disk *);

@@ -5,7 +5,11 @@
  * The archive is read once, front to back: the descriptor and manifest
  * are kept in memory (bounded), every other member is streamed straight
  * into data/ID/ (sparse, under a dot-name until complete) while its SHA-1
- * and SHA-256 are computed, so a disk is never copied twice. Members must
+ * and SHA-256 are computed, so a disk is never copied twice - or, read in
+ * place (a local OVA, not source.copy, or a download), a member that is a
+ * sparse VMDK stays in the archive, recorded by its offset and size for
+ * convertwatch (disk_member), and is not even read here: convertwatch
+ * checks the manifest's digests of it as it converts it (ova_defer). Members must
  * be regular files with clean relative names: links, devices, absolute
  * names, ".." and the names of the spool's own files in data/ID/ (its
  * history, log, reason...) are refused. Afterwards every digest the
@@ -39,6 +43,10 @@ struct ova_member {
 	char		*name;		/* as in the archive */
 	char		 sha1[41], sha256[65];
 	bool		 disk;		/* landed in data/ID/ under its base name */
+	bool		 inplace;	/* or left in the archive: off, size */
+	bool		 deferred;	/* not read: digests checked by convertwatch */
+	uint64_t	 off, size;
+	char		 want1[41], want256[65];	/* the manifest's, if deferred */
 };
 
 struct ova {
@@ -232,11 +240,94 @@ ova_land(struct ova *o, struct ova_member *m, uint64_t size)
 	return rc;
 }
 
+/*
+ * Read a member in place: its digests on the way through, nothing
+ * written; it stays in the archive at [off, off + size), recorded once
+ * the OVF says it is a disk (disk_member).
+ */
+static int
+ova_pass(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
+{
+	char buf[CHUNK];
+	struct digest dg;
+	uint64_t left = size;
+	int rc = 0;
+
+	if (!util_filename_valid(ova_base(m->name)))
+		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
+		    "name", o->what, m->name);
+	digest_init(&dg, true, true);
+	while (left > 0 && rc == 0) {
+		size_t k = left > CHUNK ? CHUNK : (size_t)left;
+
+		if ((rc = ova_read(o, buf, k)) == 0) {
+			digest_update(&dg, buf, k);
+			left -= k;
+			progress_add(&o->ctx->pg, k);
+		}
+	}
+	digest_final(&dg);
+	digest_free(&dg);
+	memcpy(m->sha1, dg.hex1, sizeof(m->sha1));
+	memcpy(m->sha256, dg.hex256, sizeof(m->sha256));
+	m->inplace = m->disk = rc == 0;
+	m->off = off;
+	m->size = size;
+	return rc;
+}
+
+/*
+ * A member left in place and not even read here: its bytes are read once,
+ * by convertwatch, which computes the manifest's digests of them while
+ * qemu-img converts them and publishes nothing that does not match
+ * (ova_check_mf hands it the digests). Reading it here too would double
+ * the cost of the export (bench 8). The archive is read on only when the
+ * job's source.sha256 needs every byte (ova_pass).
+ */
+static int
+ova_defer(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
+{
+	if (!util_filename_valid(ova_base(m->name)))
+		return export_fail(o->ctx, "%s: member '%.200s' has an unusable "
+		    "name", o->what, m->name);
+	if (size > (uint64_t)INT64_MAX - off ||
+	    lseek(o->fd, (off_t)(off + size), SEEK_SET) < 0)
+		return export_fail(o->ctx, "%s: member '%.200s' lies beyond the "
+		    "archive", o->what, m->name);
+	m->inplace = m->disk = m->deferred = true;
+	m->off = off;
+	m->size = size;
+	return 0;
+}
+
+/*
+ * In place (ctx->inplace) a sparse VMDK member (magic KDMV: the
+ * streamOptimized disk of every OVA) stays in the archive: it names no
+ * other file, and qemu reads it through the raw driver's offset and
+ * size. Anything else (a text descriptor, whose extents qemu would look
+ * for by name; other formats) lands in data/ID/ as before. 1: in place.
+ */
+static int
+ova_member_inplace(struct ova *o, uint64_t *off)
+{
+	unsigned char magic[4] = { 0 };
+	off_t pos;
+
+	if (!o->ctx->inplace || (o->ctx->root == NULL && !o->ctx->indata))
+		return 0;
+	if ((pos = lseek(o->fd, 0, SEEK_CUR)) < 0 ||
+	    pread(o->fd, magic, sizeof(magic), pos) != (ssize_t)sizeof(magic))
+		return 0;
+	*off = (uint64_t)pos;
+	return memcmp(magic, "KDMV", 4) == 0;
+}
+
 static int
 ova_member(struct ova *o, const char *name, uint64_t size)
 {
 	struct ova_member *m;
 	const char *dot = strrchr(name, '.');
+	uint64_t off = 0;
 	int rc;
 
 	if (dot && strcasecmp(dot, ".ovf") == 0 && o->ovf == NULL) {
@@ -257,6 +348,9 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 			    o->what, ova_base(name));
 	m = &o->m[o->nm++];
 	m->name = xstrdup(name);
+	if (ova_member_inplace(o, &off))
+		return o->want_whole ? ova_pass(o, m, off, size) :
+		    ova_defer(o, m, off, size);
 	return ova_land(o, m, size);
 }
 
@@ -350,6 +444,17 @@ ova_check_mf(struct ova *o)
 		if ((m = ova_find(o, file)) == NULL)
 			return export_fail(o->ctx, "%s: the manifest lists '%.200s', "
 			    "which is not in the archive", o->what, file);
+		if (m->deferred) {	/* checked by convertwatch (ova_defer) */
+			size_t want = alg[3] == '1' ? 40 : 64;
+
+			if (strlen(hex) != want || strspn(hex, "0123456789abcdefABCDEF")
+			    != want)
+				return export_fail(o->ctx, "%s: manifest: %s of %s is not "
+				    "%zu hex digits", o->what, alg, file, want);
+			snprintf(alg[3] == '1' ? m->want1 : m->want256, want + 1,
+			    "%s", hex);
+			continue;
+		}
 		got = strcmp(alg, "SHA1") == 0 ? m->sha1 : m->sha256;
 		if (strcasecmp(got, hex) != 0)
 			return export_fail(o->ctx, "%s: %s of %s does not match the "
@@ -377,7 +482,9 @@ ova_disks(struct ova *o)
 			    "which is not in the archive", o->what, d->file);
 		free(d->file);
 		d->file = xstrdup(ova_base(m->name));
-		if ((rc = disk_landed(ctx, d)) != 0)
+		rc = m->inplace ? disk_member(ctx, d, o->fd, m->off, m->size,
+		    o->what, m->want1, m->want256) : disk_landed(ctx, d);
+		if (rc != 0)
 			return rc;
 	}
 	return 0;

@@ -9,7 +9,9 @@
  * rights of the job's submitter (origin.uid, which only queued writes),
  * walking from the source root's descriptor without following symlinks
  * (srcopen.c): a job gives nobody more than their own rights give them.
- * The source is only ever read.
+ * The source is only ever read: in place by default (its disks recorded
+ * for convertwatch, disk.c), copied into data/ID/ when source.copy or
+ * exportd.copy_sources says so.
  *
  * Error policy: export_fail/export_retry; a path that is missing, not
  * readable by the submitter or leads out through a symlink gets one
@@ -22,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "digest.h"
 #include "export.h"
 #include "job.h"
@@ -81,7 +85,11 @@ file_locate(struct export_ctx *ctx, const char *where, const char *path,
 		rel = path + 1;
 	if ((rfd = srcopen_root(ctx->who, root)) < 0)
 		return disk_open_failed(ctx, where);
-	if ((slash = strrchr(rel, '/')) == NULL) {
+	ctx->root = root;
+	free(ctx->relbase);
+	ctx->relbase = xstrndup(rel, (slash = strrchr(rel, '/')) == NULL ? 0 :
+	    (size_t)(slash - rel));
+	if (slash == NULL) {
 		*dirfd = rfd;
 		*base = xstrdup(rel);
 	} else {
@@ -99,6 +107,8 @@ file_locate(struct export_ctx *ctx, const char *where, const char *path,
 		close(*dirfd);
 		return rc;
 	}
+	/* before any digest is computed over it (disk_record compares) */
+	ctx->have_st0 = fstat(*fd, &ctx->st0) == 0;
 	return 0;
 }
 
@@ -168,12 +178,18 @@ file_descriptor(struct export_ctx *ctx, int fd, int dirfd, const char *name,
 	return 0;
 }
 
-/* A disk file file_locate() opened (fd), in dirfd as name. */
+/*
+ * A disk file file_locate() opened (fd), in dirfd as name; want: the
+ * sha256 a manifest gives for it (source.disks[].sha256), checked here on
+ * the source when it is read in place (before disk_record states it),
+ * else on the copy by the caller.
+ */
 static int
 file_one_disk(struct export_ctx *ctx, int fd, int dirfd, const char *name,
-    const char *fmt, int boot_order)
+    const char *fmt, int boot_order, const char *want, const char *where)
 {
 	struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+	char got[65];
 	int rc;
 
 	if (d == NULL)
@@ -181,6 +197,14 @@ file_one_disk(struct export_ctx *ctx, int fd, int dirfd, const char *name,
 	d->boot_order = boot_order;
 	if ((rc = file_check_sha256(ctx, fd, name)) != 0)
 		return rc;
+	if (want != NULL && ctx->inplace && !ctx->inspect) {
+		if (digest_fd(fd, got) != 0)
+			return export_retry(ctx, "%s: read: %s", name,
+			    strerror(errno));
+		if (strcasecmp(got, want) != 0)
+			return export_fail(ctx, "%s: sha256 mismatch: expected %s, "
+			    "got %s", where, want, got);
+	}
 	return disk_add_fd(ctx, fd, dirfd, name, fmt, d);
 }
 
@@ -192,8 +216,8 @@ file_check_landed(struct export_ctx *ctx, const struct vm_disk *d,
 	char got[65];
 	int fd, rc = 0;
 
-	if (want == NULL || ctx->inspect)
-		return 0;
+	if (want == NULL || ctx->inspect || ctx->inplace)
+		return 0;	/* in place: checked on the source (file_one_disk) */
 	fd = openat(ctx->datafd, d->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || digest_fd(fd, got) != 0)
 		rc = export_retry(ctx, "%s: %s", d->file, strerror(errno));
@@ -222,7 +246,8 @@ file_disk_list(struct export_ctx *ctx)
 		    &base, &fd)) != 0)
 			return rc;
 		rc = file_one_disk(ctx, fd, dirfd, base, job_get_str(it, "format"),
-		    cJSON_IsNumber(bo) ? bo->valueint : i);
+		    cJSON_IsNumber(bo) ? bo->valueint : i,
+		    job_get_str(it, "sha256"), where);
 		if (rc == 0)
 			rc = file_check_landed(ctx, &ctx->vm.disks[ctx->vm.ndisks - 1],
 			    job_get_str(it, "sha256"), where);
@@ -259,11 +284,44 @@ file_export(struct export_ctx *ctx)
 	else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
 		rc = file_descriptor(ctx, fd, dirfd, base, kind[1] == 'm');
 	else
-		rc = file_one_disk(ctx, fd, dirfd, base, kind, 0);
+		rc = file_one_disk(ctx, fd, dirfd, base, kind, 0, NULL, NULL);
 out:
 	close(fd);
 	close(dirfd);
 	free(base);
+	return rc;
+}
+
+/*
+ * Read in place (disk_record), or copy into data/ID/: source.copy, else
+ * the configuration's exportd.copy_sources (default false).
+ */
+static bool
+file_inplace(const struct export_ctx *ctx)
+{
+	const cJSON *c = job_get(ctx->src, "copy");
+
+	if (ctx->inspect)
+		return false;
+	if (cJSON_IsBool(c))
+		return !cJSON_IsTrue(c);
+	return !conf_bool("exportd.copy_sources", false);
+}
+
+static int
+file_export_records(struct export_ctx *ctx)
+{
+	int rc;
+
+	ctx->inplace = file_inplace(ctx);
+	if ((rc = file_export(ctx)) == 0)
+		rc = disk_records_publish(ctx);
+	cJSON_Delete(ctx->records);
+	ctx->records = NULL;
+	free(ctx->relbase);
+	ctx->relbase = NULL;
+	ctx->root = NULL;
+	ctx->have_st0 = false;
 	return rc;
 }
 
@@ -275,11 +333,11 @@ file_run(struct export_ctx *ctx)
 	int rc;
 
 	if (ctx->who != NULL)
-		return file_export(ctx);
+		return file_export_records(ctx);
 	if ((rc = file_who(ctx, &who)) != 0)
 		return rc;
 	ctx->who = &who;
-	rc = file_export(ctx);
+	rc = file_export_records(ctx);
 	ctx->who = NULL;
 	srcwho_free(&who);
 	return rc;

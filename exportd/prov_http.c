@@ -140,6 +140,30 @@ http_inspect(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
 	return rc;
 }
 
+/*
+ * The downloaded OVA, not unpacked: its sparse VMDK members stay in it
+ * (data/ID/NAME), recorded by offset and size for convertwatch, which
+ * removes the archive once converted; other members land as before. An
+ * archive that left nothing in place is removed at once.
+ */
+static int
+http_ova(struct export_ctx *ctx, int fd, const char *name)
+{
+	int rc;
+
+	ctx->inplace = ctx->indata = true;
+	ctx->have_st0 = fstat(fd, &ctx->st0) == 0;
+	if ((rc = ova_export(ctx, fd, name)) == HS_EXIT_OK)
+		rc = disk_records_publish(ctx);
+	if (rc == HS_EXIT_OK && (ctx->records == NULL ||
+	    cJSON_GetArraySize(ctx->records) == 0))
+		unlinkat(ctx->datafd, name, 0);
+	cJSON_Delete(ctx->records);
+	ctx->records = NULL;
+	ctx->inplace = ctx->indata = ctx->have_st0 = false;
+	return rc;
+}
+
 static int
 http_run(struct export_ctx *ctx)
 {
@@ -201,10 +225,8 @@ http_run(struct export_ctx *ctx)
 		}
 		/* The digest of the whole file was checked by the download. */
 		ctx->sha256_done = true;
-		rc = ova_export(ctx, fd, name);
+		rc = http_ova(ctx, fd, name);
 		close(fd);
-		if (rc == HS_EXIT_OK)
-			unlinkat(ctx->datafd, name, 0);
 	} else {
 		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
 

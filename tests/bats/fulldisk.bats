@@ -78,6 +78,7 @@ nospace_logged() {
 }
 
 @test "exportd: raw and VMDK files larger than the spool wait with the sizes, then land once it grows" {
+	# (copies, source.copy: sources read in place take no room in the spool)
 	small_spool 8m
 	qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$T/src/big.raw" "$T/src/big.vmdk"
 	vmdk_need=$(( $(stat -c %b "$T/src/big.vmdk") * 512 ))
@@ -86,8 +87,8 @@ nospace_logged() {
 	q=$LASTPID
 	start_daemon "$EXPORTD"
 	e=$LASTPID
-	raw=$(submit raw "{\"type\":\"file\",\"path\":\"$T/src/big.raw\"}")
-	vmdk=$(submit vmdk "{\"type\":\"file\",\"path\":\"$T/src/big.vmdk\"}")
+	raw=$(submit raw "{\"type\":\"file\",\"path\":\"$T/src/big.raw\",\"copy\":true}")
+	vmdk=$(submit vmdk "{\"type\":\"file\",\"path\":\"$T/src/big.vmdk\",\"copy\":true}")
 	# checked up front: the sizes are in the reason, and nothing was written
 	wait_for 30 nospace_logged "$T/exportd.log" big.raw "$SP/data/$raw" $BIG
 	wait_for 30 nospace_logged "$T/exportd.log" big.vmdk "$SP/data/$vmdk" "$vmdk_need"
@@ -120,7 +121,7 @@ nospace_logged() {
 	q=$LASTPID
 	start_daemon "$EXPORTD"
 	e=$LASTPID
-	id=$(submit ova "{\"type\":\"file\",\"path\":\"$T/src/big.ova\"}")
+	id=$(submit ova "{\"type\":\"file\",\"path\":\"$T/src/big.ova\",\"copy\":true}")
 	wait_for 30 test -f "$SP/error/$id"
 	cat "$SP/data/$id/reason"
 	grep -qE "^gave up after 2 attempts: hs-sample-disk1.vmdk: no space left on $SP/data/$id: need $size bytes, [0-9]+ available$" "$SP/data/$id/reason"

@@ -166,6 +166,8 @@ overlay|overlay.qcow2|qcow2 with a backing file
 nofile|nope.ova|source.path: not found, or not readable by uid 0
 EOF2
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	# an OVA member read in place: its digest is checked as it converts
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
 	for x in "${ids[@]}"; do
 		id=${x%%|*} reason=${x#*|}
 		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }

@@ -170,8 +170,9 @@ sparse_embedded() {
 	qemu-img create -q -f vmdk -o subformat=monolithicFlat "$T/src/eve/d.vmdk" 4K
 	qemu-img create -q -f qcow2 "$T/src/eve/q.qcow2" 4K
 	chown "$EVE" "$T"/src/eve/*
-	a=$(submit_as "$EVE" "{\"name\":\"eve-late-vmdk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve/d.vmdk\"}}")
-	b=$(submit_as "$EVE" "{\"name\":\"eve-late-qcow2\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve/q.qcow2\"}}")
+	# (copied: sources read in place are zerocopy.bats's)
+	a=$(submit_as "$EVE" "{\"name\":\"eve-late-vmdk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve/d.vmdk\",\"copy\":true}}")
+	b=$(submit_as "$EVE" "{\"name\":\"eve-late-qcow2\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve/q.qcow2\",\"copy\":true}}")
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
 	[ -f "$SP/exported/$a" ] && [ -f "$SP/exported/$b" ]
 	# then (as an older exportd, or anything that writes data/ID, could)
@@ -206,7 +207,7 @@ sparse_embedded() {
 	printf 'HS-VICTIM-PRIVATE-DISK' | dd of="$T/src/vic/v.raw" conv=notrunc status=none
 	chown "$VIC" "$T/src/vic/v.raw"
 	sed -i "s|^convert = .*|convert = { output_dir = \"$T/out\"; keep_exported = true; };|" "$T/conf"
-	id=$(submit_as "$VIC" "{\"name\":\"vic-disk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vic/v.raw\"}}")
+	id=$(submit_as "$VIC" "{\"name\":\"vic-disk\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/vic/v.raw\",\"copy\":true}}")
 	pipeline
 	[ -f "$SP/converted/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$id")

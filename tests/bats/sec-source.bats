@@ -88,8 +88,9 @@ victim_disk() {
 	[ ! -e "$SP/data/$id/vic.raw" ]
 	# the victim's own job: the same file, exported (exportd as root)
 	[ -f "$SP/exported/$mine" ] || { cat "$SP/data/$mine/reason"; false; }
-	cmp "$T/src/vic/vic.raw" "$SP/data/$mine/vic.raw"
-	rm "$SP/data/$mine/vic.raw"
+	# (read in place: recorded for convertwatch, not copied)
+	[ "$(jq -r '.disks[0].path' "$SP/data/$mine/inplace.json")" = vic/vic.raw ]
+	[ ! -e "$SP/data/$mine/vic.raw" ]
 	no_canary
 }
 
@@ -272,7 +273,7 @@ EOF
 	setpriv --reuid="$DAEMONU" --regid="$SUBGROUP" --init-groups -- \
 	    "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
 	[ -f "$SP/exported/$own" ] || { cat "$SP/data/$own/reason" "$T"/*.log; false; }
-	cmp "$T/src/eve/e.raw" "$SP/data/$own/e.raw"
+	[ "$(jq -r '.disks[0].path' "$SP/data/$own/inplace.json")" = eve/e.raw ]
 	denied "$vic" "$EVE" source.path
 	no_canary
 }
