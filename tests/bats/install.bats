@@ -97,7 +97,7 @@ teardown() {
 	[ "$(stat -c %U:%G:%a "$d/spool/request")" = "$u:$u:2750" ]
 	[ "$(stat -c %a "$d/spool/incoming")" = 3730 ]
 	[ "$(stat -c %a "$d/spool/tmp")" = 2700 ]
-	[ "$(stat -c %U:%a "$d/lib/images")" = "$u:755" ]
+	[ "$(stat -c %U:%a "$d/lib/images")" = "$u:711" ]
 	[ "$(stat -c %U:%a "$d/creds")" = "$u:700" ]
 	# that user can run a daemon on it
 	printf 'spool = "%s";\n' "$d/spool" >"$d/c.conf"
