@@ -377,15 +377,25 @@ daemon_owner_check(void *arg)
 	return 1;
 }
 
-/* Move work/id to dir if rec still holds it; spool_rename()'s results. */
+/*
+ * Move work/id to dir if rec still holds it; spool_rename()'s results.
+ * The history line for dir (with note) goes first: once the job is there
+ * the next stage may claim it and write its own line at once. A move that
+ * did not happen is said after it (spool_history_unmoved()).
+ */
 static int
 daemon_move_owned(struct daemon *d, const char *id, enum spool_dir dir,
-    const struct owner *rec, bool same_beat)
+    const struct owner *rec, bool same_beat, const char *note)
 {
 	struct owner_check c = { d, id, rec, same_beat };
+	int r;
 
-	return spool_rename_checked(&d->sp, d->ops->work, id, dir, id,
+	(void)spool_history(&d->sp, id, spool_dir_name(dir), note);
+	r = spool_rename_checked(&d->sp, d->ops->work, id, dir, id,
 	    daemon_owner_check, &c);
+	if (r != 0)
+		spool_history_unmoved(&d->sp, id, d->ops->work, dir, r);
+	return r;
 }
 
 /*
@@ -405,9 +415,8 @@ daemon_reclaim(struct daemon *d, const char *id, const char *why,
 		defer_add(d, id, 0, true);
 		return 0;
 	}
-	if (daemon_move_owned(d, id, d->ops->input, judged, true) != 0)
+	if (daemon_move_owned(d, id, d->ops->input, judged, true, why) != 0)
 		return -1; /* somebody else was quicker, it beat, or an error */
-	(void)spool_history(&d->sp, id, spool_dir_name(d->ops->input), why);
 	log_notice("%s: back to %s/: %s", id, spool_dir_name(d->ops->input), why);
 	return 0;
 }
@@ -802,17 +811,15 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		defer_add(d, w->id, util_mono_ms() + delay_ms, true);
 		return;
 	}
-	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
+	/* Every move back is in the history: a claim follows. */
+	snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
+	    "in %.1fs", attempts, d->cfg.max_attempts, delay);
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false,
+	    note) != 0)
 		log_warn("%s: cannot release to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else {
-		/* Every move back is in the history: a claim follows. */
-		snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
-		    "in %.1fs", attempts, d->cfg.max_attempts, delay);
-		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
-		    note);
+	else
 		defer_add(d, w->id, util_mono_ms() + delay_ms, false);
-	}
 }
 
 /* Put a job we were told to stop back where it came from. */
@@ -821,12 +828,10 @@ daemon_rollback(struct daemon *d, struct worker *w)
 {
 	if (d->ops->resume)
 		return;		/* resumed from work/ at the next start */
-	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false,
+	    "rolled back (daemon stopping)") != 0)
 		log_warn("%s: cannot roll back to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else
-		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
-		    "rolled back (daemon stopping)");
 }
 
 static void
@@ -870,7 +875,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 
 		daemon_job_vm(d, w->id, true, vm, sizeof(vm));
 		/* Only while the record is still the one we wrote. */
-		r = daemon_move_owned(d, w->id, d->ops->output, &w->rec, false);
+		r = daemon_move_owned(d, w->id, d->ops->output, &w->rec, false,
+		    NULL);
 		if (r == 1) {
 			log_warnx("%s: left %s/ or changed hands before we could "
 			    "publish it (taken over): leaving it", w->id,
@@ -881,8 +887,6 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			    spool_dir_name(d->ops->output));
 		else {
 			retry_clear(d, w->id);
-			(void)spool_history(&d->sp, w->id,
-			    spool_dir_name(d->ops->output), NULL);
 			snprintf(why, sizeof(why), "done: passed to %s/",
 			    spool_dir_name(d->ops->output));
 			daemon_event(d, w->id, vm, LOG_MSGID_JOB_DONE,

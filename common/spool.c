@@ -463,6 +463,30 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 }
 
 /*
+ * The history line of a move is written before the rename that hands the
+ * job on (once it is there, the next stage may claim it and write its own
+ * line at once). When the rename then did not happen (r: spool_rename()'s
+ * 1 or -1, errno kept), this line says so under the stage the job is still
+ * in, so the last line always names where the job is.
+ */
+void
+spool_history_unmoved(struct spool *sp, const char *id, enum spool_dir here,
+    enum spool_dir to, int r)
+{
+	char note[160];
+	int saved = errno;
+
+	if (r == 1)
+		snprintf(note, sizeof(note), "not moved to %s/: gone or taken "
+		    "over", spool_dir_name(to));
+	else
+		snprintf(note, sizeof(note), "not moved to %s/: %s",
+		    spool_dir_name(to), strerror(saved));
+	(void)spool_history(sp, id, spool_dir_name(here), note);
+	errno = saved;
+}
+
+/*
  * Move a job to error/ with a one-line reason: data/ID/reason is written
  * (durably) before the rename, so a job in error/ always has its reason.
  * The reason is escaped (util_escape()): one line, no control characters,
@@ -490,11 +514,11 @@ spool_fail(struct spool *sp, enum spool_dir from, const char *id,
 	close(dfd);
 	if (rc != 0 && errno != ENOSPC && errno != EDQUOT)
 		return -1;
+	line[n - 1] = '\0';
+	(void)spool_history(sp, id, "error", line);	/* before: see above */
 	rc = spool_rename(sp, from, id, SD_ERROR, id, 0);
-	if (rc == 0) {
-		line[n - 1] = '\0';
-		(void)spool_history(sp, id, "error", line);
-	}
+	if (rc != 0)
+		spool_history_unmoved(sp, id, from, SD_ERROR, rc);
 	return rc;
 }
 
