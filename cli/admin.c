@@ -241,6 +241,7 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 				return CLI_SYSTEM;
 			}
 			admin_unlink(c, id, "cancel");
+			admin_unlink(c, id, "retry");	/* waits for nothing now */
 			cli_printf("%s: cancelled\n", id);
 			return CLI_OK;
 		}

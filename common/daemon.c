@@ -226,7 +226,12 @@ daemon_scan(struct daemon *d)
 	spool_scan_free(v, n);
 }
 
-/* -- retry bookkeeping in data/ID/retry: "STAGE ATTEMPTS DUE_EPOCH_MS" --- */
+/*
+ * -- retry bookkeeping in data/ID/retry: "DAEMON ATTEMPTS DUE_EPOCH_MS
+ * REASON", REASON the last temporary failure, escaped (one line), for
+ * hyperspool list/status/show. Gone when the job leaves the stage.
+ */
+#define RETRY_MAX	(SPOOL_REASON_MAX * 4 + 128)
 
 static int
 retry_read(struct daemon *d, const char *id, int64_t *due_wall)
@@ -237,7 +242,7 @@ retry_read(struct daemon *d, const char *id, int64_t *due_wall)
 
 	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
 		return 0;
-	if (util_read_file_at(dfd, "retry", 256, &s, NULL) == 0) {
+	if (util_read_file_at(dfd, "retry", RETRY_MAX, &s, NULL) == 0) {
 		if (sscanf(s, "%31s %d %lld", stage, &attempts, &due) != 3 ||
 		    strcmp(stage, d->ops->name) != 0)
 			attempts = 0, due = 0;
@@ -250,18 +255,21 @@ retry_read(struct daemon *d, const char *id, int64_t *due_wall)
 }
 
 static void
-retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall)
+retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall,
+    const char *why)
 {
-	char buf[96];
-	int dfd, n;
+	char reason[SPOOL_REASON_MAX], *buf;
+	int dfd;
 
 	if ((dfd = spool_jobdir(&d->sp, id, true)) < 0)
 		return;
-	n = snprintf(buf, sizeof(buf), "%s %d %lld\n", d->ops->name, attempts,
-	    (long long)due_wall);
-	if (spool_publish_at(&d->sp, dfd, "retry", buf, (size_t)n, 0) != 0)
+	(void)util_escape(reason, sizeof(reason), why, strlen(why), 0);
+	buf = xasprintf("%s %d %lld %s\n", d->ops->name, attempts,
+	    (long long)due_wall, reason);
+	if (spool_publish_at(&d->sp, dfd, "retry", buf, strlen(buf), 0) != 0)
 		log_warn("%s: cannot record attempt %d (counted in memory "
 		    "only)", id, attempts);
+	free(buf);
 	close(dfd);
 }
 
@@ -801,7 +809,7 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 	    d->cfg.retry_delay_max);
 	delay_ms = (int64_t)(delay * 1000);
 	retry_remember(d, w->id, attempts);
-	retry_write(d, w->id, attempts, util_now_ms() + delay_ms);
+	retry_write(d, w->id, attempts, util_now_ms() + delay_ms, why);
 	log_job_begin(w->id, NULL, spool_dir_name(d->ops->work), -1);
 	log_warnx("attempt %d of %d failed (%s); retrying in %.1fs", attempts,
 	    d->cfg.max_attempts, why, delay);
@@ -858,6 +866,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	} else if (w->cancelled) {
 		int dfd;
 
+		retry_clear(d, w->id);	/* no "retrying" line on a cancelled job */
 		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,
@@ -894,6 +903,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			d->n_ok++;
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
+		retry_clear(d, w->id);
 		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,

@@ -3,6 +3,7 @@
 # retry state in list/status, secrets in rejected job files, progress in
 # list, and what cancel leaves behind. Real daemons, real qemu-img.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 EXPORTD=$HS_BINDIR/exportd
@@ -51,4 +52,45 @@ in_order() {
 		grep -q ' exported ' "$h"
 		grep -q ' converting ' "$h"
 	done
+}
+
+# job NAME SOURCE-JSON: a job through queued --once; prints its ID
+job() {
+	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+@test "a job waiting to retry says so, with its last reason, in list, status and show; not once cancelled" {
+	# a long delay: the job waits in request/ for its second attempt
+	sed -i 's/^retry = .*/retry = { delay = 300; delay_max = 300; max_attempts = 5; };/' "$T/conf"
+	id=$(job refused '{"type":"http","url":"http://127.0.0.1:9/vm.ova"}')
+	start_daemon "$EXPORTD"
+	wait_for 20 test -f "$SP/data/$id/retry"
+	wait_for 10 test -f "$SP/request/$id"
+	run --separate-stderr hs list
+	[ "$status" -eq 0 ]
+	line=$(grep "^$id " <<<"$output")
+	echo "$line"
+	[[ $line == *" request "*"retrying: attempt 1 failed in exportd ("*"); next in "* ]]
+	run --separate-stderr hs list --json
+	[ "$(jq -r --arg id "$id" '.[] | select(.id == $id) | .retry.attempts' <<<"$output")" = 1 ]
+	reason=$(jq -r --arg id "$id" '.[] | select(.id == $id) | .retry.reason' <<<"$output")
+	[ -n "$reason" ] && [ "$reason" != null ]
+	grep -qF "$reason" "$SP/data/$id/log"
+	run --separate-stderr hs status
+	[[ $output == *"retrying"*"$id request/ retrying: attempt 1 failed in exportd ($reason)"* ]]
+	run --separate-stderr hs status --json
+	[ "$(jq -r '.retrying[0].id' <<<"$output")" = "$id" ]
+	run --separate-stderr hs show "$id"
+	[[ $output == *"retry     retrying: attempt 1 failed in exportd ($reason)"* ]]
+	# cancelled: nothing waits any more
+	run --separate-stderr hs cancel "$id"
+	[ "$status" -eq 0 ]
+	[ -f "$SP/error/$id" ]
+	[ ! -e "$SP/data/$id/retry" ]
+	run --separate-stderr hs list
+	! grep -q retrying <<<"$output"
+	run --separate-stderr hs status --json
+	[ "$(jq '.retrying | length' <<<"$output")" = 0 ]
 }
