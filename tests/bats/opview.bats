@@ -94,3 +94,32 @@ job() {
 	run --separate-stderr hs status --json
 	[ "$(jq '.retrying | length' <<<"$output")" = 0 ]
 }
+
+# reject NAME CONTENT: drop it, run queued once; prints the job's ID
+reject() {
+	drop "$1" "$2"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+@test "a rejected job file keeps no secret: values redacted, the reason names the key" {
+	id=$(reject pw '{"name":"pw","source":{"type":"http","url":"http://h/vm.ova","password":"hunter2","extra":[{"Token":{"v":"s3cr3t-tok"}}]}}')
+	[ -f "$SP/error/$id" ]
+	grep -q "source.password: secrets are not accepted" "$SP/data/$id/reason"
+	! grep -rq "hunter2\|s3cr3t-tok" "$SP/error" "$SP/data/$id"
+	[ "$(jq -r .source.password "$SP/error/$id")" = "<redacted>" ]
+	[ "$(jq -r '.source.extra[0].Token' "$SP/error/$id")" = "<redacted>" ]
+	[ "$(jq -r .source.url "$SP/error/$id")" = "http://h/vm.ova" ]	# the rest stays
+	[ ! -e "$SP/data/$id/submitted" ]
+	# not JSON, mentions a secret key: nothing but its size is kept
+	id=$(reject broken '{"name":"b","source":{"password":"hunter2"')
+	[ -f "$SP/error/$id" ]
+	! grep -q hunter2 "$SP/error/$id"
+	grep -q "^<not kept: .* bytes that are not JSON and mention password" "$SP/error/$id"
+	# the same hidden behind a JSON escape
+	id=$(reject esc '{"pass\u0077ord":"hunter2"')
+	! grep -q hunter2 "$SP/error/$id"
+	# not JSON and no secret in sight: kept as it was sent
+	id=$(reject typo '{"name": typo}')
+	[ "$(cat "$SP/error/$id")" = '{"name": typo}' ]
+}
