@@ -47,6 +47,9 @@ listing_job(struct cli *c, int stage, const char *id, time_t *t)
 		    sizeof(reason)) == 0 ? reason : NULL);
 	else if ((r = jobview_retry(c, id, stage)) != NULL)
 		cJSON_AddItemToObject(o, "retry", r);
+	if (spool_dir_worker(stage) != NULL && stage != SD_ERROR &&
+	    (r = jobview_progress(c, id, stage)) != NULL)
+		cJSON_AddItemToObject(o, "progress", r);
 	cJSON_Delete(job);
 	*t = jobview_id_time(id);
 	return o;
@@ -67,6 +70,32 @@ listing_incoming(struct cli *c, const char *name, time_t *t)
 	return o;
 }
 
+/* " 64% ETA 1m30s" of a job in progress ("" without progress.json). */
+static void
+listing_progress(const cJSON *p, char *buf, size_t len)
+{
+	double done = jobview_num(p, "bytes_done", -1);
+	double total = jobview_num(p, "bytes_total", -1);
+	double eta = jobview_num(p, "eta", -1);
+	char e[32];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!cJSON_IsObject(p) || done < 0)
+		return;
+	if (total > 0) {
+		double pct = done * 100 / total;
+
+		n = (size_t)snprintf(buf, len, " %d%%", (int)(pct > 100 ? 100 :
+		    pct));
+	} else
+		n = (size_t)snprintf(buf, len, " %.0f MiB", done / 1048576);
+	if (eta >= 0 && n < len) {
+		jobview_duration(eta, e, sizeof(e));
+		snprintf(buf + n, len - n, " ETA %s", e);
+	}
+}
+
 static void
 listing_line(const cJSON *o, time_t t)
 {
@@ -79,7 +108,9 @@ listing_line(const cJSON *o, time_t t)
 	if (cJSON_IsObject(r)) {
 		extra[0] = ' ';
 		jobview_retry_line(r, extra + 1, sizeof(extra) - 1);
-	}
+	} else
+		listing_progress(cJSON_GetObjectItemCaseSensitive(o, "progress"),
+		    extra, sizeof(extra));
 	if (id == NULL)
 		cli_printf("%-49s %-10s %-24s %s\n", "(incoming)", "incoming",
 		    job_get_str(o, "file"), age);
