@@ -18,6 +18,14 @@ teardown() { hs_teardown; }
 
 hs() { "$HS" -c "$T/conf" "$@"; }
 
+# nowhere PATTERN FILE...: grep finds PATTERN in none of them (a plain
+# "! grep" in a test body cannot fail it: bats ignores its status)
+nowhere() {
+	local p=$1
+	shift
+	! grep -rqe "$p" -- "$@"
+}
+
 # in_order FILE: the stage of every line of history FILE never goes back
 # in the pipeline (a run without retries)
 in_order() {
@@ -90,7 +98,7 @@ job() {
 	[ -f "$SP/error/$id" ]
 	[ ! -e "$SP/data/$id/retry" ]
 	run --separate-stderr hs list
-	! grep -q retrying <<<"$output"
+	[[ $output != *retrying* ]]
 	run --separate-stderr hs status --json
 	[ "$(jq '.retrying | length' <<<"$output")" = 0 ]
 }
@@ -106,7 +114,7 @@ reject() {
 	id=$(reject pw '{"name":"pw","source":{"type":"http","url":"http://h/vm.ova","password":"hunter2","extra":[{"Token":{"v":"s3cr3t-tok"}}]}}')
 	[ -f "$SP/error/$id" ]
 	grep -q "source.password: secrets are not accepted" "$SP/data/$id/reason"
-	! grep -rq "hunter2\|s3cr3t-tok" "$SP/error" "$SP/data/$id"
+	nowhere 'hunter2\|s3cr3t-tok' "$SP/error" "$SP/data/$id"
 	[ "$(jq -r .source.password "$SP/error/$id")" = "<redacted>" ]
 	[ "$(jq -r '.source.extra[0].Token' "$SP/error/$id")" = "<redacted>" ]
 	[ "$(jq -r .source.url "$SP/error/$id")" = "http://h/vm.ova" ]	# the rest stays
@@ -114,12 +122,30 @@ reject() {
 	# not JSON, mentions a secret key: nothing but its size is kept
 	id=$(reject broken '{"name":"b","source":{"password":"hunter2"')
 	[ -f "$SP/error/$id" ]
-	! grep -q hunter2 "$SP/error/$id"
+	nowhere hunter2 "$SP/error/$id"
 	grep -q "^<not kept: .* bytes that are not JSON and mention password" "$SP/error/$id"
 	# the same hidden behind a JSON escape
 	id=$(reject esc '{"pass\u0077ord":"hunter2"')
-	! grep -q hunter2 "$SP/error/$id"
+	nowhere hunter2 "$SP/error/$id"
 	# not JSON and no secret in sight: kept as it was sent
 	id=$(reject typo '{"name": typo}')
 	[ "$(cat "$SP/error/$id")" = '{"name": typo}' ]
+}
+
+@test "cancel during an http export stops it and removes its .part files" {
+	mkdir -p "$T/www"
+	head -c 40000000 /dev/urandom >"$T/www/big.raw"
+	start_nginx "$T/www" "limit_rate 2m;"
+	id=$(job slowdl "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/big.raw\",\"format\":\"raw\"}")
+	start_daemon "$EXPORTD"
+	wait_for 20 eval 'ls "$SP/data/$id/" | grep -q "\.part$"'
+	ls -l "$SP/data/$id/"
+	run --separate-stderr hs cancel "$id"
+	[ "$status" -eq 0 ]
+	# a 40 MB download at 2 MB/s would take 20 s; the cancel is carried out
+	wait_for 5 test -f "$SP/error/$id"
+	grep -q cancelled "$SP/data/$id/reason"
+	ls -la "$SP/data/$id/"
+	[ -z "$(find "$SP/data/$id" -name '*.part*')" ]
+	[ ! -e "$SP/data/$id/cancel" ]
 }
