@@ -900,6 +900,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 
 		retry_clear(d, w->id);	/* no "retrying" line on a cancelled job */
 		daemon_drop_partial(d, w->id);
+		if (d->ops->cancelled != NULL)
+			d->ops->cancelled(d, w->id);
 		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,
