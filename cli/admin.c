@@ -242,6 +242,8 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 			}
 			admin_unlink(c, id, "cancel");
 			admin_unlink(c, id, "retry");	/* waits for nothing now */
+			/* a download kept for its retry (where we may) */
+			(void)spool_drop_partial(&c->sp, id);
 			cli_printf("%s: cancelled\n", id);
 			return CLI_OK;
 		}

@@ -11,7 +11,6 @@
  * nothing but the time already waited.
  */
 #include <cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -843,37 +842,6 @@ daemon_rollback(struct daemon *d, struct worker *w)
 		    spool_dir_name(d->ops->input));
 }
 
-/*
- * A cancelled job resumes nowhere: what its worker left half written in
- * data/ID for a later attempt (NAME.part and NAME.part.state, a download
- * and its segments) goes. Best effort: a file that stays is collected
- * with data/ID after finished_max_age.
- */
-static void
-daemon_drop_partial(struct daemon *d, const char *id)
-{
-	struct dirent *de;
-	DIR *dir;
-	int dfd;
-
-	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
-		return;
-	if ((dir = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		if ((n > 5 && strcmp(de->d_name + n - 5, ".part") == 0) ||
-		    (n > 11 && strcmp(de->d_name + n - 11, ".part.state") == 0))
-			if (unlinkat(dirfd(dir), de->d_name, 0) == 0)
-				log_info("%s: removed %s (cancelled)", id,
-				    de->d_name);
-	}
-	closedir(dir);
-}
-
 static void
 daemon_finish(struct daemon *d, struct worker *w, int status)
 {
@@ -899,7 +867,9 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 		int dfd;
 
 		retry_clear(d, w->id);	/* no "retrying" line on a cancelled job */
-		daemon_drop_partial(d, w->id);
+		if (spool_drop_partial(&d->sp, w->id) > 0)
+			log_info("%s: removed its partial downloads (cancelled)",
+			    w->id);
 		if (d->ops->cancelled != NULL)
 			d->ops->cancelled(d, w->id);
 		owner_remove(&d->sp, w->id);

@@ -463,6 +463,39 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 }
 
 /*
+ * A cancelled job resumes nowhere: what a worker left half written in
+ * data/ID for a later attempt (NAME.part and NAME.part.state, a download
+ * and its segments) goes. Returns how many files went, -1 when data/ID
+ * cannot be read. Best effort: a file that stays is collected with
+ * data/ID after finished_max_age.
+ */
+int
+spool_drop_partial(struct spool *sp, const char *id)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd, n = 0;
+
+	if ((dfd = spool_jobdir(sp, id, false)) < 0)
+		return -1;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (((len > 5 && strcmp(de->d_name + len - 5, ".part") == 0) ||
+		    (len > 11 && strcmp(de->d_name + len - 11,
+		    ".part.state") == 0)) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
  * The history line of a move is written before the rename that hands the
  * job on (once it is there, the next stage may claim it and write its own
  * line at once). When the rename then did not happen (r: spool_rename()'s

@@ -92,11 +92,15 @@ job() {
 	[ "$(jq -r '.retrying[0].id' <<<"$output")" = "$id" ]
 	run --separate-stderr hs show "$id"
 	[[ $output == *"retry     retrying: attempt 1 failed in exportd ($reason)"* ]]
-	# cancelled: nothing waits any more
+	# cancelled: nothing waits any more, and a download kept for the
+	# retry (as a cut one leaves it: NAME.part, NAME.part.state) goes
+	printf x >"$SP/data/$id/vm.ova.part"
+	printf '{}' >"$SP/data/$id/vm.ova.part.state"
 	run --separate-stderr hs cancel "$id"
 	[ "$status" -eq 0 ]
 	[ -f "$SP/error/$id" ]
 	[ ! -e "$SP/data/$id/retry" ]
+	[ -z "$(find "$SP/data/$id" -name '*.part*')" ]
 	run --separate-stderr hs list
 	[[ $output != *retrying* ]]
 	run --separate-stderr hs status --json
