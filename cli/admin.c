@@ -134,8 +134,13 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 	admin_unlink(c, id, "retry");
 	admin_unlink(c, id, "cancel");
 	admin_unlink(c, id, "reason");
+	/* The line first: the stage may claim the job as soon as it moves. */
+	note = xasprintf("retried by %s", jobview_user());
+	(void)spool_history(&c->sp, id, spool_dir_name(to), note);
+	free(note);
 	if ((r = spool_rename(&c->sp, SD_ERROR, id, to, id,
 	    SPOOL_NOCLOBBER)) != 0) {
+		spool_history_unmoved(&c->sp, id, SD_ERROR, to, r);
 		if (r == 1)
 			log_errx("%s: no longer in error/", id);
 		else
@@ -150,9 +155,6 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 		}
 		return r == 1 ? CLI_FAILED : CLI_SYSTEM;
 	}
-	note = xasprintf("retried by %s", jobview_user());
-	(void)spool_history(&c->sp, id, spool_dir_name(to), note);
-	free(note);
 	cli_printf("%s: back in %s/\n", id, spool_dir_name(to));
 	return CLI_OK;
 }
@@ -239,6 +241,9 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 				return CLI_SYSTEM;
 			}
 			admin_unlink(c, id, "cancel");
+			admin_unlink(c, id, "retry");	/* waits for nothing now */
+			/* a download kept for its retry (where we may) */
+			(void)spool_drop_partial(&c->sp, id);
 			cli_printf("%s: cancelled\n", id);
 			return CLI_OK;
 		}

@@ -36,11 +36,15 @@ void	 cli_printf(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 cli_put_json(const char *);
 
 /* jobview.c */
+#define RETRY_FILE_MAX	(SPOOL_REASON_MAX * 4 + 128)	/* data/ID/retry */
+
 int	 jobview_find(struct cli *, const char *, int *);
 char	*jobview_read(struct cli *, const char *, const char *, size_t);
 cJSON	*jobview_job(struct cli *, int, const char *, char *, size_t);
 cJSON	*jobview_progress(struct cli *, const char *, int);
 void	 jobview_progress_line(const cJSON *, char *, size_t);
+cJSON	*jobview_retry(struct cli *, const char *, int);
+void	 jobview_retry_line(const cJSON *, char *, size_t);
 void	 jobview_duration(double, char *, size_t);
 time_t	 jobview_id_time(const char *);
 const char *jobview_user(void);

@@ -35,9 +35,7 @@ struct jobinfo {
 	char		*history;
 	char		 reason[SPOOL_REASON_MAX];
 	cJSON		*progress;
-	char		 retry_daemon[64];
-	int		 retry_attempts;
-	long long	 retry_due;	/* epoch ms; attempts 0: no retry file */
+	cJSON		*retry;		/* jobview_retry(), or NULL */
 	bool		 cancel;
 };
 
@@ -51,7 +49,6 @@ static void
 jobcmd_gather(struct cli *c, struct jobinfo *ji)
 {
 	struct stat st;
-	char *s;
 	int dfd;
 
 	ji->job = jobview_job(c, ji->stage, ji->id, ji->err, sizeof(ji->err));
@@ -60,12 +57,7 @@ jobcmd_gather(struct cli *c, struct jobinfo *ji)
 	    ji->reason, sizeof(ji->reason)) != 0)
 		ji->reason[0] = '\0';
 	ji->progress = jobview_progress(c, ji->id, ji->stage);
-	if ((s = jobview_read(c, ji->id, "retry", 256)) != NULL) {
-		if (sscanf(s, "%63s %d %lld", ji->retry_daemon,
-		    &ji->retry_attempts, &ji->retry_due) != 3)
-			ji->retry_attempts = 0;
-		free(s);
-	}
+	ji->retry = jobview_retry(c, ji->id, ji->stage);
 	if ((dfd = spool_jobdir(&c->sp, ji->id, false)) >= 0) {
 		ji->cancel = fstatat(dfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) == 0;
 		close(dfd);
@@ -91,14 +83,9 @@ jobcmd_show_json(struct jobinfo *ji)
 	cJSON_AddItemToObject(o, "progress", ji->progress ? ji->progress :
 	    cJSON_CreateNull());
 	ji->progress = NULL;
-	if (ji->retry_attempts > 0) {
-		cJSON *r = cJSON_AddObjectToObject(o, "retry");
-
-		cJSON_AddStringToObject(r, "daemon", ji->retry_daemon);
-		cJSON_AddNumberToObject(r, "attempts", ji->retry_attempts);
-		cJSON_AddNumberToObject(r, "due", (double)(ji->retry_due / 1000));
-	} else
-		cJSON_AddNullToObject(o, "retry");
+	cJSON_AddItemToObject(o, "retry", ji->retry ? ji->retry :
+	    cJSON_CreateNull());
+	ji->retry = NULL;
 	cJSON_AddBoolToObject(o, "cancel_requested", ji->cancel);
 	return cli_print_json(o);
 }
@@ -126,11 +113,11 @@ jobcmd_show_text(struct jobinfo *ji)
 		jobview_progress_line(ji->progress, buf, sizeof(buf));
 		cli_printf("progress  %s\n", buf);
 	}
-	if (ji->retry_attempts > 0) {
-		jobview_duration((double)(ji->retry_due - util_now_ms()) / 1000,
-		    buf, sizeof(buf));
-		cli_printf("retry     %d failed attempt(s) in %s; next in %s\n",
-		    ji->retry_attempts, ji->retry_daemon, buf);
+	if (ji->retry != NULL) {
+		char rl[SPOOL_REASON_MAX + 128];
+
+		jobview_retry_line(ji->retry, rl, sizeof(rl));
+		cli_printf("retry     %s\n", rl);
 	}
 	if (ji->cancel)
 		cli_printf("cancel    requested, not yet carried out\n");
@@ -163,6 +150,7 @@ jobcmd_show(struct cli *c, int argc, char **argv)
 	rc = json ? jobcmd_show_json(&ji) : jobcmd_show_text(&ji);
 	cJSON_Delete(ji.job);
 	cJSON_Delete(ji.progress);
+	cJSON_Delete(ji.retry);
 	free(ji.history);
 	return rc;
 }

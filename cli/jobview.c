@@ -104,6 +104,58 @@ jobview_progress(struct cli *c, const char *id, int stage)
 	return p;
 }
 
+/*
+ * data/ID/retry ("DAEMON ATTEMPTS DUE_MS [REASON]") as {daemon, attempts,
+ * due (epoch s), reason}, or NULL: no file, or one left from another stage
+ * (its daemon neither works on stage nor takes from it), or the job is
+ * finished (a cancelled or failed job is not waiting for anything).
+ */
+cJSON *
+jobview_retry(struct cli *c, const char *id, int stage)
+{
+	const char *w = spool_dir_worker(stage), *next;
+	char daemon[64], *s;
+	long long due;
+	int attempts, off = 0;
+	cJSON *o;
+
+	if (stage == SD_ERROR || stage == SD_IMPORTED ||
+	    (s = jobview_read(c, id, "retry", RETRY_FILE_MAX)) == NULL)
+		return NULL;
+	next = stage + 1 < SD_ERROR ? spool_dir_worker(stage + 1) : NULL;
+	if (sscanf(s, "%63s %d %lld %n", daemon, &attempts, &due, &off) < 3 ||
+	    attempts <= 0 || !((w && strcmp(w, daemon) == 0) ||
+	    (next && strcmp(next, daemon) == 0))) {
+		free(s);
+		return NULL;
+	}
+	s[strcspn(s, "\n")] = '\0';
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "daemon", daemon);
+	cJSON_AddNumberToObject(o, "attempts", attempts);
+	cJSON_AddNumberToObject(o, "due", (double)(due / 1000));
+	jobview_add_str(o, "reason", off > 0 && s[off] ? s + off : NULL);
+	free(s);
+	return o;
+}
+
+/* "retrying: attempt N failed (REASON); next in T" of a jobview_retry(). */
+void
+jobview_retry_line(const cJSON *r, char *buf, size_t len)
+{
+	const cJSON *why = cJSON_GetObjectItemCaseSensitive(r, "reason");
+	char in[32];
+
+	jobview_duration(jobview_num(r, "due", 0) - (double)time(NULL), in,
+	    sizeof(in));
+	snprintf(buf, len, "retrying: attempt %.0f failed in %s%s%s%s; next in "
+	    "%s", jobview_num(r, "attempts", 0),
+	    job_get_str(r, "daemon") ? job_get_str(r, "daemon") : "?",
+	    cJSON_IsString(why) ? " (" : "",
+	    cJSON_IsString(why) ? why->valuestring : "",
+	    cJSON_IsString(why) ? ")" : "", in);
+}
+
 /* A number member of o, or def when absent or not a number. */
 double
 jobview_num(const cJSON *o, const char *key, double def)

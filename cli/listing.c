@@ -34,7 +34,7 @@ static cJSON *
 listing_job(struct cli *c, int stage, const char *id, time_t *t)
 {
 	char err[JOB_ERR_MAX], reason[SPOOL_REASON_MAX];
-	cJSON *o = cJSON_CreateObject(), *job;
+	cJSON *o = cJSON_CreateObject(), *job, *r;
 
 	job = jobview_job(c, stage, id, err, sizeof(err));
 	cJSON_AddStringToObject(o, "id", id);
@@ -45,6 +45,11 @@ listing_job(struct cli *c, int stage, const char *id, time_t *t)
 	if (stage == SD_ERROR)
 		jobview_add_str(o, "reason", spool_read_reason(&c->sp, id, reason,
 		    sizeof(reason)) == 0 ? reason : NULL);
+	else if ((r = jobview_retry(c, id, stage)) != NULL)
+		cJSON_AddItemToObject(o, "retry", r);
+	if (spool_dir_worker(stage) != NULL && stage != SD_ERROR &&
+	    (r = jobview_progress(c, id, stage)) != NULL)
+		cJSON_AddItemToObject(o, "progress", r);
 	cJSON_Delete(job);
 	*t = jobview_id_time(id);
 	return o;
@@ -65,19 +70,53 @@ listing_incoming(struct cli *c, const char *name, time_t *t)
 	return o;
 }
 
+/* " 64% ETA 1m30s" of a job in progress ("" without progress.json). */
+static void
+listing_progress(const cJSON *p, char *buf, size_t len)
+{
+	double done = jobview_num(p, "bytes_done", -1);
+	double total = jobview_num(p, "bytes_total", -1);
+	double eta = jobview_num(p, "eta", -1);
+	char e[32];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!cJSON_IsObject(p) || done < 0)
+		return;
+	if (total > 0) {
+		double pct = done * 100 / total;
+
+		n = (size_t)snprintf(buf, len, " %d%%", (int)(pct > 100 ? 100 :
+		    pct));
+	} else
+		n = (size_t)snprintf(buf, len, " %.0f MiB", done / 1048576);
+	if (eta >= 0 && n < len) {
+		jobview_duration(eta, e, sizeof(e));
+		snprintf(buf + n, len - n, " ETA %s", e);
+	}
+}
+
 static void
 listing_line(const cJSON *o, time_t t)
 {
 	const char *id = job_get_str(o, "id"), *name = job_get_str(o, "name");
-	char age[32];
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "retry");
+	char age[32], extra[SPOOL_REASON_MAX + 128];
 
 	jobview_duration(difftime(time(NULL), t), age, sizeof(age));
+	extra[0] = '\0';
+	if (cJSON_IsObject(r)) {
+		extra[0] = ' ';
+		jobview_retry_line(r, extra + 1, sizeof(extra) - 1);
+	} else
+		listing_progress(cJSON_GetObjectItemCaseSensitive(o, "progress"),
+		    extra, sizeof(extra));
 	if (id == NULL)
 		cli_printf("%-49s %-10s %-24s %s\n", "(incoming)", "incoming",
 		    job_get_str(o, "file"), age);
 	else
-		cli_printf("%-49s %-10s %-24s %s\n", id, job_get_str(o, "stage"),
-		    name ? name : "-", age);
+		cli_printf("%-49s %-10s %-24s %s%s\n", id, job_get_str(o, "stage"),
+		    name ? name : "-", age, extra);
 }
 
 /* List one directory: into arr (--json), or as lines. */
@@ -287,6 +326,17 @@ listing_status_text(const cJSON *o)
 		else
 			cli_printf("  %-24s ?\n", e->string);
 	}
+	e = cJSON_GetObjectItemCaseSensitive(o, "retrying");
+	if (cJSON_GetArraySize(e) > 0)
+		cli_printf("retrying\n");
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "retrying")) {
+		char line[SPOOL_REASON_MAX + 128];
+
+		jobview_retry_line(cJSON_GetObjectItemCaseSensitive(e, "retry"),
+		    line, sizeof(line));
+		cli_printf("  %s %s/ %s\n", job_get_str(e, "id"),
+		    job_get_str(e, "stage"), line);
+	}
 	cli_printf("daemons\n");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "daemons"))
 		listing_daemon_line(e);
@@ -386,6 +436,21 @@ listing_warnings(struct cli *c, const cJSON *daemons)
 	return arr;
 }
 
+/* A job waiting for another attempt: {id, stage, retry} into arr. */
+static void
+listing_retrying(struct cli *c, int stage, const char *id, cJSON *arr)
+{
+	cJSON *r = jobview_retry(c, id, stage), *e;
+
+	if (r == NULL)
+		return;
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "id", id);
+	cJSON_AddStringToObject(e, "stage", spool_dir_name(stage));
+	cJSON_AddItemToObject(e, "retry", r);
+	cJSON_AddItemToArray(arr, e);
+}
+
 int
 listing_status(struct cli *c, int argc, char **argv)
 {
@@ -393,7 +458,7 @@ listing_status(struct cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	cJSON *o, *stages, *daemons;
+	cJSON *o, *stages, *daemons, *retrying;
 	bool json = false;
 	char **v;
 	size_t n;
@@ -409,14 +474,18 @@ listing_status(struct cli *c, int argc, char **argv)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "spool", c->spool_path);
 	stages = cJSON_AddObjectToObject(o, "stages");
+	retrying = cJSON_CreateArray();
 	for (int d = SD_INCOMING; d <= SD_ERROR; d++) {
 		if (spool_scan(&c->sp, d, d != SD_INCOMING, &v, &n) != 0) {
 			cJSON_AddNullToObject(stages, spool_dir_name(d));
 			continue;
 		}
 		cJSON_AddNumberToObject(stages, spool_dir_name(d), (double)n);
+		for (size_t i = 0; d != SD_INCOMING && i < n; i++)
+			listing_retrying(c, d, v[i], retrying);
 		spool_scan_free(v, n);
 	}
+	cJSON_AddItemToObject(o, "retrying", retrying);
 	daemons = listing_daemons(c);
 	cJSON_AddItemToObject(o, "daemons", daemons);
 	cJSON_AddItemToObject(o, "warnings", listing_warnings(c, daemons));

@@ -226,7 +226,12 @@ daemon_scan(struct daemon *d)
 	spool_scan_free(v, n);
 }
 
-/* -- retry bookkeeping in data/ID/retry: "STAGE ATTEMPTS DUE_EPOCH_MS" --- */
+/*
+ * -- retry bookkeeping in data/ID/retry: "DAEMON ATTEMPTS DUE_EPOCH_MS
+ * REASON", REASON the last temporary failure, escaped (one line), for
+ * hyperspool list/status/show. Gone when the job leaves the stage.
+ */
+#define RETRY_MAX	(SPOOL_REASON_MAX * 4 + 128)
 
 static int
 retry_read(struct daemon *d, const char *id, int64_t *due_wall)
@@ -237,7 +242,7 @@ retry_read(struct daemon *d, const char *id, int64_t *due_wall)
 
 	if ((dfd = spool_jobdir(&d->sp, id, false)) < 0)
 		return 0;
-	if (util_read_file_at(dfd, "retry", 256, &s, NULL) == 0) {
+	if (util_read_file_at(dfd, "retry", RETRY_MAX, &s, NULL) == 0) {
 		if (sscanf(s, "%31s %d %lld", stage, &attempts, &due) != 3 ||
 		    strcmp(stage, d->ops->name) != 0)
 			attempts = 0, due = 0;
@@ -250,18 +255,21 @@ retry_read(struct daemon *d, const char *id, int64_t *due_wall)
 }
 
 static void
-retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall)
+retry_write(struct daemon *d, const char *id, int attempts, int64_t due_wall,
+    const char *why)
 {
-	char buf[96];
-	int dfd, n;
+	char reason[SPOOL_REASON_MAX], *buf;
+	int dfd;
 
 	if ((dfd = spool_jobdir(&d->sp, id, true)) < 0)
 		return;
-	n = snprintf(buf, sizeof(buf), "%s %d %lld\n", d->ops->name, attempts,
-	    (long long)due_wall);
-	if (spool_publish_at(&d->sp, dfd, "retry", buf, (size_t)n, 0) != 0)
+	(void)util_escape(reason, sizeof(reason), why, strlen(why), 0);
+	buf = xasprintf("%s %d %lld %s\n", d->ops->name, attempts,
+	    (long long)due_wall, reason);
+	if (spool_publish_at(&d->sp, dfd, "retry", buf, strlen(buf), 0) != 0)
 		log_warn("%s: cannot record attempt %d (counted in memory "
 		    "only)", id, attempts);
+	free(buf);
 	close(dfd);
 }
 
@@ -377,15 +385,25 @@ daemon_owner_check(void *arg)
 	return 1;
 }
 
-/* Move work/id to dir if rec still holds it; spool_rename()'s results. */
+/*
+ * Move work/id to dir if rec still holds it; spool_rename()'s results.
+ * The history line for dir (with note) goes first: once the job is there
+ * the next stage may claim it and write its own line at once. A move that
+ * did not happen is said after it (spool_history_unmoved()).
+ */
 static int
 daemon_move_owned(struct daemon *d, const char *id, enum spool_dir dir,
-    const struct owner *rec, bool same_beat)
+    const struct owner *rec, bool same_beat, const char *note)
 {
 	struct owner_check c = { d, id, rec, same_beat };
+	int r;
 
-	return spool_rename_checked(&d->sp, d->ops->work, id, dir, id,
+	(void)spool_history(&d->sp, id, spool_dir_name(dir), note);
+	r = spool_rename_checked(&d->sp, d->ops->work, id, dir, id,
 	    daemon_owner_check, &c);
+	if (r != 0)
+		spool_history_unmoved(&d->sp, id, d->ops->work, dir, r);
+	return r;
 }
 
 /*
@@ -405,9 +423,8 @@ daemon_reclaim(struct daemon *d, const char *id, const char *why,
 		defer_add(d, id, 0, true);
 		return 0;
 	}
-	if (daemon_move_owned(d, id, d->ops->input, judged, true) != 0)
+	if (daemon_move_owned(d, id, d->ops->input, judged, true, why) != 0)
 		return -1; /* somebody else was quicker, it beat, or an error */
-	(void)spool_history(&d->sp, id, spool_dir_name(d->ops->input), why);
 	log_notice("%s: back to %s/: %s", id, spool_dir_name(d->ops->input), why);
 	return 0;
 }
@@ -792,7 +809,7 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 	    d->cfg.retry_delay_max);
 	delay_ms = (int64_t)(delay * 1000);
 	retry_remember(d, w->id, attempts);
-	retry_write(d, w->id, attempts, util_now_ms() + delay_ms);
+	retry_write(d, w->id, attempts, util_now_ms() + delay_ms, why);
 	log_job_begin(w->id, NULL, spool_dir_name(d->ops->work), -1);
 	log_warnx("attempt %d of %d failed (%s); retrying in %.1fs", attempts,
 	    d->cfg.max_attempts, why, delay);
@@ -802,17 +819,15 @@ daemon_temporary(struct daemon *d, struct worker *w, const char *why)
 		defer_add(d, w->id, util_mono_ms() + delay_ms, true);
 		return;
 	}
-	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
+	/* Every move back is in the history: a claim follows. */
+	snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
+	    "in %.1fs", attempts, d->cfg.max_attempts, delay);
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false,
+	    note) != 0)
 		log_warn("%s: cannot release to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else {
-		/* Every move back is in the history: a claim follows. */
-		snprintf(note, sizeof(note), "attempt %d of %d failed; retrying "
-		    "in %.1fs", attempts, d->cfg.max_attempts, delay);
-		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
-		    note);
+	else
 		defer_add(d, w->id, util_mono_ms() + delay_ms, false);
-	}
 }
 
 /* Put a job we were told to stop back where it came from. */
@@ -821,12 +836,10 @@ daemon_rollback(struct daemon *d, struct worker *w)
 {
 	if (d->ops->resume)
 		return;		/* resumed from work/ at the next start */
-	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false) != 0)
+	if (daemon_move_owned(d, w->id, d->ops->input, &w->rec, false,
+	    "rolled back (daemon stopping)") != 0)
 		log_warn("%s: cannot roll back to %s/", w->id,
 		    spool_dir_name(d->ops->input));
-	else
-		(void)spool_history(&d->sp, w->id, spool_dir_name(d->ops->input),
-		    "rolled back (daemon stopping)");
 }
 
 static void
@@ -853,6 +866,12 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	} else if (w->cancelled) {
 		int dfd;
 
+		retry_clear(d, w->id);	/* no "retrying" line on a cancelled job */
+		if (spool_drop_partial(&d->sp, w->id) > 0)
+			log_info("%s: removed its partial downloads (cancelled)",
+			    w->id);
+		if (d->ops->cancelled != NULL)
+			d->ops->cancelled(d, w->id);
 		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,
@@ -870,7 +889,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 
 		daemon_job_vm(d, w->id, true, vm, sizeof(vm));
 		/* Only while the record is still the one we wrote. */
-		r = daemon_move_owned(d, w->id, d->ops->output, &w->rec, false);
+		r = daemon_move_owned(d, w->id, d->ops->output, &w->rec, false,
+		    NULL);
 		if (r == 1) {
 			log_warnx("%s: left %s/ or changed hands before we could "
 			    "publish it (taken over): leaving it", w->id,
@@ -881,8 +901,6 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			    spool_dir_name(d->ops->output));
 		else {
 			retry_clear(d, w->id);
-			(void)spool_history(&d->sp, w->id,
-			    spool_dir_name(d->ops->output), NULL);
 			snprintf(why, sizeof(why), "done: passed to %s/",
 			    spool_dir_name(d->ops->output));
 			daemon_event(d, w->id, vm, LOG_MSGID_JOB_DONE,
@@ -890,6 +908,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			d->n_ok++;
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
+		retry_clear(d, w->id);
 		owner_remove(&d->sp, w->id);
 		daemon_job_vm(d, w->id, false, vm, sizeof(vm));
 		if (spool_fail(&d->sp, d->ops->work, w->id,

@@ -67,6 +67,12 @@ struct stage_ops {
 	int		(*run)(struct daemon *, const char *);
 	/* Optional: the stage's own garbage, with the hourly collection. */
 	void		(*gc)(struct daemon *);
+	/*
+	 * Optional: a worker of job id was cancelled and is dead; remove
+	 * what it wrote outside data/ID (the skeleton removes data/ID's
+	 * *.part and *.part.state itself), before the job goes to error/.
+	 */
+	void		(*cancelled)(struct daemon *, const char *);
 };
 
 struct daemon_config {

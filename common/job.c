@@ -770,6 +770,30 @@ static const char *const secret_keys[] = { "password", "passwd", "secret",
     "secret_access_key", "private_key", "client_secret", "sas", "sas_token",
     "connection_string", "auth", "authorization", NULL };
 
+/* Is name a key for a secret inline (any case)? */
+bool
+job_secret_key(const char *name)
+{
+	for (int k = 0; secret_keys[k]; k++)
+		if (strcasecmp(name, secret_keys[k]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The first secret key name that text (NUL-terminated) mentions anywhere,
+ * in any case, or NULL: for text that is not JSON, where no key can be
+ * told from a value.
+ */
+const char *
+job_secret_mention(const char *text)
+{
+	for (int k = 0; secret_keys[k]; k++)
+		if (strcasestr(text, secret_keys[k]) != NULL)
+			return secret_keys[k];
+	return NULL;
+}
+
 #define JOB_MAX_DEPTH 32	/* no job needs more; deeper is refused */
 
 /* 1: a secret at path; -1: nested deeper than JOB_MAX_DEPTH; 0: clean. */
@@ -785,12 +809,11 @@ job_find_secret(const cJSON *j, char *path, size_t plen, int depth)
 		size_t at = strlen(path);
 
 		if (it->string != NULL) {
-			for (int k = 0; secret_keys[k]; k++)
-				if (strcasecmp(it->string, secret_keys[k]) == 0) {
-					snprintf(path + at, plen - at, "%s%.64s",
-					    at ? "." : "", it->string);
-					return 1;
-				}
+			if (job_secret_key(it->string)) {
+				snprintf(path + at, plen - at, "%s%.64s",
+				    at ? "." : "", it->string);
+				return 1;
+			}
 			snprintf(path + at, plen - at, "%s%.64s", at ? "." : "",
 			    it->string);
 		} else

@@ -30,6 +30,8 @@ cJSON	*job_read_at(int, const char *, size_t, char *, size_t);
 cJSON	*job_parse(const char *, size_t, char *, size_t);
 int	 job_validate(const cJSON *, const struct job_policy *, char *, size_t);
 int	 job_check_credentials(const cJSON *, char *, size_t);
+bool	 job_secret_key(const char *);
+const char *job_secret_mention(const char *);
 int	 job_path_allowed(const char *, const char *, const char *const *,
 	    char *, size_t);
 const char *job_path_root(const char *, const char *const *);

@@ -463,6 +463,63 @@ spool_history(struct spool *sp, const char *id, const char *stage,
 }
 
 /*
+ * A cancelled job resumes nowhere: what a worker left half written in
+ * data/ID for a later attempt (NAME.part and NAME.part.state, a download
+ * and its segments) goes. Returns how many files went, -1 when data/ID
+ * cannot be read. Best effort: a file that stays is collected with
+ * data/ID after finished_max_age.
+ */
+int
+spool_drop_partial(struct spool *sp, const char *id)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd, n = 0;
+
+	if ((dfd = spool_jobdir(sp, id, false)) < 0)
+		return -1;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (((len > 5 && strcmp(de->d_name + len - 5, ".part") == 0) ||
+		    (len > 11 && strcmp(de->d_name + len - 11,
+		    ".part.state") == 0)) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * The history line of a move is written before the rename that hands the
+ * job on (once it is there, the next stage may claim it and write its own
+ * line at once). When the rename then did not happen (r: spool_rename()'s
+ * 1 or -1, errno kept), this line says so under the stage the job is still
+ * in, so the last line always names where the job is.
+ */
+void
+spool_history_unmoved(struct spool *sp, const char *id, enum spool_dir here,
+    enum spool_dir to, int r)
+{
+	char note[160];
+	int saved = errno;
+
+	if (r == 1)
+		snprintf(note, sizeof(note), "not moved to %s/: gone or taken "
+		    "over", spool_dir_name(to));
+	else
+		snprintf(note, sizeof(note), "not moved to %s/: %s",
+		    spool_dir_name(to), strerror(saved));
+	(void)spool_history(sp, id, spool_dir_name(here), note);
+	errno = saved;
+}
+
+/*
  * Move a job to error/ with a one-line reason: data/ID/reason is written
  * (durably) before the rename, so a job in error/ always has its reason.
  * The reason is escaped (util_escape()): one line, no control characters,
@@ -490,11 +547,11 @@ spool_fail(struct spool *sp, enum spool_dir from, const char *id,
 	close(dfd);
 	if (rc != 0 && errno != ENOSPC && errno != EDQUOT)
 		return -1;
+	line[n - 1] = '\0';
+	(void)spool_history(sp, id, "error", line);	/* before: see above */
 	rc = spool_rename(sp, from, id, SD_ERROR, id, 0);
-	if (rc == 0) {
-		line[n - 1] = '\0';
-		(void)spool_history(sp, id, "error", line);
-	}
+	if (rc != 0)
+		spool_history_unmoved(sp, id, from, SD_ERROR, rc);
 	return rc;
 }
 

@@ -57,6 +57,9 @@ int	 spool_rename_checked(struct spool *, enum spool_dir, const char *,
 	    enum spool_dir, const char *, int (*)(void *), void *);
 int	 spool_fail(struct spool *, enum spool_dir, const char *, const char *);
 int	 spool_history(struct spool *, const char *, const char *, const char *);
+void	 spool_history_unmoved(struct spool *, const char *, enum spool_dir,
+	    enum spool_dir, int);
+int	 spool_drop_partial(struct spool *, const char *);
 int	 spool_jobdir(struct spool *, const char *, bool);
 int	 spool_read_reason(struct spool *, const char *, char *, size_t);
 void	 spool_failed_stage(const char *, char *, size_t);

@@ -30,9 +30,9 @@
  * bounded by their disk quota, as for any file they own. Root and our own
  * user (apid submits as it) are not limited.
  *
- * Rejects are kept small and briefly: a rejected file larger than
- * queued.reject_keep bytes is replaced by its first reject_keep bytes
- * before it moves to error/, and rejects (jobs whose history ends at
+ * Rejects are kept small, briefly and without secrets: a rejected file
+ * has the values of its secret keys redacted (queued_censor()) and is cut
+ * to its first queued.reject_keep bytes before it moves to error/; rejects (jobs whose history ends at
  * intake) are collected after queued.reject_max_age, by the hourly
  * collection of the skeleton; failures of later stages keep
  * finished_max_age.
@@ -406,36 +406,130 @@ out:
 	return rc;
 }
 
+/* Replace the value of every secret key (job_secret_key()) in j; count. */
+static int
+queued_redact(cJSON *j)
+{
+	cJSON *it, *next;
+	int n = 0;
+
+	for (it = j->child; it != NULL; it = next) {
+		next = it->next;	/* it may be replaced (and freed) */
+		if (it->string != NULL && job_secret_key(it->string)) {
+			cJSON *rep = cJSON_CreateString("<redacted>");
+
+			/* ViaPointer keeps no key; cJSON frees it with free() */
+			rep->string = xstrdup(it->string);
+			cJSON_ReplaceItemViaPointer(j, it, rep);
+			n++;
+		} else if (cJSON_IsObject(it) || cJSON_IsArray(it))
+			n += queued_redact(it);
+	}
+	return n;
+}
+
 /*
- * A rejected file keeps its first queued.reject_keep bytes only (enough to
- * see what was sent): intake/ID, the submitter's file, is replaced by a
- * copy of that prefix before it moves to error/. Should we crash in
- * between, the resumed run rejects the prefix again, perhaps for another
- * reason. Best effort: where the copy fails, the whole file is kept.
+ * What of a rejected file may be kept (a new string, len in *outlen), or
+ * NULL: keep it as it is. A secret never stays in error/: JSON has the
+ * values of its secret keys replaced by "<redacted>" (re-serialised); text
+ * that is not JSON keeps nothing but its size when it mentions a secret
+ * key name anywhere or holds a backslash (a "\u0070assword" escape could
+ * hide one): there is no telling a key from a value there, and a reject
+ * is kept for the operator to see what was sent, not to keep a password.
+ * Only a prefix read (a file over max_job_size) is always judged as text.
+ */
+static char *
+queued_censor(const char *buf, size_t len, bool whole, long long size,
+    size_t *outlen)
+{
+	char err[JOB_ERR_MAX], *out = NULL, *text;
+	const char *word;
+	cJSON *j;
+
+	if (whole && (j = job_parse(buf, len, err, sizeof(err))) != NULL) {
+		if (queued_redact(j) > 0 && (out = cJSON_Print(j)) != NULL)
+			log_info("kept with its secret values redacted");
+		cJSON_Delete(j);
+		if (out != NULL)
+			*outlen = strlen(out);
+		return out;
+	}
+	text = xstrndup(buf, len);
+	if ((word = job_secret_mention(text)) != NULL ||
+	    memchr(buf, '\\', len) != NULL) {
+		out = xasprintf("<not kept: %lld bytes that are not JSON and %s%s; "
+		    "they could hold a secret>\n", size, word ? "mention " :
+		    "hold a backslash", word ? word : "");
+		*outlen = strlen(out);
+		log_info("not kept: not JSON, could hold a secret");
+	}
+	free(text);
+	return out;
+}
+
+/*
+ * A rejected file is kept for the operator, censored (queued_censor())
+ * and cut to its first queued.reject_keep bytes (enough to see what was
+ * sent): intake/ID, the submitter's file, is replaced by that before it
+ * moves to error/. Should we crash in between, the resumed run rejects
+ * the new file again, perhaps for another reason. Where the rewrite fails
+ * the job stays rejected; a file we cannot read is kept as it is.
  */
 static void
 queued_shrink(struct daemon *d, const char *id)
 {
 	struct spool *sp = daemon_spool(d);
 	long long keep = conf_int("queued.reject_keep", 4096);
+	size_t max = (size_t)conf_int("queued.max_job_size", JOB_MAX_SIZE);
+	size_t len = 0, clen;
 	struct stat st;
-	char *buf;
+	char *buf = NULL, *cens;
+	bool whole;
 	ssize_t n;
 	int fd;
 
-	if (keep < 0 || fstatat(sp->fd[SD_INTAKE], id, &st,
-	    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= keep)
+	if (fstatat(sp->fd[SD_INTAKE], id, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
 		return;
+	if (st.st_nlink > 1) {
+		/* Another name's file (rejected for it): not read, not kept. */
+		buf = xasprintf("<not kept: %lld bytes of a file with %lu hard "
+		    "links>\n", (long long)st.st_size,
+		    (unsigned long)st.st_nlink);
+		(void)spool_publish(sp, SD_INTAKE, id, buf, strlen(buf), 0);
+		free(buf);
+		return;
+	}
 	fd = openat(sp->fd[SD_INTAKE], id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd < 0)
 		return;
-	buf = xmalloc((size_t)keep + 1);
-	n = pread(fd, buf, (size_t)keep, 0);
+	whole = (size_t)st.st_size <= max;
+	if (!whole || util_read_all(fd, max, &buf, &len) != 0) {
+		/* Too large to be a job: its prefix, judged as text. */
+		size_t pre = keep > 0 ? (size_t)keep : 0;
+
+		free(buf);
+		buf = xmalloc(pre + 1);
+		n = pread(fd, buf, pre, 0);
+		len = n > 0 ? (size_t)n : 0;
+		buf[len] = '\0';
+		whole = false;
+	}
 	close(fd);
-	if (n >= 0 && spool_publish(sp, SD_INTAKE, id, buf, (size_t)n, 0) == 0)
-		log_info("kept the first %zd of its %lld bytes", n,
+	if ((cens = queued_censor(buf, len, whole, (long long)st.st_size,
+	    &clen)) != NULL) {
+		free(buf);
+		buf = cens;
+		len = clen;
+	} else if (keep < 0 || st.st_size <= keep) {
+		free(buf);
+		return;		/* kept as it is */
+	}
+	if (keep >= 0 && len > (size_t)keep)
+		len = (size_t)keep;
+	if (spool_publish(sp, SD_INTAKE, id, buf, len, 0) == 0)
+		log_info("kept %zu bytes of its %lld", len,
 		    (long long)st.st_size);
 	free(buf);
 }

@@ -11,7 +11,8 @@
  *	fail-*      permanent failure, reason "told to fail"
  *	crash-*     abort() (SIGABRT) every time
  *	flaky-*     temporary failure until the third attempt, then succeed
- *	slow-*      sleep 3 s, then succeed
+ *	slow-*      write data/ID/work.part, sleep 3 s, then succeed (a
+ *	            cancel hook marks data/ID/cancel-hook)
  *	long-*      sleep 8 s, then succeed
  */
 #include <signal.h>
@@ -43,13 +44,19 @@ stagetest_run(struct daemon *d, const char *id)
 		rc = worker_fail(d, "told to fail");
 	else if (strncmp(name, "crash-", 6) == 0)
 		abort();
-	else if (strncmp(name, "slow-", 5) == 0)
+	else if (strncmp(name, "slow-", 5) == 0) {
+		if ((dfd = spool_jobdir(sp, id, false)) >= 0) {
+			(void)spool_publish_at(sp, dfd, "work.part", "x", 1,
+			    SPOOL_NOSYNC);
+			close(dfd);
+		}
 		sleep(3);
+	}
 	else if (strncmp(name, "long-", 5) == 0)
 		sleep(8);
 	else if (strncmp(name, "flaky-", 6) == 0) {
 		if ((dfd = spool_jobdir(sp, id, false)) >= 0) {
-			if (util_read_file_at(dfd, "retry", 64, &s, NULL) == 0) {
+			if (util_read_file_at(dfd, "retry", 4096, &s, NULL) == 0) {
 				attempts = atoi(strchr(s, ' ') ? strchr(s, ' ') + 1 : s);
 				free(s);
 			}
@@ -62,6 +69,20 @@ stagetest_run(struct daemon *d, const char *id)
 	return rc;
 }
 
+/* The cancel hook: leaves a mark where the test can see it ran. */
+static void
+stagetest_cancelled(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	int dfd;
+
+	if ((dfd = spool_jobdir(sp, id, false)) >= 0) {
+		(void)spool_publish_at(sp, dfd, "cancel-hook", "", 0,
+		    SPOOL_NOSYNC);
+		close(dfd);
+	}
+}
+
 static const struct stage_ops stagetest_ops = {
 	.name = "stagetest",
 	.summary = "Test stage daemon: request/ -> exporting/ -> exported/.",
@@ -69,6 +90,7 @@ static const struct stage_ops stagetest_ops = {
 	.work = SD_EXPORTING,
 	.output = SD_EXPORTED,
 	.run = stagetest_run,
+	.cancelled = stagetest_cancelled,
 };
 
 int

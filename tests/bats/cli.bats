@@ -373,6 +373,21 @@ run 2750'
 	echo "$output" | jq -e '.progress == null'
 }
 
+@test "list shows the percent and ETA of a job in progress, from its stage's progress.json only" {
+	id=$(put web01 exporting)
+	printf '{"stage":"exporting","bytes_done":640,"bytes_total":1000,"rate":4,"eta":90,"updated":%s}\n' \
+	    "$(date +%s)" >"$SP/data/$id/progress.json"
+	run --separate-stderr hs list
+	[ "$status" -eq 0 ]
+	echo "$output"
+	has_line "^$id +exporting +web01 +[0-9a-z]+ 64% ETA 1m30s\$"
+	run hs list --json
+	echo "$output" | jq -e --arg id "$id" '.[] | select(.id == $id) | .progress.bytes_done == 640'
+	sed -i 's/"exporting"/"converting"/' "$SP/data/$id/progress.json"
+	run --separate-stderr hs list
+	[[ "$output" != *%* ]]
+}
+
 # --- logs ------------------------------------------------------------------
 
 @test "logs prints the job's own log" {

@@ -102,9 +102,13 @@ put() {
 	id=$(put slow-3)
 	start_daemon "$STAGETEST"
 	wait_for 5 test -f "$SP/data/$id/owner"
+	wait_for 5 test -f "$SP/data/$id/work.part"
 	touch "$SP/data/$id/cancel"
 	wait_for 5 test -f "$SP/error/$id"
 	grep -q "cancelled" "$SP/data/$id/reason"
+	# what the worker wrote is gone; the stage's own hook ran
+	[ ! -e "$SP/data/$id/work.part" ]
+	[ -e "$SP/data/$id/cancel-hook" ]
 }
 
 @test "the daemon writes a status file with pid and heartbeat and removes it on exit" {
