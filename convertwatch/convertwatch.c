@@ -826,7 +826,7 @@ out:
  * qemu-img dies with it), so nothing will ever finish them.
  */
 static void
-conv_sweep_partial(struct conv *c)
+conv_sweep_partial(struct conv *c, const char *why)
 {
 	struct dirent *de;
 	size_t len;
@@ -844,8 +844,8 @@ conv_sweep_partial(struct conv *c)
 		    strcmp(de->d_name + len - 5, ".part") != 0)
 			continue;
 		if (unlinkat(c->outfd, de->d_name, 0) == 0)
-			log_info("removed %s/%s, left by an earlier attempt",
-			    c->outdir, de->d_name);
+			log_info("removed %s/%s, left by %s", c->outdir,
+			    de->d_name, why);
 	}
 	closedir(dir);
 }
@@ -959,7 +959,7 @@ conv_outdir(struct conv *c)
 		return worker_fail(c->d, "%s: %s", c->outdir, err);
 	if (conv_perm(c, c->outfd, true, err, sizeof(err)) != 0)
 		return worker_retry(c->d, "%s: %s", c->outdir, err);
-	conv_sweep_partial(c);
+	conv_sweep_partial(c, "an earlier attempt");
 	return 0;
 }
 
@@ -1098,6 +1098,28 @@ out:
 	return rc;
 }
 
+/*
+ * A cancelled conversion's worker is dead: remove the images it left half
+ * written in OUTPUT_DIR/ID (only .*.part names, in that directory, opened
+ * without following a symlink). Finished images of earlier disks stay, as
+ * after any failure, for the operator to look at.
+ */
+static void
+convertwatch_cancelled(struct daemon *d, const char *id)
+{
+	const char *base = conf_str("convert.output_dir", OUTPUT_DIR_DEFAULT);
+	struct conv c = { .d = d, .id = id, .outfd = -1 };
+
+	c.outdir = xasprintf("%s/%s", base, id);
+	c.outfd = open(c.outdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (c.outfd >= 0) {
+		conv_sweep_partial(&c, "the cancelled conversion");
+		close(c.outfd);
+	}
+	free(c.outdir);
+}
+
 static const struct stage_ops convertwatch_ops = {
 	.name = "convertwatch",
 	.summary = "Convert the disks of jobs in exported/ with qemu-img into the "
@@ -1108,6 +1130,7 @@ static const struct stage_ops convertwatch_ops = {
 	.work = SD_CONVERTING,
 	.output = SD_CONVERTED,
 	.run = convertwatch_run,
+	.cancelled = convertwatch_cancelled,
 };
 
 int

@@ -153,3 +153,22 @@ reject() {
 	[ -z "$(find "$SP/data/$id" -name '*.part*')" ]
 	[ ! -e "$SP/data/$id/cancel" ]
 }
+
+@test "cancel during a conversion stops it and removes the half-written image" {
+	head -c 300M /dev/urandom >"$T/src/big.raw"
+	id=$(job slowconv "{\"type\":\"file\",\"path\":\"$T/src/big.raw\",\"format\":\"raw\"}")
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ -f "$SP/exported/$id" ] || { cat "$T/exportd.log"; false; }
+	# compressed qcow2 of random data: slow enough to be caught half way
+	jq '.convert.compress = true' "$SP/exported/$id" >"$T/j" && cat "$T/j" >"$SP/exported/$id"
+	start_daemon "$CONVERTWATCH"
+	wait_for 30 eval 'ls -a "$T/out/$id/" 2>/dev/null | grep -q "\.part$"'
+	run --separate-stderr hs cancel "$id"
+	[ "$status" -eq 0 ]
+	wait_for 10 test -f "$SP/error/$id"
+	grep -q cancelled "$SP/data/$id/reason"
+	ls -la "$T/out/$id/"
+	[ -z "$(find "$T/out/$id" -name '*.part')" ]
+	# the source is untouched
+	[ "$(stat -c %s "$T/src/big.raw")" -eq 314572800 ]
+}
