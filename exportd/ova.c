@@ -418,6 +418,7 @@ ova_check_mf(struct ova *o)
 	    line = strtok_r(NULL, "\r\n", &save)) {
 		char alg[16], file[512], hex[130];
 		const char *got;
+		char *dst;
 		struct ova_member *m;
 		struct digest dg;
 
@@ -451,8 +452,10 @@ ova_check_mf(struct ova *o)
 			    != want)
 				return export_fail(o->ctx, "%s: manifest: %s of %s is not "
 				    "%zu hex digits", o->what, alg, file, want);
-			snprintf(alg[3] == '1' ? m->want1 : m->want256, want + 1,
-			    "%s", hex);
+			/* want hex digits, checked above; want1/want256 fit them */
+			dst = alg[3] == '1' ? m->want1 : m->want256;
+			memcpy(dst, hex, want);
+			dst[want] = '\0';
 			continue;
 		}
 		got = strcmp(alg, "SHA1") == 0 ? m->sha1 : m->sha256;
