@@ -8,7 +8,9 @@
  * The appliance: libguestfs's direct backend (unless LIBGUESTFS_BACKEND
  * says otherwise), under KVM when /dev/kvm can create a VM for us and the
  * appliance really starts on it, else TCG (force_tcg) - detected on every
- * run, never assumed; LIBGUESTFS_BACKEND_SETTINGS, when set, wins.
+ * run, never assumed; LIBGUESTFS_BACKEND_SETTINGS, when set, wins. The
+ * converted disks are added read-write in the VM's order, so the guest's
+ * /dev/sdX is the appliance's /dev/sdX.
  *
  * Errors: GUEST_FAIL / GUEST_RETRY with the libguestfs message in err
  * (guest_gerr); a probe that fails means "no KVM", never an error.
