@@ -451,8 +451,8 @@ ova_check_mf(struct ova *o)
 			    != want)
 				return export_fail(o->ctx, "%s: manifest: %s of %s is not "
 				    "%zu hex digits", o->what, alg, file, want);
-			snprintf(alg[3] == '1' ? m->want1 : m->want256, want + 1,
-			    "%s", hex);
+			/* exactly want digits and their NUL (checked above) */
+			memcpy(alg[3] == '1' ? m->want1 : m->want256, hex, want + 1);
 			continue;
 		}
 		got = strcmp(alg, "SHA1") == 0 ? m->sha1 : m->sha256;
