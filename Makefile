@@ -45,8 +45,15 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/obj/%.o)
 LIB        = $(B)/lib/libhscommon.a
 
+# The source layer (source/): what reads a VM where it is (the providers
+# behind export.h's table, OVA/OVF/VMX, disk headers, HTTP, vSphere). It
+# stands on common/ only; exportd and the CLI both stand on it.
+SOURCE_SRC = $(wildcard source/*.c)
+SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
+SOURCE_LIB = $(B)/lib/libhssource.a
+SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto)
+
 DAEMONS = queued exportd convertwatch importd
-EXPORTD_SRC = $(wildcard exportd/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
@@ -102,16 +109,21 @@ $(B)/man/%: man/%.in $(B)/paths
 
 man: $(MAN_OUT)
 
-$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) $(wildcard importd/*.h) \
+$(B)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard source/*.h) $(wildcard importd/*.h) \
 		$(wildcard convertwatch/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/exportd/%.o: CFLAGS += -Iexportd $(shell pkg-config --cflags libcurl)
-$(B)/obj/cli/%.o: CFLAGS += -Iexportd -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
+$(B)/obj/source/%.o: CFLAGS += -Isource $(shell pkg-config --cflags libcurl)
+$(B)/obj/exportd/%.o: CFLAGS += -Isource
+$(B)/obj/cli/%.o: CFLAGS += -Isource -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
 $(B)/obj/cli/%.o: $(B)/paths
 
 $(LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(SOURCE_LIB): $(SOURCE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -119,9 +131,10 @@ $(B)/bin/queued: $(B)/obj/queued/queued.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/bin/exportd: $(EXPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
+# exportd: the stage (exportd.c) on the source layer.
+$(B)/bin/exportd: $(B)/obj/exportd/exportd.o $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SOURCE_LIBS)
 
 IMPORTD_SRC = $(wildcard importd/*.c)
 $(B)/obj/importd/%.o: CFLAGS += $(shell pkg-config --cflags libvirt)
@@ -131,25 +144,25 @@ $(B)/bin/importd: $(IMPORTD_SRC:%.c=$(B)/obj/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libvirt)
 
 # convertwatch: qemu-img, and guest conversion on libguestfs (guest*.c, v2v.c);
-# exportd's digest.o for the manifest's digests of OVA members read in place
+# the source layer's digest.c for the manifest's digests of OVA members
+# read in place
 CONVERTWATCH_SRC = $(wildcard convertwatch/*.c)
-$(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch $(shell pkg-config --cflags libguestfs)
+$(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch -Isource $(shell pkg-config --cflags libguestfs)
 
-$(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(B)/obj/exportd/digest.o $(LIB)
+$(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
 
-# The CLI runs exportd's providers for `inspect`.
-EXPORT_LIB_OBJ = $(filter-out $(B)/obj/exportd/exportd.o,$(EXPORTD_SRC:%.c=$(B)/obj/%.o))
-
-$(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(EXPORT_LIB_OBJ) $(LIB)
+# The CLI runs the source layer's providers for `inspect` and lists
+# vCenter's VMs (`vms`) with it.
+$(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SOURCE_LIBS)
 
-# Unit tests of exportd's parsers link their object; objects go before the
-# library in the link line.
-$(B)/tests/test_ovf: $(B)/obj/exportd/ovf.o
-$(B)/tests/test_vmx: $(B)/obj/exportd/vmx.o
+# Unit tests of the source layer's parsers link their object; objects go
+# before the library in the link line.
+$(B)/tests/test_ovf: $(B)/obj/source/ovf.o
+$(B)/tests/test_vmx: $(B)/obj/source/vmx.o
 $(B)/tests/test_guestconf: $(B)/obj/convertwatch/guestconf.o
 $(B)/tests/test_guestconf: CFLAGS += -Iconvertwatch
 $(B)/tests/test_virt: $(B)/obj/importd/virt.o
@@ -158,15 +171,15 @@ $(B)/tests/test_virt: LDLIBS += $(shell pkg-config --libs libvirt)
 
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags cmocka) $(LDFLAGS) \
+	$(CC) $(CFLAGS) -Isource $(shell pkg-config --cflags cmocka) $(LDFLAGS) \
 		-o $@ $(filter-out $(LIB),$^) $(LIB) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# test_fetch runs exportd's fetch.c against tests/fetch/faultserv (a fake
+# test_fetch runs the source layer's fetch.c against tests/fetch/faultserv (a fake
 # flaky HTTP server, found next to the test binary) and nginx.
-$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/exportd/fetch.o $(B)/obj/exportd/tlspin.o $(LIB) | $(B)/tests/faultserv
+$(B)/tests/test_fetch: tests/unit/test_fetch.c $(B)/obj/source/fetch.o $(B)/obj/source/tlspin.o $(LIB) | $(B)/tests/faultserv
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iexportd $(shell pkg-config --cflags libcurl cmocka) $(LDFLAGS) -o $@ $^ \
+	$(CC) $(CFLAGS) -Isource $(shell pkg-config --cflags libcurl cmocka) $(LDFLAGS) -o $@ $^ \
 		$(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto cmocka)
 
 $(B)/tests/faultserv: tests/fetch/faultserv.c
@@ -202,13 +215,13 @@ FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
 FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
               -Wformat=2 -Wno-format-nonliteral $(FUZZ_SAN) \
-              $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Iexportd
+              $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Isource
 FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
 FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_EXPORT = $(FZ)/lib/libhsexport.a
+FUZZ_SOURCE = $(FZ)/lib/libhssource.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a
 
-$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard exportd/*.h) \
+$(FZ)/obj/%.o: %.c $(wildcard common/*.h) $(wildcard source/*.h) \
 		$(wildcard importd/*.h) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
@@ -217,11 +230,11 @@ $(FUZZ_COMMON): $(COMMON_SRC:%.c=$(FZ)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(FUZZ_EXPORT): $(patsubst %.c,$(FZ)/obj/%.o,$(filter-out exportd/exportd.c,$(EXPORTD_SRC)))
+$(FUZZ_SOURCE): $(SOURCE_SRC:%.c=$(FZ)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_EXPORT) $(FUZZ_COMMON)
+$(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_SOURCE) $(FUZZ_COMMON)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 

@@ -1,7 +1,7 @@
 /*
  * vmlist.c - `hyperspool vms` and `hyperspool check-provider`: what a
  * provider offers, asked directly (no spool, no job). For vSphere: log in
- * with a named credential (exportd/vsoap.c) and list every VM with its
+ * with a named credential (source/vsoap.c) and list every VM with its
  * inventory path, power state, CPUs, memory and disk sizes (the seed's
  * /vms/list), or only check that the server answers, its certificate is
  * trusted and the credential is accepted (the seed's /providers/validate).

@@ -323,7 +323,7 @@ job_path_under(const char *path, const char *root)
 /*
  * Is path (a file source) allowed: clean, absolute and, by its words,
  * inside one of roots? Only the words are checked: what the path leads to
- * is resolved by exportd with the submitter's rights (exportd/srcopen.c).
+ * is resolved by exportd with the submitter's rights (source/srcopen.c).
  * Resolving it here, with the daemon's rights, would tell a submitter
  * what exists where they cannot look ("resolves to ..." for one path,
  * nothing for another), and a symlink can change after intake anyway.

@@ -19,45 +19,10 @@
 #ifndef HS_GUEST_H
 #define HS_GUEST_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-#include "guestconf.h"
-
-enum { GUEST_OK = 0, GUEST_FAIL = 1, GUEST_RETRY = 2 };
-
-struct guest_disk {
-	const char	*path;		/* the converted image */
-	const char	*format;	/* qcow2 or raw */
-};
-
-struct guest_req {
-	const char		*mode;		/* fast, virt-v2v, auto */
-	const struct guest_disk	*disks;
-	size_t			 ndisks;
-	const char *const	*macs;		/* the NICs' MACs, in order */
-	size_t			 nmacs;
-	const char		*disk_bus;	/* import.disk_bus */
-	bool			 serial_console;
-	void			(*note)(const char *, void *);	/* history */
-	void			*arg;
-};
+#include "guestapp.h"
 
 int	 guest_convert(const struct guest_req *, char *, size_t);
-void	 guest_strv_free(char **);
-void	 guest_say(const struct guest_req *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-bool	 guest_kvm_usable(void);
-bool	 guest_kvm_works(void);
-
-/* guestfix.c: the Linux fixes, on an appliance with the guest mounted. */
-struct guestfs_h;
-int	 guestfix_linux(struct guestfs_h *, const char *,
-	    const struct guest_req *, char *, size_t);
-
-/* v2v.c: virt-v2v-in-place. */
-bool	 v2v_installed(void);
-bool	 v2v_virtio_win_present(void);
-int	 v2v_convert(const struct guest_req *, char *, size_t);
 
 #endif

@@ -20,7 +20,9 @@
 
 #include <guestfs.h>
 
-#include "guest.h"
+#include "guestapp.h"
+#include "guestconf.h"
+#include "guestfix.h"
 #include "proc.h"
 #include "util.h"
 

@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../exportd/digest.h"
+#include "digest.h"
 #include "srcdigest.h"
 
 #define SD_CHUNK	(1 << 20)

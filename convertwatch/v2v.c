@@ -22,11 +22,12 @@
 
 #include <libxml/tree.h>
 
-#include "guest.h"
+#include "guestapp.h"
 #include "job.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
+#include "v2v.h"
 
 #define V2V_PROG "virt-v2v-in-place"
 

@@ -2,7 +2,8 @@
  * exportd - export: request/ -> exporting/ -> exported/.
  *
  * A worker reads the job, hands its source to the provider named by
- * source.type (one file each: prov_file.c, prov_http.c), which lands the
+ * source.type (the source layer, source/: one file each, prov_TYPE.c,
+ * behind the table of source/providers.c), which lands the
  * disks in data/ID/ and describes the VM; the description is merged with
  * the job's own vm hints and written into the job (job.vm), and the
  * skeleton publishes the job to exported/. A permanent failure clears the

@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c - libFuzzer harness for the HTTP response headers exportd
- * reads (exportd/fetch.c, fetch_header_line()): whatever a server, or
+ * reads (source/fetch.c, fetch_header_line()): whatever a server, or
  * anything between it and us, sends back to a HEAD, a GET or a Range GET.
  *
  * The input is a header block; it is cut after each '\n' and every piece

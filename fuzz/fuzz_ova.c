@@ -1,5 +1,5 @@
 /*
- * fuzz_ova.c - libFuzzer harness for OVA archives (exportd/ova.c): the
+ * fuzz_ova.c - libFuzzer harness for OVA archives (source/ova.c): the
  * tar headers (checksum, octal and base-256 sizes, ustar prefixes, GNU
  * long names, pax headers), member types and names, the .mf manifest
  * (ALG(file)= digest lines) and the OVF inside, read by the real streaming

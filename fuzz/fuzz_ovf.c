@@ -1,5 +1,5 @@
 /*
- * fuzz_ovf.c - libFuzzer harness for OVF descriptors (exportd/ovf.c), the
+ * fuzz_ovf.c - libFuzzer harness for OVF descriptors (source/ovf.c), the
  * XML an export's maker wrote: ovf_describe() and ovf_parse() on the bytes
  * as they are (not NUL-terminated, so ASan sees any read past the end);
  * a description keeps its promises (a disk has a file and a format, or

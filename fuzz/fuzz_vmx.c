@@ -1,5 +1,5 @@
 /*
- * fuzz_vmx.c - libFuzzer harness for VMware .vmx files (exportd/vmx.c):
+ * fuzz_vmx.c - libFuzzer harness for VMware .vmx files (source/vmx.c):
  * vmx_parse() on the bytes as they are (not NUL-terminated), then what
  * the pipeline does with an accepted description (vmcheck.c).
  */

@@ -1,6 +1,6 @@
 /*
  * fuzz_vsoap.c - libFuzzer harness for what a vSphere server answers
- * (exportd/vsoap.c, vsoap_parse(); exportd/vsinv.c, vsinv_vm_props()):
+ * (source/vsoap.c, vsoap_parse(); source/vsinv.c, vsinv_vm_props()):
  * the SOAP envelope, a fault, and a VirtualMachine's properties as
  * RetrievePropertiesEx returns them (devices, NICs, snapshot tree).
  *

@@ -3,7 +3,8 @@
 # score of `systemd-analyze security --offline=yes`, recorded in
 # $HS_TESTDIR/exposure.txt and on the TAP stream), the man pages against
 # --help, the configuration schema and spool-layout.md, the bash
-# completion against --help, and the Debian package: built with
+# completion against --help, the layout's include rule (DEVELOPERS.md),
+# and the Debian package: built with
 # dpkg-buildpackage, lintian without errors, installed on this machine
 # (where systemd need not be running: CI runs in a VM whose PID 1 may be
 # something else), units enabled and not started, `hyperspool status`
@@ -211,6 +212,33 @@ complete_words() {
 	offered=$(PATH=$HS_BINDIR:$PATH complete_words hyperspool -s "$SP" show "")
 	[ "$offered" = "$id" ]
 	hs_teardown
+}
+
+# Layout (DEVELOPERS.md, "Rules we keep"): every #include "x.h", resolved
+# as the compiler does (the file's own directory, then source/, then
+# common/), goes downwards - common/ includes only common/, source/ only
+# source/ and common/ - and the include graph has no cycle (tsort).
+@test "layout: includes go downwards (common, source, programs) and never in a circle" {
+	cd "$REPO"
+	: >"$D/edges"
+	for f in common/*.[ch] source/*.[ch] queued/*.[ch] exportd/*.[ch] \
+	    convertwatch/*.[ch] importd/*.[ch] cli/*.[ch]; do
+		[ -e "$f" ] || continue
+		for h in $(sed -n 's/^#include "\(.*\)"/\1/p' "$f"); do
+			to=
+			for dir in "$(dirname "$f")" source common; do
+				[ -e "$dir/$h" ] && { to=$dir/$h; break; }
+			done
+			[ -n "$to" ] || { echo "$f: $h not found"; false; }
+			echo "$f $to" >>"$D/edges"
+		done
+	done
+	[ -s "$D/edges" ]
+	up=$(awk '$1 ~ /^common\// && $2 !~ /^common\// ||
+	    $1 ~ /^source\// && $2 !~ /^(source|common)\//' "$D/edges")
+	[ -z "$up" ] || { echo "includes upwards: $up"; false; }
+	tsort "$D/edges" >/dev/null 2>"$D/tsort" || { cat "$D/tsort"; false; }
+	[ ! -s "$D/tsort" ] || { cat "$D/tsort"; false; }
 }
 
 # What the package test created on this machine, removed in deb_cleanup.

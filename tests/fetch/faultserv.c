@@ -1,6 +1,6 @@
 /*
  * faultserv.c - a deliberately flaky HTTP/1.1 file server for the tests
- * of exportd/fetch.c.
+ * of source/fetch.c.
  *
  * This is a FAKE: it stands in for "a web server with a bad network or a
  * bad implementation", which no real component on a test machine can play

@@ -1,5 +1,5 @@
 /*
- * test_fetch.c - exportd/fetch.c against real HTTP servers, and the named
+ * test_fetch.c - source/fetch.c against real HTTP servers, and the named
  * credentials of common/cred.c.
  *
  * Two servers, both real processes talking HTTP over loopback:

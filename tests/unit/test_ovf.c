@@ -1,5 +1,5 @@
 /*
- * test_ovf.c - the OVF reader (exportd/ovf.c): hand-written descriptors,
+ * test_ovf.c - the OVF reader (source/ovf.c): hand-written descriptors,
  * hostile ones (entities, oversize, unterminated buffers), and two corpora
  * from ../shared: govmomi's 957 OVF fixtures (each must give a description
  * or a one-line error, never a crash; the counts are pinned so a change in

@@ -1,5 +1,5 @@
 /*
- * test_vmx.c - the .vmx reader (exportd/vmx.c): hand-written files for the
+ * test_vmx.c - the .vmx reader (source/vmx.c): hand-written files for the
  * syntax (quotes, |XX escapes, comments, CRLF, case), the devices (present
  * flags, CD-ROMs, boot order) and the limits, then virt-v2v's VMX test
  * inputs compared field by field with what virt-v2v prints for them.

@@ -1,6 +1,8 @@
 /*
- * export.h - what exportd's providers share: the export context, the
- * provider table entry, and the disk helpers every provider uses.
+ * export.h - the source layer's interface (source/, libhssource.a): what
+ * the providers share - the export context, the provider table entry, and
+ * the disk helpers every provider uses. exportd (the stage) and the CLI
+ * (inspect) call it; it knows neither.
  *
  * A provider is one file with one `const struct provider`: its source.type
  * and a run() that either exports (disks land in data/ID/, ctx->vm

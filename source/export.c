@@ -1,7 +1,9 @@
 /*
- * export.c - the provider table and what every provider shares: failure
- * reasons (a full spool among them) and the final description of the VM. Used by exportd and by
- * `hyperspool inspect` (which runs a provider with ctx->inspect set).
+ * export.c - what every provider shares: failure reasons (a full spool
+ * among them) and the final description of the VM. Used by the providers
+ * (prov_*.c, found through the table of providers.c) as exportd and
+ * `hyperspool inspect` (which runs a provider with ctx->inspect set) run
+ * them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,21 +13,6 @@
 #include "export.h"
 #include "job.h"
 #include "util.h"
-
-static const struct provider *const providers[] = {
-	&provider_file,
-	&provider_http,
-	&provider_vsphere,
-};
-
-const struct provider *
-export_provider(const char *type)
-{
-	for (size_t i = 0; i < HS_ARRAY_LEN(providers); i++)
-		if (type != NULL && strcmp(providers[i]->type, type) == 0)
-			return providers[i];
-	return NULL;
-}
 
 static int
 export_reason(struct export_ctx *ctx, int code, const char *fmt, va_list ap)

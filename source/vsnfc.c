@@ -25,7 +25,8 @@
 
 #include "log.h"
 #include "util.h"
-#include "vsphere.h"
+#include "vsjob.h"
+#include "vsnfc.h"
 
 #define VSNFC_READY_WAIT	600	/* seconds for the lease to get ready */
 #define VSNFC_TICK_MAX		60.0	/* seconds between progress reports */

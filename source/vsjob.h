@@ -1,9 +1,10 @@
 /*
- * vsphere.h - what the two halves of the vSphere provider share:
- * prov_vsphere.c (the provider, datastore mode) and vsnfc.c (nfc mode).
+ * vsjob.h - a vSphere export in progress (struct vs_job) and the helpers
+ * (vsjob.c) both modes of the vSphere provider use: prov_vsphere.c (the
+ * provider, datastore mode) and vsnfc.c (nfc mode).
  */
-#ifndef HS_VSPHERE_H
-#define HS_VSPHERE_H
+#ifndef HS_VSJOB_H
+#define HS_VSJOB_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,6 +37,5 @@ void	 vs_ticker_start(struct vs_ticker *, double, void (*)(void *), void *);
 void	 vs_ticker_stop(struct vs_ticker *);
 void	 vs_fetch_opts(const struct vs_job *, struct fetch_opts *, const char *);
 int	 vs_land(struct vs_job *, size_t, const char *, const char *);
-int	 vsnfc_export(struct vs_job *);
 
 #endif
