@@ -91,7 +91,12 @@ CONF
 # "combined"); DIRECTIVES go into its server block (e.g. "limit_rate 8m;").
 # $NGINX is its pid.
 start_nginx() {
+	# a port nobody listens on (another suite's nginx answering in our
+	# place would serve the wrong files)
 	PORT=$((20000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
+		PORT=$((20000 + RANDOM % 20000))
+	done
 	chmod 0711 "$T"	# nginx workers run as www-data
 	mkdir -p "$T/nginx"
 	cat >"$T/nginx/nginx.conf" <<CONF
@@ -116,6 +121,8 @@ CONF
 	# any answer (even 404) means it listens
 	wait_for 5 curl -s -o /dev/null "http://127.0.0.1:$PORT/" ||
 	    { cat "$T/nginx/error.log"; false; }
+	# and it is ours that answers (a bind lost to a race ends it)
+	kill -0 "$NGINX" || { cat "$T/nginx/error.log"; false; }
 }
 
 # submitters: a throwaway submitters' group and two unprivileged members of
