@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "export.h"
+#include "imgref.h"
 #include "unpack.h"
 #include "util.h"
 
@@ -39,6 +40,8 @@ struct unpack {
 	z_stream	 z;
 	bool		 gz, zinit, zend;
 	unsigned char	*ibuf, *obuf;
+	unpack_open_fn	 open;		/* a piece by name: fd, or -1 errno */
+	void		*arg;
 };
 
 static bool
@@ -125,31 +128,30 @@ unpack_file(struct unpack *u, int fd, uint64_t *len)
 
 /* Open chunk i of rel (or rel itself when not chunked). */
 static int
-unpack_open(struct unpack *u, int dirfd, const char *rel, uint64_t chunk,
-    unsigned i)
+unpack_open(struct unpack *u, const char *rel, uint64_t chunk, unsigned i)
 {
 	char name[PATH_MAX];
 
 	if (chunk == 0)
-		return disk_open_beneath(u->ctx, dirfd, rel, O_RDONLY);
+		return u->open(u->arg, rel);
 	if ((size_t)snprintf(name, sizeof(name), "%s.%09u", rel, i) >=
 	    sizeof(name)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return disk_open_beneath(u->ctx, dirfd, name, O_RDONLY);
+	return u->open(u->arg, name);
 }
 
 /* Every chunk in order into the output, sizes checked. */
 static int
-unpack_chunks(struct unpack *u, int dirfd, const char *rel, uint64_t chunk)
+unpack_chunks(struct unpack *u, const char *rel, uint64_t chunk)
 {
 	uint64_t len = chunk;
 	unsigned i;
 	int fd, rc;
 
 	for (i = 0; i < 1000000000U; i++) {
-		if ((fd = unpack_open(u, dirfd, rel, chunk, i)) < 0) {
+		if ((fd = unpack_open(u, rel, chunk, i)) < 0) {
 			if (i == 0 || errno != ENOENT)
 				return disk_open_failed(u->ctx, u->what);
 			break;
@@ -173,7 +175,7 @@ unpack_chunks(struct unpack *u, int dirfd, const char *rel, uint64_t chunk)
 			    (unsigned long long)len, (unsigned long long)chunk);
 	}
 	/* a gap: chunk i is missing but a later one is there */
-	if ((fd = unpack_open(u, dirfd, rel, chunk, i + 1)) >= 0) {
+	if ((fd = unpack_open(u, rel, chunk, i + 1)) >= 0) {
 		close(fd);
 		return export_fail(u->ctx, "%s: chunk %s.%09u is missing (chunk "
 		    "%u exists)", u->what, rel, i, i + 1);
@@ -195,7 +197,7 @@ unpack_finish(struct unpack *u, const char *tmp, const char *name)
 }
 
 static int
-unpack_run(struct unpack *u, int dirfd, const char *rel, uint64_t chunk,
+unpack_run(struct unpack *u, const char *rel, uint64_t chunk,
     const char *name)
 {
 	char tmp[300];
@@ -208,7 +210,7 @@ unpack_run(struct unpack *u, int dirfd, const char *rel, uint64_t chunk,
 		return export_retry(u->ctx, "data/%s/%s: %s", u->ctx->id, tmp,
 		    strerror(errno));
 	errno = 0;
-	rc = unpack_chunks(u, dirfd, rel, chunk);
+	rc = unpack_chunks(u, rel, chunk);
 	if (rc == 0)
 		rc = unpack_finish(u, tmp, name);
 	e = errno;
@@ -231,9 +233,32 @@ unpack_run(struct unpack *u, int dirfd, const char *rel, uint64_t chunk,
 	return export_retry(u->ctx, "%s: %s", u->what, strerror(e));
 }
 
+/* The directory's opener: beneath dirfd, with the submitter's rights. */
+struct unpack_dir {
+	struct export_ctx *ctx;
+	int		 dirfd;
+};
+
+static int
+unpack_dir_open(void *arg, const char *name)
+{
+	struct unpack_dir *ud = arg;
+
+	return disk_open_beneath(ud->ctx, ud->dirfd, name, O_RDONLY);
+}
+
 int
 unpack_disk(struct export_ctx *ctx, int dirfd, const char *rel,
     struct vm_disk *d)
+{
+	struct unpack_dir ud = { ctx, dirfd };
+
+	return unpack_land(ctx, rel, d, unpack_dir_open, &ud);
+}
+
+int
+unpack_land(struct export_ctx *ctx, const char *rel, struct vm_disk *d,
+    unpack_open_fn open_fn, void *arg)
 {
 	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 	const char *fmt = d->format ? d->format : disk_format_from_name(rel);
@@ -246,7 +271,8 @@ unpack_disk(struct export_ctx *ctx, int dirfd, const char *rel,
 	if (d->compression != NULL && strcmp(d->compression, "gzip") != 0)
 		return export_fail(ctx, "%s: unknown ovf:compression '%s'", rel,
 		    d->compression);
-	if (!util_filename_valid(base))
+	/* data/ID/ holds the spool's own files too: never replace one */
+	if (!util_filename_valid(base) || imgref_spool_name(base))
 		return export_fail(ctx, "%s: not a usable file name", rel);
 	if (d->compression != NULL && d->virtual_size == 0)
 		return export_fail(ctx, "%s: gzip-compressed without a declared "
@@ -254,19 +280,19 @@ unpack_disk(struct export_ctx *ctx, int dirfd, const char *rel,
 	fmt = xstrdup(fmt);
 	free(d->format);
 	d->format = (char *)fmt;
+	memset(&u, 0, sizeof(u));
+	u.ctx = ctx;
+	u.what = rel;
+	u.open = open_fn;
+	u.arg = arg;
 	if (ctx->inspect) {	/* only that it is there */
-		memset(&u, 0, sizeof(u));
-		u.ctx = ctx;
-		if ((fd = unpack_open(&u, dirfd, rel, d->chunk_size, 0)) < 0)
+		if ((fd = unpack_open(&u, rel, d->chunk_size, 0)) < 0)
 			return disk_open_failed(ctx, rel);
 		close(fd);
 		free(d->file);
 		d->file = xstrdup(base);
 		return 0;
 	}
-	memset(&u, 0, sizeof(u));
-	u.ctx = ctx;
-	u.what = rel;
 	u.gz = d->compression != NULL;
 	u.cap = u.gz ? d->virtual_size + UNPACK_MARGIN : 0;
 	u.ibuf = xmalloc(UNPACK_BLOCK);
@@ -279,7 +305,7 @@ unpack_disk(struct export_ctx *ctx, int dirfd, const char *rel,
 		}
 		u.zinit = true;
 	}
-	rc = unpack_run(&u, dirfd, rel, d->chunk_size, base);
+	rc = unpack_run(&u, rel, d->chunk_size, base);
 	if (u.zinit)
 		inflateEnd(&u.z);
 	free(u.ibuf);

@@ -123,7 +123,7 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	qemu-img compare -q -f raw -F "$(jq -r '.vm.disks[1].output_format' "$SP/converted/$id")" "$T/zero.raw" "$out"
 }
 
-@test "describe: a gzip disk is inflated, a chunked one joined, both converted identical; a gzip bomb and a missing chunk fail" {
+@test "describe: a gzip disk is inflated, a chunked one joined (directory and OVA), converted identical; a gzip bomb and a missing chunk fail" {
 	# the original: 16 MiB with data in its first and last MiB
 	qemu-img create -q -f raw "$T/orig.raw" 16M
 	head -c 1048576 /dev/urandom | dd of="$T/orig.raw" conv=notrunc status=none
@@ -141,6 +141,9 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	# 1 MiB declared, 200 MiB of zeros inside a few hundred KiB of gzip
 	head -c 209715200 /dev/zero | gzip -c >"$T/src/bomb/disk1.vmdk"
 	ovf "$T/src/bomb/vm.ovf" '<File ovf:href="disk1.vmdk" ovf:id="file1" ovf:compression="gzip"/>' "${DISK1/ovf:capacity=\"16\"/ovf:capacity=\"1\"}" "$ITEM1"
+	# the same two as OVAs (a local OVA is read in place: these land)
+	tar -C "$T/src/gz" -cf "$T/src/gz.ova" vm.ovf disk1.vmdk
+	(cd "$T/src/ch" && tar -cf "$T/src/ch.ova" vm.ovf disk1.vmdk.0*)
 	run hs inspect "$T/src/ch/vm.ovf"
 	[ "$status" -eq 0 ]
 	mkdir -p "$T/out"
@@ -151,7 +154,10 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	for v in gz ch bomb gap; do
 		drop $v.json "{\"name\":\"$v\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/$v/vm.ovf\"}}"
 	done
-	wait_for 120 has_n converted 2
+	for v in gz ch; do
+		drop $v-ova.json "{\"name\":\"$v-ova\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/$v.ova\"}}"
+	done
+	wait_for 120 has_n converted 4
 	wait_for 30 has_n error 2
 	for j in "$SP"/converted/*; do
 		[ "$(jq -r '.vm.disks[0].virtual_size' "$j")" = 16777216 ]
@@ -159,6 +165,6 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	done
 	[[ "$(reason_of bomb.json)" == *"disk1.vmdk: expands past the disk's capacity (1048576 bytes) plus 64 MiB: refused (a gzip bomb?)"* ]]
 	[[ "$(reason_of gap.json)" == *"disk1.vmdk: chunk disk1.vmdk.000000001 is missing (chunk 2 exists)"* ]]
-	# nothing half-written is left behind
-	[ -z "$(find "$SP/data" -name '.*.part')" ]
+	# nothing half-written is left behind, no chunk out of an OVA
+	[ -z "$(find "$SP/data" -name '.*.part' -o -name 'disk1.vmdk.0*')" ]
 }
