@@ -503,6 +503,12 @@ ova_unpack(struct ova *o, struct vm_disk *d)
 	char *href = xstrdup(d->file), name[300];
 	int rc = unpack_land(o->ctx, href, d, ova_piece_open, o);
 
+	struct ova_member *g = ova_find(o, href);
+
+	/* a gzip member landed as disk1.vmdk.gz is replaced by disk1.vmdk */
+	if (rc == 0 && g != NULL && d->chunk_size == 0 &&
+	    strcmp(ova_base(g->name), d->file) != 0)
+		unlinkat(o->ctx->datafd, ova_base(g->name), 0);
 	for (unsigned i = 0; rc == 0 && d->chunk_size != 0; i++) {
 		struct ova_member *m;
 

@@ -13,7 +13,7 @@ typedef int (*unpack_open_fn)(void *, const char *);
 
 /* d (from ovf_parse: compression, chunk_size, virtual_size), its pieces
  * opened by name through open_fn, into data/ID/ under rel's base name
- * (replacing a file of that name), then disk_landed(). */
+ * less a ".gz" (replacing a file of that name), then disk_landed(). */
 int	unpack_land(struct export_ctx *, const char *, struct vm_disk *,
 	    unpack_open_fn, void *);
 
