@@ -73,7 +73,11 @@ unpack_put(struct unpack *u, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Inflate (or copy) n input bytes. -1: errno set; EILSEQ: corrupt gzip. */
+/*
+ * Inflate (or copy) n input bytes, draining zlib's output as it comes. A
+ * gzip member that ends with input left starts the next (gzip -c a b).
+ * -1: errno set; EILSEQ: corrupt gzip.
+ */
 static int
 unpack_feed(struct unpack *u, unsigned char *p, size_t n)
 {
@@ -81,31 +85,31 @@ unpack_feed(struct unpack *u, unsigned char *p, size_t n)
 		return unpack_put(u, p, n);
 	u->z.next_in = p;
 	u->z.avail_in = (uInt)n;
-	while (u->z.avail_in > 0) {
+	for (;;) {
 		int zr;
 
-		if (u->zend) {	/* a further gzip member follows: gzip -c a b */
-			if (inflateReset(&u->z) != Z_OK) {
-				errno = EILSEQ;
-				return -1;
-			}
+		if (u->zend) {
+			if (u->z.avail_in == 0)
+				return 0;
+			if (inflateReset(&u->z) != Z_OK)
+				break;
 			u->zend = false;
 		}
 		u->z.next_out = u->obuf;
 		u->z.avail_out = UNPACK_BLOCK;
 		zr = inflate(&u->z, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-			errno = EILSEQ;
-			return -1;
-		}
+		if (zr == Z_BUF_ERROR && u->z.avail_in == 0)
+			return 0;	/* all taken, nothing more to give */
+		if (zr != Z_OK && zr != Z_STREAM_END)
+			break;
 		if (unpack_put(u, u->obuf, UNPACK_BLOCK - u->z.avail_out) != 0)
 			return -1;
-		if (zr == Z_STREAM_END)
-			u->zend = true;
-		else if (zr == Z_BUF_ERROR && u->z.avail_out != 0)
-			break;
+		u->zend = zr == Z_STREAM_END;
+		if (!u->zend && u->z.avail_in == 0 && u->z.avail_out != 0)
+			return 0;
 	}
-	return 0;
+	errno = EILSEQ;
+	return -1;
 }
 
 /* All of fd into the output; *len: its size. */

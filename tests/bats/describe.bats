@@ -144,10 +144,15 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	# the same two as OVAs (a local OVA is read in place: these land)
 	# as virt-v2v's test-i-ova-gz names it: href disk1.vmdk.gz
 	mkdir -p "$T/src/gzova"
-	cp "$T/src/gz/disk1.vmdk" "$T/src/gzova/disk1.vmdk.gz"
+	# in two gzip members, as gzip -c a b writes them
+	{ head -c 300000 "$T/disk1.vmdk" | gzip -c; tail -c +300001 "$T/disk1.vmdk" | gzip -c; } >"$T/src/gzova/disk1.vmdk.gz"
 	ovf "$T/src/gzova/vm.ovf" '<File ovf:href="disk1.vmdk.gz" ovf:id="file1" ovf:compression="gzip"/>' "$DISK1" "$ITEM1"
 	tar -C "$T/src/gzova" -cf "$T/src/gz.ova" vm.ovf disk1.vmdk.gz
 	(cd "$T/src/ch" && tar -cf "$T/src/ch.ova" vm.ovf disk1.vmdk.0*)
+	# a gzip stream cut short
+	mkdir -p "$T/src/cut"
+	head -c 20000 "$T/src/gz/disk1.vmdk" >"$T/src/cut/disk1.vmdk"
+	cp "$T/src/gz/vm.ovf" "$T/src/cut/"
 	run hs inspect "$T/src/ch/vm.ovf"
 	[ "$status" -eq 0 ]
 	mkdir -p "$T/out"
@@ -155,21 +160,22 @@ ITEM2='<Item><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:InstanceID
 	start_daemon "$HS_BINDIR/queued" 3>&-
 	start_daemon "$HS_BINDIR/exportd" 3>&-
 	start_daemon "$HS_BINDIR/convertwatch" 3>&-
-	for v in gz ch bomb gap; do
+	for v in gz ch bomb gap cut; do
 		drop $v.json "{\"name\":\"$v\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/$v/vm.ovf\"}}"
 	done
 	for v in gz ch; do
 		drop $v-ova.json "{\"name\":\"$v-ova\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/$v.ova\"}}"
 	done
 	wait_for 120 has_n converted 4
-	wait_for 30 has_n error 2
+	wait_for 30 has_n error 3
 	for j in "$SP"/converted/*; do
 		[ "$(jq -r '.vm.disks[0] | "\(.file) \(.format) \(.virtual_size)"' "$j")" = "disk1.vmdk vmdk 16777216" ]
 		qemu-img compare -q -f raw -F "$(jq -r '.vm.disks[0].output_format' "$j")" "$T/orig.raw" "$(jq -r '.vm.disks[0].output' "$j")"
 	done
 	[[ "$(reason_of bomb.json)" == *"disk1.vmdk: expands past the disk's capacity (1048576 bytes) plus 64 MiB: refused (a gzip bomb?)"* ]]
+	[[ "$(reason_of cut.json)" == *"disk1.vmdk: not valid gzip data"* ]]
 	[[ "$(reason_of gap.json)" == *"disk1.vmdk: chunk disk1.vmdk.000000001 is missing (chunk 2 exists)"* ]]
 	# the failed ones leave nothing half-written behind
-	[ "$(find "$SP/data" -name reason | wc -l)" -ge 2 ]
+	[ "$(find "$SP/data" -name reason | wc -l)" -ge 3 ]
 	[ -z "$(find "$SP/data" -name '.*.part')" ]
 }
