@@ -3,10 +3,13 @@
  * "gzip") or split into chunks (ovf:chunkSize: href.000000000,
  * href.000000001, ... per DSP0243) as one plain file in data/ID/.
  *
- * Such a disk is always copied, never read in place. Every chunk is
- * opened through srcopen (disk_open_beneath: beneath the descriptor's
- * directory, with the submitter's rights), in order; each but the last
- * must be exactly chunkSize bytes. gzip is inflated with zlib; its output
+ * Such a disk is always copied, never read in place. Every piece is
+ * opened by the caller's opener: in an OVF directory through srcopen
+ * (disk_open_beneath: beneath the descriptor's directory, with the
+ * submitter's rights), in an OVA the members that landed in data/ID/
+ * (ova.c). Chunks are read in order until the next is absent; each but
+ * the last must be exactly chunkSize bytes, and a gap (a later chunk
+ * present) fails. A gzip file in chunks is joined, then inflated. gzip is inflated with zlib; its output
  * is capped at the disk's declared capacity plus a margin, so a small
  * file that inflates without end (a gzip bomb) fails. The copy is sparse
  * (all-zero blocks are skipped) and written to a dot-name, renamed when
