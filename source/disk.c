@@ -128,8 +128,8 @@ disk_check_magic(struct export_ctx *ctx, int fd, const char *name,
 	if (st.st_size >= 512)
 		(void)!pread(fd, f, sizeof(f), st.st_size - 512);
 	if (h[0] == 0x1f && h[1] == 0x8b)
-		return export_fail(ctx, "%s: gzip-compressed (ovf:compression): "
-		    "not supported yet; decompress it first", name);
+		return export_fail(ctx, "%s: gzip-compressed but not declared "
+		    "so (OVF ovf:compression=\"gzip\"); decompress it first", name);
 	if (memcmp(h, "QFI\xfb", 4) == 0)
 		looks = "qcow2";
 	else if (memcmp(h, "KDMV", 4) == 0 ||

@@ -14,8 +14,12 @@
  * names, ".." and the names of the spool's own files in data/ID/ (its
  * history, log, reason...) are refused. Afterwards every digest the
  * manifest lists is checked, the descriptor is parsed, and each disk it
- * references must have arrived. When inspecting, reading stops at the
- * descriptor. A member
+ * references must have arrived. A disk the OVF says is gzip-compressed
+ * or split into chunks (NAME.000000000, ...: such members always land,
+ * never stay in place) is then inflated or joined by unpack.c into one
+ * file under the href's base name, and joined chunks are removed; the
+ * chunks count against the member limit. When inspecting, reading stops
+ * at the descriptor. A member
  * that does not fit in the spool removes its dot-name and is a temporary
  * failure with the sizes (members are sparse: their size is only an upper
  * bound, so there is no check before writing).
@@ -33,6 +37,7 @@
 #include "imgref.h"
 #include "job.h"
 #include "ovf.h"
+#include "unpack.h"
 #include "util.h"
 
 #define OVA_MAX_MEMBERS	(VM_MAX_DISKS + 16)
@@ -308,11 +313,16 @@ ova_defer(struct ova *o, struct ova_member *m, uint64_t off, uint64_t size)
  * for by name; other formats) lands in data/ID/ as before. 1: in place.
  */
 static int
-ova_member_inplace(struct ova *o, uint64_t *off)
+ova_member_inplace(struct ova *o, const char *name, uint64_t *off)
 {
 	unsigned char magic[4] = { 0 };
+	size_t len = strlen(name);
 	off_t pos;
 
+	/* a chunk (NAME.000000000, ...) lands: unpack.c joins them */
+	if (len > 10 && name[len - 10] == '.' &&
+	    strspn(name + len - 9, "0123456789") == 9)
+		return 0;
 	if (!o->ctx->inplace || (o->ctx->root == NULL && !o->ctx->indata))
 		return 0;
 	if ((pos = lseek(o->fd, 0, SEEK_CUR)) < 0 ||
@@ -348,7 +358,7 @@ ova_member(struct ova *o, const char *name, uint64_t size)
 			    o->what, ova_base(name));
 	m = &o->m[o->nm++];
 	m->name = xstrdup(name);
-	if (ova_member_inplace(o, &off))
+	if (ova_member_inplace(o, name, &off))
 		return o->want_whole ? ova_pass(o, m, off, size) :
 		    ova_defer(o, m, off, size);
 	return ova_land(o, m, size);
@@ -467,6 +477,50 @@ ova_check_mf(struct ova *o)
 	return 0;
 }
 
+/* unpack.c's opener: a member that landed in data/ID/, by name. */
+static int
+ova_piece_open(void *arg, const char *name)
+{
+	struct ova *o = arg;
+	struct ova_member *m = ova_find(o, name);
+
+	if (m == NULL || !m->disk || m->inplace) {
+		errno = ENOENT;
+		return -1;
+	}
+	return openat(o->ctx->datafd, ova_base(m->name), O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC);
+}
+
+/*
+ * A gzip or chunked disk: inflated or joined by unpack.c out of the
+ * members that landed, into data/ID/ under the href's base name; the
+ * chunks are removed once joined (their digests were checked).
+ */
+static int
+ova_unpack(struct ova *o, struct vm_disk *d)
+{
+	char *href = xstrdup(d->file), name[300];
+	int rc = unpack_land(o->ctx, href, d, ova_piece_open, o);
+
+	struct ova_member *g = ova_find(o, href);
+
+	/* a gzip member landed as disk1.vmdk.gz is replaced by disk1.vmdk */
+	if (rc == 0 && g != NULL && d->chunk_size == 0 &&
+	    strcmp(ova_base(g->name), d->file) != 0)
+		unlinkat(o->ctx->datafd, ova_base(g->name), 0);
+	for (unsigned i = 0; rc == 0 && d->chunk_size != 0; i++) {
+		struct ova_member *m;
+
+		snprintf(name, sizeof(name), "%s.%09u", href, i);
+		if ((m = ova_find(o, name)) == NULL)
+			break;
+		unlinkat(o->ctx->datafd, ova_base(m->name), 0);
+	}
+	free(href);
+	return rc;
+}
+
 /* Map each OVF disk's href to the member that landed; describe it. */
 static int
 ova_disks(struct ova *o)
@@ -480,6 +534,11 @@ ova_disks(struct ova *o)
 
 		if (ctx->inspect)
 			continue;
+		if (d->compression != NULL || d->chunk_size != 0) {
+			if ((rc = ova_unpack(o, d)) != 0)
+				return rc;
+			continue;
+		}
 		if (m == NULL || !m->disk)
 			return export_fail(ctx, "%s: the OVF references '%.200s', "
 			    "which is not in the archive", o->what, d->file);

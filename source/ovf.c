@@ -40,7 +40,7 @@
  *
  * ovf_describe() says all that, a VM without disks included;
  * ovf_parse(), for the exporter, also refuses what it cannot land yet
- * (chunked disks, an unknown compression), naming the disk, and sets the
+ * (an unknown compression), naming the disk, and sets the
  * blank disks aside in vm->blank (the exporter creates them, blank.c).
  *
  * vm must be initialised (vmdesc_init) or zeroed: ovf_parse() releases
@@ -1138,9 +1138,9 @@ fail:
 }
 
 /*
- * What the exporter cannot land yet, refused by name; the disk number is
- * its place in boot order. gzip passes: the exporter refuses it by its
- * magic, saying so. Blank disks pass: ovf_blank() sets them aside.
+ * What the exporter cannot land, refused by name; the disk number is its
+ * place in boot order. gzip and chunked files pass: the exporter inflates
+ * and joins them (unpack.c). Blank disks pass: ovf_blank() sets them aside.
  */
 static int
 ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
@@ -1150,11 +1150,7 @@ ovf_landable(const struct vmdesc *vm, char *err, size_t errlen)
 
 		if (d->file == NULL)
 			continue;	/* blank: set aside, created empty */
-		if (d->chunk_size != 0)
-			snprintf(err, errlen, "disk %zu (%.64s) is split into chunks "
-			    "(ovf:chunkSize %llu): joining chunks is not supported "
-			    "yet", i, d->file, (unsigned long long)d->chunk_size);
-		else if (d->compression != NULL &&
+		if (d->compression != NULL &&
 		    strcmp(d->compression, "gzip") != 0)
 			snprintf(err, errlen, "disk %zu (%.64s): unknown "
 			    "ovf:compression '%s'", i, d->file, d->compression);

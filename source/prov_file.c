@@ -33,6 +33,7 @@
 #include "job.h"
 #include "ovf.h"
 #include "srcopen.h"
+#include "unpack.h"
 #include "util.h"
 #include "vmx.h"
 
@@ -168,6 +169,8 @@ file_descriptor(struct export_ctx *ctx, int fd, int dirfd, const char *name,
 			rc = export_fail(ctx, "%s: disk '%.200s' is not a relative "
 			    "path inside the descriptor's directory: refused", name,
 			    rel);
+		else if (d->compression != NULL || d->chunk_size != 0)
+			rc = unpack_disk(ctx, dirfd, rel, d);	/* always copied */
 		else
 			rc = disk_add(ctx, dirfd, rel, fmt, d);
 		free(rel);
