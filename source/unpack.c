@@ -11,8 +11,8 @@
  * the last must be exactly chunkSize bytes, and a gap (a later chunk
  * present) fails. A gzip file in chunks is joined, then inflated. gzip
  * is inflated with zlib; its output is capped at the disk's declared
- * capacity plus a margin, so a small
- * file that inflates without end (a gzip bomb) fails. The copy is sparse
+ * capacity plus a margin, so a small file that inflates without end (a
+ * gzip bomb) fails. The copy is sparse
  * (all-zero blocks are skipped) and written to a dot-name, renamed when
  * complete and synced. Error policy: a bad source (missing chunk, wrong
  * size, corrupt gzip, too large) is export_fail with the reason; I/O on
