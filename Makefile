@@ -216,7 +216,7 @@ FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS = -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
               -Wformat=2 -Wno-format-nonliteral $(FUZZ_SAN) \
               $(shell pkg-config --cflags $(PKGS) libcurl) -Icommon -Isource
-FUZZ_LIBS   = $(LDLIBS) $(shell pkg-config --libs libcurl libssl libcrypto)
+FUZZ_LIBS   = $(LDLIBS) $(SOURCE_LIBS)
 FUZZ_BIN    = $(patsubst fuzz/%.c,$(FZ)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SOURCE = $(FZ)/lib/libhssource.a
 FUZZ_COMMON = $(FZ)/lib/libhscommon.a
