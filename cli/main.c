@@ -120,28 +120,33 @@ static const struct command {
 	    "  --format F  what PATH is (ova ovf vmx vmdk vhd vhdx raw qcow2 vdi),\n"
 	    "              when its name does not say\n" },
 	{ "vms", vmlist_vms, false,
-	    "vms [--provider vsphere] [--server HOST] --credential NAME [--json]",
+	    "vms [--provider P] [--server HOST] --credential NAME [--json]",
 	    "list the VMs a provider offers",
-	    "Log in to a vSphere server (vCenter or ESXi) with a stored\n"
-	    "credential and list every VM: name, power state, vCPUs, memory,\n"
-	    "total disk capacity, inventory path (use it as source.vm_path).\n\n"
-	    "      --provider P    vsphere (the only one that can be listed)\n"
+	    "Log in to a provider (default vsphere: vCenter or ESXi) with a\n"
+	    "stored credential and list every VM: name, power state, vCPUs,\n"
+	    "memory, total disk capacity and where it lives (for vsphere the\n"
+	    "inventory path: use it as source.vm_path).\n\n"
+	    "      --provider P    vsphere (default), or another provider with\n"
+	    "                      an inventory (the message lists them)\n"
 	    "      --server HOST   host[:port] (default: the credential's server)\n"
 	    "      --credential N  the credential (credentials_dir/N)\n"
-	    "      --json          an array of {name, path, moref, power_state,\n"
-	    "                      cpus, memory_mib, firmware, guest_id,\n"
-	    "                      disks: [{file, capacity, bus}]}\n" },
+	    "      --json          an array of {name, path, power_state, cpus,\n"
+	    "                      memory_mib, disk_bytes, ...}; vsphere adds\n"
+	    "                      moref, firmware, guest_id,\n"
+	    "                      disks: [{file, capacity, bus}]\n" },
 	{ "check-provider", vmlist_check, false,
-	    "check-provider [--provider vsphere] [--server HOST] --credential NAME [--json]",
+	    "check-provider [--provider P] [--server HOST] --credential NAME [--json]",
 	    "check that a provider accepts a credential",
 	    "Connect to the server (TLS verified: system CAs, the credential's\n"
 	    "ca_file or its pinned thumbprint), log in with the credential and\n"
 	    "log out. Exit 0 and one \"ok:\" line, or 1 with the reason.\n\n"
-	    "      --provider P    vsphere (the only one that can be checked)\n"
+	    "      --provider P    vsphere (default), or another provider with\n"
+	    "                      an inventory\n"
 	    "      --server HOST   host[:port] (default: the credential's server)\n"
 	    "      --credential N  the credential (credentials_dir/N)\n"
-	    "      --json          {provider, server, product, api_type,\n"
-	    "                      credential, tls_pinned, ok}\n" },
+	    "      --json          {provider, server, credential, ok, summary,\n"
+	    "                      ...}; vsphere adds product, api_type,\n"
+	    "                      tls_pinned\n" },
 	{ "status", listing_status, true, "status [--json]",
 	    "jobs per stage, daemons alive or not",
 	    "Jobs per stage, and every daemon with its host, pid, uptime,\n"

@@ -1,27 +1,43 @@
 /*
  * vmlist.c - `hyperspool vms` and `hyperspool check-provider`: what a
- * provider offers, asked directly (no spool, no job). For vSphere: log in
- * with a named credential (source/vsoap.c) and list every VM with its
- * inventory path, power state, CPUs, memory and disk sizes (the seed's
- * /vms/list), or only check that the server answers, its certificate is
- * trusted and the credential is accepted (the seed's /providers/validate).
+ * provider offers, asked directly (no spool, no job). The provider table
+ * (source/providers.c) gives each provider's vms() and check(): list every
+ * VM with where it lives, its power state, CPUs, memory and disk sizes
+ * (the seed's /vms/list), or only check that the server answers, its
+ * certificate is trusted and the credential is accepted (the seed's
+ * /providers/validate). This file only parses the options and prints.
  *
- * Error policy: see cli.h; a refused login, an untrusted certificate or
- * an unreachable server is one line on stderr and exit 1.
+ * Error policy: see cli.h; a provider that cannot be asked, a refused
+ * login, an untrusted certificate or an unreachable server is one line on
+ * stderr and exit 1.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "export.h"
 #include "log.h"
-#include "vsinv.h"
-#include "vsoap.h"
 
 struct vmlist_opts {
-	const char	*provider, *server, *credential;
-	bool		 json;
+	const struct provider	*prov;
+	struct provider_ask	 ask;
+	bool			 json;
 };
+
+/* "vsphere, azure": the providers that have an inventory to ask. */
+static void
+vmlist_askable(char *buf, size_t len)
+{
+	const struct provider *const *tab;
+	size_t n = export_providers(&tab), off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && off < len; i++)
+		if (tab[i]->vms != NULL)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+			    off ? ", " : "", tab[i]->type);
+}
 
 static int
 vmlist_args(const char *cmd, int argc, char **argv, struct vmlist_opts *o)
@@ -33,152 +49,102 @@ vmlist_args(const char *cmd, int argc, char **argv, struct vmlist_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *provider = "vsphere";
+	char names[256];
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->provider = "vsphere";
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'p')
-			o->provider = optarg;
+			provider = optarg;
 		else if (ch == 'S')
-			o->server = optarg;
+			o->ask.server = optarg;
 		else if (ch == 'C')
-			o->credential = optarg;
+			o->ask.credential = optarg;
 		else if (ch == 'j')
 			o->json = true;
 		else
 			return cli_usage(cmd);
 	}
-	if (optind != argc || o->credential == NULL)
+	if (optind != argc || o->ask.credential == NULL)
 		return cli_usage(cmd);
-	if (strcmp(o->provider, "vsphere") != 0) {
-		log_errx("provider '%s': only vsphere can be asked directly", 
-		    o->provider);
+	o->prov = export_provider(provider);
+	if (o->prov == NULL || o->prov->vms == NULL || o->prov->check == NULL) {
+		vmlist_askable(names, sizeof(names));
+		log_errx("provider '%s' %s; these can be: %s", provider,
+		    o->prov == NULL ? "is unknown" :
+		    "has no inventory to ask", names);
 		return CLI_FAILED;
 	}
 	return CLI_OK;
 }
 
-static int
-vmlist_open(struct vsoap *v, const struct vmlist_opts *o)
+static double
+vmlist_num(const cJSON *o, const char *key)
 {
-	char err[1024];
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (vsoap_open(v, o->server, o->credential, err, sizeof(err)) !=
-	    HS_EXIT_OK) {
-		log_errx("%s", err);
-		vsoap_close(v);
-		return CLI_FAILED;
-	}
-	return CLI_OK;
+	return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
-static uint64_t
-vmlist_disk_total(const struct vs_vm *vm)
+static const char *
+vmlist_str(const cJSON *o, const char *key)
 {
-	uint64_t t = 0;
+	const char *s = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(o, key));
 
-	for (size_t i = 0; i < vm->ndisks; i++)
-		t += vm->disks[i].capacity;
-	return t;
-}
-
-static void
-vmlist_text(const struct vs_vm *vm, void *arg)
-{
-	(void)arg;
-	cli_printf("%-24s %-10s %3d %7d  %12llu  %s\n", vm->name, vm->power,
-	    vm->cpus, vm->memory_mib, (unsigned long long)vmlist_disk_total(vm),
-	    vm->path);
-}
-
-static void
-vmlist_json(const struct vs_vm *vm, void *arg)
-{
-	cJSON *o = cJSON_CreateObject(), *disks;
-
-	cJSON_AddStringToObject(o, "name", vm->name);
-	cJSON_AddStringToObject(o, "path", vm->path);
-	cJSON_AddStringToObject(o, "moref", vm->moref);
-	cJSON_AddStringToObject(o, "power_state", vm->power);
-	cJSON_AddNumberToObject(o, "cpus", vm->cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", vm->memory_mib);
-	cJSON_AddStringToObject(o, "firmware", vm->firmware);
-	cJSON_AddStringToObject(o, "guest_id", vm->guest_id);
-	disks = cJSON_AddArrayToObject(o, "disks");
-	for (size_t i = 0; i < vm->ndisks; i++) {
-		cJSON *d = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(d, "file", vm->disks[i].file);
-		cJSON_AddNumberToObject(d, "capacity",
-		    (double)vm->disks[i].capacity);
-		cJSON_AddStringToObject(d, "bus", vm->disks[i].bus);
-		cJSON_AddItemToArray(disks, d);
-	}
-	cJSON_AddItemToArray(arg, o);
+	return s != NULL ? s : "-";
 }
 
 int
 vmlist_vms(struct cli *c, int argc, char **argv)
 {
 	struct vmlist_opts o;
-	struct vsoap v;
-	enum vsoap_rc r;
-	cJSON *arr = NULL;
+	const cJSON *vm;
+	cJSON *arr;
 	int rc;
 
 	(void)c;
 	if ((rc = vmlist_args("vms", argc, argv, &o)) != CLI_OK)
 		return rc;
-	if ((rc = vmlist_open(&v, &o)) != CLI_OK)
-		return rc;
-	if (o.json) {
-		arr = cJSON_CreateArray();
-		r = vsinv_list(&v, vmlist_json, arr);
-	} else {
-		cli_printf("%-24s %-10s %3s %7s  %12s  %s\n", "NAME", "POWER", "CPU",
-		    "MEM_MIB", "DISK_BYTES", "PATH");
-		r = vsinv_list(&v, vmlist_text, NULL);
-	}
-	if (r != VSOAP_OK) {
-		log_errx("%s", v.err);
+	arr = cJSON_CreateArray();
+	if (o.prov->vms(&o.ask, arr) != 0) {
+		log_errx("%s", o.ask.err);
 		cJSON_Delete(arr);
-		vsoap_close(&v);
 		return CLI_FAILED;
 	}
-	vsoap_close(&v);
-	return arr != NULL ? cli_print_json(arr) : CLI_OK;
+	if (o.json)
+		return cli_print_json(arr);
+	cli_printf("%-24s %-10s %3s %7s  %12s  %s\n", "NAME", "POWER", "CPU",
+	    "MEM_MIB", "DISK_BYTES", "PATH");
+	cJSON_ArrayForEach(vm, arr)
+		cli_printf("%-24s %-10s %3.0f %7.0f  %12.0f  %s\n",
+		    vmlist_str(vm, "name"), vmlist_str(vm, "power_state"),
+		    vmlist_num(vm, "cpus"), vmlist_num(vm, "memory_mib"),
+		    vmlist_num(vm, "disk_bytes"), vmlist_str(vm, "path"));
+	cJSON_Delete(arr);
+	return CLI_OK;
 }
 
 int
 vmlist_check(struct cli *c, int argc, char **argv)
 {
 	struct vmlist_opts o;
-	struct vsoap v;
+	cJSON *j;
 	int rc;
 
 	(void)c;
 	if ((rc = vmlist_args("check-provider", argc, argv, &o)) != CLI_OK)
 		return rc;
-	if ((rc = vmlist_open(&v, &o)) != CLI_OK)
-		return rc;
-	if (o.json) {
-		cJSON *j = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(j, "provider", "vsphere");
-		cJSON_AddStringToObject(j, "server", v.server);
-		cJSON_AddStringToObject(j, "product", v.product);
-		cJSON_AddStringToObject(j, "api_type", v.api_type);
-		cJSON_AddStringToObject(j, "credential", v.cred.name);
-		cJSON_AddBoolToObject(j, "tls_pinned", v.tls.thumbprint[0] != 0);
-		cJSON_AddBoolToObject(j, "ok", true);
-		vsoap_close(&v);
-		return cli_print_json(j);
+	j = cJSON_CreateObject();
+	if (o.prov->check(&o.ask, j) != 0) {
+		log_errx("%s", o.ask.err);
+		cJSON_Delete(j);
+		return CLI_FAILED;
 	}
-	cli_printf("ok: %s (%s, %s): credential '%s' accepted, TLS %s\n", v.server,
-	    v.product, v.api_type, v.cred.name, v.tls.thumbprint[0] ?
-	    "pinned by thumbprint" : v.tls.ca_file ? "verified with ca_file" :
-	    "verified with the system CAs");
-	vsoap_close(&v);
+	if (o.json)
+		return cli_print_json(j);
+	cli_printf("ok: %s\n", vmlist_str(j, "summary"));
+	cJSON_Delete(j);
 	return CLI_OK;
 }

@@ -48,9 +48,33 @@ struct export_ctx {
 	char		 reason[1024];
 };
 
+/*
+ * Asking a provider directly (`hyperspool vms`, `hyperspool
+ * check-provider`): no spool, no job, no submitter - the operator asks
+ * with a named credential, on the command line. server is --server, or
+ * NULL: the one the credential is bound to. On failure the callback
+ * returns non-zero with a one-line reason in err.
+ */
+struct provider_ask {
+	const char	*server;
+	const char	*credential;
+	char		 err[1024];
+};
+
 struct provider {
 	const char	*type;
 	int		(*run)(struct export_ctx *);
+	/*
+	 * vms: append one object per VM to the array: at least "name",
+	 * "power_state", "cpus", "memory_mib", "disk_bytes" and "path" (where
+	 * the VM lives, in the provider's own words), and what the provider
+	 * adds (its ID for the job's source, disks, ...). check: log in and
+	 * fill the object with "provider", "server", "credential", "ok" and
+	 * "summary" (one line: what answered and how TLS was trusted). NULL:
+	 * the provider has no inventory to ask (file, http).
+	 */
+	int		(*vms)(struct provider_ask *, cJSON *);
+	int		(*check)(struct provider_ask *, cJSON *);
 };
 
 extern const struct provider provider_file;
@@ -58,6 +82,7 @@ extern const struct provider provider_http;
 extern const struct provider provider_vsphere;
 
 const struct provider *export_provider(const char *);
+size_t	 export_providers(const struct provider *const **);
 int	 export_fail(struct export_ctx *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 export_retry(struct export_ctx *, const char *, ...)

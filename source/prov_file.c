@@ -346,4 +346,4 @@ file_run(struct export_ctx *ctx)
 	return rc;
 }
 
-const struct provider provider_file = { "file", file_run };
+const struct provider provider_file = { .type = "file", .run = file_run };

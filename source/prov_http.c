@@ -242,4 +242,4 @@ out:
 	return rc;
 }
 
-const struct provider provider_http = { "http", http_run };
+const struct provider provider_http = { .type = "http", .run = http_run };

@@ -453,4 +453,90 @@ out:
 	return rc;
 }
 
-const struct provider provider_vsphere = { "vsphere", vs_run };
+/* Asked directly: a session with the operator's credential, no job. */
+static int
+vs_ask_open(struct provider_ask *q, struct vsoap *v)
+{
+	if (vsoap_open(v, q->server, q->credential, q->err, sizeof(q->err)) !=
+	    HS_EXIT_OK) {
+		vsoap_close(v);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+vs_ask_vm(const struct vs_vm *vm, void *arg)
+{
+	cJSON *o = cJSON_CreateObject(), *disks;
+	uint64_t total = 0;
+
+	cJSON_AddStringToObject(o, "name", vm->name);
+	cJSON_AddStringToObject(o, "path", vm->path);
+	cJSON_AddStringToObject(o, "moref", vm->moref);
+	cJSON_AddStringToObject(o, "power_state", vm->power);
+	cJSON_AddNumberToObject(o, "cpus", vm->cpus);
+	cJSON_AddNumberToObject(o, "memory_mib", vm->memory_mib);
+	cJSON_AddStringToObject(o, "firmware", vm->firmware);
+	cJSON_AddStringToObject(o, "guest_id", vm->guest_id);
+	disks = cJSON_AddArrayToObject(o, "disks");
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		cJSON *d = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(d, "file", vm->disks[i].file);
+		cJSON_AddNumberToObject(d, "capacity",
+		    (double)vm->disks[i].capacity);
+		cJSON_AddStringToObject(d, "bus", vm->disks[i].bus);
+		cJSON_AddItemToArray(disks, d);
+		total += vm->disks[i].capacity;
+	}
+	cJSON_AddNumberToObject(o, "disk_bytes", (double)total);
+	cJSON_AddItemToArray(arg, o);
+}
+
+static int
+vs_vms(struct provider_ask *q, cJSON *arr)
+{
+	struct vsoap v;
+	int rc = 0;
+
+	if (vs_ask_open(q, &v) != 0)
+		return -1;
+	if (vsinv_list(&v, vs_ask_vm, arr) != VSOAP_OK) {
+		snprintf(q->err, sizeof(q->err), "%s", v.err);
+		rc = -1;
+	}
+	vsoap_close(&v);
+	return rc;
+}
+
+static int
+vs_check(struct provider_ask *q, cJSON *o)
+{
+	struct vsoap v;
+	char line[1024];
+
+	if (vs_ask_open(q, &v) != 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s (%s, %s): credential '%s' accepted, "
+	    "TLS %s", v.server, v.product, v.api_type, v.cred.name,
+	    v.tls.thumbprint[0] ? "pinned by thumbprint" : v.tls.ca_file ?
+	    "verified with ca_file" : "verified with the system CAs");
+	cJSON_AddStringToObject(o, "provider", "vsphere");
+	cJSON_AddStringToObject(o, "server", v.server);
+	cJSON_AddStringToObject(o, "product", v.product);
+	cJSON_AddStringToObject(o, "api_type", v.api_type);
+	cJSON_AddStringToObject(o, "credential", v.cred.name);
+	cJSON_AddBoolToObject(o, "tls_pinned", v.tls.thumbprint[0] != 0);
+	cJSON_AddBoolToObject(o, "ok", true);
+	cJSON_AddStringToObject(o, "summary", line);
+	vsoap_close(&v);
+	return 0;
+}
+
+const struct provider provider_vsphere = {
+	.type = "vsphere",
+	.run = vs_run,
+	.vms = vs_vms,
+	.check = vs_check,
+};

@@ -24,3 +24,10 @@ export_provider(const char *type)
 			return providers[i];
 	return NULL;
 }
+
+size_t
+export_providers(const struct provider *const **tab)
+{
+	*tab = providers;
+	return HS_ARRAY_LEN(providers);
+}

@@ -725,3 +725,12 @@ EOF
 	run hs list --json
 	[ "$(echo "$output" | jq -r '.[].id')" = "$mine" ]
 }
+
+@test "vms and check-provider name the providers that can be asked" {
+	run hs vms --provider file --credential x
+	[ "$status" -eq 1 ]
+	[[ $output == *"provider 'file' has no inventory to ask; these can be: vsphere"* ]]
+	run hs check-provider --provider nosuch --credential x
+	[ "$status" -eq 1 ]
+	[[ $output == *"provider 'nosuch' is unknown; these can be: vsphere"* ]]
+}
