@@ -41,6 +41,19 @@ progress_add(struct progress *p, uint64_t n)
 	progress_maybe(p);
 }
 
+/*
+ * n more bytes are about to be read: make the total cover them. A
+ * provider that knows its whole total up front (vSphere) has set it and
+ * this changes nothing; one that learns each piece's size as it starts
+ * (a download's Content-Length, a file copied) grows it piece by piece.
+ */
+void
+progress_cover(struct progress *p, uint64_t n)
+{
+	if (p->total < p->done + n)
+		p->total = p->done + n;
+}
+
 void
 progress_set(struct progress *p, uint64_t done)
 {

@@ -40,6 +40,7 @@ void	 progress_begin(struct progress *, struct spool *, int, const char *,
 	    uint64_t);
 void	 progress_add(struct progress *, uint64_t);
 void	 progress_set(struct progress *, uint64_t);
+void	 progress_cover(struct progress *, uint64_t);
 void	 progress_flush(struct progress *);
 void	 progress_sample(struct progress *, int64_t);
 bool	 progress_estimate(const struct progress *, int64_t, double *,

@@ -239,13 +239,18 @@ disk_copy(struct export_ctx *ctx, int srcfd, const char *name,
 	if (ftruncate(fd, st.st_size) != 0)
 		goto fail;
 	end = st.st_size;
+	progress_cover(&ctx->pg, (uint64_t)end);
 	while (data < end) {
+		off_t from = data;	/* holes count as done: skipped at once */
+
 		data = lseek(srcfd, data, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;		/* only a hole is left */
+		if (data < 0 && errno != ENXIO)
 			goto fail;
-		}
+		if (data < 0)
+			data = end;		/* only a hole is left */
+		progress_add(&ctx->pg, (uint64_t)(data - from));
+		if (data == end)
+			break;
 		if ((hole = lseek(srcfd, data, SEEK_HOLE)) < 0 ||
 		    disk_copy_range(ctx, srcfd, fd, data, hole, buf, &plain) != 0)
 			goto fail;
@@ -525,7 +530,10 @@ disk_record(struct export_ctx *ctx, int fd, const char *rel,
 	}
 	cJSON_AddItemToArray(ctx->records, r);
 	free(path);
-	progress_add(&ctx->pg, len > 0 ? 0 : (uint64_t)st.st_size);
+	if (len == 0) {
+		progress_cover(&ctx->pg, (uint64_t)st.st_size);
+		progress_add(&ctx->pg, (uint64_t)st.st_size);
+	}
 	return 0;
 }
 

@@ -1677,6 +1677,8 @@ fetch_file(const struct fetch_opts *o, int dirfd, const char *name,
 	} else if (fetch_multi_new(&j) != 0 || fetch_prepare(&j) != 0)
 		fetch_job_fail(&j, FC_TEMPFAIL, j.why);
 	else {
+		if (pg != NULL && j.size != FETCH_NOSIZE)
+			progress_cover(pg, j.size);
 		fetch_run(&j);
 		if (j.verdict == FC_OK)
 			(void)fetch_finish(&j);

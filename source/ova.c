@@ -557,6 +557,7 @@ ova_export(struct export_ctx *ctx, int fd, const char *what)
 {
 	const char *want = job_get_str(ctx->src, "sha256");
 	struct ova o;
+	struct stat st;
 	char err[512];
 	int rc;
 
@@ -565,6 +566,11 @@ ova_export(struct export_ctx *ctx, int fd, const char *what)
 	o.fd = fd;
 	o.what = what;
 	o.want_whole = want != NULL && !ctx->inspect && !ctx->sha256_done;
+	/* Copied, the archive is read once; in place, its disks are not read
+	 * here at all (their digests are checked by convertwatch). */
+	if (!ctx->inspect && !ctx->inplace && fstat(fd, &st) == 0 &&
+	    st.st_size > 0)
+		progress_cover(&ctx->pg, (uint64_t)st.st_size);
 	if (o.want_whole)
 		digest_init(&o.whole, false, true);
 	if ((rc = ova_walk(&o)) != 0)

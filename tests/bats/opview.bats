@@ -172,3 +172,34 @@ reject() {
 	# the source is untouched
 	[ "$(stat -c %s "$T/src/big.raw")" -eq 314572800 ]
 }
+
+# total_done ID: the exporting stage's progress.json, "TOTAL DONE"
+total_done() {
+	jq -r 'select(.stage == "exporting") | "\(.bytes_total) \(.bytes_done)"' \
+	    "$SP/data/$1/progress.json"
+}
+
+@test "an export knows its total: a file copied (holes and all), an http download, an OVA copied" {
+	# 3 MiB of data, a 5 MiB hole, 1 MiB of data: 9 MiB in all
+	head -c 3M /dev/urandom >"$T/src/holes.raw"
+	truncate -s 8M "$T/src/holes.raw"
+	head -c 1M /dev/urandom >>"$T/src/holes.raw"
+	size=$(stat -c %s "$T/src/holes.raw")
+	copied=$(job copied "{\"type\":\"file\",\"path\":\"$T/src/holes.raw\",\"format\":\"raw\",\"copy\":true}")
+	mkdir -p "$T/www"
+	cp "$T/src/holes.raw" "$T/www/dl.raw"
+	start_nginx "$T/www"
+	dl=$(job dl "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/dl.raw\",\"format\":\"raw\"}")
+	"$BATS_TEST_DIRNAME/../../contrib/sample/mkova" "$T/src" >/dev/null
+	ova=$(job ova "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\",\"copy\":true}")
+	for i in 1 2 3; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
+	cat "$T/exportd.log"
+	[ -f "$SP/exported/$copied" ] && [ -f "$SP/exported/$dl" ] && [ -f "$SP/exported/$ova" ]
+	[ "$(total_done "$copied")" = "$size $size" ]
+	[ "$(total_done "$dl")" = "$size $size" ]
+	read -r total done < <(total_done "$ova")
+	echo "ova: total $total done $done"
+	[ "$total" -eq "$(stat -c %s "$T/src/hs-sample.ova")" ]
+	# every member read once; only tar headers and padding are not counted
+	[ "$done" -le "$total" ] && [ "$done" -ge $((total * 9 / 10)) ]
+}
