@@ -247,44 +247,16 @@ imgref_check(int dirfd, int fd, const char *fmt, const char *name,
 }
 
 /*
- * "json:{"driver":QFMT,"backing":null,"file":{"driver":"file",
- * "filename":PATH}}" for qemu-img (malloc'd): the image at PATH is read
- * by the file driver whatever its name looks like (a path with ':' is no
- * protocol), and no backing file is opened, whatever the header says.
- * NULL only when out of memory.
+ * The one json: filename builder (malloc'd; NULL when out of memory):
+ * {"driver":QFMT[,"read-only":true],"backing":null,"file":FILE}, FILE the
+ * file driver on PATH, or, when len > 0, qemu's raw driver with offset and
+ * size over it. The file driver opens PATH whatever its name looks like
+ * (a path with ':' is no protocol), and no backing file is opened,
+ * whatever the header says.
  */
-char *
-imgref_json(const char *qfmt, const char *path)
-{
-	cJSON *o = cJSON_CreateObject(), *file = cJSON_CreateObject();
-	char *s, *out;
-
-	cJSON_AddStringToObject(file, "driver", "file");
-	cJSON_AddStringToObject(file, "filename", path);
-	cJSON_AddStringToObject(o, "driver", qfmt);
-	cJSON_AddNullToObject(o, "backing");
-	cJSON_AddItemToObject(o, "file", file);
-	s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s == NULL)
-		return NULL;
-	out = xasprintf("json:%s", s);
-	free(s);
-	return out;
-}
-
-/*
- * The json: filename of a source read in place (malloc'd; NULL when out
- * of memory): PATH is /dev/fd/N or /proc/self/fd/N of a descriptor the
- * caller checked, so qemu-img reads that very inode; read-only; no
- * backing file. len > 0: the image is the byte range [off, off + len) of
- * that file (an OVA member), read through qemu's raw driver with offset
- * and size beneath the format driver:
- * {"driver":QFMT,"read-only":true,"backing":null,"file":{"driver":"raw",
- * "offset":OFF,"size":LEN,"file":{"driver":"file","filename":PATH}}}.
- */
-char *
-imgref_json_at(const char *qfmt, const char *path, uint64_t off, uint64_t len)
+static char *
+imgref_json_build(const char *qfmt, const char *path, bool ro, uint64_t off,
+    uint64_t len)
 {
 	cJSON *o = cJSON_CreateObject(), *file = cJSON_CreateObject(), *raw;
 	char *s, *out;
@@ -300,7 +272,8 @@ imgref_json_at(const char *qfmt, const char *path, uint64_t off, uint64_t len)
 		file = raw;
 	}
 	cJSON_AddStringToObject(o, "driver", qfmt);
-	cJSON_AddTrueToObject(o, "read-only");
+	if (ro)
+		cJSON_AddTrueToObject(o, "read-only");
 	cJSON_AddNullToObject(o, "backing");
 	cJSON_AddItemToObject(o, "file", file);
 	s = cJSON_PrintUnformatted(o);
@@ -310,6 +283,25 @@ imgref_json_at(const char *qfmt, const char *path, uint64_t off, uint64_t len)
 	out = xasprintf("json:%s", s);
 	free(s);
 	return out;
+}
+
+/* The json: filename of a landed image, PATH in data/ID/. */
+char *
+imgref_json(const char *qfmt, const char *path)
+{
+	return imgref_json_build(qfmt, path, false, 0, 0);
+}
+
+/*
+ * The json: filename of a source read in place: PATH is /dev/fd/N or
+ * /proc/self/fd/N of a descriptor the caller checked, so qemu-img reads
+ * that very inode; read-only. len > 0: the image is the byte range
+ * [off, off + len) of that file (an OVA member).
+ */
+char *
+imgref_json_at(const char *qfmt, const char *path, uint64_t off, uint64_t len)
+{
+	return imgref_json_build(qfmt, path, true, off, len);
 }
 
 /*
