@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "srcopen.h"
 #include "util.h"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -45,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < vd.n; i++) {
 			const char *f = vd.ext[i].file;
 
-			if (f != NULL && (!disk_relpath_ok(f) || strchr(f, '/')))
+			if (f != NULL && (!srcopen_relpath_ok(f) || strchr(f, '/')))
 				fuzz_fail("an extent outside the directory", f);
 			if (__builtin_mul_overflow(vd.ext[i].sectors, 512, &bytes) ||
 			    __builtin_add_overflow(sum, bytes, &sum))

@@ -42,27 +42,6 @@
 #include "srcopen.h"
 #include "util.h"
 
-bool
-disk_relpath_ok(const char *p)
-{
-	if (p == NULL || p[0] == '\0' || p[0] == '/' || strlen(p) > 1024)
-		return false;
-	for (const char *c = p; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
-			return false;
-	for (const char *c = p; *c;) {
-		size_t n = strcspn(c, "/");
-
-		if (n == 0 || (n == 1 && c[0] == '.') ||
-		    (n == 2 && c[0] == '.' && c[1] == '.'))
-			return false;
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return p[strlen(p) - 1] != '/';
-}
-
 /*
  * Open rel beneath dirfd (a descriptor of srcopen's) with the rights of
  * the job's submitter (srcopen.c): no "..", no absolute path, no symlinks,

@@ -109,7 +109,6 @@ int	 disk_add_fd(struct export_ctx *, int, int, const char *, const char *,
 	    struct vm_disk *);
 int	 disk_open_beneath(const struct export_ctx *, int, const char *, int);
 int	 disk_open_failed(struct export_ctx *, const char *);
-bool	 disk_relpath_ok(const char *);
 
 /* ova.c */
 int	 ova_export(struct export_ctx *, int, const char *);

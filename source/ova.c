@@ -34,6 +34,7 @@
 
 #include "digest.h"
 #include "export.h"
+#include "srcopen.h"
 #include "imgref.h"
 #include "job.h"
 #include "ovf.h"
@@ -392,7 +393,7 @@ ova_walk(struct ova *o)
 			return export_fail(o->ctx, "%s: member '%.200s' is not a "
 			    "regular file (tar type '%c'): refused", o->what, name,
 			    type);
-		} else if (!disk_relpath_ok(name)) {
+		} else if (!srcopen_relpath_ok(name)) {
 			return export_fail(o->ctx, "%s: member name '%.200s' is "
 			    "absolute or contains '..': refused", o->what, name);
 		} else if ((rc = ova_member(o, name, size)) != 0)

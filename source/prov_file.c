@@ -165,7 +165,7 @@ file_descriptor(struct export_ctx *ctx, int fd, int dirfd, const char *name,
 		char *rel = xstrdup(d->file), *fmt = d->format ?
 		    xstrdup(d->format) : NULL;
 
-		if (!disk_relpath_ok(rel))
+		if (!srcopen_relpath_ok(rel))
 			rc = export_fail(ctx, "%s: disk '%.200s' is not a relative "
 			    "path inside the descriptor's directory: refused", name,
 			    rel);

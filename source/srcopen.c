@@ -52,7 +52,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "export.h"
 #include "srcopen.h"
 #include "util.h"
 
@@ -368,6 +367,32 @@ srcopen_root(const struct srcwho *w, const char *root)
 }
 
 /*
+ * Is p a path relative to a source directory that may be walked: not
+ * empty, not absolute, no "." or ".." component, no empty component, no
+ * control character or backslash, at most 1024 bytes.
+ */
+bool
+srcopen_relpath_ok(const char *p)
+{
+	if (p == NULL || p[0] == '\0' || p[0] == '/' || strlen(p) > 1024)
+		return false;
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+			return false;
+	for (const char *c = p; *c;) {
+		size_t n = strcspn(c, "/");
+
+		if (n == 0 || (n == 1 && c[0] == '.') ||
+		    (n == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return p[strlen(p) - 1] != '/';
+}
+
+/*
  * rel beneath dirfd (a descriptor from srcopen_root/srcopen_at) for w.
  * flags O_DIRECTORY: an O_PATH directory descriptor (to walk on from);
  * otherwise a regular file opened read-only (O_NONBLOCK: never blocks).
@@ -378,7 +403,7 @@ srcopen_at(const struct srcwho *w, int dirfd, const char *rel, int flags)
 {
 	int fd;
 
-	if (w == NULL || !disk_relpath_ok(rel)) {
+	if (w == NULL || !srcopen_relpath_ok(rel)) {
 		errno = EPERM;
 		return -1;
 	}

@@ -28,5 +28,6 @@ int	 srcwho_may(const struct srcwho *, int, const struct stat *, int);
 int	 srcopen_root(const struct srcwho *, const char *);
 int	 srcopen_at(const struct srcwho *, int, const char *, int);
 bool	 srcopen_denied(int);
+bool	 srcopen_relpath_ok(const char *);
 
 #endif
