@@ -57,6 +57,8 @@ int	 admin_retry(struct cli *, int, char **);
 int	 admin_cancel(struct cli *, int, char **);
 int	 submit_job(struct cli *, int, char **);
 int	 submit_drop(struct cli *, const char *, char *, size_t);
+int	 submit_read(const char *, size_t, char **, size_t *);
+int	 schedcmd_main(struct cli *, int, char **);
 int	 migrate_job(struct cli *, int, char **);
 int	 jobcmd_show(struct cli *, int, char **);
 int	 jobcmd_logs(struct cli *, int, char **);

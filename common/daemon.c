@@ -85,6 +85,7 @@ struct daemon {
 	size_t			 nat, atcap;
 	int			 running;
 	int64_t			 next_scan, next_beat, next_dog, next_tick, next_gc;
+	int64_t			 next_timer;	/* ops->timer; INT64_MAX: none */
 	int64_t			 dog_ms, stop_deadline;
 	time_t			 started;
 	bool			 stopping;
@@ -1186,6 +1187,19 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	return wm == WATCH_AUTO ? 1 : 0;
 }
 
+/* The stage's own clock (stage_ops.timer). */
+static void
+daemon_timer(struct daemon *d)
+{
+	double s;
+
+	d->next_timer = INT64_MAX;
+	if (d->ops->timer == NULL)
+		return;
+	s = d->ops->timer(d);
+	d->next_timer = util_mono_ms() + (int64_t)(1000 * (s < 0.01 ? 0.01 : s));
+}
+
 static int
 daemon_start(struct daemon *d, bool auto_mode)
 {
@@ -1238,6 +1252,7 @@ daemon_start(struct daemon *d, bool auto_mode)
 	if ((n = spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age)) > 0)
 		log_info("removed %d stale file(s) from tmp/", n);
 	daemon_gc(d);
+	daemon_timer(d);
 	daemon_scan(d);
 
 	d->started = time(NULL);
@@ -1268,6 +1283,8 @@ daemon_next_deadline(struct daemon *d)
 
 	if (next > d->next_gc)
 		next = d->next_gc;
+	if (next > d->next_timer)
+		next = d->next_timer;
 	if (next > d->next_beat)
 		next = d->next_beat;
 	if (d->dog_ms > 0 && next > d->next_dog)
@@ -1333,6 +1350,8 @@ daemon_timers(struct daemon *d)
 	}
 	if (now >= d->next_gc)
 		daemon_gc(d);
+	if (now >= d->next_timer && !d->stopping)
+		daemon_timer(d);
 	if (d->dog_ms > 0 && now >= d->next_dog) {
 		notify_send("WATCHDOG=1");
 		d->next_dog = now + d->dog_ms;
