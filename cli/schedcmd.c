@@ -94,8 +94,11 @@ schedcmd_list(struct cli *c, bool json)
 		schedule_free(&s);
 	}
 	spool_scan_free(v, n);
-	if (json)
-		cli_print_json(arr);
+	if (json) {
+		int prc = cli_print_json(arr);	/* frees arr */
+
+		return prc != CLI_OK ? prc : rc;
+	}
 	cJSON_Delete(arr);
 	return rc;
 }

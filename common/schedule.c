@@ -486,6 +486,7 @@ schedule_claim(struct spool *sp, const char *name, int64_t t, const char *line)
 	    O_CLOEXEC);
 	if (tfd < 0)
 		return -1;
+	(void)fchmod(tfd, 02750);	/* not the daemon's umask */
 	snprintf(ep, sizeof(ep), "%010lld", (long long)t);
 	rc = spool_publish_at(sp, tfd, ep, line, strlen(line), SPOOL_NOCLOBBER);
 	if (rc != 0 && errno == EEXIST)
