@@ -787,10 +787,8 @@ hook_usage(FILE *fp)
 	    "      --once         one pass (events, deliveries), then exit\n"
 	    "  -v, --verbose      log debug lines\n"
 	    "  -h, --help         this text\n\n"
-	    "Exit status:\n"
-	    "  0    stopped by SIGTERM or SIGINT (or --once done)\n"
-	    "  100  bad usage or configuration\n"
-	    "  111  the spool cannot be opened\n", CONF_DEFAULT_PATH);
+	    "Exit status: 0 stopped cleanly, 100 bad usage or configuration,\n"
+	    "111 could not run (spool missing).\n", CONF_DEFAULT_PATH);
 }
 
 static int
