@@ -53,6 +53,8 @@ double	 jobview_num(const cJSON *, const char *, double);
 
 /* the commands */
 int	 admin_init(struct cli *, int, char **);
+void	 admin_audit(struct cli *, const char *, const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
 int	 admin_retry(struct cli *, int, char **);
 int	 admin_cancel(struct cli *, int, char **);
 int	 submit_job(struct cli *, int, char **);

@@ -147,6 +147,9 @@ schedcmd_add(struct cli *c, const struct schedcmd_opts *o, char **args)
 	if (rc != 0)
 		return schedcmd_error(args[0], "not added", err);
 	cli_printf("schedule %s added\n", args[0]);
+	admin_audit(c, o->replace ? "schedule.replace" : "schedule.add", args[0],
+	    "cron '%s' tz %s%s", args[1], o->tz ? o->tz : "local",
+	    o->disabled ? " disabled" : "");
 	return CLI_OK;
 }
 
@@ -166,6 +169,7 @@ schedcmd_enable(struct cli *c, const char *name, bool on)
 		return schedcmd_error(name, on ? "not enabled" : "not disabled",
 		    err);
 	cli_printf("schedule %s %s\n", name, on ? "enabled" : "disabled");
+	admin_audit(c, on ? "schedule.enable" : "schedule.disable", name, NULL);
 	return CLI_OK;
 }
 
@@ -183,6 +187,7 @@ schedcmd_trigger(struct cli *c, const char *name)
 	if (rc != 0)
 		return schedcmd_error(name, "not triggered", strerror(errno));
 	cli_printf("incoming/%s\n", inc);
+	admin_audit(c, "schedule.trigger", name, "incoming/%s", inc);
 	return CLI_OK;
 }
 
@@ -233,6 +238,7 @@ schedcmd_main(struct cli *c, int argc, char **argv)
 		if (schedule_remove(&c->sp, argv[0], err, sizeof(err)) != 0)
 			return schedcmd_error(argv[0], "not removed", err);
 		cli_printf("schedule %s removed\n", argv[0]);
+		admin_audit(c, "schedule.remove", argv[0], NULL);
 		return CLI_OK;
 	}
 	return cli_usage("schedule");

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dialect.h"
@@ -193,7 +194,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	double settle = conf_num("queued.settle_time", 0.5);
 	struct timespec now;
 	struct stat st;
-	char qname[1100], note[1200];
+	char qname[1100], note[1200], who[32];
 	int r, dfd;
 
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -236,6 +237,8 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	snprintf(note, sizeof(note), "from incoming/%s (uid %ld)", qname,
 	    (long)st.st_uid);
 	(void)spool_history(sp, id, "intake", note);
+	audit_who_uid(who, sizeof(who), (long)st.st_uid);
+	audit_log(sp, who, "submit", id, "from incoming/%s", qname);
 	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
 		log_job_begin(id, NULL, "intake", dfd);
 		close(dfd);

@@ -126,7 +126,7 @@ slurp(struct fx *fx, enum spool_dir d, const char *name, size_t *len)
 	return s;
 }
 
-/* A spool made before schedules/ and ticks/ existed still opens. */
+/* A spool made before schedules/, ticks/ and audit/ still opens. */
 static void
 test_open_without_schedules(void **state)
 {
@@ -137,6 +137,8 @@ test_open_without_schedules(void **state)
 	snprintf(path, sizeof(path), "%s/schedules", fx->root);
 	assert_int_equal(rmdir(path), 0);
 	snprintf(path, sizeof(path), "%s/ticks", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/audit", fx->root);
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(spool_open(&sp, fx->root), 0);
 	assert_int_equal(sp.fd[SD_SCHEDULES], -1);
@@ -157,7 +159,7 @@ test_create_modes(void **state)
 		{ "converting", 02750 }, { "converted", 02750 },
 		{ "importing", 02750 }, { "imported", 02750 }, { "error", 02750 },
 		{ "tmp", 02700 }, { "data", 02750 }, { "run", 02750 },
-		{ "schedules", 02750 }, { "ticks", 02750 },
+		{ "schedules", 02750 }, { "ticks", 02750 }, { "audit", 02750 },
 	};
 	struct fx *fx = *state;
 	char path[PATH_MAX];
