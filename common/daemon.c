@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "owner.h"
 #include "proc.h"
@@ -68,6 +69,7 @@ struct worker {
 	bool	 lost;		/* another node took the job over */
 	struct owner rec;	/* the owner record we wrote for it */
 	long	 uid;		/* its submitter (origin.uid), -1 unknown */
+	int64_t	 started_ms;	/* util_mono_ms() at the spawn */
 };
 
 struct daemon {
@@ -93,6 +95,7 @@ struct daemon {
 	int			 reason_fd;	/* in a worker: write end */
 	char			 status_name[300];
 	unsigned long		 n_ok, n_failed, n_retried, n_lost, n_taken;
+	struct metrics		 m;	/* seconds, finished, bytes */
 };
 
 const struct daemon_config *
@@ -713,6 +716,7 @@ daemon_spawn(struct daemon *d, const char *id)
 	}
 	close(p[1]);
 	w->pid = pid;
+	w->started_ms = util_mono_ms();
 	w->uid = daemon_submitter(d, d->ops->work, id);
 	memcpy(w->id, id, sizeof(w->id));
 	w->reason_fd = p[0];
@@ -850,6 +854,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
 	daemon_read_reason(w, reason, sizeof(reason));
+	d->m.seconds += (double)(util_mono_ms() - w->started_ms) / 1000;
+	d->m.finished++;
 	/*
 	 * A job taken over by another node while we were cut off is not ours
 	 * to publish. Checked here, and again by daemon_move_owned() while it
@@ -907,6 +913,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			daemon_event(d, w->id, vm, LOG_MSGID_JOB_DONE,
 			    LOG_INFO, why);
 			d->n_ok++;
+			d->m.bytes += metrics_job_bytes(&d->sp, w->id);
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
 		retry_clear(d, w->id);
@@ -980,6 +987,29 @@ daemon_check_cancel(struct daemon *d)
 
 /* -- status file: run/NAME@HOST ----------------------------------------- */
 
+/* The textfile-collector file (metrics.h), when metrics.textfile_dir is set. */
+static void
+daemon_metrics(struct daemon *d)
+{
+	const char *dir = conf_str("metrics.textfile_dir", NULL);
+	static bool warned;
+
+	if (dir == NULL || *dir == '\0')
+		return;
+	d->m.done = d->n_ok;
+	d->m.failed = d->n_failed;
+	d->m.retried = d->n_retried;
+	d->m.running = d->running;
+	if (metrics_write(dir, d->ops->name, &d->sp, &d->m,
+	    d->ops->input == SD_INCOMING) != 0) {
+		if (!warned)
+			log_warn("cannot write %s/hyperspool_%s.prom", dir,
+			    d->ops->name);
+		warned = true;
+	} else
+		warned = false;
+}
+
 static void
 daemon_status(struct daemon *d, bool final)
 {
@@ -988,6 +1018,7 @@ daemon_status(struct daemon *d, bool final)
 
 	if (final) {
 		unlinkat(d->sp.fd[SD_RUN], d->status_name, 0);
+		daemon_metrics(d);	/* the figures as they were at the end */
 		return;
 	}
 	j = cJSON_CreateObject();
@@ -1015,6 +1046,7 @@ daemon_status(struct daemon *d, bool final)
 	cJSON_free(s);
 	notify_status("%d running, %zu waiting, %lu done, %lu failed",
 	    d->running, d->qlen + d->ndl, d->n_ok, d->n_failed);
+	daemon_metrics(d);
 }
 
 /* Finished jobs past finished_max_age go, with their data/ID/. */
