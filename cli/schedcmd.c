@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "job.h"
 #include "log.h"
 #include "schedule.h"
@@ -72,18 +73,37 @@ schedcmd_list(struct cli *c, bool json)
 	size_t n;
 	int rc = CLI_OK;
 
+	const char **cn;
+	size_t ncn = conf_map_names("schedules", &cn);
+
 	if (schedule_names(&c->sp, &v, &n) != 0) {
 		log_warn("schedules/");
 		cJSON_Delete(arr);
+		free(cn);
 		return CLI_SYSTEM;
 	}
+	/* hyperspool.conf's first, then the spool's (same name: conf's) */
+	v = xrealloc(v, (n + ncn + 1) * sizeof(*v));
+	memmove(v + ncn, v, n * sizeof(*v));
+	for (size_t i = 0; i < ncn; i++)
+		v[i] = xstrdup(cn[i]);
+	n += ncn;
+	free(cn);
 	for (size_t i = 0; i < n; i++) {
-		if (schedule_load(&c->sp, v[i], &s, err, sizeof(err)) != 0) {
+		bool dup = false;
+
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = strcmp(v[k], v[i]) == 0;
+		if (dup)
+			continue;
+		if (schedule_find(&c->sp, v[i], &s, err, sizeof(err)) != 0) {
 			schedcmd_error(v[i], "not used", err);
 			rc = CLI_FAILED;
 			continue;
 		}
 		o = schedcmd_entry(c, &s);
+		cJSON_AddStringToObject(o, "defined_in", s.conf ?
+		    "hyperspool.conf" : "spool");
 		if (!json)
 			cli_printf("%-20s %-8s %-16s %-16s %s next %s last %s %s\n",
 			    s.name, s.enabled ? "enabled" : "disabled", s.expr,
@@ -160,6 +180,9 @@ schedcmd_enable(struct cli *c, const char *name, bool on)
 	struct schedule s;
 	int rc;
 
+	if (conf_map_get("schedules", name) != NULL)
+		return schedcmd_error(name, "not changed", "defined in "
+		    "hyperspool.conf: change it there");
 	if (schedule_load(&c->sp, name, &s, err, sizeof(err)) != 0)
 		return schedcmd_error(name, "cannot read", err);
 	s.enabled = on;
@@ -180,7 +203,7 @@ schedcmd_trigger(struct cli *c, const char *name)
 	struct schedule s;
 	int rc;
 
-	if (schedule_load(&c->sp, name, &s, err, sizeof(err)) != 0)
+	if (schedule_find(&c->sp, name, &s, err, sizeof(err)) != 0)
 		return schedcmd_error(name, "cannot read", err);
 	rc = schedule_drop(&c->sp, &s, 0, inc, sizeof(inc));
 	schedule_free(&s);
@@ -234,6 +257,10 @@ schedcmd_main(struct cli *c, int argc, char **argv)
 		return schedcmd_enable(c, argv[0], false);
 	if (strcmp(sub, "trigger") == 0 && n == 1)
 		return schedcmd_trigger(c, argv[0]);
+	if (strcmp(sub, "remove") == 0 && n == 1 &&
+	    conf_map_get("schedules", argv[0]) != NULL)
+		return schedcmd_error(argv[0], "not removed", "defined in "
+		    "hyperspool.conf: remove it there");
 	if (strcmp(sub, "remove") == 0 && n == 1) {
 		if (schedule_remove(&c->sp, argv[0], err, sizeof(err)) != 0)
 			return schedcmd_error(argv[0], "not removed", err);

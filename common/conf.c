@@ -76,6 +76,7 @@ static const struct {
 	{ "importd.network_map",	T_STRLIST },
 	{ "importd.validate_xml",	T_BOOL },
 	{ "importd.connections",	T_STRMAP },
+	{ "schedules",			T_STRMAP },
 	{ "metrics.textfile_dir",	T_STR },
 	{ "hookd.webhooks",		T_STRMAP },
 	{ "hookd.secrets",		T_STRMAP },

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "job.h"
 #include "log.h"
 #include "schedule.h"
@@ -288,6 +289,64 @@ schedule_load(struct spool *sp, const char *name, struct schedule *s, char *err,
 	free(buf);
 	s->mtime = st.st_mtim.tv_sec;
 	return rc;
+}
+
+/*
+ * Read and check the schedule hyperspool.conf names: schedules.NAME is
+ * the absolute path of a file in the format of schedules/NAME, with the
+ * same trust (root's or the spool owner's, writable by nobody else).
+ */
+static int
+schedule_load_conf(struct spool *sp, const char *name, const char *path,
+    struct schedule *s, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL, what[600];
+	size_t len;
+	int fd, rc;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(what, sizeof(what), "%s (schedules.%s)", path, name);
+	if (*path != '/') {
+		snprintf(err, errlen, "schedules.%s: not an absolute path", name);
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", what);
+		close(fd);
+		return -1;
+	}
+	if (schedule_trusted(sp, &st, what, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
+	rc = util_read_all(fd, SCHEDULE_FILE_MAX, &buf, &len);
+	close(fd);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
+		return -1;
+	}
+	rc = schedule_parse(name, buf, len, s, err, errlen);
+	free(buf);
+	s->mtime = st.st_mtim.tv_sec;
+	s->conf = true;
+	return rc;
+}
+
+/* The schedule of that name: hyperspool.conf's first, else the spool's. */
+int
+schedule_find(struct spool *sp, const char *name, struct schedule *s,
+    char *err, size_t errlen)
+{
+	const char *path = conf_map_get("schedules", name);
+
+	if (path != NULL)
+		return schedule_load_conf(sp, name, path, s, err, errlen);
+	return schedule_load(sp, name, s, err, errlen);
 }
 
 cJSON *
@@ -711,9 +770,29 @@ schedule_fire_due(struct spool *sp, int64_t now)
 	struct schedule s;
 	size_t n;
 
+	const char **cn;
+	size_t ncn = conf_map_names("schedules", &cn);
+
+	for (size_t i = 0; i < ncn; i++) {
+		if (schedule_find(sp, cn[i], &s, err, sizeof(err)) != 0) {
+			log_warnx("schedule %s: %s", cn[i], err);
+			continue;
+		}
+		if (s.enabled && (next = schedule_due(sp, &s, now)) >= 0 &&
+		    next < wake)
+			wake = next;
+		schedule_free(&s);
+	}
+	free(cn);
 	if (schedule_names(sp, &v, &n) != 0)
 		return 30;
 	for (size_t i = 0; i < n; i++) {
+		if (conf_map_get("schedules", v[i]) != NULL) {
+			log_warnx("schedule %s: schedules/%s not used: "
+			    "hyperspool.conf has a schedule of that name", v[i],
+			    v[i]);
+			continue;
+		}
 		if (schedule_load(sp, v[i], &s, err, sizeof(err)) != 0) {
 			log_warnx("schedule %s: %s", v[i], err);
 			continue;

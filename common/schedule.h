@@ -2,7 +2,8 @@
  * schedule.h - schedules: a job template fired at the ticks of a cron
  * expression (spool-layout.md, Schedules).
  *
- * A schedule is the file schedules/NAME of the spool (JSON, below), the
+ * A schedule is the file schedules/NAME of the spool (JSON, below), or
+ * a file hyperspool.conf names (schedules = { NAME = "/PATH"; }), the
  * operator's: a file or directory another user could have written is
  * refused. queued fires them (schedule_fire_due()): each tick is claimed by
  * creating ticks/NAME/EPOCH without replacing (link(2)), so one tick runs
@@ -41,6 +42,7 @@ struct schedule {
 	bool		 enabled;
 	cJSON		*job;		/* the template */
 	int64_t		 mtime;		/* of the file, seconds */
+	bool		 conf;		/* from hyperspool.conf's schedules */
 };
 
 bool	 schedule_name_valid(const char *);
@@ -48,6 +50,8 @@ const char *schedule_catchup_name(enum schedule_catchup);
 int	 schedule_parse(const char *, const char *, size_t, struct schedule *,
 	    char *, size_t);
 int	 schedule_load(struct spool *, const char *, struct schedule *, char *,
+	    size_t);
+int	 schedule_find(struct spool *, const char *, struct schedule *, char *,
 	    size_t);
 void	 schedule_free(struct schedule *);
 cJSON	*schedule_json(const struct schedule *);

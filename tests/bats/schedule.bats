@@ -246,3 +246,28 @@ ticks() {
 	id=$(ls "$SP/error")
 	grep -q "origin: set by hyperspool" "$SP/data/$id/reason"
 }
+
+@test "schedules in hyperspool.conf: fired like the spool's, listed, changed only there, refused when others may write them" {
+	mkdir -m 0755 "$T/etc"
+	printf '{"cron": "0 * * * *", "tz": "UTC", "job": %s}\n' "$(cat "$T/job.json")" >"$T/etc/hourly.json"
+	chmod 0644 "$T/etc/hourly.json"
+	echo "schedules = { from-conf = \"$T/etc/hourly.json\"; };" >>"$T/conf"
+	touch -d "2026-12-31 23:59:00 UTC" "$T/etc/hourly.json"
+	at "2027-01-01 00:00:30"
+	[ "$(runs from-conf)" -eq 1 ]
+	run "$HS" -c "$T/conf" schedule list --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.[0].name + " " + .[0].defined_in' <<<"$output")" = "from-conf hyperspool.conf" ]
+	run "$HS" -c "$T/conf" schedule disable from-conf
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"defined in hyperspool.conf"* ]]
+	run "$HS" -c "$T/conf" schedule remove from-conf
+	[ "$status" -eq 1 ]
+	run "$HS" -c "$T/conf" schedule trigger from-conf
+	[ "$status" -eq 0 ]
+	# writable by others: refused
+	chmod 0666 "$T/etc/hourly.json"
+	at "2027-01-01 01:00:30"
+	[ "$(runs from-conf)" -eq 2 ]	# the triggered run only
+	grep -q "schedule from-conf: $T/etc/hourly.json (schedules.from-conf) is writable by anybody (mode 0666): refused" "$T/queued.log"
+}
