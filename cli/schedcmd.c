@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "dialect.h"
 #include "job.h"
 #include "log.h"
 #include "schedule.h"
@@ -128,6 +129,30 @@ struct schedcmd_opts {
 	bool		 disabled, replace, json;
 };
 
+/*
+ * The template as queued will judge each run (normalised, validated as a
+ * submission): a mistake is refused now rather than at every tick. queued
+ * checks each run again; this is a convenience, not the check.
+ */
+static int
+schedcmd_check_job(const cJSON *job, char *err, size_t errlen)
+{
+	struct job_policy pol = { NULL, true };
+	const char **roots;
+	enum dialect dia;
+	cJSON *v1;
+	int rc;
+
+	if ((v1 = dialect_normalise(job, &dia, err, errlen)) == NULL)
+		return -1;
+	conf_list("source_roots", &roots);
+	pol.source_roots = roots;
+	rc = dia == DIALECT_V1 ? job_validate(v1, &pol, err, errlen) : 0;
+	free(roots);
+	cJSON_Delete(v1);
+	return rc;
+}
+
 static int
 schedcmd_add(struct cli *c, const struct schedcmd_opts *o, char **args)
 {
@@ -141,10 +166,12 @@ schedcmd_add(struct cli *c, const struct schedcmd_opts *o, char **args)
 		cJSON_Delete(j);
 		return CLI_FAILED;
 	}
-	if ((job = job_parse(buf, len, err, sizeof(err))) == NULL) {
+	if ((job = job_parse(buf, len, err, sizeof(err))) == NULL ||
+	    schedcmd_check_job(job, err, sizeof(err)) != 0) {
 		free(buf);
+		cJSON_Delete(job);
 		cJSON_Delete(j);
-		return schedcmd_error(args[0], "the job", err);
+		return schedcmd_error(args[0], "not added: the job", err);
 	}
 	free(buf);
 	cJSON_AddStringToObject(j, "cron", args[1]);

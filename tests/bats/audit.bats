@@ -37,9 +37,9 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	LOG | grep -qF " uid 0 submit $rid from incoming/\"root\\njob\""
 	[ "$(LOG | wc -l)" -eq 2 ]
 	"$HS" cancel "$rid"
-	"$HS" schedule add --tz UTC nightly '0 2 * * *' "$T/a1.json"
-	"$HS" schedule disable nightly
-	"$HS" schedule remove nightly
+	"$HS" -c "$T/conf" schedule add --tz UTC nightly '0 2 * * *' "$T/a1.json"
+	"$HS" -c "$T/conf" schedule disable nightly
+	"$HS" -c "$T/conf" schedule remove nightly
 	LOG | grep -q "hyperspool\[[0-9]*\] uid 0 cancel $rid from request/$"
 	LOG | grep -q "hyperspool\[[0-9]*\] uid 0 schedule.add nightly cron '0 2 \* \* \*' tz UTC$"
 	LOG | grep -q "uid 0 schedule.disable nightly$"

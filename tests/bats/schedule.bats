@@ -61,39 +61,39 @@ ticks() {
 }
 
 @test "schedule add/list/disable/enable/remove, and a bad schedule is refused with a reason" {
-	run "$HS" schedule add --tz Europe/Berlin --catchup none nightly '30 2 * * *' "$T/job.json"
+	run "$HS" -c "$T/conf" schedule add --tz Europe/Berlin --catchup none nightly '30 2 * * *' "$T/job.json"
 	[ "$status" -eq 0 ]
-	run "$HS" schedule add nightly '30 2 * * *' "$T/job.json"
+	run "$HS" -c "$T/conf" schedule add nightly '30 2 * * *' "$T/job.json"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"a schedule of that name exists"* ]]
-	run "$HS" schedule add bad '61 * * * *' "$T/job.json"
+	run "$HS" -c "$T/conf" schedule add bad '61 * * * *' "$T/job.json"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad minute field"* ]]
-	run "$HS" schedule add bad '@daily' "$T/job.json" --tz Mars/Olympus
+	run "$HS" -c "$T/conf" schedule add bad '@daily' "$T/job.json" --tz Mars/Olympus
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no such time zone"* ]]
-	run "$HS" schedule add bad '@daily' "$T/job.json" --catchup some
+	run "$HS" -c "$T/conf" schedule add bad '@daily' "$T/job.json" --catchup some
 	[ "$status" -eq 1 ]
 	[ ! -e "$SP/schedules/bad" ]
-	run "$HS" schedule list --json
+	run "$HS" -c "$T/conf" schedule list --json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r '.[0].name + " " + .[0].cron + " " + .[0].tz + " " + .[0].catchup + " " + .[0].overlap' <<<"$output")" = \
 	  "nightly 30 2 * * * Europe/Berlin none skip" ]
 	[ "$(jq -r '.[0].enabled' <<<"$output")" = true ]
 	[ "$(jq -r '.[0].next_tick' <<<"$output")" != null ]
-	"$HS" schedule disable nightly
-	[ "$("$HS" schedule list --json | jq -r '.[0].enabled')" = false ]
-	"$HS" schedule list | grep -q '^nightly .*disabled'
-	"$HS" schedule enable nightly
-	[ "$("$HS" schedule list --json | jq -r '.[0].enabled')" = true ]
-	"$HS" schedule remove nightly
-	[ "$("$HS" schedule list --json | jq length)" -eq 0 ]
-	run "$HS" schedule remove nightly
+	"$HS" -c "$T/conf" schedule disable nightly
+	[ "$("$HS" -c "$T/conf" schedule list --json | jq -r '.[0].enabled')" = false ]
+	"$HS" -c "$T/conf" schedule list | grep -q '^nightly .*disabled'
+	"$HS" -c "$T/conf" schedule enable nightly
+	[ "$("$HS" -c "$T/conf" schedule list --json | jq -r '.[0].enabled')" = true ]
+	"$HS" -c "$T/conf" schedule remove nightly
+	[ "$("$HS" -c "$T/conf" schedule list --json | jq length)" -eq 0 ]
+	run "$HS" -c "$T/conf" schedule remove nightly
 	[ "$status" -eq 1 ]
 }
 
 @test "one job per tick, origin names the schedule; a restart does not fire a tick again; DST in Europe/Berlin" {
-	"$HS" schedule add --tz Europe/Berlin --catchup none nightly '30 2 * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz Europe/Berlin --catchup none nightly '30 2 * * *' "$T/job.json"
 	# the ticks since the file was written are long past: missed, no job
 	at "2027-03-27 12:00:00"
 	[ "$(runs nightly)" -eq 0 ]
@@ -124,7 +124,7 @@ ticks() {
 
 @test "catchup none, last and all after queued was down for five ticks" {
 	for c in none last all; do
-		"$HS" schedule add --tz UTC --catchup $c --overlap queue hourly-$c '0 * * * *' "$T/job.json"
+		"$HS" -c "$T/conf" schedule add --tz UTC --catchup $c --overlap queue hourly-$c '0 * * * *' "$T/job.json"
 		# written on new year's eve: catch-up starts at a file's mtime
 		touch -d "2026-12-31 23:59:00 UTC" "$SP/schedules/hourly-$c"
 	done
@@ -147,8 +147,8 @@ ticks() {
 }
 
 @test "overlap skip skips a tick while the last run is in progress; queue does not" {
-	"$HS" schedule add --tz UTC hourly-skip '0 * * * *' "$T/job.json"
-	"$HS" schedule add --tz UTC --overlap queue hourly-queue '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC hourly-skip '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC --overlap queue hourly-queue '0 * * * *' "$T/job.json"
 	at "2027-01-01 00:00:30"
 	at "2027-01-01 01:00:30"
 	[ "$(runs hourly-skip)" -eq 1 ]
@@ -165,22 +165,28 @@ ticks() {
 }
 
 @test "disabled schedules do not fire; trigger drops one run now, named for the schedule" {
-	"$HS" schedule add --tz UTC --disabled hourly '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC --disabled hourly '0 * * * *' "$T/job.json"
 	at "2027-01-01 00:00:30"
 	[ "$(runs hourly)" -eq 0 ]
-	run "$HS" schedule trigger hourly
+	run "$HS" -c "$T/conf" schedule trigger hourly
 	[ "$status" -eq 0 ]
 	[[ "$output" == incoming/sched-hourly-manual-* ]]
 	at "2027-01-01 00:00:40"
 	[ "$(runs hourly)" -eq 1 ]
 	[ "$(ticks hourly)" = manual ]
-	run "$HS" schedule trigger nosuch
+	run "$HS" -c "$T/conf" schedule trigger nosuch
 	[ "$status" -eq 1 ]
 }
 
-@test "the job template goes through queued's validation: a bad one is rejected at each tick" {
+@test "the job template goes through queued's validation: a bad one is refused by add and rejected at each tick" {
 	printf '{"name":"vm1","source":{"type":"file","path":"/etc/shadow"}}\n' >"$T/bad.json"
-	"$HS" schedule add --tz UTC hourly '0 * * * *' "$T/bad.json"
+	# schedule add refuses it at once...
+	run "$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/bad.json"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not added: the job"* ]]
+	[ ! -e "$SP/schedules/hourly" ]
+	# ...and one written by hand is rejected by queued at each tick
+	printf '{"cron": "0 * * * *", "tz": "UTC", "job": %s}\n' "$(cat "$T/bad.json")" >"$SP/schedules/hourly"
 	at "2027-01-01 00:00:30"
 	[ "$(count_in request)" -eq 0 ]
 	[ "$(count_in error)" -eq 1 ]
@@ -191,7 +197,7 @@ ticks() {
 @test "two hosts sharing the spool over bindfs race the same ticks: one job per tick" {
 	command -v bindfs >/dev/null || { echo "bindfs is missing (contrib/packages.txt)"; false; }
 	[ -c /dev/fuse ] || { echo "/dev/fuse is missing: FUSE cannot run here"; false; }
-	"$HS" schedule add --tz UTC --overlap queue hourly '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC --overlap queue hourly '0 * * * *' "$T/job.json"
 	for h in a b; do
 		mkdir "$T/$h"
 		bindfs --no-allow-other "$SP" "$T/$h"
@@ -218,10 +224,11 @@ ticks() {
 	chmod 0644 "$T/job.json"
 	run as_user "$EVE" "$HS" -c "$T/conf" schedule add evil '* * * * *' "$T/job.json"
 	[ "$status" -ne 0 ]
+	[[ "$output" == *"ermission denied"* ]]
 	[ ! -e "$SP/schedules/evil" ]
 	run as_user "$EVE" sh -c "echo x >'$SP/schedules/evil'"
 	[ "$status" -ne 0 ]
-	"$HS" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
 	# an operator's slip: the file writable by the submitters' group
 	chmod g+w "$SP/schedules/hourly"
 	as_user "$EVE" sh -c "sed -i 's/vm1/evil/' '$SP/schedules/hourly'" 2>/dev/null ||
@@ -229,7 +236,7 @@ ticks() {
 	at "2027-01-01 00:00:30"
 	[ "$(runs hourly)" -eq 0 ]
 	grep -q "schedule hourly: schedules/hourly is writable by its group (mode 0660): refused" "$T/queued.log"
-	run "$HS" schedule list
+	run "$HS" -c "$T/conf" schedule list
 	[ "$status" -eq 1 ]
 	# a file of the submitter's own
 	chmod 0640 "$SP/schedules/hourly"

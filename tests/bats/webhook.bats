@@ -63,7 +63,7 @@ CONF
 	ok=$(grep -l '"ok1"' "$SP"/request/*)
 	"$HS" cancel "$(basename "$ok")"
 	good vm1 >"$T/job.json"
-	"$HS" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
 	touch -d "2026-12-31 23:59:00 UTC" "$SP/schedules/hourly"
 	NO_FAKE_STAT=1 FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@2027-01-01 00:00:30" \
 	    "$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
