@@ -375,6 +375,12 @@ schedule_save(struct spool *sp, const struct schedule *s, bool replace, char *er
 	int dfd, rc;
 
 	cJSON_Delete(j);
+	if (sp->fd[SD_TMP] < 0) {	/* not the spool's owner (nor root) */
+		snprintf(err, errlen, "Permission denied: schedules are written "
+		    "by root or the spool's owner");
+		free(text);
+		return -1;
+	}
 	if ((dfd = schedule_dirfd(sp, SD_SCHEDULES)) < 0) {
 		snprintf(err, errlen, "schedules/: %s", strerror(errno));
 		free(text);
@@ -588,6 +594,11 @@ schedule_drop(struct spool *sp, const struct schedule *s, int64_t t, char *name,
 		cJSON_AddStringToObject(o, "tick", "manual");
 	text = job_serialise(job, &len);
 	cJSON_Delete(job);
+	if (sp->fd[SD_TMP] < 0) {	/* not the spool's owner (nor root) */
+		free(text);
+		errno = EACCES;
+		return -1;
+	}
 	if (text == NULL) {
 		errno = ENOMEM;
 		return -1;

@@ -229,6 +229,14 @@ ticks() {
 	run as_user "$EVE" sh -c "echo x >'$SP/schedules/evil'"
 	[ "$status" -ne 0 ]
 	"$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
+	# nor trigger, disable or remove one
+	for sub in trigger disable remove; do
+		run as_user "$EVE" "$HS" -c "$T/conf" schedule $sub hourly
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"ermission denied"* ]]
+	done
+	[ "$(count_in incoming)" -eq 0 ]
+	jq -e '.enabled == true' "$SP/schedules/hourly"
 	# an operator's slip: the file writable by the submitters' group
 	chmod g+w "$SP/schedules/hourly"
 	as_user "$EVE" sh -c "sed -i 's/vm1/evil/' '$SP/schedules/hourly'" 2>/dev/null ||
