@@ -53,7 +53,7 @@ SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
 SOURCE_LIB = $(B)/lib/libhssource.a
 SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib)
 
-DAEMONS = queued exportd convertwatch importd
+DAEMONS = queued exportd convertwatch importd hookd
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
@@ -126,6 +126,12 @@ $(LIB): $(COMMON_OBJ)
 $(SOURCE_LIB): $(SOURCE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# hookd: webhooks (libcurl, HMAC from libcrypto)
+$(B)/obj/hookd/%.o: CFLAGS += $(shell pkg-config --cflags libcurl)
+$(B)/bin/hookd: $(B)/obj/hookd/hookd.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libcurl libcrypto)
 
 $(B)/bin/queued: $(B)/obj/queued/queued.o $(LIB)
 	@mkdir -p $(dir $@)

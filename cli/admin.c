@@ -12,18 +12,38 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
 
 #define HISTORY_MAX	(1024 * 1024)
 #define CANCEL_TRIES	5
+
+/* One audit line for a change the caller made (audit.h). */
+void
+admin_audit(struct cli *c, const char *action, const char *object,
+    const char *fmt, ...)
+{
+	char who[64], detail[512];
+	va_list ap;
+
+	audit_who_uid(who, sizeof(who), (long)getuid());
+	detail[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	audit_log(&c->sp, who, action, object, "%s", detail);
+}
 
 /* The submitters' group: --group, config submit_group, "hyperspool". */
 static int
@@ -156,6 +176,7 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 		return r == 1 ? CLI_FAILED : CLI_SYSTEM;
 	}
 	cli_printf("%s: back in %s/\n", id, spool_dir_name(to));
+	admin_audit(c, "retry", id, "back in %s/", spool_dir_name(to));
 	return CLI_OK;
 }
 
@@ -245,12 +266,16 @@ admin_cancel_job(struct cli *c, const char *id, const char *why)
 			/* a download kept for its retry (where we may) */
 			(void)spool_drop_partial(&c->sp, id);
 			cli_printf("%s: cancelled\n", id);
+			admin_audit(c, "cancel", id, "from %s/",
+			    spool_dir_name((enum spool_dir)stage));
 			return CLI_OK;
 		}
 		if (stage == SD_IMPORTED || stage == SD_ERROR)
 			break;
 		if (requested) {
 			cli_printf("%s: cancel requested\n", id);
+			admin_audit(c, "cancel", id, "requested in %s/",
+			    spool_dir_name((enum spool_dir)stage));
 			return CLI_OK;
 		}
 		if (admin_request_cancel(c, id, why) != 0) {

@@ -53,10 +53,14 @@ double	 jobview_num(const cJSON *, const char *, double);
 
 /* the commands */
 int	 admin_init(struct cli *, int, char **);
+void	 admin_audit(struct cli *, const char *, const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
 int	 admin_retry(struct cli *, int, char **);
 int	 admin_cancel(struct cli *, int, char **);
 int	 submit_job(struct cli *, int, char **);
 int	 submit_drop(struct cli *, const char *, char *, size_t);
+int	 submit_read(const char *, size_t, char **, size_t *);
+int	 schedcmd_main(struct cli *, int, char **);
 int	 migrate_job(struct cli *, int, char **);
 int	 jobcmd_show(struct cli *, int, char **);
 int	 jobcmd_logs(struct cli *, int, char **);

@@ -99,6 +99,27 @@ static const struct command {
 	    "moved to error/ at once; for a job in progress a cancel is\n"
 	    "requested and the owning daemon stops it within about a second.\n"
 	    "A finished job (imported/ or error/) is refused.\n" },
+	{ "schedule", schedcmd_main, true,
+	    "schedule list|add|enable|disable|trigger|remove ...",
+	    "jobs fired by cron expressions",
+	    "Schedules are files in the spool's schedules/ (JSON: cron, tz,\n"
+	    "catchup, overlap, enabled, job); queued fires each tick once,\n"
+	    "dropping the job into incoming/ with origin.schedule set.\n"
+	    "Changing them takes root or the spool's owner.\n\n"
+	    "  schedule list [--json]\n"
+	    "  schedule add [--tz ZONE] [--catchup none|last|all]\n"
+	    "      [--overlap skip|queue] [--disabled] [--replace] NAME CRON FILE|-\n"
+	    "  schedule enable NAME | disable NAME | remove NAME\n"
+	    "  schedule trigger NAME   (one run now, print incoming/NAME)\n\n"
+	    "      --tz ZONE          a tz database zone (default: the host's)\n"
+	    "      --catchup C        ticks missed while queued was down: none,\n"
+	    "                         last (one run, the default) or all\n"
+	    "      --overlap O        a tick while a run is on: skip (default)\n"
+	    "                         or queue\n"
+	    "      --disabled         add it disabled\n"
+	    "      --replace          replace a schedule of that name\n"
+	    "      --json             list: an array of the schedules with name,\n"
+	    "                         next_tick, last_tick, last_outcome\n" },
 	{ "migrate", migrate_job, false, "migrate [--keep] FILE|-",
 	    "run one job through all four stages, no daemons",
 	    "Direct mode: make a private spool, drop the job into it and run\n"

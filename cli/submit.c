@@ -46,7 +46,8 @@ submit_read_errno(int e)
 	    CLI_FAILED : CLI_SYSTEM;
 }
 
-static int
+/* Read a job file ("-": standard input), at most max bytes. */
+int
 submit_read(const char *path, size_t max, char **buf, size_t *len)
 {
 	const char *what = strcmp(path, "-") == 0 ? "standard input" : path;

@@ -31,6 +31,7 @@
 #include "daemon.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "owner.h"
 #include "proc.h"
@@ -68,6 +69,7 @@ struct worker {
 	bool	 lost;		/* another node took the job over */
 	struct owner rec;	/* the owner record we wrote for it */
 	long	 uid;		/* its submitter (origin.uid), -1 unknown */
+	int64_t	 started_ms;	/* util_mono_ms() at the spawn */
 };
 
 struct daemon {
@@ -85,6 +87,7 @@ struct daemon {
 	size_t			 nat, atcap;
 	int			 running;
 	int64_t			 next_scan, next_beat, next_dog, next_tick, next_gc;
+	int64_t			 next_timer;	/* ops->timer; INT64_MAX: none */
 	int64_t			 dog_ms, stop_deadline;
 	time_t			 started;
 	bool			 stopping;
@@ -92,6 +95,7 @@ struct daemon {
 	int			 reason_fd;	/* in a worker: write end */
 	char			 status_name[300];
 	unsigned long		 n_ok, n_failed, n_retried, n_lost, n_taken;
+	struct metrics		 m;	/* seconds, finished, bytes */
 };
 
 const struct daemon_config *
@@ -712,6 +716,7 @@ daemon_spawn(struct daemon *d, const char *id)
 	}
 	close(p[1]);
 	w->pid = pid;
+	w->started_ms = util_mono_ms();
 	w->uid = daemon_submitter(d, d->ops->work, id);
 	memcpy(w->id, id, sizeof(w->id));
 	w->reason_fd = p[0];
@@ -849,6 +854,8 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
 	daemon_read_reason(w, reason, sizeof(reason));
+	d->m.seconds += (double)(util_mono_ms() - w->started_ms) / 1000;
+	d->m.finished++;
 	/*
 	 * A job taken over by another node while we were cut off is not ours
 	 * to publish. Checked here, and again by daemon_move_owned() while it
@@ -906,6 +913,7 @@ daemon_finish(struct daemon *d, struct worker *w, int status)
 			daemon_event(d, w->id, vm, LOG_MSGID_JOB_DONE,
 			    LOG_INFO, why);
 			d->n_ok++;
+			d->m.bytes += metrics_job_bytes(&d->sp, w->id);
 		}
 	} else if (code == HS_EXIT_PERMANENT) {
 		retry_clear(d, w->id);
@@ -979,6 +987,29 @@ daemon_check_cancel(struct daemon *d)
 
 /* -- status file: run/NAME@HOST ----------------------------------------- */
 
+/* The textfile-collector file (metrics.h), when metrics.textfile_dir is set. */
+static void
+daemon_metrics(struct daemon *d)
+{
+	const char *dir = conf_str("metrics.textfile_dir", NULL);
+	static bool warned;
+
+	if (dir == NULL || *dir == '\0')
+		return;
+	d->m.done = d->n_ok;
+	d->m.failed = d->n_failed;
+	d->m.retried = d->n_retried;
+	d->m.running = d->running;
+	if (metrics_write(dir, d->ops->name, &d->sp, &d->m,
+	    d->ops->input == SD_INCOMING) != 0) {
+		if (!warned)
+			log_warn("cannot write %s/hyperspool_%s.prom", dir,
+			    d->ops->name);
+		warned = true;
+	} else
+		warned = false;
+}
+
 static void
 daemon_status(struct daemon *d, bool final)
 {
@@ -987,6 +1018,7 @@ daemon_status(struct daemon *d, bool final)
 
 	if (final) {
 		unlinkat(d->sp.fd[SD_RUN], d->status_name, 0);
+		daemon_metrics(d);	/* the figures as they were at the end */
 		return;
 	}
 	j = cJSON_CreateObject();
@@ -1014,6 +1046,7 @@ daemon_status(struct daemon *d, bool final)
 	cJSON_free(s);
 	notify_status("%d running, %zu waiting, %lu done, %lu failed",
 	    d->running, d->qlen + d->ndl, d->n_ok, d->n_failed);
+	daemon_metrics(d);
 }
 
 /* Finished jobs past finished_max_age go, with their data/ID/. */
@@ -1186,6 +1219,19 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	return wm == WATCH_AUTO ? 1 : 0;
 }
 
+/* The stage's own clock (stage_ops.timer). */
+static void
+daemon_timer(struct daemon *d)
+{
+	double s;
+
+	d->next_timer = INT64_MAX;
+	if (d->ops->timer == NULL)
+		return;
+	s = d->ops->timer(d);
+	d->next_timer = util_mono_ms() + (int64_t)(1000 * (s < 0.01 ? 0.01 : s));
+}
+
 static int
 daemon_start(struct daemon *d, bool auto_mode)
 {
@@ -1238,6 +1284,7 @@ daemon_start(struct daemon *d, bool auto_mode)
 	if ((n = spool_gc_tmp(&d->sp, (int)d->cfg.tmp_max_age)) > 0)
 		log_info("removed %d stale file(s) from tmp/", n);
 	daemon_gc(d);
+	daemon_timer(d);
 	daemon_scan(d);
 
 	d->started = time(NULL);
@@ -1268,6 +1315,8 @@ daemon_next_deadline(struct daemon *d)
 
 	if (next > d->next_gc)
 		next = d->next_gc;
+	if (next > d->next_timer)
+		next = d->next_timer;
 	if (next > d->next_beat)
 		next = d->next_beat;
 	if (d->dog_ms > 0 && next > d->next_dog)
@@ -1333,6 +1382,8 @@ daemon_timers(struct daemon *d)
 	}
 	if (now >= d->next_gc)
 		daemon_gc(d);
+	if (now >= d->next_timer && !d->stopping)
+		daemon_timer(d);
 	if (d->dog_ms > 0 && now >= d->next_dog) {
 		notify_send("WATCHDOG=1");
 		d->next_dog = now + d->dog_ms;

@@ -73,6 +73,12 @@ struct stage_ops {
 	 * *.part and *.part.state itself), before the job goes to error/.
 	 */
 	void		(*cancelled)(struct daemon *, const char *);
+	/*
+	 * Optional: work on a clock of its own (queued: schedules), called
+	 * at start before the first scan and then when due; returns the
+	 * seconds until it wants to be called again.
+	 */
+	double		(*timer)(struct daemon *);
 };
 
 struct daemon_config {

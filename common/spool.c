@@ -53,6 +53,11 @@ static const struct {
 	[SD_TMP]	= { "tmp",        02700, false, NULL },
 	[SD_DATA]	= { "data",       02750, false, NULL },
 	[SD_RUN]	= { "run",        02750, false, NULL },
+	/* the operator's schedules (schedule.c) and queued's claimed ticks */
+	[SD_SCHEDULES]	= { "schedules",  02750, false, NULL },
+	[SD_TICKS]	= { "ticks",      02750, false, NULL },
+	/* the audit trail, NODE.log (audit.c) */
+	[SD_AUDIT]	= { "audit",      02750, false, NULL },
 };
 
 const char *
@@ -166,6 +171,10 @@ spool_open(struct spool *sp, const char *root)
 		sp->fd[d] = openat(sp->rootfd, spool_dirs[d].name,
 		    (d == SD_INCOMING ? O_PATH : O_RDONLY) | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
+		/* A spool made before these: schedule.c, audit.c make them. */
+		if (sp->fd[d] < 0 && errno == ENOENT &&
+		    (d == SD_SCHEDULES || d == SD_TICKS || d == SD_AUDIT))
+			continue;
 		if (sp->fd[d] < 0 && !(errno == EACCES && d == SD_TMP)) {
 			int saved = errno;
 

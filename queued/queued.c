@@ -47,12 +47,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "daemon.h"
 #include "dialect.h"
 #include "job.h"
 #include "jobid.h"
 #include "log.h"
+#include "schedule.h"
 #include "spool.h"
 #include "util.h"
 
@@ -192,7 +194,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	double settle = conf_num("queued.settle_time", 0.5);
 	struct timespec now;
 	struct stat st;
-	char qname[1100], note[1200];
+	char qname[1100], note[1200], who[32];
 	int r, dfd;
 
 	if (fstatat(sp->fd[SD_INCOMING], name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -235,6 +237,8 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	snprintf(note, sizeof(note), "from incoming/%s (uid %ld)", qname,
 	    (long)st.st_uid);
 	(void)spool_history(sp, id, "intake", note);
+	audit_who_uid(who, sizeof(who), (long)st.st_uid);
+	audit_log(sp, who, "submit", id, "from incoming/%s", qname);
 	if ((dfd = spool_jobdir(sp, id, true)) >= 0) {
 		log_job_begin(id, NULL, "intake", dfd);
 		close(dfd);
@@ -272,15 +276,26 @@ queued_own_file(struct spool *sp, const struct stat *st)
 	    (fstat(sp->fd[SD_INTAKE], &dst) == 0 && st->st_uid == dst.st_uid);
 }
 
-/* origin: what queued knows of the submitter; replaces any such field. */
+/*
+ * origin: what queued knows of the submitter; replaces any such field.
+ * schedule and tick name the schedule that fired the job (schedule.c): kept
+ * only in a file of root or of our own user, who alone write schedule
+ * runs (queued, `hyperspool schedule trigger`); anybody else's go.
+ */
 static void
-queued_origin(cJSON *job, enum dialect dia, uid_t uid)
+queued_origin(cJSON *job, enum dialect dia, uid_t uid, cJSON *run)
 {
 	cJSON *o = cJSON_GetObjectItemCaseSensitive(job, "origin");
 	struct passwd *pw = getpwuid(uid);
 
 	if (o == NULL)
 		o = cJSON_AddObjectToObject(job, "origin");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "schedule");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "tick");
+	if (run != NULL) {
+		cJSON_AddStringToObject(o, "schedule", job_get_str(run, "schedule"));
+		cJSON_AddStringToObject(o, "tick", job_get_str(run, "tick"));
+	}
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "dialect");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "uid");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "user");
@@ -292,6 +307,26 @@ queued_origin(cJSON *job, enum dialect dia, uid_t uid)
 	cJSON_AddStringToObject(o, "host", util_hostname());
 }
 
+/*
+ * A schedule's run (origin {schedule, tick} in a v1 file of root or our
+ * own user): its origin, detached from job (validation refuses an origin
+ * in a submission), or NULL. Anybody else's origin stays, to be refused.
+ */
+static cJSON *
+queued_schedule_run(cJSON *job, uid_t uid)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(job, "origin");
+	const char *name, *tick;
+
+	if (o == NULL || (uid != 0 && uid != geteuid()))
+		return NULL;
+	name = job_get_str(o, "schedule");
+	tick = job_get_str(o, "tick");
+	if (name == NULL || tick == NULL || cJSON_GetArraySize(o) != 2)
+		return NULL;
+	return cJSON_DetachItemFromObjectCaseSensitive(job, "origin");
+}
+
 static int
 queued_check(struct daemon *d, const char *id)
 {
@@ -300,7 +335,7 @@ queued_check(struct daemon *d, const char *id)
 	const char **roots;
 	struct job_policy pol = { NULL, true };
 	char err[JOB_ERR_MAX], ts[32], *buf = NULL, *out = NULL;
-	cJSON *raw = NULL, *job = NULL;
+	cJSON *raw = NULL, *job = NULL, *run = NULL;
 	enum dialect dia;
 	struct stat st;
 	size_t len, outlen;
@@ -352,6 +387,8 @@ queued_check(struct daemon *d, const char *id)
 		rc = worker_fail(d, "rejected: %s", err);
 		goto out;
 	}
+	if (dia == DIALECT_V1)
+		run = queued_schedule_run(job, st.st_uid);
 	conf_list("source_roots", &roots);
 	pol.source_roots = roots;
 	if (dia == DIALECT_V1 && job_validate(job, &pol, err, sizeof(err)) != 0) {
@@ -363,7 +400,10 @@ queued_check(struct daemon *d, const char *id)
 	cJSON_AddStringToObject(job, "id", id);
 	util_iso8601(time(NULL), ts);
 	cJSON_AddStringToObject(job, "submitted", ts);
-	queued_origin(job, dia, st.st_uid);
+	queued_origin(job, dia, st.st_uid, run);
+	if (run != NULL)
+		log_info("a run of schedule %s (tick %s)",
+		    job_get_str(run, "schedule"), job_get_str(run, "tick"));
 	job_defaults(job);
 	pol.submission = false;
 	rc = job_validate(job, &pol, err, sizeof(err));
@@ -403,6 +443,7 @@ out:
 	free(buf);
 	cJSON_Delete(raw);
 	cJSON_Delete(job);
+	cJSON_Delete(run);
 	return rc;
 }
 
@@ -560,6 +601,13 @@ queued_gc(struct daemon *d)
 		log_warn("collecting rejected submissions");
 }
 
+/* The schedules' clock: fire what is due (schedule_fire_due()). */
+static double
+queued_timer(struct daemon *d)
+{
+	return schedule_fire_due(daemon_spool(d), (int64_t)time(NULL));
+}
+
 static const struct stage_ops queued_ops = {
 	.name = "queued",
 	.summary = "Accept job files dropped into the spool's incoming/ "
@@ -573,6 +621,7 @@ static const struct stage_ops queued_ops = {
 	.watch_create = true,
 	.run = queued_run,
 	.gc = queued_gc,
+	.timer = queued_timer,
 };
 
 int

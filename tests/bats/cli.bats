@@ -68,7 +68,10 @@ imported 2750
 error 2750
 tmp 2700
 data 2750
-run 2750'
+run 2750
+schedules 2750
+ticks 2750
+audit 2750'
 
 @test "init creates every directory of the spool with its documented mode" {
 	run --separate-stderr hs -s "$T/new" init
@@ -81,7 +84,7 @@ run 2750'
 		[ "$(stat -c %a "$T/new/$d")" = "$mode" ]
 		[ "$(stat -c %u "$T/new/$d")" = "$(id -u)" ]
 	done <<<"$LAYOUT"
-	[ "$(find "$T/new" -mindepth 1 -maxdepth 1 | wc -l)" -eq 13 ]
+	[ "$(find "$T/new" -mindepth 1 -maxdepth 1 | wc -l)" -eq 16 ]
 }
 
 @test "init again is harmless and repairs wrong modes, keeping the jobs" {

@@ -13,7 +13,7 @@
 load helpers
 
 REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-DAEMONS="queued exportd convertwatch importd"
+DAEMONS="queued exportd convertwatch importd hookd"
 
 setup() {
 	D=$(mktemp -d "${BATS_TMPDIR:-/tmp}/hsops.XXXXXX")
@@ -58,7 +58,7 @@ man_text() {
 @test "systemd-analyze verify: every unit, plain and templated, is clean" {
 	units_for_analysis
 	ls "$D/units"
-	[ "$(ls "$D/units" | wc -l)" -eq 10 ]
+	[ "$(ls "$D/units" | wc -l)" -eq 12 ]
 	run systemd-analyze verify --man=no "$D"/units/*
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -112,6 +112,7 @@ man_text() {
 	grep -qx "PrivateNetwork=yes" "$D/units/hyperspool-convertwatch.service"
 	! grep -q "PrivateNetwork=yes" "$D/units/hyperspool-exportd.service"
 	! grep -q "PrivateNetwork=yes" "$D/units/hyperspool-importd.service"
+	! grep -q "PrivateNetwork=yes" "$D/units/hyperspool-hookd.service"
 }
 
 @test "systemd-analyze security --offline: exposure recorded; every unit <= 2.0" {
@@ -126,7 +127,7 @@ man_text() {
 		echo "# exposure $(basename "$u") $score" >&3
 	done
 	cat "$out"
-	[ "$(wc -l <"$out")" -eq 8 ]
+	[ "$(wc -l <"$out")" -eq 10 ]
 	# exportd and importd need the network and libvirt, yet stay <= 2.0 too
 	awk '$2 > 2.0 { bad = 1 } END { exit bad }' "$out"
 }

@@ -126,6 +126,27 @@ slurp(struct fx *fx, enum spool_dir d, const char *name, size_t *len)
 	return s;
 }
 
+/* A spool made before schedules/, ticks/ and audit/ still opens. */
+static void
+test_open_without_schedules(void **state)
+{
+	struct fx *fx = *state;
+	struct spool sp;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/schedules", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/ticks", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/audit", fx->root);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(spool_open(&sp, fx->root), 0);
+	assert_int_equal(sp.fd[SD_SCHEDULES], -1);
+	assert_int_equal(sp.fd[SD_TICKS], -1);
+	assert_true(sp.fd[SD_RUN] >= 0);
+	spool_close(&sp);
+}
+
 static void
 test_create_modes(void **state)
 {
@@ -138,6 +159,7 @@ test_create_modes(void **state)
 		{ "converting", 02750 }, { "converted", 02750 },
 		{ "importing", 02750 }, { "imported", 02750 }, { "error", 02750 },
 		{ "tmp", 02700 }, { "data", 02750 }, { "run", 02750 },
+		{ "schedules", 02750 }, { "ticks", 02750 }, { "audit", 02750 },
 	};
 	struct fx *fx = *state;
 	char path[PATH_MAX];
@@ -1002,6 +1024,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_create_modes),
+		T(test_open_without_schedules),
 		T(test_create_repairs_modes),
 		T(test_publish_exact_bytes),
 		T(test_publish_noclobber),

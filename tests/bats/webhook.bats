@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# webhook: hookd sends the spool's events to a receiver (tests/hooks/
+# receiver.py, python3's http.server on loopback) from its outbox in the
+# spool, signed with HMAC-SHA256 (checked by tests/hooks/verify.py).
+
+load helpers
+
+HOOKD=$HS_BINDIR/hookd
+SECRET=hook-s3cret-value-42
+
+setup() {
+	hs_setup
+	mkdir -m 0700 "$T/creds"
+	printf 'secret = %s\n' "$SECRET" >"$T/creds/hook1"
+	chmod 0600 "$T/creds/hook1"
+	RPID=
+}
+
+teardown() {
+	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
+	hs_teardown
+}
+
+# receiver PORT: start receiver.py (PORT 0: any), $PORT set when it listens
+receiver() {
+	rm -f "$T/port"
+	python3 "$BATS_TEST_DIRNAME/../hooks/receiver.py" "$T/received" "$1" "$T/port" &
+	RPID=$!
+	wait_for 10 test -s "$T/port"
+	PORT=$(cat "$T/port")
+}
+
+stop_receiver() {
+	kill "$RPID"
+	wait "$RPID" 2>/dev/null || true
+	RPID=
+}
+
+good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' "$1" "$T" "$1"; }
+
+@test "a receiver down for a while then up gets every event exactly once, signed; a restart of hookd loses and repeats nothing" {
+	# a free port, then nobody listening on it
+	receiver 0
+	stop_receiver
+	cat >>"$T/conf" <<CONF
+credentials_dir = "$T/creds";
+finished_max_age = 0;
+hookd = {
+	webhooks = { ops = "http://127.0.0.1:$PORT/hook"; };
+	secrets = { ops = "hook1"; };
+	poll_interval = 0.2;
+	retry_delay = 0.2;
+	retry_delay_max = 0.5;
+};
+CONF
+	start_daemon "$HOOKD"
+	HPID=$LASTPID
+	wait_for 10 grep -q "started" "$T/hookd.log"
+	# events: a job accepted then cancelled, a job rejected, a schedule's run
+	good ok1 >"$SP/incoming/ok1"
+	echo '{"name":"bad"}' >"$SP/incoming/bad1"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	ok=$(grep -l '"ok1"' "$SP"/request/*)
+	"$HS" cancel "$(basename "$ok")"
+	good vm1 >"$T/job.json"
+	"$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
+	touch -d "2026-12-31 23:59:00 UTC" "$SP/schedules/hourly"
+	NO_FAKE_STAT=1 FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@2027-01-01 00:00:30" \
+	    "$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	[ "$(count_in request)" -eq 1 ]
+	# 8 events: ok1 submitted, stage request, cancelled; bad1 submitted,
+	# failed; the tick fired; its run submitted, stage request
+	wait_for 20 sh -c "[ \$(ls '$SP/hooks/outbox' | wc -l) -eq 8 ]"
+	wait_for 20 grep -q "Connection refused\|Couldn't connect" "$T/hookd.log"
+	# hookd restarts while the receiver is down: the outbox is kept
+	kill "$HPID"
+	wait "$HPID" || true
+	start_daemon "$HOOKD"
+	sleep 1
+	[ "$(ls "$SP/hooks/outbox" | wc -l)" -eq 8 ]
+	[ ! -e "$T/received" ]
+	# the receiver comes up: everything arrives, once
+	receiver "$PORT"
+	wait_for 30 sh -c "[ \$(ls '$SP/hooks/outbox' | wc -l) -eq 0 ]"
+	[ "$(ls "$SP/hooks/sent" | wc -l)" -eq 8 ]
+	run python3 "$BATS_TEST_DIRNAME/../hooks/verify.py" "$T/received" "$SECRET"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | wc -l)" -eq 8 ]
+	[ "$(echo "$output" | awk '{ print $1 }' | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" = \
+	  "job.cancelled=1 job.failed=1 job.stage=2 job.submitted=3 schedule.fired=1 " ]
+	# a forged signature would not pass: the check is real
+	run python3 "$BATS_TEST_DIRNAME/../hooks/verify.py" "$T/received" "not-the-secret"
+	[ "$status" -eq 1 ]
+	# the bodies say what happened, with no secret in them
+	jq -r .body "$T/received" | jq -s -e 'map(select(.type == "job.cancelled"))[0].job.reason | startswith("cancelled by root")'
+	jq -r .body "$T/received" | jq -s -e 'map(select(.type == "schedule.fired"))[0].schedule.name == "hourly"'
+	jq -r .body "$T/received" | jq -s -e 'map(select(.type == "job.stage" and .job.name == "vm1"))[0].job.schedule == "hourly"'
+	# a later restart sends nothing again
+	kill "$LASTPID"
+	wait "$LASTPID" || true
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(wc -l <"$T/received")" -eq 8 ]
+}
+
+@test "hookd.events limits a webhook to the events it names; a webhook without a secret is sent unsigned; bad config exits 100" {
+	receiver 0
+	cat >>"$T/conf" <<CONF
+hookd = {
+	webhooks = { failures = "http://127.0.0.1:$PORT/f"; };
+	events = { failures = "job.failed job.cancelled"; };
+};
+CONF
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"	# first start: baseline
+	good ok1 >"$SP/incoming/ok1"
+	echo '{"name":"bad"}' >"$SP/incoming/bad1"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(wc -l <"$T/received")" -eq 1 ]
+	jq -e '.headers["X-Hyperspool-Event"] == "job.failed" and (.headers["X-Hyperspool-Signature"] == null)' "$T/received"
+	# configuration errors: exit 100
+	printf 'spool = "%s";\nhookd = { webhooks = { x = "ftp://h/"; }; };\n' "$SP" >"$T/bad.conf"
+	run "$HOOKD" -c "$T/bad.conf" --once
+	[ "$status" -eq 100 ]
+	printf 'spool = "%s";\ncredentials_dir = "%s/creds";\nhookd = { webhooks = { x = "http://h/"; }; secrets = { x = "nosuch"; }; };\n' "$SP" "$T" >"$T/bad.conf"
+	run "$HOOKD" -c "$T/bad.conf" --once
+	[ "$status" -eq 100 ]
+}
