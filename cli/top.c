@@ -281,13 +281,13 @@ top_key(struct topstate *ts, struct topview *v, int ch)
 
 /* -- the loop ------------------------------------------------------------ */
 
+/* poll(2)'s timeout: until the next rescan or liveness check. */
 static int
-top_timeout(struct topstate *ts, int64_t next_scan, int64_t next_beat)
+top_timeout(int64_t next_scan, int64_t next_beat)
 {
 	int64_t now = util_mono_ms(), t = next_scan < next_beat ? next_scan :
 	    next_beat;
 
-	(void)ts;
 	return t <= now ? 0 : (int)(t - now);
 }
 
@@ -312,7 +312,7 @@ top_loop(struct topstate *ts)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ts->w.fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, ts->w.fd >= 0 ? 2 : 1, top_timeout(ts, next_scan,
+		if (poll(pfd, ts->w.fd >= 0 ? 2 : 1, top_timeout(next_scan,
 		    next_beat)) < 0 && errno != EINTR)
 			break;
 		while (run && (ch = getch()) != ERR) {

@@ -471,7 +471,7 @@ topstate_scan_dir(struct topstate *ts, int d, char **v, size_t n)
 
 		if (!found || ts->jobs[at]->stage != d)
 			topstate_set(ts, v[i], d);
-		else if (ts->jobs[at]->wd < 0 && topstate_unfinished(ts->jobs[at]))
+		else if (ts->jobs[at]->wd < 0 && spool_dir_worker(d) != NULL)
 			topstate_load(ts, ts->jobs[at]);	/* unwatched */
 	}
 }

@@ -119,6 +119,24 @@ submit() {
 	[ "$(cat "$SP/data/$id/reason")" = "cancelled by $(id -un) (uid $(id -u))" ]
 	see "^victim01 +[0-9:]+ cancelled by $(id -un)"
 	see '^totals .*cancelled 1'
+	# r on the failure: hyperspool retry puts it back where it failed
+	keys r
+	see "^$id: back in request/"
+	see "^victim01 +request .*waiting"
+	[ -f "$SP/request/$id" ]
+	see '^totals .*cancelled 0'
+}
+
+@test "where the daemons poll (watch.mode = poll), top polls too and still follows the spool" {
+	printf 'watch = { mode = "poll"; poll_interval = 0.3; };\n' >>"$T/conf"
+	start_daemon "$QUEUED"
+	top_start 120 30
+	see '^hyperspool top - .*\(polling\)$'
+	id=$(submit polled "{\"type\":\"file\",\"path\":\"$T/src/p.raw\",\"format\":\"raw\"}")
+	see "^polled +request .*waiting"
+	mv "$SP/request/$id" "$SP/exported/$id"
+	see "^polled +exported .*waiting"
+	see '^stages .*request 0  exporting 0  exported 1'
 }
 
 # The CLI's refusal for USER cancelling ID: its stderr, as one line
