@@ -59,8 +59,9 @@ for ((r = 0; r < 3; r++)); do
 	time_ms "$HS" -c "$T/conf" top --once --width 200 >>"$T/once.ms"
 	time_ms "$HS" -c "$T/conf" list >>"$T/list.ms"
 done
-"$HS" -c "$T/conf" top --once --width 200 | grep -q "^totals .*waiting $((N / 2))" ||
-    { echo "bench: top --once does not show $((N / 2)) waiting" >&2; "$HS" -c "$T/conf" top --once --width 200 | head -5 >&2; exit 1; }
+frame=$("$HS" -c "$T/conf" top --once --width 200)
+grep -q "^totals .*waiting $((N / 2))" <<<"$frame" ||
+    { echo "bench: top --once does not show $((N / 2)) waiting" >&2; head -n 5 <<<"$frame" >&2; exit 1; }
 once=$(median <"$T/once.ms")
 list=$(median <"$T/list.ms")
 row 10a "top --once on $N jobs ($((N / 2)) rows), wall ms (median of 3)" \
