@@ -231,6 +231,13 @@ cli_refusal() {
 	grep -qE "^$r refused +request .*retry 1 in [0-9ms]+: .*(refused|connect)" <<<"$output"
 	grep -qx "recent failures" <<<"$output"
 	grep -qE "^$f outside +[0-9:]+ rejected: source.path: '/etc/passwd' is outside source_roots$" <<<"$output"
+	# what a reason or a log line holds never acts on the terminal (the
+	# writers escape them; top escapes again whatever it is given)
+	printf 'failed: \033]0;owned\007\033[2J here\n' >"$SP/data/$f/reason"
+	run hs top --once --width 200
+	[ "$status" -eq 0 ]
+	grep -qF 'failed: \x1b]0;owned\x07\x1b[2J here' <<<"$output"
+	[ "$(printf '%s' "$output" | tr -d -c '\000-\010\013-\037\177' | wc -c)" -eq 0 ]
 	# 80 columns: no IDs, nothing wider
 	run hs top --once --width 80
 	[ "$status" -eq 0 ]
