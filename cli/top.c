@@ -397,7 +397,12 @@ top_run(struct cli *c, int argc, char **argv)
 		topstate_close(&ts);
 		return rc;
 	}
-	initscr();
+	if (newterm(NULL, stdout, stdin) == NULL) {
+		log_errx("top: cannot use this terminal (TERM=%s)", getenv("TERM") ?
+		    getenv("TERM") : "");
+		topstate_close(&ts);
+		return CLI_FAILED;
+	}
 	cbreak();
 	noecho();
 	nonl();
