@@ -428,8 +428,11 @@ topdraw_frame(struct topstate *ts, struct topview *v, struct topframe *f)
 	    f->width >= TOP_WIDE ? "JOB                                               " :
 	    "", "NAME", "STAGE", f->width >= 120 ? 22 : 12, "PROGRESS", "",
 	    "RATE", "ETA", "STATE");
-	(void)topdraw_pick(ts, v, NULL);
 	rows = topdraw_rows(ts, v, &n, &nunf);
+	if (v->selected >= (int)n)	/* as topdraw_pick() keeps it */
+		v->selected = (int)n - 1;
+	if (v->selected < 0)
+		v->selected = 0;
 	it = topdraw_items(n, nunf, v->selected, &m, &sel);
 	room = m;
 	if (v->height > 0) {
