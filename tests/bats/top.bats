@@ -70,7 +70,7 @@ submit() {
 @test "a job submitted while top runs appears and moves through its stages, with a progress bar; Enter shows its history and log" {
 	mkdir -p "$T/www"
 	head -c 160000000 /dev/urandom >"$T/www/disk.raw"
-	start_nginx "$T/www" "limit_rate 8m;"
+	start_nginx "$T/www" "limit_rate 4m;"
 	start_daemon "$QUEUED"
 	start_daemon "$EXPORTD"
 	start_daemon "$CONVERTWATCH"
@@ -79,11 +79,19 @@ submit() {
 	see '^\(no unfinished jobs\)'
 	id=$(submit movie01 "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/disk.raw\",\"format\":\"raw\"}" \
 	    '{"format":"qcow2","compress":true}')
-	# 160 MB over 4 segments of 8 MB/s: some 5 s of export (an http
+	# 160 MB over 4 segments of 4 MB/s: some 10 s of export (an http
 	# export does not know its total: bytes and rate), then a compressed
 	# conversion of random data, a few seconds with a bar and a percent
 	see "^$id movie01 +exporting +[0-9.]+M +[0-9.]+M/s"
 	see '^stages .*exporting 1'
+	# Enter: the job in detail, kept current while it is shown
+	keys Enter
+	see "^$id  movie01  exporting/"
+	see '^progress  exporting [0-9.]+ MiB [0-9.]+ MiB/s'
+	first=$(screen | grep '^progress')
+	wait_for 20 eval '[ "$(screen | grep "^progress")" != "$first" ]' ||
+	    { echo "detail not updated: $first"; screen; false; }
+	keys q
 	see "^$id movie01 +converting +\\[#*-*\\] +[0-9]+% +[0-9.]+[KM]/s" 60
 	see '^stages .*exporting 0 .*converting 1'
 	# no importd: the job ends its journey waiting in converted/
@@ -95,6 +103,7 @@ submit() {
 	see " exporting exportd@"
 	see " converted convertwatch@"
 	see '^log'
+	see '^  [0-9T:-]+Z? (exportd|convertwatch)\[[0-9]+\]: '
 	keys q
 	see "^$id movie01 +converted"
 	keys q
