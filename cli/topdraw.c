@@ -255,13 +255,15 @@ topdraw_header(struct topstate *ts, struct topview *v, struct topframe *f,
 static void
 topdraw_note(const struct topjob *j, char *buf, size_t len)
 {
-	char in[32];
+	char at[16];
+	struct tm tm;
 
 	if (j->cancel_asked)
 		snprintf(buf, len, "cancel requested");
 	else if (j->has_retry) {
-		jobview_duration((double)(j->due - time(NULL)), in, sizeof(in));
-		snprintf(buf, len, "retry %d in %s: %s", j->attempts, in,
+		/* a clock time: a countdown would be stale between events */
+		strftime(at, sizeof(at), "%H:%M:%S", localtime_r(&j->due, &tm));
+		snprintf(buf, len, "retry %d at %s: %s", j->attempts, at,
 		    j->retry_why ? j->retry_why : "?");
 	} else if (spool_dir_worker(j->stage) == NULL)
 		snprintf(buf, len, "waiting");

@@ -237,7 +237,7 @@ cli_refusal() {
 	[[ "${lines[2]}" =~ ^stages\ .*request\ 2 ]]
 	[[ "${lines[3]}" =~ ^totals\ +imported\ 0\ +failed\ 1\ +cancelled\ 0\ +in\ progress\ 0\ +waiting\ 2\ +retrying\ 1$ ]]
 	grep -qE "^$w waiter +request .*waiting$" <<<"$output"
-	grep -qE "^$r refused +request .*retry 1 in [0-9ms]+: .*(refused|connect)" <<<"$output"
+	grep -qE "^$r refused +request .*retry 1 at [0-9]{2}:[0-9]{2}:[0-9]{2}: .*(refused|connect)" <<<"$output"
 	grep -qx "recent failures" <<<"$output"
 	grep -qE "^$f outside +[0-9:]+ rejected: source.path: '/etc/passwd' is outside source_roots$" <<<"$output"
 	# what a reason or a log line holds never acts on the terminal (the
