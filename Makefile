@@ -160,10 +160,11 @@ $(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
 
 # The CLI runs the source layer's providers for `inspect` and lists
-# vCenter's VMs (`vms`) with it.
+# vCenter's VMs (`vms`) with it; `top` draws with curses.
 $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SOURCE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SOURCE_LIBS) \
+	    $(shell pkg-config --libs ncurses)
 
 # Unit tests of the source layer's parsers link their object; objects go
 # before the library in the link line.

@@ -51,6 +51,9 @@ const char *jobview_user(void);
 void	 jobview_add_str(cJSON *, const char *, const char *);
 double	 jobview_num(const cJSON *, const char *, double);
 
+/* listing.c */
+cJSON	*listing_daemons(struct cli *);
+
 /* the commands */
 int	 admin_init(struct cli *, int, char **);
 void	 admin_audit(struct cli *, const char *, const char *, const char *, ...)
@@ -70,5 +73,6 @@ int	 listing_status(struct cli *, int, char **);
 int	 inspect_source(struct cli *, int, char **);
 int	 vmlist_vms(struct cli *, int, char **);
 int	 vmlist_check(struct cli *, int, char **);
+int	 top_run(struct cli *, int, char **);
 
 #endif

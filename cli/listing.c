@@ -240,8 +240,11 @@ listing_judge(cJSON *st, double interval, time_t now)
 	cJSON_AddNumberToObject(st, "heartbeat_age", (double)now - beat);
 }
 
-/* Every run/ status file, then the known daemons that have none. */
-static cJSON *
+/*
+ * Every run/ status file, judged (listing_judge()), then the known daemons
+ * that have none. Also hyperspool top's header.
+ */
+cJSON *
 listing_daemons(struct cli *c)
 {
 	static const char *const known[] = { "queued", "exportd",

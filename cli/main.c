@@ -168,6 +168,24 @@ static const struct command {
 	    "      --json          {provider, server, credential, ok, summary,\n"
 	    "                      ...}; vsphere adds product, api_type,\n"
 	    "                      tls_pinned\n" },
+	{ "top", top_run, true, "top [--once [--width N]]",
+	    "a live terminal view of the spool",
+	    "A live view of the spool on the terminal (curses): the daemons\n"
+	    "(alive, heartbeat age, workers busy), jobs per stage, totals by\n"
+	    "outcome; one line per unfinished job (stage, progress bar and\n"
+	    "percent, rate, ETA, retry state and its reason); then the most\n"
+	    "recent failures with their reasons. It is redrawn when the spool\n"
+	    "changes (inotify; polling where the daemons poll) and when the\n"
+	    "terminal is resized.\n\n"
+	    "keys: Up/Down or k/j select a job, Enter its history and a live\n"
+	    "tail of its log (Enter, q or Esc: back), c cancel it (asks y/n),\n"
+	    "r retry it, / filter by name (empty: all), q quit. Cancel and\n"
+	    "retry are `hyperspool cancel` and `retry`: same rights, same\n"
+	    "refusals, shown on the bottom line.\n\n"
+	    "Without a terminal top refuses (exit 64), unless --once.\n\n"
+	    "      --once         print one frame as plain text and exit\n"
+	    "      --width N      with --once: columns of the frame (default:\n"
+	    "                     the terminal's, else 80; 40 to 1000)\n" },
 	{ "status", listing_status, true, "status [--json]",
 	    "jobs per stage, daemons alive or not",
 	    "Jobs per stage, and every daemon with its host, pid, uptime,\n"

@@ -33,4 +33,20 @@ int	 watch_open(struct watch *, const char *, enum watch_mode, bool, int);
 int	 watch_read(struct watch *, watch_cb, void *);
 void	 watch_close(struct watch *);
 
+/*
+ * Many directories on one descriptor (hyperspool top): watch_init() makes
+ * the descriptor (none in poll mode), watch_add() adds a directory with
+ * the caller's inotify mask and returns its watch descriptor (-1, errno),
+ * watch_drop() removes one, watch_read_events() drains the queue and
+ * calls cb with each event's watch descriptor, mask and name ("" for the
+ * directory itself); like watch_read() it returns WATCH_RESCAN when
+ * events were lost.
+ */
+typedef void (*watch_ev_cb)(int, unsigned, const char *, void *);
+
+int	 watch_init(struct watch *, enum watch_mode, bool);
+int	 watch_add(struct watch *, const char *, unsigned);
+void	 watch_drop(struct watch *, int);
+int	 watch_read_events(struct watch *, watch_ev_cb, void *);
+
 #endif

@@ -8,6 +8,9 @@
  * filesystem, have no descriptor at all (the timer scan is everything).
  * A symlink in place of the directory is refused; a removed directory
  * asks for a rescan. Mode names parse; a local temp dir is not remote.
+ * Many directories on one descriptor (watch_init/add/drop/read_events):
+ * each event carries its directory's wd, a dropped directory says no more,
+ * a symlinked one is refused, and poll mode has no descriptor to add to.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -274,6 +278,96 @@ test_fs_not_remote(void **state)
 	close(fd);
 }
 
+/* What watch_read_events() reported: wd, mask and name of each event. */
+struct multi {
+	int	 n;
+	int	 wd[16];
+	unsigned mask[16];
+	char	 name[16][64];
+};
+
+static void
+collect_multi(int wd, unsigned mask, const char *name, void *arg)
+{
+	struct multi *m = arg;
+
+	if (m->n < 16) {
+		m->wd[m->n] = wd;
+		m->mask[m->n] = mask;
+		snprintf(m->name[m->n], sizeof(m->name[0]), "%s", name);
+	}
+	m->n++;
+}
+
+static void
+read_multi(struct fx *fx, struct multi *m)
+{
+	struct pollfd pfd = { .fd = fx->w.fd, .events = POLLIN };
+
+	memset(m, 0, sizeof(*m));
+	if (poll(&pfd, 1, 1000) != 1)
+		fail_msg("no inotify event within 1 s");
+	assert_int_equal(watch_read_events(&fx->w, collect_multi, m), 0);
+}
+
+static void
+test_many_dirs(void **state)
+{
+	struct fx *fx = *state;
+	char from[160], to[160], link[160];
+	struct multi m;
+	int a, b;
+
+	assert_int_equal(watch_init(&fx->w, WATCH_INOTIFY, false), 0);
+	assert_true(fx->w.fd >= 0);
+	a = watch_add(&fx->w, fx->dir, IN_MOVED_TO | IN_MOVED_FROM);
+	b = watch_add(&fx->w, fx->outside, IN_MOVED_TO | IN_MOVED_FROM);
+	assert_true(a >= 0 && b >= 0 && a != b);
+	/* a move between the two: it leaves one, arrives in the other */
+	write_file(fx->dir, "job");
+	snprintf(from, sizeof(from), "%s/job", fx->dir);
+	snprintf(to, sizeof(to), "%s/job", fx->outside);
+	assert_int_equal(rename(from, to), 0);
+	read_multi(fx, &m);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.wd[0], a);
+	assert_true(m.mask[0] & IN_MOVED_FROM);
+	assert_string_equal(m.name[0], "job");
+	assert_int_equal(m.wd[1], b);
+	assert_true(m.mask[1] & IN_MOVED_TO);
+	assert_string_equal(m.name[1], "job");
+	/* dropped: its IN_IGNORED, then nothing more from it */
+	watch_drop(&fx->w, b);
+	read_multi(fx, &m);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.wd[0], b);
+	assert_true(m.mask[0] & IN_IGNORED);
+	assert_int_equal(rename(to, from), 0);
+	read_multi(fx, &m);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.wd[0], a);
+	assert_true(m.mask[0] & IN_MOVED_TO);
+	/* never through a symlink */
+	snprintf(link, sizeof(link), "%s/link", fx->tmp);
+	assert_int_equal(symlink(fx->dir, link), 0);
+	assert_int_equal(watch_add(&fx->w, link, IN_MOVED_TO), -1);
+}
+
+static void
+test_many_dirs_poll(void **state)
+{
+	struct fx *fx = *state;
+	struct multi m = { 0 };
+
+	assert_int_equal(watch_init(&fx->w, WATCH_AUTO, true), 0);
+	assert_int_equal(fx->w.fd, -1);
+	errno = 0;
+	assert_int_equal(watch_add(&fx->w, fx->dir, IN_MOVED_TO), -1);
+	assert_int_equal(errno, EBADF);
+	assert_int_equal(watch_read_events(&fx->w, collect_multi, &m), 0);
+	assert_int_equal(m.n, 0);
+}
+
 int
 main(void)
 {
@@ -288,6 +382,8 @@ main(void)
 		T(test_removed_dir_asks_rescan),
 		T(test_mode_parse),
 		T(test_fs_not_remote),
+		T(test_many_dirs),
+		T(test_many_dirs_poll),
 #undef T
 	};
 
