@@ -79,15 +79,15 @@ submit() {
 	see '^\(no unfinished jobs\)'
 	id=$(submit movie01 "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/disk.raw\",\"format\":\"raw\"}" \
 	    '{"format":"qcow2","compress":true}')
-	# 160 MB over 4 segments of 4 MB/s: some 10 s of export (an http
-	# export does not know its total: bytes and rate), then a compressed
+	# 160 MB over 4 segments of 4 MB/s: some 10 s of export (its total
+	# from the server's size: a bar and a percent), then a compressed
 	# conversion of random data, a few seconds with a bar and a percent
-	see "^$id movie01 +exporting +[0-9.]+M +[0-9.]+M/s"
+	see "^$id movie01 +exporting +\\[#*-*\\] +[0-9]+% +[0-9.]+[KM]/s"
 	see '^stages .*exporting 1'
 	# Enter: the job in detail, kept current while it is shown
 	keys Enter
 	see "^$id  movie01  exporting/"
-	see '^progress  exporting [0-9.]+ MiB [0-9.]+ MiB/s'
+	see '^progress  exporting \[#*-*\] [0-9]+% [0-9.]+ MiB/152.6 MiB [0-9.]+ MiB/s'
 	first=$(screen | grep '^progress')
 	wait_for 20 eval '[ "$(screen | grep "^progress")" != "$first" ]' ||
 	    { echo "detail not updated: $first"; screen; false; }
