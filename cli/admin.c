@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -180,6 +181,28 @@ admin_requeue(struct cli *c, const char *id, enum spool_dir to)
 	return CLI_OK;
 }
 
+/*
+ * Cancel and retry move jobs between stages and write in data/ID/: the
+ * spool owner's right (and root's), not a submitter's, whose group may
+ * only drop files into incoming/ and read. Say so at once, rather than
+ * fail half way with the errno of whichever step the kernel refused.
+ */
+static int
+admin_may_move(struct cli *c, const char *verb)
+{
+	struct stat st;
+
+	if (faccessat(c->sp.fd[SD_ERROR], ".", W_OK, AT_EACCESS) == 0 &&
+	    faccessat(c->sp.fd[SD_DATA], ".", W_OK, AT_EACCESS) == 0)
+		return CLI_OK;
+	if (fstat(c->sp.rootfd, &st) != 0)
+		st.st_uid = 0;
+	log_errx("only the spool's owner (uid %ld) or root may %s jobs; you "
+	    "are uid %ld: ask the operator", (long)st.st_uid, verb,
+	    (long)geteuid());
+	return CLI_FAILED;
+}
+
 int
 admin_retry(struct cli *c, int argc, char **argv)
 {
@@ -191,6 +214,8 @@ admin_retry(struct cli *c, int argc, char **argv)
 		return cli_usage("retry");
 	id = argv[optind];
 	if ((rc = jobview_find(c, id, &stage)) != CLI_OK)
+		return rc;
+	if ((rc = admin_may_move(c, "retry")) != CLI_OK)
 		return rc;
 	if (stage != SD_ERROR) {
 		log_errx("%s: not failed (it is in %s/); only jobs in error/ can "
@@ -298,10 +323,13 @@ int
 admin_cancel(struct cli *c, int argc, char **argv)
 {
 	char *why;
-	int rc;
+	int rc, stage;
 
 	if (getopt_long(argc, argv, "", NULL, NULL) != -1 || argc - optind != 1)
 		return cli_usage("cancel");
+	if ((rc = jobview_find(c, argv[optind], &stage)) != CLI_OK ||
+	    (rc = admin_may_move(c, "cancel")) != CLI_OK)
+		return rc;
 	why = xasprintf("cancelled by %s (uid %ld)", jobview_user(),
 	    (long)getuid());
 	rc = admin_cancel_job(c, argv[optind], why);

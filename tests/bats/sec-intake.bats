@@ -161,3 +161,24 @@ CONF
 	grep -qF 'w\x1b[2Jait' "$T/list.out"
 	no_controls "$T/list.out" "$T/queued.log"
 }
+
+@test "a submitter cannot cancel or retry, not even their own job, and is told so at once" {
+	user_drop "$VIC" mine "$(good mine)"
+	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	id=$(job_from mine)
+	in_stage request "$id"
+	for who in "$VIC" "$EVE"; do
+		run as_user "$who" "$HS" -c "$T/conf" cancel "$id"
+		[ "$status" -eq 1 ]
+		[[ $output == *"only the spool's owner (uid 0) or root may cancel jobs; you are uid $(id -u "$who")"* ]]
+	done
+	in_stage request "$id"
+	"$HS" -c "$T/conf" cancel "$id"
+	in_stage error "$id"
+	run as_user "$VIC" "$HS" -c "$T/conf" retry "$id"
+	[ "$status" -eq 1 ]
+	[[ $output == *"may retry jobs"* ]]
+	in_stage error "$id"
+	"$HS" -c "$T/conf" retry "$id"
+	in_stage request "$id"
+}
