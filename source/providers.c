@@ -13,6 +13,7 @@
 static const struct provider *const providers[] = {
 	&provider_file,
 	&provider_http,
+	&provider_s3,
 	&provider_vsphere,
 };
 
