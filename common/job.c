@@ -18,8 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", "s3", "vsphere",
-    NULL };
+static const char *const source_types[] = { "aws", "file", "http", "s3",
+    "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -33,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, s3, vsphere";
+	return "aws, file, http, s3, vsphere";
 }
 
 static int
@@ -170,6 +170,7 @@ static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
 static int job_check_s3(const cJSON *, char *, size_t);
+static int job_check_aws(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -473,6 +474,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_vsphere(src, err, errlen);
 	if (strcmp(type, "s3") == 0)
 		return job_check_s3(src, err, errlen);
+	if (strcmp(type, "aws") == 0)
+		return job_check_aws(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -576,6 +579,40 @@ job_check_s3(const cJSON *src, char *err, size_t errlen)
 			    "only (https://HOST[:PORT]); bucket and key go in "
 			    "source.bucket and source.key");
 	}
+	return 0;
+}
+
+/*
+ * source of type aws: an EC2 instance by ID, its region, a credential by
+ * name (required: nothing is anonymous there), how to read it.
+ */
+static int
+job_check_aws(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field aws_f[] = {
+		{ "type", F_STR, true, 0, 16 },
+		{ "instance_id", F_STR, true, 0, 32 },
+		{ "region", F_STR, false, 0, 32 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "mode", F_STR, false, 0, 16 },
+		{ "keep_snapshots", F_BOOL, false, 0, 0 },
+	};
+	static const char *const modes[] = { "ebs", "export", NULL };
+	const char *id, *region;
+
+	if (CHECK(src, "source", aws_f) != 0 ||
+	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
+		return -1;
+	id = job_get_str(src, "instance_id");
+	if (strncmp(id, "i-", 2) != 0 || id[2] == '\0' ||
+	    strspn(id + 2, "0123456789abcdef") != strlen(id + 2))
+		return job_err(err, errlen, "source.instance_id: an EC2 instance "
+		    "ID like i-0123456789abcdef0");
+	region = job_get_str(src, "region");
+	if (region != NULL && (region[0] == '\0' || strspn(region,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
+		return job_err(err, errlen, "source.region: a region name (a-z, 0-9 "
+		    "and '-'), e.g. us-east-1");
 	return 0;
 }
 

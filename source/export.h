@@ -77,6 +77,7 @@ struct provider {
 	int		(*check)(struct provider_ask *, cJSON *);
 };
 
+extern const struct provider provider_aws;
 extern const struct provider provider_file;
 extern const struct provider provider_http;
 extern const struct provider provider_s3;

@@ -138,7 +138,7 @@ no_secret() {
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 60 test -f "$SP/exported/$ova" -a -f "$SP/exported/$dsk" ||
 	    { cat "$SP"/data/*/reason "$T"/*.log; false; }
-	! grep -qaF -e "$SECRET" -e "$TOKEN" /proc/[0-9]*/cmdline
+	! grep -sqaF -e "$SECRET" -e "$TOKEN" /proc/[0-9]*/cmdline
 	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
 	converted_ok "$ova"
 	converted_ok "$dsk"
