@@ -75,6 +75,12 @@ struct provider {
 	 */
 	int		(*vms)(struct provider_ask *, cJSON *);
 	int		(*check)(struct provider_ask *, cJSON *);
+	/*
+	 * release: the job was cancelled while run() worked on it (its
+	 * worker is dead); free the temporary cloud objects it recorded in
+	 * data/ID/ (ctx has sp, id, job, src, datafd). NULL: nothing to free.
+	 */
+	int		(*release)(struct export_ctx *);
 };
 
 extern const struct provider provider_aws;

@@ -18,7 +18,8 @@
  * Temporary objects: data/ID/aws-snapshots.json says what is about to be
  * created before CreateSnapshots (and then the snapshot IDs); an attempt
  * that finds it (the previous one crashed or was killed) deletes whatever
- * snapshots carry the job's tag first. Every request is signed (SigV4,
+ * snapshots carry the job's tag first; so does release() when the job is
+ * cancelled while it runs. Every request is signed (SigV4,
  * awsreq.c) with the credential (access_key_id, secret_access_key,
  * optional session_token), which goes only to the EC2 and EBS endpoints
  * it is bound to (cred.h "Binding": server / url_prefix), over verified
@@ -387,7 +388,7 @@ aws_leftovers(struct aws *a)
 
 	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
 		return HS_EXIT_OK;
-	log_info("an earlier attempt left %s: deleting its snapshots",
+	log_info("%s left by an earlier attempt: deleting its snapshots",
 	    AWS_RECORD);
 	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
 	    a->ctx->id);
@@ -957,6 +958,42 @@ out:
 	return rc;
 }
 
+/*
+ * Cancelled while it ran: the snapshots the attempt recorded (found by
+ * the job's tag, as after a crash) are deleted, unless kept.
+ */
+static int
+aws_release(struct export_ctx *ctx)
+{
+	const char *region = job_get_str(ctx->src, "region");
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct aws a;
+	int rc = HS_EXIT_OK;
+
+	if (faccessat(ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	if (cJSON_IsTrue(job_get(ctx->src, "keep_snapshots"))) {
+		log_info("cancelled: keeping its snapshots (tag %s=%s, "
+		    "source.keep_snapshots)", AWS_TAG, ctx->id);
+		unlinkat(ctx->datafd, AWS_RECORD, 0);
+		return HS_EXIT_OK;
+	}
+	memset(&a, 0, sizeof(a));
+	a.ctx = ctx;
+	if (region == NULL)
+		region = conf_str("exportd.aws_region", "us-east-1");
+	if (aws_open(&a, job_get_str(ctx->src, "credential"), region, NULL,
+	    cJSON_IsNumber(uid) ? (long long)uid->valuedouble : -1) != 0 ||
+	    (rc = aws_leftovers(&a)) != HS_EXIT_OK) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "cancelled: its "
+		    "snapshots (tag %s=%s) were not deleted: %.900s", AWS_TAG, ctx->id,
+		    a.err);
+		rc = HS_EXIT_TEMPORARY;
+	}
+	aws_close(&a);
+	return rc;
+}
+
 /* ---- asked directly: hyperspool vms / check-provider ----------------- */
 
 static int
@@ -1060,4 +1097,5 @@ aws_check(struct provider_ask *q, cJSON *o)
 
 const struct provider provider_aws = {
 	.type = "aws", .run = aws_run, .vms = aws_vms, .check = aws_check,
+	.release = aws_release,
 };

@@ -206,7 +206,21 @@ no_secret() {
 	[ "$(jq '.created' <<<"$st")" -eq 4 ]
 	jq -e --argjson f "$first" '($f - .deleted) == []' <<<"$st"
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
-	grep -q "an earlier attempt left aws-snapshots.json" "$T/exportd.log"
+	grep -q "aws-snapshots.json left by an earlier attempt: deleting its snapshots" "$T/exportd.log"
+}
+
+@test "aws: a job cancelled while its snapshots are pending: exportd deletes them" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job cancelme "$(awssrc aws)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq .created)\" -eq 2 ]"
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	[[ $(cat "$SP/data/$id/reason") == *"cancelled"* ]]
+	wait_for 10 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.snapshots | length')\" -eq 0 ]"
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
 }
 
 @test "hyperspool vms --provider aws lists the instances; check-provider accepts the credential" {
