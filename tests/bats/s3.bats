@@ -242,3 +242,38 @@ no_secret() {
 	bad '{"type":"s3","bucket":"vms","key":"a.raw","url":"https://h/x"}' "source.url: unknown field"
 	bad '{"type":"s3","bucket":"vms","key":"a.raw","credential":"../x"}' "source.credential"
 }
+
+# third_done ID: exportd has a third of the object (progress.json)
+third_done() {
+	local d
+	d=$(jq -r '.bytes_done // 0' "$SP/data/$1/progress.json" 2>/dev/null) || return 1
+	[ "${d:-0}" -ge $((64 * 1048576 / 3)) ]
+}
+
+@test "s3: exportd stopped a third of the way through a throttled signed download resumes it; the store sends the object about once" {
+	# a real nginx over TLS in front of s3rver, 4 MB/s per connection
+	chmod 0644 "$T/tls/"*.pem
+	mkdir -p "$T/www"
+	SPORT=$((20000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$SPORT")" ]; do SPORT=$((20000 + RANDOM % 20000)); done
+	start_nginx "$T/www" "listen 127.0.0.1:$SPORT ssl; ssl_certificate $T/tls/cert.pem; ssl_certificate_key $T/tls/key.pem; limit_rate 4m; location /vms/ { proxy_pass https://127.0.0.1:$S3PORT; proxy_set_header Host \$http_host; proxy_max_temp_file_size 0; }"
+	cred thr "server = 127.0.0.1:$SPORT" "session_token = $TOKEN"
+	id=$(job thr "$(printf '{"type":"s3","endpoint":"https://127.0.0.1:%s","bucket":"vms","key":"exports/lab/boot.raw","credential":"thr"}' "$SPORT")")
+	start_daemon "$EXPORTD" 3>&-
+	ex=$LASTPID
+	wait_for 60 third_done "$id" || { cat "$T"/*.log; false; }
+	kill -TERM "$ex"
+	wait "$ex" || true
+	[ ! -f "$SP/exported/$id" ]
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	converted_ok "$id"
+	sleep 0.5	# nginx logs a request when it is over
+	sent=$(awk '$7 == "/vms/exports/lab/boot.raw" { s += $10 } END { printf "%.0f\n", s }' "$T/nginx/access.log")
+	echo "sent $sent of $((64 * 1048576))"
+	[ "$sent" -le $((64 * 1048576 * 11 / 10)) ]
+	! grep -q '"refused":"' "$T/s3req.log"
+	kill -QUIT "$NGINX"
+	no_secret
+}
