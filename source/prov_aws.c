@@ -602,7 +602,7 @@ aws_blocks_list(struct aws_read *rd)
 			double idx = cJSON_GetNumberValue(
 			    cJSON_GetObjectItem(it, "BlockIndex"));
 
-			if (tok == NULL || !(idx >= 0))
+			if (tok == NULL || !(idx >= 0) || idx > 1e12)
 				continue;
 			rd->b = xrealloc(rd->b, (rd->nb + 1) * sizeof(*rd->b));
 			rd->b[rd->nb].index = (long)idx;
@@ -611,6 +611,15 @@ aws_blocks_list(struct aws_read *rd)
 		next = cJSON_GetObjectItem(doc, "NextToken");
 		if (cJSON_IsString(next) && next->valuestring[0] != '\0')
 			page = xstrdup(next->valuestring);
+		if (page != NULL && rd->block_size > 0 &&
+		    rd->nb > rd->vol_bytes / rd->block_size) {
+			/* more blocks than the volume holds: a loop */
+			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
+			    "more blocks listed than the volume holds", rd->snap);
+			rc = HS_EXIT_PERMANENT;
+			cJSON_Delete(doc);
+			break;
+		}
 		cJSON_Delete(doc);
 	} while (page != NULL);
 	free(page);
@@ -623,6 +632,15 @@ aws_blocks_list(struct aws_read *rd)
 		    (unsigned long long)rd->vol_bytes);
 		rc = HS_EXIT_PERMANENT;
 	}
+	/* a block outside the volume would grow the file past its size */
+	for (size_t i = 0; rc == HS_EXIT_OK && i < rd->nb; i++)
+		if ((uint64_t)rd->b[i].index >= rd->vol_bytes / rd->block_size) {
+			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
+			    "block %ld lies beyond the volume's %llu bytes",
+			    rd->snap, rd->b[i].index,
+			    (unsigned long long)rd->vol_bytes);
+			rc = HS_EXIT_PERMANENT;
+		}
 	return rc;
 }
 

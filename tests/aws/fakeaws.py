@@ -18,7 +18,8 @@
 #   secret, token (optional), instances: [{id, type, name, state, macs,
 #   boot_mode, volumes: [{id, device, file, size_gib}]}], types: {type:
 #   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
-#   503), corrupt_block (index whose checksum is wrong), pending_polls
+#   503), corrupt_block (index whose checksum is wrong), bogus_block (an
+#   index listed beyond the volume), pending_polls
 #   (DescribeSnapshots answers "pending" that many times). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
@@ -209,6 +210,8 @@ class H(BaseHTTPRequestHandler):
         start = int(q.get('pageToken') or 0)
         n = int(q.get('maxResults', 10000))
         blocks = s['blocks'][start:start + n]
+        if 'bogus_block' in CONF and start == 0:
+            blocks = blocks + [CONF['bogus_block']]
         nxt = start + n if start + n < len(s['blocks']) else None
         doc = {'Blocks': [{'BlockIndex': b, 'BlockToken':
                            base64.b64encode(b'tok/%d+%s' % (b, s['id'].encode()))

@@ -166,6 +166,18 @@ no_secret() {
 	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
 }
 
+@test "aws ebs: a block listed beyond the volume's size fails the job; nothing is written there" {
+	fake '.bogus_block = 4096'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job big "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	r=$(reason "$id")
+	echo "$r"
+	[[ $r == "ListSnapshotBlocks snap-"*": block 4096 lies beyond the volume's 1073741824 bytes" ]]
+	! ls "$SP/data/$id/"disk*.raw
+	[ "$(state | jq '.snapshots | length')" -eq 0 ]
+}
+
 @test "aws: a wrong secret is refused by EC2 and fails the job at once; no snapshot made" {
 	fake
 	cred aws "server = 127.0.0.1:$APORT"
