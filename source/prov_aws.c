@@ -799,15 +799,19 @@ aws_blocks_read(struct aws_read *rd)
 			break;
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			/* msg dies with its handle: take what it says first */
+			CURL *done = msg->easy_handle;
+			CURLcode cc = msg->data.result;
+
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			for (int i = 0; i < n; i++)
-				if (slot[i].e == msg->easy_handle) {
-					int r2 = aws_slot_done(rd, m, &slot[i],
-					    msg->data.result);
+				if (slot[i].e == done) {
+					int r2 = aws_slot_done(rd, m, &slot[i], cc);
 
 					if (rc == HS_EXIT_OK)
 						rc = r2;
+					break;
 				}
 		}
 		if (rc != HS_EXIT_OK)
