@@ -19,7 +19,8 @@
 #   boot_mode, volumes: [{id, device, file, size_gib}]}], types: {type:
 #   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
 #   503), corrupt_block (index whose checksum is wrong), bogus_block (an
-#   index listed beyond the volume), pending_polls
+#   index listed beyond the volume), ec2_throttle_every (every Nth EC2
+#   call gets 503 RequestLimitExceeded), pending_polls
 #   (DescribeSnapshots answers "pending" that many times). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
@@ -260,6 +261,15 @@ class H(BaseHTTPRequestHandler):
             return self.refuse(why)
         p = dict(urllib.parse.parse_qsl(body.decode()))
         act = p.get('Action')
+        with LOCK:
+            STATE['ec2_calls'] = STATE.get('ec2_calls', 0) + 1
+            every = CONF.get('ec2_throttle_every', 0)
+            throttle = every and STATE['ec2_calls'] % every == 0
+            if throttle:
+                STATE['ec2_throttled'] = STATE.get('ec2_throttled', 0) + 1
+        if throttle:
+            return self.ec2_error(503, 'RequestLimitExceeded',
+                                  'Request limit exceeded.')
         fn = getattr(self, 'ec2_' + str(act), None)
         if fn is None:
             return self.ec2_error(400, 'InvalidAction', str(act))

@@ -108,9 +108,9 @@ no_secret() {
 	! grep -rqF -e "$SECRET" -e "$TOKEN" "$SP" "$T"/*.log
 }
 
-@test "aws ebs: snapshots read block by block (throttled, retried), a booting domain; hardware and MAC from EC2; snapshots deleted; no secret anywhere" {
+@test "aws ebs: snapshots read block by block (EC2 and EBS throttled, retried), a booting domain; hardware and MAC from EC2; snapshots deleted; no secret anywhere" {
 	import_to_libvirt
-	fake '.throttle_every = 3'
+	fake '.throttle_every = 3 | .ec2_throttle_every = 4'
 	cred aws "server = 127.0.0.1:$APORT"
 	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
 	n=hs-aws-$$-$RANDOM
@@ -141,6 +141,7 @@ no_secret() {
 	echo "$st"
 	# throttled blocks were retried; every request signed; nothing left
 	[ "$(jq '.throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.ec2_throttled' <<<"$st")" -ge 1 ]
 	[ "$(jq '.refused | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.created' <<<"$st")" -eq 2 ]
 	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
