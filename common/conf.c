@@ -67,6 +67,8 @@ static const struct {
 	{ "exportd.aws_connections",	T_INT },
 	{ "exportd.aws_poll_interval",	T_NUM },
 	{ "exportd.aws_snapshot_timeout", T_NUM },
+	{ "exportd.aws_s3_endpoint",	T_STR },
+	{ "exportd.aws_export_role",	T_STR },
 	{ "exportd.job_deadline",	T_NUM },
 	{ "exportd.vsphere_connections", T_INT },
 	{ "exportd.copy_sources",	T_BOOL },

@@ -596,9 +596,10 @@ job_check_aws(const cJSON *src, char *err, size_t errlen)
 		{ "credential", F_NAME, true, 0, 64 },
 		{ "mode", F_STR, false, 0, 16 },
 		{ "keep_snapshots", F_BOOL, false, 0, 0 },
+		{ "bucket", F_STR, false, 0, 63 }, { "prefix", F_STR, false, 0, 512 },
 	};
 	static const char *const modes[] = { "ebs", "export", NULL };
-	const char *id, *region;
+	const char *id, *region, *mode, *bucket, *prefix;
 
 	if (CHECK(src, "source", aws_f) != 0 ||
 	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
@@ -613,6 +614,27 @@ job_check_aws(const cJSON *src, char *err, size_t errlen)
 	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
 		return job_err(err, errlen, "source.region: a region name (a-z, 0-9 "
 		    "and '-'), e.g. us-east-1");
+	mode = job_get_str(src, "mode");
+	bucket = job_get_str(src, "bucket");
+	prefix = job_get_str(src, "prefix");
+	if (mode != NULL && strcmp(mode, "export") == 0) {
+		if (bucket == NULL || !job_s3_bucket_ok(bucket))
+			return job_err(err, errlen, "source.bucket: mode export needs "
+			    "the S3 bucket the image is exported to (3 to 63 of a-z, "
+			    "0-9, '.' and '-')");
+		char *p = prefix != NULL ? strndup(prefix, strlen(prefix) -
+		    (prefix[0] != '\0' && prefix[strlen(prefix) - 1] == '/')) :
+		    NULL;
+		bool ok = p == NULL || prefix[0] == '\0' || job_s3_key_ok(p);
+
+		free(p);
+		if (!ok)
+			return job_err(err, errlen, "source.prefix: an S3 key prefix "
+			    "(printable, not starting with '/', no '.' or '..' "
+			    "segment)");
+	} else if (bucket != NULL || prefix != NULL)
+		return job_err(err, errlen, "source.%s: only for mode export",
+		    bucket != NULL ? "bucket" : "prefix");
 	return 0;
 }
 

@@ -183,9 +183,12 @@ fail:
 	return NULL;
 }
 
-/* The headers of every request: the session token, a form body's type. */
+/*
+ * The headers of every request: the session token, a form body's type,
+ * S3's payload hash (its requests are signed without the payload).
+ */
 static struct curl_slist *
-awsreq_headers(const struct awsreq_conn *c, bool form)
+awsreq_headers(const struct awsreq_conn *c, bool form, bool s3)
 {
 	struct curl_slist *h = NULL;
 	char *line;
@@ -193,6 +196,8 @@ awsreq_headers(const struct awsreq_conn *c, bool form)
 	if (form)
 		h = curl_slist_append(h, "Content-Type: application/x-www-form-"
 		    "urlencoded; charset=utf-8");
+	if (s3)
+		h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	if (c->token != NULL) {
 		line = xasprintf("x-amz-security-token: %s", c->token);
 		h = curl_slist_append(h, line);
@@ -239,8 +244,18 @@ int
 awsreq_do(const struct awsreq_conn *c, const char *service, const char *url,
     const char *body, struct awsreq_resp *r, char *err, size_t errlen)
 {
+	return awsreq_method(c, service, NULL, url, body, r, err, errlen);
+}
+
+/* The same with another method (method NULL: POST or GET, as above). */
+int
+awsreq_method(const struct awsreq_conn *c, const char *service,
+    const char *method, const char *url, const char *body,
+    struct awsreq_resp *r, char *err, size_t errlen)
+{
 	char errbuf[CURL_ERROR_SIZE], code[160];
-	struct curl_slist *h = awsreq_headers(c, body != NULL);
+	struct curl_slist *h = awsreq_headers(c, body != NULL,
+	    strcmp(service, "s3") == 0);
 	double delay = c->retry_delay;
 	size_t max = r->max;
 	int rc = HS_EXIT_TEMPORARY;
@@ -255,8 +270,10 @@ awsreq_do(const struct awsreq_conn *c, const char *service, const char *url,
 			snprintf(err, errlen, "%s: cannot set up a request", url);
 			break;
 		}
-		if (body != NULL && (curl_easy_setopt(e, CURLOPT_POSTFIELDS,
-		    body) != CURLE_OK)) {
+		if ((body != NULL && curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+		    body) != CURLE_OK) || (method != NULL &&
+		    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method) !=
+		    CURLE_OK)) {
 			curl_easy_cleanup(e);
 			snprintf(err, errlen, "%s: cannot set up a request", url);
 			break;

@@ -7,7 +7,8 @@
  * A connection holds the key pair (and session token, sent as
  * x-amz-security-token), the region and the TLS trust (a CA bundle read
  * once, a pinned thumbprint); awsreq_easy() makes a curl handle signed
- * for one service, awsreq_do() performs one request with retries: 5xx,
+ * for one service, awsreq_do() performs one request with retries (and
+ * awsreq_method() one with another method, e.g. DELETE): 5xx,
  * 429 and transport errors are retried with doubling backoff (honouring
  * Retry-After), up to c->retries attempts. Redirects are never followed (a
  * signature is for one host).
@@ -51,6 +52,8 @@ void	 awsreq_resp_reset(struct awsreq_resp *, size_t);
 void	 awsreq_resp_free(struct awsreq_resp *);
 int	 awsreq_do(const struct awsreq_conn *, const char *, const char *,
 	    const char *, struct awsreq_resp *, char *, size_t);
+int	 awsreq_method(const struct awsreq_conn *, const char *, const char *,
+	    const char *, const char *, struct awsreq_resp *, char *, size_t);
 char	*awsreq_urlencode(const char *);
 
 #endif

@@ -48,12 +48,14 @@
 #include "conf.h"
 #include "cred.h"
 #include "export.h"
+#include "fetch.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
 
 #define AWS_EC2_DEFAULT	"https://ec2.{region}.amazonaws.com"
 #define AWS_EBS_DEFAULT	"https://ebs.{region}.amazonaws.com"
+#define AWS_S3_DEFAULT	"https://s3.{region}.amazonaws.com"
 #define AWS_EC2_VERSION	"2016-11-15"
 #define AWS_RECORD	"aws-snapshots.json"
 #define AWS_TAG		"hyperspool-job"
@@ -82,9 +84,18 @@ struct aws {
 	char		 region[64];
 	char		*ec2, *ebs;	/* endpoints, https://HOST[:PORT] */
 	struct curl_slist *hdrs;	/* the session token, for EBS reads */
+	struct cred_tls	 tls;
 	struct aws_inst	 in;
+	/* mode export: the AMI, its snapshots, the task, the S3 object */
+	char		 image[64], task[64], key[1100];
+	char		 isnaps[VM_MAX_DISKS][64];
+	size_t		 nisnaps;
 	char		 err[1024];
 };
+
+static int aws_exp_leftovers(struct aws *);
+static void aws_exp_release(struct aws *);
+static int aws_fail(struct export_ctx *, struct aws *, int);
 
 /* ---- endpoints, credential ------------------------------------------ */
 
@@ -103,7 +114,7 @@ static int
 aws_open(struct aws *a, const char *credname, const char *region,
     const char *ec2_server, long long uid)
 {
-	struct cred_tls tls;
+	struct cred_tls *tls = &a->tls;
 	char *probe;
 	int bad;
 
@@ -119,7 +130,7 @@ aws_open(struct aws *a, const char *credname, const char *region,
 	bad = cred_check_url(&a->c, a->ec2, a->err, sizeof(a->err)) != 0 ||
 	    cred_check_url(&a->c, probe, a->err, sizeof(a->err)) != 0 ||
 	    (uid >= 0 && cred_check_user(&a->c, uid, a->err,
-	    sizeof(a->err)) != 0) || cred_tls(&a->c, &tls, a->err,
+	    sizeof(a->err)) != 0) || cred_tls(&a->c, tls, a->err,
 	    sizeof(a->err)) != 0;
 	free(probe);
 	if (bad)
@@ -142,9 +153,9 @@ aws_open(struct aws *a, const char *credname, const char *region,
 		explicit_bzero(line, strlen(line));
 		free(line);
 	}
-	return awsreq_conn_init(&a->conn, a->region, tls.ca_file ? tls.ca_file :
-	    conf_str("exportd.http_ca_file", NULL), tls.thumbprint[0] ?
-	    tls.thumbprint : NULL, a->err, sizeof(a->err));
+	return awsreq_conn_init(&a->conn, a->region, tls->ca_file ? tls->ca_file :
+	    conf_str("exportd.http_ca_file", NULL), tls->thumbprint[0] ?
+	    tls->thumbprint : NULL, a->err, sizeof(a->err));
 }
 
 static void
@@ -337,6 +348,17 @@ aws_record_write(struct aws *a, bool created)
 	cJSON_AddStringToObject(o, "region", a->region);
 	cJSON_AddStringToObject(o, "tag", a->ctx->id);
 	cJSON_AddBoolToObject(o, "created", created);
+	cJSON_AddStringToObject(o, "mode", job_get_str(a->ctx->src, "mode") ?
+	    job_get_str(a->ctx->src, "mode") : "ebs");
+	if (a->image[0] != '\0')
+		cJSON_AddStringToObject(o, "image", a->image);
+	if (a->task[0] != '\0')
+		cJSON_AddStringToObject(o, "task", a->task);
+	if (a->key[0] != '\0') {
+		cJSON_AddStringToObject(o, "bucket",
+		    job_get_str(a->ctx->src, "bucket"));
+		cJSON_AddStringToObject(o, "key", a->key);
+	}
 	for (size_t i = 0; i < a->in.nvols; i++)
 		if (a->in.vols[i].snap[0] != '\0')
 			cJSON_AddItemToArray(arr,
@@ -390,6 +412,8 @@ aws_leftovers(struct aws *a)
 		return HS_EXIT_OK;
 	log_info("%s left by an earlier attempt: deleting its snapshots",
 	    AWS_RECORD);
+	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK)
+		return rc;
 	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
 	    a->ctx->id);
 	rc = aws_ec2(a, "DescribeSnapshots", p, &doc);
@@ -881,6 +905,337 @@ out:
 	return rc;
 }
 
+/* ---- mode export: the instance as an AMI, exported to S3 -------------- */
+
+/* The S3 object's URL (path style at exportd.aws_s3_endpoint). */
+static char *
+aws_s3_url(struct aws *a, const char *bucket, const char *key)
+{
+	char *ep = aws_endpoint("exportd.aws_s3_endpoint", AWS_S3_DEFAULT,
+	    a->region), *k = xmalloc(strlen(key) * 3 + 1), *o = k, *url;
+
+	/* RFC 3986 unreserved characters and '/' kept, as S3 signs paths */
+	for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c) != NULL)
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	*o = '\0';
+	url = xasprintf("%s/%s/%s", ep, bucket, k);
+	free(k);
+	free(ep);
+	return url;
+}
+
+static void
+aws_s3_delete(struct aws *a, const char *bucket, const char *key)
+{
+	struct awsreq_resp r = { 0 };
+	char *url = aws_s3_url(a, bucket, key);
+
+	awsreq_resp_reset(&r, AWS_XML_MAX);
+	if (awsreq_method(&a->conn, "s3", "DELETE", url, NULL, &r, a->err,
+	    sizeof(a->err)) != HS_EXIT_OK)
+		log_warnx("s3://%s/%s not deleted: %s", bucket, key, a->err);
+	else
+		log_info("deleted s3://%s/%s", bucket, key);
+	awsreq_resp_free(&r);
+	free(url);
+}
+
+/* The image's snapshots, from a DescribeImages item. */
+static void
+aws_image_snaps(struct aws *a, xmlNode *it)
+{
+	xmlNode *set = aws_x(it, "blockDeviceMapping");
+
+	a->nisnaps = 0;
+	for (xmlNode *b = set ? set->children : NULL; b != NULL &&
+	    a->nisnaps < VM_MAX_DISKS; b = b->next) {
+		aws_xs(aws_x(b, "ebs"), "snapshotId", a->isnaps[a->nisnaps],
+		    sizeof(a->isnaps[0]));
+		if (a->isnaps[a->nisnaps][0] != '\0')
+			a->nisnaps++;
+	}
+}
+
+/* Deregister the image, then delete its snapshots; -1 if any stayed. */
+static int
+aws_image_delete(struct aws *a)
+{
+	char *p = xasprintf("ImageId=%s", a->image);
+	xmlDoc *doc;
+	int rc = aws_ec2(a, "DeregisterImage", p, &doc), bad = 0;
+
+	free(p);
+	xmlFreeDoc(doc);
+	if (rc != HS_EXIT_OK && strstr(a->err, "InvalidAMIID") == NULL) {
+		log_warnx("image %s not deregistered: %s", a->image, a->err);
+		return -1;
+	}
+	log_info("deregistered image %s", a->image);
+	for (size_t i = 0; i < a->nisnaps; i++)
+		if (aws_snap_delete(a, a->isnaps[i]) != 0)
+			bad = 1;
+	return bad ? -1 : 0;
+}
+
+/*
+ * An earlier export attempt's leftovers: the S3 object it recorded, and
+ * every image tagged with the job (deregistered, its snapshots deleted).
+ */
+static int
+aws_exp_leftovers(struct aws *a)
+{
+	char *text = NULL, *p;
+	size_t len;
+	cJSON *rec;
+	xmlNode *set;
+	xmlDoc *doc;
+	int rc, bad = 0;
+
+	if (util_read_file_at(a->ctx->datafd, AWS_RECORD, 65536, &text,
+	    &len) == 0 && (rec = cJSON_ParseWithLength(text, len)) != NULL) {
+		const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
+		    "bucket")), *k = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
+		    "key"));
+
+		if (b != NULL && k != NULL)
+			aws_s3_delete(a, b, k);
+		cJSON_Delete(rec);
+	}
+	free(text);
+	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
+	    a->ctx->id);
+	rc = aws_ec2(a, "DescribeImages", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "imagesSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		aws_xs(it, "imageId", a->image, sizeof(a->image));
+		aws_image_snaps(a, it);
+		if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+			bad = 1;
+	}
+	xmlFreeDoc(doc);
+	a->image[0] = '\0';
+	a->nisnaps = 0;
+	if (bad) {
+		snprintf(a->err, sizeof(a->err), "an earlier attempt's image could "
+		    "not be deleted");
+		return HS_EXIT_TEMPORARY;
+	}
+	return HS_EXIT_OK;
+}
+
+/* Poll action (params) until the item's field is want; fail on a bad one. */
+static int
+aws_poll(struct aws *a, const char *action, const char *params,
+    const char *set_name, const char *field, const char *want,
+    const char *const *bad, xmlNode **item, xmlDoc **docp)
+{
+	double every = conf_num("exportd.aws_poll_interval", 5);
+	int64_t end = util_mono_ms() +
+	    (int64_t)(conf_num("exportd.aws_snapshot_timeout", 3600) * 1000);
+
+	for (;;) {
+		xmlNode *it;
+		xmlDoc *doc;
+		char st[64];
+		int rc;
+
+		if ((rc = aws_ec2(a, action, params, &doc)) != HS_EXIT_OK)
+			return rc;
+		it = aws_x(aws_x(xmlDocGetRootElement(doc), set_name), "item");
+		aws_xs(it, field, st, sizeof(st));
+		if (strcmp(st, want) == 0) {
+			*item = it;
+			*docp = doc;
+			return HS_EXIT_OK;
+		}
+		for (int i = 0; bad[i] != NULL; i++)
+			if (strcmp(st, bad[i]) == 0) {
+				char msg[256];
+
+				aws_xs(it, "statusMessage", msg, sizeof(msg));
+				snprintf(a->err, sizeof(a->err), "%s: %s%s%s", action,
+				    st, msg[0] ? ": " : "", msg);
+				xmlFreeDoc(doc);
+				return HS_EXIT_PERMANENT;
+			}
+		xmlFreeDoc(doc);
+		if (util_mono_ms() > end) {
+			snprintf(a->err, sizeof(a->err), "%s: still '%s' after "
+			    "exportd.aws_snapshot_timeout", action, st);
+			return HS_EXIT_TEMPORARY;
+		}
+		aws_sleep(every);
+	}
+}
+
+static int
+aws_exp_image(struct aws *a)
+{
+	static const char *const bad[] = { "failed", "invalid", "error",
+	    "deregistered", NULL };
+	char *id = awsreq_urlencode(a->ctx->id), *p;
+	xmlNode *it;
+	xmlDoc *doc;
+	int rc;
+
+	p = xasprintf("InstanceId=%s&Name=hyperspool-%s&NoReboot=true&"
+	    "TagSpecification.1.ResourceType=image&"
+	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s&"
+	    "TagSpecification.2.ResourceType=snapshot&"
+	    "TagSpecification.2.Tag.1.Key=%s&TagSpecification.2.Tag.1.Value=%s",
+	    a->in.id, id, AWS_TAG, id, AWS_TAG, id);
+	free(id);
+	rc = aws_ec2(a, "CreateImage", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_xs(xmlDocGetRootElement(doc), "imageId", a->image, sizeof(a->image));
+	xmlFreeDoc(doc);
+	if (a->image[0] == '\0') {
+		snprintf(a->err, sizeof(a->err), "CreateImage gave no image ID");
+		return HS_EXIT_TEMPORARY;
+	}
+	aws_record_write(a, true);
+	log_info("created image %s of %s", a->image, a->in.id);
+	p = xasprintf("ImageId.1=%s", a->image);
+	rc = aws_poll(a, "DescribeImages", p, "imagesSet", "imageState",
+	    "available", bad, &it, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_image_snaps(a, it);
+	xmlFreeDoc(doc);
+	return HS_EXIT_OK;
+}
+
+static int
+aws_exp_task(struct aws *a)
+{
+	static const char *const bad[] = { "deleting", "deleted", NULL };
+	const char *bucket = job_get_str(a->ctx->src, "bucket");
+	const char *prefix = job_get_str(a->ctx->src, "prefix");
+	char *eb, *ep, *er, *p;
+	xmlNode *it;
+	xmlDoc *doc;
+	int rc;
+
+	if (prefix == NULL)
+		prefix = "hyperspool/";
+	eb = awsreq_urlencode(bucket);
+	ep = awsreq_urlencode(prefix);
+	er = awsreq_urlencode(conf_str("exportd.aws_export_role", "vmimport"));
+	p = xasprintf("DiskImageFormat=RAW&ImageId=%s&RoleName=%s&"
+	    "S3ExportLocation.S3Bucket=%s&S3ExportLocation.S3Prefix=%s",
+	    a->image, er, eb, ep);
+	free(eb);
+	free(ep);
+	free(er);
+	rc = aws_ec2(a, "ExportImage", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_xs(xmlDocGetRootElement(doc), "exportImageTaskId", a->task,
+	    sizeof(a->task));
+	xmlFreeDoc(doc);
+	if (a->task[0] == '\0') {
+		snprintf(a->err, sizeof(a->err), "ExportImage gave no task ID");
+		return HS_EXIT_TEMPORARY;
+	}
+	/* VM Import/Export names the object PREFIX + task ID + .raw */
+	snprintf(a->key, sizeof(a->key), "%s%s.raw", prefix, a->task);
+	aws_record_write(a, true);
+	log_info("export task %s: %s to s3://%s/%s", a->task, a->image, bucket,
+	    a->key);
+	p = xasprintf("ExportImageTaskId.1=%s", a->task);
+	rc = aws_poll(a, "DescribeExportImageTasks", p, "exportImageTaskSet",
+	    "status", "completed", bad, &it, &doc);
+	free(p);
+	if (rc == HS_EXIT_OK)
+		xmlFreeDoc(doc);
+	return rc;
+}
+
+/* The exported object, downloaded (signed, parallel ranges) and landed. */
+static int
+aws_exp_fetch(struct aws *a, const char *url)
+{
+	struct curl_slist *h = curl_slist_append(NULL,
+	    "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	struct fetch_opts o;
+	char *sig = xasprintf("aws:amz:%s:s3", a->region);
+	int rc;
+
+	if (a->hdrs != NULL)
+		h = curl_slist_append(h, a->hdrs->data);
+	http_opts_tuning(&o, &a->tls);
+	o.url = url;
+	o.aws_sigv4 = sig;
+	o.username = a->conn.access_key;
+	o.password = a->conn.secret;
+	o.headers = h;
+	rc = http_land(a->ctx, &o, "disk0.raw", "raw");
+	curl_slist_free_all(h);
+	free(sig);
+	return rc;
+}
+
+static int
+aws_export(struct aws *a)
+{
+	const char *bucket = job_get_str(a->ctx->src, "bucket");
+	char *probe = aws_s3_url(a, bucket, "x");
+	int rc;
+
+	if (cred_check_url(&a->c, probe, a->err, sizeof(a->err)) != 0) {
+		free(probe);
+		return export_fail(a->ctx, "%s", a->err);
+	}
+	free(probe);
+	if ((rc = aws_leftovers(a)) != HS_EXIT_OK) {
+		rc = aws_fail(a->ctx, a, rc);
+		return rc;
+	}
+	aws_record_write(a, false);	/* before: a crash finds it */
+	if ((rc = aws_exp_image(a)) != HS_EXIT_OK ||
+	    (rc = aws_exp_task(a)) != HS_EXIT_OK)
+		rc = aws_fail(a->ctx, a, rc);
+	else {
+		char *url = aws_s3_url(a, bucket, a->key);
+
+		rc = aws_exp_fetch(a, url);
+		free(url);
+	}
+	aws_exp_release(a);
+	return rc;
+}
+
+/* The export's AMI, its snapshots and the S3 object go, unless kept. */
+static void
+aws_exp_release(struct aws *a)
+{
+	int bad = 0;
+
+	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
+		log_info("keeping image %s and s3://%s/%s (source.keep_snapshots)",
+		    a->image, job_get_str(a->ctx->src, "bucket"), a->key);
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+		return;
+	}
+	if (a->key[0] != '\0')
+		aws_s3_delete(a, job_get_str(a->ctx->src, "bucket"), a->key);
+	if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+		bad = 1;
+	if (!bad)
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+}
+
 /* ---- the provider ----------------------------------------------------- */
 
 /* The VM's hardware, from the instance and its type. */
@@ -932,9 +1287,6 @@ aws_run(struct export_ctx *ctx)
 	struct aws a;
 	int rc;
 
-	if (mode != NULL && strcmp(mode, "export") == 0)
-		return export_fail(ctx, "source.mode export (an EC2 export task to "
-		    "S3) is not implemented; use mode ebs (the default)");
 	memset(&a, 0, sizeof(a));
 	a.ctx = ctx;
 	if (region == NULL)
@@ -955,13 +1307,21 @@ aws_run(struct export_ctx *ctx)
 	}
 	aws_describe_vm(&a);
 	if (ctx->inspect) {
-		for (size_t i = 0; i < a.in.nvols; i++) {
+		/* an exported image is one disk: the root volume's */
+		size_t n = mode != NULL && strcmp(mode, "export") == 0 ? 1 :
+		    a.in.nvols;
+
+		for (size_t i = 0; i < n; i++) {
 			struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
 
 			d->file = xasprintf("disk%zu.raw", i);
 			d->format = xstrdup("raw");
 			d->boot_order = (int)i;
 		}
+		goto out;
+	}
+	if (mode != NULL && strcmp(mode, "export") == 0) {
+		rc = aws_export(&a);
 		goto out;
 	}
 	if ((rc = aws_leftovers(&a)) != HS_EXIT_OK ||

@@ -40,7 +40,9 @@ BLOCK = 512 * 1024
 NS = 'http://ec2.amazonaws.com/doc/2016-11-15/'
 LOCK = threading.Lock()
 STATE = {'snapshots': {}, 'deleted': [], 'created': 0, 'block_gets': 0,
-         'throttled': 0, 'refused': [], 'polls': 0, 'requests': 0}
+         'throttled': 0, 'refused': [], 'polls': 0, 'requests': 0,
+         'images': {}, 'deregistered': [], 'tasks': {}, 'objects': {},
+         'objects_deleted': [], 's3_gets': 0}
 
 
 def enc(s):
@@ -60,7 +62,12 @@ def sigv4_problem(h, method, raw_path, body):
     date = h.get('x-amz-date', '')
     if not re.fullmatch(r'\d{8}T\d{6}Z', date) or date[:8] != day:
         return 'x-amz-date missing or not the credential day'
-    want_service = 'ebs' if raw_path.startswith('/snapshots/') else 'ec2'
+    if raw_path.startswith('/snapshots/'):
+        want_service = 'ebs'
+    elif method == 'POST' and raw_path == '/':
+        want_service = 'ec2'
+    else:
+        want_service = 's3'
     if service != want_service:
         return 'signed for service %s, not %s' % (service, want_service)
     names = signed.split(';')
@@ -193,6 +200,8 @@ class H(BaseHTTPRequestHandler):
             return self.refuse(why)
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
+        if not u.path.startswith('/snapshots/'):
+            return self.s3_object(u.path, head=False)
         m = re.fullmatch(r'/snapshots/(snap-[0-9a-f]+)/blocks(?:/(\d+))?',
                          u.path)
         if not m:
@@ -206,6 +215,68 @@ class H(BaseHTTPRequestHandler):
         if m.group(2) is None:
             return self.list_blocks(s, q)
         self.get_block(s, int(m.group(2)), q.get('blockToken', ''))
+
+    def do_HEAD(self):
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'HEAD', self.path, b'')
+        if why:
+            self.send_response(403)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        self.s3_object(urllib.parse.urlsplit(self.path).path, head=True)
+
+    def do_DELETE(self):
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'DELETE', self.path, b'')
+        if why:
+            return self.refuse(why)
+        key = urllib.parse.unquote(self.path)
+        with LOCK:
+            if STATE['objects'].pop(key, None) is not None:
+                STATE['objects_deleted'].append(key)
+        self.send_response(204)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    # S3: the objects export tasks wrote (/BUCKET/KEY), with Range
+    def s3_object(self, path, head):
+        key = urllib.parse.unquote(path)
+        with LOCK:
+            f = STATE['objects'].get(key)
+            if not head:
+                STATE['s3_gets'] += 1
+        if f is None:
+            return self.reply(404, '<Error><Code>NoSuchKey</Code></Error>')
+        size = os.path.getsize(f)
+        start, end, code = 0, size - 1, 200
+        m = re.fullmatch(r'bytes=(\d+)-(\d*)', self.headers.get('Range', ''))
+        if m:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+            code = 206
+        self.send_response(code)
+        self.send_header('Accept-Ranges', 'bytes')
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(end - start + 1))
+        self.send_header('ETag', '"fake-%d"' % size)
+        if code == 206:
+            self.send_header('Content-Range', 'bytes %d-%d/%d'
+                             % (start, end, size))
+        self.end_headers()
+        if head:
+            return
+        with open(f, 'rb') as fh:
+            fh.seek(start)
+            left = end - start + 1
+            while left > 0:
+                b = fh.read(min(left, 1 << 20))
+                if not b:
+                    break
+                self.wfile.write(b)
+                left -= len(b)
 
     def list_blocks(self, s, q):
         start = int(q.get('pageToken') or 0)
@@ -346,11 +417,110 @@ class H(BaseHTTPRequestHandler):
                 out += snap_xml(s)
         self.ok('DescribeSnapshots', '<snapshotSet>%s</snapshotSet>' % out)
 
+    def ec2_CreateImage(self, p):
+        i = instance(p.get('InstanceId', ''))
+        if i is None:
+            return self.ec2_error(400, 'InvalidInstanceID.NotFound', 'no')
+        tag = p.get('TagSpecification.1.Tag.1.Value', '')
+        with LOCK:
+            STATE['created'] += 1
+            iid = 'ami-%017x' % (0xb000 + STATE['created'])
+            snaps = []
+            for v in i['volumes']:
+                STATE['created'] += 1
+                sid = 'snap-%017x' % (0xa000 + STATE['created'])
+                STATE['snapshots'][sid] = {
+                    'id': sid, 'volume': v['id'], 'status': 'completed',
+                    'size_gib': v['size_gib'], 'tag': tag, 'file': v['file'],
+                    'blocks': [], 'polls': 0, 'throttled': [], 'image': iid}
+                snaps.append(sid)
+            STATE['images'][iid] = {'id': iid, 'tag': tag, 'state': 'pending',
+                                    'polls': 0, 'snaps': snaps,
+                                    'file': i['volumes'][0]['file']}
+        self.ok('CreateImage', '<imageId>%s</imageId>' % iid)
+
+    def image_xml(self, im):
+        bdm = ''.join('<item><deviceName>/dev/xvd%s</deviceName><ebs>'
+                      '<snapshotId>%s</snapshotId></ebs></item>'
+                      % (chr(97 + n), sid) for n, sid in enumerate(im['snaps']))
+        return ('<item><imageId>%s</imageId><imageState>%s</imageState>'
+                '<blockDeviceMapping>%s</blockDeviceMapping></item>'
+                % (im['id'], im['state'], bdm))
+
+    def ec2_DescribeImages(self, p):
+        ids = [v for k, v in p.items() if k.startswith('ImageId.')]
+        tag = None
+        if p.get('Filter.1.Name') == 'tag:hyperspool-job':
+            tag = p.get('Filter.1.Value.1')
+        out = ''
+        with LOCK:
+            for im in STATE['images'].values():
+                if (ids and im['id'] not in ids) or \
+                        (tag is not None and im['tag'] != tag):
+                    continue
+                im['polls'] += 1
+                if im['state'] == 'pending' and \
+                        im['polls'] > CONF.get('pending_polls', 1):
+                    im['state'] = 'available'
+                out += self.image_xml(im)
+        self.ok('DescribeImages', '<imagesSet>%s</imagesSet>' % out)
+
+    def ec2_DeregisterImage(self, p):
+        iid = p.get('ImageId', '')
+        with LOCK:
+            if STATE['images'].pop(iid, None) is None:
+                return self.ec2_error(400, 'InvalidAMIID.NotFound', iid)
+            STATE['deregistered'].append(iid)
+        self.ok('DeregisterImage', '<return>true</return>')
+
+    def ec2_ExportImage(self, p):
+        iid = p.get('ImageId', '')
+        with LOCK:
+            im = STATE['images'].get(iid)
+            if im is None or im['state'] != 'available':
+                return self.ec2_error(400, 'InvalidAMIID.NotFound', iid)
+            if p.get('DiskImageFormat') != 'RAW' or \
+                    p.get('RoleName') != CONF.get('role', 'vmimport'):
+                return self.ec2_error(400, 'InvalidParameter', 'format/role')
+            tid = 'export-ami-%017x' % (0xc000 + len(STATE['tasks']))
+            STATE['tasks'][tid] = {
+                'id': tid, 'polls': 0, 'status': 'active',
+                'bucket': p.get('S3ExportLocation.S3Bucket', ''),
+                'prefix': p.get('S3ExportLocation.S3Prefix', ''),
+                'file': im['file']}
+        self.ok('ExportImage', '<exportImageTaskId>%s</exportImageTaskId>'
+                '<status>active</status>' % tid)
+
+    def ec2_DescribeExportImageTasks(self, p):
+        tid = p.get('ExportImageTaskId.1', '')
+        with LOCK:
+            t = STATE['tasks'].get(tid)
+            if t is None:
+                return self.ec2_error(400, 'InvalidExportImageTaskId.NotFound',
+                                      tid)
+            t['polls'] += 1
+            if t['status'] == 'active' and \
+                    t['polls'] > CONF.get('pending_polls', 1):
+                # the task writes the image into the bucket
+                t['status'] = 'completed'
+                key = '/%s/%s%s.raw' % (t['bucket'], t['prefix'], tid)
+                STATE['objects'][key] = t['file']
+            xml = ('<item><exportImageTaskId>%s</exportImageTaskId>'
+                   '<status>%s</status><s3ExportLocation><s3Bucket>%s'
+                   '</s3Bucket><s3Prefix>%s</s3Prefix></s3ExportLocation>'
+                   '</item>' % (tid, t['status'], t['bucket'], t['prefix']))
+        self.ok('DescribeExportImageTasks',
+                '<exportImageTaskSet>%s</exportImageTaskSet>' % xml)
+
     def ec2_DeleteSnapshot(self, p):
         sid = p.get('SnapshotId', '')
         with LOCK:
-            if STATE['snapshots'].pop(sid, None) is None:
+            snap = STATE['snapshots'].get(sid)
+            if snap is None:
                 return self.ec2_error(400, 'InvalidSnapshot.NotFound', sid)
+            if snap.get('image') in STATE['images']:
+                return self.ec2_error(400, 'InvalidSnapshot.InUse', sid)
+            del STATE['snapshots'][sid]
             STATE['deleted'].append(sid)
         self.ok('DeleteSnapshot', '<return>true</return>')
 
