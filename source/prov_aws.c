@@ -23,8 +23,17 @@
  * awsreq.c) with the credential (access_key_id, secret_access_key,
  * optional session_token), which goes only to the EC2 and EBS endpoints
  * it is bound to (cred.h "Binding": server / url_prefix), over verified
- * https, for a submitter it allows. source.mode "export" (export tasks to
- * S3) is not implemented: refused saying so.
+ * https, for a submitter it allows.
+ *
+ * source.mode "export": CreateImage (NoReboot, image and snapshots tagged),
+ * DescribeImages until available, ExportImage (RAW, role
+ * exportd.aws_export_role) into source.bucket under source.prefix,
+ * DescribeExportImageTasks until completed; the object PREFIX TASK.raw is
+ * then downloaded from exportd.aws_s3_endpoint (path style, SigV4 for
+ * s3, parallel ranges with resume: fetch.c through http_land()) and
+ * landed as disk0.raw - one disk, the image's. The object, the image and
+ * its snapshots are removed afterwards (recorded in the same file; after
+ * a crash, images are found by the job's tag).
  *
  * Error policy: export_fail for what a retry cannot mend (credential or
  * instance refused, checksum mismatch, a snapshot in error), export_retry
