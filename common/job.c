@@ -18,7 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", "vsphere", NULL };
+static const char *const source_types[] = { "aws", "file", "http", "s3",
+    "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -32,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, vsphere";
+	return "aws, file, http, s3, vsphere";
 }
 
 static int
@@ -168,6 +169,8 @@ job_get_str(const cJSON *j, const char *path)
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
+static int job_check_s3(const cJSON *, char *, size_t);
+static int job_check_aws(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -469,6 +472,10 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	}
 	if (strcmp(type, "vsphere") == 0)
 		return job_check_vsphere(src, err, errlen);
+	if (strcmp(type, "s3") == 0)
+		return job_check_s3(src, err, errlen);
+	if (strcmp(type, "aws") == 0)
+		return job_check_aws(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -484,6 +491,150 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_err(err, errlen, "source.ca_file: a job may not name a "
 		    "CA file; the operator sets one in the credential (ca_file = "
 		    "...) or in the configuration (exportd.http_ca_file)");
+	return 0;
+}
+
+/* An S3 bucket name: 3 to 63 of [a-z0-9.-], a letter or digit at each end. */
+static bool
+job_s3_bucket_ok(const char *b)
+{
+	size_t n = strlen(b);
+
+	return n >= 3 && n <= 63 && strspn(b, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-") == n && b[0] != '.' && b[0] != '-' &&
+	    b[n - 1] != '.' && b[n - 1] != '-' && strstr(b, "..") == NULL;
+}
+
+/*
+ * An S3 object key: printable, not starting with '/', no empty, "." or
+ * ".." segment (a URL library folds those away: another object would be
+ * fetched, or the signature would not match).
+ */
+static bool
+job_s3_key_ok(const char *k)
+{
+	if (*k == '\0' || *k == '/')
+		return false;
+	for (const char *c = k; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *seg = k;;) {
+		size_t n = strcspn(seg, "/");
+
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		if (seg[n] == '\0')
+			return true;
+		seg += n + 1;
+	}
+}
+
+/*
+ * source of type s3: bucket and key, where (endpoint, region, addressing),
+ * a credential by name. The endpoint is an https (or http) URL with a host
+ * and nothing after it; which credential may go there is the credential's
+ * binding, checked by exportd.
+ */
+static int
+job_check_s3(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field s3_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "bucket", F_STR, true, 0, 63 },
+		{ "key", F_STR, true, 0, 1024 }, { "endpoint", F_STR, false, 0, 512 },
+		{ "region", F_STR, false, 0, 32 },
+		{ "addressing", F_STR, false, 0, 16 },
+		{ "credential", F_NAME, false, 0, 64 },
+		{ "format", F_STR, false, 0, 16 }, { "sha256", F_STR, false, 0, 64 },
+	};
+	static const char *const addressing[] = { "path", "virtual", NULL };
+	const char *ep = job_get_str(src, "endpoint");
+	const char *region = job_get_str(src, "region");
+
+	if (CHECK(src, "source", s3_f) != 0 ||
+	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
+	    job_check_enum(src, "addressing", "source", addressing, err,
+	    errlen) != 0 || job_check_sha256(src, "source", err, errlen) != 0)
+		return -1;
+	if (!job_s3_bucket_ok(job_get_str(src, "bucket")))
+		return job_err(err, errlen, "source.bucket: an S3 bucket name (3 to "
+		    "63 of a-z, 0-9, '.' and '-', a letter or digit at each end)");
+	if (!job_s3_key_ok(job_get_str(src, "key")))
+		return job_err(err, errlen, "source.key: must be printable, not start "
+		    "with '/' and have no empty, '.' or '..' segment");
+	if (region != NULL && (region[0] == '\0' || strspn(region,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
+		return job_err(err, errlen, "source.region: a region name (a-z, 0-9 "
+		    "and '-'), e.g. us-east-1");
+	if (ep != NULL) {
+		const char *host = ep + (strncmp(ep, "https://", 8) == 0 ? 8 : 7);
+
+		if (job_check_url(ep, err, errlen) != 0) {
+			snprintf(err, errlen, "source.endpoint: must be http(s)://HOST"
+			    "[:PORT], without credentials");
+			return -1;
+		}
+		if (host[strcspn(host, "/?#")] != '\0')
+			return job_err(err, errlen, "source.endpoint: the host and port "
+			    "only (https://HOST[:PORT]); bucket and key go in "
+			    "source.bucket and source.key");
+	}
+	return 0;
+}
+
+/*
+ * source of type aws: an EC2 instance by ID, its region, a credential by
+ * name (required: nothing is anonymous there), how to read it.
+ */
+static int
+job_check_aws(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field aws_f[] = {
+		{ "type", F_STR, true, 0, 16 },
+		{ "instance_id", F_STR, true, 0, 32 },
+		{ "region", F_STR, false, 0, 32 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "mode", F_STR, false, 0, 16 },
+		{ "keep_snapshots", F_BOOL, false, 0, 0 },
+		{ "bucket", F_STR, false, 0, 63 }, { "prefix", F_STR, false, 0, 512 },
+	};
+	static const char *const modes[] = { "ebs", "export", NULL };
+	const char *id, *region, *mode, *bucket, *prefix;
+
+	if (CHECK(src, "source", aws_f) != 0 ||
+	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
+		return -1;
+	id = job_get_str(src, "instance_id");
+	if (strncmp(id, "i-", 2) != 0 || id[2] == '\0' ||
+	    strspn(id + 2, "0123456789abcdef") != strlen(id + 2))
+		return job_err(err, errlen, "source.instance_id: an EC2 instance "
+		    "ID like i-0123456789abcdef0");
+	region = job_get_str(src, "region");
+	if (region != NULL && (region[0] == '\0' || strspn(region,
+	    "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region)))
+		return job_err(err, errlen, "source.region: a region name (a-z, 0-9 "
+		    "and '-'), e.g. us-east-1");
+	mode = job_get_str(src, "mode");
+	bucket = job_get_str(src, "bucket");
+	prefix = job_get_str(src, "prefix");
+	if (mode != NULL && strcmp(mode, "export") == 0) {
+		if (bucket == NULL || !job_s3_bucket_ok(bucket))
+			return job_err(err, errlen, "source.bucket: mode export needs "
+			    "the S3 bucket the image is exported to (3 to 63 of a-z, "
+			    "0-9, '.' and '-')");
+		char *p = prefix != NULL ? strndup(prefix, strlen(prefix) -
+		    (prefix[0] != '\0' && prefix[strlen(prefix) - 1] == '/')) :
+		    NULL;
+		bool ok = p == NULL || prefix[0] == '\0' || job_s3_key_ok(p);
+
+		free(p);
+		if (!ok)
+			return job_err(err, errlen, "source.prefix: an S3 key prefix "
+			    "(printable, not starting with '/', no '.' or '..' "
+			    "segment)");
+	} else if (bucket != NULL || prefix != NULL)
+		return job_err(err, errlen, "source.%s: only for mode export",
+		    bucket != NULL ? "bucket" : "prefix");
 	return 0;
 }
 

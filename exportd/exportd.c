@@ -33,7 +33,7 @@ export_cleanup(struct export_ctx *ctx)
 {
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
-	    NULL };
+	    "aws-snapshots.json", NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);
@@ -146,6 +146,42 @@ out:
 	return rc;
 }
 
+/*
+ * A worker of job id was cancelled and is dead: its provider releases the
+ * temporary cloud objects the attempt recorded in data/ID/ (aws: its
+ * snapshots). Runs in the daemon, bounded by the provider's retries.
+ */
+static void
+exportd_cancelled(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	const struct provider *prov;
+	struct export_ctx ctx;
+	char err[JOB_ERR_MAX];
+	cJSON *job;
+
+	if ((job = job_read_at(sp->fd[SD_EXPORTING], id, JOB_MAX_SIZE, err,
+	    sizeof(err))) == NULL)
+		return;
+	memset(&ctx, 0, sizeof(ctx));
+	vmdesc_init(&ctx.vm);
+	ctx.sp = sp;
+	ctx.id = id;
+	ctx.job = job;
+	ctx.src = job_get(job, "source");
+	prov = export_provider(job_get_str(ctx.src, "type"));
+	if (prov != NULL && prov->release != NULL &&
+	    (ctx.datafd = spool_jobdir(sp, id, false)) >= 0) {
+		log_job_begin(id, job_get_str(job, "name"), "exporting", -1);
+		if (prov->release(&ctx) != HS_EXIT_OK)
+			log_warnx("%s: %s", id, ctx.reason);
+		log_job_end();
+		close(ctx.datafd);
+	}
+	vmdesc_free(&ctx.vm);
+	cJSON_Delete(job);
+}
+
 static const struct stage_ops exportd_ops = {
 	.name = "exportd",
 	.summary = "Export the VMs of jobs in request/: land their disks in "
@@ -154,6 +190,7 @@ static const struct stage_ops exportd_ops = {
 	.work = SD_EXPORTING,
 	.output = SD_EXPORTED,
 	.run = exportd_run,
+	.cancelled = exportd_cancelled,
 };
 
 int

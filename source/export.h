@@ -75,10 +75,18 @@ struct provider {
 	 */
 	int		(*vms)(struct provider_ask *, cJSON *);
 	int		(*check)(struct provider_ask *, cJSON *);
+	/*
+	 * release: the job was cancelled while run() worked on it (its
+	 * worker is dead); free the temporary cloud objects it recorded in
+	 * data/ID/ (ctx has sp, id, job, src, datafd). NULL: nothing to free.
+	 */
+	int		(*release)(struct export_ctx *);
 };
 
+extern const struct provider provider_aws;
 extern const struct provider provider_file;
 extern const struct provider provider_http;
+extern const struct provider provider_s3;
 extern const struct provider provider_vsphere;
 
 const struct provider *export_provider(const char *);
@@ -109,6 +117,13 @@ int	 disk_add_fd(struct export_ctx *, int, int, const char *, const char *,
 	    struct vm_disk *);
 int	 disk_open_beneath(const struct export_ctx *, int, const char *, int);
 int	 disk_open_failed(struct export_ctx *, const char *);
+
+/* prov_http.c: what the s3 provider shares with http */
+struct fetch_opts;
+struct cred_tls;
+void	 http_opts_tuning(struct fetch_opts *, const struct cred_tls *);
+int	 http_land(struct export_ctx *, struct fetch_opts *, const char *,
+	    const char *);
 
 /* ova.c */
 int	 ova_export(struct export_ctx *, int, const char *);

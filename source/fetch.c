@@ -439,7 +439,15 @@ fetch_easy_new(const struct fetch_opts *o, const struct curl_blob *ca,
 		FETCH_SETOPT(e, CURLOPT_CAINFO_BLOB, ca);
 	if (o->cookie != NULL)
 		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
-	if (o->username != NULL) {
+	if (o->headers != NULL)
+		FETCH_SETOPT(e, CURLOPT_HTTPHEADER, o->headers);
+	if (o->aws_sigv4 != NULL && o->username != NULL) {
+		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
+		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
+		FETCH_SETOPT(e, CURLOPT_AWS_SIGV4, o->aws_sigv4);
+		/* A signature is for one host: a redirect is reported. */
+		FETCH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	} else if (o->username != NULL) {
 		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
 		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
 		FETCH_SETOPT(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);

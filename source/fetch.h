@@ -10,7 +10,10 @@
  * zero, never appends; 5xx/429/503 and transport errors are retried with
  * backoff honouring Retry-After; an optional cap limits the total rate; the
  * optional sha256 is checked over the finished file. On success the file
- * is renamed from NAME.part to NAME.
+ * is renamed from NAME.part to NAME. With aws_sigv4 every request (probe
+ * and segments alike) is signed by libcurl (CURLOPT_AWS_SIGV4) with the
+ * access key pair in username/password, and a redirect is an error rather
+ * than followed (a signature is for one host).
  *
  * What bounds the time a download holds a worker: a transfer whose total
  * rate stays below min_rate bytes/s for min_rate_window seconds is
@@ -45,6 +48,8 @@
 
 #include "progress.h"
 
+struct curl_slist;
+
 struct fetch_opts {
 	const char	*url;
 	const char	*ca_file;	/* NULL: system CAs */
@@ -55,6 +60,13 @@ struct fetch_opts {
 					   (a vSphere session), or NULL */
 	const char	*username;	/* from a credential, or NULL */
 	const char	*password;
+	const char	*aws_sigv4;	/* "aws:amz:REGION:SERVICE": username and
+					   password are an access key pair,
+					   every request is signed with AWS
+					   SigV4, redirects are not followed;
+					   or NULL */
+	const struct curl_slist *headers;	/* extra request headers (the
+					   caller's list), or NULL */
 	int		 segments;	/* parallel Range connections (>= 1) */
 	int		 retries;	/* attempts per segment before giving up */
 	double		 retry_delay;	/* first backoff, seconds (doubles) */

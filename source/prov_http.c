@@ -78,19 +78,30 @@ static void
 http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c,
     const struct cred_tls *tls)
 {
-	memset(o, 0, sizeof(*o));
+	http_opts_tuning(o, tls);
 	o->url = job_get_str(ctx->src, "url");
-	o->ca_file = tls && tls->ca_file ? tls->ca_file :
-	    conf_str("exportd.http_ca_file", NULL);
-	o->thumbprint = tls && tls->thumbprint[0] ? tls->thumbprint : NULL;
 	o->insecure = cJSON_IsTrue(job_get(ctx->src, "insecure"));
 	o->username = c ? cred_get(c, "username") : NULL;
 	o->password = c ? cred_get(c, "password") : NULL;
+	o->sha256 = job_get_str(ctx->src, "sha256");
+}
+
+/*
+ * What every download of the source layer shares (s3 too): the TLS trust
+ * (the credential's, else exportd.http_ca_file) and the exportd.http_*
+ * tuning. o is cleared first.
+ */
+void
+http_opts_tuning(struct fetch_opts *o, const struct cred_tls *tls)
+{
+	memset(o, 0, sizeof(*o));
+	o->ca_file = tls && tls->ca_file ? tls->ca_file :
+	    conf_str("exportd.http_ca_file", NULL);
+	o->thumbprint = tls && tls->thumbprint[0] ? tls->thumbprint : NULL;
 	o->segments = (int)conf_int("exportd.http_segments", 4);
 	o->retries = (int)conf_int("exportd.http_retries", 5);
 	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
 	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->sha256 = job_get_str(ctx->src, "sha256");
 	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
 	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
 	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
@@ -172,9 +183,9 @@ http_run(struct export_ctx *ctx)
 	struct fetch_opts o;
 	struct cred c;
 	struct cred_tls tls;
-	char err[1024], *name, *where = NULL;
+	char err[1024], *name;
 	bool have_cred = false;
-	int rc, fd;
+	int rc;
 
 	if ((name = http_file_name(job_get_str(ctx->src, "url"))) == NULL ||
 	    !util_filename_valid(name) || imgref_spool_name(name)) {
@@ -205,24 +216,43 @@ http_run(struct export_ctx *ctx)
 		}
 	}
 	http_opts(ctx, &o, have_cred ? &c : NULL, have_cred ? &tls : NULL);
-	if (ctx->inspect) {
-		rc = http_inspect(ctx, &o, name, kind);
-		goto out;
-	}
+	rc = http_land(ctx, &o, name, kind);
+out:
+	if (have_cred)
+		cred_free(&c);
+	free(name);
+	return rc;
+}
+
+/*
+ * The downloaded file NAME of kind KIND (an OVA or a disk format): fetched
+ * into data/ID/ with o (o->where set here) and landed - an OVA described
+ * and its disks recorded, a disk checked in place; or, inspecting, only
+ * described from its first bytes. The s3 provider lands its objects so.
+ */
+int
+http_land(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
+    const char *kind)
+{
+	char err[1024], *where;
+	int rc, fd;
+
+	if (ctx->inspect)
+		return http_inspect(ctx, o, name, kind);
 	where = xasprintf("%s/data/%s", ctx->sp->root, ctx->id);
-	o.where = where;
-	rc = fetch_file(&o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
+	o->where = where;
+	rc = fetch_file(o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
+	o->where = NULL;
+	free(where);
 	if (rc != HS_EXIT_OK) {
 		ctx->nospace = errno == ENOSPC;
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);
-		goto out;
+		return rc;
 	}
 	if (strcmp(kind, "ova") == 0) {
 		fd = openat(ctx->datafd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			rc = export_retry(ctx, "%s: %s", name, strerror(errno));
-			goto out;
-		}
+		if (fd < 0)
+			return export_retry(ctx, "%s: %s", name, strerror(errno));
 		/* The digest of the whole file was checked by the download. */
 		ctx->sha256_done = true;
 		rc = http_ova(ctx, fd, name);
@@ -234,11 +264,6 @@ http_run(struct export_ctx *ctx)
 		d->format = xstrdup(kind);
 		rc = disk_landed(ctx, d);
 	}
-out:
-	if (have_cred)
-		cred_free(&c);
-	free(where);
-	free(name);
 	return rc;
 }
 

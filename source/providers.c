@@ -11,8 +11,10 @@
 #include "util.h"
 
 static const struct provider *const providers[] = {
+	&provider_aws,
 	&provider_file,
 	&provider_http,
+	&provider_s3,
 	&provider_vsphere,
 };
 

@@ -732,8 +732,8 @@ EOF
 @test "vms and check-provider name the providers that can be asked" {
 	run hs vms --provider file --credential x
 	[ "$status" -eq 1 ]
-	[[ $output == *"provider 'file' has no inventory to ask; these can be: vsphere"* ]]
+	[[ $output == *"provider 'file' has no inventory to ask; these can be: aws, vsphere"* ]]
 	run hs check-provider --provider nosuch --credential x
 	[ "$status" -eq 1 ]
-	[[ $output == *"provider 'nosuch' is unknown; these can be: vsphere"* ]]
+	[[ $output == *"provider 'nosuch' is unknown; these can be: aws, vsphere"* ]]
 }

@@ -1,0 +1,322 @@
+/*
+ * awsreq.c - SigV4-signed requests to AWS APIs with libcurl (awsreq.h).
+ *
+ * Signing is libcurl's (CURLOPT_AWS_SIGV4 "aws:amz:REGION:SERVICE" with
+ * the key pair as user and password); we add the session token header
+ * and, for S3-style services, nothing else: the EC2 Query API and the EBS
+ * direct APIs take the payload hash in the signature only. Query strings
+ * are built sorted and RFC 3986-encoded by the callers (awsreq_urlencode),
+ * as the canonical request wants them.
+ *
+ * Error policy: awsreq_do() classifies (OK / TEMPORARY after retries /
+ * PERMANENT) with a one-line reason; nothing here logs but the retries
+ * (log_info, no secret); allocation failures abort (xmalloc).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "awsreq.h"
+#include "log.h"
+#include "tlspin.h"
+#include "util.h"
+
+#define AWSREQ_BACKOFF_MAX	30.0	/* seconds */
+
+/* The connection: TLS trust read once (ca_file NULL: system CAs). */
+int
+awsreq_conn_init(struct awsreq_conn *c, const char *region,
+    const char *ca_file, const char *thumbprint, char *err, size_t errlen)
+{
+	memset(&c->ca, 0, sizeof(c->ca));
+	c->region = region;
+	c->thumbprint = thumbprint;
+	if (c->timeout <= 0)
+		c->timeout = 120;
+	if (c->retries <= 0)
+		c->retries = 5;
+	if (c->retry_delay <= 0)
+		c->retry_delay = 1;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	return ca_file == NULL ? 0 : tlspin_ca_read(ca_file, &c->ca, err, errlen);
+}
+
+void
+awsreq_conn_free(struct awsreq_conn *c)
+{
+	free(c->ca.data);
+	memset(&c->ca, 0, sizeof(c->ca));
+}
+
+/* RFC 3986: unreserved characters kept, everything else %XX (upper). */
+char *
+awsreq_urlencode(const char *s)
+{
+	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
+
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~", *c) != NULL)
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	}
+	*o = '\0';
+	return out;
+}
+
+void
+awsreq_resp_reset(struct awsreq_resp *r, size_t max)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	r->retry_after = -1;
+}
+
+void
+awsreq_resp_free(struct awsreq_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+static size_t
+awsreq_write(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct awsreq_resp *r = ud;
+	size_t n = size * nmemb;
+
+	if (r->len + n > r->max)
+		return 0;		/* too large: CURLE_WRITE_ERROR */
+	r->body = xrealloc(r->body, r->len + n + 1);
+	memcpy(r->body + r->len, buf, n);
+	r->len += n;
+	r->body[r->len] = '\0';
+	return n;
+}
+
+/* "Name: value" into dst when the header line is name (any case). */
+static void
+awsreq_hdr(const char *line, size_t len, const char *name, char *dst,
+    size_t dstlen)
+{
+	size_t n = strlen(name), v;
+
+	if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return;
+	line += n + 1;
+	len -= n + 1;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+	    line[len - 1] == ' '))
+		len--;
+	v = len < dstlen - 1 ? len : dstlen - 1;
+	memcpy(dst, line, v);
+	dst[v] = '\0';
+}
+
+static size_t
+awsreq_header(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct awsreq_resp *r = ud;
+	size_t n = size * nmemb;
+	char ra[24] = "";
+
+	awsreq_hdr(buf, n, "x-amz-Checksum", r->checksum, sizeof(r->checksum));
+	awsreq_hdr(buf, n, "x-amz-Checksum-Algorithm", r->algo, sizeof(r->algo));
+	awsreq_hdr(buf, n, "Retry-After", ra, sizeof(ra));
+	if (ra[0] >= '0' && ra[0] <= '9')
+		r->retry_after = strtol(ra, NULL, 10);
+	return n;
+}
+
+#define AWSREQ_SETOPT(e, opt, val) do {					\
+	if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK)		\
+		goto fail;						\
+} while (0)
+
+/*
+ * A handle for url signed for service, its body into r (r->max bounds
+ * it), extra headers hdrs (the caller's, with the token added by
+ * awsreq_do or the caller), errors into errbuf (CURL_ERROR_SIZE).
+ */
+CURL *
+awsreq_easy(const struct awsreq_conn *c, const char *service, const char *url,
+    struct curl_slist *hdrs, struct awsreq_resp *r, char *errbuf)
+{
+	char sig[128];
+	CURL *e;
+
+	if ((e = curl_easy_init()) == NULL)
+		return NULL;
+	snprintf(sig, sizeof(sig), "aws:amz:%s:%s", c->region, service);
+	AWSREQ_SETOPT(e, CURLOPT_URL, url);
+	AWSREQ_SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
+	AWSREQ_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	AWSREQ_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	AWSREQ_SETOPT(e, CURLOPT_USERAGENT, "hyperspool/1");
+	AWSREQ_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+	AWSREQ_SETOPT(e, CURLOPT_USERNAME, c->access_key);
+	AWSREQ_SETOPT(e, CURLOPT_PASSWORD, c->secret);
+	AWSREQ_SETOPT(e, CURLOPT_AWS_SIGV4, sig);
+	AWSREQ_SETOPT(e, CURLOPT_WRITEFUNCTION, awsreq_write);
+	AWSREQ_SETOPT(e, CURLOPT_WRITEDATA, r);
+	AWSREQ_SETOPT(e, CURLOPT_HEADERFUNCTION, awsreq_header);
+	AWSREQ_SETOPT(e, CURLOPT_HEADERDATA, r);
+	AWSREQ_SETOPT(e, CURLOPT_TIMEOUT, c->timeout);
+	AWSREQ_SETOPT(e, CURLOPT_CONNECTTIMEOUT, 30L);
+	if (hdrs != NULL)
+		AWSREQ_SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
+	if (tlspin_apply(e, NULL, c->thumbprint) != CURLE_OK)
+		goto fail;
+	if (c->ca.data != NULL && c->thumbprint == NULL)
+		AWSREQ_SETOPT(e, CURLOPT_CAINFO_BLOB, &c->ca);
+	return e;
+fail:
+	curl_easy_cleanup(e);
+	return NULL;
+}
+
+/*
+ * The headers of every request: the session token, a form body's type,
+ * S3's payload hash (its requests are signed without the payload).
+ */
+static struct curl_slist *
+awsreq_headers(const struct awsreq_conn *c, bool form, bool s3)
+{
+	struct curl_slist *h = NULL;
+	char *line;
+
+	if (form)
+		h = curl_slist_append(h, "Content-Type: application/x-www-form-"
+		    "urlencoded; charset=utf-8");
+	if (s3)
+		h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	if (c->token != NULL) {
+		line = xasprintf("x-amz-security-token: %s", c->token);
+		h = curl_slist_append(h, line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	return h;
+}
+
+static void
+awsreq_sleep(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The one-line error an AWS service put in its body, or "". */
+static void
+awsreq_error_code(const struct awsreq_resp *r, char *out, size_t outlen)
+{
+	const char *p, *q;
+
+	out[0] = '\0';
+	if (r->body == NULL)
+		return;
+	if ((p = strstr(r->body, "<Code>")) != NULL &&
+	    (q = strstr(p, "</Code>")) != NULL)
+		snprintf(out, outlen, "%.*s", (int)(q - p - 6), p + 6);
+	else if ((p = strstr(r->body, "\"Message\":\"")) != NULL &&
+	    (q = strchr(p + 11, '"')) != NULL)
+		snprintf(out, outlen, "%.*s", (int)(q - p - 11), p + 11);
+	for (char *c = out; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = ' ';
+}
+
+/*
+ * One request (POST with body when body is not NULL, else GET) with
+ * retries; r->max must be set (awsreq_resp_reset).
+ */
+int
+awsreq_do(const struct awsreq_conn *c, const char *service, const char *url,
+    const char *body, struct awsreq_resp *r, char *err, size_t errlen)
+{
+	return awsreq_method(c, service, NULL, url, body, r, err, errlen);
+}
+
+/* The same with another method (method NULL: POST or GET, as above). */
+int
+awsreq_method(const struct awsreq_conn *c, const char *service,
+    const char *method, const char *url, const char *body,
+    struct awsreq_resp *r, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE], code[160];
+	struct curl_slist *h = awsreq_headers(c, body != NULL,
+	    strcmp(service, "s3") == 0);
+	double delay = c->retry_delay;
+	size_t max = r->max;
+	int rc = HS_EXIT_TEMPORARY;
+
+	for (int attempt = 1;; attempt++) {
+		CURLcode cc;
+		CURL *e;
+
+		awsreq_resp_reset(r, max);
+		errbuf[0] = '\0';
+		if ((e = awsreq_easy(c, service, url, h, r, errbuf)) == NULL) {
+			snprintf(err, errlen, "%s: cannot set up a request", url);
+			break;
+		}
+		if ((body != NULL && curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+		    body) != CURLE_OK) || (method != NULL &&
+		    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method) !=
+		    CURLE_OK)) {
+			curl_easy_cleanup(e);
+			snprintf(err, errlen, "%s: cannot set up a request", url);
+			break;
+		}
+		cc = curl_easy_perform(e);
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_easy_cleanup(e);
+		if (cc == CURLE_PEER_FAILED_VERIFICATION ||
+		    cc == CURLE_SSL_CACERT_BADFILE) {
+			snprintf(err, errlen, "TLS verification failed for %s: %s",
+			    url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
+		if (cc == CURLE_OK && r->status >= 200 && r->status < 300) {
+			rc = HS_EXIT_OK;
+			break;
+		}
+		awsreq_error_code(r, code, sizeof(code));
+		if (cc != CURLE_OK)
+			snprintf(err, errlen, "%s: %s", url, errbuf[0] ? errbuf :
+			    curl_easy_strerror(cc));
+		else
+			snprintf(err, errlen, "HTTP %ld from %s%s%s", r->status,
+			    url, code[0] ? ": " : "", code);
+		if (cc == CURLE_OK && r->status != 429 && r->status < 500) {
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
+		if (attempt >= c->retries) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen - n, " (gave up after %d attempts)",
+			    attempt);
+			break;
+		}
+		log_info("aws: %s; retrying (attempt %d of %d)", err, attempt + 1,
+		    c->retries);
+		awsreq_sleep(r->retry_after >= 0 && r->retry_after < 60 ?
+		    (double)r->retry_after : delay);
+		delay = delay * 2 > AWSREQ_BACKOFF_MAX ? AWSREQ_BACKOFF_MAX :
+		    delay * 2;
+	}
+	curl_slist_free_all(h);
+	return rc;
+}

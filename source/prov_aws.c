@@ -1,0 +1,1492 @@
+/*
+ * prov_aws.c - the "aws" provider: an EC2 instance, read through EBS
+ * snapshots and the EBS direct APIs (source.mode "ebs", the default).
+ *
+ * DescribeInstances gives the instance's type, boot mode, EBS volumes (by
+ * device) and ENIs (their MACs); DescribeInstanceTypes its vCPUs and
+ * memory. CreateSnapshots makes one crash-consistent snapshot per volume,
+ * tagged hyperspool-job=ID; DescribeSnapshots is polled until all are
+ * completed. Each snapshot is then read with ListSnapshotBlocks (only the
+ * blocks that hold data) and GetSnapshotBlock, up to
+ * exportd.aws_connections at once: every block's SHA-256 is checked against
+ * its x-amz-Checksum before it is written (pwrite, at its offset) into
+ * data/ID/diskN.raw, a sparse file of the volume's size, so a bad block is
+ * never landed - a mismatch fails the job. Throttling (429, 5xx) is
+ * retried with backoff. The snapshots are deleted afterwards, whatever
+ * happened, unless source.keep_snapshots.
+ *
+ * Temporary objects: data/ID/aws-snapshots.json says what is about to be
+ * created before CreateSnapshots (and then the snapshot IDs); an attempt
+ * that finds it (the previous one crashed or was killed) deletes whatever
+ * snapshots carry the job's tag first; so does release() when the job is
+ * cancelled while it runs. Every request is signed (SigV4,
+ * awsreq.c) with the credential (access_key_id, secret_access_key,
+ * optional session_token), which goes only to the EC2 and EBS endpoints
+ * it is bound to (cred.h "Binding": server / url_prefix), over verified
+ * https, for a submitter it allows.
+ *
+ * source.mode "export": CreateImage (NoReboot, image and snapshots tagged),
+ * DescribeImages until available, ExportImage (RAW, role
+ * exportd.aws_export_role) into source.bucket under source.prefix,
+ * DescribeExportImageTasks until completed; the object PREFIX TASK.raw is
+ * then downloaded from exportd.aws_s3_endpoint (path style, SigV4 for
+ * s3, parallel ranges with resume: fetch.c through http_land()) and
+ * landed as disk0.raw - one disk, the image's. The object, the image and
+ * its snapshots are removed afterwards (recorded in the same file; after
+ * a crash, images are found by the job's tag).
+ *
+ * Error policy: export_fail for what a retry cannot mend (credential or
+ * instance refused, checksum mismatch, a snapshot in error), export_retry
+ * for the rest (throttling after the retries, a snapshot not done in
+ * exportd.aws_snapshot_timeout); reasons carry the service's error code.
+ */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "awsreq.h"
+#include "conf.h"
+#include "cred.h"
+#include "export.h"
+#include "fetch.h"
+#include "job.h"
+#include "log.h"
+#include "util.h"
+
+#define AWS_EC2_DEFAULT	"https://ec2.{region}.amazonaws.com"
+#define AWS_EBS_DEFAULT	"https://ebs.{region}.amazonaws.com"
+#define AWS_S3_DEFAULT	"https://s3.{region}.amazonaws.com"
+#define AWS_EC2_VERSION	"2016-11-15"
+#define AWS_RECORD	"aws-snapshots.json"
+#define AWS_TAG		"hyperspool-job"
+#define AWS_XML_MAX	(8 * 1024 * 1024)
+#define AWS_BLOCK_MAX	(1024 * 1024)	/* EBS blocks are 512 KiB */
+
+struct aws_vol {
+	char		 dev[64], vol[64], snap[64];
+};
+
+struct aws_inst {
+	char		 id[64], type[64], state[32], name[128], boot[32];
+	char		 root[64];
+	struct aws_vol	 vols[VM_MAX_DISKS];
+	size_t		 nvols;
+	char		 macs[VM_MAX_NICS][18];
+	size_t		 nmacs;
+	int		 cpus, mem_mib;
+};
+
+struct aws {
+	struct export_ctx *ctx;		/* NULL when asked directly */
+	struct cred	 c;
+	bool		 have_cred;
+	struct awsreq_conn conn;
+	char		 region[64];
+	char		*ec2, *ebs;	/* endpoints, https://HOST[:PORT] */
+	struct curl_slist *hdrs;	/* the session token, for EBS reads */
+	struct cred_tls	 tls;
+	struct aws_inst	 in;
+	/* mode export: the AMI, its snapshots, the task, the S3 object */
+	char		 image[64], task[64], key[1100];
+	char		 isnaps[VM_MAX_DISKS][64];
+	size_t		 nisnaps;
+	char		 err[1024];
+};
+
+static int aws_exp_leftovers(struct aws *);
+static void aws_exp_release(struct aws *);
+static int aws_fail(struct export_ctx *, struct aws *, int);
+
+/* ---- endpoints, credential ------------------------------------------ */
+
+/* conf key's endpoint (or dflt) with {region} replaced. */
+static char *
+aws_endpoint(const char *key, const char *dflt, const char *region)
+{
+	const char *t = conf_str(key, dflt), *p = strstr(t, "{region}");
+
+	if (p == NULL)
+		return xstrdup(t);
+	return xasprintf("%.*s%s%s", (int)(p - t), t, region, p + 8);
+}
+
+static int
+aws_open(struct aws *a, const char *credname, const char *region,
+    const char *ec2_server, long long uid)
+{
+	struct cred_tls *tls = &a->tls;
+	char *probe;
+	int bad;
+
+	snprintf(a->region, sizeof(a->region), "%s", region);
+	a->ec2 = ec2_server ? xasprintf("https://%s", ec2_server) :
+	    aws_endpoint("exportd.aws_ec2_endpoint", AWS_EC2_DEFAULT, region);
+	a->ebs = aws_endpoint("exportd.aws_ebs_endpoint", AWS_EBS_DEFAULT,
+	    region);
+	if (cred_load(credname, &a->c, a->err, sizeof(a->err)) != 0)
+		return -1;
+	a->have_cred = true;
+	probe = xasprintf("%s/snapshots/", a->ebs);
+	bad = cred_check_url(&a->c, a->ec2, a->err, sizeof(a->err)) != 0 ||
+	    cred_check_url(&a->c, probe, a->err, sizeof(a->err)) != 0 ||
+	    (uid >= 0 && cred_check_user(&a->c, uid, a->err,
+	    sizeof(a->err)) != 0) || cred_tls(&a->c, tls, a->err,
+	    sizeof(a->err)) != 0;
+	free(probe);
+	if (bad)
+		return -1;
+	a->conn.access_key = cred_get(&a->c, "access_key_id");
+	a->conn.secret = cred_get(&a->c, "secret_access_key");
+	a->conn.token = cred_get(&a->c, "session_token");
+	if (a->conn.access_key == NULL || a->conn.secret == NULL) {
+		snprintf(a->err, sizeof(a->err), "credential '%s': an aws "
+		    "credential needs access_key_id and secret_access_key",
+		    a->c.name);
+		return -1;
+	}
+	a->conn.retries = (int)conf_int("exportd.http_retries", 5);
+	a->conn.retry_delay = conf_num("exportd.http_retry_delay", 1);
+	if (a->conn.token != NULL) {
+		char *line = xasprintf("x-amz-security-token: %s", a->conn.token);
+
+		a->hdrs = curl_slist_append(NULL, line);
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	return awsreq_conn_init(&a->conn, a->region, tls->ca_file ? tls->ca_file :
+	    conf_str("exportd.http_ca_file", NULL), tls->thumbprint[0] ?
+	    tls->thumbprint : NULL, a->err, sizeof(a->err));
+}
+
+static void
+aws_close(struct aws *a)
+{
+	awsreq_conn_free(&a->conn);
+	curl_slist_free_all(a->hdrs);
+	if (a->have_cred)
+		cred_free(&a->c);
+	free(a->ec2);
+	free(a->ebs);
+}
+
+/* ---- EC2 Query API ---------------------------------------------------- */
+
+/* The first element child of n named name (namespace ignored), or NULL. */
+static xmlNode *
+aws_x(xmlNode *n, const char *name)
+{
+	for (xmlNode *c = n ? n->children : NULL; c != NULL; c = c->next)
+		if (c->type == XML_ELEMENT_NODE &&
+		    strcmp((const char *)c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* The text of n's child name into buf ("" when absent). */
+static void
+aws_xs(xmlNode *n, const char *name, char *buf, size_t len)
+{
+	xmlNode *c = aws_x(n, name);
+	xmlChar *t = c ? xmlNodeGetContent(c) : NULL;
+
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+	xmlFree(t);
+}
+
+/* POST Action=...&PARAMS to EC2; the parsed reply in *doc. */
+static int
+aws_ec2(struct aws *a, const char *action, const char *params, xmlDoc **doc)
+{
+	struct awsreq_resp r = { 0 };
+	char *body;
+	int rc;
+
+	body = xasprintf("Action=%s%s%s&Version=%s", action, params[0] ? "&" : "",
+	    params, AWS_EC2_VERSION);
+	awsreq_resp_reset(&r, AWS_XML_MAX);
+	rc = awsreq_do(&a->conn, "ec2", a->ec2, body, &r, a->err,
+	    sizeof(a->err));
+	free(body);
+	*doc = NULL;
+	if (rc == HS_EXIT_OK && (*doc = xmlReadMemory(r.body, (int)r.len, NULL,
+	    NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "%s: %s: the reply is not XML",
+		    a->ec2, action);
+		rc = HS_EXIT_TEMPORARY;
+	}
+	if (rc != HS_EXIT_OK) {
+		char tmp[sizeof(a->err)];
+		size_t n = strlen(action) + 6;
+
+		memcpy(tmp, a->err, sizeof(tmp));
+		snprintf(a->err, sizeof(a->err), "EC2 %s: %.*s", action,
+		    (int)(sizeof(a->err) > n ? sizeof(a->err) - n : 0), tmp);
+	}
+	awsreq_resp_free(&r);
+	return rc;
+}
+
+/* One instancesSet item. */
+static void
+aws_inst_parse(xmlNode *it, struct aws_inst *in)
+{
+	xmlNode *set, *tags;
+
+	memset(in, 0, sizeof(*in));
+	aws_xs(it, "instanceId", in->id, sizeof(in->id));
+	aws_xs(it, "instanceType", in->type, sizeof(in->type));
+	aws_xs(aws_x(it, "instanceState"), "name", in->state, sizeof(in->state));
+	aws_xs(it, "bootMode", in->boot, sizeof(in->boot));
+	aws_xs(it, "rootDeviceName", in->root, sizeof(in->root));
+	snprintf(in->name, sizeof(in->name), "%s", in->id);
+	if ((tags = aws_x(it, "tagSet")) != NULL)
+		for (xmlNode *t = tags->children; t != NULL; t = t->next) {
+			char k[64];
+
+			aws_xs(t, "key", k, sizeof(k));
+			if (strcmp(k, "Name") == 0)
+				aws_xs(t, "value", in->name, sizeof(in->name));
+		}
+	if ((set = aws_x(it, "blockDeviceMapping")) != NULL)
+		for (xmlNode *b = set->children; b != NULL &&
+		    in->nvols < VM_MAX_DISKS; b = b->next) {
+			struct aws_vol *v = &in->vols[in->nvols];
+
+			aws_xs(b, "deviceName", v->dev, sizeof(v->dev));
+			aws_xs(aws_x(b, "ebs"), "volumeId", v->vol, sizeof(v->vol));
+			if (v->vol[0] != '\0')
+				in->nvols++;
+		}
+	if ((set = aws_x(it, "networkInterfaceSet")) != NULL)
+		for (xmlNode *n = set->children; n != NULL &&
+		    in->nmacs < VM_MAX_NICS; n = n->next)
+			aws_xs(n, "macAddress", in->macs[in->nmacs++],
+			    sizeof(in->macs[0]));
+}
+
+/* Calls fn for every instance of a DescribeInstances reply. */
+static void
+aws_inst_each(xmlDoc *doc, void (*fn)(struct aws_inst *, void *), void *arg)
+{
+	xmlNode *rs = aws_x(xmlDocGetRootElement(doc), "reservationSet");
+	struct aws_inst in;
+
+	for (xmlNode *r = rs ? rs->children : NULL; r != NULL; r = r->next) {
+		xmlNode *is = aws_x(r, "instancesSet");
+
+		for (xmlNode *i = is ? is->children : NULL; i; i = i->next) {
+			aws_inst_parse(i, &in);
+			fn(&in, arg);
+		}
+	}
+}
+
+static void
+aws_inst_keep(struct aws_inst *in, void *arg)
+{
+	*(struct aws_inst *)arg = *in;
+}
+
+/* vCPUs and memory of in's type. */
+static int
+aws_inst_type(struct aws *a, struct aws_inst *in)
+{
+	char *p = xasprintf("InstanceType.1=%s", in->type);
+	xmlNode *set, *it;
+	xmlDoc *doc;
+	char buf[32];
+	int rc;
+
+	rc = aws_ec2(a, "DescribeInstanceTypes", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "instanceTypeSet");
+	if ((it = aws_x(set, "item")) != NULL) {
+		aws_xs(aws_x(it, "vCpuInfo"), "defaultVCpus", buf, sizeof(buf));
+		in->cpus = atoi(buf);
+		aws_xs(aws_x(it, "memoryInfo"), "sizeInMiB", buf, sizeof(buf));
+		in->mem_mib = atoi(buf);
+	}
+	xmlFreeDoc(doc);
+	return HS_EXIT_OK;
+}
+
+static int
+aws_describe_instance(struct aws *a, const char *id)
+{
+	char *p = xasprintf("InstanceId.1=%s", id);
+	xmlDoc *doc;
+	int rc;
+
+	memset(&a->in, 0, sizeof(a->in));
+	rc = aws_ec2(a, "DescribeInstances", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_inst_each(doc, aws_inst_keep, &a->in);
+	xmlFreeDoc(doc);
+	if (strcmp(a->in.id, id) != 0) {
+		snprintf(a->err, sizeof(a->err), "instance %s not found in %s",
+		    id, a->region);
+		return HS_EXIT_PERMANENT;
+	}
+	return aws_inst_type(a, &a->in);
+}
+
+/* ---- the snapshots and their record ----------------------------------- */
+
+static void
+aws_record_write(struct aws *a, bool created)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o,
+	    "snapshots");
+	char *s;
+	int fd;
+
+	cJSON_AddStringToObject(o, "instance", a->in.id);
+	cJSON_AddStringToObject(o, "region", a->region);
+	cJSON_AddStringToObject(o, "tag", a->ctx->id);
+	cJSON_AddBoolToObject(o, "created", created);
+	cJSON_AddStringToObject(o, "mode", job_get_str(a->ctx->src, "mode") ?
+	    job_get_str(a->ctx->src, "mode") : "ebs");
+	if (a->image[0] != '\0')
+		cJSON_AddStringToObject(o, "image", a->image);
+	if (a->task[0] != '\0')
+		cJSON_AddStringToObject(o, "task", a->task);
+	if (a->key[0] != '\0') {
+		cJSON_AddStringToObject(o, "bucket",
+		    job_get_str(a->ctx->src, "bucket"));
+		cJSON_AddStringToObject(o, "key", a->key);
+	}
+	for (size_t i = 0; i < a->in.nvols; i++)
+		if (a->in.vols[i].snap[0] != '\0')
+			cJSON_AddItemToArray(arr,
+			    cJSON_CreateString(a->in.vols[i].snap));
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	fd = openat(a->ctx->datafd, AWS_RECORD ".tmp", O_WRONLY | O_CREAT |
+	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0 && util_write_all(fd, s, strlen(s)) == 0 && fsync(fd) == 0)
+		renameat(a->ctx->datafd, AWS_RECORD ".tmp", a->ctx->datafd,
+		    AWS_RECORD);
+	else
+		log_warn("%s", AWS_RECORD);
+	if (fd >= 0)
+		close(fd);
+	free(s);
+}
+
+/* Delete snapshot id; 0 or -1 (logged). */
+static int
+aws_snap_delete(struct aws *a, const char *id)
+{
+	char *p = xasprintf("SnapshotId=%s", id);
+	xmlDoc *doc;
+	int rc = aws_ec2(a, "DeleteSnapshot", p, &doc);
+
+	free(p);
+	xmlFreeDoc(doc);
+	if (rc != HS_EXIT_OK && strstr(a->err, "InvalidSnapshot.NotFound") ==
+	    NULL) {
+		log_warnx("snapshot %s not deleted: %s", id, a->err);
+		return -1;
+	}
+	log_info("deleted snapshot %s", id);
+	return 0;
+}
+
+/*
+ * A record left by an earlier attempt: delete every snapshot tagged with
+ * this job (those it recorded and any it created before it could).
+ */
+static int
+aws_leftovers(struct aws *a)
+{
+	xmlNode *set;
+	xmlDoc *doc;
+	char *p, id[64];
+	int rc, bad = 0;
+
+	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	log_info("%s left by an earlier attempt: deleting its snapshots",
+	    AWS_RECORD);
+	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK)
+		return rc;
+	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
+	    a->ctx->id);
+	rc = aws_ec2(a, "DescribeSnapshots", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "snapshotSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		aws_xs(it, "snapshotId", id, sizeof(id));
+		if (id[0] != '\0' && aws_snap_delete(a, id) != 0)
+			bad = 1;
+	}
+	xmlFreeDoc(doc);
+	if (bad) {
+		snprintf(a->err, sizeof(a->err), "an earlier attempt's snapshots "
+		    "could not all be deleted");
+		return HS_EXIT_TEMPORARY;
+	}
+	unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+	return HS_EXIT_OK;
+}
+
+static int
+aws_snap_create(struct aws *a)
+{
+	char *id = awsreq_urlencode(a->ctx->id), *p;
+	xmlNode *set;
+	xmlDoc *doc;
+	int rc;
+
+	aws_record_write(a, false);	/* before: a crash finds it */
+	p = xasprintf("InstanceSpecification.InstanceId=%s&"
+	    "TagSpecification.1.ResourceType=snapshot&"
+	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s&"
+	    "Description=hyperspool%%20job%%20%s", a->in.id, AWS_TAG, id, id);
+	free(id);
+	rc = aws_ec2(a, "CreateSnapshots", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "snapshotSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		char sid[64], vol[64];
+
+		aws_xs(it, "snapshotId", sid, sizeof(sid));
+		aws_xs(it, "volumeId", vol, sizeof(vol));
+		for (size_t i = 0; i < a->in.nvols; i++)
+			if (strcmp(a->in.vols[i].vol, vol) == 0)
+				snprintf(a->in.vols[i].snap,
+				    sizeof(a->in.vols[i].snap), "%s", sid);
+	}
+	xmlFreeDoc(doc);
+	aws_record_write(a, true);
+	for (size_t i = 0; i < a->in.nvols; i++)
+		if (a->in.vols[i].snap[0] == '\0') {
+			snprintf(a->err, sizeof(a->err), "CreateSnapshots made no "
+			    "snapshot of %s (%s)", a->in.vols[i].vol,
+			    a->in.vols[i].dev);
+			return HS_EXIT_TEMPORARY;
+		}
+	log_info("created %zu snapshot%s of %s", a->in.nvols,
+	    a->in.nvols == 1 ? "" : "s", a->in.id);
+	return HS_EXIT_OK;
+}
+
+static void
+aws_sleep(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Wait for every snapshot to be completed. */
+static int
+aws_snap_wait(struct aws *a)
+{
+	double every = conf_num("exportd.aws_poll_interval", 5);
+	int64_t end = util_mono_ms() +
+	    (int64_t)(conf_num("exportd.aws_snapshot_timeout", 3600) * 1000);
+	char *p = NULL;
+
+	for (size_t i = 0; i < a->in.nvols; i++) {
+		char *q = xasprintf("%s%sSnapshotId.%zu=%s", p ? p : "",
+		    p ? "&" : "", i + 1, a->in.vols[i].snap);
+
+		free(p);
+		p = q;
+	}
+	for (;;) {
+		size_t done = 0;
+		xmlNode *set;
+		xmlDoc *doc;
+		int rc;
+
+		if ((rc = aws_ec2(a, "DescribeSnapshots", p, &doc)) != HS_EXIT_OK) {
+			free(p);
+			return rc;
+		}
+		set = aws_x(xmlDocGetRootElement(doc), "snapshotSet");
+		for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+			char st[32], sid[64];
+
+			aws_xs(it, "status", st, sizeof(st));
+			aws_xs(it, "snapshotId", sid, sizeof(sid));
+			if (strcmp(st, "completed") == 0)
+				done++;
+			else if (strcmp(st, "error") == 0) {
+				snprintf(a->err, sizeof(a->err), "snapshot %s of "
+				    "%s failed (status error)", sid, a->in.id);
+				xmlFreeDoc(doc);
+				free(p);
+				return HS_EXIT_PERMANENT;
+			}
+		}
+		xmlFreeDoc(doc);
+		if (done == a->in.nvols)
+			break;
+		if (util_mono_ms() > end) {
+			snprintf(a->err, sizeof(a->err), "the snapshots of %s were "
+			    "not completed within exportd.aws_snapshot_timeout",
+			    a->in.id);
+			free(p);
+			return HS_EXIT_TEMPORARY;
+		}
+		aws_sleep(every);
+	}
+	free(p);
+	return HS_EXIT_OK;
+}
+
+/* Delete this job's snapshots (unless kept); the record goes with them. */
+static void
+aws_snap_release(struct aws *a)
+{
+	int bad = 0;
+
+	if (a->ctx == NULL || a->ctx->inspect)
+		return;
+	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
+		for (size_t i = 0; i < a->in.nvols; i++)
+			if (a->in.vols[i].snap[0] != '\0')
+				log_info("keeping snapshot %s (source.keep_snapshots)",
+				    a->in.vols[i].snap);
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+		return;
+	}
+	for (size_t i = 0; i < a->in.nvols; i++)
+		if (a->in.vols[i].snap[0] != '\0' &&
+		    aws_snap_delete(a, a->in.vols[i].snap) != 0)
+			bad = 1;
+	if (!bad)
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+}
+
+/* ---- EBS direct APIs: the blocks -------------------------------------- */
+
+struct aws_block {
+	long		 index;
+	char		*token;
+};
+
+struct aws_read {
+	struct aws	*a;
+	const char	*snap;
+	struct aws_block *b;
+	size_t		 nb, next;	/* next: first not yet started */
+	uint64_t	 block_size, vol_bytes;
+	int		 fd;
+};
+
+/* ListSnapshotBlocks, every page: the blocks that hold data. */
+static int
+aws_blocks_list(struct aws_read *rd)
+{
+	struct aws *a = rd->a;
+	struct awsreq_resp r = { 0 };
+	char *page = NULL;
+	int rc;
+
+	do {
+		char *enc = page ? awsreq_urlencode(page) : NULL;
+		char *url = xasprintf("%s/snapshots/%s/blocks?maxResults=10000%s%s",
+		    a->ebs, rd->snap, enc ? "&pageToken=" : "", enc ? enc : "");
+		cJSON *doc, *it, *next;
+
+		free(enc);
+		free(page);
+		page = NULL;
+		awsreq_resp_reset(&r, AWS_XML_MAX);
+		rc = awsreq_do(&a->conn, "ebs", url, NULL, &r, a->err,
+		    sizeof(a->err));
+		free(url);
+		if (rc != HS_EXIT_OK)
+			break;
+		if ((doc = cJSON_ParseWithLength(r.body, r.len)) == NULL) {
+			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
+			    "the reply is not JSON", rd->snap);
+			rc = HS_EXIT_TEMPORARY;
+			break;
+		}
+		rd->block_size = (uint64_t)cJSON_GetNumberValue(
+		    cJSON_GetObjectItem(doc, "BlockSize"));
+		rd->vol_bytes = (uint64_t)cJSON_GetNumberValue(
+		    cJSON_GetObjectItem(doc, "VolumeSize")) << 30;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "Blocks")) {
+			const char *tok = cJSON_GetStringValue(
+			    cJSON_GetObjectItem(it, "BlockToken"));
+			double idx = cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(it, "BlockIndex"));
+
+			if (tok == NULL || !(idx >= 0) || idx > 1e12)
+				continue;
+			rd->b = xrealloc(rd->b, (rd->nb + 1) * sizeof(*rd->b));
+			rd->b[rd->nb].index = (long)idx;
+			rd->b[rd->nb++].token = xstrdup(tok);
+		}
+		next = cJSON_GetObjectItem(doc, "NextToken");
+		if (cJSON_IsString(next) && next->valuestring[0] != '\0')
+			page = xstrdup(next->valuestring);
+		if (page != NULL && rd->block_size > 0 &&
+		    rd->nb > rd->vol_bytes / rd->block_size) {
+			/* more blocks than the volume holds: a loop */
+			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
+			    "more blocks listed than the volume holds", rd->snap);
+			rc = HS_EXIT_PERMANENT;
+			cJSON_Delete(doc);
+			break;
+		}
+		cJSON_Delete(doc);
+	} while (page != NULL);
+	free(page);
+	awsreq_resp_free(&r);
+	if (rc == HS_EXIT_OK && (rd->block_size == 0 || rd->block_size >
+	    AWS_BLOCK_MAX || rd->vol_bytes == 0)) {
+		snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: block "
+		    "size %llu, volume %llu bytes: not usable", rd->snap,
+		    (unsigned long long)rd->block_size,
+		    (unsigned long long)rd->vol_bytes);
+		rc = HS_EXIT_PERMANENT;
+	}
+	/* a block outside the volume would grow the file past its size */
+	for (size_t i = 0; rc == HS_EXIT_OK && i < rd->nb; i++)
+		if ((uint64_t)rd->b[i].index >= rd->vol_bytes / rd->block_size) {
+			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
+			    "block %ld lies beyond the volume's %llu bytes",
+			    rd->snap, rd->b[i].index,
+			    (unsigned long long)rd->vol_bytes);
+			rc = HS_EXIT_PERMANENT;
+		}
+	return rc;
+}
+
+/* One transfer slot of the parallel read. */
+struct aws_slot {
+	CURL		*e;
+	struct awsreq_resp r;
+	char		 errbuf[CURL_ERROR_SIZE];
+	char		*url;
+	size_t		 bi;		/* index into rd->b */
+	int		 fails;
+	int64_t		 wake_ms;	/* not before (backoff) */
+	bool		 busy, waiting;
+};
+
+/* The block's data matches its x-amz-Checksum (SHA256, base64)? */
+static bool
+aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
+    char *why, size_t whylen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], want[64];
+	unsigned int n = 0;
+	int wn;
+
+	if (r->len != rd->block_size) {
+		snprintf(why, whylen, "%zu bytes, not %llu", r->len,
+		    (unsigned long long)rd->block_size);
+		return false;
+	}
+	if (strcasecmp(r->algo, "SHA256") != 0) {
+		snprintf(why, whylen, "checksum algorithm '%.20s', not SHA256",
+		    r->algo);
+		return false;
+	}
+	wn = EVP_DecodeBlock(want, (const unsigned char *)r->checksum,
+	    (int)strlen(r->checksum));
+	EVP_Digest(r->body, r->len, md, &n, EVP_sha256(), NULL);
+	/* EVP_DecodeBlock counts the '=' padding as zero bytes */
+	if (wn < (int)n || memcmp(md, want, n) != 0) {
+		snprintf(why, whylen, "checksum mismatch (x-amz-Checksum %.64s)",
+		    r->checksum);
+		return false;
+	}
+	return true;
+}
+
+static int
+aws_slot_start(struct aws_read *rd, CURLM *m, struct aws_slot *s, size_t bi)
+{
+	struct aws *a = rd->a;
+	char *tok = awsreq_urlencode(rd->b[bi].token);
+
+	free(s->url);
+	s->url = xasprintf("%s/snapshots/%s/blocks/%ld?blockToken=%s", a->ebs,
+	    rd->snap, rd->b[bi].index, tok);
+	free(tok);
+	awsreq_resp_reset(&s->r, AWS_BLOCK_MAX + 1);
+	s->errbuf[0] = '\0';
+	s->bi = bi;
+	if ((s->e = awsreq_easy(&a->conn, "ebs", s->url, a->hdrs, &s->r,
+	    s->errbuf)) == NULL || curl_multi_add_handle(m, s->e) != CURLM_OK) {
+		snprintf(a->err, sizeof(a->err), "cannot set up a block read");
+		return HS_EXIT_TEMPORARY;
+	}
+	s->busy = true;
+	s->waiting = false;
+	return HS_EXIT_OK;
+}
+
+/* A finished transfer: written, to be retried, or the end of the job. */
+static int
+aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
+{
+	struct aws *a = rd->a;
+	const struct aws_block *b = &rd->b[s->bi];
+	char why[256];
+	long st = 0;
+
+	curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &st);
+	curl_multi_remove_handle(m, s->e);
+	curl_easy_cleanup(s->e);
+	s->e = NULL;
+	s->busy = false;
+	if (cc == CURLE_OK && st == 200) {
+		if (!aws_block_ok(rd, &s->r, why, sizeof(why))) {
+			snprintf(a->err, sizeof(a->err), "block %ld of %s: %s; "
+			    "nothing of it was written", b->index, rd->snap, why);
+			return HS_EXIT_PERMANENT;
+		}
+		if (util_pwrite_all(rd->fd, s->r.body, s->r.len,
+		    (off_t)((uint64_t)b->index * rd->block_size)) != 0) {
+			a->ctx->nospace = util_errno_nospace(errno);
+			snprintf(a->err, sizeof(a->err), "writing block %ld of %s: "
+			    "%s", b->index, rd->snap, strerror(errno));
+			return HS_EXIT_TEMPORARY;
+		}
+		progress_add(&a->ctx->pg, s->r.len);
+		s->fails = 0;
+		return HS_EXIT_OK;
+	}
+	if (cc == CURLE_PEER_FAILED_VERIFICATION) {
+		snprintf(a->err, sizeof(a->err), "TLS verification failed for %s",
+		    a->ebs);
+		return HS_EXIT_PERMANENT;
+	}
+	if (cc == CURLE_OK && st != 429 && st < 500) {
+		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
+		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
+		    s->r.body ? ": " : "", s->r.body ? s->r.body : "");
+		return HS_EXIT_PERMANENT;
+	}
+	if (++s->fails >= a->conn.retries) {
+		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
+		    "%s (gave up after %d attempts)", rd->snap, b->index,
+		    cc != CURLE_OK ? curl_easy_strerror(cc) : "throttled or "
+		    "server error", s->fails);
+		return HS_EXIT_TEMPORARY;
+	}
+	log_info("GetSnapshotBlock %s block %ld: %s %ld; retrying", rd->snap,
+	    b->index, cc != CURLE_OK ? curl_easy_strerror(cc) : "HTTP", st);
+	s->waiting = true;
+	s->wake_ms = util_mono_ms() + (int64_t)(a->conn.retry_delay * 1000 *
+	    (1 << (s->fails - 1 < 5 ? s->fails - 1 : 5)));
+	if (s->r.retry_after >= 0 && s->r.retry_after < 60)
+		s->wake_ms = util_mono_ms() + s->r.retry_after * 1000;
+	return HS_EXIT_OK;
+}
+
+/* Every block of rd read in parallel into rd->fd. */
+static int
+aws_blocks_read(struct aws_read *rd)
+{
+	int n = (int)conf_int("exportd.aws_connections", 8), running = 0;
+	struct aws_slot *slot;
+	CURLM *m = curl_multi_init();
+	int rc = HS_EXIT_OK;
+
+	if (n < 1)
+		n = 1;
+	slot = xcalloc((size_t)n, sizeof(*slot));
+	for (;;) {
+		bool any = false;
+		CURLMsg *msg;
+		int left;
+
+		for (int i = 0; i < n && rc == HS_EXIT_OK; i++) {
+			struct aws_slot *s = &slot[i];
+
+			if (s->waiting && util_mono_ms() >= s->wake_ms)
+				rc = aws_slot_start(rd, m, s, s->bi);
+			else if (!s->busy && !s->waiting && rd->next < rd->nb)
+				rc = aws_slot_start(rd, m, s, rd->next++);
+			any = any || s->busy || s->waiting;
+		}
+		if (rc != HS_EXIT_OK || !any)
+			break;
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			/* msg dies with its handle: take what it says first */
+			CURL *done = msg->easy_handle;
+			CURLcode cc = msg->data.result;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (int i = 0; i < n; i++)
+				if (slot[i].e == done) {
+					int r2 = aws_slot_done(rd, m, &slot[i], cc);
+
+					if (rc == HS_EXIT_OK)
+						rc = r2;
+					break;
+				}
+		}
+		if (rc != HS_EXIT_OK)
+			break;
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		if (slot[i].e != NULL) {
+			curl_multi_remove_handle(m, slot[i].e);
+			curl_easy_cleanup(slot[i].e);
+		}
+		awsreq_resp_free(&slot[i].r);
+		free(slot[i].url);
+	}
+	free(slot);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
+/* Snapshot k into data/ID/diskK.raw, described as the VM's disk k. */
+static int
+aws_disk(struct aws *a, size_t k)
+{
+	struct aws_read rd = { .a = a, .snap = a->in.vols[k].snap, .fd = -1 };
+	struct export_ctx *ctx = a->ctx;
+	char name[32];
+	int rc;
+
+	snprintf(name, sizeof(name), "disk%zu.raw", k);
+	if ((rc = aws_blocks_list(&rd)) != HS_EXIT_OK)
+		goto out;
+	log_info("%s (%s, %s): %zu blocks of data in %llu bytes", rd.snap,
+	    a->in.vols[k].vol, a->in.vols[k].dev, rd.nb,
+	    (unsigned long long)rd.vol_bytes);
+	if ((rc = export_space_check(ctx, name, rd.nb * rd.block_size)) != 0)
+		goto out;
+	rd.fd = openat(ctx->datafd, name, O_RDWR | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (rd.fd < 0 || ftruncate(rd.fd, (off_t)rd.vol_bytes) != 0) {
+		snprintf(a->err, sizeof(a->err), "%s: %s", name, strerror(errno));
+		rc = HS_EXIT_TEMPORARY;
+		goto out;
+	}
+	ctx->pg.total += rd.nb * rd.block_size;
+	if ((rc = aws_blocks_read(&rd)) != HS_EXIT_OK)
+		goto out;
+	if (fsync(rd.fd) != 0) {
+		snprintf(a->err, sizeof(a->err), "%s: %s", name, strerror(errno));
+		rc = HS_EXIT_TEMPORARY;
+	}
+out:
+	if (rd.fd >= 0)
+		close(rd.fd);
+	for (size_t i = 0; i < rd.nb; i++)
+		free(rd.b[i].token);
+	free(rd.b);
+	if (rc == HS_EXIT_OK) {
+		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+
+		d->file = xstrdup(name);
+		d->format = xstrdup("raw");
+		d->boot_order = (int)k;
+		return disk_landed(ctx, d);
+	}
+	if (rd.fd >= 0 || rc == HS_EXIT_PERMANENT)
+		unlinkat(ctx->datafd, name, 0);	/* never a partial disk */
+	return rc;
+}
+
+/* ---- mode export: the instance as an AMI, exported to S3 -------------- */
+
+/* The S3 object's URL (path style at exportd.aws_s3_endpoint). */
+static char *
+aws_s3_url(struct aws *a, const char *bucket, const char *key)
+{
+	char *ep = aws_endpoint("exportd.aws_s3_endpoint", AWS_S3_DEFAULT,
+	    a->region), *k = xmalloc(strlen(key) * 3 + 1), *o = k, *url;
+
+	/* RFC 3986 unreserved characters and '/' kept, as S3 signs paths */
+	for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= '0' && *c <= '9') || strchr("-._~/", *c) != NULL)
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	*o = '\0';
+	url = xasprintf("%s/%s/%s", ep, bucket, k);
+	free(k);
+	free(ep);
+	return url;
+}
+
+static void
+aws_s3_delete(struct aws *a, const char *bucket, const char *key)
+{
+	struct awsreq_resp r = { 0 };
+	char *url = aws_s3_url(a, bucket, key);
+
+	awsreq_resp_reset(&r, AWS_XML_MAX);
+	if (awsreq_method(&a->conn, "s3", "DELETE", url, NULL, &r, a->err,
+	    sizeof(a->err)) != HS_EXIT_OK)
+		log_warnx("s3://%s/%s not deleted: %s", bucket, key, a->err);
+	else
+		log_info("deleted s3://%s/%s", bucket, key);
+	awsreq_resp_free(&r);
+	free(url);
+}
+
+/* The image's snapshots, from a DescribeImages item. */
+static void
+aws_image_snaps(struct aws *a, xmlNode *it)
+{
+	xmlNode *set = aws_x(it, "blockDeviceMapping");
+
+	a->nisnaps = 0;
+	for (xmlNode *b = set ? set->children : NULL; b != NULL &&
+	    a->nisnaps < VM_MAX_DISKS; b = b->next) {
+		aws_xs(aws_x(b, "ebs"), "snapshotId", a->isnaps[a->nisnaps],
+		    sizeof(a->isnaps[0]));
+		if (a->isnaps[a->nisnaps][0] != '\0')
+			a->nisnaps++;
+	}
+}
+
+/* Deregister the image, then delete its snapshots; -1 if any stayed. */
+static int
+aws_image_delete(struct aws *a)
+{
+	char *p = xasprintf("ImageId=%s", a->image);
+	xmlDoc *doc;
+	int rc = aws_ec2(a, "DeregisterImage", p, &doc), bad = 0;
+
+	free(p);
+	xmlFreeDoc(doc);
+	if (rc != HS_EXIT_OK && strstr(a->err, "InvalidAMIID") == NULL) {
+		log_warnx("image %s not deregistered: %s", a->image, a->err);
+		return -1;
+	}
+	log_info("deregistered image %s", a->image);
+	for (size_t i = 0; i < a->nisnaps; i++)
+		if (aws_snap_delete(a, a->isnaps[i]) != 0)
+			bad = 1;
+	return bad ? -1 : 0;
+}
+
+/*
+ * An earlier export attempt's leftovers: the S3 object it recorded, and
+ * every image tagged with the job (deregistered, its snapshots deleted).
+ */
+static int
+aws_exp_leftovers(struct aws *a)
+{
+	char *text = NULL, *p;
+	size_t len;
+	cJSON *rec;
+	xmlNode *set;
+	xmlDoc *doc;
+	int rc, bad = 0;
+
+	if (util_read_file_at(a->ctx->datafd, AWS_RECORD, 65536, &text,
+	    &len) == 0 && (rec = cJSON_ParseWithLength(text, len)) != NULL) {
+		const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
+		    "bucket")), *k = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
+		    "key"));
+
+		if (b != NULL && k != NULL)
+			aws_s3_delete(a, b, k);
+		cJSON_Delete(rec);
+	}
+	free(text);
+	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
+	    a->ctx->id);
+	rc = aws_ec2(a, "DescribeImages", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "imagesSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		aws_xs(it, "imageId", a->image, sizeof(a->image));
+		aws_image_snaps(a, it);
+		if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+			bad = 1;
+	}
+	xmlFreeDoc(doc);
+	a->image[0] = '\0';
+	a->nisnaps = 0;
+	if (bad) {
+		snprintf(a->err, sizeof(a->err), "an earlier attempt's image could "
+		    "not be deleted");
+		return HS_EXIT_TEMPORARY;
+	}
+	return HS_EXIT_OK;
+}
+
+/* Poll action (params) until the item's field is want; fail on a bad one. */
+static int
+aws_poll(struct aws *a, const char *action, const char *params,
+    const char *set_name, const char *field, const char *want,
+    const char *const *bad, xmlNode **item, xmlDoc **docp)
+{
+	double every = conf_num("exportd.aws_poll_interval", 5);
+	int64_t end = util_mono_ms() +
+	    (int64_t)(conf_num("exportd.aws_snapshot_timeout", 3600) * 1000);
+
+	for (;;) {
+		xmlNode *it;
+		xmlDoc *doc;
+		char st[64];
+		int rc;
+
+		if ((rc = aws_ec2(a, action, params, &doc)) != HS_EXIT_OK)
+			return rc;
+		it = aws_x(aws_x(xmlDocGetRootElement(doc), set_name), "item");
+		aws_xs(it, field, st, sizeof(st));
+		if (strcmp(st, want) == 0) {
+			*item = it;
+			*docp = doc;
+			return HS_EXIT_OK;
+		}
+		for (int i = 0; bad[i] != NULL; i++)
+			if (strcmp(st, bad[i]) == 0) {
+				char msg[256];
+
+				aws_xs(it, "statusMessage", msg, sizeof(msg));
+				snprintf(a->err, sizeof(a->err), "%s: %s%s%s", action,
+				    st, msg[0] ? ": " : "", msg);
+				xmlFreeDoc(doc);
+				return HS_EXIT_PERMANENT;
+			}
+		xmlFreeDoc(doc);
+		if (util_mono_ms() > end) {
+			snprintf(a->err, sizeof(a->err), "%s: still '%s' after "
+			    "exportd.aws_snapshot_timeout", action, st);
+			return HS_EXIT_TEMPORARY;
+		}
+		aws_sleep(every);
+	}
+}
+
+static int
+aws_exp_image(struct aws *a)
+{
+	static const char *const bad[] = { "failed", "invalid", "error",
+	    "deregistered", NULL };
+	char *id = awsreq_urlencode(a->ctx->id), *p;
+	xmlNode *it;
+	xmlDoc *doc;
+	int rc;
+
+	p = xasprintf("InstanceId=%s&Name=hyperspool-%s&NoReboot=true&"
+	    "TagSpecification.1.ResourceType=image&"
+	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s&"
+	    "TagSpecification.2.ResourceType=snapshot&"
+	    "TagSpecification.2.Tag.1.Key=%s&TagSpecification.2.Tag.1.Value=%s",
+	    a->in.id, id, AWS_TAG, id, AWS_TAG, id);
+	free(id);
+	rc = aws_ec2(a, "CreateImage", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_xs(xmlDocGetRootElement(doc), "imageId", a->image, sizeof(a->image));
+	xmlFreeDoc(doc);
+	if (a->image[0] == '\0') {
+		snprintf(a->err, sizeof(a->err), "CreateImage gave no image ID");
+		return HS_EXIT_TEMPORARY;
+	}
+	aws_record_write(a, true);
+	log_info("created image %s of %s", a->image, a->in.id);
+	p = xasprintf("ImageId.1=%s", a->image);
+	rc = aws_poll(a, "DescribeImages", p, "imagesSet", "imageState",
+	    "available", bad, &it, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_image_snaps(a, it);
+	xmlFreeDoc(doc);
+	return HS_EXIT_OK;
+}
+
+static int
+aws_exp_task(struct aws *a)
+{
+	static const char *const bad[] = { "deleting", "deleted", NULL };
+	const char *bucket = job_get_str(a->ctx->src, "bucket");
+	const char *prefix = job_get_str(a->ctx->src, "prefix");
+	char *eb, *ep, *er, *p;
+	xmlNode *it;
+	xmlDoc *doc;
+	int rc;
+
+	if (prefix == NULL)
+		prefix = "hyperspool/";
+	eb = awsreq_urlencode(bucket);
+	ep = awsreq_urlencode(prefix);
+	er = awsreq_urlencode(conf_str("exportd.aws_export_role", "vmimport"));
+	p = xasprintf("DiskImageFormat=RAW&ImageId=%s&RoleName=%s&"
+	    "S3ExportLocation.S3Bucket=%s&S3ExportLocation.S3Prefix=%s",
+	    a->image, er, eb, ep);
+	free(eb);
+	free(ep);
+	free(er);
+	rc = aws_ec2(a, "ExportImage", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_xs(xmlDocGetRootElement(doc), "exportImageTaskId", a->task,
+	    sizeof(a->task));
+	xmlFreeDoc(doc);
+	if (a->task[0] == '\0') {
+		snprintf(a->err, sizeof(a->err), "ExportImage gave no task ID");
+		return HS_EXIT_TEMPORARY;
+	}
+	/* VM Import/Export names the object PREFIX + task ID + .raw */
+	snprintf(a->key, sizeof(a->key), "%s%s.raw", prefix, a->task);
+	aws_record_write(a, true);
+	log_info("export task %s: %s to s3://%s/%s", a->task, a->image, bucket,
+	    a->key);
+	p = xasprintf("ExportImageTaskId.1=%s", a->task);
+	rc = aws_poll(a, "DescribeExportImageTasks", p, "exportImageTaskSet",
+	    "status", "completed", bad, &it, &doc);
+	free(p);
+	if (rc == HS_EXIT_OK)
+		xmlFreeDoc(doc);
+	return rc;
+}
+
+/* The exported object, downloaded (signed, parallel ranges) and landed. */
+static int
+aws_exp_fetch(struct aws *a, const char *url)
+{
+	struct curl_slist *h = curl_slist_append(NULL,
+	    "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	struct fetch_opts o;
+	char *sig = xasprintf("aws:amz:%s:s3", a->region);
+	int rc;
+
+	if (a->hdrs != NULL)
+		h = curl_slist_append(h, a->hdrs->data);
+	http_opts_tuning(&o, &a->tls);
+	o.url = url;
+	o.aws_sigv4 = sig;
+	o.username = a->conn.access_key;
+	o.password = a->conn.secret;
+	o.headers = h;
+	rc = http_land(a->ctx, &o, "disk0.raw", "raw");
+	curl_slist_free_all(h);
+	free(sig);
+	return rc;
+}
+
+static int
+aws_export(struct aws *a)
+{
+	const char *bucket = job_get_str(a->ctx->src, "bucket");
+	char *probe = aws_s3_url(a, bucket, "x");
+	int rc;
+
+	if (cred_check_url(&a->c, probe, a->err, sizeof(a->err)) != 0) {
+		free(probe);
+		return export_fail(a->ctx, "%s", a->err);
+	}
+	free(probe);
+	if ((rc = aws_leftovers(a)) != HS_EXIT_OK) {
+		rc = aws_fail(a->ctx, a, rc);
+		return rc;
+	}
+	aws_record_write(a, false);	/* before: a crash finds it */
+	if ((rc = aws_exp_image(a)) != HS_EXIT_OK ||
+	    (rc = aws_exp_task(a)) != HS_EXIT_OK)
+		rc = aws_fail(a->ctx, a, rc);
+	else {
+		char *url = aws_s3_url(a, bucket, a->key);
+
+		rc = aws_exp_fetch(a, url);
+		free(url);
+	}
+	aws_exp_release(a);
+	return rc;
+}
+
+/* The export's AMI, its snapshots and the S3 object go, unless kept. */
+static void
+aws_exp_release(struct aws *a)
+{
+	int bad = 0;
+
+	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
+		log_info("keeping image %s and s3://%s/%s (source.keep_snapshots)",
+		    a->image, job_get_str(a->ctx->src, "bucket"), a->key);
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+		return;
+	}
+	if (a->key[0] != '\0')
+		aws_s3_delete(a, job_get_str(a->ctx->src, "bucket"), a->key);
+	if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+		bad = 1;
+	if (!bad)
+		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
+}
+
+/* ---- the provider ----------------------------------------------------- */
+
+/* The VM's hardware, from the instance and its type. */
+static void
+aws_describe_vm(struct aws *a)
+{
+	struct vmdesc *vm = &a->ctx->vm;
+
+	if (a->in.cpus > 0)
+		vm->cpus = a->in.cpus;
+	if (a->in.mem_mib > 0)
+		vm->memory_mib = a->in.mem_mib;
+	if (strncmp(a->in.boot, "uefi", 4) == 0) {
+		free(vm->firmware);
+		vm->firmware = xstrdup("uefi");
+	}
+	for (size_t i = 0; i < a->in.nmacs; i++) {
+		struct vm_nic *n = vmdesc_add_nic(vm);
+
+		if (n == NULL)
+			break;
+		snprintf(n->mac, sizeof(n->mac), "%s", a->in.macs[i]);
+	}
+	vm->nics_described = true;
+	/* the root device first */
+	for (size_t i = 1; i < a->in.nvols; i++)
+		if (strcmp(a->in.vols[i].dev, a->in.root) == 0) {
+			struct aws_vol t = a->in.vols[0];
+
+			a->in.vols[0] = a->in.vols[i];
+			a->in.vols[i] = t;
+		}
+}
+
+static int
+aws_fail(struct export_ctx *ctx, struct aws *a, int rc)
+{
+	if (rc == HS_EXIT_PERMANENT)
+		return export_fail(ctx, "%s", a->err);
+	return export_retry(ctx, "%s", a->err);
+}
+
+static int
+aws_run(struct export_ctx *ctx)
+{
+	const char *mode = job_get_str(ctx->src, "mode");
+	const char *region = job_get_str(ctx->src, "region");
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct aws a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ctx = ctx;
+	if (region == NULL)
+		region = conf_str("exportd.aws_region", "us-east-1");
+	if (aws_open(&a, job_get_str(ctx->src, "credential"), region, NULL,
+	    cJSON_IsNumber(uid) ? (long long)uid->valuedouble : -1) != 0) {
+		rc = export_fail(ctx, "%s", a.err);
+		goto out;
+	}
+	if ((rc = aws_describe_instance(&a, job_get_str(ctx->src,
+	    "instance_id"))) != HS_EXIT_OK) {
+		rc = aws_fail(ctx, &a, rc);
+		goto out;
+	}
+	if (a.in.nvols == 0) {
+		rc = export_fail(ctx, "instance %s has no EBS volume", a.in.id);
+		goto out;
+	}
+	aws_describe_vm(&a);
+	if (ctx->inspect) {
+		/* an exported image is one disk: the root volume's */
+		size_t n = mode != NULL && strcmp(mode, "export") == 0 ? 1 :
+		    a.in.nvols;
+
+		for (size_t i = 0; i < n; i++) {
+			struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+
+			d->file = xasprintf("disk%zu.raw", i);
+			d->format = xstrdup("raw");
+			d->boot_order = (int)i;
+		}
+		goto out;
+	}
+	if (mode != NULL && strcmp(mode, "export") == 0) {
+		rc = aws_export(&a);
+		goto out;
+	}
+	if ((rc = aws_leftovers(&a)) != HS_EXIT_OK ||
+	    (rc = aws_snap_create(&a)) != HS_EXIT_OK ||
+	    (rc = aws_snap_wait(&a)) != HS_EXIT_OK) {
+		rc = aws_fail(ctx, &a, rc);
+		goto release;
+	}
+	for (size_t k = 0; k < a.in.nvols && rc == HS_EXIT_OK; k++)
+		if ((rc = aws_disk(&a, k)) != HS_EXIT_OK && ctx->reason[0] == '\0')
+			rc = aws_fail(ctx, &a, rc);
+release:
+	aws_snap_release(&a);
+out:
+	aws_close(&a);
+	return rc;
+}
+
+/*
+ * Cancelled while it ran: the snapshots the attempt recorded (found by
+ * the job's tag, as after a crash) are deleted, unless kept.
+ */
+static int
+aws_release(struct export_ctx *ctx)
+{
+	const char *region = job_get_str(ctx->src, "region");
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct aws a;
+	int rc = HS_EXIT_OK;
+
+	if (faccessat(ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	if (cJSON_IsTrue(job_get(ctx->src, "keep_snapshots"))) {
+		log_info("cancelled: keeping its snapshots (tag %s=%s, "
+		    "source.keep_snapshots)", AWS_TAG, ctx->id);
+		unlinkat(ctx->datafd, AWS_RECORD, 0);
+		return HS_EXIT_OK;
+	}
+	memset(&a, 0, sizeof(a));
+	a.ctx = ctx;
+	if (region == NULL)
+		region = conf_str("exportd.aws_region", "us-east-1");
+	if (aws_open(&a, job_get_str(ctx->src, "credential"), region, NULL,
+	    cJSON_IsNumber(uid) ? (long long)uid->valuedouble : -1) != 0 ||
+	    (rc = aws_leftovers(&a)) != HS_EXIT_OK) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "cancelled: its "
+		    "snapshots (tag %s=%s) were not deleted: %.900s", AWS_TAG, ctx->id,
+		    a.err);
+		rc = HS_EXIT_TEMPORARY;
+	}
+	aws_close(&a);
+	return rc;
+}
+
+/* ---- asked directly: hyperspool vms / check-provider ----------------- */
+
+static int
+aws_ask_open(struct provider_ask *q, struct aws *a)
+{
+	struct cred c;
+	const char *r;
+	char region[64];
+
+	memset(a, 0, sizeof(*a));
+	if (cred_load(q->credential, &c, q->err, sizeof(q->err)) != 0)
+		return -1;
+	r = cred_get(&c, "region");
+	snprintf(region, sizeof(region), "%s", r ? r :
+	    conf_str("exportd.aws_region", "us-east-1"));
+	cred_free(&c);
+	if (aws_open(a, q->credential, region, q->server, -1) != 0) {
+		snprintf(q->err, sizeof(q->err), "%s", a->err);
+		aws_close(a);
+		return -1;
+	}
+	return 0;
+}
+
+struct aws_list {
+	struct aws	*a;
+	cJSON		*arr;
+};
+
+static void
+aws_list_one(struct aws_inst *in, void *arg)
+{
+	struct aws_list *l = arg;
+	cJSON *o = cJSON_CreateObject();
+
+	aws_inst_type(l->a, in);
+	cJSON_AddStringToObject(o, "name", in->name);
+	cJSON_AddStringToObject(o, "power_state", in->state);
+	cJSON_AddNumberToObject(o, "cpus", in->cpus);
+	cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
+	cJSON_AddNumberToObject(o, "disk_bytes", 0);	/* not asked */
+	cJSON_AddStringToObject(o, "path", l->a->region);
+	cJSON_AddStringToObject(o, "instance_id", in->id);
+	cJSON_AddStringToObject(o, "instance_type", in->type);
+	cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
+	cJSON_AddItemToArray(l->arr, o);
+}
+
+static int
+aws_vms(struct provider_ask *q, cJSON *arr)
+{
+	struct aws a;
+	struct aws_list l = { &a, arr };
+	xmlDoc *doc;
+	int rc;
+
+	if (aws_ask_open(q, &a) != 0)
+		return -1;
+	if ((rc = aws_ec2(&a, "DescribeInstances", "", &doc)) == HS_EXIT_OK) {
+		aws_inst_each(doc, aws_list_one, &l);
+		xmlFreeDoc(doc);
+	} else
+		snprintf(q->err, sizeof(q->err), "%s", a.err);
+	aws_close(&a);
+	return rc == HS_EXIT_OK ? 0 : -1;
+}
+
+static int
+aws_check(struct provider_ask *q, cJSON *o)
+{
+	struct aws a;
+	xmlNode *set;
+	xmlDoc *doc;
+	char line[1024];
+	int n = 0;
+
+	if (aws_ask_open(q, &a) != 0)
+		return -1;
+	if (aws_ec2(&a, "DescribeRegions", "", &doc) != HS_EXIT_OK) {
+		snprintf(q->err, sizeof(q->err), "%s", a.err);
+		aws_close(&a);
+		return -1;
+	}
+	set = aws_x(xmlDocGetRootElement(doc), "regionInfo");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next)
+		n++;
+	xmlFreeDoc(doc);
+	snprintf(line, sizeof(line), "EC2 at %s answered DescribeRegions (%d "
+	    "region%s): credential '%s' accepted (signed for %s), TLS %s",
+	    a.ec2, n, n == 1 ? "" : "s", a.c.name, a.region,
+	    a.conn.thumbprint ? "pinned by thumbprint" : a.conn.ca.data ?
+	    "verified with the CA file" : "verified with the system CAs");
+	cJSON_AddStringToObject(o, "provider", "aws");
+	cJSON_AddStringToObject(o, "server", a.ec2 + 8);
+	cJSON_AddStringToObject(o, "credential", a.c.name);
+	cJSON_AddBoolToObject(o, "ok", true);
+	cJSON_AddStringToObject(o, "summary", line);
+	aws_close(&a);
+	return 0;
+}
+
+const struct provider provider_aws = {
+	.type = "aws", .run = aws_run, .vms = aws_vms, .check = aws_check,
+	.release = aws_release,
+};

@@ -1,0 +1,536 @@
+#!/usr/bin/env python3
+# fakeaws.py - A FAKE of Amazon EC2 (Query API, the few actions hyperspool's
+# "aws" provider uses) and of the EBS direct APIs (ListSnapshotBlocks,
+# GetSnapshotBlock), for tests/bats/aws.bats. No emulator of the EBS direct
+# APIs exists (moto and LocalStack's free edition have none), so this plays
+# both services on one loopback TLS port, standard library only.
+#
+# It checks what it receives, so the test can fail: every request must
+# carry an AWS4-HMAC-SHA256 Authorization header whose signature is right
+# for the configured secret (recomputed here: canonical request, string to
+# sign, HMAC chain), an x-amz-date of the credential's day, the service
+# matching the path (ec2 for POST /, ebs for /snapshots/), and the session
+# token when one is configured; otherwise 403 (AuthFailure /
+# SignatureDoesNotMatch). Unsigned GET /fake/state tells the test what
+# exists (snapshots, deleted ones, counters).
+#
+# Usage: fakeaws.py CONF.json - CONF: cert, key, portfile, access_key,
+#   secret, token (optional), instances: [{id, type, name, state, macs,
+#   boot_mode, volumes: [{id, device, file, size_gib}]}], types: {type:
+#   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
+#   503), corrupt_block (index whose checksum is wrong), bogus_block (an
+#   index listed beyond the volume), ec2_throttle_every (every Nth EC2
+#   call gets 503 RequestLimitExceeded), pending_polls
+#   (DescribeSnapshots answers "pending" that many times). Unsigned
+#   GET /fake/set?KEY=N changes one of those while it runs.
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import ssl
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CONF = json.load(open(sys.argv[1]))
+BLOCK = 512 * 1024
+NS = 'http://ec2.amazonaws.com/doc/2016-11-15/'
+LOCK = threading.Lock()
+STATE = {'snapshots': {}, 'deleted': [], 'created': 0, 'block_gets': 0,
+         'throttled': 0, 'refused': [], 'polls': 0, 'requests': 0,
+         'images': {}, 'deregistered': [], 'tasks': {}, 'objects': {},
+         'objects_deleted': [], 's3_gets': 0}
+
+
+def enc(s):
+    return urllib.parse.quote(s, safe='-_.~')
+
+
+def sigv4_problem(h, method, raw_path, body):
+    auth = h.get('Authorization', '')
+    m = re.fullmatch(r'AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/'
+                     r'([^/]+)/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?'
+                     r'Signature=([0-9a-f]{64})', auth)
+    if not m:
+        return 'no AWS4-HMAC-SHA256 Authorization header'
+    akid, day, region, service, signed, sig = m.groups()
+    if akid != CONF['access_key']:
+        return 'unknown access key'
+    date = h.get('x-amz-date', '')
+    if not re.fullmatch(r'\d{8}T\d{6}Z', date) or date[:8] != day:
+        return 'x-amz-date missing or not the credential day'
+    if raw_path.startswith('/snapshots/'):
+        want_service = 'ebs'
+    elif method == 'POST' and raw_path == '/':
+        want_service = 'ec2'
+    else:
+        want_service = 's3'
+    if service != want_service:
+        return 'signed for service %s, not %s' % (service, want_service)
+    names = signed.split(';')
+    if 'host' not in names or 'x-amz-date' not in names:
+        return 'host and x-amz-date must be signed'
+    if 'token' in CONF and (h.get('x-amz-security-token') != CONF['token'] or
+                            'x-amz-security-token' not in names):
+        return 'session token missing, wrong or unsigned'
+    path, _, query = raw_path.partition('?')
+    q = sorted((enc(urllib.parse.unquote_plus(k)),
+                enc(urllib.parse.unquote_plus(v)))
+               for k, _, v in (p.partition('=') for p in query.split('&') if p))
+    canon = '\n'.join([
+        method, path, '&'.join('%s=%s' % kv for kv in q),
+        ''.join('%s:%s\n' % (n, ' '.join(str(h.get(n, '')).split()))
+                for n in names),
+        signed,
+        h.get('x-amz-content-sha256') or hashlib.sha256(body).hexdigest()])
+    scope = '%s/%s/%s/aws4_request' % (day, region, service)
+    sts = '\n'.join(['AWS4-HMAC-SHA256', date, scope,
+                     hashlib.sha256(canon.encode()).hexdigest()])
+    k = ('AWS4' + CONF['secret']).encode()
+    for part in (day, region, service, 'aws4_request'):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    if hmac.new(k, sts.encode(), hashlib.sha256).hexdigest() != sig:
+        return 'SignatureDoesNotMatch'
+    return None
+
+
+def instance(iid):
+    for i in CONF['instances']:
+        if i['id'] == iid:
+            return i
+    return None
+
+
+def instance_xml(i):
+    vols = ''.join(
+        '<item><deviceName>%s</deviceName><ebs><volumeId>%s</volumeId>'
+        '<status>attached</status></ebs></item>' % (v['device'], v['id'])
+        for v in i['volumes'])
+    enis = ''.join(
+        '<item><networkInterfaceId>eni-%d</networkInterfaceId>'
+        '<macAddress>%s</macAddress><attachment><deviceIndex>%d'
+        '</deviceIndex></attachment></item>' % (n, mac, n)
+        for n, mac in enumerate(i['macs']))
+    return ('<item><instanceId>%s</instanceId><instanceType>%s</instanceType>'
+            '<instanceState><code>16</code><name>%s</name></instanceState>'
+            '<rootDeviceName>%s</rootDeviceName>'
+            '<bootMode>%s</bootMode>'
+            '<blockDeviceMapping>%s</blockDeviceMapping>'
+            '<networkInterfaceSet>%s</networkInterfaceSet>'
+            '<tagSet><item><key>Name</key><value>%s</value></item></tagSet>'
+            '</item>' % (i['id'], i['type'], i['state'],
+                         i['volumes'][0]['device'], i.get('boot_mode',
+                                                          'legacy-bios'),
+                         vols, enis, i['name']))
+
+
+def snap_xml(s):
+    return ('<item><snapshotId>%s</snapshotId><volumeId>%s</volumeId>'
+            '<status>%s</status><volumeSize>%d</volumeSize>'
+            '<tagSet><item><key>hyperspool-job</key><value>%s</value></item>'
+            '</tagSet></item>' % (s['id'], s['volume'], s['status'],
+                                  s['size_gib'], s['tag']))
+
+
+def nonzero_blocks(path, size_gib):
+    out = []
+    with open(path, 'rb') as f:
+        i = 0
+        while True:
+            b = f.read(BLOCK)
+            if not b:
+                break
+            if b.count(0) != len(b):
+                out.append(i)
+            i += 1
+    return [i for i in out if i < size_gib * 1024 * 2]
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, body, ctype='text/xml', headers=()):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def ec2_error(self, code, ecode, msg):
+        self.reply(code, '<?xml version="1.0" encoding="UTF-8"?><Response>'
+                   '<Errors><Error><Code>%s</Code><Message>%s</Message>'
+                   '</Error></Errors><RequestID>fake</RequestID></Response>'
+                   % (ecode, msg))
+
+    def refuse(self, why):
+        with LOCK:
+            STATE['refused'].append(why)
+        if self.path.startswith('/snapshots/'):
+            self.reply(403, json.dumps({'Message': why}), 'application/json')
+        else:
+            self.ec2_error(401 if why != 'SignatureDoesNotMatch' else 403,
+                           'AuthFailure' if why != 'SignatureDoesNotMatch'
+                           else 'SignatureDoesNotMatch', why)
+
+    def do_GET(self):
+        if self.path == '/fake/state':
+            with LOCK:
+                self.reply(200, json.dumps(STATE), 'application/json')
+            return
+        if self.path.startswith('/fake/set?'):
+            # the test changes a fault setting, e.g. pending_polls=0
+            for k, v in urllib.parse.parse_qsl(self.path[10:]):
+                CONF[k] = int(v)
+            self.reply(200, '{}', 'application/json')
+            return
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'GET', self.path, b'')
+        if why:
+            return self.refuse(why)
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        if not u.path.startswith('/snapshots/'):
+            return self.s3_object(u.path, head=False)
+        m = re.fullmatch(r'/snapshots/(snap-[0-9a-f]+)/blocks(?:/(\d+))?',
+                         u.path)
+        if not m:
+            return self.reply(404, '{}', 'application/json')
+        with LOCK:
+            s = STATE['snapshots'].get(m.group(1))
+        if s is None or s['status'] != 'completed':
+            return self.reply(404, json.dumps(
+                {'Message': 'no such snapshot', 'Reason': 'SNAPSHOT_NOT_FOUND'}),
+                'application/json')
+        if m.group(2) is None:
+            return self.list_blocks(s, q)
+        self.get_block(s, int(m.group(2)), q.get('blockToken', ''))
+
+    def do_HEAD(self):
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'HEAD', self.path, b'')
+        if why:
+            self.send_response(403)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        self.s3_object(urllib.parse.urlsplit(self.path).path, head=True)
+
+    def do_DELETE(self):
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'DELETE', self.path, b'')
+        if why:
+            return self.refuse(why)
+        key = urllib.parse.unquote(self.path)
+        with LOCK:
+            if STATE['objects'].pop(key, None) is not None:
+                STATE['objects_deleted'].append(key)
+        self.send_response(204)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+
+    # S3: the objects export tasks wrote (/BUCKET/KEY), with Range
+    def s3_object(self, path, head):
+        key = urllib.parse.unquote(path)
+        with LOCK:
+            f = STATE['objects'].get(key)
+            if not head:
+                STATE['s3_gets'] += 1
+        if f is None:
+            return self.reply(404, '<Error><Code>NoSuchKey</Code></Error>')
+        size = os.path.getsize(f)
+        start, end, code = 0, size - 1, 200
+        m = re.fullmatch(r'bytes=(\d+)-(\d*)', self.headers.get('Range', ''))
+        if m:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+            code = 206
+        self.send_response(code)
+        self.send_header('Accept-Ranges', 'bytes')
+        self.send_header('Content-Type', 'application/octet-stream')
+        self.send_header('Content-Length', str(end - start + 1))
+        self.send_header('ETag', '"fake-%d"' % size)
+        if code == 206:
+            self.send_header('Content-Range', 'bytes %d-%d/%d'
+                             % (start, end, size))
+        self.end_headers()
+        if head:
+            return
+        with open(f, 'rb') as fh:
+            fh.seek(start)
+            left = end - start + 1
+            while left > 0:
+                b = fh.read(min(left, 1 << 20))
+                if not b:
+                    break
+                self.wfile.write(b)
+                left -= len(b)
+
+    def list_blocks(self, s, q):
+        start = int(q.get('pageToken') or 0)
+        n = int(q.get('maxResults', 10000))
+        blocks = s['blocks'][start:start + n]
+        if 'bogus_block' in CONF and start == 0:
+            blocks = blocks + [CONF['bogus_block']]
+        nxt = start + n if start + n < len(s['blocks']) else None
+        doc = {'Blocks': [{'BlockIndex': b, 'BlockToken':
+                           base64.b64encode(b'tok/%d+%s' % (b, s['id'].encode()))
+                           .decode()} for b in blocks],
+               'BlockSize': BLOCK, 'VolumeSize': s['size_gib'],
+               'ExpiryTime': 1.9e9}
+        if nxt is not None:
+            doc['NextToken'] = str(nxt)
+        self.reply(200, json.dumps(doc), 'application/json')
+
+    def get_block(self, s, idx, token):
+        want = base64.b64encode(b'tok/%d+%s' % (idx, s['id'].encode())).decode()
+        if token != want or idx not in s['blocks']:
+            return self.reply(400, json.dumps({'Message': 'bad block token'}),
+                              'application/json')
+        with LOCK:
+            STATE['block_gets'] += 1
+            every = CONF.get('throttle_every', 0)
+            key = '%s/%d' % (s['id'], idx)
+            if every and STATE['block_gets'] % every == 0 and \
+                    key not in s['throttled']:
+                s['throttled'].append(key)
+                STATE['throttled'] += 1
+                self.reply(503, json.dumps({'Message': 'Rate exceeded',
+                                            'Reason': 'ThrottlingException'}),
+                           'application/json', [('Retry-After', '0')])
+                return
+        with open(s['file'], 'rb') as f:
+            f.seek(idx * BLOCK)
+            data = f.read(BLOCK)
+        data += bytes(BLOCK - len(data))
+        digest = hashlib.sha256(data).digest()
+        if idx == CONF.get('corrupt_block', -1):
+            digest = hashlib.sha256(b'not this block').digest()
+        self.reply(200, data, 'application/octet-stream', [
+            ('x-amz-Checksum', base64.b64encode(digest).decode()),
+            ('x-amz-Checksum-Algorithm', 'SHA256'),
+            ('x-amz-Data-Length', str(len(data)))])
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with LOCK:
+            STATE['requests'] += 1
+        why = sigv4_problem(self.headers, 'POST', self.path, body)
+        if why:
+            return self.refuse(why)
+        p = dict(urllib.parse.parse_qsl(body.decode()))
+        act = p.get('Action')
+        with LOCK:
+            STATE['ec2_calls'] = STATE.get('ec2_calls', 0) + 1
+            every = CONF.get('ec2_throttle_every', 0)
+            throttle = every and STATE['ec2_calls'] % every == 0
+            if throttle:
+                STATE['ec2_throttled'] = STATE.get('ec2_throttled', 0) + 1
+        if throttle:
+            return self.ec2_error(503, 'RequestLimitExceeded',
+                                  'Request limit exceeded.')
+        fn = getattr(self, 'ec2_' + str(act), None)
+        if fn is None:
+            return self.ec2_error(400, 'InvalidAction', str(act))
+        fn(p)
+
+    def ok(self, action, inner):
+        self.reply(200, '<?xml version="1.0" encoding="UTF-8"?><%sResponse '
+                   'xmlns="%s"><requestId>fake</requestId>%s</%sResponse>'
+                   % (action, NS, inner, action))
+
+    def ec2_DescribeRegions(self, p):
+        self.ok('DescribeRegions', '<regionInfo><item><regionName>us-east-1'
+                '</regionName></item><item><regionName>eu-west-3</regionName>'
+                '</item></regionInfo>')
+
+    def ec2_DescribeInstances(self, p):
+        ids = [v for k, v in p.items() if k.startswith('InstanceId.')]
+        found = [i for i in CONF['instances'] if not ids or i['id'] in ids]
+        if ids and len(found) != len(ids):
+            return self.ec2_error(400, 'InvalidInstanceID.NotFound',
+                                  'The instance ID %s does not exist' % ids[0])
+        self.ok('DescribeInstances', '<reservationSet><item><instancesSet>%s'
+                '</instancesSet></item></reservationSet>'
+                % ''.join(instance_xml(i) for i in found))
+
+    def ec2_DescribeInstanceTypes(self, p):
+        items = ''
+        for k, t in p.items():
+            if k.startswith('InstanceType.') and t in CONF['types']:
+                c, mib = CONF['types'][t]
+                items += ('<item><instanceType>%s</instanceType><vCpuInfo>'
+                          '<defaultVCpus>%d</defaultVCpus></vCpuInfo>'
+                          '<memoryInfo><sizeInMiB>%d</sizeInMiB></memoryInfo>'
+                          '</item>' % (t, c, mib))
+        self.ok('DescribeInstanceTypes',
+                '<instanceTypeSet>%s</instanceTypeSet>' % items)
+
+    def ec2_CreateSnapshots(self, p):
+        i = instance(p.get('InstanceSpecification.InstanceId', ''))
+        if i is None:
+            return self.ec2_error(400, 'InvalidInstanceID.NotFound', 'no')
+        tag = ''
+        if p.get('TagSpecification.1.ResourceType') == 'snapshot':
+            tag = p.get('TagSpecification.1.Tag.1.Value', '')
+        items = ''
+        with LOCK:
+            for v in i['volumes']:
+                STATE['created'] += 1
+                sid = 'snap-%017x' % (0xa000 + STATE['created'])
+                s = {'id': sid, 'volume': v['id'], 'status': 'pending',
+                     'size_gib': v['size_gib'], 'tag': tag, 'file': v['file'],
+                     'blocks': nonzero_blocks(v['file'], v['size_gib']),
+                     'polls': 0, 'throttled': []}
+                STATE['snapshots'][sid] = s
+                items += snap_xml(s)
+        self.ok('CreateSnapshots', '<snapshotSet>%s</snapshotSet>' % items)
+
+    def ec2_DescribeSnapshots(self, p):
+        ids = [v for k, v in p.items() if k.startswith('SnapshotId.')]
+        tag = None
+        if p.get('Filter.1.Name') == 'tag:hyperspool-job':
+            tag = p.get('Filter.1.Value.1')
+        out = ''
+        with LOCK:
+            STATE['polls'] += 1
+            for s in STATE['snapshots'].values():
+                if (ids and s['id'] not in ids) or \
+                        (tag is not None and s['tag'] != tag):
+                    continue
+                s['polls'] += 1
+                if s['status'] == 'pending' and \
+                        s['polls'] > CONF.get('pending_polls', 1):
+                    s['status'] = 'completed'
+                out += snap_xml(s)
+        self.ok('DescribeSnapshots', '<snapshotSet>%s</snapshotSet>' % out)
+
+    def ec2_CreateImage(self, p):
+        i = instance(p.get('InstanceId', ''))
+        if i is None:
+            return self.ec2_error(400, 'InvalidInstanceID.NotFound', 'no')
+        tag = p.get('TagSpecification.1.Tag.1.Value', '')
+        with LOCK:
+            STATE['created'] += 1
+            iid = 'ami-%017x' % (0xb000 + STATE['created'])
+            snaps = []
+            for v in i['volumes']:
+                STATE['created'] += 1
+                sid = 'snap-%017x' % (0xa000 + STATE['created'])
+                STATE['snapshots'][sid] = {
+                    'id': sid, 'volume': v['id'], 'status': 'completed',
+                    'size_gib': v['size_gib'], 'tag': tag, 'file': v['file'],
+                    'blocks': [], 'polls': 0, 'throttled': [], 'image': iid}
+                snaps.append(sid)
+            STATE['images'][iid] = {'id': iid, 'tag': tag, 'state': 'pending',
+                                    'polls': 0, 'snaps': snaps,
+                                    'file': i['volumes'][0]['file']}
+        self.ok('CreateImage', '<imageId>%s</imageId>' % iid)
+
+    def image_xml(self, im):
+        bdm = ''.join('<item><deviceName>/dev/xvd%s</deviceName><ebs>'
+                      '<snapshotId>%s</snapshotId></ebs></item>'
+                      % (chr(97 + n), sid) for n, sid in enumerate(im['snaps']))
+        return ('<item><imageId>%s</imageId><imageState>%s</imageState>'
+                '<blockDeviceMapping>%s</blockDeviceMapping></item>'
+                % (im['id'], im['state'], bdm))
+
+    def ec2_DescribeImages(self, p):
+        ids = [v for k, v in p.items() if k.startswith('ImageId.')]
+        tag = None
+        if p.get('Filter.1.Name') == 'tag:hyperspool-job':
+            tag = p.get('Filter.1.Value.1')
+        out = ''
+        with LOCK:
+            for im in STATE['images'].values():
+                if (ids and im['id'] not in ids) or \
+                        (tag is not None and im['tag'] != tag):
+                    continue
+                im['polls'] += 1
+                if im['state'] == 'pending' and \
+                        im['polls'] > CONF.get('pending_polls', 1):
+                    im['state'] = 'available'
+                out += self.image_xml(im)
+        self.ok('DescribeImages', '<imagesSet>%s</imagesSet>' % out)
+
+    def ec2_DeregisterImage(self, p):
+        iid = p.get('ImageId', '')
+        with LOCK:
+            if STATE['images'].pop(iid, None) is None:
+                return self.ec2_error(400, 'InvalidAMIID.NotFound', iid)
+            STATE['deregistered'].append(iid)
+        self.ok('DeregisterImage', '<return>true</return>')
+
+    def ec2_ExportImage(self, p):
+        iid = p.get('ImageId', '')
+        with LOCK:
+            im = STATE['images'].get(iid)
+            if im is None or im['state'] != 'available':
+                return self.ec2_error(400, 'InvalidAMIID.NotFound', iid)
+            if p.get('DiskImageFormat') != 'RAW' or \
+                    p.get('RoleName') != CONF.get('role', 'vmimport'):
+                return self.ec2_error(400, 'InvalidParameter', 'format/role')
+            tid = 'export-ami-%017x' % (0xc000 + len(STATE['tasks']))
+            STATE['tasks'][tid] = {
+                'id': tid, 'polls': 0, 'status': 'active',
+                'bucket': p.get('S3ExportLocation.S3Bucket', ''),
+                'prefix': p.get('S3ExportLocation.S3Prefix', ''),
+                'file': im['file']}
+        self.ok('ExportImage', '<exportImageTaskId>%s</exportImageTaskId>'
+                '<status>active</status>' % tid)
+
+    def ec2_DescribeExportImageTasks(self, p):
+        tid = p.get('ExportImageTaskId.1', '')
+        with LOCK:
+            t = STATE['tasks'].get(tid)
+            if t is None:
+                return self.ec2_error(400, 'InvalidExportImageTaskId.NotFound',
+                                      tid)
+            t['polls'] += 1
+            if t['status'] == 'active' and \
+                    t['polls'] > CONF.get('pending_polls', 1):
+                # the task writes the image into the bucket
+                t['status'] = 'completed'
+                key = '/%s/%s%s.raw' % (t['bucket'], t['prefix'], tid)
+                STATE['objects'][key] = t['file']
+            xml = ('<item><exportImageTaskId>%s</exportImageTaskId>'
+                   '<status>%s</status><s3ExportLocation><s3Bucket>%s'
+                   '</s3Bucket><s3Prefix>%s</s3Prefix></s3ExportLocation>'
+                   '</item>' % (tid, t['status'], t['bucket'], t['prefix']))
+        self.ok('DescribeExportImageTasks',
+                '<exportImageTaskSet>%s</exportImageTaskSet>' % xml)
+
+    def ec2_DeleteSnapshot(self, p):
+        sid = p.get('SnapshotId', '')
+        with LOCK:
+            snap = STATE['snapshots'].get(sid)
+            if snap is None:
+                return self.ec2_error(400, 'InvalidSnapshot.NotFound', sid)
+            if snap.get('image') in STATE['images']:
+                return self.ec2_error(400, 'InvalidSnapshot.InUse', sid)
+            del STATE['snapshots'][sid]
+            STATE['deleted'].append(sid)
+        self.ok('DeleteSnapshot', '<return>true</return>')
+
+
+srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(CONF['cert'], CONF['key'])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+tmp = CONF['portfile'] + '.tmp'
+with open(tmp, 'w') as f:
+    f.write('%d\n' % srv.server_address[1])
+os.rename(tmp, CONF['portfile'])
+srv.serve_forever()

@@ -1,0 +1,335 @@
+#!/usr/bin/env bats
+# aws.bats - the "aws" source (mode ebs) against tests/aws/fakeaws.py, a
+# FAKE of EC2 and of the EBS direct APIs (no emulator of the latter
+# exists) that checks every request's SigV4 signature, x-amz-date and
+# session token: an instance's volumes snapshotted, read block by block in
+# parallel with their SHA-256 checked, landed sparse and booted in
+# libvirt, hardware and MACs from the instance, snapshots deleted after;
+# throttling 503s retried; a checksum mismatch failing the job without
+# landing the block; a wrong secret refused at once; a crashed attempt's
+# snapshots released by the next; hyperspool vms / check-provider; the
+# secret nowhere in the spool, the logs or a command line.
+
+load helpers
+
+EXPORTD=$HS_BINDIR/exportd
+CONVERTWATCH=$HS_BINDIR/convertwatch
+MKBOOTDISK=$BATS_TEST_DIRNAME/../../contrib/sample/mkbootdisk
+FAKE=$BATS_TEST_DIRNAME/../aws/fakeaws.py
+AK=AKIAHSFAKEEC2KEY0001
+SECRET=hs-aws-secret-$$-wJalrXUtnFEMIK7MDENG
+TOKEN=hs-aws-token-$$-IQoJb3JpZ2luX2Vj
+IID=i-0123456789abcdef0
+
+setup() {
+	hs_setup
+	mkdir -m 0700 "$T/creds"
+	mkdir -p "$T/out" "$T/tls" "$T/vols"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls/key.pem" \
+	    -out "$T/tls/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	"$MKBOOTDISK" "$T/vols/boot.raw" 64M >/dev/null
+	# a data volume: 3 MiB of random data at 0 and at 700 MiB
+	head -c 3145728 /dev/urandom >"$T/vols/data.raw"
+	dd if=/dev/urandom of="$T/vols/data.raw" bs=1M count=3 seek=700 \
+	    conv=notrunc status=none
+	DOMS=()
+}
+
+teardown() {
+	local d
+	for d in "${DOMS[@]}"; do
+		virsh -q -c qemu:///session destroy "$d" >/dev/null 2>&1 || true
+		virsh -q -c qemu:///session undefine "$d" >/dev/null 2>&1 || true
+	done
+	drop_submitters
+	hs_teardown
+}
+
+# fake [JQ-ASSIGNMENTS]: start fakeaws.py on $APORT with the instance
+fake() {
+	jq -n --arg c "$T/tls/cert.pem" --arg k "$T/tls/key.pem" \
+	    --arg p "$T/aport" --arg ak "$AK" --arg s "$SECRET" --arg tok "$TOKEN" \
+	    --arg iid "$IID" --arg boot "$T/vols/boot.raw" --arg data "$T/vols/data.raw" '
+	    {cert: $c, key: $k, portfile: $p, access_key: $ak, secret: $s,
+	     token: $tok, pending_polls: 2,
+	     types: {"t3.small": [2, 2048]},
+	     instances: [{id: $iid, type: "t3.small", name: "web-1",
+	       state: "stopped", boot_mode: "legacy-bios",
+	       macs: ["0a:1b:2c:3d:4e:5f"],
+	       volumes: [{id: "vol-0aaa", device: "/dev/xvda", file: $boot, size_gib: 1},
+	                 {id: "vol-0bbb", device: "/dev/xvdf", file: $data, size_gib: 1}]}]}
+	    '"${1:+| $1}" >"$T/fake.json"
+	python3 "$FAKE" "$T/fake.json" 3>&- </dev/null >>"$T/fake.log" 2>&1 &
+	PIDS+=($!)
+	FAKEPID=$!
+	wait_for 10 test -s "$T/aport" || { cat "$T/fake.log"; false; }
+	APORT=$(cat "$T/aport")
+	cat >>"$T/conf" <<CONF
+credentials_dir = "$T/creds";
+convert = { output_dir = "$T/out"; };
+exportd = { aws_ec2_endpoint = "https://127.0.0.1:$APORT";
+	aws_ebs_endpoint = "https://127.0.0.1:$APORT";
+	aws_s3_endpoint = "https://127.0.0.1:$APORT";
+	aws_poll_interval = 0.1; http_retry_delay = 0.1; aws_connections = 4; };
+CONF
+}
+
+# cred NAME LINES...: an aws credential (root's, 0600)
+cred() {
+	local n=$1
+	shift
+	printf '%s\n' "access_key_id = $AK" "secret_access_key = $SECRET" \
+	    "session_token = $TOKEN" "ca_file = $T/tls/cert.pem" "$@" >"$T/creds/$n"
+	chmod 600 "$T/creds/$n"
+}
+
+state() {
+	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/state"
+}
+
+awssrc() {
+	printf '{"type":"aws","instance_id":"%s","region":"eu-west-3","credential":"%s"%s}' \
+	    "$IID" "$1" "${2:-}"
+}
+
+# job NAME SOURCE-JSON: publish a job through queued --once, print its ID
+job() {
+	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+reason() {
+	[ -f "$SP/error/$1" ] || { echo "not in error/: $(ls "$SP"/*/"$1")"; cat "$T"/*.log; false; }
+	cat "$SP/data/$1/reason"
+}
+
+no_secret() {
+	! grep -rqF -e "$SECRET" -e "$TOKEN" "$SP" "$T"/*.log
+}
+
+@test "aws ebs: snapshots read block by block (EC2 and EBS throttled, retried), a booting domain; hardware and MAC from EC2; snapshots deleted; no secret anywhere" {
+	import_to_libvirt
+	fake '.throttle_every = 3 | .ec2_throttle_every = 4'
+	cred aws "server = 127.0.0.1:$APORT"
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	n=hs-aws-$$-$RANDOM
+	DOMS+=("$n")
+	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
+	    "$n" "$(awssrc aws)" | "$HS" -c "$T/conf" submit -)
+	# the command lines while it runs
+	for i in $(seq 50); do
+		! grep -sqaF -e "$SECRET" -e "$TOKEN" /proc/[0-9]*/cmdline
+		[ -f "$SP/exported/$id" ] || [ -f "$SP/converted/$id" ] ||
+		    [ -f "$SP/imported/$id" ] || [ -f "$SP/error/$id" ] && break
+		sleep 0.1
+	done
+	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+	echo "$output"
+	[ "$status" -eq 0 ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
+	# the hardware of the instance type, the ENI's MAC, two disks
+	jq -e '.vm.cpus == 2 and .vm.memory_mib == 2048' "$SP/imported/$id"
+	jq -e '.vm.nics[0].mac == "0a:1b:2c:3d:4e:5f"' "$SP/imported/$id"
+	jq -e '(.vm.disks | length) == 2 and .vm.disks[0].virtual_size == 1073741824' "$SP/imported/$id"
+	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
+	# both disks equal their volumes (qemu-img compares the tail as zeros)
+	qemu-img compare -f raw -F qcow2 "$T/vols/boot.raw" "$(jq -r '.vm.disks[0].output' "$SP/imported/$id")"
+	qemu-img compare -f raw -F qcow2 "$T/vols/data.raw" "$(jq -r '.vm.disks[1].output' "$SP/imported/$id")"
+	st=$(state)
+	echo "$st"
+	# throttled blocks were retried; every request signed; nothing left
+	[ "$(jq '.throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.ec2_throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.refused | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.created' <<<"$st")" -eq 2 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	# only the blocks with data were asked for (64 MiB + 2 x 3 MiB)
+	[ "$(jq '.block_gets - .throttled' <<<"$st")" -le $((128 + 12 + 2)) ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+	no_secret
+}
+
+@test "aws ebs: a block whose checksum does not match fails the job and is never written; snapshots still deleted" {
+	fake '.corrupt_block = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job bad "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	r=$(reason "$id")
+	echo "$r"
+	[[ $r == "block 1 of snap-"*": checksum mismatch (x-amz-Checksum "*"); nothing of it was written" ]]
+	# no disk of it left in the spool
+	! ls "$SP/data/$id/"disk*.raw
+	st=$(state)
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
+}
+
+@test "aws ebs: a block listed beyond the volume's size fails the job; nothing is written there" {
+	fake '.bogus_block = 4096'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job big "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	r=$(reason "$id")
+	echo "$r"
+	[[ $r == "ListSnapshotBlocks snap-"*": block 4096 lies beyond the volume's 1073741824 bytes" ]]
+	! ls "$SP/data/$id/"disk*.raw
+	[ "$(state | jq '.snapshots | length')" -eq 0 ]
+}
+
+@test "aws: a wrong secret is refused by EC2 and fails the job at once; no snapshot made" {
+	fake
+	cred aws "server = 127.0.0.1:$APORT"
+	sed -i "s/^secret_access_key = .*/secret_access_key = not-the-secret/" "$T/creds/aws"
+	id=$(job bad "$(awssrc aws)")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ "$SECONDS" -lt 20 ]
+	r=$(reason "$id")
+	echo "$r"
+	[[ $r == "EC2 DescribeInstances: HTTP 403 from https://127.0.0.1:$APORT: SignatureDoesNotMatch" ]]
+	[ "$(state | jq '.created')" -eq 0 ]
+	# and check-provider says so too
+	run "$HS" -c "$T/conf" check-provider --provider aws --credential aws
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"EC2 DescribeRegions: HTTP 403 from https://127.0.0.1:$APORT: SignatureDoesNotMatch"* ]]
+}
+
+@test "aws: exportd killed while the snapshots are pending; the next attempt deletes them and makes its own" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job crash "$(awssrc aws)")
+	start_daemon "$EXPORTD" 3>&-
+	ex=$LASTPID
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq .created)\" -eq 2 ]"
+	[ -f "$SP/data/$id/aws-snapshots.json" ]
+	first=$(state | jq -c '[.snapshots | keys[]]')
+	# the daemon and its worker die (by their ids)
+	kids=$(ps -o pid= --ppid "$ex" || true)
+	kill -9 "$ex" $kids
+	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	# the first attempt's two were deleted, then the second's two
+	[ "$(jq '.created' <<<"$st")" -eq 4 ]
+	jq -e --argjson f "$first" '($f - .deleted) == []' <<<"$st"
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	grep -q "aws-snapshots.json left by an earlier attempt: deleting its snapshots" "$T/exportd.log"
+}
+
+@test "aws: a job cancelled while its snapshots are pending: exportd deletes them" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job cancelme "$(awssrc aws)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq .created)\" -eq 2 ]"
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	[[ $(cat "$SP/data/$id/reason") == *"cancelled"* ]]
+	wait_for 10 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.snapshots | length')\" -eq 0 ]"
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+}
+
+@test "aws export: the instance as an AMI exported to S3, downloaded signed in ranges; image, snapshots and object removed" {
+	fake
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job exp "$(awssrc aws ',"mode":"export","bucket":"exports","prefix":"vm/"')")
+	run timeout 120 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	[ -f "$SP/converted/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	# the root volume, equal; the hardware as in mode ebs
+	qemu-img compare -f raw -F qcow2 "$T/vols/boot.raw" "$(jq -r '.vm.disks[0].output' "$SP/converted/$id")"
+	jq -e '.vm.cpus == 2 and .vm.nics[0].mac == "0a:1b:2c:3d:4e:5f"' "$SP/converted/$id"
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.refused | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
+	jq -e '.objects_deleted[0] | test("^/exports/vm/export-ami-[0-9a-f]+\\.raw$")' <<<"$st"
+	# several ranged GETs of the 64 MiB object
+	[ "$(jq '.s3_gets' <<<"$st")" -ge 3 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+	no_secret
+}
+
+@test "aws export: exportd killed while the image is pending; the next attempt deregisters it and exports its own" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job expcrash "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	start_daemon "$EXPORTD" 3>&-
+	ex=$LASTPID
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
+	first=$(state | jq -r '.images | keys[0]')
+	kids=$(ps -o pid= --ppid "$ex" || true)
+	kill -9 "$ex" $kids
+	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	jq -e --arg f "$first" '.deregistered | index($f) != null' <<<"$st"
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 2 ]
+	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
+}
+
+@test "hyperspool vms --provider aws lists the instances; check-provider accepts the credential" {
+	fake
+	cred aws "server = 127.0.0.1:$APORT" "region = eu-west-3"
+	run "$HS" -c "$T/conf" vms --provider aws --credential aws --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e --arg i "$IID" '.[0].name == "web-1" and .[0].instance_id == $i and
+	    .[0].cpus == 2 and .[0].memory_mib == 2048 and .[0].power_state == "stopped"' <<<"$output"
+	run "$HS" -c "$T/conf" check-provider --provider aws --credential aws --json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	jq -e '.ok == true and .provider == "aws"' <<<"$output"
+	[[ $(jq -r .summary <<<"$output") == "EC2 at https://127.0.0.1:$APORT answered DescribeRegions (2 regions): credential 'aws' accepted (signed for eu-west-3), TLS verified with the CA file" ]]
+}
+
+@test "aws as an unprivileged submitter: a credential bound elsewhere or not for them reaches nothing; fields checked at intake" {
+	fake
+	submitters
+	chmod 0755 "$T/creds"
+	cred other "server = 127.0.0.1:1"
+	cred vic "server = 127.0.0.1:$APORT" "allow_users = $VIC"
+	mkdir "$T/eve"
+	chown "$EVE" "$T/eve"
+	start_daemon "$QUEUED" 3>&-
+	submit_eve() {
+		printf '{"name":"%s","source":%s}\n' "$1" "$2" >"$T/eve/j.json"
+		chown "$EVE" "$T/eve/j.json"
+		as_user "$EVE" "$HS" -c "$T/conf" submit "$T/eve/j.json"
+	}
+	id1=$(submit_eve a "$(awssrc other)" | tail -n 1)
+	id2=$(submit_eve b "$(awssrc vic)" | tail -n 1)
+	for i in 1 2; do timeout 30 "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
+	[[ $(reason "$id1") == "credential 'other' is not for 127.0.0.1:$APORT: the operator bound it to another server or URL prefix" ]]
+	[[ $(reason "$id2") == "credential 'vic' may not be used by uid $(id -u "$EVE") (not in its allow_users or allow_groups)" ]]
+	[ "$(state | jq '.requests')" -eq 0 ]
+	run submit_eve c "$(awssrc vic ',"mode":"export"')"
+	[[ $output == *"source.bucket: mode export needs the S3 bucket"* ]]
+	run submit_eve c2 "$(awssrc vic ',"bucket":"exports"')"
+	[[ $output == *"source.bucket: only for mode export"* ]]
+	run submit_eve c3 "$(awssrc vic ',"mode":"export","bucket":"exports","prefix":"a/../b/"')"
+	[[ $output == *"source.prefix: an S3 key prefix"* ]]
+	run submit_eve d '{"type":"aws","instance_id":"ami-123","credential":"vic"}'
+	[[ $output == *"source.instance_id: an EC2 instance ID like i-0123456789abcdef0"* ]]
+	run submit_eve e '{"type":"aws","instance_id":"i-0abc"}'
+	[[ $output == *"source.credential"* ]]
+	run submit_eve f "$(awssrc vic ',"mode":"ami"')"
+	[[ $output == *"source.mode"* ]]
+	no_secret
+}
