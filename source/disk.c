@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "vma.h"
 #include "imgref.h"
 #include "job.h"
 #include "proc.h"
@@ -87,6 +88,8 @@ disk_format_from_name(const char *name)
 	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" } };
 	const char *dot = strrchr(name, '.');
 
+	if (vma_name(name))
+		return "vma";	/* NAME.vma.zst: the last dot is not enough */
 	if (dot == NULL)
 		return NULL;
 	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)

@@ -35,6 +35,7 @@
 #include "srcopen.h"
 #include "unpack.h"
 #include "util.h"
+#include "vma.h"
 #include "vmx.h"
 
 /*
@@ -264,6 +265,22 @@ file_disk_list(struct export_ctx *ctx)
 	return 0;
 }
 
+/*
+ * A vzdump archive: always unpacked into data/ID/ (its disks are not
+ * files one could read in place), after source.sha256 over the whole.
+ */
+static int
+file_vma(struct export_ctx *ctx, int fd, const char *name)
+{
+	int rc;
+
+	if ((rc = file_check_sha256(ctx, fd, name)) != 0)
+		return rc;
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return export_retry(ctx, "%s: seek: %s", name, strerror(errno));
+	return vma_export(ctx, fd, name);
+}
+
 static int
 file_export(struct export_ctx *ctx)
 {
@@ -284,6 +301,8 @@ file_export(struct export_ctx *ctx)
 	}
 	if (strcmp(kind, "ova") == 0)
 		rc = ova_export(ctx, fd, base);
+	else if (strcmp(kind, "vma") == 0)
+		rc = file_vma(ctx, fd, base);
 	else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
 		rc = file_descriptor(ctx, fd, dirfd, base, kind[1] == 'm');
 	else
