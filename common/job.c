@@ -18,7 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", "vsphere", NULL };
+static const char *const source_types[] = { "file", "http", "vsphere",
+    "proxmox", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -32,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, vsphere";
+	return "file, http, vsphere, proxmox";
 }
 
 static int
@@ -168,6 +169,7 @@ job_get_str(const cJSON *j, const char *path)
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
+static int job_check_proxmox(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -469,6 +471,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	}
 	if (strcmp(type, "vsphere") == 0)
 		return job_check_vsphere(src, err, errlen);
+	if (strcmp(type, "proxmox") == 0)
+		return job_check_proxmox(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -523,6 +527,37 @@ job_server_valid(const char *s)
  * path and MoRef; mode datastore (default) or nfc; a snapshot to read
  * from (datastore mode only: ExportVm has no snapshot argument).
  */
+/*
+ * proxmox: a VM by its VMID (and node) on a server; never a path: where a
+ * storage is mounted here is the operator's (proxmox.storages).
+ */
+static int
+job_check_proxmox(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field pve_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, true, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "vmid", F_INT, true, 100, 999999999 },
+		{ "node", F_STR, false, 0, 63 }, { "mode", F_STR, false, 0, 16 },
+	};
+	static const char *const modes[] = { "storage", "vzdump", NULL };
+	const char *node = job_get_str(src, "node");
+
+	if (CHECK(src, "source", pve_f) != 0 ||
+	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
+		return -1;
+	if (!job_server_valid(job_get_str(src, "server")))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (no scheme, path or user: the credential holds "
+		    "the token)", job_get_str(src, "server"));
+	if (node != NULL && (node[0] == '\0' || node[0] == '-' ||
+	    strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") != strlen(node)))
+		return job_err(err, errlen, "source.node: '%.64s' is not a node "
+		    "name", node);
+	return 0;
+}
+
 static int
 job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 {
