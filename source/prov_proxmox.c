@@ -28,7 +28,8 @@
  *     proxmox.storages must map too), awaited, and its archive read from
  *     that directory by vma.c; the VM may run. The backup is a temporary
  *     object: data/ID/proxmox.json records the task before it is started
- *     (and the archive once known); whatever the outcome, and on the next
+ *     (the task ID once started); whatever the outcome - a cancel or a
+ *     daemon stop too (SIGTERM waits for the release) - and on the next
  *     attempt after a crash, the task is stopped if it still runs and the
  *     archive it wrote (named in the task's log) deleted through the API.
  *
@@ -39,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +440,20 @@ pve_release_leftover(struct pve_job *p)
 	return rc;
 }
 
+/*
+ * A worker is stopped with SIGTERM (cancel, daemon stop). While a backup
+ * exists, SIGTERM only raises a flag: the wait loop sees it, the backup
+ * is released, then the signal is raised again with the old handler.
+ */
+static volatile sig_atomic_t pve_term;
+
+static void
+pve_on_term(int sig)
+{
+	(void)sig;
+	pve_term = 1;
+}
+
 static void
 pve_sleep(double s)
 {
@@ -476,6 +492,10 @@ pve_task_wait(struct pve_job *p, const char *upid)
 			break;
 		}
 		cJSON_Delete(st);
+		if (pve_term) {
+			rc = export_fail(p->ctx, "stopped while the backup ran");
+			break;
+		}
 		if (time(NULL) > end) {
 			rc = export_fail(p->ctx, "the backup of VM %ld did not end "
 			    "within %d s", p->vmid, PVE_TASK_WAIT);
@@ -518,12 +538,18 @@ static int
 pve_vzdump_mode(struct pve_job *p)
 {
 	const char *storage = conf_str("proxmox.dump_storage", "local");
+	struct sigaction sa, old;
 	char path[160], *form;
 	cJSON *rec, *upid = NULL;
 	int rc, rel;
 
 	if ((rc = pve_release_leftover(p)) != HS_EXIT_OK)
 		return rc;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pve_on_term;
+	sigemptyset(&sa.sa_mask);
+	pve_term = 0;
+	sigaction(SIGTERM, &sa, &old);
 	rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "node", p->node);
 	cJSON_AddNumberToObject(rec, "vmid", (double)p->vmid);
@@ -552,6 +578,9 @@ out:
 		rc = rel;
 	cJSON_Delete(upid);
 	cJSON_Delete(rec);
+	sigaction(SIGTERM, &old, NULL);
+	if (pve_term)
+		raise(SIGTERM);		/* released: now stop as asked */
 	return rc;
 }
 

@@ -373,6 +373,25 @@ no_secret() {
 	grep -q "a previous attempt left a backup task: releasing it" "$T/exportd.log"
 }
 
+@test "proxmox vzdump mode: a job cancelled while the backup runs stops the task and deletes its archive" {
+	pve_setup
+	touch "$T/pve/hold"
+	start_daemon "$QUEUED" 3>&-
+	start_daemon "$EXPORTD" 3>&-
+	id=$(printf '{"name":"cancel","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":101,"mode":"vzdump"}}' "$SERVER" |
+	    "$HS" -c "$T/conf" submit -)
+	wait_for 30 grep -q '"upid"' "$SP/data/$id/proxmox.json" || { cat "$T"/*.log; false; }
+	upid=$(jq -r .upid "$SP/data/$id/proxmox.json")
+	[ -n "$(ls "$T/pve/local/dump")" ]
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 30 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	grep -q "cancelled by the operator" "$SP/data/$id/reason"
+	grep -qF "DELETE /api2/json/nodes/pve1/tasks/$upid" "$T/pve/requests"
+	grep -q "DELETE /api2/json/nodes/pve1/storage/local/content/local:backup/vzdump-qemu-101-" "$T/pve/requests"
+	[ -z "$(ls "$T/pve/local/dump")" ]
+	[ ! -e "$SP/data/$id/proxmox.json" ]
+}
+
 @test "proxmox: a credential allowed to another submitter is refused before anything reaches the server (as an unprivileged user)" {
 	pve_setup
 	submitters
