@@ -180,21 +180,21 @@ pve_status(struct pve_job *p, char *status, size_t len)
 
 /* ---- storage paths (the operator's) ----------------------------------- */
 
-/* The directory proxmox.storages maps storage to, opened O_PATH. */
+/* *fd: the directory proxmox.storages maps storage to, O_PATH. */
 static int
-pve_storage_dir(struct pve_job *p, const char *storage, const char *what)
+pve_storage_dir(struct pve_job *p, const char *storage, const char *what,
+    int *fd)
 {
 	const char *dir = conf_map_get("proxmox.storages", storage);
-	int fd;
 
 	if (dir == NULL)
 		return export_fail(p->ctx, "%s is on storage '%s', which "
 		    "proxmox.storages does not map to a directory on this host: "
-		    "map it, or use source.mode vzdump", what, storage), -1;
-	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		    "map it, or use source.mode vzdump", what, storage);
+	if ((*fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return export_retry(p->ctx, "proxmox.storages: %s = %s: %s",
-		    storage, dir, strerror(errno)), -1;
-	return fd;
+		    storage, dir, strerror(errno));
+	return HS_EXIT_OK;
 }
 
 /* rel beneath dirfd, no symbolic link anywhere, no way out. */
@@ -261,8 +261,8 @@ pve_storage_disk(struct pve_job *p, const struct pve_disk *pd)
 		    "VM %ld on a directory storage (a linked clone, a block "
 		    "device or another VM's disk): use source.mode vzdump",
 		    pd->key, pd->volume, p->vmid);
-	if ((dirfd = pve_storage_dir(p, storage, pd->key)) < 0)
-		return p->ctx->reason[0] ? HS_EXIT_PERMANENT : HS_EXIT_TEMPORARY;
+	if ((rc = pve_storage_dir(p, storage, pd->key, &dirfd)) != HS_EXIT_OK)
+		return rc;
 	fd = pve_open_beneath(dirfd, rel);
 	close(dirfd);
 	if (fd < 0)
@@ -520,8 +520,9 @@ pve_read_archive(struct pve_job *p, const char *storage, const char *upid)
 	if (archive[0] == '\0')
 		return export_fail(p->ctx, "the backup task's log names no "
 		    "archive");
-	if ((dirfd = pve_storage_dir(p, storage, "proxmox.dump_storage")) < 0)
-		return p->ctx->reason[0] ? HS_EXIT_PERMANENT : HS_EXIT_TEMPORARY;
+	if ((rc = pve_storage_dir(p, storage, "proxmox.dump_storage",
+	    &dirfd)) != HS_EXIT_OK)
+		return rc;
 	snprintf(rel, sizeof(rel), "dump/%s", archive);
 	fd = pve_open_beneath(dirfd, rel);
 	close(dirfd);

@@ -213,7 +213,11 @@ pve_setup() {
  {"vmid": 103, "node": "pve1", "name": "on-ceph", "status": "stopped",
   "raw": {}, "config": {"scsi0": "ceph:vm-103-disk-0,size=64M"}},
  {"vmid": 104, "node": "pve1", "name": "sneaky", "status": "stopped",
-  "raw": {}, "config": {"scsi0": "local:104/../../../../etc/shadow.raw,size=1M"}}
+  "raw": {}, "config": {"scsi0": "local:104/../../../../etc/shadow.raw,size=1M"}},
+ {"vmid": 105, "node": "pve1", "name": "on-nfs", "status": "stopped",
+  "raw": {}, "config": {"scsi0": "nfs1:105/vm-105-disk-0.qcow2,size=64M"}},
+ {"vmid": 106, "node": "pve1", "name": "symlinked", "status": "stopped",
+  "raw": {}, "config": {"scsi0": "local:106/vm-106-disk-0.raw,size=1M"}}
 ]
 JSON
 	python3 "$FAKEPVE" --cert "$T/pve/cert.pem" --key "$T/pve/key.pem" \
@@ -269,7 +273,7 @@ no_secret() {
 	[ "$(jq -r '.[] | select(.vmid == 101) | .power_state' <<<"$output")" = running ]
 	[ "$(jq -r '.[] | select(.vmid == 100) | .cpus' <<<"$output")" = 2 ]
 	[ "$(jq -r '.[] | select(.vmid == 100) | .memory_mib' <<<"$output")" = 96 ]
-	[ "$(jq 'length' <<<"$output")" = 5 ]	# the container is not a VM
+	[ "$(jq 'length' <<<"$output")" = 7 ]	# the container is not a VM
 	pcred wrong 00000000-0000-0000-0000-000000000000
 	s=$(date +%s)
 	run "$HS" -c "$T/conf" check-provider --provider proxmox --credential wrong
@@ -305,17 +309,23 @@ no_secret() {
 	no_secret
 }
 
-@test "proxmox storage mode refuses a running VM, a linked clone, an unmapped storage and a volume that climbs out" {
+@test "proxmox storage mode refuses a running VM, a linked clone, a block storage, an unmapped storage, a volume that climbs out, a symlink" {
 	pve_setup
 	a=$(pjob running 101)
 	b=$(pjob linked 102)
 	c=$(pjob ceph 103)
 	d=$(pjob sneaky 104)
-	for i in 1 2 3 4; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
+	e=$(pjob nfs 105)
+	mkdir -p "$T/pve/local/images/106"
+	ln -s /etc/shadow "$T/pve/local/images/106/vm-106-disk-0.raw"
+	f=$(pjob symlinked 106)
+	for i in 1 2 3 4 5 6; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
 	for x in "$a|VM 101 on pve1 is running: stop it, or use source.mode vzdump" \
 	    "$b|scsi0: volume 'local:base-9000-disk-0/102/vm-102-disk-0.qcow2' is not a file of VM 102 on a directory storage" \
 	    "$c|scsi0: volume 'ceph:vm-103-disk-0' is not a file of VM 103" \
-	    "$d|scsi0: volume 'local:104/../../../../etc/shadow.raw' is not a file of VM 104"; do
+	    "$d|scsi0: volume 'local:104/../../../../etc/shadow.raw' is not a file of VM 104" \
+	    "$e|scsi0 is on storage 'nfs1', which proxmox.storages does not map to a directory on this host" \
+	    "$f|scsi0: local/images/106/vm-106-disk-0.raw: Too many levels of symbolic links"; do
 		id=${x%%|*}
 		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
 		cat "$SP/data/$id/reason"
