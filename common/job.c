@@ -376,7 +376,7 @@ job_check_sha256(const cJSON *obj, const char *where, char *err, size_t errlen)
 }
 
 static const char *const disk_formats[] = { "ova", "ovf", "vmx", "vmdk", "vhd",
-    "vhdx", "raw", "qcow2", "vdi", "vma", NULL };
+    "vhdx", "raw", "qcow2", "vdi", "vma", "hyperv", NULL };
 
 static int
 job_check_url(const char *url, char *err, size_t errlen)

@@ -85,7 +85,8 @@ disk_format_from_name(const char *name)
 	static const char *const map[][2] = { { ".vmdk", "vmdk" },
 	    { ".vhd", "vhd" }, { ".vhdx", "vhdx" }, { ".raw", "raw" },
 	    { ".img", "raw" }, { ".qcow2", "qcow2" }, { ".vdi", "vdi" },
-	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" } };
+	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" },
+	    { ".xml", "hyperv" }, { ".vmcx", "hyperv" } };
 	const char *dot = strrchr(name, '.');
 
 	if (vma_name(name))
