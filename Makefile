@@ -164,6 +164,7 @@ $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 $(B)/tests/test_ovf: $(B)/obj/source/ovf.o
 $(B)/tests/test_vmx: $(B)/obj/source/vmx.o
 $(B)/tests/test_pvecfg: $(B)/obj/source/pvecfg.o
+$(B)/tests/test_hvcfg: $(B)/obj/source/hvcfg.o
 $(B)/tests/test_guestconf: $(B)/obj/convertwatch/guestconf.o
 $(B)/tests/test_guestconf: CFLAGS += -Iconvertwatch
 $(B)/tests/test_virt: $(B)/obj/importd/virt.o
