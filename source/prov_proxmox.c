@@ -125,7 +125,10 @@ pve_config_text(const cJSON *cfg)
 			snprintf(num, sizeof(num), "%.0f", it->valuedouble);
 			v = num;
 		}
-		if (v == NULL || strchr(v, '\n') != NULL || it->string[0] == '#')
+		/* a key or value that could start a line of its own is dropped */
+		if (v == NULL || strpbrk(v, "\r\n") != NULL ||
+		    it->string[0] == '\0' || strspn(it->string,
+		    "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(it->string))
 			continue;
 		line = xasprintf("%s: %s\n", it->string, v);
 		out = xrealloc(out, len + strlen(line) + 1);

@@ -458,6 +458,10 @@ vma_zero(const unsigned char *p, size_t n)
 static int
 vma_spool_err(struct vma *v, const struct vma_dev *d, uint64_t need)
 {
+	if (errno == EFBIG || errno == EINVAL)
+		return export_fail(v->ctx, "%s: device %s of %llu bytes: larger "
+		    "than the spool's filesystem allows a file to be", v->what,
+		    d->key, (unsigned long long)d->size);
 	if (util_errno_nospace(errno))
 		return export_nospace(v->ctx, d->name, need);
 	return export_retry(v->ctx, "data/%s/%s: %s", v->ctx->id, d->tmp,
