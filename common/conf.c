@@ -79,6 +79,8 @@ static const struct {
 	{ "proxmox.storages",		T_STRMAP },
 	{ "proxmox.dump_storage",	T_STR },
 	{ "proxmox.task_poll",		T_NUM },
+	{ "hyperv.export_dir",		T_STR },
+	{ "hyperv.export_mount",	T_STR },
 	{ "defaults.convert.format",	T_STR },
 	{ "defaults.convert.guest",	T_STR },
 	{ "defaults.import.uri",	T_STR },

@@ -19,7 +19,7 @@
 #include "util.h"
 
 static const char *const source_types[] = { "file", "http", "vsphere",
-    "proxmox", NULL };
+    "proxmox", "hyperv", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -33,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, vsphere, proxmox";
+	return "file, http, vsphere, proxmox, hyperv";
 }
 
 static int
@@ -170,6 +170,7 @@ static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
 static int job_check_proxmox(const cJSON *, char *, size_t);
+static int job_check_hyperv(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -473,6 +474,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_vsphere(src, err, errlen);
 	if (strcmp(type, "proxmox") == 0)
 		return job_check_proxmox(src, err, errlen);
+	if (strcmp(type, "hyperv") == 0)
+		return job_check_hyperv(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -555,6 +558,40 @@ job_check_proxmox(const cJSON *src, char *err, size_t errlen)
 	    "0123456789.-") != strlen(node)))
 		return job_err(err, errlen, "source.node: '%.64s' is not a node "
 		    "name", node);
+	return 0;
+}
+
+/*
+ * hyperv: a VM by its ID or exact name on a host. The name is data: it
+ * reaches the host only on a script's stdin (prov_hyperv.c), so any text
+ * without control characters is a name.
+ */
+static int
+job_check_hyperv(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field hv_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, true, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 }, { "vm", F_STR, false, 0, 100 },
+		{ "vm_id", F_STR, false, 0, 36 },
+	};
+	const char *vm = job_get_str(src, "vm"), *id = job_get_str(src, "vm_id");
+
+	if (CHECK(src, "source", hv_f) != 0)
+		return -1;
+	if (!job_server_valid(job_get_str(src, "server")))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (no scheme, path or user: the credential holds "
+		    "the user)", job_get_str(src, "server"));
+	if ((vm != NULL) == (id != NULL))
+		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
+		    "name) and 'vm_id'");
+	if (vm != NULL && (vm[0] == '\0' || strpbrk(vm, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.vm: must be a VM name");
+	if (id != NULL && (strlen(id) != 36 || strspn(id, "0123456789abcdefABCDEF-")
+	    != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' ||
+	    id[23] != '-'))
+		return job_err(err, errlen, "source.vm_id: '%.40s' is not a VM ID "
+		    "(a GUID)", id);
 	return 0;
 }
 
