@@ -292,3 +292,20 @@ no_password() {
 	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
 	no_password
 }
+
+@test "hyperv WinRM: a credential allowed to another submitter is refused before anything reaches the host (as an unprivileged user)" {
+	winrm_setup
+	submitters
+	hcred hv "$HVPASS"
+	printf 'allow_users = %s\n' "$VIC" >>"$T/creds/hv"
+	jq -cn --arg s "$SERVER" --arg id "$ID1" '{name: "eve", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}' |
+	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
+	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	run reason_of eve
+	echo "$output"
+	[[ $output == *"credential 'hv' may not be used by uid $(id -u "$EVE")"* ]]
+	[ ! -e "$T/hv/inputs" ]
+	drop_submitters
+}
