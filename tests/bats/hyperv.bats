@@ -309,3 +309,17 @@ no_password() {
 	[ ! -e "$T/hv/inputs" ]
 	drop_submitters
 }
+
+@test "hyperv: intake refuses a VM ID that is no GUID, both or neither of vm and vm_id, a path" {
+	for x in 'bad|{"type":"hyperv","server":"hv01","credential":"hv","vm_id":"../../etc"}|source.vm_id: '"'"'../../etc'"'"' is not a VM ID (a GUID)' \
+	    'both|{"type":"hyperv","server":"hv01","credential":"hv","vm":"a","vm_id":"6B9E3E2A-1C4D-4F7A-9A51-0E3B5C7D9F11"}|source: give exactly one of '"'"'vm'"'"' (a name) and '"'"'vm_id'"'"'' \
+	    'none|{"type":"hyperv","server":"hv01","credential":"hv"}|source: give exactly one of' \
+	    'path|{"type":"hyperv","server":"hv01","credential":"hv","vm":"a","path":"/etc/shadow"}|source.path: unknown field'; do
+		IFS='|' read -r name src want <<<"$x"
+		drop "$name" "{\"name\":\"$name\",\"source\":$src}"
+		"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+		run reason_of "$name"
+		echo "$output"
+		[[ $output == *"$want"* ]]
+	done
+}
