@@ -355,8 +355,11 @@ hv_export(struct hv_job *h)
 	rc = hv_run(h, "Export-VM", sc_export, in, &out);
 	cJSON_Delete(in);
 	free(out);
-	if (rc == HS_EXIT_OK && hv_term)
-		rc = export_fail(h->ctx, "stopped during the export");
+	if (hv_term) {
+		log_info("asked to stop during the export: removing it first");
+		if (rc == HS_EXIT_OK)
+			rc = export_fail(h->ctx, "stopped during the export");
+	}
 	if (rc == HS_EXIT_OK)
 		rc = hv_land(h);
 	/* released on every path; a failure to release is the job's */

@@ -496,6 +496,8 @@ pve_task_wait(struct pve_job *p, const char *upid)
 		}
 		cJSON_Delete(st);
 		if (pve_term) {
+			log_info("asked to stop while the backup runs: releasing it "
+			    "first");
 			rc = export_fail(p->ctx, "stopped while the backup ran");
 			break;
 		}

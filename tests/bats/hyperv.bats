@@ -161,7 +161,8 @@ winrm_setup() {
 	    --password-file "$T/hv/password" --vms "$T/hv/vms.json" \
 	    --export-dir '\\files\hvexport' --export-mount "$T/share" \
 	    --scripts "$T/hv/scripts" --inputs "$T/hv/inputs" \
-	    --export-fails "$T/hv/fail" 2>"$T/hv/fake.log" 3>&- &
+	    --export-fails "$T/hv/fail" --export-hold "$T/hv/hold" \
+	    2>"$T/hv/fake.log" 3>&- &
 	PIDS+=($!)
 	wait_for 10 test -s "$T/hv/port" || { cat "$T/hv/fake.log"; false; }
 	SERVER=127.0.0.1:$(cat "$T/hv/port")
@@ -322,4 +323,27 @@ no_password() {
 		echo "$output"
 		[[ $output == *"$want"* ]]
 	done
+}
+
+@test "hyperv WinRM: a job cancelled while Export-VM runs removes the export before it stops" {
+	winrm_setup
+	touch "$T/hv/hold"
+	start_daemon "$QUEUED" 3>&-
+	start_daemon "$EXPORTD" 3>&-
+	id=$(jq -cn --arg s "$SERVER" --arg id "$ID1" '{name: "cancel", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}' |
+	    "$HS" -c "$T/conf" submit -)
+	wait_for 30 test -d "$T/share/$id" || { cat "$T"/*.log; false; }
+	[ -f "$SP/data/$id/hyperv.json" ]
+	"$HS" -c "$T/conf" cancel "$id"
+	# exportd looks for cancels every second: by then the worker has its
+	# SIGTERM and still waits for Export-VM (checked below in its log)
+	sleep 2.5
+	rm "$T/hv/hold"
+	wait_for 30 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	grep -q "cancelled by the operator" "$SP/data/$id/reason"
+	wait_for 10 test -z "$(ls "$T/share")" || { ls -R "$T/share"; false; }
+	[ ! -e "$SP/data/$id/hyperv.json" ]
+	cat "$SP/data/$id/log"
+	grep -q "asked to stop during the export: removing it first" "$SP/data/$id/log"
+	grep -q "removed the export" "$SP/data/$id/log"
 }

@@ -400,6 +400,7 @@ no_secret() {
 	grep -q "DELETE /api2/json/nodes/pve1/storage/local/content/local:backup/vzdump-qemu-101-" "$T/pve/requests"
 	[ -z "$(ls "$T/pve/local/dump")" ]
 	[ ! -e "$SP/data/$id/proxmox.json" ]
+	grep -q "asked to stop while the backup runs: releasing it first" "$SP/data/$id/log"
 }
 
 @test "proxmox: a credential allowed to another submitter is refused before anything reaches the server (as an unprivileged user)" {

@@ -26,7 +26,8 @@ MOUNT/<last part of path>/<Name>/Virtual Hard Disks/ (the path must lie
 under --export-dir, the share as the host names it; MOUNT is
 --export-mount, where the test mounted that share), remove deletes it, vms
 lists, check answers who it is. Exports still present are listed by the
-test in MOUNT.
+test in MOUNT. Export-VM "runs" (the answer waits) while --export-hold
+exists, and fails (exit 5) when --export-fails does.
 """
 import argparse
 import base64
@@ -35,6 +36,7 @@ import os
 import shutil
 import ssl
 import sys
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +109,8 @@ def play(name, data):
         for d in vm["HardDrives"]:
             base = d["Path"].split("\\")[-1]
             shutil.copyfile(vm["disk"], os.path.join(vhd, base))
+        while os.path.exists(ARGS.export_hold):
+            time.sleep(0.05)	# Export-VM "runs" while the file exists
         if os.path.exists(ARGS.export_fails):
             return "", 5
         return '{"exported":true}', 0
@@ -236,7 +240,7 @@ def main():
     ap = argparse.ArgumentParser()
     for a in ("cert", "key", "port-file", "user", "password-file", "vms",
               "export-dir", "export-mount", "scripts", "inputs",
-              "export-fails"):
+              "export-fails", "export-hold"):
         ap.add_argument("--" + a, required=True)
     ARGS = ap.parse_args()
     with open(ARGS.password_file) as f:
