@@ -51,7 +51,7 @@ LIB        = $(B)/lib/libhscommon.a
 SOURCE_SRC = $(wildcard source/*.c)
 SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
 SOURCE_LIB = $(B)/lib/libhssource.a
-SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib libzstd)
+SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib libzstd lzo2)
 
 DAEMONS = queued exportd convertwatch importd
 CLI_SRC = $(wildcard cli/*.c)

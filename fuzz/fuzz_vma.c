@@ -3,8 +3,8 @@
  * and the qemu-server.conf reader, source/pvecfg.c, it calls): the
  * header (magic, version, MD5, blob buffer, configuration blobs, device
  * list), the extents (magic, UUID, MD5, block infos, masks, block count)
- * and the zstd/gzip streams around them, read by the real streaming code
- * from a memfd as from a file or a download.
+ * and the zstd, gzip and lzop streams around them, read by the real
+ * streaming code from a memfd as from a file or a download.
  *
  * Disks land in a private temp directory (in /dev/shm when there is one,
  * else $TMPDIR or /tmp) standing for data/ID/, emptied after every input

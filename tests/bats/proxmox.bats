@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Proxmox VE sources. The vzdump archive (VMA): archives written by
 # tests/pve/mkvma.py from the format's public specification (never by the
-# reader under test), plain, zstd and gzip, as file and http sources,
+# reader under test), plain, zstd, gzip and lzop, as file and http sources,
 # through the real daemons and qemu-img; the disks must come out equal to
 # the raw disk that went in, sparse, with the hardware of the archive's
 # qemu-server.conf; one reaches a booting domain in libvirt.
@@ -79,17 +79,19 @@ exported_ok() {
 	[ "$(jq -r .vm.nics[0].model "$j")" = virtio ]
 }
 
-@test "vma: a plain, a zstd and a gzip vzdump archive land as sparse raw disks with the VM's hardware, and convert" {
+@test "vma: a plain, a zstd, a gzip and an lzop vzdump archive land as sparse raw disks with the VM's hardware, and convert" {
 	vma "$T/src/vzdump-qemu-100-2026_01_01-00_00_00.vma"
 	vma "$T/src/z.vma" && zstd -q --rm "$T/src/z.vma"
 	vma "$T/src/g.vma" && gzip "$T/src/g.vma"
+	vma "$T/src/l.vma" && lzop -U "$T/src/l.vma"
 	a=$(job plain "{\"type\":\"file\",\"path\":\"$T/src/vzdump-qemu-100-2026_01_01-00_00_00.vma\"}")
 	b=$(job zst "{\"type\":\"file\",\"path\":\"$T/src/z.vma.zst\"}")
 	c=$(job gz "{\"type\":\"file\",\"path\":\"$T/src/g.vma.gz\",\"format\":\"vma\"}")
-	for i in 1 2 3; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
-	for id in "$a" "$b" "$c"; do exported_ok "$id"; done
-	for i in 1 2 3; do "$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"; done
-	for id in "$a" "$b" "$c"; do
+	d=$(job lzo "{\"type\":\"file\",\"path\":\"$T/src/l.vma.lzo\"}")
+	for i in 1 2 3 4; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
+	for id in "$a" "$b" "$c" "$d"; do exported_ok "$id"; done
+	for i in 1 2 3 4; do "$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"; done
+	for id in "$a" "$b" "$c" "$d"; do
 		[ -f "$SP/converted/$id" ] || { cat "$SP/data/$id/reason"; false; }
 		qemu-img compare -f raw -F qcow2 "$RAW" "$(jq -r .vm.disks[0].output "$SP/converted/$id")"
 	done
