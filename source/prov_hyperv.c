@@ -176,7 +176,7 @@ hv_find(struct hv_job *h)
 	return HS_EXIT_OK;
 }
 
-/* ---- the export on the host: recorded, released -------------------------- */
+/* ---- the export on the host: recorded, released ------------------------ */
 
 static int
 hv_remove(struct hv_job *h, const char *path)
@@ -222,7 +222,7 @@ hv_release_leftover(struct hv_job *h)
 	return rc;
 }
 
-/* ---- the export, read where the operator mounted it ---------------------- */
+/* ---- the export, read where the operator mounted it -------------------- */
 
 static int
 hv_beneath(int dirfd, const char *rel, int flags)
@@ -372,7 +372,7 @@ hv_export(struct hv_job *h)
 	return rc;
 }
 
-/* ---- the provider ---------------------------------------------------------- */
+/* ---- the provider ------------------------------------------------------ */
 
 static int
 hv_cred_allowed(struct export_ctx *ctx)
