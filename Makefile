@@ -51,7 +51,7 @@ LIB        = $(B)/lib/libhscommon.a
 SOURCE_SRC = $(wildcard source/*.c)
 SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
 SOURCE_LIB = $(B)/lib/libhssource.a
-SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib)
+SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib libzstd lzo2)
 
 DAEMONS = queued exportd convertwatch importd hookd
 CLI_SRC = $(wildcard cli/*.c)
@@ -170,6 +170,8 @@ $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 # before the library in the link line.
 $(B)/tests/test_ovf: $(B)/obj/source/ovf.o
 $(B)/tests/test_vmx: $(B)/obj/source/vmx.o
+$(B)/tests/test_pvecfg: $(B)/obj/source/pvecfg.o
+$(B)/tests/test_hvcfg: $(B)/obj/source/hvcfg.o
 $(B)/tests/test_guestconf: $(B)/obj/convertwatch/guestconf.o
 $(B)/tests/test_guestconf: CFLAGS += -Iconvertwatch
 $(B)/tests/test_virt: $(B)/obj/importd/virt.o

@@ -138,7 +138,7 @@ static const struct command {
 	    "size, bus), NICs (MAC, model, network) - and the libvirt domain XML\n"
 	    "importd would define from it.\n\n"
 	    "  --json      print the description as JSON\n"
-	    "  --format F  what PATH is (ova ovf vmx vmdk vhd vhdx raw qcow2 vdi),\n"
+	    "  --format F  what PATH is (ova ovf vmx vmdk vhd vhdx raw qcow2 vdi vma hyperv),\n"
 	    "              when its name does not say\n" },
 	{ "vms", vmlist_vms, false,
 	    "vms [--provider P] [--server HOST] --credential NAME [--json]",

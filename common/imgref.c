@@ -132,7 +132,7 @@ imgref_spool_name(const char *name)
 {
 	static const char *const names[] = { "history", "log", "submitted",
 	    "reason", "retry", "owner", "cancel", "progress.json", "uuid",
-	    "serial.log", "source.ovf", "inplace.json" };
+	    "serial.log", "source.ovf", "inplace.json", "proxmox.json", "hyperv.json" };
 	static const char *const ends[] = { ".part", ".state", ".descriptor",
 	    ".tmp" };
 	size_t n = strlen(name);

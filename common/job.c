@@ -18,8 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "aws", "file", "http", "s3",
-    "vsphere", NULL };
+static const char *const source_types[] = { "aws", "file", "http",
+    "hyperv", "proxmox", "s3", "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -33,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "aws, file, http, s3, vsphere";
+	return "aws, file, http, hyperv, proxmox, s3, vsphere";
 }
 
 static int
@@ -171,6 +171,8 @@ static int job_check_path(const char *, const char *,
 static int job_check_vsphere(const cJSON *, char *, size_t);
 static int job_check_s3(const cJSON *, char *, size_t);
 static int job_check_aws(const cJSON *, char *, size_t);
+static int job_check_proxmox(const cJSON *, char *, size_t);
+static int job_check_hyperv(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -377,7 +379,7 @@ job_check_sha256(const cJSON *obj, const char *where, char *err, size_t errlen)
 }
 
 static const char *const disk_formats[] = { "ova", "ovf", "vmx", "vmdk", "vhd",
-    "vhdx", "raw", "qcow2", "vdi", NULL };
+    "vhdx", "raw", "qcow2", "vdi", "vma", "hyperv", NULL };
 
 static int
 job_check_url(const char *url, char *err, size_t errlen)
@@ -476,6 +478,10 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_s3(src, err, errlen);
 	if (strcmp(type, "aws") == 0)
 		return job_check_aws(src, err, errlen);
+	if (strcmp(type, "proxmox") == 0)
+		return job_check_proxmox(src, err, errlen);
+	if (strcmp(type, "hyperv") == 0)
+		return job_check_hyperv(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -674,6 +680,71 @@ job_server_valid(const char *s)
  * path and MoRef; mode datastore (default) or nfc; a snapshot to read
  * from (datastore mode only: ExportVm has no snapshot argument).
  */
+/*
+ * proxmox: a VM by its VMID (and node) on a server; never a path: where a
+ * storage is mounted here is the operator's (proxmox.storages).
+ */
+static int
+job_check_proxmox(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field pve_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, true, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "vmid", F_INT, true, 100, 999999999 },
+		{ "node", F_STR, false, 0, 63 }, { "mode", F_STR, false, 0, 16 },
+	};
+	static const char *const modes[] = { "storage", "vzdump", NULL };
+	const char *node = job_get_str(src, "node");
+
+	if (CHECK(src, "source", pve_f) != 0 ||
+	    job_check_enum(src, "mode", "source", modes, err, errlen) != 0)
+		return -1;
+	if (!job_server_valid(job_get_str(src, "server")))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (no scheme, path or user: the credential holds "
+		    "the token)", job_get_str(src, "server"));
+	if (node != NULL && (node[0] == '\0' || node[0] == '-' ||
+	    strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") != strlen(node)))
+		return job_err(err, errlen, "source.node: '%.64s' is not a node "
+		    "name", node);
+	return 0;
+}
+
+/*
+ * hyperv: a VM by its ID or exact name on a host. The name is data: it
+ * reaches the host only on a script's stdin (prov_hyperv.c), so any text
+ * without control characters is a name.
+ */
+static int
+job_check_hyperv(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field hv_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, true, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 }, { "vm", F_STR, false, 0, 100 },
+		{ "vm_id", F_STR, false, 0, 36 },
+	};
+	const char *vm = job_get_str(src, "vm"), *id = job_get_str(src, "vm_id");
+
+	if (CHECK(src, "source", hv_f) != 0)
+		return -1;
+	if (!job_server_valid(job_get_str(src, "server")))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (no scheme, path or user: the credential holds "
+		    "the user)", job_get_str(src, "server"));
+	if ((vm != NULL) == (id != NULL))
+		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
+		    "name) and 'vm_id'");
+	if (vm != NULL && (vm[0] == '\0' || strpbrk(vm, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.vm: must be a VM name");
+	if (id != NULL && (strlen(id) != 36 || strspn(id, "0123456789abcdefABCDEF-")
+	    != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' ||
+	    id[23] != '-'))
+		return job_err(err, errlen, "source.vm_id: '%.40s' is not a VM ID "
+		    "(a GUID)", id);
+	return 0;
+}
+
 static int
 job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 {

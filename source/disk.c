@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "vma.h"
 #include "imgref.h"
 #include "job.h"
 #include "proc.h"
@@ -63,9 +64,12 @@ disk_format_from_name(const char *name)
 	static const char *const map[][2] = { { ".vmdk", "vmdk" },
 	    { ".vhd", "vhd" }, { ".vhdx", "vhdx" }, { ".raw", "raw" },
 	    { ".img", "raw" }, { ".qcow2", "qcow2" }, { ".vdi", "vdi" },
-	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" } };
+	    { ".ova", "ova" }, { ".ovf", "ovf" }, { ".vmx", "vmx" },
+	    { ".xml", "hyperv" }, { ".vmcx", "hyperv" } };
 	const char *dot = strrchr(name, '.');
 
+	if (vma_name(name))
+		return "vma";	/* NAME.vma.zst: the last dot is not enough */
 	if (dot == NULL)
 		return NULL;
 	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)

@@ -88,6 +88,8 @@ extern const struct provider provider_file;
 extern const struct provider provider_http;
 extern const struct provider provider_s3;
 extern const struct provider provider_vsphere;
+extern const struct provider provider_proxmox;
+extern const struct provider provider_hyperv;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);

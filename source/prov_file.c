@@ -30,11 +30,13 @@
 #include "conf.h"
 #include "digest.h"
 #include "export.h"
+#include "hvcfg.h"
 #include "job.h"
 #include "ovf.h"
 #include "srcopen.h"
 #include "unpack.h"
 #include "util.h"
+#include "vma.h"
 #include "vmx.h"
 
 /*
@@ -264,6 +266,125 @@ file_disk_list(struct export_ctx *ctx)
 	return 0;
 }
 
+/*
+ * A vzdump archive: always unpacked into data/ID/ (its disks are not
+ * files one could read in place), after source.sha256 over the whole.
+ */
+static int
+file_vma(struct export_ctx *ctx, int fd, const char *name)
+{
+	int rc;
+
+	if ((rc = file_check_sha256(ctx, fd, name)) != 0)
+		return rc;
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return export_retry(ctx, "%s: seek: %s", name, strerror(errno));
+	return vma_export(ctx, fd, name);
+}
+
+/*
+ * The directory a Hyper-V disk is looked for in, as the submitter: the
+ * export's "Virtual Hard Disks/" (beside "Virtual Machines/", where an XML
+ * configuration lives, or beside the JSON document), else the
+ * configuration's own directory. *rel: the name to open in it; *pbase:
+ * that directory beneath the root when it is not the configuration's
+ * (for the in-place record), else NULL.
+ */
+static int
+file_hv_locate(struct export_ctx *ctx, int dirfd, const char *base,
+    char *rel, size_t rlen, char **pbase)
+{
+	const char *rb = ctx->relbase ? ctx->relbase : "";
+	const char *last = strrchr(rb, '/') ? strrchr(rb, '/') + 1 : rb;
+	char *parent;
+	int rfd, pfd, fd;
+
+	snprintf(rel, rlen, "Virtual Hard Disks/%s", base);
+	if (strcmp(last, "Virtual Machines") == 0) {
+		if ((rfd = srcopen_root(ctx->who, ctx->root)) < 0)
+			return -1;
+		parent = xstrndup(rb, (size_t)(last - rb) - (last > rb));
+		pfd = parent[0] ? disk_open_beneath(ctx, rfd, parent, O_DIRECTORY) :
+		    dup(rfd);
+		close(rfd);
+		if (pfd >= 0 && (fd = disk_open_beneath(ctx, pfd, rel,
+		    O_RDONLY)) >= 0) {
+			close(fd);
+			*pbase = parent;
+			return pfd;
+		}
+		free(parent);
+		if (pfd >= 0)
+			close(pfd);
+	}
+	if ((fd = disk_open_beneath(ctx, dirfd, rel, O_RDONLY)) >= 0) {
+		close(fd);
+		return dup(dirfd);
+	}
+	snprintf(rel, rlen, "%s", base);
+	return dup(dirfd);
+}
+
+/*
+ * A Hyper-V export: its XML configuration (2012 R2 and older) or the
+ * JSON of Get-VM | ConvertTo-Json -Depth 3; each disk it names found in
+ * the export (file_hv_locate) and landed as any disk. .vmcx is refused.
+ */
+static int
+file_hyperv(struct export_ctx *ctx, int fd, int dirfd, const char *name)
+{
+	char *buf = NULL, err[512], rel[512];
+	size_t len, i = 0;
+	int rc;
+
+	if (strlen(name) > 5 && strcasecmp(name + strlen(name) - 5,
+	    ".vmcx") == 0)
+		return export_fail(ctx, "%s: .vmcx is Hyper-V's undocumented "
+		    "binary configuration format; export the hardware as JSON "
+		    "beside it (Get-VM NAME | ConvertTo-Json -Depth 3 > vm.json) "
+		    "and give that file with source.format \"hyperv\"", name);
+	if ((rc = file_read_small(ctx, fd, name, HVCFG_MAX_SIZE, &buf,
+	    &len)) != 0)
+		return rc;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' ||
+	    buf[i] == '\t'))
+		i++;
+	rc = i < len && (buf[i] == '{' || buf[i] == '[') ?
+	    hvcfg_parse_json(buf, len, &ctx->vm, err, sizeof(err)) :
+	    hvcfg_parse_xml(buf, len, &ctx->vm, err, sizeof(err));
+	free(buf);
+	if (rc != 0)
+		return export_fail(ctx, "%s: %s", name, err);
+	if (ctx->vm.ndisks == 0)
+		return export_fail(ctx, "%s: the VM has no virtual hard disk", name);
+	for (size_t k = 0; k < ctx->vm.ndisks; k++) {
+		struct vm_disk *d = &ctx->vm.disks[k];
+		const char *fmt = disk_format_from_name(d->file);
+		char *pbase = NULL, *saved;
+		int ddir;
+
+		if (fmt == NULL || (strcmp(fmt, "vhdx") != 0 &&
+		    strcmp(fmt, "vhd") != 0))
+			return export_fail(ctx, "%s: disk '%s' is not a VHD or VHDX "
+			    "(.avhdx/.avhd: a checkpoint's differencing disk, which "
+			    "qemu cannot read: delete or merge the VM's checkpoints "
+			    "before exporting)", name, d->file);
+		if ((ddir = file_hv_locate(ctx, dirfd, d->file, rel, sizeof(rel),
+		    &pbase)) < 0)
+			return disk_open_failed(ctx, d->file);
+		saved = ctx->relbase;
+		if (pbase != NULL)
+			ctx->relbase = pbase;
+		rc = disk_add(ctx, ddir, rel, fmt, d);
+		ctx->relbase = saved;
+		free(pbase);
+		close(ddir);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 file_export(struct export_ctx *ctx)
 {
@@ -284,6 +405,10 @@ file_export(struct export_ctx *ctx)
 	}
 	if (strcmp(kind, "ova") == 0)
 		rc = ova_export(ctx, fd, base);
+	else if (strcmp(kind, "vma") == 0)
+		rc = file_vma(ctx, fd, base);
+	else if (strcmp(kind, "hyperv") == 0)
+		rc = file_hyperv(ctx, fd, dirfd, base);
 	else if (strcmp(kind, "ovf") == 0 || strcmp(kind, "vmx") == 0)
 		rc = file_descriptor(ctx, fd, dirfd, base, kind[1] == 'm');
 	else

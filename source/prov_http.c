@@ -28,6 +28,7 @@
 #include "fetch.h"
 #include "job.h"
 #include "util.h"
+#include "vma.h"
 
 /* The last path component of the URL (query and fragment dropped). */
 static char *
@@ -127,12 +128,14 @@ http_inspect(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
 
 	if ((fd = memfd_create("hyperspool-peek", MFD_CLOEXEC)) < 0)
 		return export_retry(ctx, "memfd_create: %s", strerror(errno));
-	if (strcmp(kind, "ova") == 0) {
+	if (strcmp(kind, "ova") == 0 || strcmp(kind, "vma") == 0) {
+		/* an OVA's OVF, a VMA's header: in the first bytes */
 		if ((rc = fetch_peek(o, fd, PEEK_OVA, err, sizeof(err))) != 0)
 			rc = export_fail(ctx, "%s", err);
 		else {
 			lseek(fd, 0, SEEK_SET);
-			rc = ova_export(ctx, fd, name);
+			rc = kind[0] == 'o' ? ova_export(ctx, fd, name) :
+			    vma_export(ctx, fd, name);
 		}
 	} else {
 		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
@@ -172,6 +175,26 @@ http_ova(struct export_ctx *ctx, int fd, const char *name)
 	cJSON_Delete(ctx->records);
 	ctx->records = NULL;
 	ctx->inplace = ctx->indata = ctx->have_st0 = false;
+	return rc;
+}
+
+/*
+ * The downloaded vzdump archive, unpacked into its disks (vma.c); the
+ * archive is removed once they landed (its digest was checked by the
+ * download), kept for the next attempt when it could not be read.
+ */
+static int
+http_vma(struct export_ctx *ctx, const char *name)
+{
+	int fd, rc;
+
+	fd = openat(ctx->datafd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return export_retry(ctx, "%s: %s", name, strerror(errno));
+	rc = vma_export(ctx, fd, name);
+	close(fd);
+	if (rc == HS_EXIT_OK)
+		unlinkat(ctx->datafd, name, 0);
 	return rc;
 }
 
@@ -257,6 +280,8 @@ http_land(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
 		ctx->sha256_done = true;
 		rc = http_ova(ctx, fd, name);
 		close(fd);
+	} else if (strcmp(kind, "vma") == 0) {
+		rc = http_vma(ctx, name);
 	} else {
 		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
 

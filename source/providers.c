@@ -16,6 +16,8 @@ static const struct provider *const providers[] = {
 	&provider_http,
 	&provider_s3,
 	&provider_vsphere,
+	&provider_proxmox,
+	&provider_hyperv,
 };
 
 const struct provider *

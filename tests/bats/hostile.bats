@@ -148,6 +148,10 @@ teardown_file() {
 	"$CORPUS/corpus" check hypersdk
 }
 
+@test "vma: Proxmox vzdump archives with a bad MD5, magic, header size or extent, truncated, lzop" {
+	"$CORPUS/corpus" check vma
+}
+
 @test "the corpus: at least 40 cases, each with an expect file checked by a category test" {
 	awk 'NR == 1 { t0 = $1 } { printf "%6.1f s %s\n", $1 - t0, $2 " " $3 }' "$T/timing"
 	"$CORPUS/corpus" lint

@@ -66,3 +66,9 @@ desc_line() {
 	sed -i "s|^$2.*|$3|" "$1"
 	grep -qF "$3" "$1" || sed -i "1a $3" "$1"
 }
+
+# vma FILE ARGS...: a Proxmox vzdump archive written from the format's
+# specification by tests/pve/mkvma.py (--dev NAME=RAW, --break WHAT)
+vma() {
+	python3 "$SAMPLE/../../tests/pve/mkvma.py" "$@"
+}
