@@ -9,7 +9,8 @@
  * crash resumes too); a 200 reply to a Range request restarts the file from
  * zero, never appends; 5xx/429/503 and transport errors are retried with
  * backoff honouring Retry-After; an optional cap limits the total rate; the
- * optional sha256 is checked over the finished file. On success the file
+ * optional sha256 (and another digest, hash_algo) is checked over the
+ * finished file. On success the file
  * is renamed from NAME.part to NAME.
  *
  * What bounds the time a download holds a worker: a transfer whose total
@@ -45,6 +46,8 @@
 
 #include "progress.h"
 
+struct curl_slist;
+
 struct fetch_opts {
 	const char	*url;
 	const char	*ca_file;	/* NULL: system CAs */
@@ -60,6 +63,15 @@ struct fetch_opts {
 	double		 retry_delay;	/* first backoff, seconds (doubles) */
 	uint64_t	 max_rate;	/* bytes/s for the whole file, 0 = no cap */
 	const char	*sha256;	/* expected lowercase hex, or NULL */
+	const char	*hash_algo;	/* another digest to check (OpenSSL's
+					   name: "sha512", as Glance's
+					   os_hash_algo), or NULL */
+	const char	*hash;		/* its expected hex value */
+	const struct curl_slist *headers;	/* extra request headers (an
+					   API token: a secret, never logged;
+					   redirects are not followed then, so
+					   it goes to this URL's server only),
+					   or NULL */
 	long		 connect_timeout;	/* seconds */
 	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
 	uint64_t	 min_rate;	/* bytes/s over min_rate_window, 0 = none */
