@@ -18,7 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", "vsphere", NULL };
+static const char *const source_types[] = { "file", "http", "vsphere",
+    "openstack", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -32,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, vsphere";
+	return "file, http, vsphere, openstack";
 }
 
 static int
@@ -168,6 +169,7 @@ job_get_str(const cJSON *j, const char *path)
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
+static int job_check_openstack(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -469,6 +471,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	}
 	if (strcmp(type, "vsphere") == 0)
 		return job_check_vsphere(src, err, errlen);
+	if (strcmp(type, "openstack") == 0)
+		return job_check_openstack(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -567,6 +571,41 @@ job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 	if (snap != NULL && (snap[0] == '\0' || strpbrk(snap, "\r\n\t") != NULL))
 		return job_err(err, errlen, "source.snapshot: must be a snapshot "
 		    "name");
+	return 0;
+}
+
+/*
+ * openstack: a credential (which says where Keystone is), optionally the
+ * Keystone server it must be for, the server by exactly one of name and
+ * id (a UUID: hex digits and dashes).
+ */
+static int
+job_check_openstack(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field os_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, false, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 }, { "vm", F_STR, false, 0, 255 },
+		{ "vm_id", F_STR, false, 0, 64 },
+	};
+	const char *vm = job_get_str(src, "vm"), *id = job_get_str(src, "vm_id");
+	const char *server = job_get_str(src, "server");
+
+	if (CHECK(src, "source", os_f) != 0)
+		return -1;
+	if (server != NULL && !job_server_valid(server))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (Keystone's; no scheme, path or user: the "
+		    "credential holds the rest)", server);
+	if ((vm != NULL) + (id != NULL) != 1)
+		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
+		    "server name) and 'vm_id' (its id)");
+	if (vm != NULL && (vm[0] == '\0' || !util_utf8_valid(vm, strlen(vm)) ||
+	    strpbrk(vm, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.vm: must be a server name");
+	if (id != NULL && (id[0] == '\0' || strspn(id,
+	    "0123456789abcdefABCDEF-") != strlen(id)))
+		return job_err(err, errlen, "source.vm_id: '%.64s' is not a server "
+		    "id (a UUID)", id);
 	return 0;
 }
 

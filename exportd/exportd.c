@@ -27,13 +27,17 @@
 #include "log.h"
 #include "util.h"
 
-/* Remove what a failed export landed; keep the job's records. */
+/*
+ * Remove what a failed export landed; keep the job's records (and
+ * openstack.json: the temporary cloud images a provider could not yet
+ * delete, for the next attempt to delete).
+ */
 static void
 export_cleanup(struct export_ctx *ctx)
 {
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
-	    NULL };
+	    "openstack.json", NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);

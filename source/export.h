@@ -80,6 +80,7 @@ struct provider {
 extern const struct provider provider_file;
 extern const struct provider provider_http;
 extern const struct provider provider_vsphere;
+extern const struct provider provider_openstack;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);
