@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""fakeos.py - a FAKE of OpenStack's Keystone v3, Nova, Cinder and Neutron
+for tests/bats/openstack.bats. It is not OpenStack: it answers the few
+calls the openstack provider makes (and only those), over TLS, from a
+JSON description of servers and volumes. Glance is NOT faked: the catalogue
+points at the real glance-api the test runs (behind nginx for TLS, nginx
+asking this fake's /_validate whether a token is one it issued, as
+keystonemiddleware asks Keystone).
+
+What it checks, so that the test can fail: the login body (password of
+user hsuser in domain Default scoped to project demo, or application
+credential ac1 with its secret), every later call's X-Auth-Token (401
+otherwise), Nova's microversion header, Cinder's force flag for an in-use
+volume. createImage and os-volume_upload_image create an image in the real
+Glance (queued), answer with its id, and upload the server's disk file into
+it a moment later (as Nova and Cinder do), copying the base image's
+properties. Every call is logged, one line each, to --log.
+
+Usage: fakeos.py --cert C --key K --port-file F --glance http://127.0.0.1:P
+                 --image-url https://127.0.0.1:Q --world W.json --log L
+(the password and application credential secret it accepts in the
+environment: FAKEOS_PASSWORD, FAKEOS_AC_SECRET)
+"""
+import argparse
+import json
+import os
+import re
+import secrets
+import ssl
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+A = None
+WORLD = {}
+TOKENS = set()
+LOCK = threading.Lock()
+PROJECT = "9f3c0d6a2b7e4c1d8e5f6a7b8c9d0e1f"
+
+
+def log(line):
+    with LOCK, open(A.log, "a") as f:
+        f.write(line + "\n")
+
+
+def glance(method, path, body=None, ctype="application/json"):
+    req = urllib.request.Request(A.glance + path, method=method, data=body)
+    if body is not None:
+        req.add_header("Content-Type", ctype)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        data = r.read()
+        return json.loads(data) if data else None
+
+
+def make_image(name, src, fmt, props):
+    """An image in the real Glance, filled from file src a moment later."""
+    body = {"name": name, "disk_format": fmt, "container_format": "bare"}
+    body.update(props)
+    img = glance("POST", "/v2/images", json.dumps(body).encode())
+
+    def upload():
+        time.sleep(0.5)
+        with open(src, "rb") as f:
+            glance("PUT", "/v2/images/%s/file" % img["id"], f.read(),
+                   "application/octet-stream")
+        log("uploaded %s %s" % (img["id"], name))
+    threading.Thread(target=upload, daemon=True).start()
+    return img["id"]
+
+
+def catalog(port):
+    me = "https://127.0.0.1:%d" % port
+
+    def ep(url):
+        return [{"interface": "public", "region_id": "RegionOne",
+                 "region": "RegionOne", "url": url}]
+    return [
+        {"type": "identity", "endpoints": ep(me + "/identity/v3")},
+        {"type": "compute", "endpoints": ep(me + "/compute/v2.1")},
+        {"type": "image", "endpoints": ep(A.image_url)},
+        {"type": "volumev3", "endpoints": ep(me + "/volume/v3/" + PROJECT)},
+        {"type": "network", "endpoints": ep(me + "/network")},
+    ]
+
+
+def server_view(s):
+    v = {"id": s["id"], "name": s["name"], "status": s["status"],
+         "flavor": s["flavor"],
+         "image": {"id": s["image"]} if s.get("image") else "",
+         "os-extended-volumes:volumes_attached":
+             [{"id": v} for v in s.get("volumes", [])]}
+    return v
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, obj=None, headers=()):
+        data = json.dumps(obj).encode() if obj is not None else b""
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n) or b"null")
+
+    def authed(self):
+        if self.headers.get("X-Auth-Token") in TOKENS:
+            return True
+        log("401 %s %s (token %s)" % (self.command, self.path,
+            "missing" if self.headers.get("X-Auth-Token") is None else "unknown"))
+        self.reply(401, {"error": {"code": 401, "message": "The request you "
+                   "have made requires authentication."}})
+        return False
+
+    def login(self):
+        b = self.body()
+        ident = b["auth"]["identity"]
+        ok = False
+        if ident["methods"] == ["password"]:
+            u = ident["password"]["user"]
+            proj = b["auth"].get("scope", {}).get("project", {})
+            ok = (u.get("name") == "hsuser" and
+                  u.get("domain", {}).get("name") == "Default" and
+                  u.get("password") == A.password and
+                  proj.get("name") == "demo" and
+                  proj.get("domain", {}).get("name") == "Default")
+            how = "password"
+        elif ident["methods"] == ["application_credential"]:
+            ac = ident["application_credential"]
+            ok = ac.get("id") == "ac1" and ac.get("secret") == A.ac_secret
+            how = "application_credential"
+        else:
+            how = "?"
+        log("login %s %s" % (how, "ok" if ok else "refused"))
+        if not ok:
+            return self.reply(401, {"error": {"code": 401, "message": "The "
+                              "request you have made requires "
+                              "authentication.", "title": "Unauthorized"}})
+        tok = secrets.token_hex(16)
+        TOKENS.add(tok)
+        port = self.server.server_address[1]
+        self.reply(201, {"token": {
+            "methods": [how], "expires_at": "2099-01-01T00:00:00Z",
+            "project": {"id": PROJECT, "name": "demo",
+                        "domain": {"id": "default", "name": "Default"}},
+            "catalog": catalog(port)}}, [("X-Subject-Token", tok)])
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        p = u.path
+        if p == "/_validate":	# nginx's auth_request for Glance
+            code = 204 if self.headers.get("X-Auth-Token") in TOKENS else 401
+            log("validate %d" % code)
+            return self.reply(code)
+        if not self.authed():
+            return
+        log("GET %s" % self.path)
+        servers = WORLD["servers"]
+        if p.startswith("/compute/"):
+            if self.headers.get("OpenStack-API-Version") != "compute 2.47":
+                return self.reply(406, {"computeFault": {"message": "no "
+                                  "microversion 2.47 asked"}})
+        if p == "/compute/v2.1/servers/detail":
+            out = [server_view(s) for s in servers
+                   if "name" not in q or re.search(q["name"][0], s["name"])]
+            return self.reply(200, {"servers": out})
+        m = re.fullmatch(r"/compute/v2\.1/servers/([^/]+)", p)
+        if m:
+            for s in servers:
+                if s["id"] == m.group(1):
+                    return self.reply(200, {"server": server_view(s)})
+            return self.reply(404, {"itemNotFound": {"code": 404, "message":
+                              "Instance %s could not be found." % m.group(1)}})
+        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)" % PROJECT, p)
+        if m and m.group(1) in WORLD["volumes"]:
+            v = WORLD["volumes"][m.group(1)]
+            return self.reply(200, {"volume": {
+                "id": m.group(1), "status": v["status"], "bootable": "true",
+                "attachments": [{"server_id": v["server"],
+                                 "device": v["device"]}]}})
+        if p == "/network/v2.0/ports":
+            out = [{"mac_address": n["mac"], "network_id": n["network"],
+                    "device_id": s["id"]}
+                   for s in servers for n in s.get("ports", [])
+                   if s["id"] == q.get("device_id", [""])[0]]
+            return self.reply(200, {"ports": out})
+        self.reply(404, {"itemNotFound": {"code": 404, "message": "no " + p}})
+
+    def do_POST(self):
+        p = urllib.parse.urlsplit(self.path).path
+        if p == "/identity/v3/auth/tokens":
+            return self.login()
+        if not self.authed():
+            return
+        b = self.body()
+        m = re.fullmatch(r"/compute/v2\.1/servers/([^/]+)/action", p)
+        if m and "createImage" in b:
+            s = [s for s in WORLD["servers"] if s["id"] == m.group(1)][0]
+            if s["status"] not in ("ACTIVE", "SHUTOFF", "PAUSED", "SUSPENDED"):
+                return self.reply(409, {"conflictingRequest": {"message":
+                                  "Cannot 'createImage' instance while it is "
+                                  "in vm_state %s" % s["status"]}})
+            iid = make_image(b["createImage"]["name"], s["disk"], s["format"],
+                             s.get("properties", {}))
+            log("createImage %s %s %s" % (s["name"], b["createImage"]["name"],
+                iid))
+            return self.reply(202, {"image_id": iid})
+        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)/action" % PROJECT, p)
+        if m and "os-volume_upload_image" in b:
+            v = WORLD["volumes"][m.group(1)]
+            a = b["os-volume_upload_image"]
+            if v["status"] == "in-use" and a.get("force") is not True:
+                return self.reply(400, {"badRequest": {"message": "Invalid "
+                                  "volume: Volume status must be available"}})
+            iid = make_image(a["image_name"], v["file"],
+                             a.get("disk_format", "raw"), v.get("properties",
+                                                                {}))
+            log("upload_image %s %s %s" % (m.group(1), a["image_name"], iid))
+            return self.reply(202, {"os-volume_upload_image": {
+                "id": m.group(1), "image_id": iid,
+                "image_name": a["image_name"]}})
+        self.reply(404, {"itemNotFound": {"message": "no " + p}})
+
+
+def main():
+    global A, WORLD
+    ap = argparse.ArgumentParser()
+    for k in ("cert", "key", "port-file", "glance", "image-url", "world",
+              "log"):
+        ap.add_argument("--" + k, required=True)
+    A = ap.parse_args()
+    # the secrets it expects come in its environment, never its argv
+    A.password = os.environ["FAKEOS_PASSWORD"]
+    A.ac_secret = os.environ["FAKEOS_AC_SECRET"]
+    with open(A.world) as f:
+        WORLD = json.load(f)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(A.cert, A.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    with open(A.port_file + ".tmp", "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(A.port_file + ".tmp", A.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
