@@ -121,7 +121,10 @@ JSON
 	head -c 1048576 /dev/urandom >"$T/src/data.raw"
 }
 
-teardown() { hs_teardown; }
+teardown() {
+	drop_submitters
+	hs_teardown
+}
 
 # start_os: the fake Keystone/Nova/Cinder/Neutron ($FAKE: its https URL,
 # $SERVER host:port) and nginx with TLS in front of the real Glance ($SPORT)
@@ -292,7 +295,7 @@ no_secret() {
 	kill "$NGINX"; wait "$NGINX" 2>/dev/null || true
 	rm -f "$T/os/port"
 	start_os
-	printf 'exportd = { http_max_rate = 2097152; };\n' >>"$T/conf"
+	sed -i 's/^exportd = { /exportd = { http_max_rate = 2097152; /' "$T/conf"
 	id=$(job cut "$(src '"vm":"web 1"')")
 	start_daemon "$EXPORTD"
 	pid=$LASTPID
@@ -356,18 +359,25 @@ no_secret() {
 	cred rootonly "server = $SERVER" "ca_file = $T/os/cert.pem" "allow_users = root"
 	a=$(job other '{"type":"openstack","credential":"other","vm":"web 1"}')
 	b=$(job unbound '{"type":"openstack","credential":"unbound","vm":"web 1"}')
-	submitters
-	as_user "$EVE" "$HS" -c "$T/conf" submit - <<<'{"name":"eve","source":{"type":"openstack","credential":"rootonly","vm":"web 1"}}' >"$T/eve.id"
-	cred lab "server = $SERVER" "ca_file = $T/os/cert.pem"
-	as_user "$EVE" "$HS" -c "$T/conf" submit - <<<'{"name":"eve2","source":{"type":"openstack","credential":"lab","server":"keystone.other.example","vm":"web 1"}}' >"$T/eve2.id"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	for i in 1 2 3 4; do export_once; done
+	export_once; export_once
 	[[ $(reason "$a") == *"credential 'other' is not for 127.0.0.1"* ]]
 	[[ $(reason "$b") == *"credential 'unbound' is bound to no server"* ]]
-	[[ $(reason "$(cat "$T/eve.id")") == *"credential 'rootonly' may not be used by uid"* ]]
-	[[ $(reason "$(cat "$T/eve2.id")") == *"not on server 'keystone.other.example'"* ]]
+	# an unprivileged submitter: a credential that does not allow her,
+	# and one that does, pointed by her job at another Keystone
+	submitters
+	eve() {	# eve NAME SOURCE: a job dropped by $EVE herself
+		as_user "$EVE" sh -c "cat >'$SP/incoming/.$1' && mv '$SP/incoming/.$1' '$SP/incoming/$1'" \
+		    <<<"$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	}
+	eve eve1 '{"type":"openstack","credential":"rootonly","vm":"web 1"}'
+	eve eve2 '{"type":"openstack","credential":"lab","server":"keystone.other.example","vm":"web 1"}'
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	export_once; export_once
+	run reason_of eve1
+	[[ $output == *"credential 'rootonly' may not be used by uid $(id -u "$EVE")"* ]]
+	run reason_of eve2
+	[[ $output == *"logs in at its auth_url, which is not on server 'keystone.other.example'"* ]]
 	! grep -q "login" "$T/os/calls.log"
-	drop_submitters
 }
 
 @test "hyperspool vms lists the servers; check-provider validates a credential" {
