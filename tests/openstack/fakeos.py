@@ -14,7 +14,8 @@ otherwise), Nova's microversion header, Cinder's force flag for an in-use
 volume. createImage and os-volume_upload_image create an image in the real
 Glance (queued), answer with its id, and upload the server's disk file into
 it a moment later (as Nova and Cinder do), copying the base image's
-properties. Every call is logged, one line each, to --log.
+properties. Every call is logged, one line each, to --log; the tokens it
+issues to --log.tokens (the test looks for them where no secret may be).
 
 Usage: fakeos.py --cert C --key K --port-file F --glance http://127.0.0.1:P
                  --image-url https://127.0.0.1:Q --world W.json --log L
@@ -149,6 +150,8 @@ class H(BaseHTTPRequestHandler):
                               "authentication.", "title": "Unauthorized"}})
         tok = secrets.token_hex(16)
         TOKENS.add(tok)
+        with LOCK, open(A.log + ".tokens", "a") as f:	# for the secret hunt
+            f.write(tok + "\n")
         port = self.server.server_address[1]
         self.reply(201, {"token": {
             "methods": [how], "expires_at": "2099-01-01T00:00:00Z",
