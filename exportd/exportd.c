@@ -150,6 +150,43 @@ out:
 	return rc;
 }
 
+/*
+ * A cancelled job's worker is dead (SIGTERM): what its provider made in
+ * the cloud and recorded in data/ID/ is released here, before the job
+ * goes to error/ (struct provider, release).
+ */
+static void
+exportd_cancelled(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	const struct provider *prov;
+	struct export_ctx ctx;
+	char err[JOB_ERR_MAX];
+	cJSON *job;
+
+	if ((job = job_read_at(sp->fd[SD_EXPORTING], id, JOB_MAX_SIZE, err,
+	    sizeof(err))) == NULL)
+		return;
+	memset(&ctx, 0, sizeof(ctx));
+	vmdesc_init(&ctx.vm);
+	ctx.sp = sp;
+	ctx.id = id;
+	ctx.job = job;
+	ctx.src = job_get(job, "source");
+	prov = export_provider(job_get_str(ctx.src, "type"));
+	if (prov != NULL && prov->release != NULL &&
+	    (ctx.datafd = spool_jobdir(sp, id, false)) >= 0) {
+		log_job_begin(id, job_get_str(job, "name"), "exporting",
+		    ctx.datafd);
+		if (prov->release(&ctx) != HS_EXIT_OK)
+			log_warnx("cancelled: %s", ctx.reason);
+		log_job_end();
+		close(ctx.datafd);
+	}
+	vmdesc_free(&ctx.vm);
+	cJSON_Delete(job);
+}
+
 static const struct stage_ops exportd_ops = {
 	.name = "exportd",
 	.summary = "Export the VMs of jobs in request/: land their disks in "
@@ -158,6 +195,7 @@ static const struct stage_ops exportd_ops = {
 	.work = SD_EXPORTING,
 	.output = SD_EXPORTED,
 	.run = exportd_run,
+	.cancelled = exportd_cancelled,
 };
 
 int

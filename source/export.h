@@ -75,6 +75,14 @@ struct provider {
 	 */
 	int		(*vms)(struct provider_ask *, cJSON *);
 	int		(*check)(struct provider_ask *, cJSON *);
+	/*
+	 * release: the job was cancelled and its worker killed mid-run:
+	 * release the temporary cloud objects (snapshots, images, grants)
+	 * the provider recorded in data/ID/ (ctx has sp, id, job, src and
+	 * datafd). Called by exportd itself, so it must be short. NULL: the
+	 * provider creates none.
+	 */
+	int		(*release)(struct export_ctx *);
 };
 
 extern const struct provider provider_file;

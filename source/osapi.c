@@ -136,7 +136,8 @@ osapi_curl(struct osapi *o)
 	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_USERAGENT, "hyperspool/1") != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT, o->quick ? 15L : 600L) !=
+	    CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, osapi_write) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, osapi_header) !=
 	    CURLE_OK ||
@@ -211,7 +212,7 @@ osapi_request(struct osapi *o, const char *method, const char *url,
     struct curl_slist *hdrs, const char *body, struct osapi_buf *b,
     struct osapi_hdr *h)
 {
-	int tries = (int)conf_int("exportd.http_retries", 5), rc;
+	int tries = o->quick ? 1 : (int)conf_int("exportd.http_retries", 5), rc;
 	double delay = conf_num("exportd.http_retry_delay", 1);
 
 	for (int i = 0;; i++) {
@@ -481,15 +482,17 @@ osapi_login(struct osapi *o)
 
 /*
  * Log in with the named credential for submitter uid (0: the operator),
- * at server (NULL: the credential's). On failure, call osapi_close().
+ * at server (NULL: the credential's); quick: no retries, short timeouts.
+ * On failure, call osapi_close().
  */
 int
 osapi_open(struct osapi *o, const char *credname, const char *server,
-    long long uid)
+    long long uid, bool quick)
 {
 	int rc;
 
 	memset(o, 0, sizeof(*o));
+	o->quick = quick;
 	if (credname == NULL || cred_load(credname, &o->cred, o->err,
 	    sizeof(o->err)) != 0)
 		return HS_EXIT_PERMANENT;

@@ -35,10 +35,13 @@ struct osapi {
 					   image and network */
 	char		 project[128];	/* the token's project (name) */
 	long		 status;	/* HTTP status of the last call */
+	bool		 quick;		/* one try each, 15 s at most (exportd's
+					   own loop waits: a cancel) */
 	char		 err[1024];
 };
 
-int	 osapi_open(struct osapi *, const char *, const char *, long long);
+int	 osapi_open(struct osapi *, const char *, const char *, long long,
+	    bool);
 int	 osapi_endpoint(struct osapi *, enum osapi_svc, const char **);
 int	 osapi_call(struct osapi *, const char *, enum osapi_svc, const char *,
 	    const cJSON *, cJSON **);

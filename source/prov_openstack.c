@@ -22,7 +22,8 @@
  * attempt that finds the record (exportd died mid-export) reuses an image
  * still there for its disk (the download resumes from data/ID/) and
  * deletes the rest; one recorded by name only is looked up by name.
- * exportd keeps the record when it clears a failed job's files.
+ * exportd keeps the record when it clears a failed job's files, and
+ * calls release (os_release_job) when a cancel killed the worker.
  *
  * Failures: a refused login, a missing or ambiguous server, a server in an
  * unexportable state, an image that Glance kills, a hash mismatch are
@@ -737,7 +738,7 @@ os_run(struct export_ctx *ctx)
 	os_record_load(&j);
 	rc = osapi_open(&j.api, job_get_str(ctx->src, "credential"),
 	    job_get_str(ctx->src, "server"), cJSON_IsNumber(uid) ?
-	    (long long)uid->valuedouble : -1);
+	    (long long)uid->valuedouble : -1, false);
 	if (rc != HS_EXIT_OK)
 		rc = os_api_fail(&j, rc);
 	else
@@ -752,12 +753,40 @@ os_run(struct export_ctx *ctx)
 	return rc;
 }
 
+/*
+ * After a cancel (the worker was killed): delete the images the record
+ * names, quickly (exportd's own loop waits); what fails stays recorded.
+ */
+static int
+os_release_job(struct export_ctx *ctx)
+{
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct os_job j = { .ctx = ctx };
+	int rc = HS_EXIT_OK;
+
+	os_record_load(&j);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j.record,
+	    "images")) > 0) {
+		rc = osapi_open(&j.api, job_get_str(ctx->src, "credential"),
+		    job_get_str(ctx->src, "server"), cJSON_IsNumber(uid) ?
+		    (long long)uid->valuedouble : -1, true);
+		if (rc != HS_EXIT_OK)
+			snprintf(ctx->reason, sizeof(ctx->reason), "temporary images "
+			    "not deleted: %.900s", j.api.err);
+		else
+			os_release(&j, -1);
+		osapi_close(&j.api);
+	}
+	cJSON_Delete(j.record);
+	return rc;
+}
+
 /* ---- asked directly: hyperspool vms, check-provider -------------------- */
 
 static int
 os_ask_open(struct provider_ask *q, struct osapi *o)
 {
-	if (osapi_open(o, q->credential, q->server, 0) != HS_EXIT_OK) {
+	if (osapi_open(o, q->credential, q->server, 0, false) != HS_EXIT_OK) {
 		snprintf(q->err, sizeof(q->err), "%s", o->err);
 		osapi_close(o);
 		return -1;
@@ -852,4 +881,5 @@ const struct provider provider_openstack = {
 	.run = os_run,
 	.vms = os_vms,
 	.check = os_check,
+	.release = os_release_job,
 };

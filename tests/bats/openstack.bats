@@ -133,7 +133,7 @@ start_os() {
 	FAKEOS_PASSWORD=$PASS FAKEOS_AC_SECRET=$ACSECRET python3 "$FAKEOS" --cert "$T/os/cert.pem" --key "$T/os/key.pem" \
 	    --port-file "$T/os/port" --glance "http://127.0.0.1:$GPORT" \
 	    --image-url "https://127.0.0.1:$SPORT" --world "$T/os/world.json" \
-	    --log "$T/os/calls.log" \
+	    --log "$T/os/calls.log" --store "$G/images" \
 	    3>&- 2>"$T/os/fake.err" &
 	PIDS+=($!)
 	wait_for 10 test -s "$T/os/port" || { cat "$T/os/fake.err"; false; }
@@ -144,6 +144,7 @@ start_os() {
 	    client_max_body_size 0; proxy_buffering off;
 	    location / { auth_request /_auth; proxy_pass http://127.0.0.1:$GPORT; }
 	    location = /_auth { internal; proxy_pass $FAKE/_validate;
+	        proxy_set_header X-Original-URI \$request_uri;
 	        proxy_pass_request_body off; proxy_set_header Content-Length \"\"; }"
 	cred lab "server = $SERVER" "ca_file = $T/os/cert.pem"
 }
@@ -278,9 +279,24 @@ no_secret() {
 	[ "$(glance_images)" -eq 0 ]
 }
 
-@test "the temporary image is deleted after a failure past its creation, and after a crash and retry" {
+# big_world: server "web 1" holds 12 MiB of random raw bytes, downloaded
+# at 2 MiB/s (time enough to crash or cancel the download)
+big_world() {
+	head -c $((12 * 1024 * 1024)) /dev/urandom >"$T/src/big.raw"
+	jq --arg f "$T/src/big.raw" '.servers[0].disk = $f | .servers[0].format = "raw"' \
+	    "$T/os/world.json" >"$T/os/w2" && mv "$T/os/w2" "$T/os/world.json"
+	sed -i 's/^exportd = { /exportd = { http_max_rate = 2097152; /' "$T/conf"
+}
+
+# partway ID: a quarter of disk0.raw is down (the state file says so)
+partway() {
+	[ "$(jq '[.segments[].done] | add' "$SP/data/$1/disk0.raw.part.state" \
+	    2>/dev/null || echo 0)" -gt 3000000 ]
+}
+
+@test "the temporary image is deleted after a failure past its creation" {
 	start_os
-	# failure: "broken" says qcow2 but holds raw bytes: refused once landed
+	# "broken" says qcow2 but holds raw bytes: refused once landed
 	id=$(job broken "$(src '"vm":"broken"')")
 	export_once
 	run reason "$id"
@@ -288,22 +304,27 @@ no_secret() {
 	grep -q "createImage broken hyperspool-$id-disk0 " "$T/os/calls.log"
 	[ "$(glance_images)" -eq 0 ]
 	[ ! -e "$SP/data/$id/openstack.json" ]
-	# crash: exportd killed mid-download; the next one finds the record,
-	# reuses that image (no second snapshot), resumes, then deletes it
-	head -c $((12 * 1024 * 1024)) /dev/urandom >"$T/src/big.raw"
-	jq --arg f "$T/src/big.raw" '.servers[0].disk = $f | .servers[0].format = "raw"' \
-	    "$T/os/world.json" >"$T/os/w2" && mv "$T/os/w2" "$T/os/world.json"
-	kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
-	kill "$NGINX"; wait "$NGINX" 2>/dev/null || true
-	rm -f "$T/os/port"
+}
+
+@test "Glance's os_hash_value is checked: a snapshot damaged in the store fails, and is deleted" {
+	jq '.servers[0].corrupt = true' "$T/os/world.json" >"$T/os/w2" && mv "$T/os/w2" "$T/os/world.json"
 	start_os
-	sed -i 's/^exportd = { /exportd = { http_max_rate = 2097152; /' "$T/conf"
+	id=$(job bad "$(src '"vm":"web 1"')")
+	export_once
+	grep -q "corrupted .* in Glance's store" "$T/os/calls.log"
+	run reason "$id"
+	[[ $output == *"disk 0: sha512 mismatch: expected "* ]]
+	[ "$(glance_images)" -eq 0 ]
+	[ ! -e "$SP/data/$id/openstack.json" ]
+}
+
+@test "after a crash mid-download the retry reuses the recorded image, resumes, then deletes it" {
+	big_world
+	start_os
 	id=$(job cut "$(src '"vm":"web 1"')")
 	start_daemon "$EXPORTD"
 	pid=$LASTPID
-	part() { [ "$(jq '[.segments[].done] | add' "$SP/data/$id/disk0.raw.part.state" \
-	    2>/dev/null || echo 0)" -gt 3000000 ]; }
-	wait_for 40 part || { cat "$SP/data/$id/log"; false; }
+	wait_for 40 partway "$id" || { cat "$SP/data/$id/log"; false; }
 	kill -9 "$pid"
 	[ "$(jq '.images | length' "$SP/data/$id/openstack.json")" -eq 1 ]
 	[ "$(glance_images)" -eq 1 ]
@@ -314,6 +335,21 @@ no_secret() {
 	grep -q "resuming disk0.raw" "$SP/data/$id/log"
 	[ "$(glance_images)" -eq 0 ]
 	[ ! -e "$SP/data/$id/openstack.json" ]
+}
+
+@test "a cancel mid-download deletes the temporary image" {
+	big_world
+	start_os
+	id=$(job cancel "$(src '"vm":"web 1"')")
+	start_daemon "$EXPORTD"
+	wait_for 40 partway "$id" || { cat "$SP/data/$id/log"; false; }
+	[ "$(glance_images)" -eq 1 ]
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 30 test -f "$SP/error/$id"
+	[[ $(cat "$SP/data/$id/reason") == *"cancelled by the operator"* ]]
+	[ "$(glance_images)" -eq 0 ]
+	[ ! -e "$SP/data/$id/openstack.json" ]
+	grep -q "temporary image [0-9a-f-]* deleted" "$SP/data/$id/log"
 }
 
 @test "a missing server, two of one name, a server in ERROR: each a specific reason" {
@@ -343,7 +379,7 @@ no_secret() {
 	FAKEOS_PASSWORD=$PASS FAKEOS_AC_SECRET=$ACSECRET python3 "$FAKEOS" --cert "$T/os/cert.pem" --key "$T/os/key.pem" \
 	    --port-file "$T/os/port" --glance "http://127.0.0.1:$GPORT" \
 	    --image-url "http://127.0.0.1:$PORT" --world "$T/os/world.json" \
-	    --log "$T/os/calls.log" 3>&- &
+	    --log "$T/os/calls.log" --store "$G/images" 3>&- &
 	PIDS+=($!)
 	wait_for 10 test -s "$T/os/port"
 	SERVER=127.0.0.1:$(cat "$T/os/port")

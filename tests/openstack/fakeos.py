@@ -11,7 +11,8 @@ What it checks, so that the test can fail: the login body (password of
 user hsuser in domain Default scoped to project demo, or application
 credential ac1 with its secret), every later call's X-Auth-Token (401
 otherwise), Nova's microversion header, Cinder's force flag for an in-use
-volume. createImage and os-volume_upload_image create an image in the real
+volume. A server marked "corrupt" gets its snapshot damaged in Glance's
+file store after Glance computed its hash (the test of the hash check). createImage and os-volume_upload_image create an image in the real
 Glance (queued), answer with its id, and upload the server's disk file into
 it a moment later (as Nova and Cinder do), copying the base image's
 properties. Every call is logged, one line each, to --log; the tokens it
@@ -19,6 +20,7 @@ issues to --log.tokens (the test looks for them where no secret may be).
 
 Usage: fakeos.py --cert C --key K --port-file F --glance http://127.0.0.1:P
                  --image-url https://127.0.0.1:Q --world W.json --log L
+                 --store GLANCE_FILE_STORE_DIR
 (the password and application credential secret it accepts in the
 environment: FAKEOS_PASSWORD, FAKEOS_AC_SECRET)
 """
@@ -37,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 A = None
 WORLD = {}
 TOKENS = set()
+PENDING = {}	# image id -> Event: set once its stored file is corrupted
 LOCK = threading.Lock()
 PROJECT = "9f3c0d6a2b7e4c1d8e5f6a7b8c9d0e1f"
 
@@ -55,17 +58,29 @@ def glance(method, path, body=None, ctype="application/json"):
         return json.loads(data) if data else None
 
 
-def make_image(name, src, fmt, props):
-    """An image in the real Glance, filled from file src a moment later."""
+def make_image(name, src, fmt, props, corrupt=False):
+    """An image in the real Glance, filled from file src a moment later.
+    corrupt: once Glance has it (and its hash), one byte of its stored file
+    is flipped, before any download of it is let through (/_validate)."""
     body = {"name": name, "disk_format": fmt, "container_format": "bare"}
     body.update(props)
     img = glance("POST", "/v2/images", json.dumps(body).encode())
+    if corrupt:
+        PENDING[img["id"]] = threading.Event()
 
     def upload():
         time.sleep(0.5)
         with open(src, "rb") as f:
             glance("PUT", "/v2/images/%s/file" % img["id"], f.read(),
                    "application/octet-stream")
+        if corrupt:
+            with open(os.path.join(A.store, img["id"]), "r+b") as f:
+                f.seek(1000)
+                b = f.read(1)
+                f.seek(1000)
+                f.write(bytes([b[0] ^ 0xff]))
+            log("corrupted %s in Glance's store" % img["id"])
+            PENDING[img["id"]].set()
         log("uploaded %s %s" % (img["id"], name))
     threading.Thread(target=upload, daemon=True).start()
     return img["id"]
@@ -164,6 +179,10 @@ class H(BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(u.query)
         p = u.path
         if p == "/_validate":	# nginx's auth_request for Glance
+            m = re.match(r"/v2/images/([^/]+)/file",
+                         self.headers.get("X-Original-URI", ""))
+            if m and m.group(1) in PENDING:
+                PENDING[m.group(1)].wait(30)
             code = 204 if self.headers.get("X-Auth-Token") in TOKENS else 401
             log("validate %d" % code)
             return self.reply(code)
@@ -216,7 +235,7 @@ class H(BaseHTTPRequestHandler):
                                   "Cannot 'createImage' instance while it is "
                                   "in vm_state %s" % s["status"]}})
             iid = make_image(b["createImage"]["name"], s["disk"], s["format"],
-                             s.get("properties", {}))
+                             s.get("properties", {}), s.get("corrupt", False))
             log("createImage %s %s %s" % (s["name"], b["createImage"]["name"],
                 iid))
             return self.reply(202, {"image_id": iid})
@@ -241,7 +260,7 @@ def main():
     global A, WORLD
     ap = argparse.ArgumentParser()
     for k in ("cert", "key", "port-file", "glance", "image-url", "world",
-              "log"):
+              "log", "store"):
         ap.add_argument("--" + k, required=True)
     A = ap.parse_args()
     # the secrets it expects come in its environment, never its argv
