@@ -26,8 +26,9 @@
  * OSAPI_REPLY_MAX bytes), Nova asked for microversion 2.47 (the flavor
  * inside the server, createImage's image_id in the body). 5xx, 429 and
  * transport errors are retried exportd.http_retries times with backoff
- * from exportd.http_retry_delay; the reason of a 4xx is OpenStack's own
- * message ({"itemNotFound": {"message": ...}}), cut short.
+ * from exportd.http_retry_delay; a 401 (the token expired during a long
+ * export) logs in again and tries once more; the reason of a 4xx is
+ * OpenStack's own message ({"itemNotFound": {"message": ...}}), cut short.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -505,6 +506,26 @@ osapi_open(struct osapi *o, const char *credname, const char *server,
 	return osapi_login(o);
 }
 
+/* A new token (the old one expired or was revoked), a new catalogue. */
+int
+osapi_relogin(struct osapi *o)
+{
+	curl_slist_free_all(o->hdrs);
+	o->hdrs = NULL;
+	if (o->token != NULL) {
+		explicit_bzero(o->token, strlen(o->token));
+		free(o->token);
+		o->token = NULL;
+	}
+	for (int i = 0; i < OSAPI_NSVC; i++) {
+		free(o->ep[i]);
+		o->ep[i] = NULL;
+	}
+	cJSON_Delete(o->catalog);
+	o->catalog = NULL;
+	return osapi_login(o);
+}
+
 /* The endpoint of svc, if the catalogue has one over https. */
 int
 osapi_endpoint(struct osapi *o, enum osapi_svc svc, const char **url)
@@ -551,6 +572,16 @@ osapi_call(struct osapi *o, const char *method, enum osapi_svc svc,
 	if (body != NULL)
 		s = cJSON_PrintUnformatted(body);
 	rc = osapi_request(o, method, url, o->hdrs, s, &b, &h);
+	if (rc == HS_EXIT_PERMANENT && o->status == 401) {
+		/* The token expired (a long export): once more with a new one. */
+		log_info("%s: logging in again", o->err);
+		if ((rc = osapi_relogin(o)) == HS_EXIT_OK &&
+		    (rc = osapi_endpoint(o, svc, &ep)) == HS_EXIT_OK) {
+			free(url);
+			url = xasprintf("%s%s", ep, path);
+			rc = osapi_request(o, method, url, o->hdrs, s, &b, &h);
+		}
+	}
 	if (rc == HS_EXIT_OK && reply != NULL && b.len > 0 &&
 	    (*reply = cJSON_Parse(b.data)) == NULL) {
 		snprintf(o->err, sizeof(o->err), "%s %.300s: the reply is not "

@@ -42,6 +42,7 @@ struct osapi {
 
 int	 osapi_open(struct osapi *, const char *, const char *, long long,
 	    bool);
+int	 osapi_relogin(struct osapi *);
 int	 osapi_endpoint(struct osapi *, enum osapi_svc, const char **);
 int	 osapi_call(struct osapi *, const char *, enum osapi_svc, const char *,
 	    const cJSON *, cJSON **);

@@ -14,7 +14,9 @@
  * then the image, once active, is downloaded from Glance by fetch.c
  * (exportd.openstack_connections Range connections, resume, backoff), its
  * os_hash_value checked with os_hash_algo (sha512 by default; the md5
- * checksum of an older Glance otherwise), and landed as data/ID/diskN.FMT.
+ * checksum of an older Glance otherwise), and landed as data/ID/diskN.FMT;
+ * a 401 from Glance (the token expired during a long export) logs in
+ * again and downloads once more.
  *
  * Temporary images: each is recorded in data/ID/openstack.json (its name,
  * hyperspool-ID-diskN, before it is asked for; its id once known) and
@@ -182,7 +184,11 @@ os_image_delete(struct os_job *j, const char *id)
 	return rc;
 }
 
-/* Delete what a record entry names: its id, or every image of its name. */
+/*
+ * Delete what a record entry names: its id, and every image of its name
+ * (ours alone: hyperspool-ID-diskN), for a request retried after a lost
+ * reply may have made two.
+ */
 static int
 os_release_one(struct os_job *j, const cJSON *it)
 {
@@ -191,8 +197,8 @@ os_release_one(struct os_job *j, const cJSON *it)
 	char *path, *e;
 	int rc;
 
-	if (id != NULL)
-		return os_image_delete(j, id);
+	if (id != NULL && (rc = os_image_delete(j, id)) != HS_EXIT_OK)
+		return rc;
 	if (name == NULL)
 		return HS_EXIT_OK;
 	e = os_escape(name);
@@ -668,6 +674,16 @@ os_disk(struct os_job *j, int i, const struct os_disk *dk)
 		j->props = cJSON_Duplicate(img, true);
 	}
 	rc = os_download(j, i, id, img, file, sizeof(file));
+	if (rc == HS_EXIT_PERMANENT && strstr(j->ctx->reason, "HTTP 401 from ")) {
+		/* The token expired (or was revoked) since the login. */
+		log_info("disk %d: Glance refused the token (%s): logging in "
+		    "again", i, j->ctx->reason);
+		j->ctx->reason[0] = '\0';
+		if ((rc = osapi_relogin(&j->api)) != HS_EXIT_OK)
+			rc = os_api_fail(j, rc);
+		else
+			rc = os_download(j, i, id, img, file, sizeof(file));
+	}
 	cJSON_Delete(img);
 	if (rc != HS_EXIT_OK)
 		return rc;

@@ -318,6 +318,28 @@ partway() {
 	[ ! -e "$SP/data/$id/openstack.json" ]
 }
 
+@test "createImage done but its reply lost: the retry's second image and the first are both deleted" {
+	jq '.servers[0].lose_reply = true' "$T/os/world.json" >"$T/os/w2" && mv "$T/os/w2" "$T/os/world.json"
+	start_os
+	id=$(job lost "$(src '"vm":"web 1"')")
+	run_export_convert
+	converted "$id" 0 "$T/src/boot.raw"
+	[ "$(grep -c "createImage web 1 hyperspool-$id-disk0 " "$T/os/calls.log")" -eq 2 ]
+	[ "$(glance_images)" -eq 0 ]
+}
+
+@test "a token that expires before the download: Glance's 401 leads to a new login, and the disk lands" {
+	jq '.servers[0].properties.x_revoke_tokens = "yes"' "$T/os/world.json" >"$T/os/w2" && mv "$T/os/w2" "$T/os/world.json"
+	start_os
+	id=$(job expire "$(src '"vm":"web 1"')")
+	run_export_convert
+	converted "$id" 0 "$T/src/boot.raw"
+	grep -q "tokens revoked" "$T/os/calls.log"
+	[ "$(grep -c "login password ok" "$T/os/calls.log")" -eq 2 ]
+	grep -q "Glance refused the token (.*HTTP 401 from .*): logging in again" "$SP/data/$id/log"
+	[ "$(glance_images)" -eq 0 ]
+}
+
 @test "after a crash mid-download the retry reuses the recorded image, resumes, then deletes it" {
 	big_world
 	start_os

@@ -12,7 +12,10 @@ user hsuser in domain Default scoped to project demo, or application
 credential ac1 with its secret), every later call's X-Auth-Token (401
 otherwise), Nova's microversion header, Cinder's force flag for an in-use
 volume. A server marked "corrupt" gets its snapshot damaged in Glance's
-file store after Glance computed its hash (the test of the hash check). createImage and os-volume_upload_image create an image in the real
+file store after Glance computed its hash (the test of the hash check). A base image property x_revoke_tokens makes
+it forget every token at the first download of the snapshot, as if they
+had expired. A server marked "lose_reply" has its first createImage done
+but its reply lost (the connection closed), as a network cut would. createImage and os-volume_upload_image create an image in the real
 Glance (queued), answer with its id, and upload the server's disk file into
 it a moment later (as Nova and Cinder do), copying the base image's
 properties. Every call is logged, one line each, to --log; the tokens it
@@ -40,6 +43,7 @@ A = None
 WORLD = {}
 TOKENS = set()
 PENDING = {}	# image id -> Event: set once its stored file is corrupted
+REVOKE = set()	# image ids whose first download finds every token expired
 LOCK = threading.Lock()
 PROJECT = "9f3c0d6a2b7e4c1d8e5f6a7b8c9d0e1f"
 
@@ -67,6 +71,8 @@ def make_image(name, src, fmt, props, corrupt=False):
     img = glance("POST", "/v2/images", json.dumps(body).encode())
     if corrupt:
         PENDING[img["id"]] = threading.Event()
+    if props.get("x_revoke_tokens"):
+        REVOKE.add(img["id"])
 
     def upload():
         time.sleep(0.5)
@@ -183,6 +189,10 @@ class H(BaseHTTPRequestHandler):
                          self.headers.get("X-Original-URI", ""))
             if m and m.group(1) in PENDING:
                 PENDING[m.group(1)].wait(30)
+            if m and m.group(1) in REVOKE:
+                REVOKE.discard(m.group(1))
+                TOKENS.clear()
+                log("tokens revoked")
             code = 204 if self.headers.get("X-Auth-Token") in TOKENS else 401
             log("validate %d" % code)
             return self.reply(code)
@@ -238,6 +248,9 @@ class H(BaseHTTPRequestHandler):
                              s.get("properties", {}), s.get("corrupt", False))
             log("createImage %s %s %s" % (s["name"], b["createImage"]["name"],
                 iid))
+            if s.pop("lose_reply", False):	# made, but the reply is lost
+                self.close_connection = True
+                return
             return self.reply(202, {"image_id": iid})
         m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)/action" % PROJECT, p)
         if m and "os-volume_upload_image" in b:
