@@ -33,6 +33,7 @@
  * exportd.openstack_image_timeout are temporary.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,27 @@ os_api_fail(struct os_job *j, int rc)
 {
 	return rc == HS_EXIT_TEMPORARY ? export_retry(j->ctx, "%s", j->api.err) :
 	    export_fail(j->ctx, "%s", j->api.err);
+}
+
+/* An OpenStack id as we put it in a URL: a UUID's hex digits and dashes. */
+static bool
+os_id_ok(const char *id)
+{
+	return id != NULL && id[0] != '\0' && strlen(id) < 128 &&
+	    strspn(id, "0123456789abcdefABCDEF-") == strlen(id);
+}
+
+/* A MAC as Neutron gives it: xx:xx:xx:xx:xx:xx, hex digits. */
+static bool
+os_mac_ok(const char *mac)
+{
+	if (mac == NULL || strlen(mac) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? mac[i] != ':' : strchr("0123456789abcdefABCDEF",
+		    mac[i]) == NULL)
+			return false;
+	return true;
 }
 
 static char *
@@ -396,8 +418,7 @@ os_ports(struct os_job *j)
 		const char *mac = job_get_str(p, "mac_address");
 		struct vm_nic *n;
 
-		if (mac == NULL || strlen(mac) != 17 ||
-		    (n = vmdesc_add_nic(&j->ctx->vm)) == NULL)
+		if (!os_mac_ok(mac) || (n = vmdesc_add_nic(&j->ctx->vm)) == NULL)
 			continue;
 		snprintf(n->mac, sizeof(n->mac), "%s", mac);
 		n->model = xstrdup(model && strcmp(model, "e1000") == 0 ? "e1000" :
@@ -505,8 +526,7 @@ os_image_create(struct os_job *j, const struct os_disk *dk, const char *name,
 	free(e);
 	free(path);
 	cJSON_Delete(body);
-	if (rc == HS_EXIT_OK && (got == NULL || strlen(got) >= idlen ||
-	    strspn(got, "0123456789abcdefABCDEF-") != strlen(got)))
+	if (rc == HS_EXIT_OK && (!os_id_ok(got) || strlen(got) >= idlen))
 		rc = export_fail(j->ctx, "%s of %s: no image id in the reply",
 		    dk->volume[0] ? "Cinder's upload-to-image" : "Nova's "
 		    "createImage", dk->volume[0] ? dk->volume :
@@ -646,8 +666,7 @@ os_disk(struct os_job *j, int i, const struct os_disk *dk)
 	int rc;
 
 	snprintf(name, sizeof(name), "hyperspool-%s-disk%d", j->ctx->id, i);
-	if (rec != NULL && job_get_str(rec, "id") != NULL &&
-	    strlen(job_get_str(rec, "id")) < sizeof(id)) {
+	if (rec != NULL && os_id_ok(job_get_str(rec, "id"))) {
 		snprintf(id, sizeof(id), "%s", job_get_str(rec, "id"));
 		if (os_image_wait(j, id, &img) == HS_EXIT_OK)
 			log_info("disk %d: reusing temporary image %s of an earlier "
