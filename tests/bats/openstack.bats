@@ -114,7 +114,9 @@ CONF
 ],
  "volumes": {
   "vol-root": {"file": "$T/src/boot.raw", "status": "in-use",
-               "server": "$VSRV", "device": "/dev/vda"},
+               "server": "$VSRV", "device": "/dev/vda",
+               "properties": {"hw_firmware_type": "uefi", "hw_disk_bus": "scsi",
+                              "os_distro": "ubuntu"}},
   "vol-data": {"file": "$T/src/data.raw", "status": "in-use",
                "server": "$VSRV", "device": "/dev/vdb"}}}
 JSON
@@ -255,6 +257,8 @@ no_secret() {
 	converted "$id" 0 "$T/src/boot.raw"
 	converted "$id" 1 "$T/src/data.raw"
 	[ "$(jq -r '.vm.cpus' "$SP/converted/$id")" -eq 1 ]
+	# the root volume's image properties (Cinder copies the base image's)
+	[ "$(jq -r '"\(.vm.firmware) \(.vm.os) \(.vm.disks[0].bus) \(.vm.disks[1].bus)"' "$SP/converted/$id")" = "uefi ubuntu scsi scsi" ]
 	grep -q "login application_credential ok" "$T/os/calls.log"
 	grep -q "upload_image vol-root hyperspool-$id-disk0 " "$T/os/calls.log"
 	grep -q "upload_image vol-data hyperspool-$id-disk1 " "$T/os/calls.log"
