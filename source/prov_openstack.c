@@ -291,6 +291,50 @@ os_name_filter(const char *name)
 	return e;
 }
 
+#define OS_PAGES_MAX	1000	/* pages of servers followed */
+
+/*
+ * Every server of the project (query: "name=RE&" or ""), page after page
+ * (Nova gives at most its osapi_max_limit at once and a "next" link; the
+ * link is not followed, the last id is given as marker), into arr.
+ */
+static int
+os_servers(struct osapi *o, const char *query, cJSON *arr)
+{
+	char *marker = NULL, *path;
+	int rc = HS_EXIT_OK;
+
+	for (int page = 0; page < OS_PAGES_MAX; page++) {
+		cJSON *reply = NULL, *list, *s, *last = NULL;
+		bool next = false;
+
+		path = xasprintf("/servers/detail?%s%s%s", query, marker ?
+		    "marker=" : "", marker ? marker : "");
+		rc = osapi_call(o, "GET", OSAPI_COMPUTE, path, NULL, &reply);
+		free(path);
+		free(marker);
+		marker = NULL;
+		if (rc != HS_EXIT_OK)
+			break;
+		list = cJSON_GetObjectItemCaseSensitive(reply, "servers");
+		while (cJSON_IsArray(list) && (s = list->child) != NULL) {
+			last = cJSON_DetachItemViaPointer(list, s);
+			cJSON_AddItemToArray(arr, last);
+		}
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(reply,
+		    "servers_links"))
+			next |= job_get_str(s, "rel") != NULL &&
+			    strcmp(job_get_str(s, "rel"), "next") == 0;
+		if (next && last != NULL && job_get_str(last, "id") != NULL)
+			marker = os_escape(job_get_str(last, "id"));
+		cJSON_Delete(reply);
+		if (marker == NULL)
+			break;
+	}
+	free(marker);
+	return rc;
+}
+
 static int
 os_find(struct os_job *j)
 {
@@ -319,19 +363,21 @@ os_find(struct os_job *j)
 	if (name == NULL)
 		return export_fail(j->ctx, "source: no vm or vm_id");
 	e = os_name_filter(name);
-	path = xasprintf("/servers/detail?name=%s", e);
+	path = xasprintf("name=%s&", e);
 	free(e);
-	rc = osapi_call(&j->api, "GET", OSAPI_COMPUTE, path, NULL, &reply);
+	reply = cJSON_CreateArray();
+	rc = os_servers(&j->api, path, reply);
 	free(path);
-	if (rc != HS_EXIT_OK)
+	if (rc != HS_EXIT_OK) {
+		cJSON_Delete(reply);
 		return os_api_fail(j, rc);
-	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(reply, "servers"))
+	}
+	cJSON_ArrayForEach(s, reply)
 		if (job_get_str(s, "name") != NULL &&
 		    strcmp(job_get_str(s, "name"), name) == 0 && n++ == 0)
 			match = s;
 	if (n == 1)
-		j->server = cJSON_DetachItemViaPointer(cJSON_GetObjectItemCaseSensitive(
-		    reply, "servers"), match);
+		j->server = cJSON_DetachItemViaPointer(reply, match);
 	cJSON_Delete(reply);
 	if (n == 0)
 		return export_fail(j->ctx, "no server named '%.80s' in project %s",
@@ -870,11 +916,10 @@ os_vms(struct provider_ask *q, cJSON *arr)
 
 	if (os_ask_open(q, &o) != 0)
 		return -1;
-	rc = osapi_call(&o, "GET", OSAPI_COMPUTE, "/servers/detail", NULL,
-	    &reply);
-	if (rc != HS_EXIT_OK)
+	reply = cJSON_CreateArray();
+	if ((rc = os_servers(&o, "", reply)) != HS_EXIT_OK)
 		snprintf(q->err, sizeof(q->err), "%s", o.err);
-	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(reply, "servers"))
+	cJSON_ArrayForEach(s, reply)
 		os_ask_vm(&o, s, arr);
 	cJSON_Delete(reply);
 	osapi_close(&o);

@@ -46,6 +46,7 @@ PENDING = {}	# image id -> Event: set once its stored file is corrupted
 REVOKE = set()	# image ids whose first download finds every token expired
 LOCK = threading.Lock()
 PROJECT = "9f3c0d6a2b7e4c1d8e5f6a7b8c9d0e1f"
+PAGE = 2	# servers per page of /servers/detail
 
 
 def log(line):
@@ -205,9 +206,18 @@ class H(BaseHTTPRequestHandler):
                 return self.reply(406, {"computeFault": {"message": "no "
                                   "microversion 2.47 asked"}})
         if p == "/compute/v2.1/servers/detail":
+            # pages of PAGE servers after the marker, as Nova's
+            # osapi_max_limit does, with a "next" link while more remain
             out = [server_view(s) for s in servers
                    if "name" not in q or re.search(q["name"][0], s["name"])]
-            return self.reply(200, {"servers": out})
+            if "marker" in q:
+                ids = [s["id"] for s in out]
+                out = out[ids.index(q["marker"][0]) + 1:]
+            page = {"servers": out[:PAGE]}
+            if len(out) > PAGE:
+                page["servers_links"] = [{"rel": "next", "href": "https://"
+                                          "elsewhere.invalid/servers/detail"}]
+            return self.reply(200, page)
         m = re.fullmatch(r"/compute/v2\.1/servers/([^/]+)", p)
         if m:
             for s in servers:
