@@ -237,12 +237,11 @@ os_release_one(struct os_job *j, const cJSON *it)
 }
 
 /*
- * Delete the recorded images (all, or all but the one of disk keep) and
- * drop them from the record. A failure is logged, the entry kept for the
- * next attempt.
+ * Delete the recorded images and drop them from the record. A failure is
+ * logged, the entry kept for the next attempt.
  */
 static void
-os_release(struct os_job *j, int keep)
+os_release(struct os_job *j)
 {
 	cJSON *imgs = cJSON_GetObjectItemCaseSensitive(j->record, "images");
 	cJSON *it = imgs ? imgs->child : NULL, *next;
@@ -252,11 +251,7 @@ os_release(struct os_job *j, int keep)
 		return;
 	snprintf(err, sizeof(err), "%s", j->api.err);
 	for (; it != NULL; it = next) {
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "disk");
-
 		next = it->next;
-		if (cJSON_IsNumber(d) && d->valueint == keep)
-			continue;
 		if (os_release_one(j, it) == HS_EXIT_OK)
 			cJSON_Delete(cJSON_DetachItemViaPointer(imgs, it));
 		else
@@ -701,6 +696,18 @@ os_download(struct os_job *j, int i, const char *id, const cJSON *img,
 	return rc;
 }
 
+/* hw_disk_bus as a bus of ours: ide, scsi, sata or virtio (the default). */
+static const char *
+os_bus(const char *hw)
+{
+	static const char *const known[] = { "ide", "scsi", "sata", NULL };
+
+	for (int i = 0; hw != NULL && known[i]; i++)
+		if (strcmp(hw, known[i]) == 0)
+			return known[i];
+	return "virtio";
+}
+
 /* Disk i: its temporary image (reused from an earlier attempt if there). */
 static int
 os_disk(struct os_job *j, int i, const struct os_disk *dk)
@@ -724,7 +731,7 @@ os_disk(struct os_job *j, int i, const struct os_disk *dk)
 	}
 	if (id[0] == '\0') {
 		if (rec != NULL)
-			os_release(j, -1);	/* a dead one, or unknown id */
+			os_release(j);	/* a dead one, or unknown id */
 		if ((rc = os_record_intent(j, i, name)) != HS_EXIT_OK ||
 		    (rc = os_image_create(j, dk, name, id, sizeof(id))) !=
 		    HS_EXIT_OK || (rc = os_record_id(j, i, id)) != HS_EXIT_OK)
@@ -757,11 +764,9 @@ os_disk(struct os_job *j, int i, const struct os_disk *dk)
 	d->file = xstrdup(file);
 	d->format = xstrdup(strrchr(file, '.') + 1);
 	d->boot_order = i;
-	d->bus = xstrdup(job_get_str(j->props, "hw_disk_bus") &&
-	    strcmp(job_get_str(j->props, "hw_disk_bus"), "virtio") != 0 ?
-	    job_get_str(j->props, "hw_disk_bus") : "virtio");
+	d->bus = xstrdup(os_bus(job_get_str(j->props, "hw_disk_bus")));
 	if ((rc = disk_landed(j->ctx, d)) == HS_EXIT_OK)
-		os_release(j, -1);	/* landed: its image is no longer needed */
+		os_release(j);	/* landed: its image is no longer needed */
 	return rc;
 }
 
@@ -825,7 +830,7 @@ os_run(struct export_ctx *ctx)
 	else
 		rc = os_export(&j);
 	/* Every path: the temporary images go (kept in the record if not). */
-	os_release(&j, -1);
+	os_release(&j);
 	osapi_close(&j.api);
 	cJSON_Delete(j.server);
 	cJSON_Delete(j.record);
@@ -855,7 +860,7 @@ os_release_job(struct export_ctx *ctx)
 			snprintf(ctx->reason, sizeof(ctx->reason), "temporary images "
 			    "not deleted: %.900s", j.api.err);
 		else
-			os_release(&j, -1);
+			os_release(&j);
 		osapi_close(&j.api);
 	}
 	cJSON_Delete(j.record);
