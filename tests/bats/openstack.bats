@@ -1,14 +1,17 @@
 #!/usr/bin/env bats
-# The openstack provider against a REAL Glance: Debian's glance-api (SQLite
-# database made by glance-manage db_sync, file store, no authentication of
-# its own: paste flavor unset), started by this suite on loopback, behind a
-# real nginx for TLS that lets a request through only when the token is one
-# Keystone issued (auth_request, as keystonemiddleware would ask). Keystone,
-# Nova, Cinder and Neutron are FAKES (tests/openstack/fakeos.py, which says
-# so at its top): Debian's keystone needs a database server and a WSGI
-# container, Nova a hypervisor. The fake's createImage and
-# os-volume_upload_image put the test's boot disk into the real Glance, so
-# the image, its os_hash_value (sha512), its ranged download and its
+# The openstack provider against a REAL Keystone and a REAL Glance:
+# Debian's keystone (SQLite, fernet tokens, keystone-wsgi-public's own
+# server) and glance-api (SQLite made by glance-manage db_sync, file store,
+# no authentication of its own: paste flavor unset), started once by this
+# suite on loopback, both behind a real nginx for TLS; nginx lets a Glance
+# request through only when Keystone says its token is valid
+# (auth_request, as keystonemiddleware would). The user, project, roles,
+# application credential and the catalogue are made in Keystone through
+# its API. Nova, Cinder and Neutron are FAKES (tests/openstack/fakeos.py,
+# which says so at its top: Nova needs a hypervisor, Cinder a storage
+# backend); they too ask Keystone about every token. The fake's createImage
+# and os-volume_upload_image put the test's boot disk into the real Glance,
+# so the image, its os_hash_value (sha512), its ranged download and its
 # deletion are Glance's own.
 
 load helpers
@@ -18,7 +21,6 @@ CONVERTWATCH=$HS_BINDIR/convertwatch
 FAKEOS=$BATS_TEST_DIRNAME/../openstack/fakeos.py
 SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
 PASS='os pa"ss#w<rd&'	# quotes, blanks, JSON specials: must survive
-ACSECRET=ac-secret-$RANDOM$RANDOM
 SRV=11111111-2222-3333-4444-555555555555	# image-backed, SHUTOFF
 VSRV=66666666-7777-8888-9999-000000000000	# volume-backed, ACTIVE
 
@@ -66,10 +68,92 @@ CONF
 	curl -sf "http://127.0.0.1:$GPORT/v2/images" >/dev/null ||
 	    { cat "$G/api.out" "$G/glance.log"; false; }
 	export G GPORT
+	keystone_up
+}
+
+# Keystone once for the suite, with a user hsuser (password $PASS) member
+# of project demo, an application credential of hers, and a catalogue of
+# two interfaces in RegionOne: public (all https, Glance at nginx's $SPORT)
+# and internal (the same but Glance over plain http, nginx's $PPORT). The
+# fake's port ($FPORT) and nginx's are fixed for the suite.
+keystone_up() {
+	command -v keystone-manage >/dev/null || skip "keystone missing: contrib/install-deps (Debian's keystone)"
+	K=$BATS_FILE_TMPDIR/keystone
+	mkdir -p "$K/fernet" "$K/cred"
+	KPORT=$(freeport) FPORT=$(freeport) SPORT=$(freeport) PPORT=$(freeport)
+	KADMIN=admin-$RANDOM$RANDOM$RANDOM
+	cat >"$K/ks.conf" <<CONF
+[DEFAULT]
+log_file = $K/keystone.log
+use_stderr = false
+[database]
+connection = sqlite:///$K/keystone.sqlite
+[fernet_tokens]
+key_repository = $K/fernet
+[credential]
+key_repository = $K/cred
+[token]
+provider = fernet
+[catalog]
+driver = templated
+template_file = $K/catalog.templates
+CONF
+	# Keystone's templated catalogue (its own file format): through the
+	# API, the SQLite catalogue left the database locked after one write
+	{
+		for i in public internal; do
+			printf 'catalog.RegionOne.compute.%sURL = https://127.0.0.1:%s/compute/v2.1\n' $i "$FPORT"
+			printf 'catalog.RegionOne.volumev3.%sURL = https://127.0.0.1:%s/volume/v3/$(tenant_id)s\n' $i "$FPORT"
+			printf 'catalog.RegionOne.network.%sURL = https://127.0.0.1:%s/network\n' $i "$FPORT"
+		done
+		printf 'catalog.RegionOne.image.publicURL = https://127.0.0.1:%s\n' "$SPORT"
+		printf 'catalog.RegionOne.image.internalURL = http://127.0.0.1:%s\n' "$PPORT"
+		for t in compute volumev3 network image; do
+			printf 'catalog.RegionOne.%s.name = %s\n' $t $t
+		done
+	} >"$K/catalog.templates"
+	local u g i t
+	u=$(id -un) g=$(id -gn)
+	{
+		keystone-manage --config-file "$K/ks.conf" db_sync &&
+		keystone-manage --config-file "$K/ks.conf" fernet_setup --keystone-user "$u" --keystone-group "$g" &&
+		keystone-manage --config-file "$K/ks.conf" credential_setup --keystone-user "$u" --keystone-group "$g" &&
+		OS_BOOTSTRAP_PASSWORD=$KADMIN keystone-manage --config-file "$K/ks.conf" bootstrap --bootstrap-region-id RegionOne
+	} >"$K/manage.log" 2>&1 || { cat "$K/manage.log"; false; }
+	keystone-wsgi-public --port "$KPORT" --host 127.0.0.1 -- --config-file "$K/ks.conf" \
+	    3>&- </dev/null >"$K/wsgi.out" 2>&1 &
+	echo $! >"$K/pid"
+	KS=http://127.0.0.1:$KPORT/v3
+	for i in $(seq 1 300); do
+		curl -sf "$KS" >/dev/null && break
+		sleep 0.1
+	done
+	jq -n --arg p "$KADMIN" '{auth: {identity: {methods: ["password"], password: {user: {name: "admin", domain: {name: "Default"}, password: $p}}}, scope: {project: {name: "admin", domain: {name: "Default"}}}}}' >"$K/admin.json"
+	ADM=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' -d @"$K/admin.json" "$KS/auth/tokens" |
+	    tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
+	[ -n "$ADM" ] || { cat "$K/wsgi.out" "$K/keystone.log"; false; }
+	ks() { curl -sf -H "X-Auth-Token: $ADM" -H 'Content-Type: application/json' "$@"; }
+	PROJECT=$(ks -d '{"project": {"name": "demo", "domain_id": "default"}}' "$KS/projects" | jq -r .project.id)
+	jq -n --arg p "$PASS" '{user: {name: "hsuser", domain_id: "default", password: $p}}' >"$K/user.json"
+	local uid member t
+	uid=$(ks -d @"$K/user.json" "$KS/users" | jq -r .user.id)
+	member=$(ks "$KS/roles?name=member" | jq -r '.roles[0].id')
+	ks -X PUT "$KS/projects/$PROJECT/users/$uid/roles/$member"
+	# hsuser's application credential (made with her own token)
+	jq -n --arg p "$PASS" '{auth: {identity: {methods: ["password"], password: {user: {name: "hsuser", domain: {name: "Default"}, password: $p}}}, scope: {project: {name: "demo", domain: {name: "Default"}}}}}' >"$K/hs.json"
+	t=$(curl -sf -D - -o /dev/null -H 'Content-Type: application/json' -d @"$K/hs.json" "$KS/auth/tokens" |
+	    tr -d '\r' | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: //p')
+	curl -sf -H "X-Auth-Token: $t" -H 'Content-Type: application/json' \
+	    -d '{"application_credential": {"name": "hs"}}' "$KS/users/$uid/application_credentials" >"$K/ac.json"
+	ACID=$(jq -r .application_credential.id "$K/ac.json")
+	ACSECRET=$(jq -r .application_credential.secret "$K/ac.json")
+	rm -f "$K/admin.json" "$K/user.json" "$K/hs.json" "$K/ac.json"
+	export K KPORT FPORT SPORT PPORT KADMIN PROJECT ACID ACSECRET
 }
 
 teardown_file() {
 	[ -f "$G/pid" ] && kill "$(cat "$G/pid")" 2>/dev/null || true
+	[ -f "$K/pid" ] && kill "$(cat "$K/pid")" 2>/dev/null || true
 }
 
 setup() {
@@ -125,30 +209,43 @@ JSON
 
 teardown() {
 	drop_submitters
+	# nginx on this suite's fixed ports: stopped with its workers (the
+	# kill -9 of hs_teardown would leave them holding the ports)
+	if [ -n "${NGINX:-}" ]; then
+		kill -TERM "$NGINX" 2>/dev/null
+		wait "$NGINX" 2>/dev/null || true
+	fi
 	hs_teardown
 }
 
-# start_os: the fake Keystone/Nova/Cinder/Neutron ($FAKE: its https URL,
-# $SERVER host:port) and nginx with TLS in front of the real Glance ($SPORT)
+# start_os: the fake Nova/Cinder/Neutron (on $FPORT) and nginx with TLS on
+# $SPORT in front of the real Keystone (/identity/) and Glance (the rest),
+# plain http on $PPORT; $SERVER is nginx's host:port, the credential lab
+# is bound to it
 start_os() {
-	SPORT=$(freeport)
-	FAKEOS_PASSWORD=$PASS FAKEOS_AC_SECRET=$ACSECRET python3 "$FAKEOS" --cert "$T/os/cert.pem" --key "$T/os/key.pem" \
-	    --port-file "$T/os/port" --glance "http://127.0.0.1:$GPORT" \
-	    --image-url "https://127.0.0.1:$SPORT" --world "$T/os/world.json" \
+	FAKEOS_ADMIN_PASSWORD=$KADMIN python3 "$FAKEOS" --cert "$T/os/cert.pem" --key "$T/os/key.pem" \
+	    --port "$FPORT" --port-file "$T/os/port" --glance "http://127.0.0.1:$GPORT" \
+	    --keystone "http://127.0.0.1:$KPORT" --project "$PROJECT" --world "$T/os/world.json" \
 	    --log "$T/os/calls.log" --store "$G/images" \
 	    3>&- 2>"$T/os/fake.err" &
 	PIDS+=($!)
 	wait_for 10 test -s "$T/os/port" || { cat "$T/os/fake.err"; false; }
-	SERVER=127.0.0.1:$(cat "$T/os/port")
-	FAKE=https://$SERVER
+	SERVER=127.0.0.1:$SPORT
 	mkdir -p "$T/www"
-	start_nginx "$T/www" "listen 127.0.0.1:$SPORT ssl; ssl_certificate $T/os/cert.pem; ssl_certificate_key $T/os/key.pem;
+	start_nginx "$T/www" "listen 127.0.0.1:$SPORT ssl; listen 127.0.0.1:$PPORT;
+	    ssl_certificate $T/os/cert.pem; ssl_certificate_key $T/os/key.pem;
 	    client_max_body_size 0; proxy_buffering off;
+	    location /identity/ { proxy_pass http://127.0.0.1:$KPORT/; }
 	    location / { auth_request /_auth; proxy_pass http://127.0.0.1:$GPORT; }
-	    location = /_auth { internal; proxy_pass $FAKE/_validate;
+	    location = /_auth { internal; proxy_pass https://127.0.0.1:$FPORT/_validate;
 	        proxy_set_header X-Original-URI \$request_uri;
 	        proxy_pass_request_body off; proxy_set_header Content-Length \"\"; }"
 	cred lab "server = $SERVER" "ca_file = $T/os/cert.pem"
+}
+
+# logins STATUS: how many logins Keystone answered with STATUS (nginx's log)
+logins() {
+	grep -c "\"POST /identity/v3/auth/tokens HTTP/1.1\" $1 " "$T/nginx/access.log" || true
 }
 
 # cred NAME [EXTRA-LINE...]: a password credential of user hsuser, project demo
@@ -248,7 +345,7 @@ no_secret() {
 @test "a volume-backed server: each volume through Cinder's upload-to-image (forced: in use), root first; application credential" {
 	start_os
 	{
-		printf 'application_credential_id = ac1\napplication_credential_secret = %s\n' "$ACSECRET"
+		printf 'application_credential_id = %s\napplication_credential_secret = %s\n' "$ACID" "$ACSECRET"
 		printf 'auth_url = https://%s/identity/v3\nserver = %s\nca_file = %s\n' "$SERVER" "$SERVER" "$T/os/cert.pem"
 	} >"$T/creds/app"
 	chmod 600 "$T/creds/app"
@@ -259,7 +356,8 @@ no_secret() {
 	[ "$(jq -r '.vm.cpus' "$SP/converted/$id")" -eq 1 ]
 	# the root volume's image properties (Cinder copies the base image's)
 	[ "$(jq -r '"\(.vm.firmware) \(.vm.os) \(.vm.disks[0].bus) \(.vm.disks[1].bus)"' "$SP/converted/$id")" = "uefi ubuntu scsi scsi" ]
-	grep -q "login application_credential ok" "$T/os/calls.log"
+	# Keystone took the application credential (the file has no password)
+	[ "$(logins 201)" -eq 1 ]
 	grep -q "upload_image vol-root hyperspool-$id-disk0 " "$T/os/calls.log"
 	grep -q "upload_image vol-data hyperspool-$id-disk1 " "$T/os/calls.log"
 	! grep -q createImage "$T/os/calls.log"
@@ -278,7 +376,7 @@ no_secret() {
 	[ $(($(date +%s) - t0)) -lt 10 ]
 	run reason "$id"
 	[[ $output == *"Keystone at https://$SERVER/identity/v3 refused the login of credential 'bad' (HTTP 401)"* ]]
-	grep -q "login password refused" "$T/os/calls.log"
+	[ "$(logins 401)" -eq 1 ]
 	! grep -q createImage "$T/os/calls.log"
 	[ "$(glance_images)" -eq 0 ]
 }
@@ -338,8 +436,8 @@ partway() {
 	id=$(job expire "$(src '"vm":"web 1"')")
 	run_export_convert
 	converted "$id" 0 "$T/src/boot.raw"
-	grep -q "tokens revoked" "$T/os/calls.log"
-	[ "$(grep -c "login password ok" "$T/os/calls.log")" -eq 2 ]
+	grep -q "token revoked in Keystone (HTTP 204)" "$T/os/calls.log"
+	[ "$(logins 201)" -eq 2 ]
 	grep -q "Glance refused the token (.*HTTP 401 from .*): logging in again" "$SP/data/$id/log"
 	[ "$(glance_images)" -eq 0 ]
 }
@@ -398,22 +496,14 @@ partway() {
 	a=$(job nocas '{"type":"openstack","credential":"nocas","vm":"web 1"}')
 	export_once
 	[[ $(reason "$a") == *"TLS verification failed"* ]]
-	! grep -q "login" "$T/os/calls.log"
-	# Glance published over plain http (nginx's other port): refused
-	kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
-	rm -f "$T/os/port"
-	FAKEOS_PASSWORD=$PASS FAKEOS_AC_SECRET=$ACSECRET python3 "$FAKEOS" --cert "$T/os/cert.pem" --key "$T/os/key.pem" \
-	    --port-file "$T/os/port" --glance "http://127.0.0.1:$GPORT" \
-	    --image-url "http://127.0.0.1:$PORT" --world "$T/os/world.json" \
-	    --log "$T/os/calls.log" --store "$G/images" 3>&- &
-	PIDS+=($!)
-	wait_for 10 test -s "$T/os/port"
-	SERVER=127.0.0.1:$(cat "$T/os/port")
-	cred lab "server = $SERVER" "ca_file = $T/os/cert.pem"
-	b=$(job plain "$(src '"vm":"web 1"')")
+	! grep -q "/identity/" "$T/nginx/access.log"
+	# the internal interface publishes Glance over plain http: refused
+	cred plain "server = $SERVER" "ca_file = $T/os/cert.pem" "interface = internal" "region = RegionOne"
+	b=$(job plain '{"type":"openstack","credential":"plain","vm":"web 1"}')
 	export_once
-	[[ $(reason "$b") == *"the image (Glance) endpoint http://127.0.0.1:$PORT is not https: the token is never sent readable"* ]]
+	[[ $(reason "$b") == *"the image (Glance) endpoint http://127.0.0.1:$PPORT is not https: the token is never sent readable"* ]]
 	! grep -q "GET /v2" "$T/nginx/access.log"
+	[ "$(logins 201)" -eq 1 ]
 }
 
 @test "a credential logs in only where it is bound, for the submitters it allows" {
@@ -441,7 +531,7 @@ partway() {
 	[[ $output == *"credential 'rootonly' may not be used by uid $(id -u "$EVE")"* ]]
 	run reason_of eve2
 	[[ $output == *"logs in at its auth_url, which is not on server 'keystone.other.example'"* ]]
-	! grep -q "login" "$T/os/calls.log"
+	! grep -q "/identity/" "$T/nginx/access.log"
 }
 
 @test "hyperspool vms lists the servers; check-provider validates a credential" {

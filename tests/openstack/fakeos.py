@@ -1,51 +1,53 @@
 #!/usr/bin/python3
-"""fakeos.py - a FAKE of OpenStack's Keystone v3, Nova, Cinder and Neutron
-for tests/bats/openstack.bats. It is not OpenStack: it answers the few
-calls the openstack provider makes (and only those), over TLS, from a
-JSON description of servers and volumes. Glance is NOT faked: the catalogue
-points at the real glance-api the test runs (behind nginx for TLS, nginx
-asking this fake's /_validate whether a token is one it issued, as
-keystonemiddleware asks Keystone).
+"""fakeos.py - a FAKE of OpenStack's Nova, Cinder and Neutron for
+tests/bats/openstack.bats. It is not OpenStack: it answers the few calls the
+openstack provider makes (and only those), over TLS, from a JSON
+description of servers and volumes. Keystone and Glance are NOT faked: the
+test runs Debian's keystone (whose catalogue points here and at Glance) and
+glance-api; this fake asks that Keystone whether each token it receives is
+valid (GET /v3/auth/tokens with its own admin token), and so does nginx in
+front of Glance through this fake's /_validate (as keystonemiddleware
+would).
 
-What it checks, so that the test can fail: the login body (password of
-user hsuser in domain Default scoped to project demo, or application
-credential ac1 with its secret), every later call's X-Auth-Token (401
-otherwise), Nova's microversion header, Cinder's force flag for an in-use
-volume. A server marked "corrupt" gets its snapshot damaged in Glance's
-file store after Glance computed its hash (the test of the hash check). A base image property x_revoke_tokens makes
-it forget every token at the first download of the snapshot, as if they
-had expired. A server marked "lose_reply" has its first createImage done
-but its reply lost (the connection closed), as a network cut would. createImage and os-volume_upload_image create an image in the real
-Glance (queued), answer with its id, and upload the server's disk file into
-it a moment later (as Nova and Cinder do), copying the base image's
-properties. Every call is logged, one line each, to --log; the tokens it
-issues to --log.tokens (the test looks for them where no secret may be).
+What it checks, so that the test can fail: every call's X-Auth-Token (401
+unless Keystone says it is valid), Nova's microversion header, Cinder's
+force flag for an in-use volume. createImage and os-volume_upload_image
+create an image in the real Glance (queued), answer with its id, and
+upload the server's disk file into it a moment later (as Nova and Cinder
+do), copying the base image's properties. A server marked "corrupt" gets
+its snapshot damaged in Glance's file store after Glance computed its hash
+(the test of the hash check). A base image property x_revoke_tokens makes
+it revoke, in Keystone, the token of the first download of the snapshot,
+as if it had expired. A server marked "lose_reply" has its first
+createImage done but its reply lost (the connection closed), as a network
+cut would. Every call is logged, one line each, to --log; every token it
+saw valid to --log.tokens (the test looks for them where no secret may be).
 
-Usage: fakeos.py --cert C --key K --port-file F --glance http://127.0.0.1:P
-                 --image-url https://127.0.0.1:Q --world W.json --log L
+Usage: fakeos.py --cert C --key K --port P --port-file F
+                 --glance http://127.0.0.1:G --keystone http://127.0.0.1:K
+                 --project PROJECT_ID --world W.json --log L
                  --store GLANCE_FILE_STORE_DIR
-(the password and application credential secret it accepts in the
-environment: FAKEOS_PASSWORD, FAKEOS_AC_SECRET)
+(Keystone's admin password in the environment, FAKEOS_ADMIN_PASSWORD)
 """
 import argparse
 import json
 import os
 import re
-import secrets
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 A = None
 WORLD = {}
-TOKENS = set()
+ADMIN = None	# this fake's own Keystone token, to validate others
+SEEN = set()	# tokens found valid
 PENDING = {}	# image id -> Event: set once its stored file is corrupted
 REVOKE = set()	# image ids whose first download finds every token expired
 LOCK = threading.Lock()
-PROJECT = "9f3c0d6a2b7e4c1d8e5f6a7b8c9d0e1f"
 PAGE = 2	# servers per page of /servers/detail
 
 
@@ -61,6 +63,40 @@ def glance(method, path, body=None, ctype="application/json"):
     with urllib.request.urlopen(req, timeout=60) as r:
         data = r.read()
         return json.loads(data) if data else None
+
+
+def keystone(method, path, headers, body=None):
+    req = urllib.request.Request(A.keystone + path, method=method, data=body,
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers
+
+
+def admin_login():
+    body = {"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": "admin", "domain": {"name": "Default"},
+                 "password": os.environ["FAKEOS_ADMIN_PASSWORD"]}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
+    st, h = keystone("POST", "/v3/auth/tokens",
+                     {"Content-Type": "application/json"},
+                     json.dumps(body).encode())
+    assert st == 201, "admin login: HTTP %d" % st
+    return h["X-Subject-Token"]
+
+
+def token_valid(tok):
+    if not tok:
+        return False
+    st, _ = keystone("GET", "/v3/auth/tokens",
+                     {"X-Auth-Token": ADMIN, "X-Subject-Token": tok})
+    if st == 200 and tok not in SEEN:
+        SEEN.add(tok)
+        with LOCK, open(A.log + ".tokens", "a") as f:
+            f.write(tok + "\n")
+    return st == 200
 
 
 def make_image(name, src, fmt, props, corrupt=False):
@@ -93,21 +129,6 @@ def make_image(name, src, fmt, props, corrupt=False):
     return img["id"]
 
 
-def catalog(port):
-    me = "https://127.0.0.1:%d" % port
-
-    def ep(url):
-        return [{"interface": "public", "region_id": "RegionOne",
-                 "region": "RegionOne", "url": url}]
-    return [
-        {"type": "identity", "endpoints": ep(me + "/identity/v3")},
-        {"type": "compute", "endpoints": ep(me + "/compute/v2.1")},
-        {"type": "image", "endpoints": ep(A.image_url)},
-        {"type": "volumev3", "endpoints": ep(me + "/volume/v3/" + PROJECT)},
-        {"type": "network", "endpoints": ep(me + "/network")},
-    ]
-
-
 def server_view(s):
     v = {"id": s["id"], "name": s["name"], "status": s["status"],
          "flavor": s["flavor"],
@@ -138,48 +159,14 @@ class H(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(n) or b"null")
 
     def authed(self):
-        if self.headers.get("X-Auth-Token") in TOKENS:
+        if token_valid(self.headers.get("X-Auth-Token")):
             return True
         log("401 %s %s (token %s)" % (self.command, self.path,
-            "missing" if self.headers.get("X-Auth-Token") is None else "unknown"))
+            "missing" if self.headers.get("X-Auth-Token") is None else
+            "refused by Keystone"))
         self.reply(401, {"error": {"code": 401, "message": "The request you "
                    "have made requires authentication."}})
         return False
-
-    def login(self):
-        b = self.body()
-        ident = b["auth"]["identity"]
-        ok = False
-        if ident["methods"] == ["password"]:
-            u = ident["password"]["user"]
-            proj = b["auth"].get("scope", {}).get("project", {})
-            ok = (u.get("name") == "hsuser" and
-                  u.get("domain", {}).get("name") == "Default" and
-                  u.get("password") == A.password and
-                  proj.get("name") == "demo" and
-                  proj.get("domain", {}).get("name") == "Default")
-            how = "password"
-        elif ident["methods"] == ["application_credential"]:
-            ac = ident["application_credential"]
-            ok = ac.get("id") == "ac1" and ac.get("secret") == A.ac_secret
-            how = "application_credential"
-        else:
-            how = "?"
-        log("login %s %s" % (how, "ok" if ok else "refused"))
-        if not ok:
-            return self.reply(401, {"error": {"code": 401, "message": "The "
-                              "request you have made requires "
-                              "authentication.", "title": "Unauthorized"}})
-        tok = secrets.token_hex(16)
-        TOKENS.add(tok)
-        with LOCK, open(A.log + ".tokens", "a") as f:	# for the secret hunt
-            f.write(tok + "\n")
-        port = self.server.server_address[1]
-        self.reply(201, {"token": {
-            "methods": [how], "expires_at": "2099-01-01T00:00:00Z",
-            "project": {"id": PROJECT, "name": "demo",
-                        "domain": {"id": "default", "name": "Default"}},
-            "catalog": catalog(port)}}, [("X-Subject-Token", tok)])
 
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
@@ -190,11 +177,14 @@ class H(BaseHTTPRequestHandler):
                          self.headers.get("X-Original-URI", ""))
             if m and m.group(1) in PENDING:
                 PENDING[m.group(1)].wait(30)
-            if m and m.group(1) in REVOKE:
+            tok = self.headers.get("X-Auth-Token")
+            if m and m.group(1) in REVOKE and tok:
                 REVOKE.discard(m.group(1))
-                TOKENS.clear()
-                log("tokens revoked")
-            code = 204 if self.headers.get("X-Auth-Token") in TOKENS else 401
+                token_valid(tok)	# seen (the secret hunt looks for it)
+                st, _ = keystone("DELETE", "/v3/auth/tokens", {
+                    "X-Auth-Token": ADMIN, "X-Subject-Token": tok})
+                log("token revoked in Keystone (HTTP %d)" % st)
+            code = 204 if token_valid(tok) else 401
             log("validate %d" % code)
             return self.reply(code)
         if not self.authed():
@@ -225,7 +215,7 @@ class H(BaseHTTPRequestHandler):
                     return self.reply(200, {"server": server_view(s)})
             return self.reply(404, {"itemNotFound": {"code": 404, "message":
                               "Instance %s could not be found." % m.group(1)}})
-        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)" % PROJECT, p)
+        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)" % A.project, p)
         if m and m.group(1) in WORLD["volumes"]:
             v = WORLD["volumes"][m.group(1)]
             return self.reply(200, {"volume": {
@@ -242,8 +232,6 @@ class H(BaseHTTPRequestHandler):
 
     def do_POST(self):
         p = urllib.parse.urlsplit(self.path).path
-        if p == "/identity/v3/auth/tokens":
-            return self.login()
         if not self.authed():
             return
         b = self.body()
@@ -262,7 +250,7 @@ class H(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             return self.reply(202, {"image_id": iid})
-        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)/action" % PROJECT, p)
+        m = re.fullmatch(r"/volume/v3/%s/volumes/([^/]+)/action" % A.project, p)
         if m and "os-volume_upload_image" in b:
             v = WORLD["volumes"][m.group(1)]
             a = b["os-volume_upload_image"]
@@ -282,16 +270,15 @@ class H(BaseHTTPRequestHandler):
 def main():
     global A, WORLD
     ap = argparse.ArgumentParser()
-    for k in ("cert", "key", "port-file", "glance", "image-url", "world",
-              "log", "store"):
+    for k in ("cert", "key", "port", "port-file", "glance", "keystone",
+              "project", "world", "log", "store"):
         ap.add_argument("--" + k, required=True)
     A = ap.parse_args()
-    # the secrets it expects come in its environment, never its argv
-    A.password = os.environ["FAKEOS_PASSWORD"]
-    A.ac_secret = os.environ["FAKEOS_AC_SECRET"]
     with open(A.world) as f:
         WORLD = json.load(f)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    global ADMIN
+    ADMIN = admin_login()
+    srv = ThreadingHTTPServer(("127.0.0.1", int(A.port)), H)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(A.cert, A.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
