@@ -19,7 +19,7 @@
 #include "util.h"
 
 static const char *const source_types[] = { "aws", "file", "http",
-    "hyperv", "proxmox", "s3", "vsphere", NULL };
+    "hyperv", "openstack", "proxmox", "s3", "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -33,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "aws, file, http, hyperv, proxmox, s3, vsphere";
+	return "aws, file, http, hyperv, openstack, proxmox, s3, vsphere";
 }
 
 static int
@@ -173,6 +173,7 @@ static int job_check_s3(const cJSON *, char *, size_t);
 static int job_check_aws(const cJSON *, char *, size_t);
 static int job_check_proxmox(const cJSON *, char *, size_t);
 static int job_check_hyperv(const cJSON *, char *, size_t);
+static int job_check_openstack(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -482,6 +483,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_proxmox(src, err, errlen);
 	if (strcmp(type, "hyperv") == 0)
 		return job_check_hyperv(src, err, errlen);
+	if (strcmp(type, "openstack") == 0)
+		return job_check_openstack(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -789,6 +792,41 @@ job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 	if (snap != NULL && (snap[0] == '\0' || strpbrk(snap, "\r\n\t") != NULL))
 		return job_err(err, errlen, "source.snapshot: must be a snapshot "
 		    "name");
+	return 0;
+}
+
+/*
+ * openstack: a credential (which says where Keystone is), optionally the
+ * Keystone server it must be for, the server by exactly one of name and
+ * id (a UUID: hex digits and dashes).
+ */
+static int
+job_check_openstack(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field os_f[] = {
+		{ "type", F_STR, true, 0, 16 }, { "server", F_STR, false, 0, 255 },
+		{ "credential", F_NAME, true, 0, 64 }, { "vm", F_STR, false, 0, 255 },
+		{ "vm_id", F_STR, false, 0, 64 },
+	};
+	const char *vm = job_get_str(src, "vm"), *id = job_get_str(src, "vm_id");
+	const char *server = job_get_str(src, "server");
+
+	if (CHECK(src, "source", os_f) != 0)
+		return -1;
+	if (server != NULL && !job_server_valid(server))
+		return job_err(err, errlen, "source.server: '%.64s' is not "
+		    "host[:port] (Keystone's; no scheme, path or user: the "
+		    "credential holds the rest)", server);
+	if ((vm != NULL) + (id != NULL) != 1)
+		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
+		    "server name) and 'vm_id' (its id)");
+	if (vm != NULL && (vm[0] == '\0' || !util_utf8_valid(vm, strlen(vm)) ||
+	    strpbrk(vm, "\r\n\t") != NULL))
+		return job_err(err, errlen, "source.vm: must be a server name");
+	if (id != NULL && (id[0] == '\0' || strspn(id,
+	    "0123456789abcdefABCDEF-") != strlen(id)))
+		return job_err(err, errlen, "source.vm_id: '%.64s' is not a server "
+		    "id (a UUID)", id);
 	return 0;
 }
 

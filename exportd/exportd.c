@@ -27,13 +27,18 @@
 #include "log.h"
 #include "util.h"
 
-/* Remove what a failed export landed; keep the job's records. */
+/*
+ * Remove what a failed export landed; keep the job's records (and
+ * openstack.json: the temporary cloud images a provider could not yet
+ * delete, for the next attempt to delete).
+ */
 static void
 export_cleanup(struct export_ctx *ctx)
 {
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
-	    "aws-snapshots.json", NULL };
+	    "aws-snapshots.json", "openstack.json", "proxmox.json", "hyperv.json",
+	    NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);
@@ -147,9 +152,9 @@ out:
 }
 
 /*
- * A worker of job id was cancelled and is dead: its provider releases the
- * temporary cloud objects the attempt recorded in data/ID/ (aws: its
- * snapshots). Runs in the daemon, bounded by the provider's retries.
+ * A cancelled job's worker is dead (SIGTERM): what its provider made in
+ * the cloud and recorded in data/ID/ is released here, before the job
+ * goes to error/ (struct provider, release).
  */
 static void
 exportd_cancelled(struct daemon *d, const char *id)
@@ -172,9 +177,10 @@ exportd_cancelled(struct daemon *d, const char *id)
 	prov = export_provider(job_get_str(ctx.src, "type"));
 	if (prov != NULL && prov->release != NULL &&
 	    (ctx.datafd = spool_jobdir(sp, id, false)) >= 0) {
-		log_job_begin(id, job_get_str(job, "name"), "exporting", -1);
+		log_job_begin(id, job_get_str(job, "name"), "exporting",
+		    ctx.datafd);
 		if (prov->release(&ctx) != HS_EXIT_OK)
-			log_warnx("%s: %s", id, ctx.reason);
+			log_warnx("cancelled: %s", ctx.reason);
 		log_job_end();
 		close(ctx.datafd);
 	}

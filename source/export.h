@@ -76,9 +76,11 @@ struct provider {
 	int		(*vms)(struct provider_ask *, cJSON *);
 	int		(*check)(struct provider_ask *, cJSON *);
 	/*
-	 * release: the job was cancelled while run() worked on it (its
-	 * worker is dead); free the temporary cloud objects it recorded in
-	 * data/ID/ (ctx has sp, id, job, src, datafd). NULL: nothing to free.
+	 * release: the job was cancelled and its worker killed mid-run:
+	 * release the temporary cloud objects (snapshots, images, grants)
+	 * the provider recorded in data/ID/ (ctx has sp, id, job, src and
+	 * datafd). Called by exportd itself, so it must be short. NULL: the
+	 * provider creates none.
 	 */
 	int		(*release)(struct export_ctx *);
 };
@@ -90,6 +92,7 @@ extern const struct provider provider_s3;
 extern const struct provider provider_vsphere;
 extern const struct provider provider_proxmox;
 extern const struct provider provider_hyperv;
+extern const struct provider provider_openstack;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);

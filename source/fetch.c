@@ -13,7 +13,8 @@
  *      threads); each writes with pwrite() at its own offset, so the order
  *      in which bytes arrive does not matter. The state file is rewritten
  *      (temp + rename) every FETCH_STATE_MS and when a segment ends;
- *   4. finish: fsync, optional SHA-256 over the whole file, rename
+ *   4. finish: fsync, optional SHA-256 (and another digest, hash_algo,
+ *      as Glance's os_hash_algo) over the whole file, rename
  *      NAME.part to NAME, remove the state, fsync the directory.
  *
  * Why the checks: a 200 reply to a Range request means the server sent the
@@ -38,7 +39,7 @@
  * the segment on by FETCH_PROGRESS_MIN bytes starts the count again, so a
  * server that drops every connection after a while still gets us there).
  * 4xx (but 408/429), TLS verification failures, bad URLs, redirect loops
- * and a sha256 mismatch are permanent, and a permanent failure removes
+ * and a digest mismatch are permanent, and a permanent failure removes
  * NAME.part and its state; a temporary one keeps them for the next run.
  * A full disk (the known size against the free space before the
  * transfer, or ENOSPC on the way) is temporary too, but removes NAME.part
@@ -439,8 +440,12 @@ fetch_easy_new(const struct fetch_opts *o, const struct curl_blob *ca,
 		FETCH_SETOPT(e, CURLOPT_CAINFO_BLOB, ca);
 	if (o->cookie != NULL)
 		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
-	if (o->headers != NULL)
-		FETCH_SETOPT(e, CURLOPT_HTTPHEADER, o->headers);
+	if (o->headers != NULL) {
+		/* A token header goes to this URL's server, never elsewhere. */
+		FETCH_SETOPT(e, CURLOPT_HTTPHEADER, (struct curl_slist *)
+		    o->headers);
+		FETCH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	}
 	if (o->aws_sigv4 != NULL && o->username != NULL) {
 		FETCH_SETOPT(e, CURLOPT_USERNAME, o->username);
 		FETCH_SETOPT(e, CURLOPT_PASSWORD, o->password ? o->password : "");
@@ -1482,20 +1487,21 @@ fetch_run(struct fetch_job *j)
 
 /* ---- finish ----------------------------------------------------------- */
 
-/* SHA-256 of NAME.part against opts->sha256. */
+/* The digest md of NAME.part (lowercase hex) against want. */
 static int
-fetch_verify(struct fetch_job *j)
+fetch_verify(struct fetch_job *j, const EVP_MD *md, const char *label,
+    const char *want)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char sum[EVP_MAX_MD_SIZE];
 	size_t bufsz = 1 << 20;
-	char *buf = xmalloc(bufsz), got[65];
+	char *buf = xmalloc(bufsz), got[2 * EVP_MAX_MD_SIZE + 1];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int mdlen = 0;
 	uint64_t off = 0;
 	ssize_t n;
 	int rc = -1;
 
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, md, NULL))
 		goto fail;
 	while ((n = pread(j->fd, buf, bufsz, (off_t)off)) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -1504,25 +1510,39 @@ fetch_verify(struct fetch_job *j)
 			goto fail;
 		off += (uint64_t)n;
 	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen))
+	if (!EVP_DigestFinal_ex(ctx, sum, &mdlen))
 		goto fail;
-	fetch_hex(md, mdlen, got);
+	fetch_hex(sum, mdlen, got);
 	rc = 0;
-	if (strcasecmp(got, j->o->sha256) != 0) {
-		snprintf(j->why, sizeof(j->why), "sha256 mismatch: expected %s, "
-		    "got %s", j->o->sha256, got);
+	if (strcasecmp(got, want) != 0) {
+		snprintf(j->why, sizeof(j->why), "%s mismatch: expected %.128s, "
+		    "got %s", label, want, got);
 		fetch_job_fail(j, FC_PERMFAIL, j->why);
 		rc = -1;
 	}
 	goto done;
 fail:
-	snprintf(j->why, sizeof(j->why), "cannot compute the sha256 of %s: %s",
-	    j->partname, strerror(errno));
+	snprintf(j->why, sizeof(j->why), "cannot compute the %s of %s: %s",
+	    label, j->partname, strerror(errno));
 	fetch_job_fail(j, FC_TEMPFAIL, j->why);
 done:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
+}
+
+/* The digests opts asks for: sha256, and hash_algo's. */
+static int
+fetch_verify_all(struct fetch_job *j)
+{
+	if (j->o->sha256 != NULL && fetch_verify(j, EVP_sha256(), "sha256",
+	    j->o->sha256) != 0)
+		return -1;
+	if (j->o->hash_algo != NULL && fetch_verify(j,
+	    EVP_get_digestbyname(j->o->hash_algo), j->o->hash_algo,
+	    j->o->hash) != 0)
+		return -1;
+	return 0;
 }
 
 static int
@@ -1541,7 +1561,7 @@ fetch_finish(struct fetch_job *j)
 		j->nospace = util_errno_nospace(errno);
 		goto fail;
 	}
-	if (j->o->sha256 != NULL && fetch_verify(j) != 0)
+	if (fetch_verify_all(j) != 0)
 		return -1;
 	what = "rename";
 	if (renameat(j->dirfd, j->partname, j->dirfd, j->name) != 0)
@@ -1628,6 +1648,7 @@ static int
 fetch_args_check(struct fetch_job *j, const char *name)
 {
 	const char *sha = j->o->sha256;
+	const EVP_MD *md;
 
 	if (!fetch_name_ok(name)) {
 		snprintf(j->why, sizeof(j->why), "bad file name for %s",
@@ -1637,6 +1658,15 @@ fetch_args_check(struct fetch_job *j, const char *name)
 	if (sha != NULL && (strlen(sha) != 64 || !util_hex_valid(sha, 64))) {
 		snprintf(j->why, sizeof(j->why), "bad sha256 for %s: not 64 hex "
 		    "digits", j->safe_url);
+		return -1;
+	}
+	if (j->o->hash_algo != NULL && ((md = EVP_get_digestbyname(
+	    j->o->hash_algo)) == NULL || j->o->hash == NULL ||
+	    strlen(j->o->hash) != 2 * (size_t)EVP_MD_size(md) ||
+	    !util_hex_valid(j->o->hash, strlen(j->o->hash)))) {
+		snprintf(j->why, sizeof(j->why), "bad %.16s digest for %s: an "
+		    "unknown algorithm, or not its length in hex digits",
+		    j->o->hash_algo, j->safe_url);
 		return -1;
 	}
 	j->partname = xasprintf("%s.part", name);

@@ -9,11 +9,12 @@
  * crash resumes too); a 200 reply to a Range request restarts the file from
  * zero, never appends; 5xx/429/503 and transport errors are retried with
  * backoff honouring Retry-After; an optional cap limits the total rate; the
- * optional sha256 is checked over the finished file. On success the file
- * is renamed from NAME.part to NAME. With aws_sigv4 every request (probe
- * and segments alike) is signed by libcurl (CURLOPT_AWS_SIGV4) with the
- * access key pair in username/password, and a redirect is an error rather
- * than followed (a signature is for one host).
+ * optional sha256 (and another digest, hash_algo) is checked over the
+ * finished file. On success the file is renamed from NAME.part to NAME.
+ * With aws_sigv4 every request (probe and segments alike) is signed by
+ * libcurl (CURLOPT_AWS_SIGV4) with the access key pair in
+ * username/password, and a redirect is an error rather than followed (a
+ * signature is for one host); so it is with extra headers (a token).
  *
  * What bounds the time a download holds a worker: a transfer whose total
  * rate stays below min_rate bytes/s for min_rate_window seconds is
@@ -65,13 +66,20 @@ struct fetch_opts {
 					   every request is signed with AWS
 					   SigV4, redirects are not followed;
 					   or NULL */
-	const struct curl_slist *headers;	/* extra request headers (the
-					   caller's list), or NULL */
 	int		 segments;	/* parallel Range connections (>= 1) */
 	int		 retries;	/* attempts per segment before giving up */
 	double		 retry_delay;	/* first backoff, seconds (doubles) */
 	uint64_t	 max_rate;	/* bytes/s for the whole file, 0 = no cap */
 	const char	*sha256;	/* expected lowercase hex, or NULL */
+	const char	*hash_algo;	/* another digest to check (OpenSSL's
+					   name: "sha512", as Glance's
+					   os_hash_algo), or NULL */
+	const char	*hash;		/* its expected hex value */
+	const struct curl_slist *headers;	/* extra request headers (an
+					   API token: a secret, never logged;
+					   redirects are not followed then, so
+					   it goes to this URL's server only),
+					   or NULL */
 	long		 connect_timeout;	/* seconds */
 	long		 stall_timeout;	/* seconds below 1 byte/s = stalled */
 	uint64_t	 min_rate;	/* bytes/s over min_rate_window, 0 = none */

@@ -18,6 +18,7 @@ static const struct provider *const providers[] = {
 	&provider_vsphere,
 	&provider_proxmox,
 	&provider_hyperv,
+	&provider_openstack,
 };
 
 const struct provider *

@@ -73,20 +73,27 @@ struct fx {
 static char topdir[256];		/* mkdtemp: www/, nginx/, creds/ */
 static char wwwdir[300];
 static char big_sha[65];
+static char big_sha512[129];
 static struct srv nginx;		/* pid 0: not running */
 static int nginx_tls_port;
 
 /* ---- helpers ---------------------------------------------------------- */
 
 static void
-sha256_hex(const void *buf, size_t len, char out[65])
+md_hex(const void *buf, size_t len, const EVP_MD *md, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char sum[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
-	EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+	EVP_Digest(buf, len, sum, &n, md, NULL);
 	for (unsigned int i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * i, 3, "%02x", sum[i]);
+}
+
+static void
+sha256_hex(const void *buf, size_t len, char out[65])
+{
+	md_hex(buf, len, EVP_sha256(), out);
 }
 
 static void
@@ -637,6 +644,41 @@ test_sha256_mismatch(void **state)
 	assert_false(exists_at(f->outfd, "disk.img"));
 	assert_false(exists_at(f->outfd, "disk.img.part"));
 	assert_false(exists_at(f->outfd, "disk.img.part.state"));
+}
+
+/*
+ * A second digest by name (Glance's os_hash_algo): checked like sha256, a
+ * mismatch permanent and the file gone; an unknown algorithm or a value of
+ * the wrong length refused before any transfer.
+ */
+static void
+test_hash_algo(void **state)
+{
+	struct fx *f = *state;
+	char want[512], first = big_sha512[0];
+
+	fx_url(f, "big.bin");
+	f->o.hash_algo = "sha512";
+	f->o.hash = big_sha512;
+	assert_fetch_ok(f, "big.bin");
+	unlinkat(f->outfd, "disk.img", 0);
+	big_sha512[0] = big_sha512[0] == '0' ? '1' : '0';
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	snprintf(want, sizeof(want), "sha512 mismatch: expected %.128s, got ",
+	    big_sha512);
+	assert_non_null(strstr(f->err, want));
+	big_sha512[0] = first;
+	assert_false(exists_at(f->outfd, "disk.img"));
+	assert_false(exists_at(f->outfd, "disk.img.part"));
+	f->o.hash_algo = "nosuchdigest";
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "bad nosuchdigest digest"));
+	f->o.hash_algo = "sha512";
+	f->o.hash = big_sha;	/* a sha256's length */
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "bad sha512 digest"));
+	/* the refused ones asked nothing of the server */
+	assert_int_equal(srv_sent(&f->fs), (uint64_t)BIG_SIZE * 2);
 }
 
 static void
@@ -1308,6 +1350,7 @@ group_setup(void **state)
 	big = make_data(BIG_SIZE, 0x9e3779b97f4a7c15ULL);
 	small = make_data(SMALL_SIZE, 42);
 	sha256_hex(big, BIG_SIZE, big_sha);
+	md_hex(big, BIG_SIZE, EVP_sha512(), big_sha512);
 	snprintf(path, sizeof(path), "%s/big.bin", wwwdir);
 	write_file(path, big, BIG_SIZE, 0644);
 	snprintf(path, sizeof(path), "%s/small.bin", wwwdir);
@@ -1343,6 +1386,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		FX(test_four_segments),
+		FX(test_hash_algo),
 		FX(test_small_one_stream),
 		FX(test_head_refused_get_probe),
 		FX(test_no_size_chunked),
