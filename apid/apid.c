@@ -252,6 +252,8 @@ apid_begin(struct MHD_Connection *conn, const char *url, const char *method,
 	int i = apid_route(url, rest);
 	enum apid_role role;
 
+	if (i < 0 && strcmp(method, "GET") == 0)
+		return apid_answered(static_serve(conn, url));
 	if (i < 0)
 		return apid_answered(apid_error(conn, MHD_HTTP_NOT_FOUND,
 		    "no such route"));

@@ -449,3 +449,23 @@ time.sleep(600)' "$APORT" "$RTOK" &
 		[ "$(api "$RTOK" GET "$p" --max-time 2)" != 404 ] || [[ "$p" == /jobs/2* || "$p" == /jobs/*/2* ]] || { echo "$p"; false; }
 	done
 }
+
+@test "GET / serves api.web_root's files, without a token; nothing outside it, no dot-file, no symlink" {
+	mkdir -p "$T/web/js"
+	echo '<h1>dash</h1>' >"$T/web/index.html"
+	echo 'let x = 1;' >"$T/web/js/app.js"
+	echo secret >"$T/web/.hidden"
+	ln -s "$T/tokens" "$T/web/tokens.txt"
+	sed -i "s|max_jobs = 50;|max_jobs = 50; web_root = \"$T/web\";|" "$T/conf"
+	start_apid
+	[ "$(api "" GET /)" = 200 ]
+	grep -q dash "$T/body"
+	[ "$(curl -s -o /dev/null -w '%{content_type}' "$URL/index.html")" = "text/html; charset=utf-8" ]
+	[ "$(api "" GET /js/app.js)" = 200 ]
+	[ "$(curl -s -o /dev/null -w '%{content_type}' "$URL/js/app.js")" = "text/javascript; charset=utf-8" ]
+	[ "$(api "" GET /.hidden)" = 404 ]
+	[ "$(api "" GET /tokens.txt)" = 404 ]
+	[ "$(curl -s -o "$T/body" -w '%{http_code}' --path-as-is "$URL/js/../../tokens")" = 404 ]
+	! grep -q "$RTOK" "$T/body"
+	[ "$(api "" POST /index.html)" = 404 ]
+}
