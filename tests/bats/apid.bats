@@ -469,3 +469,21 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	! grep -q "$RTOK" "$T/body"
 	[ "$(api "" POST /index.html)" = 404 ]
 }
+
+@test "with api.tls_cert and api.tls_key: HTTPS only, verified against its certificate" {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
+	    -out "$T/cert.pem" 2>/dev/null
+	sed -i "s|max_jobs = 50;|max_jobs = 50; tls_cert = \"$T/cert.pem\"; tls_key = \"$T/key.pem\";|" "$T/conf"
+	"$APID" -c "$T/conf" 2>>"$T/apid.log" &
+	PIDS+=($!)
+	wait_for 5 curl -sf --cacert "$T/cert.pem" -o /dev/null "https://127.0.0.1:$APORT/health" ||
+	    { cat "$T/apid.log"; false; }
+	[ "$(curl -s --cacert "$T/cert.pem" -o "$T/body" -w '%{http_code}' \
+	    -H "Authorization: Bearer $RTOK" "https://127.0.0.1:$APORT/status")" = 200 ]
+	# verification is on: without the CA curl refuses; plain HTTP gets nothing
+	! curl -s -o /dev/null "https://127.0.0.1:$APORT/health"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$APORT/health")" != 200 ]
+	grep -q '(https)' "$T/apid.log"
+	! grep -q 'PRIVATE' "$T/apid.log"
+}
