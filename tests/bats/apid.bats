@@ -487,3 +487,27 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	grep -q '(https)' "$T/apid.log"
 	! grep -q 'PRIVATE' "$T/apid.log"
 }
+
+@test "events: ?id= keeps one job's events; ?access_token= stands for the header; a bad id is 400" {
+	start_daemon "$QUEUED"
+	start_apid
+	[ "$(api "" GET "/events?access_token=wrong-token-0123456789")" = 401 ]
+	[ "$(api "$RTOK" GET "/events?id=../x")" = 400 ]
+	curl -sN "$URL/events?access_token=$RTOK" >"$T/all" &
+	PIDS+=($!)
+	wait_for 5 grep -q 'hyperspool apid events' "$T/all"
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job f1)")" = 200 ]
+	first=$(jq -r .job_id "$T/body")
+	curl -sN "$URL/events?access_token=$RTOK&id=$first" >"$T/one" &
+	PIDS+=($!)
+	wait_for 5 grep -q 'hyperspool apid events' "$T/one"
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job f2)")" = 200 ]
+	second=$(jq -r .job_id "$T/body")
+	[ "$(api "$ATOK" POST /jobs/cancel -d "{\"job_id\":\"$first\"}")" = 200 ]
+	wait_for 10 grep -q "\"id\":\"$first\",\"name\":\"f1\",\"stage\":\"error\"" "$T/one"
+	wait_for 10 grep -q "\"id\":\"$first\",\"name\":\"f1\",\"stage\":\"error\"" "$T/all"
+	grep -q "\"id\":\"$second\"" "$T/all"
+	! grep -q "\"id\":\"$second\"" "$T/one"
+	# the error event carries the reason
+	sed -n 's/^data: //p' "$T/one" | jq -e -s 'map(select(.stage == "error"))[0].reason | test("cancelled by")'
+}
