@@ -26,6 +26,7 @@
 
 #define STATUS_MAX	65536
 
+/* One job as `list --json` shows it; *t: when it was created. */
 cJSON *
 jobinfo_list_entry(struct cli *c, int stage, const char *id, time_t *t)
 {
@@ -51,6 +52,7 @@ jobinfo_list_entry(struct cli *c, int stage, const char *id, time_t *t)
 	return o;
 }
 
+/* Read what `show` tells of ji->id in ji->stage (jobinfo_free() after). */
 void
 jobinfo_gather(struct cli *c, struct jobinfo *ji)
 {
