@@ -526,3 +526,22 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	# the error event carries the reason
 	sed -n 's/^data: //p' "$T/one" | jq -e -s 'map(select(.stage == "error"))[0].reason | test("cancelled by")'
 }
+
+@test "logs ?follow=1 streams a job's log as it grows and ends when the job does" {
+	start_daemon "$QUEUED"
+	start_apid
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job l1)")" = 200 ]
+	id=$(jq -r .job_id "$T/body")
+	curl -sN -H "Authorization: Bearer $RTOK" "$URL/jobs/logs/$id?follow=1" >"$T/follow" &
+	fpid=$!
+	PIDS+=($!)
+	wait_for 10 grep -q 'accepted hyperspool-v1 job' "$T/follow"
+	# still streaming: the job waits in request/
+	kill -0 "$fpid"
+	printf '%s %s\n' "$(date -u +%FT%TZ)" "operator note for the test" >>"$SP/data/$id/log"
+	wait_for 10 grep -q 'operator note for the test' "$T/follow"
+	[ "$(api "$ATOK" POST /jobs/cancel -d "{\"job_id\":\"$id\"}")" = 200 ]
+	# the job has ended: so does the stream, with the whole log
+	wait "$fpid"
+	cmp "$T/follow" "$SP/data/$id/log"
+}
