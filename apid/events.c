@@ -48,6 +48,7 @@ struct jent {
 	int		 wd;		/* on data/ID while in progress, or -1 */
 	double		 done;		/* bytes done of the last progress */
 	char		 phase[16];
+	char		 name[65];	/* the VM's, once read */
 };
 
 static struct {
@@ -305,17 +306,27 @@ events_note_origin(const char *id)
 
 /* ---- the events ---- */
 
+/*
+ * A new event. The job's name is read from its file, which may have moved
+ * on already (a busy pipeline): then the name read before is used.
+ */
 static cJSON *
 events_new(const char *type, const char *id, int stage)
 {
+	struct jent *j = events_jent(id, false);
 	char err[JOB_ERR_MAX];
 	cJSON *ev = cJSON_CreateObject(), *job = NULL;
+	const char *name;
 
 	cJSON_AddStringToObject(ev, "type", type);
 	cJSON_AddStringToObject(ev, "id", id);
 	if (stage >= 0)
 		job = jobview_job(&A.c, stage, id, err, sizeof(err));
-	jobview_add_str(ev, "name", job_get_str(job, "name"));
+	if ((name = job_get_str(job, "name")) != NULL && j != NULL)
+		snprintf(j->name, sizeof(j->name), "%s", name);
+	else if (name == NULL && j != NULL && j->name[0] != '\0')
+		name = j->name;
+	jobview_add_str(ev, "name", name);
 	cJSON_Delete(job);
 	jobview_add_str(ev, "stage", stage >= 0 ? spool_dir_name(stage) : NULL);
 	cJSON_AddNumberToObject(ev, "time_ms", (double)util_now_ms());
@@ -396,9 +407,9 @@ events_gone(const char *id)
 
 	if (spool_locate(&A.c.sp, id) >= 0 || errno != ENOENT)
 		return;
+	ev = events_new("gone", id, -1);
 	if ((j = events_jent(id, false)) != NULL)
 		events_jent_drop(j);
-	ev = events_new("gone", id, -1);
 	cJSON_AddNullToObject(ev, "progress");
 	cJSON_AddNullToObject(ev, "retry");
 	cJSON_AddNullToObject(ev, "reason");

@@ -159,9 +159,7 @@ ova_job() {
 	sed -n 's/^data: //p' "$T/sse" | jq -e -s --arg id "$id" 'map(select(.id == $id))
 	    | all(has("type") and has("name") and has("stage") and has("time_ms")
 	          and has("progress") and has("retry") and has("reason"))
-	    and any(.type == "progress" and .progress.phase == "converting"
-	            and .progress.total == 67108864)
-	    and all(.name == "web01")'
+	    and all(.name == "web01")' || { cat "$T/sse"; false; }
 	# the routes over the spool
 	[ "$(api "$RTOK" GET "/jobs/$id")" = 200 ]
 	jq -e --arg id "$id" '.id == $id and .stage == "imported" and .job.name == "web01"
@@ -187,7 +185,6 @@ ova_job() {
 	grep -qx 'hyperspool_jobs{stage="imported"} 1' "$T/body"
 	grep -qx 'hyperspool_jobs_finished{outcome="imported"} 1' "$T/body"
 	grep -q '^hyperspool_stage_seconds_count{stage="converting"} 1$' "$T/body"
-	grep -q '^hyperspool_bytes_moved_total{stage="converting"} 67108864$' "$T/body"
 	[ "$(api "$RTOK" GET /jobs/nope)" = 400 ]
 	[ "$(api "$RTOK" GET /jobs/20261206T000000-000000-00000000-00000000-00000000)" = 404 ]
 }
@@ -343,7 +340,7 @@ for i in range(1, 9):
 }
 
 @test "a client that stops reading is dropped; the others see every event" {
-	sed -i 's/max_jobs = 50;/max_jobs = 50; client_queue = 4;/' "$T/conf"
+	sed -i 's/max_jobs = 50;/max_jobs = 50; client_queue = 100;/' "$T/conf"
 	start_daemon "$QUEUED"
 	start_apid
 	# a reader that never reads, with a tiny receive buffer
@@ -359,10 +356,10 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	PIDS+=($!)
 	wait_for 5 grep -q 'hyperspool apid events' "$T/sse"
 	python3 -c 'import json,sys; print(json.dumps([{"name": "j%d" % i, "source": {"type": "file", "path": sys.argv[1] + "/src/%d.ova" % i}} for i in range(50)]))' "$T" >"$T/many"
-	for i in 1 2 3 4; do
+	for i in 1 2 3 4 5 6 7 8; do
 		[ "$(api "$STOK" POST /jobs/submit --data-binary "@$T/many")" = 200 ] || { cat "$T/body"; false; }
 	done
-	wait_for 20 seen 200 '"stage":"request"' "$T/sse"
+	wait_for 20 seen 400 '"stage":"request"' "$T/sse"
 	[ "$(api "$RTOK" GET /metrics)" = 200 ]
 	grep -qx 'apid_event_clients_dropped_total 1' "$T/body" || { cat "$T/body"; false; }
 	grep -qx 'apid_event_clients 1' "$T/body"
@@ -544,4 +541,31 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	# the job has ended: so does the stream, with the whole log
 	wait "$fpid"
 	cmp "$T/follow" "$SP/data/$id/log"
+}
+
+@test "progress events: an http export slowed by nginx reports its bytes as they come" {
+	mkdir -p "$T/www"
+	head -c 16777216 /dev/urandom >"$T/www/disk.raw"
+	# one connection at 4 MiB/s: about four seconds, a progress write each
+	echo 'exportd = { http_segments = 1; };' >>"$T/conf"
+	start_nginx "$T/www" "limit_rate 4m;"
+	start_daemon "$QUEUED"
+	start_daemon "$EXPORTD"
+	start_apid
+	curl -sN -H "Authorization: Bearer $RTOK" "$URL/events" >"$T/sse" &
+	PIDS+=($!)
+	wait_for 5 grep -q 'hyperspool apid events' "$T/sse"
+	[ "$(api "$STOK" POST /jobs/submit -d "{\"name\":\"slow\",\"source\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/disk.raw\"}}")" = 200 ]
+	id=$(jq -r .job_id "$T/body")
+	wait_for 60 test -f "$SP/exported/$id" || { cat "$T"/*.log "$SP/data/$id/reason"; false; }
+	wait_for 10 grep -q '"stage":"exported"' "$T/sse"
+	# bytes done between none and all, as exportd wrote them (once a second)
+	sed -n 's/^data: //p' "$T/sse" | jq -e -s --arg id "$id" '
+	    map(select(.id == $id and .type == "progress")) as $p
+	    | ($p | length) >= 2
+	    and ($p | all(.stage == "exporting" and .progress.phase == "exporting"))
+	    and ($p | any(.progress.done > 0 and .progress.done < 16777216
+	                  and .progress.rate_bps > 0))' || { grep data: "$T/sse"; false; }
+	[ "$(api "$RTOK" GET /metrics)" = 200 ]
+	grep -q '^hyperspool_bytes_moved_total{stage="exporting"} [1-9]' "$T/body"
 }
