@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "apid.h"
@@ -126,6 +127,7 @@ events_subscribe(const char *filter, bool ws)
 	cl->cap = A.client_queue;
 	cl->q = xcalloc((size_t)cl->cap, sizeof(*cl->q));
 	cl->efd = ws ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+	cl->sock = -1;
 	if (filter != NULL)
 		snprintf(cl->filter, sizeof(cl->filter), "%s", filter);
 	pthread_mutex_lock(&E.mu);
@@ -180,8 +182,16 @@ events_push(struct client *cl, uint64_t seq, const char *json)
 	pthread_mutex_lock(&cl->mu);
 	if (!cl->dropped) {
 		if (cl->n == cl->cap) {
+			/*
+			 * Its connection thread may be stuck writing to a full
+			 * socket: shut it, so the client goes now. (The socket
+			 * is closed only after events_unsubscribe(), which
+			 * needs E.mu: it is still this connection's.)
+			 */
 			cl->dropped = true;
 			E.dropped++;
+			if (cl->sock >= 0)
+				(void)shutdown(cl->sock, SHUT_RDWR);
 		} else {
 			cl->q[(cl->head + cl->n) % cl->cap].seq = seq;
 			cl->q[(cl->head + cl->n) % cl->cap].json = xstrdup(json);

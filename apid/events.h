@@ -24,6 +24,7 @@ struct client {
 	bool		 dropped;	/* queue overflowed, or apid stops */
 	char		 filter[JOBID_LEN + 1];
 	int		 efd;		/* WebSocket: eventfd, rung per event */
+	int		 sock;		/* SSE: the connection, shut when dropped */
 	struct client	*next;
 };
 

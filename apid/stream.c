@@ -101,9 +101,13 @@ events_sse(struct MHD_Connection *conn, const char *filter)
 	 * buffer grown large: a slow client is noticed (and dropped) soon.
 	 */
 	if ((ci = MHD_get_connection_info(conn,
-	    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL) {
 		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF,
 		    &sndbuf, sizeof(sndbuf));
+		pthread_mutex_lock(&cl->mu);
+		cl->sock = ci->connect_fd;
+		pthread_mutex_unlock(&cl->mu);
+	}
 	cl->cur = xstrdup(": hyperspool apid events\n\n");
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
 	    stream_sse_read, cl, stream_sse_free);
