@@ -1,5 +1,6 @@
 # hyperspool build: plain GNU make + pkg-config.
-#   make              build everything into build/bin (SAN=1: build-san/bin)
+#   make              build everything into build/bin (SAN=1: build-san/bin):
+#                     hyperspool, queued, exportd, convertwatch, importd, apid
 #   make check        install missing Debian packages, build, run all tests
 #   make check SAN=1  the same under ASan+UBSan
 #   make install DESTDIR=... PREFIX=/usr   (make uninstall: the same, removed)
@@ -53,7 +54,7 @@ SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
 SOURCE_LIB = $(B)/lib/libhssource.a
 SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib libzstd lzo2)
 
-DAEMONS = queued exportd convertwatch importd hookd
+DAEMONS = queued exportd convertwatch importd hookd apid
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
@@ -158,6 +159,21 @@ $(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch -Isource $(shell pkg-config 
 $(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
+
+# apid: the HTTP API (libmicrohttpd, its TLS), YAML submits (libyaml),
+# the dashboard's files from DATADIR/web (api.web_root),
+# token hashes and the WebSocket handshake (libcrypto); it finds the
+# hyperspool command beside itself, else in BINDIR.
+APID_SRC = $(wildcard apid/*.c)
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+$(B)/obj/apid/%.o: CFLAGS += -Iapid $(shell pkg-config --cflags libmicrohttpd yaml-0.1) \
+	-DHS_BINDIR='"$(BINDIR)"' -DHS_DATADIR='"$(DATADIR)"' -DHS_VERSION='"$(VERSION)"'
+$(B)/obj/apid/%.o: $(B)/paths $(wildcard apid/*.h)
+
+$(B)/bin/apid: $(APID_SRC:%.c=$(B)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread \
+		$(shell pkg-config --libs libmicrohttpd yaml-0.1 libcrypto)
 
 # The CLI runs the source layer's providers for `inspect` and lists
 # vCenter's VMs (`vms`) with it; `top` draws with curses.
@@ -294,6 +310,8 @@ install: all
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/convertwatch-guest.conf $(DESTDIR)$(DATADIR)/
+	if [ -d web ]; then cp -R web $(DESTDIR)$(DATADIR)/ && \
+		chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/web; fi
 	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
 	for m in $(MAN_OUT); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
@@ -309,6 +327,7 @@ uninstall:
 		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(DESTDIR)$(COMPLDIR)/hyperspool \
 		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf
+	rm -rf $(DESTDIR)$(DATADIR)/web
 	for m in $(MAN_IN:man/%.in=%); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) 2>/dev/null

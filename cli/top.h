@@ -53,7 +53,7 @@ struct topstate {
 	bool		  poll;
 	double		  poll_interval, rescan_interval, heartbeat;
 	long		  incoming;	/* files in incoming/, -1 unknown */
-	cJSON		 *daemons;	/* listing_daemons() */
+	cJSON		 *daemons;	/* jobinfo_daemons() */
 	struct topjob	 *follow;	/* its log changes matter (detail view) */
 	bool		  changed;	/* redraw */
 	bool		  log_changed;	/* follow's log grew */

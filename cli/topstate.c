@@ -29,6 +29,7 @@
 
 #include "conf.h"
 #include "job.h"
+#include "jobinfo.h"
 #include "log.h"
 #include "top.h"
 
@@ -430,7 +431,7 @@ void
 topstate_daemons(struct topstate *ts)
 {
 	cJSON_Delete(ts->daemons);
-	ts->daemons = listing_daemons(ts->c);
+	ts->daemons = jobinfo_daemons(ts->c);
 	ts->changed = true;
 }
 
@@ -447,7 +448,7 @@ topstate_alive(const cJSON *e)
 void
 topstate_recheck(struct topstate *ts)
 {
-	cJSON *now = listing_daemons(ts->c), *a, *b;
+	cJSON *now = jobinfo_daemons(ts->c), *a, *b;
 	bool same = cJSON_GetArraySize(now) == cJSON_GetArraySize(ts->daemons);
 
 	for (a = now ? now->child : NULL, b = ts->daemons ? ts->daemons->child :
