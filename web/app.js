@@ -117,13 +117,29 @@ function stageRank(stage) {
 
 /* ---------- the job table ---------- */
 
+/* normProgress(P): progress as events give it ({phase, done, total,
+ * rate_bps, eta_s}) from either that or progress.json's own shape
+ * ({stage, bytes_done, bytes_total, rate, eta}: the listing, /jobs/{id}) */
+function normProgress(p) {
+	if (!p || typeof p !== "object") return null;
+	if (p.done !== undefined || p.total !== undefined) return p;
+	return {
+		phase: p.stage || null,
+		done: p.bytes_done || 0,
+		total: p.bytes_total || 0,
+		rate_bps: p.rate || 0,
+		eta_s: p.eta !== undefined ? p.eta : null,
+	};
+}
+
 /* normJob(OBJ): a job as the listing or /jobs/{id} gives it, in our shape */
 function normJob(j) {
 	return {
 		id: j.id || j.job_id,
-		name: j.name !== undefined ? j.name : (j.job && j.job.name) || "",
+		name: j.name !== undefined && j.name !== null ? j.name :
+		    (j.job && j.job.name) || "",
 		stage: j.stage || j.status || "",
-		progress: j.progress || null,
+		progress: normProgress(j.progress),
 		reason: j.reason || null,
 		retry: j.retry || null,
 		time_ms: j.time_ms || null,
@@ -218,11 +234,11 @@ function applyEvent(ev, careful) {
 		job.stage = ev.stage;
 		job.reason = ev.reason || null;
 		job.retry = ev.retry || null;
-		if (moved) job.progress = ev.progress || null;
+		if (moved) job.progress = normProgress(ev.progress);
 		scheduleStatus();
 	} else if (ev.type === "progress") {
 		if (ev.stage) job.stage = ev.stage;
-		job.progress = ev.progress || null;
+		job.progress = normProgress(ev.progress);
 	}
 	renderRow(job);
 	if (currentJob === ev.id) {
@@ -383,6 +399,9 @@ async function jobAction(kind, id) {
 function summarize(r) {
 	if (typeof r === "string") return r.trim();
 	if (!r || typeof r !== "object") return "done";
+	if (Array.isArray(r.results))	/* cancel, retry */
+		return r.results.map(x => (x.ok ? "done" : "refused") +
+		    (x.message ? ": " + x.message : "")).join("; ");
 	const parts = [];
 	if (r.accepted !== undefined) parts.push("accepted " + r.accepted);
 	if (r.rejected !== undefined) parts.push("rejected " + r.rejected);
@@ -397,13 +416,19 @@ async function submitJobs(text) {
 	out.className = "";
 	out.textContent = "submitting...";
 	try {
-		const r = await api("/jobs/submit", {
-			method: "POST",
+		/* 200 all accepted, 207 some, 422 none: the body says which */
+		const res = await api("/jobs/submit", {
+			method: "POST", raw: true,
 			headers: { "Content-Type": "application/json" },
 			body: text,
 		});
+		let r;
+		try { r = await res.json(); } catch (e) { r = null; }
+		if (!res.ok && !(r && r.rejected !== undefined))
+			throw new HttpError(res.status, res.status + " " + res.statusText +
+			    (r && r.error ? ": " + r.error : ""));
 		out.textContent = summarize(r);
-		if (r && r.rejected) out.className = "error";
+		if (!res.ok || (r && r.rejected)) out.className = "error";
 	} catch (e) {
 		out.className = "error";
 		out.textContent = "submit failed: " + e.message;

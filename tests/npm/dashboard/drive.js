@@ -1,0 +1,115 @@
+// drive.js - walks the web dashboard in Debian's chromium (playwright-core,
+// no browser of its own) for tests/bats/dashboard.bats, as a user would:
+// a wrong token, the right one, a job submitted through the form watched
+// to `imported` without a reload, its page and log, and a job whose name
+// is markup, which must show as text.
+//
+// Usage: node drive.js URL TOKEN SOURCE_PATH OUTDIR
+// Prints "ok STEP" per step and saves OUTDIR/NN-STEP.png; on the first
+// failure prints "FAIL STEP: why", saves OUTDIR/fail.png and exits 1.
+"use strict";
+const { chromium } = require("playwright-core");
+
+const [url, token, srcPath, outdir] = process.argv.slice(2);
+const EVIL = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">';
+let n = 0;
+
+async function shot(page, what) {
+	n++;
+	const file = `${outdir}/${String(n).padStart(2, "0")}-${what}.png`;
+	await page.screenshot({ path: file, fullPage: true });
+	console.log(`ok ${what} (${file})`);
+}
+
+async function main() {
+	const browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+		headless: true,
+		args: ["--no-sandbox"],	// root in CI; the page is ours on loopback
+	});
+	const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+	const errors = [];
+	page.on("pageerror", e => errors.push(String(e)));
+	page.on("dialog", d => { errors.push("dialog: " + d.message()); d.dismiss(); });
+	let step = "load";
+	try {
+		await page.goto(url);
+
+		step = "wrong-token";
+		await page.fill("#token", "not-" + token);
+		await page.click("#signin-form button");
+		await page.waitForSelector("#signin-error:not([hidden])");
+		const msg = await page.textContent("#signin-error");
+		if (!/wrong token/i.test(msg)) throw new Error("sign-in error says: " + msg);
+		if (await page.isVisible("#app-view")) throw new Error("app shown with a wrong token");
+		await shot(page, step);
+
+		step = "signed-in";
+		await page.fill("#token", token);
+		await page.click("#signin-form button");
+		await page.waitForSelector("#app-view:not([hidden])");
+		await page.waitForSelector("#conn.live");
+		await page.waitForSelector("#daemons .daemon");
+		await shot(page, step);
+		// a mark that a reload would lose
+		await page.evaluate(() => { window.__noReload = 1; });
+
+		step = "submitted";
+		await page.fill("#f-name", "dash-web01");
+		await page.selectOption("#f-type", "file");
+		await page.fill("#f-path", srcPath);
+		await page.click("#submit-form button[type=submit]");
+		await page.waitForFunction(() =>
+			/accepted 1/.test(document.getElementById("submit-result").textContent));
+		await shot(page, step);
+
+		step = "imported";
+		const row = 'xpath=//tbody/tr[td[@class="name"]/a[text()="dash-web01"]]';
+		await page.waitForSelector(row);
+		await page.waitForSelector(row + '[@data-stage="imported"]', { timeout: 90000 });
+		if (await page.evaluate(() => window.__noReload) !== 1)
+			throw new Error("the page was reloaded");
+		await shot(page, step);
+
+		step = "job-log";
+		await page.click(row + "/td[@class='name']/a");
+		await page.waitForSelector("#job-view:not([hidden])");
+		await page.waitForFunction(() =>
+			document.querySelectorAll("#job-history li").length >= 4);
+		await page.waitForFunction(() =>
+			document.getElementById("job-log").textContent.length > 0);
+		const stage = await page.textContent("#job-stage");
+		if (stage !== "imported") throw new Error("job page says stage " + stage);
+		await shot(page, step);
+
+		step = "markup-name";
+		await page.click("#back");
+		await page.waitForSelector("#jobs-view:not([hidden])");
+		await page.click("#submit-view summary");
+		await page.fill("#raw", JSON.stringify({ name: EVIL,
+			source: { type: "file", path: srcPath } }));
+		await page.click("#raw-form button");
+		// queued refuses the name (not a libvirt name): the job lands in
+		// error/ with it, and the table shows it as it is
+		await page.waitForFunction(evil => [...document.querySelectorAll("#jobs td.name a")]
+			.some(a => a.textContent === evil), EVIL, { timeout: 30000 });
+		const found = await page.evaluate(() => ({
+			xss: window.__xss,
+			scripts: document.querySelectorAll("#jobs script, #jobs img").length,
+		}));
+		if (found.xss !== undefined || found.scripts !== 0)
+			throw new Error("markup in a job name ran or became elements: " +
+			    JSON.stringify(found));
+		await shot(page, step);
+
+		if (errors.length) throw new Error("page errors: " + errors.join("; "));
+	} catch (e) {
+		console.log(`FAIL ${step}: ${e.message}`);
+		await page.screenshot({ path: `${outdir}/fail.png`, fullPage: true }).catch(() => {});
+		await browser.close();
+		process.exit(1);
+	}
+	await browser.close();
+}
+
+main().catch(e => { console.log("FAIL " + e.message); process.exit(1); });
