@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# The web dashboard (web/, served by apid at /) in a real headless Chromium
+# (Debian's chromium, driven by playwright-core from npm: no browser of its
+# own is downloaded): a wrong token is refused with a message; signed in,
+# a job submitted through the form runs through the four real daemons into
+# libvirt's test driver and its row reaches `imported` without a reload;
+# its page shows its history and log; a job whose name is markup shows it
+# as text. A screenshot of each step is kept in $SHOTS (printed).
+
+load helpers
+
+NPMDIR=$BATS_TEST_DIRNAME/../npm/dashboard
+WEBDIR=$BATS_TEST_DIRNAME/../../web
+SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
+
+setup_file() {
+	command -v chromium >/dev/null ||
+	    { echo "chromium missing (contrib/install-deps)" >&3; return 1; }
+	command -v npm >/dev/null ||
+	    { echo "npm missing (it comes with this machine's nodejs)" >&3; return 1; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$NPMDIR" \
+	    --no-audit --no-fund >/dev/null 2>&1 ||
+	    { echo "npm ci --prefix tests/npm/dashboard failed" >&3; return 1; }
+}
+
+setup() {
+	hs_setup
+	mkdir -p "$T/out"
+	"$SAMPLE/mkova" "$T/src" >/dev/null
+	TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	(umask 077; printf '# the dashboard test\nadmin %s dash\n' "$TOKEN" >"$T/tokens")
+	cat >>"$T/conf" <<CONF
+convert = { output_dir = "$T/out"; };
+importd = { domain_type = "qemu"; };
+defaults = { import = { uri = "test:///default"; }; };
+api = { tokens_file = "$T/tokens"; web_dir = "$WEBDIR"; };
+CONF
+	for d in queued exportd convertwatch importd; do
+		start_daemon "$HS_BINDIR/$d"
+	done
+	web_start_apid
+	SHOTS=${BATS_RUN_TMPDIR:-$T}/dashboard
+	mkdir -p "$SHOTS"
+}
+
+teardown() {
+	hs_teardown
+}
+
+# web_start_apid: apid on 127.0.0.1:$PORT (a free port), its log in
+# $T/apid.log, up when /health answers
+web_start_apid() {
+	PORT=$((20000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
+		PORT=$((20000 + RANDOM % 20000))
+	done
+	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$PORT"
+	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" ||
+	    { cat "$T/apid.log"; false; }
+}
+
+@test "dashboard: wrong token refused; sign in, submit, row reaches imported live, job page and log; markup in a name is text" {
+	echo "# screenshots: $SHOTS" >&3
+	run node "$NPMDIR/drive.js" "http://127.0.0.1:$PORT/" "$TOKEN" \
+	    "$T/src/hs-sample.ova" "$SHOTS"
+	echo "$output"
+	if [ "$status" -ne 0 ]; then
+		tail -n 20 "$T"/*.log
+		false
+	fi
+	for s in wrong-token signed-in submitted imported job-log markup-name; do
+		grep -q "^ok $s " <<<"$output"
+		[ -s "$(ls "$SHOTS"/*-"$s".png)" ]
+	done
+	# the job the form sent really ran: one imported job of that name
+	id=$(grep -l '"name": *"dash-web01"' "$SP"/imported/* | xargs -n1 basename)
+	[ -n "$id" ]
+	grep -q ' imported ' "$SP/data/$id/history"
+}
+
+@test "dashboard: the page is served by apid and uses no HTML sinks or outside URLs" {
+	# served as files, with their types
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/" | grep -q '^text/html'
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/app.js" | grep -q javascript
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/style.css" | grep -q '^text/css'
+	# job data goes in as text: none of the sinks that parse markup
+	run grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function' \
+	    "$WEBDIR/app.js"
+	[ "$status" -eq 1 ]
+	# nothing fetched from elsewhere
+	run grep -nE '(src|href)="(https?:)?//|@import|url\(' "$WEBDIR"/*.html "$WEBDIR"/*.css
+	[ "$status" -eq 1 ]
+	run grep -nE "https?://" "$WEBDIR/app.js"
+	[ "$status" -eq 1 ]
+}
