@@ -180,7 +180,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--token-file", required=True,
-                    help="a file holding the submit token (not on argv)")
+                    help="a tokens file as apid reads it; its first token is used (kept off argv)")
     ap.add_argument("--spool", required=True)
     ap.add_argument("--disk", required=True, help="a raw disk for every job")
     ap.add_argument("--pid", type=int, required=True, help="apid's pid")
@@ -192,8 +192,9 @@ def main():
     ap.add_argument("--threads", type=int, default=24)
     ap.add_argument("--rss-slack-kib", type=int, default=4096)
     a = ap.parse_args()
-    with open(a.token_file) as f:
-        token = f.read().split()[0]
+    with open(a.token_file) as f:    # apid's format: ROLE TOKEN [NAME]
+        token = [ln.split()[1] for ln in f
+                 if ln.strip() and not ln.startswith("#")][0]
 
     fails = []
     sel = selectors.DefaultSelector()
