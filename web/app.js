@@ -110,6 +110,15 @@ function progressBar(p) {
 	return bar;
 }
 
+/* retryText(R): a job waiting after a temporary failure, in a few words */
+function retryText(r) {
+	if (!r || typeof r !== "object") return r ? String(r) : "";
+	let t = "retry";
+	if (r.attempts) t += " after attempt " + r.attempts;
+	if (r.reason) t += ": " + r.reason;
+	return t;
+}
+
 function stageRank(stage) {
 	const i = STAGE_ORDER.indexOf(stage);
 	return i < 0 ? -1 : i;
@@ -188,7 +197,7 @@ function renderRow(job) {
 	tr.append(name, el("td", job.id, "id"), stage, prog,
 	    el("td", fmtRate(job.progress), "rate"),
 	    el("td", fmtEta(job.progress), "eta"),
-	    el("td", job.reason || "", "reason"));
+	    el("td", job.reason || retryText(job.retry), "reason"));
 	const act = el("td");
 	act.append(actionButtons(job));
 	tr.append(act);
@@ -465,8 +474,7 @@ function showJobFacts(job) {
 		    fmtEta(job.progress) ? "ETA " + fmtEta(job.progress) : "");
 	}
 	$("job-reason").textContent = job.reason || "";
-	$("job-retry").textContent = job.retry ? (typeof job.retry === "string" ?
-	    job.retry : JSON.stringify(job.retry)) : "";
+	$("job-retry").textContent = retryText(job.retry);
 	$("job-cancel").disabled = job.stage === "imported" || job.stage === "error" || job.stage === "gone";
 	$("job-retry-btn").disabled = job.stage !== "error";
 }
