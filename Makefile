@@ -1,5 +1,6 @@
 # hyperspool build: plain GNU make + pkg-config.
-#   make              build everything into build/bin (SAN=1: build-san/bin)
+#   make              build everything into build/bin (SAN=1: build-san/bin):
+#                     hyperspool, queued, exportd, convertwatch, importd, apid
 #   make check        install missing Debian packages, build, run all tests
 #   make check SAN=1  the same under ASan+UBSan
 #   make install DESTDIR=... PREFIX=/usr   (make uninstall: the same, removed)
@@ -53,7 +54,7 @@ SOURCE_OBJ = $(SOURCE_SRC:%.c=$(B)/obj/%.o)
 SOURCE_LIB = $(B)/lib/libhssource.a
 SOURCE_LIBS = $(shell pkg-config --libs libcurl libssl libcrypto zlib)
 
-DAEMONS = queued exportd convertwatch importd
+DAEMONS = queued exportd convertwatch importd apid
 CLI_SRC = $(wildcard cli/*.c)
 PROGS   = $(DAEMONS:%=$(B)/bin/%) $(B)/bin/hyperspool
 
@@ -152,6 +153,20 @@ $(B)/obj/convertwatch/%.o: CFLAGS += -Iconvertwatch -Isource $(shell pkg-config 
 $(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
+
+# apid: the HTTP API (libmicrohttpd, its TLS), YAML submits (libyaml),
+# token hashes and the WebSocket handshake (libcrypto); it finds the
+# hyperspool command beside itself, else in BINDIR.
+APID_SRC = $(wildcard apid/*.c)
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+$(B)/obj/apid/%.o: CFLAGS += -Iapid $(shell pkg-config --cflags libmicrohttpd yaml-0.1) \
+	-DHS_BINDIR='"$(BINDIR)"' -DHS_VERSION='"$(VERSION)"'
+$(B)/obj/apid/%.o: $(B)/paths $(wildcard apid/*.h)
+
+$(B)/bin/apid: $(APID_SRC:%.c=$(B)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread \
+		$(shell pkg-config --libs libmicrohttpd yaml-0.1 libcrypto)
 
 # The CLI runs the source layer's providers for `inspect` and lists
 # vCenter's VMs (`vms`) with it.

@@ -19,25 +19,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jobinfo.h"
 #include "job.h"
 #include "log.h"
 
-#define HISTORY_MAX	(1024 * 1024)
 #define LOGS_POLL_MS	200
 #define WAIT_POLL_MS	100
-
-/* What `show` gathers about a job. */
-struct jobinfo {
-	const char	*id;
-	int		 stage;
-	cJSON		*job;
-	char		 err[JOB_ERR_MAX];
-	char		*history;
-	char		 reason[SPOOL_REASON_MAX];
-	cJSON		*progress;
-	cJSON		*retry;		/* jobview_retry(), or NULL */
-	bool		 cancel;
-};
 
 static bool
 jobcmd_finished(int stage)
@@ -45,49 +32,11 @@ jobcmd_finished(int stage)
 	return stage == SD_IMPORTED || stage == SD_ERROR;
 }
 
-static void
-jobcmd_gather(struct cli *c, struct jobinfo *ji)
-{
-	struct stat st;
-	int dfd;
-
-	ji->job = jobview_job(c, ji->stage, ji->id, ji->err, sizeof(ji->err));
-	ji->history = jobview_read(c, ji->id, "history", HISTORY_MAX);
-	if (ji->stage != SD_ERROR || spool_read_reason(&c->sp, ji->id,
-	    ji->reason, sizeof(ji->reason)) != 0)
-		ji->reason[0] = '\0';
-	ji->progress = jobview_progress(c, ji->id, ji->stage);
-	ji->retry = jobview_retry(c, ji->id, ji->stage);
-	if ((dfd = spool_jobdir(&c->sp, ji->id, false)) >= 0) {
-		ji->cancel = fstatat(dfd, "cancel", &st, AT_SYMLINK_NOFOLLOW) == 0;
-		close(dfd);
-	}
-}
-
 /* The job and progress objects move into the output. */
 static int
 jobcmd_show_json(struct jobinfo *ji)
 {
-	cJSON *o = cJSON_CreateObject(), *h;
-	char *line, *save = NULL;
-
-	cJSON_AddStringToObject(o, "id", ji->id);
-	cJSON_AddStringToObject(o, "stage", spool_dir_name(ji->stage));
-	cJSON_AddItemToObject(o, "job", ji->job ? ji->job : cJSON_CreateNull());
-	ji->job = NULL;
-	h = cJSON_AddArrayToObject(o, "history");
-	for (line = ji->history ? strtok_r(ji->history, "\n", &save) : NULL;
-	    line != NULL; line = strtok_r(NULL, "\n", &save))
-		cJSON_AddItemToArray(h, cJSON_CreateString(line));
-	jobview_add_str(o, "reason", ji->reason[0] ? ji->reason : NULL);
-	cJSON_AddItemToObject(o, "progress", ji->progress ? ji->progress :
-	    cJSON_CreateNull());
-	ji->progress = NULL;
-	cJSON_AddItemToObject(o, "retry", ji->retry ? ji->retry :
-	    cJSON_CreateNull());
-	ji->retry = NULL;
-	cJSON_AddBoolToObject(o, "cancel_requested", ji->cancel);
-	return cli_print_json(o);
+	return cli_print_json(jobinfo_json(ji));
 }
 
 static int
@@ -146,12 +95,9 @@ jobcmd_show(struct cli *c, int argc, char **argv)
 	ji.id = argv[optind];
 	if ((rc = jobview_find(c, ji.id, &ji.stage)) != CLI_OK)
 		return rc;
-	jobcmd_gather(c, &ji);
+	jobinfo_gather(c, &ji);
 	rc = json ? jobcmd_show_json(&ji) : jobcmd_show_text(&ji);
-	cJSON_Delete(ji.job);
-	cJSON_Delete(ji.progress);
-	cJSON_Delete(ji.retry);
-	free(ji.history);
+	jobinfo_free(&ji);
 	return rc;
 }
 

@@ -22,38 +22,13 @@
 #include <sys/statvfs.h>
 
 #include "cli.h"
+#include "jobinfo.h"
 #include "conf.h"
 #include "job.h"
 #include "log.h"
 #include "owner.h"
 
-#define STATUS_MAX	65536
 #define STATUS_FREE_PCT	10	/* warn below this share of free space */
-
-static cJSON *
-listing_job(struct cli *c, int stage, const char *id, time_t *t)
-{
-	char err[JOB_ERR_MAX], reason[SPOOL_REASON_MAX];
-	cJSON *o = cJSON_CreateObject(), *job, *r;
-
-	job = jobview_job(c, stage, id, err, sizeof(err));
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "stage", spool_dir_name(stage));
-	jobview_add_str(o, "name", job_get_str(job, "name"));
-	jobview_add_str(o, "source_type", job_get_str(job, "source.type"));
-	jobview_add_str(o, "submitted", job_get_str(job, "submitted"));
-	if (stage == SD_ERROR)
-		jobview_add_str(o, "reason", spool_read_reason(&c->sp, id, reason,
-		    sizeof(reason)) == 0 ? reason : NULL);
-	else if ((r = jobview_retry(c, id, stage)) != NULL)
-		cJSON_AddItemToObject(o, "retry", r);
-	if (spool_dir_worker(stage) != NULL && stage != SD_ERROR &&
-	    (r = jobview_progress(c, id, stage)) != NULL)
-		cJSON_AddItemToObject(o, "progress", r);
-	cJSON_Delete(job);
-	*t = jobview_id_time(id);
-	return o;
-}
 
 /* A file in incoming/ not yet claimed: no ID, no parsing. */
 static cJSON *
@@ -135,7 +110,7 @@ listing_dir(struct cli *c, int d, bool only, cJSON *arr)
 	}
 	for (size_t i = 0; i < n; i++) {
 		cJSON *o = d == SD_INCOMING ? listing_incoming(c, v[i], &t) :
-		    listing_job(c, d, v[i], &t);
+		    jobinfo_list_entry(c, d, v[i], &t);
 
 		if (arr != NULL)
 			cJSON_AddItemToArray(arr, o);
@@ -189,104 +164,6 @@ listing_list(struct cli *c, int argc, char **argv)
 	if (arr != NULL && (r = cli_print_json(arr)) != CLI_OK)
 		rc = r;
 	return rc;
-}
-
-/*
- * Does pid run, under the name daemon (comm: at most 15 characters)? From
- * /proc/PID/stat: "PID (COMM) STATE ...", COMM between the first '(' and
- * the last ')'. A zombie (Z, X: dead, not yet reaped by its parent) still
- * answers kill(pid, 0) and keeps its name, but is not running.
- */
-static bool
-listing_pid_is(long pid, const char *daemon)
-{
-	size_t want = strnlen(daemon, 15);
-	char path[64], *s, *lp, *rp;
-	bool yes;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (util_read_file_at(AT_FDCWD, path, 4096, &s, NULL) != 0)
-		return false;
-	lp = strchr(s, '(');
-	rp = strrchr(s, ')');
-	yes = lp != NULL && rp != NULL && rp[1] == ' ' &&
-	    rp[2] != 'Z' && rp[2] != 'X' &&
-	    (size_t)(rp - lp - 1) == want &&
-	    strncmp(lp + 1, daemon, want) == 0;
-	free(s);
-	return yes;
-}
-
-/* Add alive, uptime and heartbeat_age to a parsed run/DAEMON@HOST. */
-static void
-listing_judge(cJSON *st, double interval, time_t now)
-{
-	const char *host = job_get_str(st, "host");
-	const char *boot = job_get_str(st, "boot_id");
-	double beat = jobview_num(st, "heartbeat", 0);
-	bool alive;
-
-	if (host && boot && strcmp(host, util_hostname()) == 0 &&
-	    strcmp(boot, util_boot_id()) == 0)
-		alive = listing_pid_is((long)jobview_num(st, "pid", 0),
-		    job_get_str(st, "daemon"));
-	else
-		alive = (double)now - beat <= 3 * interval;
-	cJSON_AddBoolToObject(st, "alive", alive);
-	cJSON_AddNumberToObject(st, "uptime",
-	    (double)now - jobview_num(st, "started", (double)now));
-	cJSON_AddNumberToObject(st, "heartbeat_age", (double)now - beat);
-}
-
-/* Every run/ status file, then the known daemons that have none. */
-static cJSON *
-listing_daemons(struct cli *c)
-{
-	static const char *const known[] = { "queued", "exportd",
-	    "convertwatch", "importd" };
-	double interval = conf_num("heartbeat_interval", 10);
-	cJSON *arr = cJSON_CreateArray(), *st, *e;
-	time_t now = time(NULL);
-	char **v, *s;
-	size_t n = 0;
-
-	if (spool_scan(&c->sp, SD_RUN, false, &v, &n) != 0) {
-		log_warn("cannot list run/");
-		v = NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		st = NULL;
-		if (util_read_file_at(c->sp.fd[SD_RUN], v[i], STATUS_MAX, &s,
-		    NULL) == 0) {
-			st = cJSON_Parse(s);
-			free(s);
-		}
-		if (job_get_str(st, "daemon") == NULL) {
-			log_errx("run/%s: not a daemon status file", v[i]);
-			cJSON_Delete(st);
-			continue;
-		}
-		listing_judge(st, interval, now);
-		cJSON_AddItemToArray(arr, st);
-	}
-	spool_scan_free(v, n);
-	for (size_t k = 0; k < HS_ARRAY_LEN(known); k++) {
-		bool seen = false;
-
-		cJSON_ArrayForEach(e, arr)
-			seen = seen || strcmp(job_get_str(e, "daemon"), known[k]) == 0;
-		if (!seen) {
-			e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "daemon", known[k]);
-			cJSON_AddBoolToObject(e, "alive", false);
-			cJSON_AddNullToObject(e, "host");
-			cJSON_AddNullToObject(e, "pid");
-			cJSON_AddItemToArray(arr, e);
-		}
-	}
-	return arr;
 }
 
 static void
@@ -486,7 +363,7 @@ listing_status(struct cli *c, int argc, char **argv)
 		spool_scan_free(v, n);
 	}
 	cJSON_AddItemToObject(o, "retrying", retrying);
-	daemons = listing_daemons(c);
+	daemons = jobinfo_daemons(c);
 	cJSON_AddItemToObject(o, "daemons", daemons);
 	cJSON_AddItemToObject(o, "warnings", listing_warnings(c, daemons));
 	if (json)

@@ -1,14 +1,8 @@
 /*
  * submit.c - hyperspool submit: put a job file into incoming/ the safe way
- * and report the job ID queued gives it.
- *
- * The file is written under a dot-name queued ignores (incoming/.NAME.tmp,
- * O_EXCL|O_NOFOLLOW), fsynced and closed with the close checked, then
- * renamed to incoming/NAME (NAME = submit-PID-RANDOM) without replacing
- * anything. queued's claim renames it to intake/ID and starts
- * data/ID/history with "... from incoming/NAME (uid N)": that line is how
- * we learn the ID. We then wait for the job to leave intake/ to know
- * whether queued accepted or rejected it.
+ * (common/incoming.c, shared with apid) and report the job ID queued
+ * gives it. We then wait for the job to leave intake/ to know whether
+ * queued accepted or rejected it.
  *
  * Error policy: see cli.h. Nothing is visible in incoming/ before the
  * rename; on failure the temp file is removed.
@@ -20,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "incoming.h"
 #include "conf.h"
 #include "jobid.h"
 #include "job.h"
@@ -31,7 +25,6 @@
 
 #define SUBMIT_POLL_MS	20
 #define SUBMIT_SKEW	60	/* seconds: queued's clock may differ a bit */
-#define SUBMIT_HISTORY_MAX (1024 * 1024)
 
 /*
  * The user's own file cannot be read for a reason the user fixes (no such
@@ -74,75 +67,6 @@ submit_read(const char *path, size_t max, char **buf, size_t *len)
 	return submit_read_errno(saved);
 }
 
-/* Write buf to incoming/.NAME.tmp, then rename it to incoming/NAME. */
-static int
-submit_write(struct cli *c, const char *buf, size_t len, char *name,
-    size_t namelen)
-{
-	int dirfd = c->sp.fd[SD_INCOMING], fd, r, saved;
-	unsigned rnd = 0;
-	char tmp[96];
-
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (unsigned)util_now_ms();
-	snprintf(name, namelen, "submit-%ld-%08x", (long)getpid(), rnd);
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);	/* queued may run as another user */
-	if (fd < 0) {
-		log_warn("cannot create incoming/%s", tmp);
-		return CLI_SYSTEM;
-	}
-	if (util_write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		saved = errno;
-		goto fail;
-	}
-	r = spool_rename(&c->sp, SD_INCOMING, tmp, SD_INCOMING, name,
-	    SPOOL_NOCLOBBER);
-	if (r == 0)
-		return CLI_OK;
-	saved = r == 1 ? ENOENT : errno;
-fail:
-	unlinkat(dirfd, tmp, 0);
-	errno = saved;
-	log_warn("cannot write incoming/%s", name);
-	return CLI_SYSTEM;
-}
-
-/*
- * The job queued made of incoming/NAME: look at the first history line of
- * every job created since `since` (newest first) for needle.
- */
-static bool
-submit_find(struct cli *c, const char *since, const char *needle,
-    char id[JOBID_LEN + 1])
-{
-	bool found = false;
-	char **v, *h;
-	size_t n;
-
-	if (spool_scan(&c->sp, SD_DATA, true, &v, &n) != 0)
-		return false;
-	for (size_t i = n; i-- > 0 && !found && strcmp(v[i], since) >= 0;) {
-		if ((h = jobview_read(c, v[i], "history", SUBMIT_HISTORY_MAX)) ==
-		    NULL)
-			continue;
-		h[strcspn(h, "\n")] = '\0';
-		if (strstr(h, needle) != NULL) {
-			memcpy(id, v[i], JOBID_LEN + 1);
-			found = true;
-		}
-		free(h);
-	}
-	spool_scan_free(v, n);
-	return found;
-}
-
 /* Wait until queued has taken incoming/name and finished with it. */
 static int
 submit_wait(struct cli *c, const char *name, double timeout)
@@ -158,7 +82,7 @@ submit_wait(struct cli *c, const char *name, double timeout)
 	snprintf(needle, sizeof(needle), " from incoming/%s (", name);
 	for (;;) {
 		if (!found)
-			found = submit_find(c, since, needle, id);
+			found = incoming_find(c, since, needle, id);
 		if (found && (stage = spool_locate(&c->sp, id)) >= 0 &&
 		    stage != SD_INTAKE)
 			break;
@@ -197,7 +121,7 @@ submit_drop(struct cli *c, const char *file, char *name, size_t namelen)
 
 	if ((rc = submit_read(file, max, &buf, &len)) != CLI_OK)
 		return rc;
-	rc = submit_write(c, buf, len, name, namelen);
+	rc = incoming_write(c, buf, len, name, namelen);
 	free(buf);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #define CONF_DEFAULT_PATH	"/etc/hyperspool/hyperspool.conf"
+#define CONF_DEFAULT_TOKENS	"/etc/hyperspool/api-tokens"
 #define CONF_DEFAULT_SPOOL	"/var/spool/hyperspool"
 
 int	 conf_load(const char *, char *, size_t);

@@ -1,7 +1,7 @@
 /*
- * jobview.c - read-only views of one job for the CLI commands: find it,
- * read its files in data/ID/, parse its job file and progress, and format
- * durations and progress for people.
+ * jobview.c - read-only views of one job for the CLI commands and apid:
+ * find it, read its files in data/ID/, parse its job file and progress,
+ * and format durations and progress for people.
  *
  * Error policy: jobview_find() prints its error and returns an exit code;
  * the readers return NULL (errno set) for a file that is absent or
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "jobview.h"
 #include "jobid.h"
 #include "job.h"
 #include "log.h"

@@ -1,0 +1,96 @@
+/*
+ * openapi.c - GET /openapi.json: an OpenAPI 3 description of exactly the
+ * routes apid.c routes (tests/bats/apid.bats compares the two lists).
+ *
+ * Error policy: none; a constant.
+ */
+#include <string.h>
+
+#include "apid.h"
+
+static const char openapi[] =
+	"{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"hyperspool apid\",\"version\":\"1\"},\"c"
+	"omponents\":{\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"beare"
+	"r\"}}},\"paths\":{\"/health\":{\"get\":{\"summary\":\"liveness; no token\",\"respo"
+	"nses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}}}}}"
+	",\"/status\":{\"get\":{\"summary\":\"jobs per stage, daemons and heartbeats, "
+	"version, uptime\",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"ap"
+	"plication/json\":{}}},\"401\":{\"description\":\"no or unknown token\"},\"403\""
+	":{\"description\":\"role too low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\""
+	"read\"}},\"/jobs/submit\":{\"post\":{\"summary\":\"submit one job, a list, or "
+	"{jobs: [...]} (job v1, HyperSDK manifest or job definition); answers {"
+	"job_ids, accepted, rejected, errors} once queued decided\",\"responses\":"
+	"{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},\"401\":{\""
+	"description\":\"no or unknown token\"},\"403\":{\"description\":\"role too low"
+	"\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"submit\",\"requestBody\":{\"requi"
+	"red\":true,\"content\":{\"application/json\":{},\"application/yaml\":{}}}}},\""
+	"/jobs/query\":{\"get\":{\"summary\":\"the jobs (all=true) or one (job_id=ID)"
+	"\",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\""
+	":{}}},\"401\":{\"description\":\"no or unknown token\"},\"403\":{\"description\""
+	":\"role too low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"read\",\"paramete"
+	"rs\":[{\"name\":\"all\",\"in\":\"query\",\"schema\":{\"type\":\"boolean\"}},{\"name\":\""
+	"job_id\",\"in\":\"query\",\"schema\":{\"type\":\"string\"}}]},\"post\":{\"summary\":\""
+	"the jobs named by {job_ids: [...]} or {job_id}, or all\",\"responses\":{\""
+	"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},\"401\":{\"de"
+	"scription\":\"no or unknown token\"},\"403\":{\"description\":\"role too low\"}"
+	"},\"security\":[{\"bearer\":[]}],\"x-role\":\"read\",\"requestBody\":{\"required\""
+	":true,\"content\":{\"application/json\":{},\"application/yaml\":{}}}}},\"/job"
+	"s/{id}\":{\"get\":{\"summary\":\"one job: file, stage, history, reason, retr"
+	"y, progress\",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"applic"
+	"ation/json\":{}}},\"401\":{\"description\":\"no or unknown token\"},\"403\":{\"d"
+	"escription\":\"role too low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"read"
+	"\",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,\"schema\":{\"ty"
+	"pe\":\"string\"}}]}},\"/jobs/progress/{id}\":{\"get\":{\"summary\":\"progress of"
+	" the job's current stage\",\"responses\":{\"200\":{\"description\":\"OK\",\"cont"
+	"ent\":{\"application/json\":{}}},\"401\":{\"description\":\"no or unknown toke"
+	"n\"},\"403\":{\"description\":\"role too low\"}},\"security\":[{\"bearer\":[]}],\""
+	"x-role\":\"read\",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,"
+	"\"schema\":{\"type\":\"string\"}}]}},\"/jobs/eta/{id}\":{\"get\":{\"summary\":\"est"
+	"imated time left in the current stage\",\"responses\":{\"200\":{\"descriptio"
+	"n\":\"OK\",\"content\":{\"application/json\":{}}},\"401\":{\"description\":\"no or"
+	" unknown token\"},\"403\":{\"description\":\"role too low\"}},\"security\":[{\"b"
+	"earer\":[]}],\"x-role\":\"read\",\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"re"
+	"quired\":true,\"schema\":{\"type\":\"string\"}}]}},\"/jobs/logs/{id}\":{\"get\":{"
+	"\"summary\":\"the job's log; follow=1 streams it until the job finishes\","
+	"\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"text/plain\":{}}},\"4"
+	"01\":{\"description\":\"no or unknown token\"},\"403\":{\"description\":\"role t"
+	"oo low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"read\",\"parameters\":[{\"n"
+	"ame\":\"id\",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}},{\"na"
+	"me\":\"follow\",\"in\":\"query\",\"schema\":{\"type\":\"boolean\"}}]}},\"/jobs/cance"
+	"l\":{\"post\":{\"summary\":\"cancel {job_id} or {job_ids}\",\"responses\":{\"200"
+	"\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},\"401\":{\"descr"
+	"iption\":\"no or unknown token\"},\"403\":{\"description\":\"role too low\"}},\""
+	"security\":[{\"bearer\":[]}],\"x-role\":\"admin\",\"requestBody\":{\"required\":t"
+	"rue,\"content\":{\"application/json\":{},\"application/yaml\":{}}}}},\"/jobs/"
+	"retry\":{\"post\":{\"summary\":\"retry failed {job_id} or {job_ids}\",\"respon"
+	"ses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{}}},\"40"
+	"1\":{\"description\":\"no or unknown token\"},\"403\":{\"description\":\"role to"
+	"o low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"admin\",\"requestBody\":{\"r"
+	"equired\":true,\"content\":{\"application/json\":{},\"application/yaml\":{}}}"
+	"}},\"/events\":{\"get\":{\"summary\":\"Server-Sent Events: one JSON object pe"
+	"r job change (apid(8))\",\"responses\":{\"200\":{\"description\":\"OK\",\"conten"
+	"t\":{\"text/event-stream\":{}}},\"401\":{\"description\":\"no or unknown token"
+	"\"},\"403\":{\"description\":\"role too low\"}},\"security\":[{\"bearer\":[]}],\"x"
+	"-role\":\"read\",\"parameters\":[{\"name\":\"id\",\"in\":\"query\",\"schema\":{\"type\""
+	":\"string\"}},{\"name\":\"access_token\",\"in\":\"query\",\"schema\":{\"type\":\"stri"
+	"ng\"}}]}},\"/ws\":{\"get\":{\"summary\":\"WebSocket (RFC 6455): the same event"
+	"s as text frames\",\"responses\":{\"101\":{\"description\":\"switching protoco"
+	"ls\"},\"401\":{\"description\":\"no or unknown token\"}},\"security\":[{\"bearer"
+	"\":[]}],\"x-role\":\"read\",\"parameters\":[{\"name\":\"id\",\"in\":\"query\",\"schema"
+	"\":{\"type\":\"string\"}},{\"name\":\"access_token\",\"in\":\"query\",\"schema\":{\"ty"
+	"pe\":\"string\"}}]}},\"/websocket\":{\"get\":{\"summary\":\"the same as /ws (the"
+	" HyperSDK path)\",\"responses\":{\"101\":{\"description\":\"switching protocol"
+	"s\"},\"401\":{\"description\":\"no or unknown token\"}},\"security\":[{\"bearer\""
+	":[]}],\"x-role\":\"read\"}},\"/metrics\":{\"get\":{\"summary\":\"Prometheus text "
+	"format\",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"text/plain\""
+	":{}}},\"401\":{\"description\":\"no or unknown token\"},\"403\":{\"description\""
+	":\"role too low\"}},\"security\":[{\"bearer\":[]}],\"x-role\":\"read\"}},\"/opena"
+	"pi.json\":{\"get\":{\"summary\":\"this description\",\"responses\":{\"200\":{\"des"
+	"cription\":\"OK\",\"content\":{\"application/json\":{}}}}}}}}";
+
+enum MHD_Result
+routes_openapi(struct MHD_Connection *conn)
+{
+	return apid_text(conn, MHD_HTTP_OK, "application/json",
+	    xstrdup(openapi), strlen(openapi));
+}
