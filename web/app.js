@@ -394,11 +394,17 @@ async function jobAction(kind, id) {
 	const out = currentJob === id ? $("job-action") : $("submit-result");
 	out.textContent = kind + " " + id + "...";
 	try {
-		const r = await api("/jobs/" + kind, {
-			method: "POST",
+		/* 200 done, 409 refused: {"results": [...]} says why */
+		const res = await api("/jobs/" + kind, {
+			method: "POST", raw: true,
 			headers: { "Content-Type": "application/json" },
 			body: JSON.stringify({ job_ids: [id] }),
 		});
+		let r;
+		try { r = await res.json(); } catch (e) { r = null; }
+		if (!(r && Array.isArray(r.results)))
+			throw new HttpError(res.status, res.status + " " + res.statusText +
+			    (r && r.error ? ": " + r.error : ""));
 		out.textContent = kind + " " + id + ": " + summarize(r);
 	} catch (e) {
 		out.textContent = kind + " " + id + " failed: " + e.message;

@@ -2,7 +2,9 @@
 // no browser of its own) for tests/bats/dashboard.bats, as a user would:
 // a wrong token, the right one, a job submitted through the form watched
 // to `imported` without a reload, its page and log, and a job whose name
-// is markup, which must show as text.
+// is markup, which must show as text, and the retry button on it.
+// WEB_ROUTE_DIR set: the page's own files are served to the browser from
+// that directory (playwright request routing), the API still by apid.
 //
 // Usage: node drive.js URL TOKEN SOURCE_PATH OUTDIR
 // Prints "ok STEP" per step and saves OUTDIR/NN-STEP.png; on the first
@@ -28,6 +30,17 @@ async function main() {
 		args: ["--no-sandbox"],	// root in CI; the page is ours on loopback
 	});
 	const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+	if (process.env.WEB_ROUTE_DIR) {
+		// apid does not serve web/ (yet): its files come from here, every
+		// other request goes to apid
+		const fs = require("fs");
+		const types = { html: "text/html", js: "text/javascript", css: "text/css" };
+		await page.route(/\/(index\.html|app\.js|style\.css)?$/, route => {
+			const f = new URL(route.request().url()).pathname.slice(1) || "index.html";
+			route.fulfill({ contentType: types[f.split(".").pop()],
+				body: fs.readFileSync(process.env.WEB_ROUTE_DIR + "/" + f) });
+		});
+	}
 	const errors = [];
 	page.on("pageerror", e => errors.push(String(e)));
 	page.on("dialog", d => { errors.push("dialog: " + d.message()); d.dismiss(); });
@@ -100,6 +113,14 @@ async function main() {
 		if (found.xss !== undefined || found.scripts !== 0)
 			throw new Error("markup in a job name ran or became elements: " +
 			    JSON.stringify(found));
+		await shot(page, step);
+
+		step = "retry";
+		// the admin's retry button on the refused job: apid's answer
+		// (done, or refused with its message) shows on the page
+		await page.click('xpath=//tbody/tr[@data-stage="error"]//button[text()="Retry"]');
+		await page.waitForFunction(() => /^retry \S+: (done|refused)/.test(
+			document.getElementById("submit-result").textContent));
 		await shot(page, step);
 
 		if (errors.length) throw new Error("page errors: " + errors.join("; "));
