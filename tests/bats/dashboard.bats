@@ -79,9 +79,13 @@ web_start_apid() {
 		[ -s "$(ls "$SHOTS"/*-"$s".png)" ]
 	done
 	# the job the form sent really ran: one imported job of that name
-	id=$(grep -l '"name": *"dash-web01"' "$SP"/imported/* | xargs -n1 basename)
-	[ -n "$id" ]
-	grep -q ' imported ' "$SP/data/$id/history"
+	n=0
+	for f in "$SP"/imported/*; do
+		[ "$(jq -r .name "$f")" = dash-web01 ] || continue
+		n=$((n + 1))
+		grep -q ' imported ' "$SP/data/$(basename "$f")/history"
+	done
+	[ "$n" -eq 1 ]
 }
 
 @test "dashboard: the page is served by apid and uses no HTML sinks or outside URLs" {
