@@ -350,7 +350,7 @@ async function runEvents() {
 function scheduleStatus() {
 	if (statusPending) return;
 	statusPending = true;
-	setTimeout(() => { statusPending = false; loadStatus(); }, 300);
+	setTimeout(() => { statusPending = false; loadStatus(); }, 100);
 }
 
 async function loadStatus() {

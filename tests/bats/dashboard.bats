@@ -5,7 +5,8 @@
 # a job submitted through the form runs through the four real daemons into
 # libvirt's test driver and its row reaches `imported` without a reload;
 # its page shows its history and log; a job whose name is markup shows it
-# as text. A screenshot of each step is kept in $SHOTS (printed).
+# as text. A screenshot of each step is kept in $SHOTS (printed; default
+# build/tests/dashboard, or DASHBOARD_SHOTS).
 
 load helpers
 
@@ -39,7 +40,8 @@ CONF
 		start_daemon "$HS_BINDIR/$d"
 	done
 	web_start_apid
-	SHOTS=${BATS_RUN_TMPDIR:-$T}/dashboard
+	# kept after the run (bats removes its own temp dirs)
+	SHOTS=${DASHBOARD_SHOTS:-$HS_TESTDIR/dashboard}
 	mkdir -p "$SHOTS"
 }
 
@@ -61,6 +63,7 @@ web_start_apid() {
 
 @test "dashboard: wrong token refused; sign in, submit, row reaches imported live, job page and log; markup in a name is text" {
 	echo "# screenshots: $SHOTS" >&3
+	rm -f "$SHOTS"/*.png
 	# apid serves web/ at / (the next test); while it does not, the
 	# browser gets web/ from the driver and everything else from apid
 	if ! curl -sf -o /dev/null "http://127.0.0.1:$PORT/app.js"; then

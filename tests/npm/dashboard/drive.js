@@ -80,6 +80,9 @@ async function main() {
 		const row = 'xpath=//tbody/tr[td[@class="name"]/a[text()="dash-web01"]]';
 		await page.waitForSelector(row);
 		await page.waitForSelector(row + '[@data-stage="imported"]', { timeout: 90000 });
+		// the counts per stage follow (from /status, asked again on a
+		// stage event)
+		await page.waitForSelector('#stages .count[data-stage="imported"]:text-is("imported 1")');
 		if (await page.evaluate(() => window.__noReload) !== 1)
 			throw new Error("the page was reloaded");
 		await shot(page, step);
