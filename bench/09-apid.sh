@@ -31,9 +31,9 @@ head -c 1048576 /dev/zero >"$T/src/disk.raw"
 
 bench_daemon "$T/conf" queued
 wait_ready "$SP" queued
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((12000 + RANDOM % 20000))
 while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
-	PORT=$((20000 + RANDOM % 20000))
+	PORT=$((12000 + RANDOM % 20000))
 done
 bench_daemon "$T/conf" apid -l "127.0.0.1:$PORT"
 APID=$LASTPID

@@ -20,9 +20,9 @@ setup() {
 	printf 'api = { tokens_file = "%s/tokens"; client_queue = 256; };\n' "$T" >>"$T/conf"
 	head -c 1048576 /dev/zero >"$T/src/disk.raw"
 	start_daemon "$QUEUED"
-	PORT=$((20000 + RANDOM % 20000))
+	PORT=$((12000 + RANDOM % 20000))
 	while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
-		PORT=$((20000 + RANDOM % 20000))
+		PORT=$((12000 + RANDOM % 20000))
 	done
 	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$PORT"
 	APID=$LASTPID

@@ -49,12 +49,13 @@ teardown() {
 	hs_teardown
 }
 
-# web_start_apid: apid on 127.0.0.1:$PORT (a free port), its log in
+# web_start_apid: apid on 127.0.0.1:$PORT (a free port below the
+# ephemeral range: a client's port cannot take it), its log in
 # $T/apid.log, up when /health answers
 web_start_apid() {
-	PORT=$((20000 + RANDOM % 20000))
+	PORT=$((12000 + RANDOM % 20000))
 	while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
-		PORT=$((20000 + RANDOM % 20000))
+		PORT=$((12000 + RANDOM % 20000))
 	done
 	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$PORT"
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" ||
