@@ -310,6 +310,12 @@ dialect_submit(const cJSON *in, cJSON *origin, char *err, size_t errlen)
 		    "/jobs/submit job", bad);
 	id = job_get_str(in, "vm_identifier");
 	prov = job_get_str(in, "provider");
+	/* the web form's job definition: a vSphere VM by inventory path */
+	if (id == NULL && job_get_str(in, "vm_path") != NULL) {
+		id = job_get_str(in, "vm_path");
+		if (prov == NULL)
+			prov = "vsphere";
+	}
 	if (id == NULL || id[0] == '\0')
 		return dialect_err(err, errlen, "vm_identifier: missing");
 	if (prov == NULL)
@@ -372,7 +378,8 @@ dialect_normalise(const cJSON *in, enum dialect *which, char *err,
 		return NULL;
 	if (job_get(in, "manifest_version") != NULL)
 		*which = DIALECT_MANIFEST;
-	else if (job_get(in, "vm_identifier") != NULL)
+	else if (job_get(in, "vm_identifier") != NULL ||
+	    (job_get(in, "vm_path") != NULL && job_get(in, "source") == NULL))
 		*which = DIALECT_SUBMIT;
 	else {
 		*which = DIALECT_V1;

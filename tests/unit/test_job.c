@@ -1063,6 +1063,16 @@ test_dialect_submit_vsphere(void **state)
 	assert_string_equal(job_get_str(j, "source.vm_path"), "/DC0/vm/web01");
 	assert_string_equal(job_get_str(j, "name"), "web01");
 	cJSON_Delete(j);
+	/* the seed's web job definition: vm_path, no vm_identifier */
+	j = normalise_q("{'name':'Ubuntu Server Migration','vm_path':"
+	    "'/DC1/vm/ubuntu-server','output_dir':'/tmp/export','format':'ova',"
+	    "'options':{'hyper2kvm_daemon':true}}", DIALECT_SUBMIT);
+	assert_string_equal(job_get_str(j, "source.type"), "vsphere");
+	assert_string_equal(job_get_str(j, "source.vm_path"),
+	    "/DC1/vm/ubuntu-server");
+	assert_string_equal(job_get_str(j, "name"), "Ubuntu_Server_Migration");
+	assert_string_equal(job_get_str(j, "origin.output_dir"), "/tmp/export");
+	cJSON_Delete(j);
 }
 
 static void
