@@ -9,7 +9,8 @@
  * applied on top of it, as the daemons do with inotify and a scan.
  *
  * Everything a job carries (its name above all: the submitter chose it) is
- * put into the page with textContent or as a text node, never innerHTML.
+ * put into the page with textContent or as a text node, never parsed as
+ * markup.
  *
  * Error policy: a failed request is shown where it was made (sign-in,
  * submit, action line, log state); 401 anywhere signs out with a message;
