@@ -109,6 +109,7 @@ async function main() {
 		// error/ with it, and the table shows it as it is
 		await page.waitForFunction(evil => [...document.querySelectorAll("#jobs td.name a")]
 			.some(a => a.textContent === evil), EVIL, { timeout: 30000 });
+		await page.waitForSelector('#stages .count[data-stage="error"]:text-is("error 1")');
 		const found = await page.evaluate(() => ({
 			xss: window.__xss,
 			scripts: document.querySelectorAll("#jobs script, #jobs img").length,
