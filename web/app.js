@@ -194,7 +194,11 @@ function renderRow(job) {
 	const stage = el("td");
 	stage.append(el("span", job.stage, "stage " + job.stage));
 	const prog = el("td", null, "progress");
-	if (job.progress) prog.append(progressBar(job.progress));
+	if (job.progress) {
+		const p = job.progress;
+		prog.append(progressBar(p), " ", el("span", p.total > 0 ?
+		    Math.floor(100 * (p.done || 0) / p.total) + " %" : fmtBytes(p.done), "done"));
+	}
 	tr.append(name, el("td", job.id, "id"), stage, prog,
 	    el("td", fmtRate(job.progress), "rate"),
 	    el("td", fmtEta(job.progress), "eta"),

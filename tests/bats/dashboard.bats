@@ -49,16 +49,16 @@ teardown() {
 	hs_teardown
 }
 
-# web_start_apid: apid on 127.0.0.1:$PORT (a free port below the
+# web_start_apid: apid on 127.0.0.1:$APIPORT (a free port below the
 # ephemeral range: a client's port cannot take it), its log in
 # $T/apid.log, up when /health answers
 web_start_apid() {
-	PORT=$((12000 + RANDOM % 20000))
-	while [ -n "$(ss -Htln "sport = :$PORT")" ]; do
-		PORT=$((12000 + RANDOM % 20000))
+	APIPORT=$((12000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$APIPORT")" ]; do
+		APIPORT=$((12000 + RANDOM % 20000))
 	done
-	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$PORT"
-	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" ||
+	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$APIPORT"
+	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/health" ||
 	    { cat "$T/apid.log"; false; }
 }
 
@@ -67,11 +67,11 @@ web_start_apid() {
 	rm -f "$SHOTS"/*.png
 	# apid serves web/ at / (the next test); while it does not, the
 	# browser gets web/ from the driver and everything else from apid
-	if ! curl -sf -o /dev/null "http://127.0.0.1:$PORT/app.js"; then
+	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
 		echo "# apid does not serve web/: the driver hands it to the browser" >&3
 		export WEB_ROUTE_DIR=$WEBDIR
 	fi
-	run node "$NPMDIR/drive.js" "http://127.0.0.1:$PORT/" "$TOKEN" \
+	run node "$NPMDIR/drive.js" walk "http://127.0.0.1:$APIPORT/" "$TOKEN" \
 	    "$T/src/hs-sample.ova" "$SHOTS"
 	echo "$output"
 	if [ "$status" -ne 0 ]; then
@@ -92,10 +92,36 @@ web_start_apid() {
 	[ "$n" -eq 1 ]
 }
 
+@test "dashboard: an http job's progress and rate move live (an ETA where the total is known); its Cancel button stops it with the reason" {
+	mkdir -p "$T/www"
+	head -c 40000000 /dev/urandom >"$T/www/slow.raw"
+	start_nginx "$T/www" "limit_rate 2m;"
+	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
+		export WEB_ROUTE_DIR=$WEBDIR
+	fi
+	# the events themselves, to show on a failure
+	curl -sN -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$APIPORT/events" >"$T/events.txt" &
+	PIDS+=($!)
+	run node "$NPMDIR/drive.js" progress "http://127.0.0.1:$APIPORT/" "$TOKEN" \
+	    "http://127.0.0.1:$PORT/slow.raw" "$SHOTS"
+	echo "$output"
+	if [ "$status" -ne 0 ]; then
+		grep progress "$T/events.txt" | head -n 5
+		tail -n 20 "$T"/*.log
+		false
+	fi
+	grep -q '^ok progress ' <<<"$output"
+	grep -q '^ok cancelled ' <<<"$output"
+	# cancelled for real: in error/ with that reason, the download stopped
+	# long before its 20 s at 2 MB/s
+	f=$(grep -l '"dash-slow01"' "$SP"/error/*)
+	grep -q cancelled "$SP/data/$(basename "$f")/reason"
+}
+
 @test "dashboard: apid serves web/ at / with the files' types" {
-	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/" | grep -q '^text/html'
-	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/app.js" | grep -q javascript
-	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$PORT/style.css" | grep -q '^text/css'
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$APIPORT/" | grep -q '^text/html'
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$APIPORT/app.js" | grep -q javascript
+	curl -sf -o /dev/null -w '%{content_type}\n' "http://127.0.0.1:$APIPORT/style.css" | grep -q '^text/css'
 }
 
 @test "dashboard: web/ uses no HTML sinks and nothing from outside" {
