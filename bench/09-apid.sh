@@ -56,7 +56,10 @@ q=$(get rss_kib_quarter)
 e=$(get rss_kib_end)
 p=$(get rss_kib_peak)
 jobs=$(get jobs)
-row 9 "apid RSS, $CLIENTS SSE clients + 1 stalled, $RATE jobs/s for $SECONDS_ s ($jobs jobs): a quarter in -> end (MiB)" \
+# the rate the submitters held (apid answers a submit once queued took the
+# job: on a loaded machine fewer than RATE a second)
+rate=$(get rate)
+row 9 "apid RSS, $CLIENTS SSE clients + 1 stalled, $RATE jobs/s for $SECONDS_ s ($jobs jobs, held $rate/s): a quarter in -> end (MiB)" \
     "$(calc "$q / 1024") -> $(calc "$e / 1024") (peak $(calc "$p / 1024"))" "-" "-" \
     "growth <= 4 MiB" "$(verdict "$e - $q <= 4096")"
 row 9 "apid event delay, apid's time_ms -> client, every event of every client (ms)" \
