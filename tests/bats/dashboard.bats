@@ -78,7 +78,7 @@ web_start_apid() {
 		tail -n 20 "$T"/*.log
 		false
 	fi
-	for s in wrong-token signed-in submitted imported job-log markup-name retry; do
+	for s in wrong-token signed-in submitted imported job-log markup-name retry vsphere-form; do
 		grep -q "^ok $s " <<<"$output"
 		[ -s "$(ls "$SHOTS"/*-"$s".png)" ]
 	done
@@ -90,6 +90,10 @@ web_start_apid() {
 		grep -q ' imported ' "$SP/data/$(basename "$f")/history"
 	done
 	[ "$n" -eq 1 ]
+	# the vSphere form made the job it shows: its source as typed
+	f=$(grep -l '"dash-vs01"' "$SP"/*/* | head -n 1)
+	[ "$(jq -c '.source | {type, server, vm, credential}' "$f")" = \
+	    '{"type":"vsphere","server":"vc.example.com","vm":"web02","credential":"lab"}' ]
 }
 
 @test "dashboard: an http job's progress and rate move live (an ETA where the total is known); its Cancel button stops it with the reason" {

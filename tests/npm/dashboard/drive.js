@@ -114,6 +114,20 @@ async function walk(page, at) {
 	await page.waitForFunction(() => /^retry \S+: (done|refused)/.test(
 		document.getElementById("submit-result").textContent));
 	await shot(page, step);
+
+	step = "vsphere-form"; at(step);
+	// the form's vSphere source with a named credential: queued's answer
+	// shows (dashboard.bats reads the job file it made)
+	await page.selectOption("#f-type", "vsphere");
+	if (await page.isVisible("#f-path")) throw new Error("path field shown for vsphere");
+	await page.fill("#f-name", "dash-vs01");
+	await page.fill("#f-server", "vc.example.com");
+	await page.fill("#f-vm", "web02");
+	await page.fill("#f-cred", "lab");
+	await page.click("#submit-form button[type=submit]");
+	await page.waitForFunction(() =>
+		/accepted \d, rejected \d/.test(document.getElementById("submit-result").textContent));
+	await shot(page, step);
 }
 
 async function progress(page, at) {
