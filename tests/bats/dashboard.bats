@@ -58,6 +58,7 @@ web_start_apid() {
 		APIPORT=$((12000 + RANDOM % 20000))
 	done
 	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$APIPORT"
+	APID=$LASTPID
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/health" ||
 	    { cat "$T/apid.log"; false; }
 }
@@ -120,6 +121,32 @@ web_start_apid() {
 	# long before its 20 s at 2 MB/s
 	f=$(grep -l '"dash-slow01"' "$SP"/error/*)
 	grep -q cancelled "$SP/data/$(basename "$f")/reason"
+}
+
+@test "dashboard: apid restarted under the page: it reconnects by itself and shows what happened meanwhile" {
+	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
+		export WEB_ROUTE_DIR=$WEBDIR
+	fi
+	rm -f "$SHOTS/signed-in"
+	node "$NPMDIR/drive.js" reconnect "http://127.0.0.1:$APIPORT/" "$TOKEN" \
+	    dash-offline "$SHOTS" >"$T/drive.out" 2>&1 &
+	DRIVE=$!
+	PIDS+=("$DRIVE")
+	wait_for 30 test -e "$SHOTS/signed-in" || { cat "$T/drive.out"; false; }
+	kill "$APID"
+	wait "$APID" || true
+	# while apid is down, a job goes through the pipeline
+	drop offline "{\"name\":\"dash-offline\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}}"
+	wait_for 60 eval 'grep -l "\"dash-offline\"" "$SP"/imported/* >/dev/null 2>&1'
+	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$APIPORT"
+	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/health" ||
+	    { cat "$T/apid.log"; false; }
+	status=0
+	wait "$DRIVE" || status=$?
+	cat "$T/drive.out"
+	[ "$status" -eq 0 ]
+	grep -q '^ok reconnecting ' "$T/drive.out"
+	grep -q '^ok reconnected ' "$T/drive.out"
 }
 
 @test "dashboard: apid serves web/ at / with the files' types" {

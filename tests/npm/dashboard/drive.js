@@ -8,18 +8,19 @@
 //
 // Usage: node drive.js walk URL TOKEN SOURCE_PATH OUTDIR
 //        node drive.js progress URL TOKEN HTTP_URL OUTDIR
+//        node drive.js reconnect URL TOKEN JOB_NAME OUTDIR
 // "progress": a slow http job submitted through the form shows a moving
 // progress bar with rate and ETA, and its Cancel button stops it, the
 // row showing the reason.
 // Prints "ok STEP" per step and saves OUTDIR/NN-STEP.png (NN counting on
-// from 10 in "progress"); on the first failure prints "FAIL STEP: why",
+// from 10 in "progress", 20 in "reconnect"); on the first failure prints "FAIL STEP: why",
 // saves OUTDIR/fail-MODE.png and exits 1.
 "use strict";
 const { chromium } = require("playwright-core");
 
 const [mode, url, token, srcPath, outdir] = process.argv.slice(2);
 const EVIL = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">';
-let n = mode === "progress" ? 10 : 0;
+let n = { progress: 10, reconnect: 20 }[mode] || 0;
 
 async function shot(page, what) {
 	n++;
@@ -167,6 +168,25 @@ async function progress(page, at) {
 	await shot(page, "cancelled");
 }
 
+// reconnect: signed in, tell the test (OUTDIR/signed-in), which restarts
+// apid and drops a job (NAME) meanwhile; the page must notice the stream
+// end, come back live by itself and show that job at `imported`
+async function reconnect(page, at) {
+	at("reconnecting");
+	await signIn(page, token);
+	await page.evaluate(() => { window.__noReload = 1; });
+	require("fs").writeFileSync(outdir + "/signed-in", "");
+	await page.waitForSelector("#conn:not(.live)", { timeout: 30000 });
+	await shot(page, "reconnecting");
+	at("reconnected");
+	await page.waitForSelector("#conn.live", { timeout: 60000 });
+	const row = `xpath=//tbody/tr[td[@class="name"]/a[text()="${srcPath}"]]`;
+	await page.waitForSelector(row + '[@data-stage="imported"]', { timeout: 90000 });
+	if (await page.evaluate(() => window.__noReload) !== 1)
+		throw new Error("the page was reloaded");
+	await shot(page, "reconnected");
+}
+
 async function main() {
 	const browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -193,6 +213,7 @@ async function main() {
 	try {
 		await page.goto(url);
 		if (mode === "progress") await progress(page, at);
+		else if (mode === "reconnect") await reconnect(page, at);
 		else await walk(page, at);
 		if (errors.length) throw new Error("page errors: " + errors.join("; "));
 	} catch (e) {
