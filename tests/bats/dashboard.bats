@@ -5,7 +5,10 @@
 # a job submitted through the form runs through the four real daemons into
 # libvirt's test driver and its row reaches `imported` without a reload;
 # its page shows its history and log; a job whose name is markup shows it
-# as text. A screenshot of each step is kept in $SHOTS (printed; default
+# as text; retry and the vSphere form; a slow http job's progress moves and
+# its Cancel button stops it; apid restarted under the page is reconnected
+# to, and what moved meanwhile shows. apid serving web/ itself is a test of
+# its own: while it does not, the driver hands web/ to the browser. A screenshot of each step is kept in $SHOTS (printed; default
 # build/tests/dashboard, or DASHBOARD_SHOTS).
 
 load helpers
