@@ -284,6 +284,9 @@ bench: deps all tests
 demo: deps all
 	HS_BINDIR=$(CURDIR)/$(B)/bin contrib/demo
 
+# the dashboard apid serves (README, "Web dashboard"): static files
+WEB_FILES  = web/index.html web/style.css web/app.js
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
@@ -300,6 +303,8 @@ install: all
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/convertwatch-guest.conf $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(DATADIR)/web
+	install -m 0644 $(WEB_FILES) $(DESTDIR)$(DATADIR)/web/
 	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
 	for m in $(MAN_OUT); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
@@ -314,9 +319,11 @@ uninstall:
 		$(UNIT_TMPL:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(DESTDIR)$(COMPLDIR)/hyperspool \
-		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf
+		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf \
+		$(WEB_FILES:web/%=$(DESTDIR)$(DATADIR)/web/%)
 	for m in $(MAN_IN:man/%.in=%); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+	-rmdir $(DESTDIR)$(DATADIR)/web 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 
 # The Debian package (debian/), built from a copy of the tree so that
