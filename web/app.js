@@ -284,6 +284,8 @@ async function readSSE(res, onEvent) {
 		buf += dec.decode(value, { stream: true });
 		let nl;
 		while ((nl = buf.search(/\r\n|\n|\r/)) >= 0) {
+			/* a CR last may be half of a CRLF split across reads */
+			if (nl === buf.length - 1 && buf[nl] === "\r") break;
 			const line = buf.slice(0, nl);
 			buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
 			if (line === "") {
