@@ -356,19 +356,18 @@ apid_usage(void)
 {
 	fprintf(stderr,
 	    "usage: apid [-v] [-c CONFIG] [-s SPOOL] [-l ADDRESS:PORT]\n"
-	    "  -c, --config CONFIG     configuration file (default %s)\n"
-	    "  -s, --spool SPOOL       the spool (default: config spool)\n"
-	    "  -l, --listen ADDR:PORT  where to listen (default: config "
-	    "api.listen,\n"
-	    "                          127.0.0.1:8080)\n"
-	    "  -v, --verbose           log debug messages too\n"
-	    "  -h, --help              print this and exit\n"
-	    "exit status:\n"
-	    "  0    stopped by SIGTERM or SIGINT\n"
-	    "  100  bad usage or configuration (a tokens file with a loose "
-	    "mode too)\n"
-	    "  111  system error: the spool missing, the port taken\n",
-	    CONF_DEFAULT_PATH);
+	    "Serve the REST API, Server-Sent Events and WebSocket of a spool\n"
+	    "(apid(8)).\n\n"
+	    "  -c, --config FILE  configuration (default %s)\n"
+	    "  -s, --spool DIR    spool directory (default: config 'spool',\n"
+	    "                     else %s)\n"
+	    "  -l, --listen ADDR:PORT  where to listen (default: config\n"
+	    "                     api.listen, else 127.0.0.1:8080)\n"
+	    "  -v, --verbose      log debug messages too\n"
+	    "  -h, --help         this text\n\n"
+	    "Exit status: 0 stopped cleanly, 100 bad usage or configuration,\n"
+	    "111 could not run (spool missing, port taken).\n",
+	    CONF_DEFAULT_PATH, CONF_DEFAULT_SPOOL);
 	return HS_EXIT_PERMANENT;
 }
 
@@ -543,6 +542,24 @@ apid_config(const char **spool, const char **listen)
 	return 0;
 }
 
+/* Until SIGTERM or SIGINT; WATCHDOG=1 at half of WatchdogSec=. */
+static void
+apid_wait(const sigset_t *set)
+{
+	int64_t wd = notify_watchdog_ms();
+	struct timespec ts = { wd > 0 ? wd / 2000 : 3600,
+	    wd > 0 ? (wd / 2 % 1000) * 1000000 : 0 };
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			return;
+		if (wd > 0)
+			notify_send("WATCHDOG=1");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -550,7 +567,6 @@ main(int argc, char **argv)
 	struct sockaddr_in sin;
 	struct MHD_Daemon *d;
 	sigset_t set;
-	int sig;
 
 	/* incoming/ files must be readable by queued, another user */
 	umask(022);
@@ -587,8 +603,7 @@ main(int argc, char **argv)
 	log_notice("listening on %s%s, spool %s", listen,
 	    conf_str("api.tls_cert", NULL) ? " (https)" : "", spool);
 	notify_send("READY=1");
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		;
+	apid_wait(&set);
 	log_notice("stopping");
 	notify_send("STOPPING=1");
 	events_stop();

@@ -34,6 +34,7 @@
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_MAX_FRAME	65536
 #define WS_SEND_TIMEOUT	10
+#define STREAM_SNDBUF	16384	/* what the kernel may hold for a client */
 
 /* ---- SSE ---- */
 
@@ -91,8 +92,18 @@ events_sse(struct MHD_Connection *conn, const char *filter)
 {
 	struct MHD_Response *r;
 	struct client *cl = events_subscribe(filter, false);
+	const union MHD_ConnectionInfo *ci;
+	int sndbuf = STREAM_SNDBUF;
 	enum MHD_Result ret;
 
+	/*
+	 * What a client has not read waits in its queue, not in a socket
+	 * buffer grown large: a slow client is noticed (and dropped) soon.
+	 */
+	if ((ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL)
+		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF,
+		    &sndbuf, sizeof(sndbuf));
 	cl->cur = xstrdup(": hyperspool apid events\n\n");
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
 	    stream_sse_read, cl, stream_sse_free);
@@ -264,6 +275,7 @@ stream_ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 {
 	struct ws *w = xcalloc(1, sizeof(*w));
 	struct timeval tv = { WS_SEND_TIMEOUT, 0 };
+	int sndbuf = STREAM_SNDBUF;
 	pthread_attr_t at;
 	pthread_t t;
 	int fl;
@@ -281,6 +293,7 @@ stream_ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 	if ((fl = fcntl(sock, F_GETFL)) >= 0)
 		(void)fcntl(sock, F_SETFL, fl & ~O_NONBLOCK);
 	(void)setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 256 * 1024);

@@ -1,0 +1,451 @@
+#!/usr/bin/env bats
+# apid, the HTTP API: every route with curl against a real apid on a free
+# loopback port over a real spool with the real daemons; the seed's own
+# example requests (HyperSDK's hypervisord docs); tokens and roles;
+# malformed, oversized, slow and unknown requests; SSE and WebSocket
+# events as jobs move; a SIGKILL in the middle of a submit; the tokens
+# file's mode; apid as an unprivileged user.
+
+load helpers
+
+APID=$HS_BINDIR/apid
+EXPORTD=$HS_BINDIR/exportd
+CONVERTWATCH=$HS_BINDIR/convertwatch
+IMPORTD=$HS_BINDIR/importd
+SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
+WSCLIENT=$BATS_TEST_DIRNAME/../apid/wsclient.py
+
+RTOK=read-0123456789abcdef
+STOK=submit-0123456789abcdef
+ATOK=admin-0123456789abcdef
+
+setup() {
+	hs_setup
+	APORT=$((20000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$APORT")" ]; do
+		APORT=$((20000 + RANDOM % 20000))
+	done
+	printf '# roles\nread %s viewer\nsubmit %s robot\nadmin %s ops\n' \
+	    "$RTOK" "$STOK" "$ATOK" >"$T/tokens"
+	chmod 600 "$T/tokens"
+	cat >>"$T/conf" <<-CONF
+	api = { listen = "127.0.0.1:$APORT"; tokens_file = "$T/tokens";
+	        timeout = 2; submit_timeout = 20; max_body = 65536; max_jobs = 50; };
+	CONF
+	URL=http://127.0.0.1:$APORT
+}
+
+teardown() {
+	drop_submitters
+	hs_teardown
+}
+
+# start_apid [USER]: apid in the background (as USER), listening
+start_apid() {
+	if [ -n "${1:-}" ]; then
+		as_user "$1" "$APID" -c "$T/conf" 2>>"$T/apid.log" &
+	else
+		"$APID" -c "$T/conf" 2>>"$T/apid.log" &
+	fi
+	APIDPID=$!
+	PIDS+=($!)
+	wait_for 5 curl -sf -o /dev/null "$URL/health" || { cat "$T/apid.log"; false; }
+}
+
+# api TOKEN METHOD PATH [CURL-ARGS...]: the status code; the body in $T/body
+api() {
+	local tok=$1 m=$2 p=$3
+	shift 3
+	curl -s -o "$T/body" -w '%{http_code}' -X "$m" \
+	    ${tok:+-H "Authorization: Bearer $tok"} "$@" "$URL$p"
+}
+
+# at_least STAGE N: N or more entries in STAGE (for wait_for)
+at_least() {
+	[ "$(count_in "$1")" -ge "$2" ]
+}
+
+# seen N PATTERN FILE: N lines matching PATTERN in FILE (for wait_for)
+seen() {
+	[ "$(grep -c -- "$2" "$3")" -eq "$1" ]
+}
+
+# a job v1 from the sample OVA, named $1
+ova_job() {
+	printf '{"name":"%s","source":{"type":"file","path":"%s/src/hs-sample.ova"}}' \
+	    "$1" "$T"
+}
+
+@test "/health needs no token; every other route says 401 without one or with an unknown one, 403 to a role too low" {
+	start_apid
+	[ "$(api "" GET /health)" = 200 ]
+	jq -e '.status == "healthy"' "$T/body"
+	for r in "GET /status" "POST /jobs/submit" "GET /jobs/query?all=true" \
+	    "POST /jobs/query" "GET /jobs/20261206T000000-000000-00000000-00000000-00000000" \
+	    "GET /jobs/progress/x" "GET /jobs/eta/x" "GET /jobs/logs/x" \
+	    "POST /jobs/cancel" "POST /jobs/retry" "GET /events" "GET /ws" \
+	    "GET /metrics"; do
+		set -- $r
+		[ "$(api "" "$1" "$2")" = 401 ] || { echo "$r without a token"; false; }
+		[ "$(api nosuchtoken-0123456789 "$1" "$2")" = 401 ] || { echo "$r"; false; }
+		jq -e '.error | test("bearer token")' "$T/body"
+	done
+	[ "$(api "$RTOK" POST /jobs/submit -d '{}')" = 403 ]
+	jq -e '.error == "this needs the submit role; the token has read"' "$T/body"
+	[ "$(api "$STOK" POST /jobs/cancel -d '{}')" = 403 ]
+	[ "$(api "$STOK" POST /jobs/retry -d '{}')" = 403 ]
+	# no CORS header by default
+	! curl -s -i -H "Origin: http://evil.example" "$URL/health" | grep -qi '^access-control'
+}
+
+@test "a tokens file of mode 0644 (or not apid's own) is refused at start, saying why" {
+	chmod 644 "$T/tokens"
+	run "$APID" -c "$T/conf"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"mode 0644"*"0600 or stricter"*"chmod 600"* ]]
+	[[ "$output" != *"$RTOK"* ]]
+	chmod 600 "$T/tokens"
+	submitters
+	run as_user "$VIC" "$APID" -c "$T/conf"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"owned by apid's user"* || "$output" == *"Permission denied"* ]]
+}
+
+@test "submit through apid: the job reaches imported on test:///default; SSE sees each stage; the routes report it" {
+	"$SAMPLE/mkova" "$T/src" >/dev/null
+	mkdir -p "$T/out"
+	cat >>"$T/conf" <<-CONF
+	convert = { output_dir = "$T/out"; };
+	defaults = { import = { uri = "test:///default"; start = false; }; };
+	CONF
+	start_daemon "$QUEUED"
+	start_daemon "$EXPORTD"
+	start_daemon "$CONVERTWATCH"
+	start_daemon "$IMPORTD"
+	start_apid
+	curl -sN -H "Authorization: Bearer $RTOK" "$URL/events" >"$T/sse" &
+	PIDS+=($!)
+	wait_for 5 grep -q 'hyperspool apid events' "$T/sse"
+	[ "$(api "$STOK" POST /jobs/submit -H 'Content-Type: application/json' \
+	    -d "$(ova_job web01)")" = 200 ] || { cat "$T/body"; false; }
+	jq -e '.accepted == 1 and .rejected == 0 and (.job_ids | length) == 1
+	    and .errors == [] and .job_id == .job_ids[0]' "$T/body"
+	id=$(jq -r .job_id "$T/body")
+	wait_for 60 test -f "$SP/imported/$id" || { cat "$T"/*.log "$SP/data/$id/reason"; false; }
+	wait_for 10 grep -q "\"stage\":\"imported\"" "$T/sse"
+	# every stage, in pipeline order, each once
+	stages=$(sed -n 's/^data: //p' "$T/sse" | jq -r --arg id "$id" \
+	    'select(.id == $id and .type == "stage") | .stage' | tr '\n' ' ')
+	[ "$stages" = "intake request exporting exported converting converted importing imported " ]
+	# the SSE framing: event, a counting id, the data
+	grep -q '^event: job$' "$T/sse"
+	grep -q '^id: 1$' "$T/sse"
+	sed -n 's/^data: //p' "$T/sse" | jq -e -s --arg id "$id" 'map(select(.id == $id))
+	    | all(has("type") and has("name") and has("stage") and has("time_ms")
+	          and has("progress") and has("retry") and has("reason"))
+	    and any(.type == "progress" and .progress.phase == "converting"
+	            and .progress.total == 67108864)
+	    and all(.name == "web01")'
+	# the routes over the spool
+	[ "$(api "$RTOK" GET "/jobs/$id")" = 200 ]
+	jq -e --arg id "$id" '.id == $id and .stage == "imported" and .job.name == "web01"
+	    and (.history | length) == 8 and .reason == null' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/query?all=true")" = 200 ]
+	jq -e --arg id "$id" '.total == 1 and .jobs[0].id == $id and .jobs[0].stage == "imported"' "$T/body"
+	[ "$(api "$RTOK" POST /jobs/query -d "{\"job_ids\":[\"$id\",\"nope\"]}")" = 200 ]
+	jq -e --arg id "$id" '.total == 1 and .not_found == ["nope"]' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/query?job_id=$id")" = 200 ]
+	[ "$(api "$RTOK" GET "/jobs/progress/$id")" = 200 ]
+	jq -e '.percentage == 100 and .stage == "imported"' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/eta/$id")" = 200 ]
+	jq -e 'has("eta_s") and has("rate_bps")' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/logs/$id")" = 200 ]
+	cmp "$T/body" "$SP/data/$id/log"
+	# follow on a finished job: the whole log, then the end
+	[ "$(api "$RTOK" GET "/jobs/logs/$id?follow=1" --max-time 20)" = 200 ]
+	cmp "$T/body" "$SP/data/$id/log"
+	[ "$(api "$RTOK" GET /status)" = 200 ]
+	jq -e '.stages.imported == 1 and .version != null and .uptime_s >= 0
+	    and (.daemons | map(select(.daemon == "queued")) | .[0].alive)' "$T/body"
+	[ "$(api "$RTOK" GET /metrics)" = 200 ]
+	grep -qx 'hyperspool_jobs{stage="imported"} 1' "$T/body"
+	grep -qx 'hyperspool_jobs_finished{outcome="imported"} 1' "$T/body"
+	grep -q '^hyperspool_stage_seconds_count{stage="converting"} 1$' "$T/body"
+	grep -q '^hyperspool_bytes_moved_total{stage="converting"} 67108864$' "$T/body"
+	[ "$(api "$RTOK" GET /jobs/nope)" = 400 ]
+	[ "$(api "$RTOK" GET /jobs/20261206T000000-000000-00000000-00000000-00000000)" = 404 ]
+}
+
+@test "submit: a list, {\"jobs\": [...]} and YAML; queued's refusal comes back with its reason" {
+	start_daemon "$QUEUED"
+	start_apid
+	[ "$(api "$STOK" POST /jobs/submit -H 'Content-Type: application/json' \
+	    -d "[$(ova_job a1), {\"name\":\"bad\"}, 7]")" = 207 ] || { cat "$T/body"; false; }
+	jq -e '.accepted == 1 and .rejected == 2 and (.job_ids | length) == 1
+	    and (.errors | length) == 2 and (.errors[0] | test("source: missing"))
+	    and .errors[1] == "job 2: not an object"
+	    and .jobs[1].status == "rejected" and (.jobs[1].job_id | length) == 49
+	    and .jobs[2].job_id == null' "$T/body"
+	[ -f "$SP/request/$(jq -r '.job_ids[0]' "$T/body")" ]
+	[ -f "$SP/error/$(jq -r '.jobs[1].job_id' "$T/body")" ]
+	[ "$(api "$STOK" POST /jobs/submit -d "{\"jobs\":[$(ova_job a2),$(ova_job a3)]}")" = 200 ]
+	jq -e '.accepted == 2 and (.job_ids | length) == 2' "$T/body"
+	printf 'jobs:\n  - name: y1\n    source: {type: file, path: "%s/src/y1.ova"}\n    import: {start: false}\n' \
+	    "$T" >"$T/job.yaml"
+	[ "$(api "$STOK" POST /jobs/submit -H 'Content-Type: application/yaml' \
+	    --data-binary "@$T/job.yaml")" = 200 ] || { cat "$T/body"; false; }
+	id=$(jq -r '.job_ids[0]' "$T/body")
+	jq -e '.name == "y1" and .import.start == false' "$SP/request/$id"
+	[ "$(api "$STOK" POST /jobs/submit -d '{"name":"bad"}')" = 422 ]
+	jq -e '.accepted == 0 and (.errors[0] | test("source: missing"))' "$T/body"
+}
+
+@test "the seed's example requests: health, its three job bodies, query/progress/logs by job_id" {
+	start_daemon "$QUEUED"
+	start_apid
+	# curl http://localhost:8080/health -> {"status": "healthy"}
+	[ "$(curl -s "$URL/health" | jq -r .status)" = healthy ]
+	# /jobs/submit with vm_identifier/provider/hyper2kvm_integration: the
+	# dialect has no vCenter server, so queued refuses it, and says so
+	[ "$(api "$STOK" POST /jobs/submit -H "Content-Type: application/json" -d '{
+	    "vm_identifier": "test-vm",
+	    "provider": "vsphere",
+	    "export_method": "ova",
+	    "export_path": "/exports/test-vm",
+	    "hyper2kvm_integration": {
+	      "enabled": true,
+	      "daemon_mode": true
+	    }
+	  }')" = 422 ]
+	jq -e '.errors == ["rejected: source.server: missing"]' "$T/body"
+	[ "$(api "$STOK" POST /jobs/submit -d '{
+	  "vm_identifier": "vm-123",
+	  "provider": "vsphere",
+	  "hyper2kvm_integration": {"enabled": true}
+	}')" = 422 ]
+	jq -e '.errors == ["rejected: source.server: missing"]' "$T/body"
+	# the web API's job definition (vm_path): a vSphere VM, same refusal
+	[ "$(api "$STOK" POST /jobs/submit -H "Content-Type: application/json" -d '{
+	  "name": "Ubuntu Server Migration",
+	  "vm_path": "/DC1/vm/ubuntu-server",
+	  "output_dir": "/tmp/export",
+	  "format": "ova",
+	  "options": {
+	    "enable_pipeline": true,
+	    "hyper2kvm_daemon": true,
+	    "hyper2kvm_instance": "vsphere-prod",
+	    "hyper2kvm_watch_dir": "/var/lib/hyper2kvm/vsphere-queue",
+	    "hyper2kvm_output_dir": "/var/lib/hyper2kvm/vsphere-output",
+	    "libvirt_integration": true
+	  }
+	}')" = 422 ]
+	jq -e '.errors == ["rejected: source.server: missing"]' "$T/body"
+	# the same dialect with a provider we have is accepted
+	[ "$(api "$STOK" POST /jobs/submit -d "{\"vm_identifier\": \"$T/src/web01.ova\",
+	    \"provider\": \"file\", \"hyper2kvm_integration\": {\"enabled\": true}}")" = 200 ]
+	id=$(jq -r .job_id "$T/body")
+	jq -e '.name == "web01" and .origin.dialect == "hypersdk-submit"' "$SP/request/$id"
+	# curl /jobs/query?job_id=X, /jobs/progress/X, /jobs/logs/X
+	[ "$(api "$RTOK" GET "/jobs/query?job_id=$id")" = 200 ]
+	jq -e --arg id "$id" '.jobs[0].id == $id and .jobs[0].stage == "request"' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/progress/$id")" = 200 ]
+	jq -e 'has("percentage") and has("bytes_transferred")' "$T/body"
+	[ "$(api "$RTOK" GET "/jobs/logs/$id")" = 200 ]
+}
+
+@test "malformed JSON and YAML are 400, oversized 413, unknown routes 404, a wrong method 405; each with nothing else" {
+	start_daemon "$QUEUED"
+	start_apid
+	[ "$(api "$STOK" POST /jobs/submit -d '{"name": ')" = 400 ]
+	jq -e '.error | test("not valid JSON")' "$T/body"
+	[ "$(api "$STOK" POST /jobs/submit -d '{"a":1} x')" = 400 ]
+	[ "$(api "$STOK" POST /jobs/submit -H 'Content-Type: application/yaml' \
+	    --data-binary $'name: [unclosed\n')" = 400 ]
+	jq -e '.error | test("not valid YAML")' "$T/body"
+	# a billion laughs is bounded
+	python3 -c '
+print("a: &a [x, x, x, x, x, x, x, x, x, x]")
+for i in range(1, 9):
+    print(f"{chr(97+i)}: &{chr(97+i)} [" + ", ".join(["*" + chr(96+i)] * 10) + "]")' >"$T/laughs.yaml"
+	[ "$(api "$STOK" POST /jobs/submit -H 'Content-Type: application/yaml' \
+	    --data-binary "@$T/laughs.yaml")" = 400 ]
+	jq -e '.error | test("too large")' "$T/body"
+	[ "$(api "$STOK" POST /jobs/submit -d '[]')" = 400 ]
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big"
+	[ "$(api "$STOK" POST /jobs/submit --data-binary "@$T/big")" = 413 ]
+	# without a Content-Length (chunked): counted as it comes
+	[ "$(api "$STOK" POST /jobs/submit -H 'Transfer-Encoding: chunked' \
+	    --data-binary "@$T/big")" = 413 ]
+	python3 -c 'import json; print(json.dumps([{"name": "j%d" % i} for i in range(51)]))' >"$T/many"
+	[ "$(api "$STOK" POST /jobs/submit --data-binary "@$T/many")" = 413 ]
+	jq -e '.error | test("api.max_jobs")' "$T/body"
+	[ "$(count_in incoming)" -eq 0 ]
+	[ "$(count_in intake)" -eq 0 ]
+	[ "$(count_in error)" -eq 0 ]
+	[ "$(api "$RTOK" GET /nope)" = 404 ]
+	[ "$(api "$RTOK" GET /jobs/a/b)" = 404 ]
+	[ "$(api "" GET /nope)" = 404 ]
+	[ "$(api "$RTOK" DELETE /status)" = 405 ]
+	[ "$(api "$STOK" GET /jobs/submit)" = 405 ]
+}
+
+@test "slowloris: a request sent slowly is cut off by api.timeout while others are served" {
+	start_apid
+	# half a request line and headers, then silence
+	exec 5<>/dev/tcp/127.0.0.1/$APORT
+	printf 'GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Bear' >&5
+	# others are served meanwhile
+	[ "$(api "$RTOK" GET /status)" = 200 ]
+	[ "$(api "" GET /health)" = 200 ]
+	# apid closes it (api.timeout = 2 s); the read ends with EOF, no answer
+	run timeout 30 cat <&5
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	exec 5>&-
+	[ "$(api "" GET /health)" = 200 ]
+}
+
+@test "WebSocket: the handshake, a ping answered, stage events as text frames, a close" {
+	start_daemon "$QUEUED"
+	start_apid
+	python3 "$WSCLIENT" "$APORT" "$RTOK" /ws '"stage":"request"' >"$T/ws" 2>"$T/ws.err" &
+	ws=$!
+	wait_for 10 grep -qx pong "$T/ws" || { cat "$T/ws.err"; false; }
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job w1)")" = 200 ]
+	id=$(jq -r .job_id "$T/body")
+	wait "$ws" || { cat "$T/ws.err"; false; }
+	grep '^{' "$T/ws" | jq -e -s --arg id "$id" 'map(select(.id == $id) | .stage)
+	    == ["intake", "request"]'
+	tail -n 1 "$T/ws" | grep -qx closed
+	# /websocket (the seed's path) answers the same way; a plain GET is 400
+	python3 "$WSCLIENT" "$APORT" "$RTOK" "/websocket?id=$id" x 0 >/dev/null
+	[ "$(api "$RTOK" GET /ws)" = 400 ]
+	# without a token: no upgrade
+	run python3 "$WSCLIENT" "$APORT" wrong-token-0123456789 /ws x
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"401"* ]]
+}
+
+@test "a client that stops reading is dropped; the others see every event" {
+	sed -i 's/max_jobs = 50;/max_jobs = 50; client_queue = 4;/' "$T/conf"
+	start_daemon "$QUEUED"
+	start_apid
+	# a reader that never reads, with a tiny receive buffer
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % sys.argv[2]).encode())
+time.sleep(600)' "$APORT" "$RTOK" &
+	PIDS+=($!)
+	curl -sN -H "Authorization: Bearer $RTOK" "$URL/events" >"$T/sse" &
+	PIDS+=($!)
+	wait_for 5 grep -q 'hyperspool apid events' "$T/sse"
+	python3 -c 'import json,sys; print(json.dumps([{"name": "j%d" % i, "source": {"type": "file", "path": sys.argv[1] + "/src/%d.ova" % i}} for i in range(50)]))' "$T" >"$T/many"
+	for i in 1 2 3 4; do
+		[ "$(api "$STOK" POST /jobs/submit --data-binary "@$T/many")" = 200 ] || { cat "$T/body"; false; }
+	done
+	wait_for 20 seen 200 '"stage":"request"' "$T/sse"
+	[ "$(api "$RTOK" GET /metrics)" = 200 ]
+	grep -qx 'apid_event_clients_dropped_total 1' "$T/body" || { cat "$T/body"; false; }
+	grep -qx 'apid_event_clients 1' "$T/body"
+}
+
+@test "apid SIGKILLed in the middle of a submit: no job lost, none twice" {
+	start_daemon "$QUEUED"
+	start_apid
+	python3 -c 'import json,sys; print(json.dumps({"jobs": [{"name": "k%02d" % i, "source": {"type": "file", "path": sys.argv[1] + "/src/k.ova"}} for i in range(50)]}))' "$T" >"$T/many"
+	api "$STOK" POST /jobs/submit --data-binary "@$T/many" >/dev/null &
+	cpid=$!
+	# once queued has taken some of them
+	wait_for 20 at_least request 1
+	kill -9 "$APIDPID"
+	wait "$cpid" || true
+	# what apid had put into incoming/ becomes a job, exactly once
+	wait_for 20 has_n incoming 0
+	wait_for 20 has_n intake 0
+	n=$(count_in request)
+	[ "$n" -ge 1 ]
+	names=$(cat "$SP"/request/* | jq -r .name | sort)
+	[ "$(uniq <<<"$names" | wc -l)" -eq "$n" ]
+	# every job file apid wrote under incoming/ was taken: one history each
+	[ "$(grep -h ' from incoming/submit-' "$SP"/data/*/history | wc -l)" -eq "$n" ]
+	# a fresh apid sees the same
+	start_apid
+	[ "$(api "$RTOK" GET '/jobs/query?all=true')" = 200 ]
+	jq -e --argjson n "$n" '.total == $n' "$T/body"
+}
+
+@test "cancel and retry go through hyperspool cancel/retry; admin only" {
+	start_daemon "$QUEUED"
+	start_apid
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job c1)")" = 200 ]
+	id=$(jq -r .job_id "$T/body")
+	[ "$(api "$ATOK" POST /jobs/cancel -d "{\"job_id\":\"$id\"}")" = 200 ]
+	jq -e --arg id "$id" '.results == [{"job_id": $id, "message": ($id + ": cancelled"), "ok": true}]' "$T/body"
+	[ -f "$SP/error/$id" ]
+	grep -q 'cancelled by' "$SP/data/$id/reason"
+	[ "$(api "$ATOK" POST /jobs/retry -d "{\"job_ids\":[\"$id\"]}")" = 200 ]
+	[ -f "$SP/request/$id" ]
+	# a second retry: not failed any more, refused with the CLI's reason
+	[ "$(api "$ATOK" POST /jobs/retry -d "{\"job_id\":\"$id\"}")" = 409 ]
+	jq -e '.results[0].ok == false and (.results[0].message | test("not failed"))' "$T/body"
+	[ "$(api "$ATOK" POST /jobs/cancel -d '{"job_id":"../../etc"}')" = 409 ]
+	jq -e '.results[0].message == "not a job ID"' "$T/body"
+	[ "$(api "$ATOK" POST /jobs/cancel -d '{}')" = 400 ]
+}
+
+@test "no token in apid's log or in any answer" {
+	start_daemon "$QUEUED"
+	start_apid
+	for t in "$RTOK" "$STOK" "$ATOK" wrong-token-0123456789; do
+		api "$t" GET /status >/dev/null
+		api "$t" POST /jobs/submit -d "$(ova_job t1)" >/dev/null
+		! grep -qF -- "$t" "$T/body"
+		api "$t" POST /jobs/cancel -d '{"job_id":"x"}' >/dev/null
+		! grep -qF -- "$t" "$T/body"
+		curl -s --max-time 1 "$URL/events?access_token=$t" >/dev/null || true
+	done
+	grep -q 'robot' "$T/apid.log"
+	for t in "$RTOK" "$STOK" "$ATOK" wrong-token-0123456789; do
+		! grep -qF -- "$t" "$T/apid.log"
+		! grep -rqF -- "$t" "$SP"
+	done
+}
+
+@test "apid as an unprivileged user: submits with its own uid; a job cannot name a file apid's user cannot read" {
+	submitters
+	chown "$VIC" "$T/tokens"
+	"$SAMPLE/mkova" "$T/src" >/dev/null
+	chmod 0644 "$T/src"/*
+	cp "$T/src/hs-sample.ova" "$T/src/eve.ova"
+	chown "$EVE" "$T/src/eve.ova"
+	chmod 0600 "$T/src/eve.ova"
+	chmod 0644 "$T/conf"
+	start_daemon "$QUEUED"
+	start_daemon "$EXPORTD"
+	start_apid "$VIC"
+	[ "$(api "$STOK" POST /jobs/submit -d "$(ova_job mine)")" = 200 ]
+	ok=$(jq -r .job_id "$T/body")
+	[ "$(api "$RTOK" GET "/jobs/$ok")" = 200 ]
+	jq -e --arg u "$(id -u "$VIC")" '.job.origin.uid == ($u | tonumber)' "$T/body"
+	[ "$(api "$STOK" POST /jobs/submit -d \
+	    "{\"name\":\"eves\",\"source\":{\"type\":\"file\",\"path\":\"$T/src/eve.ova\"}}")" = 200 ]
+	bad=$(jq -r .job_id "$T/body")
+	wait_for 30 test -f "$SP/error/$bad" || { cat "$T"/*.log; false; }
+	grep -q 'cannot be read' "$SP/data/$bad/reason" || grep -qi 'read' "$SP/data/$bad/reason"
+	wait_for 30 test -f "$SP/exported/$ok" -o -f "$SP/converting/$ok" || { cat "$SP/data/$ok/reason"; false; }
+}
+
+@test "/openapi.json describes exactly the routes apid serves" {
+	start_apid
+	[ "$(api "" GET /openapi.json)" = 200 ]
+	[ "$(jq -r '.paths | keys | sort | join(" ")' "$T/body")" = \
+	    "/events /health /jobs/cancel /jobs/eta/{id} /jobs/logs/{id} /jobs/progress/{id} /jobs/query /jobs/retry /jobs/submit /jobs/{id} /metrics /openapi.json /status /websocket /ws" ]
+	# and every one of them is routed (not 404)
+	for p in $(jq -r '.paths | keys[]' "$T/body"); do
+		p=${p/\{id\}/20261206T000000-000000-00000000-00000000-00000000}
+		[ "$(api "$RTOK" GET "$p" --max-time 2)" != 404 ] || [[ "$p" == /jobs/2* || "$p" == /jobs/*/2* ]] || { echo "$p"; false; }
+	done
+}
