@@ -155,12 +155,13 @@ $(B)/bin/convertwatch: $(CONVERTWATCH_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libguestfs libcrypto)
 
 # apid: the HTTP API (libmicrohttpd, its TLS), YAML submits (libyaml),
+# the dashboard's files from DATADIR/web (api.web_root),
 # token hashes and the WebSocket handshake (libcrypto); it finds the
 # hyperspool command beside itself, else in BINDIR.
 APID_SRC = $(wildcard apid/*.c)
 VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 $(B)/obj/apid/%.o: CFLAGS += -Iapid $(shell pkg-config --cflags libmicrohttpd yaml-0.1) \
-	-DHS_BINDIR='"$(BINDIR)"' -DHS_VERSION='"$(VERSION)"'
+	-DHS_BINDIR='"$(BINDIR)"' -DHS_DATADIR='"$(DATADIR)"' -DHS_VERSION='"$(VERSION)"'
 $(B)/obj/apid/%.o: $(B)/paths $(wildcard apid/*.h)
 
 $(B)/bin/apid: $(APID_SRC:%.c=$(B)/obj/%.o) $(LIB)
@@ -284,9 +285,6 @@ bench: deps all tests
 demo: deps all
 	HS_BINDIR=$(CURDIR)/$(B)/bin contrib/demo
 
-# the dashboard apid serves (README, "Web dashboard"): static files
-WEB_FILES  = web/index.html web/style.css web/app.js
-
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/hyperspool $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
@@ -303,8 +301,8 @@ install: all
 	install -m 0644 README.md spool-layout.md $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(UNIT_TMPL) $(UNIT_PLAIN) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/convertwatch-guest.conf $(DESTDIR)$(DATADIR)/
-	install -d $(DESTDIR)$(DATADIR)/web
-	install -m 0644 $(WEB_FILES) $(DESTDIR)$(DATADIR)/web/
+	if [ -d web ]; then cp -R web $(DESTDIR)$(DATADIR)/ && \
+		chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/web; fi
 	install -m 0644 contrib/bash-completion $(DESTDIR)$(COMPLDIR)/hyperspool
 	for m in $(MAN_OUT); do \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
@@ -319,11 +317,10 @@ uninstall:
 		$(UNIT_TMPL:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(UNIT_PLAIN:$(B)/systemd/%=$(DESTDIR)$(UNITDIR)/%) \
 		$(DESTDIR)$(COMPLDIR)/hyperspool \
-		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf \
-		$(WEB_FILES:web/%=$(DESTDIR)$(DATADIR)/web/%)
+		$(DESTDIR)$(DATADIR)/convertwatch-guest.conf
+	rm -rf $(DESTDIR)$(DATADIR)/web
 	for m in $(MAN_IN:man/%.in=%); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
-	-rmdir $(DESTDIR)$(DATADIR)/web 2>/dev/null
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR) 2>/dev/null
 
 # The Debian package (debian/), built from a copy of the tree so that

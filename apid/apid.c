@@ -252,6 +252,8 @@ apid_begin(struct MHD_Connection *conn, const char *url, const char *method,
 	int i = apid_route(url, rest);
 	enum apid_role role;
 
+	if (i < 0 && strcmp(method, "GET") == 0)
+		return apid_answered(static_serve(conn, url));
 	if (i < 0)
 		return apid_answered(apid_error(conn, MHD_HTTP_NOT_FOUND,
 		    "no such route"));
@@ -352,9 +354,9 @@ apid_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- startup ---- */
 
 static int
-apid_usage(void)
+apid_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: apid [-v] [-c CONFIG] [-s SPOOL] [-l ADDRESS:PORT]\n"
 	    "Serve the REST API, Server-Sent Events and WebSocket of a spool\n"
 	    "(apid(8)).\n\n"
@@ -493,7 +495,7 @@ apid_options(int argc, char **argv, const char **spool, const char **listen)
 			verbose++;
 			break;
 		case 'h':
-			apid_usage();
+			apid_usage(stdout);
 			exit(0);
 		default:
 			return -1;
@@ -573,7 +575,7 @@ main(int argc, char **argv)
 	log_init("apid", LOG_TARGET_AUTO, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (apid_options(argc, argv, &spool, &listen) != 0)
-		return apid_usage();
+		return apid_usage(stderr);
 	if (apid_config(&spool, &listen) != 0)
 		return HS_EXIT_PERMANENT;
 	if (apid_parse_listen(listen, &sin) != 0) {

@@ -72,6 +72,9 @@ bool	 events_wait_change(uint64_t *, int64_t);
 bool	 events_submitted(const char *, char *);
 void	 events_metrics(char **, size_t *);
 
+/* static.c */
+enum MHD_Result static_serve(struct MHD_Connection *, const char *);
+
 /* routes.c */
 enum MHD_Result routes_status(struct MHD_Connection *);
 enum MHD_Result routes_query(struct MHD_Connection *, struct req *);

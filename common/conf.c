@@ -86,6 +86,7 @@ static const struct {
 	{ "api.max_connections",	T_INT },
 	{ "api.submit_timeout",		T_NUM },
 	{ "api.client_queue",		T_INT },
+	{ "api.web_root",		T_STR },
 	{ "defaults.convert.format",	T_STR },
 	{ "defaults.convert.guest",	T_STR },
 	{ "defaults.import.uri",	T_STR },

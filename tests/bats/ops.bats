@@ -58,13 +58,13 @@ man_text() {
 @test "systemd-analyze verify: every unit, plain and templated, is clean" {
 	units_for_analysis
 	ls "$D/units"
-	[ "$(ls "$D/units" | wc -l)" -eq 10 ]
+	[ "$(ls "$D/units" | wc -l)" -eq 12 ]
 	run systemd-analyze verify --man=no "$D"/units/*
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	# plain units name no instance; templates name theirs everywhere
-	! grep -l '%i' "$D"/units/hyperspool-{queued,exportd,convertwatch,importd}.service "$D/units/hyperspool.target"
+	! grep -l '%i' "$D"/units/hyperspool-{queued,exportd,convertwatch,importd,apid}.service "$D/units/hyperspool.target"
 	for p in $DAEMONS; do
 		grep -q "^ExecStart=$HS_BINDIR/$p -c /etc/hyperspool/%i.conf$" "$D/units/hyperspool-$p@.service"
 		grep -q "^ExecStart=$HS_BINDIR/$p -c /etc/hyperspool/hyperspool.conf$" "$D/units/hyperspool-$p.service"
@@ -74,6 +74,10 @@ man_text() {
 		grep -q "^Wants=.*hyperspool-$p@%i.service" "$D/units/hyperspool@.target"
 		grep -q "^Wants=.*hyperspool-$p.service" "$D/units/hyperspool.target"
 	done
+	# apid: its own unit, not part of the target (it needs a tokens file)
+	grep -q "^ExecStart=$HS_BINDIR/apid -c /etc/hyperspool/%i.conf$" "$D/units/hyperspool-apid@.service"
+	grep -q "^ExecStart=$HS_BINDIR/apid -c /etc/hyperspool/hyperspool.conf$" "$D/units/hyperspool-apid.service"
+	! grep -q apid "$D/units/hyperspool@.target"
 	# every man page a unit points to is installed
 	for m in $(grep -ho 'man:[^ ]*' "$D"/units/* | sort -u); do
 		n=${m#man:}; sec=${n##*(}; sec=${sec%)}; n=${n%(*}
@@ -107,6 +111,18 @@ man_text() {
 		done
 		"$HS_BINDIR/$p" --help | grep -q "^Exit status: 0 stopped cleanly, 100 bad usage or configuration,"
 	done
+	# apid: a client of the spool with a user of its own, loopback only
+	for u in "$D/units/hyperspool-apid.service" "$D/units/hyperspool-apid@.service"; do
+		grep -qx "RestartPreventExitStatus=100" "$u"
+		grep -qx "Type=notify" "$u"
+		grep -qx "WatchdogSec=60" "$u"
+		grep -qx "SyslogIdentifier=apid" "$u"
+		grep -qx "User=hyperspool-api" "$u"
+		grep -qx "Group=hyperspool" "$u"
+		grep -qx "IPAddressAllow=localhost" "$u"
+		grep -q "^ReadWritePaths=-/var/spool/hyperspool[^ ]*/incoming$" "$u"
+	done
+	"$HS_BINDIR/apid" --help | grep -q "^Exit status: 0 stopped cleanly, 100 bad usage or configuration,"
 	# only the daemons that need the network have it
 	grep -qx "PrivateNetwork=yes" "$D/units/hyperspool-queued.service"
 	grep -qx "PrivateNetwork=yes" "$D/units/hyperspool-convertwatch.service"
@@ -126,14 +142,14 @@ man_text() {
 		echo "# exposure $(basename "$u") $score" >&3
 	done
 	cat "$out"
-	[ "$(wc -l <"$out")" -eq 8 ]
+	[ "$(wc -l <"$out")" -eq 10 ]
 	# exportd and importd need the network and libvirt, yet stay <= 2.0 too
 	awk '$2 > 2.0 { bad = 1 } END { exit bad }' "$out"
 }
 
 @test "daemon man pages: the options and exit statuses of --help, no groff warnings" {
 	make -s -C "$REPO" man SAN="${SAN:-}"
-	for p in $DAEMONS; do
+	for p in $DAEMONS apid; do
 		page=$REPO/man/$p.8.in
 		diff <("$HS_BINDIR/$p" --help | options_in) <(man_text "$page" | options_in)
 		diff <("$HS_BINDIR/$p" --help | sed -n '/^Exit status/,$p' | grep -oE '\b(0|[0-9]{2,3})\b' | sort -u) \
