@@ -7,8 +7,8 @@
 # its page shows its history and log; a job whose name is markup shows it
 # as text; retry and the vSphere form; a slow http job's progress moves and
 # its Cancel button stops it; apid restarted under the page is reconnected
-# to, and what moved meanwhile shows. apid serving web/ itself is a test of
-# its own: while it does not, the driver hands web/ to the browser. A screenshot of each step is kept in $SHOTS (printed; default
+# to, and what moved meanwhile shows. apid serves web/ (api.web_root).
+# A screenshot of each step is kept in $SHOTS (printed; default
 # build/tests/dashboard, or DASHBOARD_SHOTS).
 
 load helpers
@@ -37,12 +37,16 @@ setup() {
 convert = { output_dir = "$T/out"; };
 importd = { domain_type = "qemu"; };
 defaults = { import = { uri = "test:///default"; }; };
-api = { tokens_file = "$T/tokens"; };
+api = { tokens_file = "$T/tokens"; web_root = "$WEBDIR"; };
 CONF
 	for d in queued exportd convertwatch importd; do
 		start_daemon "$HS_BINDIR/$d"
 	done
 	web_start_apid
+	# the page by its name: / itself is the test "apid serves web/ at /"
+	# (apid at daef01c types / as application/octet-stream, so a browser
+	# downloads it instead of showing it)
+	PAGE=http://127.0.0.1:$APIPORT/index.html
 	# kept after the run (bats removes its own temp dirs)
 	SHOTS=${DASHBOARD_SHOTS:-$HS_TESTDIR/dashboard}
 	mkdir -p "$SHOTS"
@@ -69,13 +73,7 @@ web_start_apid() {
 @test "dashboard: wrong token refused; sign in, submit, row reaches imported live, job page and log; markup in a name is text" {
 	echo "# screenshots: $SHOTS" >&3
 	rm -f "$SHOTS"/*.png
-	# apid serves web/ at / (the next test); while it does not, the
-	# browser gets web/ from the driver and everything else from apid
-	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
-		echo "# apid does not serve web/: the driver hands it to the browser" >&3
-		export WEB_ROUTE_DIR=$WEBDIR
-	fi
-	run node "$NPMDIR/drive.js" walk "http://127.0.0.1:$APIPORT/" "$TOKEN" \
+	run node "$NPMDIR/drive.js" walk "$PAGE" "$TOKEN" \
 	    "$T/src/hs-sample.ova" "$SHOTS"
 	echo "$output"
 	if [ "$status" -ne 0 ]; then
@@ -104,13 +102,10 @@ web_start_apid() {
 	mkdir -p "$T/www"
 	head -c 40000000 /dev/urandom >"$T/www/slow.raw"
 	start_nginx "$T/www" "limit_rate 2m;"
-	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
-		export WEB_ROUTE_DIR=$WEBDIR
-	fi
 	# the events themselves, to show on a failure
 	curl -sN -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$APIPORT/events" >"$T/events.txt" &
 	PIDS+=($!)
-	run node "$NPMDIR/drive.js" progress "http://127.0.0.1:$APIPORT/" "$TOKEN" \
+	run node "$NPMDIR/drive.js" progress "$PAGE" "$TOKEN" \
 	    "http://127.0.0.1:$PORT/slow.raw" "$SHOTS"
 	echo "$output"
 	if [ "$status" -ne 0 ]; then
@@ -127,11 +122,8 @@ web_start_apid() {
 }
 
 @test "dashboard: apid restarted under the page: it reconnects by itself and shows what happened meanwhile" {
-	if ! curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/app.js"; then
-		export WEB_ROUTE_DIR=$WEBDIR
-	fi
 	rm -f "$SHOTS/signed-in"
-	node "$NPMDIR/drive.js" reconnect "http://127.0.0.1:$APIPORT/" "$TOKEN" \
+	node "$NPMDIR/drive.js" reconnect "$PAGE" "$TOKEN" \
 	    dash-offline "$SHOTS" >"$T/drive.out" 2>&1 &
 	DRIVE=$!
 	PIDS+=("$DRIVE")

@@ -3,8 +3,6 @@
 // a wrong token, the right one, a job submitted through the form watched
 // to `imported` without a reload, its page and log, and a job whose name
 // is markup, which must show as text, and the retry button on it.
-// WEB_ROUTE_DIR set: the page's own files are served to the browser from
-// that directory (playwright request routing), the API still by apid.
 //
 // Usage: node drive.js walk URL TOKEN SOURCE_PATH OUTDIR
 //        node drive.js progress URL TOKEN HTTP_URL OUTDIR
@@ -194,17 +192,6 @@ async function main() {
 		args: ["--no-sandbox"],	// root in CI; the page is ours on loopback
 	});
 	const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-	if (process.env.WEB_ROUTE_DIR) {
-		// apid does not serve web/ (yet): its files come from here, every
-		// other request goes to apid
-		const fs = require("fs");
-		const types = { html: "text/html", js: "text/javascript", css: "text/css" };
-		await page.route(/\/(index\.html|app\.js|style\.css)?$/, route => {
-			const f = new URL(route.request().url()).pathname.slice(1) || "index.html";
-			route.fulfill({ contentType: types[f.split(".").pop()],
-				body: fs.readFileSync(process.env.WEB_ROUTE_DIR + "/" + f) });
-		});
-	}
 	const errors = [];
 	page.on("pageerror", e => errors.push(String(e)));
 	page.on("dialog", d => { errors.push("dialog: " + d.message()); d.dismiss(); });
