@@ -160,6 +160,10 @@ web_start_apid() {
 	[ "$status" -eq 1 ]
 	run grep -nE "https?://" "$WEBDIR/app.js"
 	[ "$status" -eq 1 ]
+	# no inline script, handler or style: the page works under a
+	# Content-Security-Policy of default-src 'self'
+	run grep -nE '<script>|<script [^>]*>[^<]|\son[a-z]+=|style="' "$WEBDIR/index.html"
+	[ "$status" -eq 1 ]
 	# the token never goes into a URL or a persistent store
 	run grep -nE 'localStorage|[?&]token=' "$WEBDIR/app.js"
 	[ "$status" -eq 1 ]
