@@ -598,8 +598,10 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* threads inherit it */
 	if (events_start() != 0)
 		return HS_EXIT_TEMPORARY;
+	errno = 0;
 	if ((d = apid_listen(&sin)) == NULL) {
-		log_errx("cannot listen on %s", listen);
+		log_errx("cannot listen on %s%s%s", listen, errno ? ": " : "",
+		    errno ? strerror(errno) : "");
 		return HS_EXIT_TEMPORARY;
 	}
 	log_notice("listening on %s%s, spool %s", listen,

@@ -3,7 +3,7 @@
  * stage directories and on data/ID/ of the jobs in progress, makes one
  * JSON object per change (format: spool-layout.md, "apid: the HTTP API")
  * and hands it to every subscribed client: Server-Sent Events responses
- * and WebSocket connections (ws.c's part is at the bottom).
+ * and WebSocket connections (stream.c writes them out).
  *
  * No timer drives an event: a job file arriving in a stage directory is a
  * "stage" event, one leaving every stage a "gone" event, a rewritten

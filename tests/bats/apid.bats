@@ -21,18 +21,14 @@ ATOK=admin-0123456789abcdef
 
 setup() {
 	hs_setup
-	APORT=$((20000 + RANDOM % 20000))
-	while [ -n "$(ss -Htln "sport = :$APORT")" ]; do
-		APORT=$((20000 + RANDOM % 20000))
-	done
+	free_port
 	printf '# roles\nread %s viewer\nsubmit %s robot\nadmin %s ops\n' \
 	    "$RTOK" "$STOK" "$ATOK" >"$T/tokens"
 	chmod 600 "$T/tokens"
 	cat >>"$T/conf" <<-CONF
-	api = { listen = "127.0.0.1:$APORT"; tokens_file = "$T/tokens";
+	api = { listen = "127.0.0.1:1"; tokens_file = "$T/tokens";
 	        timeout = 2; submit_timeout = 20; max_body = 65536; max_jobs = 50; };
 	CONF
-	URL=http://127.0.0.1:$APORT
 }
 
 teardown() {
@@ -40,16 +36,36 @@ teardown() {
 	hs_teardown
 }
 
-# start_apid [USER]: apid in the background (as USER), listening
+# free_port: a loopback port nobody listens on, into APORT and URL
+free_port() {
+	APORT=$((20000 + RANDOM % 20000))
+	while [ -n "$(ss -Htln "sport = :$APORT")" ]; do
+		APORT=$((20000 + RANDOM % 20000))
+	done
+	URL=${SCHEME:-http}://127.0.0.1:$APORT
+}
+
+# start_apid [USER]: apid in the background (as USER), listening; another
+# port when the one picked was taken meanwhile (other suites run too)
 start_apid() {
-	if [ -n "${1:-}" ]; then
-		as_user "$1" "$APID" -c "$T/conf" 2>>"$T/apid.log" &
-	else
-		"$APID" -c "$T/conf" 2>>"$T/apid.log" &
-	fi
-	APIDPID=$!
-	PIDS+=($!)
-	wait_for 5 curl -sf -o /dev/null "$URL/health" || { cat "$T/apid.log"; false; }
+	local try
+	for try in 1 2 3 4 5; do
+		if [ -n "${1:-}" ]; then
+			# setpriv execs apid: $! is apid's pid, for teardown's kill
+			setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups -- \
+			    "$APID" -c "$T/conf" -l "127.0.0.1:$APORT" 2>>"$T/apid.log" 3>&- &
+		else
+			"$APID" -c "$T/conf" -l "127.0.0.1:$APORT" 2>>"$T/apid.log" 3>&- &
+		fi
+		APIDPID=$!
+		PIDS+=($!)
+		wait_for 5 curl -sf ${CACERT:+--cacert "$CACERT"} -o /dev/null "$URL/health" && return 0
+		kill -0 "$APIDPID" 2>/dev/null && break
+		grep -q 'cannot listen' "$T/apid.log" || break
+		free_port
+	done
+	cat "$T/apid.log"
+	false
 }
 
 # api TOKEN METHOD PATH [CURL-ARGS...]: the status code; the body in $T/body
@@ -475,10 +491,9 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	    -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
 	    -out "$T/cert.pem" 2>/dev/null
 	sed -i "s|max_jobs = 50;|max_jobs = 50; tls_cert = \"$T/cert.pem\"; tls_key = \"$T/key.pem\";|" "$T/conf"
-	"$APID" -c "$T/conf" 2>>"$T/apid.log" &
-	PIDS+=($!)
-	wait_for 5 curl -sf --cacert "$T/cert.pem" -o /dev/null "https://127.0.0.1:$APORT/health" ||
-	    { cat "$T/apid.log"; false; }
+	SCHEME=https CACERT=$T/cert.pem
+	free_port
+	start_apid
 	[ "$(curl -s --cacert "$T/cert.pem" -o "$T/body" -w '%{http_code}' \
 	    -H "Authorization: Bearer $RTOK" "https://127.0.0.1:$APORT/status")" = 200 ]
 	# verification is on: without the CA curl refuses; plain HTTP gets nothing
