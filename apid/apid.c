@@ -91,6 +91,9 @@ apid_send(struct MHD_Connection *conn, unsigned code, const char *ctype,
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* The dashboard needs nothing from elsewhere, no inline code, no frame. */
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'self'; frame-ancestors 'none'");
 	if (code == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate",
 		    "Bearer realm=\"hyperspool\"");

@@ -56,6 +56,13 @@ static_component_ok(const char *c)
 }
 
 /* Open url (it starts with '/') beneath the web root; -1 if not allowed. */
+/* The file a URL names: / is /index.html. */
+static const char *
+static_path(const char *url)
+{
+	return strcmp(url, "/") == 0 ? "/index.html" : url;
+}
+
 static int
 static_open(const char *url)
 {
@@ -65,8 +72,7 @@ static_open(const char *url)
 
 	if (strlen(url) >= sizeof(path))
 		return -1;
-	snprintf(path, sizeof(path), "%s", strcmp(url, "/") == 0 ?
-	    "/index.html" : url);
+	snprintf(path, sizeof(path), "%s", static_path(url));
 	for (c = strtok_r(path, "/", &save); c != NULL;
 	    c = strtok_r(NULL, "/", &save)) {
 		if (n == STATIC_DEPTH || !static_component_ok(c))
@@ -108,5 +114,6 @@ static_serve(struct MHD_Connection *conn, const char *url)
 		free(buf);
 		return apid_error(conn, MHD_HTTP_NOT_FOUND, "no such route");
 	}
-	return apid_text(conn, MHD_HTTP_OK, static_type(url), buf, (size_t)n);
+	return apid_text(conn, MHD_HTTP_OK, static_type(static_path(url)), buf,
+	    (size_t)n);
 }

@@ -481,6 +481,9 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	[ "$(api "" GET /)" = 200 ]
 	grep -q dash "$T/body"
 	[ "$(curl -s -o /dev/null -w '%{content_type}' "$URL/index.html")" = "text/html; charset=utf-8" ]
+	# / is the page itself, typed as such (a browser would download it else)
+	[ "$(curl -s -o /dev/null -w '%{content_type}' "$URL/")" = "text/html; charset=utf-8" ]
+	curl -sI "$URL/" | grep -qi "^content-security-policy: default-src 'self'; frame-ancestors 'none'"
 	[ "$(api "" GET /js/app.js)" = 200 ]
 	[ "$(curl -s -o /dev/null -w '%{content_type}' "$URL/js/app.js")" = "text/javascript; charset=utf-8" ]
 	[ "$(api "" GET /.hidden)" = 404 ]

@@ -43,10 +43,8 @@ CONF
 		start_daemon "$HS_BINDIR/$d"
 	done
 	web_start_apid
-	# the page by its name: / itself is the test "apid serves web/ at /"
-	# (apid at daef01c types / as application/octet-stream, so a browser
-	# downloads it instead of showing it)
-	PAGE=http://127.0.0.1:$APIPORT/index.html
+	# the page as an operator opens it
+	PAGE=http://127.0.0.1:$APIPORT/
 	# kept after the run (bats removes its own temp dirs)
 	SHOTS=${DASHBOARD_SHOTS:-$HS_TESTDIR/dashboard}
 	mkdir -p "$SHOTS"
