@@ -18,7 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "file", "http", "vsphere", NULL };
+static const char *const source_types[] = { "file", "http", "vsphere", "azure",
+    NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -32,7 +33,7 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "file, http, vsphere";
+	return "file, http, vsphere, azure";
 }
 
 static int
@@ -168,6 +169,7 @@ job_get_str(const cJSON *j, const char *path)
 static int job_check_path(const char *, const char *,
     const struct job_policy *, char *, size_t);
 static int job_check_vsphere(const cJSON *, char *, size_t);
+static int job_check_azure(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -469,6 +471,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 	}
 	if (strcmp(type, "vsphere") == 0)
 		return job_check_vsphere(src, err, errlen);
+	if (strcmp(type, "azure") == 0)
+		return job_check_azure(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -567,6 +571,76 @@ job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 	if (snap != NULL && (snap[0] == '\0' || strpbrk(snap, "\r\n\t") != NULL))
 		return job_err(err, errlen, "source.snapshot: must be a snapshot "
 		    "name");
+	return 0;
+}
+
+/* An Azure resource name: no path separators, query or control characters. */
+static bool
+job_azure_name_ok(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f || strchr("/\\?#%&",
+		    *c) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * azure: a credential, and either a VM (subscription, resource_group, vm:
+ * all three) or a page blob (blob_url: https, no query - a SAS is a
+ * secret and goes into the credential, never into a job).
+ */
+static int
+job_check_azure(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field az_f[] = {
+		{ "type", F_STR, true, 0, 16 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "subscription", F_STR, false, 0, 64 },
+		{ "resource_group", F_STR, false, 0, 90 },
+		{ "vm", F_STR, false, 0, 64 },
+		{ "blob_url", F_STR, false, 0, 2048 },
+	};
+	static const char *const vmkeys[] = { "subscription", "resource_group",
+	    "vm" };
+	const char *blob = job_get_str(src, "blob_url");
+	int nvm = 0;
+
+	if (CHECK(src, "source", az_f) != 0)
+		return -1;
+	for (size_t i = 0; i < HS_ARRAY_LEN(vmkeys); i++) {
+		const char *v = job_get_str(src, vmkeys[i]);
+
+		if (v == NULL)
+			continue;
+		nvm++;
+		if (!job_azure_name_ok(v))
+			return job_err(err, errlen, "source.%s: '%.64s' is not an "
+			    "Azure name (no '/', '?', '#', '%%', '&', blanks)",
+			    vmkeys[i], v);
+	}
+	if ((blob != NULL) == (nvm > 0) || (nvm > 0 && nvm < 3))
+		return job_err(err, errlen, "source: give either 'subscription', "
+		    "'resource_group' and 'vm' (a VM), or 'blob_url' (a page blob)");
+	if (blob == NULL)
+		return 0;
+	if (strncmp(blob, "https://", 8) != 0)
+		return job_err(err, errlen, "source.blob_url: must start with "
+		    "https://");
+	if (job_check_url(blob, err, errlen) != 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", strncmp(err, "source.url: ", 12) ==
+		    0 ? err + 12 : err);
+		return job_err(err, errlen, "source.blob_url: %s", why);
+	}
+	if (strpbrk(blob, "?#") != NULL)
+		return job_err(err, errlen, "source.blob_url: no query string: a "
+		    "SAS is a secret; the operator puts it in the credential "
+		    "(sas = ...)");
 	return 0;
 }
 

@@ -33,7 +33,7 @@ export_cleanup(struct export_ctx *ctx)
 {
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
-	    NULL };
+	    "azure-access.json", NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);
@@ -146,6 +146,42 @@ out:
 	return rc;
 }
 
+/*
+ * A cancelled job's worker is dead: what it recorded of temporary cloud
+ * objects (access grants, ...) is released by its provider.
+ */
+static void
+exportd_cancelled(struct daemon *d, const char *id)
+{
+	struct spool *sp = daemon_spool(d);
+	const struct provider *prov;
+	struct export_ctx ctx;
+	char err[JOB_ERR_MAX];
+	cJSON *job;
+
+	if ((job = job_read_at(sp->fd[SD_EXPORTING], id, JOB_MAX_SIZE, err,
+	    sizeof(err))) == NULL)
+		return;
+	prov = export_provider(job_get_str(job_get(job, "source"), "type"));
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.sp = sp;
+	ctx.id = id;
+	ctx.job = job;
+	ctx.src = job_get(job, "source");
+	vmdesc_init(&ctx.vm);
+	if (prov != NULL && prov->release != NULL &&
+	    (ctx.datafd = spool_jobdir(sp, id, false)) >= 0) {
+		log_job_begin(id, NULL, "exporting", -1);
+		if (prov->release(&ctx) != HS_EXIT_OK)
+			log_warnx("%s: could not release all it had created in %s",
+			    id, prov->type);
+		log_job_end();
+		close(ctx.datafd);
+	}
+	vmdesc_free(&ctx.vm);
+	cJSON_Delete(job);
+}
+
 static const struct stage_ops exportd_ops = {
 	.name = "exportd",
 	.summary = "Export the VMs of jobs in request/: land their disks in "
@@ -154,6 +190,7 @@ static const struct stage_ops exportd_ops = {
 	.work = SD_EXPORTING,
 	.output = SD_EXPORTED,
 	.run = exportd_run,
+	.cancelled = exportd_cancelled,
 };
 
 int

@@ -75,11 +75,19 @@ struct provider {
 	 */
 	int		(*vms)(struct provider_ask *, cJSON *);
 	int		(*check)(struct provider_ask *, cJSON *);
+	/*
+	 * release: the worker of a cancelled job died (SIGTERM) and may have
+	 * left temporary cloud objects it recorded in data/ID/ (access
+	 * grants, snapshots, export images): release them. ctx holds the
+	 * spool, the ID, the job and data/ID/ only. NULL: nothing to release.
+	 */
+	int		(*release)(struct export_ctx *);
 };
 
 extern const struct provider provider_file;
 extern const struct provider provider_http;
 extern const struct provider provider_vsphere;
+extern const struct provider provider_azure;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);

@@ -14,6 +14,7 @@ static const struct provider *const providers[] = {
 	&provider_file,
 	&provider_http,
 	&provider_vsphere,
+	&provider_azure,
 };
 
 const struct provider *
