@@ -145,7 +145,7 @@ reason() {
 # no_secret: the client secret is in no job, log, history or reason
 no_secret() {
 	! grep -rF -- "$SECRET" "$SP" "$T"/*.log
-	! grep -rF -- 'sig=' "$SP" "$T"/*.log
+	! grep -rIF -- 'sig=' "$SP" "$T"/*.log
 }
 
 @test "a deallocated VM through all four daemons boots; only the allocated pages of its 1 GiB disk are fetched" {
@@ -295,7 +295,8 @@ EOF
 	qemu-img compare -f raw -F qcow2 "$AZF/big.raw" "$(jq -r '.vm.disks[0].output' "$SP/converted/$a")"
 	qemu-img compare -f raw -F qcow2 "$AZF/data.raw" "$(jq -r '.vm.disks[0].output' "$SP/converted/$b")"
 	run reason "$c"
-	[[ $output == *"Get Page Ranges of $AZBASE/disks/notadisk.vhd: HTTP 400"* ]]
+	echo "block blob: $output"
+	[[ $output == *"Get Page Ranges of $AZBASE/disks/notadisk.vhd: HTTP 409: InvalidBlobType"* ]]
 	# the SAS is for data.vhd only: Azurite refuses it for big.vhd
 	run reason "$d"
 	[[ $output == *"Get Page Ranges of $url: HTTP 403"* ]]
@@ -334,14 +335,15 @@ EOF
 	spcred other "server = login.example.com"
 	spcred onlyvic "server = ${ARM#https://}" "allow_users = $VIC"
 	chmod 0644 "$T/conf"
-	as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e1\",\"source\":$(vmsrc web1 other)}" >"$T/e1"
-	as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e2\",\"source\":$(vmsrc web1 onlyvic)}" >"$T/e2"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	start_daemon "$QUEUED"
+	e1=$(as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e1\",\"source\":$(vmsrc web1 other)}" | tail -n 1)
+	e2=$(as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e2\",\"source\":$(vmsrc web1 onlyvic)}" | tail -n 1)
 	export_once
-	run reason "$(cat "$T/e1")"
+	export_once
+	run reason "$e1"
 	[[ $output == "credential 'other' is not for server '127.0.0.1:"*"': the operator bound it to another one" ]]
-	run reason "$(cat "$T/e2")"
-	[[ $output == *"credential 'onlyvic'"*"$EVE"* ]] || [[ $output == *"credential 'onlyvic'"*"not allowed"* ]]
+	run reason "$e2"
+	[[ $output == "credential 'onlyvic' may not be used by uid $(id -u "$EVE") (not in its allow_users or allow_groups)" ]]
 	# the fake saw no login at all
 	! state | jq -r '.log[]' | grep -q login
 	no_secret
