@@ -701,6 +701,12 @@ az_release(struct export_ctx *ctx)
 static int
 az_ask_open(struct provider_ask *q, struct az_job *j)
 {
+	if (q->server != NULL) {
+		snprintf(q->err, sizeof(q->err), "azure: --server is not taken; "
+		    "the endpoints are exportd.azure_login_endpoint and "
+		    "exportd.azure_arm_endpoint");
+		return -1;
+	}
 	if (az_cred_open(j, q->credential, NULL, NULL, q->err,
 	    sizeof(q->err)) != HS_EXIT_OK ||
 	    az_login(j, q->err, sizeof(q->err)) != HS_EXIT_OK)
