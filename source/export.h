@@ -88,6 +88,7 @@ extern const struct provider provider_file;
 extern const struct provider provider_http;
 extern const struct provider provider_vsphere;
 extern const struct provider provider_azure;
+extern const struct provider provider_gcp;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);

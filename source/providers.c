@@ -15,6 +15,7 @@ static const struct provider *const providers[] = {
 	&provider_http,
 	&provider_vsphere,
 	&provider_azure,
+	&provider_gcp,
 };
 
 const struct provider *
