@@ -60,6 +60,17 @@ az_http_free(struct az_http *h)
 	}
 }
 
+/* Forget the bearer token (before a new login). */
+void
+az_http_free_token(struct az_http *h)
+{
+	if (h->token != NULL) {
+		explicit_bzero(h->token, strlen(h->token));
+		free(h->token);
+		h->token = NULL;
+	}
+}
+
 void
 az_resp_free(struct az_resp *r)
 {

@@ -41,6 +41,7 @@ struct az_resp {
 int	 az_http_init(struct az_http *, const char *, const char *,
 	    const char *);
 void	 az_http_free(struct az_http *);
+void	 az_http_free_token(struct az_http *);
 void	 az_resp_free(struct az_resp *);
 const char *az_resp_header(const struct az_resp *, const char *);
 int	 az_request(struct az_http *, const char *, const char *,

@@ -59,6 +59,7 @@
 #define AZ_API_SUB	"2022-12-01"
 #define AZ_RECORD	"azure-access.json"
 #define AZ_RECORD_MAX	(1024 * 1024)
+#define AZ_TOKEN_FRESH	(30 * 60 * 1000)	/* ms: tokens live about an hour */
 
 struct az_job {
 	struct export_ctx *ctx;
@@ -66,6 +67,7 @@ struct az_job {
 	bool		 have_cred;
 	struct az_http	 h;
 	cJSON		*vm, *grants;	/* grants: the record's array */
+	int64_t		 token_ms;	/* when the token was got */
 };
 
 /* ---- configuration and login ----------------------------------------- */
@@ -148,9 +150,30 @@ az_login(struct az_job *j, char *err, size_t errlen)
 		    "tenant_id, client_id and client_secret", j->c.name);
 		return HS_EXIT_PERMANENT;
 	}
+	az_http_free_token(&j->h);
 	if ((rc = az_token(&j->h, az_login_endpoint(), t, id, s)) != HS_EXIT_OK)
 		snprintf(err, errlen, "%s", j->h.err);
+	j->token_ms = util_mono_ms();
 	return rc;
+}
+
+/*
+ * A token about to expire is renewed before the next ARM call (a disk's
+ * download may outlast it, and endGetAccess must still be allowed).
+ */
+static int
+az_token_fresh(struct az_job *j)
+{
+	char err[1024];
+
+	if (util_mono_ms() - j->token_ms < AZ_TOKEN_FRESH)
+		return HS_EXIT_OK;
+	log_info("renewing the ARM token");
+	if (az_login(j, err, sizeof(err)) != HS_EXIT_OK) {
+		snprintf(j->h.err, sizeof(j->h.err), "%s", err);
+		return HS_EXIT_TEMPORARY;
+	}
+	return HS_EXIT_OK;
 }
 
 static void
@@ -242,6 +265,7 @@ az_end_access(struct az_job *j, const char *id)
 
 	if (url == NULL)
 		return HS_EXIT_PERMANENT;
+	(void)az_token_fresh(j);
 	act = xasprintf("%.*s/endGetAccess%s", (int)strcspn(url, "?"), url,
 	    url + strcspn(url, "?"));
 	rc = az_arm_post(&j->h, act, NULL, conf_num(
@@ -531,8 +555,9 @@ az_managed_disk(struct az_job *j, const char *id, int i)
 	act = xasprintf("%.*s/beginGetAccess%s", (int)strcspn(url, "?"), url,
 	    url + strcspn(url, "?"));
 	log_info("disk %d: %s: beginGetAccess", i, id);
-	rc = az_arm_post(&j->h, act, body, conf_num(
-	    "exportd.azure_operation_timeout", 300), &out);
+	if ((rc = az_token_fresh(j)) == HS_EXIT_OK)
+		rc = az_arm_post(&j->h, act, body, conf_num(
+		    "exportd.azure_operation_timeout", 300), &out);
 	if (rc != HS_EXIT_OK)
 		rc = az_fail(ctx, rc, j->h.err);
 	else if ((sas = az_str(out, "accessSAS")) == NULL)

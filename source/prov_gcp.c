@@ -59,6 +59,7 @@
 
 #define GCP_SCOPE	"https://www.googleapis.com/auth/cloud-platform"
 #define GCP_KEY_MAX	(64 * 1024)
+#define GCP_TOKEN_FRESH	(45 * 60 * 1000)	/* ms: tokens live an hour */
 
 struct gcp_job {
 	struct export_ctx *ctx;
@@ -67,6 +68,7 @@ struct gcp_job {
 	struct az_http	 h;		/* TLS trust, err; no ARM here */
 	cJSON		*key;		/* the service-account key */
 	char		*auth;		/* "Authorization: Bearer TOKEN" */
+	int64_t		 token_ms;	/* when it was got */
 	char		 project[128];
 };
 
@@ -245,9 +247,15 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	} else if (rc == HS_EXIT_OK) {
 		o = cJSON_Parse(r.body ? r.body : "");
 		t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
-		if (cJSON_IsString(t) && t->valuestring[0])
+		if (cJSON_IsString(t) && t->valuestring[0]) {
+			if (j->auth != NULL) {
+				explicit_bzero(j->auth, strlen(j->auth));
+				free(j->auth);
+			}
 			j->auth = xasprintf("Authorization: Bearer %s",
 			    t->valuestring);
+			j->token_ms = util_mono_ms();
+		}
 		else {
 			snprintf(j->h.err, sizeof(j->h.err), "%s: no access_token",
 			    what);
@@ -454,13 +462,23 @@ out:
 	return rc;
 }
 
-/* fetch.c's per-request headers: the bearer token. */
+/*
+ * fetch.c's per-request headers: the bearer token, renewed first when it
+ * is about to expire (a download may outlast it). A failed renewal keeps
+ * the old one: the request then fails with the server's reason.
+ */
 static struct curl_slist *
 gcp_fetch_headers(void *arg, const char *method, const char *range)
 {
+	struct gcp_job *j = arg;
+	char err[1024];
+
 	(void)method;
 	(void)range;
-	return curl_slist_append(NULL, ((struct gcp_job *)arg)->auth);
+	if (util_mono_ms() - j->token_ms >= GCP_TOKEN_FRESH &&
+	    gcp_token(j, err, sizeof(err)) != HS_EXIT_OK)
+		log_warnx("cannot renew the GCP token: %s", err);
+	return curl_slist_append(NULL, j->auth);
 }
 
 /* gs://BUCKET/OBJECT -> the JSON API path of the object (escaped). */
