@@ -61,6 +61,7 @@ setup_file() {
 	qemu-img convert -f raw -O vpc -o subformat=fixed,force_size=on "$AZF/data.raw" "$AZF/data.vhd"
 	"$PY" "$AZDIR/azstore.py" "$AZBASE" "$AZKEY" upload disks data.vhd "$AZF/data.vhd" >/dev/null
 	"$PY" "$AZDIR/azstore.py" "$AZBASE" "$AZKEY" block disks notadisk.vhd "$AZF/data.raw"
+	"$PY" "$AZDIR/azstore.py" "$AZBASE" "$AZKEY" upload disks plain.raw "$AZF/data.raw" >/dev/null
 }
 
 teardown_file() {
@@ -292,6 +293,8 @@ EOF
 	b=$(job bysas "{\"type\":\"azure\",\"credential\":\"sas\",\"blob_url\":\"$AZBASE/disks/data.vhd\"}")
 	c=$(job block "{\"type\":\"azure\",\"credential\":\"key\",\"blob_url\":\"$AZBASE/disks/notadisk.vhd\"}")
 	d=$(job badkey "{\"type\":\"azure\",\"credential\":\"sas\",\"blob_url\":\"$url\"}")
+	e=$(job novhd "{\"type\":\"azure\",\"credential\":\"key\",\"blob_url\":\"$AZBASE/disks/plain.raw\"}")
+	f=$(job elsewhere "{\"type\":\"azure\",\"credential\":\"key\",\"blob_url\":\"$AZBASE/other/big.vhd\"}")
 	export_once
 	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
 	[ -f "$SP/converted/$a" ] || { cat "$SP/data/$a/log" "$T"/*.log; false; }
@@ -303,6 +306,13 @@ EOF
 	# the SAS is for data.vhd only: Azurite refuses it for big.vhd
 	run reason "$d"
 	[[ $output == *"Get Page Ranges of $url: HTTP 403"* ]]
+	# a page blob that is not a VHD is refused, its download removed
+	run reason "$e"
+	[ "$output" = "disk0.vhd: no VHD footer (cookie 'conectix') in its last 512 bytes: not a VHD" ]
+	[ ! -e "$SP/data/$e/disk0.vhd" ]
+	# the key goes only under its url_prefix
+	run reason "$f"
+	[[ $output == "credential 'key' is not for 127.0.0.1:"*"/other/big.vhd"* ]] || [[ $output == "credential 'key' is not for 127.0.0.1:"* ]]
 	! grep -rF -- "$AZKEY" "$SP" "$T"/*.log
 	no_secret
 }
