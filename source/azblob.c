@@ -11,7 +11,8 @@
  * afresh.
  *
  * Get Page Ranges (?comp=pagelist, followed through NextMarker) lists the
- * allocated pages; neighbouring ranges are joined, the last 512 bytes (the
+ * allocated pages; ranges that touch or lie less than 128 KiB apart are
+ * joined (one request, a few zeros), the last 512 bytes (the
  * VHD footer) always added, and fetch.c downloads only those into a sparse
  * file of the blob's size. A fixed VHD's footer ("conectix", type 2,
  * checksum, current size = blob size - 512) is checked, then cut off: what
@@ -43,6 +44,7 @@
 #define AZ_STORAGE_VERSION	"2020-10-02"
 #define AZ_VHD_FOOTER		512
 #define AZ_MAX_RANGES		(4 * 1024 * 1024)
+#define AZ_JOIN_GAP		(128 * 1024)	/* closer ranges: one request */
 
 int
 az_blob_init(struct az_blob *b, struct az_http *h, const char *url,
@@ -261,14 +263,18 @@ az_pagelist_get(struct az_blob *b, const char *marker, struct az_resp *r)
 	return rc;
 }
 
-/* Sorted, joined where they touch. */
+/*
+ * Sorted, joined where they touch or lie less than AZ_JOIN_GAP apart (a
+ * fragmented disk's pages in one request rather than thousands; the gap's
+ * few zeros cost less than a round trip).
+ */
 static size_t
 az_ranges_join(struct fetch_range *r, size_t n)
 {
 	size_t out = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && r[i].start <= r[out - 1].end) {
+		if (out > 0 && r[i].start <= r[out - 1].end + AZ_JOIN_GAP) {
 			if (r[i].end > r[out - 1].end)
 				r[out - 1].end = r[i].end;
 			continue;

@@ -1427,6 +1427,12 @@ fetch_seg_done(struct fetch_job *j, struct fetch_seg *s, CURLcode rc)
 		if (s->end == FETCH_NOSIZE)
 			s->end = s->start + s->done;
 		s->finished = true;
+		/* A list of ranges may make thousands of segments: a finished
+		   one gives its handle (and its buffer) back at once. */
+		curl_easy_cleanup(s->easy);
+		s->easy = NULL;
+		curl_slist_free_all(s->hdrs);
+		s->hdrs = NULL;
 		fetch_state_save(j);
 		break;
 	case FC_RETRY:

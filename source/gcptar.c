@@ -34,6 +34,7 @@
 #define GT_ZERO		(1 << 16)
 #define GT_IBUF		(1 << 18)
 #define GT_MAX_SPARSE	(1 << 20)	/* map entries */
+#define GT_MAX_DISK	(64ULL << 40)	/* GCE's largest disk: 64 TiB */
 
 struct gt {
 	struct export_ctx *ctx;
@@ -221,6 +222,10 @@ gt_member(struct gt *g, const unsigned char *h, int out, uint64_t *vsize)
 		map[0].len = size;
 		n = 1;
 	}
+	if (rc == HS_EXIT_OK && (real > GT_MAX_DISK || size > real))
+		rc = export_fail(g->ctx, "%s: disk.raw claims %" PRIu64 " bytes "
+		    "(%" PRIu64 " stored): more than a GCE disk holds, or less "
+		    "than it stores", g->what, real, size);
 	for (size_t i = 0; rc == HS_EXIT_OK && i < n; i++) {
 		if (map[i].off < at || map[i].off + map[i].len > real ||
 		    stored + map[i].len > size) {

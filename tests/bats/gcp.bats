@@ -133,8 +133,13 @@ no_secret() {
 	tar --format=gnu -czf "$T/obj/plain.tar.gz" -C "$T/obj" README disk.raw
 	tar -czf "$T/obj/nodisk.tar.gz" -C "$T/obj" README
 	head -c 100000 "$T/obj/web1.tar.gz" >"$T/obj/cut.tar.gz"
+	# a header claiming a 1 PiB disk.raw (GNU base-256 size), then nothing
+	"$PY" -c 'import gzip, sys, tarfile
+i = tarfile.TarInfo("disk.raw"); i.size = 1 << 50
+sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes(4096)))' >"$T/obj/huge.tar.gz"
 	jq --arg d "$T/obj" '.objects += {"exports/plain.tar.gz": "\($d)/plain.tar.gz",
-	    "exports/nodisk.tar.gz": "\($d)/nodisk.tar.gz", "exports/cut.tar.gz": "\($d)/cut.tar.gz"}' \
+	    "exports/nodisk.tar.gz": "\($d)/nodisk.tar.gz", "exports/cut.tar.gz": "\($d)/cut.tar.gz",
+	    "exports/huge.tar.gz": "\($d)/huge.tar.gz"}' \
 	    "$T/gcp/conf.json" >"$T/gcp/conf2.json"
 	# the fake reads its config at start: restart it on the new one
 	kill "${PIDS[-1]}"
@@ -150,6 +155,7 @@ no_secret() {
 	b=$(job plain "$(gsrc plain.tar.gz)")
 	c=$(job nodisk "$(gsrc nodisk.tar.gz)")
 	d=$(job cut "$(gsrc cut.tar.gz)")
+	e=$(job huge "$(gsrc huge.tar.gz)")
 	export_once
 	[ -f "$SP/exported/$a" ] || { cat "$SP/data/$a/log" "$T"/*.log; false; }
 	cmp "$T/src/boot.raw" "$SP/data/$a/disk0.raw"
@@ -163,6 +169,9 @@ no_secret() {
 	[ "$output" = "gs://exports/nodisk.tar.gz: no disk.raw in the archive" ]
 	run reason "$d"
 	[[ $output == "gs://exports/cut.tar.gz: "*"gzip"* ]] || [[ $output == "gs://exports/cut.tar.gz: the archive ends inside a member" ]]
+	run reason "$e"
+	[ "$output" = "gs://exports/huge.tar.gz: disk.raw claims 1125899906842624 bytes (1125899906842624 stored): more than a GCE disk holds, or less than it stores" ]
+	[ ! -e "$SP/data/$e/.disk0.raw.part" ]
 	no_secret
 }
 
