@@ -28,10 +28,16 @@ setup() {
 	head -c 2097152 /dev/urandom | dd of="$T/src/boot.raw" bs=1M seek=40 conv=notrunc status=none
 	cp --sparse=always "$T/src/boot.raw" "$T/obj/disk.raw"
 	tar --format=oldgnu -Sczf "$T/obj/web1.tar.gz" -C "$T/obj" disk.raw
+	# a bigger one (16 MiB of random data) for a download to cut
+	mkdir -p "$T/obj/big"
+	cp --sparse=always "$T/src/boot.raw" "$T/obj/big/disk.raw"
+	head -c 16777216 /dev/urandom | dd of="$T/obj/big/disk.raw" bs=1M seek=8 conv=notrunc status=none
+	tar --format=oldgnu -Sczf "$T/obj/big.tar.gz" -C "$T/obj/big" disk.raw
 	cat >"$T/gcp/conf.json" <<JSON
 {"client_email": "migrate@proj-1.iam.gserviceaccount.com", "modulus": "$MOD",
  "project": "proj-1",
- "objects": {"exports/web1.tar.gz": "$T/obj/web1.tar.gz"},
+ "objects": {"exports/web1.tar.gz": "$T/obj/web1.tar.gz",
+             "exports/big.tar.gz": "$T/obj/big.tar.gz"},
  "machineTypes": {"e2-medium": {"guestCpus": 2, "memoryMb": 4096},
                   "n2-standard-8": {"guestCpus": 8, "memoryMb": 32768}},
  "instances": [
@@ -242,4 +248,25 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	[[ $output == "credential 'onlyvic' may not be used by uid $(id -u "$EVE") (not in its allow_users or allow_groups)" ]]
 	[ "$(state | jq .logins)" -eq 0 ]
 	no_secret
+}
+
+@test "a download cut by a crash resumes where it stopped" {
+	sed -i 's/http_retries = 3;/http_retries = 3; http_max_rate = 2000000;/' "$T/conf"
+	id=$(job cut "$(gsrc big.tar.gz)")
+	size=$(stat -c %s "$T/obj/big.tar.gz")
+	start_daemon "$EXPORTD" 3>&-
+	# killed, daemon and worker, once a quarter of the object is here
+	wait_for 60 sh -c "[ \$(jq .bytes_done '$SP/data/$id/progress.json' 2>/dev/null || echo 0) -gt $((size / 4)) ]" ||
+	    { cat "$T"/*.log; false; }
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	cmp "$T/obj/big/disk.raw" "$SP/data/$id/disk0.raw"
+	# the second run fetched only what the first had not
+	had=$(sed -n 's/.*resuming disk0.tar.gz: \([0-9]*\) of [0-9]* bytes already here.*/\1/p' "$SP/data/$id/log")
+	got=$(sed -n 's/.*disk0.tar.gz complete, [0-9]* bytes (\([0-9]*\) received in this run).*/\1/p' "$SP/data/$id/log")
+	echo "had $had, got $got of $size"
+	[ "$had" -gt 0 ] && [ "$((had + got))" -eq "$size" ]
 }
