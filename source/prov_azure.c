@@ -425,7 +425,8 @@ az_nics(struct az_job *j)
 				snprintf(v->mac, sizeof(v->mac), "%s", mac);
 			v->model = xstrdup("virtio");
 			if (az_str(nic, "name") != NULL)
-				v->network = xstrndup(az_str(nic, "name"), 128);
+				v->network = xstrndup(az_str(nic, "name"),
+				    strnlen(az_str(nic, "name"), 128));
 		}
 		cJSON_Delete(nic);
 	}

@@ -449,7 +449,7 @@ gcp_instance(struct gcp_job *j)
 		v->model = xstrdup("virtio");
 		if (job_get_str(n, "network") != NULL)
 			v->network = xstrndup(gcp_last(job_get_str(n, "network")),
-			    128);
+			    strnlen(gcp_last(job_get_str(n, "network")), 128));
 	}
 	log_info("instance '%s' (%s, %s): %d vCPU, %d MiB, %zu NIC(s); GCE "
 	    "generates NIC MACs and does not report them: libvirt chooses new "
