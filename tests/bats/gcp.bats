@@ -255,8 +255,9 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	id=$(job cut "$(gsrc big.tar.gz)")
 	size=$(stat -c %s "$T/obj/big.tar.gz")
 	start_daemon "$EXPORTD" 3>&-
-	# killed, daemon and worker, once a quarter of the object is here
-	wait_for 60 sh -c "[ \$(jq .bytes_done '$SP/data/$id/progress.json' 2>/dev/null || echo 0) -gt $((size / 4)) ]" ||
+	# killed, daemon and worker, once the saved state (what a resume
+	# trusts) holds a quarter of the object
+	wait_for 60 sh -c "[ \$(jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0) -gt $((size / 4)) ]" ||
 	    { cat "$T"/*.log; false; }
 	pkill -9 -P "$LASTPID"
 	kill -9 "$LASTPID"
