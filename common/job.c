@@ -18,8 +18,8 @@
 #include "job.h"
 #include "util.h"
 
-static const char *const source_types[] = { "aws", "file", "http",
-    "hyperv", "openstack", "proxmox", "s3", "vsphere", NULL };
+static const char *const source_types[] = { "aws", "azure", "file",
+    "gcp", "http", "hyperv", "openstack", "proxmox", "s3", "vsphere", NULL };
 
 bool
 job_source_type_known(const char *t)
@@ -33,7 +33,8 @@ job_source_type_known(const char *t)
 const char *
 job_source_types(void)
 {
-	return "aws, file, http, hyperv, openstack, proxmox, s3, vsphere";
+	return "aws, azure, file, gcp, http, hyperv, openstack, proxmox, s3, "
+	    "vsphere";
 }
 
 static int
@@ -174,6 +175,8 @@ static int job_check_aws(const cJSON *, char *, size_t);
 static int job_check_proxmox(const cJSON *, char *, size_t);
 static int job_check_hyperv(const cJSON *, char *, size_t);
 static int job_check_openstack(const cJSON *, char *, size_t);
+static int job_check_azure(const cJSON *, char *, size_t);
+static int job_check_gcp(const cJSON *, char *, size_t);
 static bool job_uri_configured(const char *, const char **);
 
 enum ftype { F_STR, F_NAME, F_BOOL, F_INT, F_OBJ, F_ARR, F_ANY };
@@ -485,6 +488,10 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_hyperv(src, err, errlen);
 	if (strcmp(type, "openstack") == 0)
 		return job_check_openstack(src, err, errlen);
+	if (strcmp(type, "azure") == 0)
+		return job_check_azure(src, err, errlen);
+	if (strcmp(type, "gcp") == 0)
+		return job_check_gcp(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
 	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
@@ -827,6 +834,137 @@ job_check_openstack(const cJSON *src, char *err, size_t errlen)
 	    "0123456789abcdefABCDEF-") != strlen(id)))
 		return job_err(err, errlen, "source.vm_id: '%.64s' is not a server "
 		    "id (a UUID)", id);
+	return 0;
+}
+
+/* An Azure resource name: no path separators, query or control characters. */
+static bool
+job_azure_name_ok(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f || strchr("/\\?#%&",
+		    *c) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * azure: a credential, and either a VM (subscription, resource_group, vm:
+ * all three) or a page blob (blob_url: https, no query - a SAS is a
+ * secret and goes into the credential, never into a job).
+ */
+static int
+job_check_azure(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field az_f[] = {
+		{ "type", F_STR, true, 0, 16 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "subscription", F_STR, false, 0, 64 },
+		{ "resource_group", F_STR, false, 0, 90 },
+		{ "vm", F_STR, false, 0, 64 },
+		{ "blob_url", F_STR, false, 0, 2048 },
+	};
+	static const char *const vmkeys[] = { "subscription", "resource_group",
+	    "vm" };
+	const char *blob = job_get_str(src, "blob_url");
+	int nvm = 0;
+
+	if (CHECK(src, "source", az_f) != 0)
+		return -1;
+	for (size_t i = 0; i < HS_ARRAY_LEN(vmkeys); i++) {
+		const char *v = job_get_str(src, vmkeys[i]);
+
+		if (v == NULL)
+			continue;
+		nvm++;
+		if (!job_azure_name_ok(v))
+			return job_err(err, errlen, "source.%s: '%.64s' is not an "
+			    "Azure name (no '/', '?', '#', '%%', '&', blanks)",
+			    vmkeys[i], v);
+	}
+	if ((blob != NULL) == (nvm > 0) || (nvm > 0 && nvm < 3))
+		return job_err(err, errlen, "source: give either 'subscription', "
+		    "'resource_group' and 'vm' (a VM), or 'blob_url' (a page blob)");
+	if (blob == NULL)
+		return 0;
+	if (strncmp(blob, "https://", 8) != 0)
+		return job_err(err, errlen, "source.blob_url: must start with "
+		    "https://");
+	if (job_check_url(blob, err, errlen) != 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", strncmp(err, "source.url: ", 12) ==
+		    0 ? err + 12 : err);
+		return job_err(err, errlen, "source.blob_url: %s", why);
+	}
+	if (strpbrk(blob, "?#") != NULL)
+		return job_err(err, errlen, "source.blob_url: no query string: a "
+		    "SAS is a secret; the operator puts it in the credential "
+		    "(sas = ...)");
+	return 0;
+}
+
+/* A GCP project, zone or instance name: [A-Za-z0-9._:-], not . or .. */
+static bool
+job_gcp_name_ok(const char *s)
+{
+	return s[0] != '\0' && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._:-") == strlen(s);
+}
+
+/*
+ * gcp: a credential, the exported object (gs://BUCKET/OBJECT.tar.gz), and
+ * optionally the instance whose hardware to take (project, zone,
+ * instance: zone and instance together). Creating the export is not done:
+ * without an object the job is refused, saying so.
+ */
+static int
+job_check_gcp(const cJSON *src, char *err, size_t errlen)
+{
+	static const struct field gcp_f[] = {
+		{ "type", F_STR, true, 0, 16 },
+		{ "credential", F_NAME, true, 0, 64 },
+		{ "project", F_STR, false, 0, 63 }, { "zone", F_STR, false, 0, 63 },
+		{ "instance", F_STR, false, 0, 63 },
+		{ "object", F_STR, false, 0, 1100 },
+	};
+	static const char *const names[] = { "project", "zone", "instance" };
+	const char *obj = job_get_str(src, "object"), *slash;
+	size_t n;
+
+	if (CHECK(src, "source", gcp_f) != 0)
+		return -1;
+	for (size_t i = 0; i < HS_ARRAY_LEN(names); i++) {
+		const char *v = job_get_str(src, names[i]);
+
+		if (v != NULL && !job_gcp_name_ok(v))
+			return job_err(err, errlen, "source.%s: '%.64s' is not a GCP "
+			    "name", names[i], v);
+	}
+	if ((job_get(src, "zone") == NULL) != (job_get(src, "instance") == NULL))
+		return job_err(err, errlen, "source: 'zone' and 'instance' go "
+		    "together");
+	if (obj == NULL)
+		return job_err(err, errlen, "source.object: missing: name the "
+		    "gs://BUCKET/OBJECT.tar.gz the operator exported (creating the "
+		    "export is not supported yet)");
+	n = strlen(obj);
+	slash = strncmp(obj, "gs://", 5) == 0 ? strchr(obj + 5, '/') : NULL;
+	if (slash == NULL || slash == obj + 5 || strspn(obj + 5,
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != (size_t)(slash - obj - 5))
+		return job_err(err, errlen, "source.object: must be "
+		    "gs://BUCKET/OBJECT (a bucket of a-z 0-9 . _ -)");
+	for (const char *c = slash + 1; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return job_err(err, errlen, "source.object: control "
+			    "characters");
+	if (n < 7 || strcmp(obj + n - 7, ".tar.gz") != 0 || slash[1] == '\0')
+		return job_err(err, errlen, "source.object: must be a .tar.gz "
+		    "holding disk.raw (as gcloud compute images export writes)");
 	return 0;
 }
 

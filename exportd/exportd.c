@@ -38,7 +38,7 @@ export_cleanup(struct export_ctx *ctx)
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
 	    "aws-snapshots.json", "openstack.json", "proxmox.json", "hyperv.json",
-	    NULL };
+	    "azure-access.json", NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);

@@ -93,6 +93,8 @@ extern const struct provider provider_vsphere;
 extern const struct provider provider_proxmox;
 extern const struct provider provider_hyperv;
 extern const struct provider provider_openstack;
+extern const struct provider provider_azure;
+extern const struct provider provider_gcp;
 
 const struct provider *export_provider(const char *);
 size_t	 export_providers(const struct provider *const **);

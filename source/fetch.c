@@ -6,9 +6,12 @@
  *      size, a GET of "Range: bytes=0-0") learns the size, whether the
  *      server takes ranges, and the validators (ETag, Last-Modified);
  *   2. plan: resume from NAME.part + NAME.part.state when the state names
- *      the same URL, size and validators; else split [0, size) into up to
- *      opts->segments Range segments (files of at least FETCH_MIN_SPLIT
- *      bytes with a size and Range support; anything else is one stream);
+ *      the same URL (or opts->resume_key), size and validators; else split
+ *      [0, size) into up to opts->segments Range segments (files of at
+ *      least FETCH_MIN_SPLIT bytes with a size and Range support; anything
+ *      else is one stream). With opts->ranges only those ranges are
+ *      fetched, cut into pieces of at most size/segments bytes, at most
+ *      opts->segments of them at a time; the rest of NAME stays a hole;
  *   3. run: one curl easy handle per segment in one curl multi handle (no
  *      threads); each writes with pwrite() at its own offset, so the order
  *      in which bytes arrive does not matter. The state file is rewritten
@@ -79,6 +82,7 @@
 #define FETCH_RETRY_AFTER_MAX	600	/* longer Retry-After: give up now */
 #define FETCH_STATE_MS		1000
 #define FETCH_STATE_MAX		(64 * 1024)
+#define FETCH_STATE_MAX_RANGES	(64 * 1024 * 1024)	/* with opts->ranges */
 #define FETCH_UA		"hyperspool/1"
 #define FETCH_PROGRESS_MIN	(64 * 1024)	/* an attempt that got this far
 						   resets the failure count */
@@ -95,6 +99,7 @@ struct fetch_job;
 
 static bool fetch_deadline_passed(char *, size_t);
 static uint64_t fetch_done_bytes(const struct fetch_job *);
+static void fetch_job_fail(struct fetch_job *, enum fetch_class, const char *);
 
 /* One Range segment [start, end) (end NOSIZE: size unknown). */
 struct fetch_seg {
@@ -106,6 +111,7 @@ struct fetch_seg {
 	uint64_t	 start, end, done;
 	uint64_t	 got;		/* bytes of the current attempt */
 	uint64_t	 synced;	/* of done, handed to writeback */
+	struct curl_slist *hdrs;	/* opts->headers of the current attempt */
 	bool		 ranged;	/* the current attempt sent Range */
 	bool		 checked;	/* its response was accepted */
 	bool		 active, finished;
@@ -139,6 +145,7 @@ struct fetch_job {
 	struct curl_blob ca;		/* o->ca_file's content, or NULL data */
 	int64_t		 rate_ms;	/* start of the current rate window */
 	uint64_t	 rate_bytes;	/* bytes done then */
+	uint64_t	 received;	/* body bytes received, retries included */
 };
 
 /* The probe: one HEAD or GET bytes=0-0 with curl_easy_perform(). */
@@ -471,6 +478,23 @@ fail:
 	return NULL;
 }
 
+/*
+ * The caller's extra headers for one request (opts->headers), kept in
+ * *keep until the request is over; the previous list is freed.
+ */
+static CURLcode
+fetch_easy_headers(CURL *e, const struct fetch_opts *o, const char *method,
+    const char *range, struct curl_slist **keep)
+{
+	curl_slist_free_all(*keep);
+	*keep = NULL;
+	if (o->headers == NULL)
+		return CURLE_OK;
+	if ((*keep = o->headers(o->headers_arg, method, range)) == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	return curl_easy_setopt(e, CURLOPT_HTTPHEADER, *keep);
+}
+
 /* ---- probe (HEAD, or GET bytes=0-0) ----------------------------------- */
 
 /* GET probe body: the headers of the reply were all we wanted. */
@@ -524,6 +548,7 @@ fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
     bool get, struct fetch_probe *p, long *status, curl_off_t *clen)
 {
 	CURLcode rc = CURLE_FAILED_INIT;
+	struct curl_slist *hdrs = NULL;
 	CURL *e;
 
 	memset(p, 0, sizeof(*p));
@@ -534,6 +559,9 @@ fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
 	*clen = -1;
 	if ((e = fetch_easy_new(o, ca, &p->resp, p->errbuf)) == NULL)
 		return rc;
+	if (fetch_easy_headers(e, o, get ? "GET" : "HEAD", get ? "0-0" : NULL,
+	    &hdrs) != CURLE_OK)
+		goto fail;
 	FETCH_SETOPT(e, CURLOPT_NOPROGRESS, 0L);
 	FETCH_SETOPT(e, CURLOPT_XFERINFOFUNCTION, fetch_probe_xferinfo);
 	FETCH_SETOPT(e, CURLOPT_XFERINFODATA, p);
@@ -553,6 +581,7 @@ fetch_probe_once(const struct fetch_opts *o, const struct curl_blob *ca,
 		rc = CURLE_OK;
 fail:
 	curl_easy_cleanup(e);
+	curl_slist_free_all(hdrs);
 	return rc;
 }
 
@@ -596,7 +625,9 @@ fetch_probe(struct fetch_job *j, long *retry_after)
 	CURLcode rc;
 
 	rc = fetch_probe_once(j->o, &j->ca, false, &p, &status, &clen);
-	if (rc == CURLE_OK && (status >= 400 || clen < 0))
+	/* Ranges of the file only make sense if the server takes Range. */
+	if (rc == CURLE_OK && (status >= 400 || clen < 0 ||
+	    (j->o->ranges != NULL && !p.resp.ranges)))
 		rc = fetch_probe_once(j->o, &j->ca, true, &p, &status, &clen);
 	*retry_after = p.resp.retry_after;
 	if (rc == CURLE_ABORTED_BY_CALLBACK && p.stop != FC_OK) {
@@ -710,7 +741,7 @@ fetch_job_init(struct fetch_job *j, const struct fetch_opts *o, int dirfd,
 	if (fetch_url_check(o->url, &j->safe_url, err, errlen) != 0 ||
 	    fetch_ca_read(o->ca_file, &j->ca, err, errlen) != 0)
 		return -1;
-	fetch_sha256_str(o->url, j->url_hash);
+	fetch_sha256_str(o->resume_key ? o->resume_key : o->url, j->url_hash);
 	return 0;
 }
 
@@ -726,6 +757,8 @@ fetch_segs_free(struct fetch_job *j)
 			curl_multi_remove_handle(j->multi, s->easy);
 		curl_easy_cleanup(s->easy);
 	}
+	for (int i = 0; i < j->nseg; i++)
+		curl_slist_free_all(j->seg[i].hdrs);
 	free(j->seg);
 	j->seg = NULL;
 	j->nseg = 0;
@@ -841,6 +874,37 @@ fetch_json_str_is(const cJSON *obj, const char *key, const char *want)
 	return cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
 }
 
+static int fetch_range_plan(const struct fetch_job *, struct fetch_seg **);
+
+/*
+ * Segments of a saved state for opts->ranges: exactly the pieces this
+ * run would plan (same ranges, same cut), each with what it has done.
+ */
+static const char *
+fetch_state_range_segs(struct fetch_job *j, const cJSON *arr)
+{
+	struct fetch_seg *plan = NULL;
+	int n = fetch_range_plan(j, &plan), i = 0;
+	const cJSON *o;
+
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n) {
+		free(plan);
+		return "the list of ranges changed";
+	}
+	j->seg = plan;
+	j->nseg = n;
+	cJSON_ArrayForEach(o, arr) {
+		struct fetch_seg *s = &j->seg[i++];
+		uint64_t a, b;
+
+		if (!fetch_json_u64(o, "start", &a) || !fetch_json_u64(o, "end",
+		    &b) || !fetch_json_u64(o, "done", &s->done) || a != s->start ||
+		    b != s->end || s->done > s->end - s->start)
+			return "the list of ranges changed";
+	}
+	return NULL;
+}
+
 /* Segments of a saved state: they must tile [0, size) exactly. */
 static const char *
 fetch_state_segs(struct fetch_job *j, const cJSON *arr)
@@ -848,6 +912,8 @@ fetch_state_segs(struct fetch_job *j, const cJSON *arr)
 	int n = cJSON_GetArraySize(arr);
 	uint64_t at = 0;
 
+	if (j->o->ranges != NULL && j->ranges)
+		return fetch_state_range_segs(j, arr);
 	if (!cJSON_IsArray(arr) || n < 1 || n > FETCH_MAX_SEGS)
 		return "bad segment list";
 	j->seg = xcalloc((size_t)n, sizeof(*j->seg));
@@ -894,8 +960,8 @@ fetch_state_load(struct fetch_job *j)
 	char *text;
 
 	if (j->size == FETCH_NOSIZE || !j->ranges ||
-	    util_read_file_at(j->dirfd, j->statename, FETCH_STATE_MAX, &text,
-	    &len) != 0)
+	    util_read_file_at(j->dirfd, j->statename, j->o->ranges ?
+	    FETCH_STATE_MAX_RANGES : FETCH_STATE_MAX, &text, &len) != 0)
 		return -1;
 	root = cJSON_ParseWithLength(text, len);
 	free(text);
@@ -935,11 +1001,79 @@ fetch_seg_count(const struct fetch_job *j)
 	return n > 0 ? (int)n : 1;
 }
 
+/* The bytes opts->ranges asks for. */
+static uint64_t
+fetch_range_bytes(const struct fetch_opts *o)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < o->nranges; i++)
+		n += o->ranges[i].end - o->ranges[i].start;
+	return n;
+}
+
+/* opts->ranges must be sorted, disjoint, non-empty and within the file. */
+static int
+fetch_ranges_check(struct fetch_job *j)
+{
+	uint64_t at = 0;
+
+	for (size_t i = 0; i < j->o->nranges; i++) {
+		const struct fetch_range *r = &j->o->ranges[i];
+
+		if (r->end <= r->start || r->start < at || r->end > j->size) {
+			snprintf(j->why, sizeof(j->why), "%s: range %zu (%" PRIu64
+			    "-%" PRIu64 ") is not within the file of %" PRIu64
+			    " bytes, or out of order", j->safe_url, i, r->start,
+			    r->end, j->size);
+			return -1;
+		}
+		at = r->end;
+	}
+	return 0;
+}
+
+/*
+ * The pieces of opts->ranges: each range cut into pieces of at most
+ * max(FETCH_MIN_SEG, total / segments) bytes, so that one big range
+ * still runs on every connection. Returns their number.
+ */
+static int
+fetch_range_plan(const struct fetch_job *j, struct fetch_seg **out)
+{
+	const struct fetch_opts *o = j->o;
+	uint64_t total = fetch_range_bytes(o), piece, n = 0;
+	int segs = o->segments > 1 ? o->segments : 1;
+	struct fetch_seg *s;
+
+	piece = total / (uint64_t)segs + 1;
+	if (piece < FETCH_MIN_SEG)
+		piece = FETCH_MIN_SEG;
+	for (size_t i = 0; i < o->nranges; i++)
+		n += (o->ranges[i].end - o->ranges[i].start + piece - 1) / piece;
+	s = xcalloc(n > 0 ? (size_t)n : 1, sizeof(*s));
+	n = 0;
+	for (size_t i = 0; i < o->nranges; i++)
+		for (uint64_t a = o->ranges[i].start; a < o->ranges[i].end;
+		    a += piece) {
+			s[n].start = a;
+			s[n].end = o->ranges[i].end - a > piece ? a + piece :
+			    o->ranges[i].end;
+			n++;
+		}
+	*out = s;
+	return (int)n;
+}
+
 /* Fresh segments over [0, size) (one open-ended one if size unknown). */
 static void
 fetch_plan(struct fetch_job *j, int n)
 {
 	fetch_segs_free(j);
+	if (j->o->ranges != NULL && j->ranges) {
+		j->nseg = fetch_range_plan(j, &j->seg);
+		return;
+	}
 	j->seg = xcalloc((size_t)n, sizeof(*j->seg));
 	j->nseg = n;
 	for (int i = 0; i < n; i++) {
@@ -980,10 +1114,12 @@ fetch_part_create(struct fetch_job *j)
 static bool
 fetch_space_short(struct fetch_job *j, uint64_t have)
 {
-	uint64_t avail;
+	uint64_t avail, need = j->size;
 
+	if (j->o->ranges != NULL && j->ranges)
+		need = fetch_range_bytes(j->o);
 	if (j->size == FETCH_NOSIZE || util_fs_avail(j->dirfd, &avail) != 0 ||
-	    j->size - have <= avail)
+	    need - have <= avail)
 		return false;
 	j->nospace = true;
 	snprintf(j->why, sizeof(j->why), "not enough space for %s", j->name);
@@ -996,6 +1132,14 @@ fetch_prepare(struct fetch_job *j)
 	uint64_t have = 0;
 
 	unlinkat(j->dirfd, j->statetmp, 0);
+	if (j->o->ranges != NULL && !j->ranges)
+		log_warnx("fetch %s: the server does not take Range: fetching "
+		    "all of %s, not only its %zu ranges", j->safe_url, j->name,
+		    j->o->nranges);
+	if (j->o->ranges != NULL && j->ranges && fetch_ranges_check(j) != 0) {
+		fetch_job_fail(j, FC_PERMFAIL, j->why);
+		return -1;
+	}
 	if (fetch_state_load(j) == 0) {
 		for (int i = 0; i < j->nseg; i++)
 			have += j->seg[i].done;
@@ -1133,6 +1277,7 @@ fetch_seg_write(char *buf, size_t size, size_t nmemb, void *ud)
 	}
 	s->done += n;
 	s->got += n;
+	j->received += n;
 	s->last_ms = util_mono_ms();
 	fetch_progress_add(j, n);
 	/*
@@ -1185,6 +1330,18 @@ fetch_seg_unfinished(const struct fetch_job *j)
 	return n;
 }
 
+/* How many segments run at once: opts->segments with ranges, else all. */
+static int
+fetch_seg_parallel(const struct fetch_job *j)
+{
+	int n = fetch_seg_unfinished(j), cap = j->o->segments > 1 ?
+	    j->o->segments : 1;
+
+	if (j->o->ranges != NULL && n > cap)
+		n = cap;
+	return n > 0 ? n : 1;
+}
+
 /* Start (or restart) the transfer of what is left of segment s. */
 static int
 fetch_seg_start(struct fetch_job *j, struct fetch_seg *s)
@@ -1203,11 +1360,14 @@ fetch_seg_start(struct fetch_job *j, struct fetch_seg *s)
 	s->checked = false;
 	s->verdict = FC_OK;
 	s->last_ms = util_mono_ms();
-	s->ranged = j->ranges && (j->nseg > 1 || from > 0);
+	s->ranged = j->ranges && (j->nseg > 1 || from > 0 || s->end != j->size);
 	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, from, s->end - 1);
 	if (j->o->max_rate > 0)
 		rate = (curl_off_t)(j->o->max_rate /
-		    (uint64_t)fetch_seg_unfinished(j)) + 1;
+		    (uint64_t)fetch_seg_parallel(j)) + 1;
+	if (fetch_easy_headers(s->easy, j->o, "GET", s->ranged ? range : NULL,
+	    &s->hdrs) != CURLE_OK)
+		goto fail;
 	FETCH_SETOPT(s->easy, CURLOPT_RANGE, s->ranged ? range : NULL);
 	FETCH_SETOPT(s->easy, CURLOPT_WRITEFUNCTION, fetch_seg_write);
 	FETCH_SETOPT(s->easy, CURLOPT_WRITEDATA, s);
@@ -1280,6 +1440,12 @@ fetch_seg_done(struct fetch_job *j, struct fetch_seg *s, CURLcode rc)
 		if (s->end == FETCH_NOSIZE)
 			s->end = s->start + s->done;
 		s->finished = true;
+		/* A list of ranges may make thousands of segments: a finished
+		   one gives its handle (and its buffer) back at once. */
+		curl_easy_cleanup(s->easy);
+		s->easy = NULL;
+		curl_slist_free_all(s->hdrs);
+		s->hdrs = NULL;
 		fetch_state_save(j);
 		break;
 	case FC_RETRY:
@@ -1348,13 +1514,19 @@ static void
 fetch_kick(struct fetch_job *j)
 {
 	int64_t now = util_mono_ms();
+	int active = 0, cap = fetch_seg_parallel(j);
 
-	for (int i = 0; i < j->nseg && j->verdict == FC_OK; i++) {
+	for (int i = 0; i < j->nseg; i++)
+		active += j->seg[i].active;
+	for (int i = 0; i < j->nseg && j->verdict == FC_OK && active < cap;
+	    i++) {
 		struct fetch_seg *s = &j->seg[i];
 
-		if (!s->active && !s->finished && s->wake_ms <= now &&
-		    fetch_seg_start(j, s) != 0)
+		if (s->active || s->finished || s->wake_ms > now)
+			continue;
+		if (fetch_seg_start(j, s) != 0)
 			return;
+		active++;
 	}
 }
 
@@ -1617,8 +1789,9 @@ fetch_conclude(struct fetch_job *j, char *err, size_t errlen)
 {
 	switch (j->verdict) {
 	case FC_OK:
-		log_info("fetch %s: %s complete, %" PRIu64 " bytes",
-		    j->safe_url, j->name, fetch_done_bytes(j));
+		log_info("fetch %s: %s complete, %" PRIu64 " bytes (%" PRIu64
+		    " received in this run)", j->safe_url, j->name,
+		    fetch_done_bytes(j), j->received);
 		return HS_EXIT_OK;
 	case FC_PERMFAIL:
 		unlinkat(j->dirfd, j->partname, 0);
@@ -1786,6 +1959,7 @@ fetch_peek(const struct fetch_opts *o, int fd, uint64_t max, char *err,
 	char errbuf[CURL_ERROR_SIZE] = "", range[64], *safe = NULL;
 	struct fetch_resp resp;
 	struct fetch_peek p = { fd, 0, max, false };
+	struct curl_slist *hdrs = NULL;
 	struct curl_blob ca;
 	long status = 0;
 	CURLcode rc;
@@ -1808,11 +1982,18 @@ fetch_peek(const struct fetch_opts *o, int fd, uint64_t max, char *err,
 	}
 	snprintf(range, sizeof(range), "0-%llu", (unsigned long long)max - 1);
 	curl_easy_setopt(e, CURLOPT_RANGE, range);
+	if (fetch_easy_headers(e, o, "GET", range, &hdrs) != CURLE_OK) {
+		curl_easy_cleanup(e);
+		free(safe);
+		snprintf(err, errlen, "cannot set up a transfer");
+		return HS_EXIT_TEMPORARY;
+	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_peek_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
 	rc = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(e);
+	curl_slist_free_all(hdrs);
 	if ((rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && !p.failed)) &&
 	    (status == 200 || status == 206)) {
 		free(safe);

@@ -51,6 +51,11 @@
 
 struct curl_slist;
 
+/* A byte range [start, end) of the remote file. */
+struct fetch_range {
+	uint64_t	 start, end;
+};
+
 struct fetch_opts {
 	const char	*url;
 	const char	*ca_file;	/* NULL: system CAs */
@@ -85,6 +90,27 @@ struct fetch_opts {
 	uint64_t	 min_rate;	/* bytes/s over min_rate_window, 0 = none */
 	long		 min_rate_window;	/* seconds */
 	const char	*where;		/* the directory, for messages (or NULL) */
+	/*
+	 * Only these ranges of the file (sorted, disjoint, non-empty, within
+	 * its size), the rest left a hole in NAME (sparse): an Azure page
+	 * blob's allocated pages. Fetched as Range segments of at most
+	 * segments at a time; resumed like a whole file. NULL: the whole file.
+	 */
+	const struct fetch_range *ranges;
+	size_t		 nranges;
+	/*
+	 * What names the file across runs when its URL does not (a signature
+	 * in the query that changes every time): resume matches it instead of
+	 * the URL. NULL: the URL.
+	 */
+	const char	*resume_key;
+	/*
+	 * Extra request headers, built afresh for every request (a signature
+	 * over the method and the Range, as Azure's SharedKey): method is
+	 * "GET" or "HEAD", range "A-B" or NULL. NULL: none.
+	 */
+	struct curl_slist *(*headers)(void *, const char *, const char *);
+	void		*headers_arg;
 };
 
 #define FETCH_NOSIZE	UINT64_MAX

@@ -19,6 +19,8 @@ static const struct provider *const providers[] = {
 	&provider_proxmox,
 	&provider_hyperv,
 	&provider_openstack,
+	&provider_azure,
+	&provider_gcp,
 };
 
 const struct provider *

@@ -364,6 +364,109 @@ test_four_segments(void **state)
 	assert_int_equal(srv_sent(&f->fs), BIG_SIZE);
 }
 
+/*
+ * A list of ranges (an Azure page blob's allocated pages): only they are
+ * sent, they land at their offsets, the rest of the file is a hole of
+ * zeros of the full size, and every request carried the caller's headers.
+ */
+static int hdr_calls;
+
+static struct curl_slist *
+test_hdrs(void *arg, const char *method, const char *range)
+{
+	char line[128];
+
+	(void)arg;
+	hdr_calls++;
+	snprintf(line, sizeof(line), "X-Test: %s %s", method, range ? range :
+	    "-");
+	return curl_slist_append(NULL, line);
+}
+
+static void
+assert_ranges_landed(struct fx *f, const struct fetch_range *r, size_t n)
+{
+	char path[PATH_MAX], *a, *b;
+	size_t alen, blen, at = 0;
+
+	snprintf(path, sizeof(path), "%s/big.bin", wwwdir);
+	a = read_at(f->outfd, "disk.img", &alen);
+	b = read_at(AT_FDCWD, path, &blen);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(alen, blen);
+	for (size_t i = 0; i <= n; i++) {
+		size_t end = i < n ? r[i].start : alen;
+
+		for (; at < end; at++)
+			if (a[at] != 0)
+				fail_msg("byte %zu outside the ranges is not 0", at);
+		if (i < n) {
+			assert_memory_equal(a + r[i].start, b + r[i].start,
+			    r[i].end - r[i].start);
+			at = r[i].end;
+		}
+	}
+	free(a);
+	free(b);
+}
+
+static void
+test_ranges_only(void **state)
+{
+	static const struct fetch_range r[] = {
+		{ 0, 512 }, { 1048576, 1572864 }, { 5000000, 7000000 },
+		{ BIG_SIZE - 512, BIG_SIZE },
+	};
+	struct fx *f = *state;
+	struct stat st;
+
+	fx_url(f, "big.bin");
+	f->o.ranges = r;
+	f->o.nranges = HS_ARRAY_LEN(r);
+	f->o.headers = test_hdrs;
+	hdr_calls = 0;
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_OK);
+	assert_ranges_landed(f, r, HS_ARRAY_LEN(r));
+	assert_int_equal(srv_sent(&f->fs), 512 + 524288 + 2000000 + 512);
+	assert_true(hdr_calls >= 5);	/* the probe and every piece */
+	assert_int_equal(fstatat(f->outfd, "disk.img", &st, 0), 0);
+	assert_true((uint64_t)st.st_blocks * 512 < BIG_SIZE / 2);	/* sparse */
+}
+
+/* Cut bodies in range mode: each piece goes on from where it was. */
+static void
+test_ranges_short_body(void **state)
+{
+	static const struct fetch_range r[] = {
+		{ 100000, 1100000 }, { 3000000, 6000000 },
+	};
+	struct fx *f = *state;
+
+	fx_url(f, "big.bin?mode=short&n=300000&k=3");
+	f->o.ranges = r;
+	f->o.nranges = HS_ARRAY_LEN(r);
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_OK);
+	assert_ranges_landed(f, r, HS_ARRAY_LEN(r));
+	assert_faulted_then_retried(&f->fs, 3);
+	assert_int_equal(srv_sent(&f->fs), 4000000);
+}
+
+/* A range beyond the end of the file is the caller's mistake: permanent. */
+static void
+test_ranges_beyond_end(void **state)
+{
+	static const struct fetch_range r[] = { { 0, BIG_SIZE + 512 } };
+	struct fx *f = *state;
+
+	fx_url(f, "big.bin");
+	f->o.ranges = r;
+	f->o.nranges = 1;
+	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_PERMANENT);
+	assert_non_null(strstr(f->err, "not within the file"));
+	assert_false(exists_at(f->outfd, "disk.img.part"));
+}
+
 static void
 test_small_one_stream(void **state)
 {
@@ -1387,6 +1490,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX(test_four_segments),
 		FX(test_hash_algo),
+		FX(test_ranges_only),
+		FX(test_ranges_short_body),
+		FX(test_ranges_beyond_end),
 		FX(test_small_one_stream),
 		FX(test_head_refused_get_probe),
 		FX(test_no_size_chunked),

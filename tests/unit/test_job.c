@@ -190,8 +190,8 @@ static void
 test_source_type_unsupported(void **state)
 {
 	(void)state;
-	expect_invalid("{'name':'a','source':{'type':'azure','vm':'vm-1'}}",
-	    "source.type: 'azure'");
+	expect_invalid("{'name':'a','source':{'type':'hyperv','vm':'vm-1'}}",
+	    "source.type: 'hyperv'");
 }
 
 static void

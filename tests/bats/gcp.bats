@@ -1,0 +1,273 @@
+#!/usr/bin/env bats
+# The gcp provider. What is real: GNU tar and gzip making the image
+# archives (`tar --format=oldgnu -Sczf`, as Google's import docs ask), the
+# four daemons, qemu-img, libvirt, OpenSSL's keys. What is FAKE, and why:
+# Google's token endpoint, Compute Engine and the Cloud Storage JSON API
+# have no emulator here, so tests/gcp/fakegcp.py plays them (it says so at
+# its top): it verifies the JWT's RS256 signature with the test key's
+# public modulus and its claims, wants the token on every call, and serves
+# the exported objects with Range.
+
+load helpers
+
+EXPORTD=$HS_BINDIR/exportd
+CONVERTWATCH=$HS_BINDIR/convertwatch
+PY=/usr/bin/python3
+
+setup() {
+	hs_setup
+	mkdir -p "$T/out" "$T/creds" "$T/gcp" "$T/obj"
+	chmod 700 "$T/creds"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/gcp/tlskey.pem" \
+	    -out "$T/gcp/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+	    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/gcp/sa.pem" 2>/dev/null
+	MOD=$(openssl rsa -in "$T/gcp/sa.pem" -noout -modulus | sed 's/^Modulus=//')
+	# the boot disk, with random data further in, as GCE's export packs it
+	"$BATS_TEST_DIRNAME/../../contrib/sample/mkbootdisk" "$T/src/boot.raw" 64M >/dev/null
+	head -c 2097152 /dev/urandom | dd of="$T/src/boot.raw" bs=1M seek=40 conv=notrunc status=none
+	cp --sparse=always "$T/src/boot.raw" "$T/obj/disk.raw"
+	tar --format=oldgnu -Sczf "$T/obj/web1.tar.gz" -C "$T/obj" disk.raw
+	# a bigger one (16 MiB of random data) for a download to cut
+	mkdir -p "$T/obj/big"
+	cp --sparse=always "$T/src/boot.raw" "$T/obj/big/disk.raw"
+	head -c 16777216 /dev/urandom | dd of="$T/obj/big/disk.raw" bs=1M seek=8 conv=notrunc status=none
+	tar --format=oldgnu -Sczf "$T/obj/big.tar.gz" -C "$T/obj/big" disk.raw
+	cat >"$T/gcp/conf.json" <<JSON
+{"client_email": "migrate@proj-1.iam.gserviceaccount.com", "modulus": "$MOD",
+ "project": "proj-1",
+ "objects": {"exports/web1.tar.gz": "$T/obj/web1.tar.gz",
+             "exports/big.tar.gz": "$T/obj/big.tar.gz"},
+ "machineTypes": {"e2-medium": {"guestCpus": 2, "memoryMb": 4096},
+                  "n2-standard-8": {"guestCpus": 8, "memoryMb": 32768}},
+ "instances": [
+  {"zone": "europe-west1-b", "name": "web1", "machineType": "e2-medium",
+   "status": "TERMINATED", "networks": ["default"], "gb": 10},
+  {"zone": "us-central1-a", "name": "db1", "machineType": "n2-standard-8",
+   "status": "RUNNING", "networks": ["default", "backend"], "uefi": true, "gb": 50}
+ ]}
+JSON
+	"$PY" "$BATS_TEST_DIRNAME/../gcp/fakegcp.py" "$T/gcp/conf.json" "$T/gcp/port" \
+	    "$T/gcp/cert.pem" "$T/gcp/tlskey.pem" 2>"$T/gcp/log" 3>&- &
+	PIDS+=($!)
+	wait_for 10 test -s "$T/gcp/port" || { cat "$T/gcp/log"; false; }
+	G=https://127.0.0.1:$(cat "$T/gcp/port")
+	jq -n --rawfile pk "$T/gcp/sa.pem" --arg uri "$G/token" \
+	    '{type: "service_account", project_id: "proj-1", private_key_id: "k1",
+	      private_key: $pk, client_email: "migrate@proj-1.iam.gserviceaccount.com",
+	      token_uri: $uri}' >"$T/gcp/key.json"
+	chmod 600 "$T/gcp/key.json"
+	cat >>"$T/conf" <<CONF
+convert = { output_dir = "$T/out"; };
+credentials_dir = "$T/creds";
+exportd = { gcp_compute_endpoint = "$G"; gcp_storage_endpoint = "$G";
+            http_retry_delay = 0.2; http_retries = 3; };
+CONF
+	gcred sa "server = ${G#https://}"
+}
+
+teardown() {
+	drop_submitters
+	hs_teardown
+}
+
+gcred() {	# gcred NAME [EXTRA-LINE...]
+	{
+		printf 'key_file = %s\nca_file = %s\n' "$T/gcp/key.json" "$T/gcp/cert.pem"
+		[ $# -lt 2 ] || printf '%s\n' "${@:2}"
+	} >"$T/creds/$1"
+	chmod 600 "$T/creds/$1"
+}
+
+job() {
+	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+gsrc() {	# gsrc OBJECT [CREDENTIAL]
+	printf '{"type":"gcp","credential":"%s","project":"proj-1","zone":"europe-west1-b","instance":"web1","object":"gs://exports/%s"}' "${2:-sa}" "$1"
+}
+
+export_once() { "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; }
+state() { curl -sf --cacert "$T/gcp/cert.pem" "$G/_fake/state"; }
+
+reason() {
+	[ -f "$SP/error/$1" ] || { echo "not in error/: $(ls "$SP"/*/"$1")"; cat "$T"/*.log; false; }
+	cat "$SP/data/$1/reason"
+}
+
+# the private key is in no job, log, history or reason
+no_secret() {
+	k=$(sed -n 5p "$T/gcp/sa.pem")
+	! grep -rF -- "$k" "$SP" "$T"/*.log
+	! grep -rF -- "PRIVATE KEY" "$SP" "$T"/*.log
+}
+
+@test "an exported GCE image through all four daemons boots, with the machine type's cpus and memory" {
+	import_to_libvirt
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	n=hs-gcp$$-$RANDOM
+	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
+	    "$n" "$(gsrc web1.tar.gz)" | "$HS" -c "$T/conf" submit -)
+	for _ in $(seq 50); do
+		! grep -lF -- "PRIVATE KEY" /proc/[0-9]*/cmdline 2>/dev/null
+		[ -f "$SP/imported/$id" ] && break
+		sleep 0.1
+	done
+	run "$HS" -c "$T/conf" wait --timeout 300 "$id"
+	[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; false; }
+	virsh -c qemu:///session dumpxml "$n" >"$T/dom.xml"
+	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
+	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
+	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
+	qemu-img compare -f raw -F qcow2 "$T/src/boot.raw" "$(jq -r '.vm.disks[0].output' "$SP/imported/$id")"
+	grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom.xml"
+	grep -q "<memory unit='KiB'>4194304</memory>" "$T/dom.xml"
+	[ "$(jq -r '.vm.nics | length' "$SP/imported/$id")" -eq 1 ]
+	[ "$(jq -r '.vm.nics[0].network' "$SP/imported/$id")" = default ]
+	grep -q "GCE generates NIC MACs and does not report them" "$SP/data/$id/log"
+	# the archive was fetched in Range segments, once, and then removed
+	[ "$(state | jq .media_bytes)" -eq "$(stat -c %s "$T/obj/web1.tar.gz")" ]
+	[ "$(state | jq .logins)" -ge 1 ]
+	no_secret
+}
+
+@test "the archive lands sparse; a plain member after another works; a bad archive fails saying why" {
+	# plain (not sparse) GNU tar, disk.raw after another member
+	echo hello >"$T/obj/README"
+	tar --format=gnu -czf "$T/obj/plain.tar.gz" -C "$T/obj" README disk.raw
+	tar -czf "$T/obj/nodisk.tar.gz" -C "$T/obj" README
+	head -c 100000 "$T/obj/web1.tar.gz" >"$T/obj/cut.tar.gz"
+	# a header claiming a 1 PiB disk.raw (GNU base-256 size), then nothing
+	"$PY" -c 'import gzip, sys, tarfile
+i = tarfile.TarInfo("disk.raw"); i.size = 1 << 50
+sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes(4096)))' >"$T/obj/huge.tar.gz"
+	jq --arg d "$T/obj" '.objects += {"exports/plain.tar.gz": "\($d)/plain.tar.gz",
+	    "exports/nodisk.tar.gz": "\($d)/nodisk.tar.gz", "exports/cut.tar.gz": "\($d)/cut.tar.gz",
+	    "exports/huge.tar.gz": "\($d)/huge.tar.gz"}' \
+	    "$T/gcp/conf.json" >"$T/gcp/conf2.json"
+	# the fake reads its config at start: restart it on the new one
+	kill "${PIDS[-1]}"
+	rm -f "$T/gcp/port"
+	"$PY" "$BATS_TEST_DIRNAME/../gcp/fakegcp.py" "$T/gcp/conf2.json" "$T/gcp/port" \
+	    "$T/gcp/cert.pem" "$T/gcp/tlskey.pem" 2>>"$T/gcp/log" 3>&- &
+	PIDS+=($!)
+	wait_for 10 test -s "$T/gcp/port"
+	G2=https://127.0.0.1:$(cat "$T/gcp/port")
+	sed -i "s|${G#https://}|${G2#https://}|g" "$T/conf" "$T/gcp/key.json" "$T/creds/sa"
+	G=$G2
+	a=$(job sparse "$(gsrc web1.tar.gz)")
+	b=$(job plain "$(gsrc plain.tar.gz)")
+	c=$(job nodisk "$(gsrc nodisk.tar.gz)")
+	d=$(job cut "$(gsrc cut.tar.gz)")
+	e=$(job huge "$(gsrc huge.tar.gz)")
+	export_once
+	[ -f "$SP/exported/$a" ] || { cat "$SP/data/$a/log" "$T"/*.log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$a/disk0.raw"
+	cmp "$T/src/boot.raw" "$SP/data/$b/disk0.raw"
+	# 64 MiB apparent, about 2 MiB on disk: the holes stayed holes
+	[ "$(stat -c %s "$SP/data/$a/disk0.raw")" -eq 67108864 ]
+	[ "$(($(stat -c %b "$SP/data/$a/disk0.raw") * 512))" -lt $((8 * 1048576)) ]
+	[ "$(($(stat -c %b "$SP/data/$b/disk0.raw") * 512))" -lt $((8 * 1048576)) ]
+	[ ! -e "$SP/data/$a/disk0.tar.gz" ]
+	run reason "$c"
+	[ "$output" = "gs://exports/nodisk.tar.gz: no disk.raw in the archive" ]
+	run reason "$d"
+	[[ $output == "gs://exports/cut.tar.gz: "*"gzip"* ]] || [[ $output == "gs://exports/cut.tar.gz: the archive ends inside a member" ]]
+	run reason "$e"
+	[ "$output" = "gs://exports/huge.tar.gz: disk.raw claims 1125899906842624 bytes (1125899906842624 stored): more than a GCE disk holds, or less than it stores" ]
+	[ ! -e "$SP/data/$e/.disk0.raw.part" ]
+	no_secret
+}
+
+@test "hyperspool vms --provider gcp lists the instances; check-provider logs in; a key the endpoint does not trust fails at once" {
+	run "$HS" -c "$T/conf" vms --provider gcp --credential sa --json
+	[ "$status" -eq 0 ] || { echo "$output"; cat "$T/gcp/log"; false; }
+	[ "$(echo "$output" | jq length)" -eq 2 ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "db1") | .cpus')" = 8 ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "db1") | .memory_mib')" = 32768 ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "web1") | .power_state')" = TERMINATED ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "web1") | .zone')" = europe-west1-b ]
+	[ "$(echo "$output" | jq -r '.[] | select(.name == "db1") | .disk_bytes')" = 53687091200 ]
+	run "$HS" -c "$T/conf" check-provider --provider gcp --credential sa --json
+	[ "$status" -eq 0 ]
+	[[ $(echo "$output" | jq -r .summary) == *"migrate@proj-1.iam.gserviceaccount.com logged in"*"verified with ca_file"* ]]
+	# another key, same client_email: the signature does not verify
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/gcp/other.pem" 2>/dev/null
+	jq --rawfile pk "$T/gcp/other.pem" '.private_key = $pk' "$T/gcp/key.json" >"$T/gcp/other.json"
+	gcred other "server = ${G#https://}"
+	sed -i "s|key.json|other.json|" "$T/creds/other"
+	SECONDS=0
+	run "$HS" -c "$T/conf" check-provider --provider gcp --credential other
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -lt 10 ]
+	[[ $output == *"refused: HTTP 400: invalid_grant: Invalid JWT Signature."* ]]
+	run "$HS" -c "$T/conf" vms --provider gcp --server x.example --credential sa
+	[ "$status" -eq 1 ]
+	[[ $output == *"gcp: --server is not taken"* ]]
+}
+
+@test "queued refuses gcp sources with a bad field, naming it; the image-export path is refused saying so" {
+	j() { printf '{"type":"gcp",%s}' "$1"; }
+	declare -A want=(
+	    [a]='"object":"gs://b/x.tar.gz"|source.credential: missing'
+	    [b]='"credential":"sa","project":"p","zone":"z","instance":"i"|source.object: missing: name the gs://BUCKET/OBJECT.tar.gz the operator exported (creating the export is not supported yet)'
+	    [c]='"credential":"sa","object":"https://b/x.tar.gz"|source.object: must be gs://BUCKET/OBJECT'
+	    [d]='"credential":"sa","object":"gs://b/x.vmdk"|source.object: must be a .tar.gz'
+	    [e]='"credential":"sa","object":"gs://B_/x.tar.gz"|source.object: must be gs://BUCKET/OBJECT'
+	    [f]='"credential":"sa","object":"gs://b/x.tar.gz","zone":"z"|source: '"'zone'"' and '"'instance'"' go together'
+	    [g]='"credential":"sa","object":"gs://b/x.tar.gz","zone":"z","instance":"a/b"|source.instance:'
+	    [h]='"credential":"sa","object":"gs://b/x.tar.gz","private_key":"x"|private_key'
+	)
+	for k in "${!want[@]}"; do
+		drop "bad-$k" "$(printf '{"name":"g%s","source":%s}' "$k" "$(j "${want[$k]%%|*}")")"
+	done
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	for k in "${!want[@]}"; do
+		run reason_of "bad-$k"
+		echo "$k: $output"
+		[[ $output == *"${want[$k]#*|}"* ]]
+	done
+	[ "$(count_in request)" -eq 0 ]
+}
+
+@test "a gcp credential signs only for the token endpoint it is bound to, for the submitters it allows (as unprivileged users)" {
+	submitters
+	gcred other "server = oauth2.example.com"
+	gcred onlyvic "server = ${G#https://}" "allow_users = $VIC"
+	chmod 0644 "$T/conf"
+	start_daemon "$QUEUED"
+	e1=$(as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e1\",\"source\":$(gsrc web1.tar.gz other)}" | tail -n 1)
+	e2=$(as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e2\",\"source\":$(gsrc web1.tar.gz onlyvic)}" | tail -n 1)
+	export_once
+	export_once
+	run reason "$e1"
+	[[ $output == "credential 'other' is not for server '127.0.0.1:"*"': the operator bound it to another one" ]]
+	run reason "$e2"
+	[[ $output == "credential 'onlyvic' may not be used by uid $(id -u "$EVE") (not in its allow_users or allow_groups)" ]]
+	[ "$(state | jq .logins)" -eq 0 ]
+	no_secret
+}
+
+@test "a download cut by a crash resumes where it stopped" {
+	sed -i 's/http_retries = 3;/http_retries = 3; http_max_rate = 2000000;/' "$T/conf"
+	id=$(job cut "$(gsrc big.tar.gz)")
+	size=$(stat -c %s "$T/obj/big.tar.gz")
+	start_daemon "$EXPORTD" 3>&-
+	# killed, daemon and worker, once the saved state (what a resume
+	# trusts) holds a quarter of the object
+	wait_for 60 sh -c "[ \$(jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0) -gt $((size / 4)) ]" ||
+	    { cat "$T"/*.log; false; }
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	cmp "$T/obj/big/disk.raw" "$SP/data/$id/disk0.raw"
+	# the second run fetched only what the first had not
+	had=$(sed -n 's/.*resuming disk0.tar.gz: \([0-9]*\) of [0-9]* bytes already here.*/\1/p' "$SP/data/$id/log")
+	got=$(sed -n 's/.*disk0.tar.gz complete, [0-9]* bytes (\([0-9]*\) received in this run).*/\1/p' "$SP/data/$id/log")
+	echo "had $had, got $got of $size"
+	[ "$had" -gt 0 ] && [ "$((had + got))" -eq "$size" ]
+}
