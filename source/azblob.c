@@ -473,8 +473,8 @@ az_blob_land(struct export_ctx *ctx, struct az_blob *b, const char *name,
 	o->url = url;
 	o->ranges = r;
 	o->nranges = n;
-	o->headers = az_blob_headers;
-	o->headers_arg = b;
+	o->headers_fn = az_blob_headers;
+	o->headers_fn_arg = b;
 	rc = fetch_file(o, ctx->datafd, name, &ctx->pg, err, sizeof(err));
 	explicit_bzero(url, strlen(url));
 	free(url);

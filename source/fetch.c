@@ -111,7 +111,7 @@ struct fetch_seg {
 	uint64_t	 start, end, done;
 	uint64_t	 got;		/* bytes of the current attempt */
 	uint64_t	 synced;	/* of done, handed to writeback */
-	struct curl_slist *hdrs;	/* opts->headers of the current attempt */
+	struct curl_slist *hdrs;	/* opts->headers_fn of the current attempt */
 	bool		 ranged;	/* the current attempt sent Range */
 	bool		 checked;	/* its response was accepted */
 	bool		 active, finished;
@@ -479,19 +479,24 @@ fail:
 }
 
 /*
- * The caller's extra headers for one request (opts->headers), kept in
- * *keep until the request is over; the previous list is freed.
+ * The caller's extra headers for one request (opts->headers_fn), kept in
+ * *keep until the request is over; the previous list is freed. A
+ * signature is for one host: no redirect is followed with them.
  */
 static CURLcode
 fetch_easy_headers(CURL *e, const struct fetch_opts *o, const char *method,
     const char *range, struct curl_slist **keep)
 {
+	CURLcode rc;
+
 	curl_slist_free_all(*keep);
 	*keep = NULL;
-	if (o->headers == NULL)
+	if (o->headers_fn == NULL)
 		return CURLE_OK;
-	if ((*keep = o->headers(o->headers_arg, method, range)) == NULL)
+	if ((*keep = o->headers_fn(o->headers_fn_arg, method, range)) == NULL)
 		return CURLE_OUT_OF_MEMORY;
+	if ((rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK)
+		return rc;
 	return curl_easy_setopt(e, CURLOPT_HTTPHEADER, *keep);
 }
 

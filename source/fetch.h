@@ -107,10 +107,11 @@ struct fetch_opts {
 	/*
 	 * Extra request headers, built afresh for every request (a signature
 	 * over the method and the Range, as Azure's SharedKey): method is
-	 * "GET" or "HEAD", range "A-B" or NULL. NULL: none.
+	 * "GET" or "HEAD", range "A-B" or NULL; they replace headers, and
+	 * redirects are not followed. NULL: none.
 	 */
-	struct curl_slist *(*headers)(void *, const char *, const char *);
-	void		*headers_arg;
+	struct curl_slist *(*headers_fn)(void *, const char *, const char *);
+	void		*headers_fn_arg;
 };
 
 #define FETCH_NOSIZE	UINT64_MAX

@@ -513,8 +513,8 @@ gcp_fetch_opts(struct gcp_job *j, struct fetch_opts *o, const char *url,
 	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
 	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->resume_key = key;
-	o->headers = gcp_fetch_headers;
-	o->headers_arg = j;
+	o->headers_fn = gcp_fetch_headers;
+	o->headers_fn_arg = j;
 	o->where = where;
 }
 

@@ -424,7 +424,7 @@ test_ranges_only(void **state)
 	fx_url(f, "big.bin");
 	f->o.ranges = r;
 	f->o.nranges = HS_ARRAY_LEN(r);
-	f->o.headers = test_hdrs;
+	f->o.headers_fn = test_hdrs;
 	hdr_calls = 0;
 	assert_int_equal(fx_fetch(f, "disk.img"), HS_EXIT_OK);
 	assert_ranges_landed(f, r, HS_ARRAY_LEN(r));
