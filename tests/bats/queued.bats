@@ -98,7 +98,7 @@ format|{"name":"a","source":{"type":"file","path":"%s/src/a"},"convert":{"format
 givenid|{"id":"x","name":"a","source":{"type":"file","path":"%s/src/a"}}|id: set by hyperspool
 manifest|{"manifest_version":"2.0","disks":[]}|manifest_version: only "1.0"
 noexport|{"vm_identifier":"vm-1","provider":"vsphere","hyper2kvm_integration":{"enabled":false}}|export without conversion
-provider|{"vm_identifier":"vm-1","provider":"hyperv"}|source.type: 'hyperv' is not supported
+provider|{"vm_identifier":"vm-1","provider":"oci"}|source.type: 'oci' is not supported
 vsphere|{"vm_identifier":"/DC0/vm/vm-1","provider":"vsphere"}|source.server: missing
 mac|{"name":"a","source":{"type":"file","path":"%s/src/a"},"vm":{"nics":[{"mac":"zz"}]}}|vm.nics[0].mac
 EOF2

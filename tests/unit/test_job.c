@@ -190,8 +190,8 @@ static void
 test_source_type_unsupported(void **state)
 {
 	(void)state;
-	expect_invalid("{'name':'a','source':{'type':'hyperv','vm':'vm-1'}}",
-	    "source.type: 'hyperv'");
+	expect_invalid("{'name':'a','source':{'type':'oci','vm':'vm-1'}}",
+	    "source.type: 'oci'");
 }
 
 static void
