@@ -24,6 +24,11 @@ CONF
 
 hs_teardown() {
 	local p
+	# nginx first, with TERM: its workers leave with it (SIGKILL to the
+	# master would orphan them, still holding the port and the test dir)
+	if [ -n "${NGINX:-}" ] && kill -TERM "$NGINX" 2>/dev/null; then
+		wait "$NGINX" 2>/dev/null
+	fi
 	for p in "${PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
