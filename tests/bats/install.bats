@@ -111,6 +111,9 @@ teardown() {
 	# bad usage is refused
 	run "$d/setup" --bogus
 	[ "$status" -eq 64 ]
+	# apid's user, in the daemons' group (apid(8))
+	[ "$(id -gn "$u-api")" = "$u" ]
+	userdel "$u-api"
 	userdel "$u"
 	getent group "$u" >/dev/null && groupdel "$u"
 	rm -rf "$d"
