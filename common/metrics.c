@@ -8,6 +8,7 @@
  *
  * Error policy: see metrics.h.
  */
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cJSON.h"
 #include "metrics.h"
 #include "util.h"
 

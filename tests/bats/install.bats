@@ -9,6 +9,7 @@ REPO=$BATS_TEST_DIRNAME/../..
 teardown() {
 	# the user hyperspool-setup made, if a test failed before removing it
 	if [ -n "${SETUP_USER:-}" ] && getent passwd "$SETUP_USER" >/dev/null; then
+		userdel "$SETUP_USER-api" 2>/dev/null	# apid's, in that group
 		userdel "$SETUP_USER"
 		getent group "$SETUP_USER" >/dev/null && groupdel "$SETUP_USER"
 	fi
@@ -17,6 +18,7 @@ teardown() {
 		systemctl disable hyperspool.target >/dev/null 2>&1
 		rm -f /etc/systemd/system/hyperspool*.service /etc/systemd/system/hyperspool*.target
 		rm -rf /etc/systemd/system/hyperspool.target.wants
+		userdel hyperspool-api 2>/dev/null	# apid's, in the group below
 		userdel hyperspool 2>/dev/null
 		groupdel hyperspool 2>/dev/null
 		rm -rf /var/spool/hyperspool /var/lib/hyperspool /etc/hyperspool "$INSTALLED"

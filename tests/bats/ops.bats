@@ -58,11 +58,13 @@ man_text() {
 @test "systemd-analyze verify: every unit, plain and templated, is clean" {
 	units_for_analysis
 	ls "$D/units"
-	[ "$(ls "$D/units" | wc -l)" -eq 12 ]
+	[ "$(ls "$D/units" | wc -l)" -eq 14 ]
 	run systemd-analyze verify --man=no "$D"/units/*
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ -z "$output" ]
+	# what it says of our units (it also loads the machine's: Debian's
+	# keystone.service, installed for openstack.bats, names itself in After=)
+	[ -z "$(grep -i hyperspool <<<"$output")" ]
 	# plain units name no instance; templates name theirs everywhere
 	! grep -l '%i' "$D"/units/hyperspool-{queued,exportd,convertwatch,importd,apid}.service "$D/units/hyperspool.target"
 	for p in $DAEMONS; do
@@ -143,7 +145,7 @@ man_text() {
 		echo "# exposure $(basename "$u") $score" >&3
 	done
 	cat "$out"
-	[ "$(wc -l <"$out")" -eq 10 ]
+	[ "$(wc -l <"$out")" -eq 12 ]
 	# exportd and importd need the network and libvirt, yet stay <= 2.0 too
 	awk '$2 > 2.0 { bad = 1 } END { exit bad }' "$out"
 }
@@ -261,6 +263,7 @@ complete_words() {
 # What the package test created on this machine, removed in deb_cleanup.
 deb_cleanup() {
 	dpkg --purge hyperspool >/dev/null 2>&1 || true
+	[ -e "$D/had-user" ] || userdel hyperspool-api 2>/dev/null || true
 	[ -e "$D/had-user" ] || userdel hyperspool 2>/dev/null || true
 	[ -e "$D/had-group" ] || groupdel hyperspool 2>/dev/null || true
 	[ -e "$D/had-spool" ] || rm -rf /var/spool/hyperspool
@@ -432,6 +435,7 @@ sd_cleanup() {
 	    -path '*/system.slice*' \) 2>/dev/null); do
 		grep -qxF "$c" "$D/cgroups.before" || rmdir "$c" 2>/dev/null
 	done
+	userdel hyperspool-api 2>/dev/null
 	userdel hyperspool 2>/dev/null
 	groupdel hyperspool 2>/dev/null
 	rm -rf "/var/spool/hyperspool-$SD_INST" "/var/lib/hyperspool-$SD_INST" \
