@@ -110,6 +110,29 @@ policycmd_list(struct cli *c, bool json)
 	return rc;
 }
 
+/*
+ * The job the policy would make for a made-up VM, judged as queued judges
+ * a submission (without the origin, which only queued may keep): a missing
+ * server or a bad template is refused now rather than at every run.
+ */
+static int
+policycmd_check(const struct policy *p, char *err, size_t errlen)
+{
+	cJSON *vm = cJSON_Parse("{\"name\":\"example\",\"path\":\"/\","
+	    "\"instance_id\":\"i-0123456789abcdef0\",\"vmid\":100,"
+	    "\"zone\":\"zone-a\"}"), *job;
+	int rc = -1;
+
+	if ((job = policy_job(p, vm, (int64_t)time(NULL), true, err,
+	    errlen)) != NULL) {
+		cJSON_DeleteItemFromObjectCaseSensitive(job, "origin");
+		rc = schedcmd_check_job(job, err, errlen);
+	}
+	cJSON_Delete(job);
+	cJSON_Delete(vm);
+	return rc;
+}
+
 static int
 policycmd_add(struct cli *c, const struct policycmd_opts *o, char **args)
 {
@@ -131,6 +154,11 @@ policycmd_add(struct cli *c, const struct policycmd_opts *o, char **args)
 		policy_free(&p);
 		return policycmd_error(args[0], "not added", "the provider is "
 		    "unknown or has no inventory to ask (hyperspool vms)");
+	}
+	if (policycmd_check(&p, err, sizeof(err)) != 0) {
+		policy_free(&p);
+		return policycmd_error(args[0], "not added: its jobs would be "
+		    "refused", err);
 	}
 	if (o->disabled)
 		p.enabled = false;

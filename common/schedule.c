@@ -97,7 +97,7 @@ schedule_trusted(struct spool *sp, const struct stat *st, const char *what,
 	}
 	if (st->st_mode & 022) {
 		snprintf(err, errlen, "%s is writable by %s (mode %04o): "
-		    "refused, a schedule is the operator's", what,
+		    "refused, only the operator may write it", what,
 		    st->st_mode & 02 ? "anybody" : "its group",
 		    (unsigned)(st->st_mode & 07777));
 		return -1;
