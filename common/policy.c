@@ -44,9 +44,11 @@ static const struct policy_key {
 	const char	*type, *key, *field;
 } policy_keys[] = {
 	{ "aws", "instance_id", "instance_id" },
+	{ "aws", "region", "path" },		/* aws' vms() path: the region */
 	{ "proxmox", "vmid", "vmid" },
-	{ "gcp", "instance", "name" },
-	{ "gcp", "zone", "zone" },
+	{ "azure", "vm", "name" },
+	{ "azure", "subscription", "subscription" },
+	{ "azure", "resource_group", "resource_group" },
 };
 
 static int
