@@ -478,6 +478,7 @@ policycmd_prune_one(struct cli *c, const char *pname,
 	virDomainPtr dom;
 	enum policycmd_dom ds;
 	size_t ni, gone = 0;
+	bool undef = false;
 	int rc = 0;
 
 	ds = policycmd_domain(cp->job, &conn, &dom, err, sizeof(err));
@@ -508,7 +509,8 @@ policycmd_prune_one(struct cli *c, const char *pname,
 			    virGetLastErrorMessage());
 			rc = -1;
 			ni = 0;
-		}
+		} else
+			undef = ds == DOM_DEFINED;
 		for (size_t i = 0; i < ni; i++) {
 			if (unlink(img[i]) == 0)
 				gone++;
@@ -523,14 +525,13 @@ policycmd_prune_one(struct cli *c, const char *pname,
 			(void)rmdir(dir);
 			free(dir);
 		}
-		if (rc == 0 || gone > 0 || ds == DOM_DEFINED) {
+		if (undef || gone > 0) {
 			cli_printf("removed %s %s %s:%s%s, %zu image(s)\n", cp->id,
-			    cp->vm, ts, ds == DOM_DEFINED && ni == gone ?
-			    " domain " : "", ds == DOM_DEFINED && ni == gone ?
-			    dname : "", gone);
+			    cp->vm, ts, undef ? " domain " : "", undef ? dname :
+			    "", gone);
 			admin_audit(c, "policy.prune", cp->id, "policy %s vm %s "
-			    "domain %s images %zu", pname, cp->vm, ds ==
-			    DOM_DEFINED ? dname : "-", gone);
+			    "domain %s images %zu", pname, cp->vm, undef ? dname :
+			    "-", gone);
 		}
 	}
 	if (dom != NULL)
