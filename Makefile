@@ -119,6 +119,7 @@ $(B)/obj/source/%.o: CFLAGS += -Isource $(shell pkg-config --cflags libcurl)
 $(B)/obj/exportd/%.o: CFLAGS += -Isource
 $(B)/obj/cli/%.o: CFLAGS += -Isource -DHS_LIBEXECDIR='"$(LIBEXECDIR)"'
 $(B)/obj/cli/%.o: $(B)/paths
+$(B)/obj/cli/policycmd.o: CFLAGS += $(shell pkg-config --cflags libvirt)
 
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -176,11 +177,12 @@ $(B)/bin/apid: $(APID_SRC:%.c=$(B)/obj/%.o) $(LIB)
 		$(shell pkg-config --libs libmicrohttpd yaml-0.1 libcrypto)
 
 # The CLI runs the source layer's providers for `inspect` and lists
-# vCenter's VMs (`vms`) with it; `top` draws with curses.
+# vCenter's VMs (`vms`) with it; `top` draws with curses; `policy prune`
+# undefines domains with libvirt.
 $(B)/bin/hyperspool: $(CLI_SRC:%.c=$(B)/obj/%.o) $(SOURCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(SOURCE_LIBS) \
-	    $(shell pkg-config --libs ncurses)
+	    $(shell pkg-config --libs ncurses) $(shell pkg-config --libs libvirt)
 
 # Unit tests of the source layer's parsers link their object; objects go
 # before the library in the link line.

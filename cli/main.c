@@ -120,6 +120,30 @@ static const struct command {
 	    "      --replace          replace a schedule of that name\n"
 	    "      --json             list: an array of the schedules with name,\n"
 	    "                         next_tick, last_tick, last_outcome\n" },
+	{ "policy", policycmd_main, true,
+	    "policy list|add|remove|run|prune ...",
+	    "backup policies: one job per VM, and a retention",
+	    "Policies are files in the spool's policies/ (JSON: provider,\n"
+	    "credential, server, vms, paths, cron, tz, enabled, job, keep_last,\n"
+	    "keep_days). run asks the provider for its VMs (as `hyperspool vms`)\n"
+	    "and drops one job per VM the filter takes into incoming/, named\n"
+	    "VM-TIMESTAMP, with origin.policy set. prune keeps, per VM, the\n"
+	    "newest keep_last imported copies and those younger than keep_days,\n"
+	    "and of the others undefines the libvirt domain (never a running\n"
+	    "one) and removes the converted images. Every subcommand but list\n"
+	    "takes root or the spool's owner.\n\n"
+	    "  policy list [--json]\n"
+	    "  policy add [--disabled] [--replace] NAME FILE|-\n"
+	    "  policy remove NAME\n"
+	    "  policy run NAME        (now; print each incoming/NAME)\n"
+	    "  policy run --due       (each enabled policy whose cron tick came)\n"
+	    "  policy prune [--dry-run] NAME\n\n"
+	    "      --disabled         add it disabled (run --due skips it)\n"
+	    "      --replace          replace a policy of that name\n"
+	    "      --due              run the policies whose tick has come, each\n"
+	    "                         tick once (claimed in ticks/@NAME/)\n"
+	    "      --dry-run          prune: list what would be removed\n"
+	    "      --json             list: an array of the policies with name\n" },
 	{ "migrate", migrate_job, false, "migrate [--keep] FILE|-",
 	    "run one job through all four stages, no daemons",
 	    "Direct mode: make a private spool, drop the job into it and run\n"

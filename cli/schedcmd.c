@@ -134,7 +134,7 @@ struct schedcmd_opts {
  * submission): a mistake is refused now rather than at every tick. queued
  * checks each run again; this is a convenience, not the check.
  */
-static int
+int
 schedcmd_check_job(const cJSON *job, char *err, size_t errlen)
 {
 	struct job_policy pol = { NULL, true };

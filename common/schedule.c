@@ -80,7 +80,7 @@ schedule_dirfd(struct spool *sp, enum spool_dir d)
 }
 
 /* Written by the operator only: owner root or the spool's, no g/o write. */
-static int
+int
 schedule_trusted(struct spool *sp, const struct stat *st, const char *what,
     char *err, size_t errlen)
 {
@@ -97,7 +97,7 @@ schedule_trusted(struct spool *sp, const struct stat *st, const char *what,
 	}
 	if (st->st_mode & 022) {
 		snprintf(err, errlen, "%s is writable by %s (mode %04o): "
-		    "refused, a schedule is the operator's", what,
+		    "refused, only the operator may write it", what,
 		    st->st_mode & 02 ? "anybody" : "its group",
 		    (unsigned)(st->st_mode & 07777));
 		return -1;
@@ -535,9 +535,10 @@ schedule_trim(struct spool *sp, const char *name, int tfd)
 
 /*
  * Claim tick t of name: create ticks/NAME/EPOCH holding line. 0 ours,
- * 1 somebody else's already, -1 error.
+ * 1 somebody else's already, -1 error. (policy.c claims its ticks under
+ * "@POLICY", a name no schedule can have.)
  */
-static int
+int
 schedule_claim(struct spool *sp, const char *name, int64_t t, const char *line)
 {
 	char ep[24];

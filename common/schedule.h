@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "cron.h"
 #include "spool.h"
@@ -61,6 +62,9 @@ int	 schedule_names(struct spool *, char ***, size_t *);
 int64_t	 schedule_last_tick(struct spool *, const char *, char *, size_t);
 int	 schedule_drop(struct spool *, const struct schedule *, int64_t, char *,
 	    size_t);
+int	 schedule_trusted(struct spool *, const struct stat *, const char *,
+	    char *, size_t);
+int	 schedule_claim(struct spool *, const char *, int64_t, const char *);
 bool	 schedule_running(struct spool *, const char *, char *, size_t);
 double	 schedule_fire_due(struct spool *, int64_t);
 

@@ -291,11 +291,16 @@ queued_origin(cJSON *job, enum dialect dia, uid_t uid, cJSON *run)
 	if (o == NULL)
 		o = cJSON_AddObjectToObject(job, "origin");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "schedule");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "policy");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "vm");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "tick");
-	if (run != NULL) {
+	if (run != NULL && job_get_str(run, "policy") != NULL) {
+		cJSON_AddStringToObject(o, "policy", job_get_str(run, "policy"));
+		cJSON_AddStringToObject(o, "vm", job_get_str(run, "vm"));
+	} else if (run != NULL)
 		cJSON_AddStringToObject(o, "schedule", job_get_str(run, "schedule"));
+	if (run != NULL)
 		cJSON_AddStringToObject(o, "tick", job_get_str(run, "tick"));
-	}
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "dialect");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "uid");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "user");
@@ -308,21 +313,28 @@ queued_origin(cJSON *job, enum dialect dia, uid_t uid, cJSON *run)
 }
 
 /*
- * A schedule's run (origin {schedule, tick} in a v1 file of root or our
- * own user): its origin, detached from job (validation refuses an origin
+ * A schedule's run (origin {schedule, tick}) or a policy's (origin
+ * {policy, vm, tick}: `hyperspool policy run`) in a v1 file of root or our
+ * own user: its origin, detached from job (validation refuses an origin
  * in a submission), or NULL. Anybody else's origin stays, to be refused.
  */
 static cJSON *
 queued_schedule_run(cJSON *job, uid_t uid)
 {
 	cJSON *o = cJSON_GetObjectItemCaseSensitive(job, "origin");
-	const char *name, *tick;
+	const char *name, *tick, *pol, *vm;
 
 	if (o == NULL || (uid != 0 && uid != geteuid()))
 		return NULL;
 	name = job_get_str(o, "schedule");
+	pol = job_get_str(o, "policy");
+	vm = job_get_str(o, "vm");
 	tick = job_get_str(o, "tick");
-	if (name == NULL || tick == NULL || cJSON_GetArraySize(o) != 2)
+	if (tick == NULL)
+		return NULL;
+	if (pol != NULL ? vm == NULL || name != NULL ||
+	    cJSON_GetArraySize(o) != 3 : name == NULL ||
+	    cJSON_GetArraySize(o) != 2)
 		return NULL;
 	return cJSON_DetachItemFromObjectCaseSensitive(job, "origin");
 }
@@ -401,7 +413,11 @@ queued_check(struct daemon *d, const char *id)
 	util_iso8601(time(NULL), ts);
 	cJSON_AddStringToObject(job, "submitted", ts);
 	queued_origin(job, dia, st.st_uid, run);
-	if (run != NULL)
+	if (run != NULL && job_get_str(run, "policy") != NULL)
+		log_info("a run of policy %s for VM %s (tick %s)",
+		    job_get_str(run, "policy"), job_get_str(run, "vm"),
+		    job_get_str(run, "tick"));
+	else if (run != NULL)
 		log_info("a run of schedule %s (tick %s)",
 		    job_get_str(run, "schedule"), job_get_str(run, "tick"));
 	job_defaults(job);
