@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cred.h"
 #include "export.h"
 #include "job.h"
 #include "util.h"
@@ -142,3 +143,28 @@ export_describe(struct export_ctx *ctx, bool default_nic)
 	return HS_EXIT_OK;
 }
 
+
+/*
+ * Before a provider that logs in to source.server sends anything: the
+ * job's credential must be bound to that very server and allowed to the
+ * job's submitter (cred.h, "Binding"). Permanent: the job named the wrong
+ * pair. vsphere, proxmox and hyperv use it.
+ */
+int
+export_cred_bound(struct export_ctx *ctx)
+{
+	const cJSON *uid = job_get(ctx->job, "origin.uid");
+	struct cred c;
+	char err[1024];
+	int rc = HS_EXIT_OK;
+
+	if (cred_load(job_get_str(ctx->src, "credential"), &c, err,
+	    sizeof(err)) != 0)
+		return export_fail(ctx, "%s", err);
+	if (cred_check_server(&c, job_get_str(ctx->src, "server"), err,
+	    sizeof(err)) != 0 || cred_check_user(&c, cJSON_IsNumber(uid) ?
+	    (long long)uid->valuedouble : -1, err, sizeof(err)) != 0)
+		rc = export_fail(ctx, "%s", err);
+	cred_free(&c);
+	return rc;
+}

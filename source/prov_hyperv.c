@@ -375,25 +375,6 @@ hv_export(struct hv_job *h)
 /* ---- the provider ------------------------------------------------------ */
 
 static int
-hv_cred_allowed(struct export_ctx *ctx)
-{
-	const cJSON *uid = job_get(ctx->job, "origin.uid");
-	struct cred c;
-	char err[1024];
-	int rc = 0;
-
-	if (cred_load(job_get_str(ctx->src, "credential"), &c, err,
-	    sizeof(err)) != 0)
-		return export_fail(ctx, "%s", err);
-	if (cred_check_server(&c, job_get_str(ctx->src, "server"), err,
-	    sizeof(err)) != 0 || cred_check_user(&c, cJSON_IsNumber(uid) ?
-	    (long long)uid->valuedouble : -1, err, sizeof(err)) != 0)
-		rc = export_fail(ctx, "%s", err);
-	cred_free(&c);
-	return rc;
-}
-
-static int
 hv_prov_run(struct export_ctx *ctx)
 {
 	struct hv_job *h;
@@ -403,7 +384,7 @@ hv_prov_run(struct export_ctx *ctx)
 	if (ctx->inspect)
 		return export_fail(ctx, "a hyperv source cannot be inspected; use "
 		    "hyperspool vms --provider hyperv");
-	if ((rc = hv_cred_allowed(ctx)) != HS_EXIT_OK)
+	if ((rc = export_cred_bound(ctx)) != HS_EXIT_OK)
 		return rc;
 	h = xcalloc(1, sizeof(*h));
 	h->ctx = ctx;

@@ -592,26 +592,6 @@ out:
 
 /* ---- the provider ------------------------------------------------------ */
 
-/* The credential allowed to the job's submitter, before any secret goes. */
-static int
-pve_cred_allowed(struct export_ctx *ctx)
-{
-	const cJSON *uid = job_get(ctx->job, "origin.uid");
-	struct cred c;
-	char err[1024];
-	int rc = 0;
-
-	if (cred_load(job_get_str(ctx->src, "credential"), &c, err,
-	    sizeof(err)) != 0)
-		return export_fail(ctx, "%s", err);
-	if (cred_check_server(&c, job_get_str(ctx->src, "server"), err,
-	    sizeof(err)) != 0 || cred_check_user(&c, cJSON_IsNumber(uid) ?
-	    (long long)uid->valuedouble : -1, err, sizeof(err)) != 0)
-		rc = export_fail(ctx, "%s", err);
-	cred_free(&c);
-	return rc;
-}
-
 static int
 pve_run(struct export_ctx *ctx)
 {
@@ -626,7 +606,7 @@ pve_run(struct export_ctx *ctx)
 		    "use hyperspool vms --provider proxmox");
 	if (!cJSON_IsNumber(vmid))
 		return export_fail(ctx, "source.vmid: missing");
-	if ((rc = pve_cred_allowed(ctx)) != HS_EXIT_OK)
+	if ((rc = export_cred_bound(ctx)) != HS_EXIT_OK)
 		return rc;
 	p = xcalloc(1, sizeof(*p));
 	p->ctx = ctx;

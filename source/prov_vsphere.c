@@ -379,30 +379,6 @@ vs_find(struct vs_job *j)
 	return HS_EXIT_OK;
 }
 
-/*
- * Before the session logs in (the password's first trip): the credential
- * must be bound to this very server and allowed to the job's submitter
- * (cred.h, "Binding"). Permanent: the job named the wrong pair.
- */
-static int
-vs_cred_allowed(struct export_ctx *ctx)
-{
-	const cJSON *uid = job_get(ctx->job, "origin.uid");
-	struct cred c;
-	char err[1024];
-	int rc = 0;
-
-	if (cred_load(job_get_str(ctx->src, "credential"), &c, err,
-	    sizeof(err)) != 0)
-		return export_fail(ctx, "%s", err);
-	if (cred_check_server(&c, job_get_str(ctx->src, "server"), err,
-	    sizeof(err)) != 0 || cred_check_user(&c, cJSON_IsNumber(uid) ?
-	    (long long)uid->valuedouble : -1, err, sizeof(err)) != 0)
-		rc = export_fail(ctx, "%s", err);
-	cred_free(&c);
-	return rc;
-}
-
 static int
 vs_run(struct export_ctx *ctx)
 {
@@ -418,7 +394,7 @@ vs_run(struct export_ctx *ctx)
 	if (ctx->inspect)	/* hyperspool vms describes vSphere VMs */
 		return export_fail(ctx, "a vsphere source cannot be inspected; "
 		    "use hyperspool vms");
-	if ((rc = vs_cred_allowed(ctx)) != 0)
+	if ((rc = export_cred_bound(ctx)) != 0)
 		return rc;
 	rc = vsoap_open(&v, job_get_str(ctx->src, "server"),
 	    job_get_str(ctx->src, "credential"), err, sizeof(err));
