@@ -30,6 +30,11 @@
  * bounded by their disk quota, as for any file they own. Root and our own
  * user (apid submits as it) are not limited.
  *
+ * Control requests: cancel and retry for those who may not move jobs
+ * themselves (a submitter, apid's user) are files in control/, taken and
+ * answered here in the daemon itself, between intake events (control.c
+ * says who may ask what; jobctl.c does it, as for the CLI).
+ *
  * Rejects are kept small, briefly and without secrets: a rejected file
  * has the values of its secret keys redacted (queued_censor()) and is cut
  * to its first queued.reject_keep bytes before it moves to error/; rejects (jobs whose history ends at
@@ -49,6 +54,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "dialect.h"
 #include "job.h"
@@ -592,6 +598,9 @@ queued_gc(struct daemon *d)
 	double age = conf_num("queued.reject_max_age", 86400);
 	int n;
 
+	if ((n = control_gc(daemon_spool(d), CONTROL_KEEP)) > 0)
+		log_info("removed %d control repl(ies) older than %ds", n,
+		    CONTROL_KEEP);
 	if (age <= 0)
 		return;
 	if ((n = spool_gc_rejects(daemon_spool(d), age)) > 0)
@@ -599,6 +608,16 @@ queued_gc(struct daemon *d)
 		    age);
 	else if (n < 0)
 		log_warn("collecting rejected submissions");
+}
+
+/* control/: cancel and retry requests (control.c); NULL name: scan. */
+static void
+queued_control(struct daemon *d, const char *name, bool complete)
+{
+	if (name == NULL)
+		(void)control_scan(daemon_spool(d));
+	else
+		control_take(daemon_spool(d), name, complete);
 }
 
 /* The schedules' clock: fire what is due (schedule_fire_due()). */
@@ -622,6 +641,8 @@ static const struct stage_ops queued_ops = {
 	.run = queued_run,
 	.gc = queued_gc,
 	.timer = queued_timer,
+	.side_dir = SD_CONTROL,
+	.side = queued_control,
 };
 
 int
