@@ -226,6 +226,7 @@ jobctl_cancel_job(struct spool *sp, const char *id, const char *why,
 {
 	bool requested = false;
 	int stage = -1, r;
+	char *note;
 
 	for (int tries = 0; tries < CANCEL_TRIES; tries++) {
 		if ((stage = jobctl_find(sp, id, msg, len)) < 0)
@@ -257,6 +258,12 @@ jobctl_cancel_job(struct spool *sp, const char *id, const char *why,
 			return jobctl_say(msg, len, CLI_SYSTEM, "%s: cannot request "
 			    "cancel: %s", id, strerror(errno));
 		requested = true;
+		/* who asked: the worker's failure only says it was cancelled */
+		note = xasprintf("cancel requested by %s (uid %ld)", who->user,
+		    who->uid);
+		(void)spool_history(sp, id, spool_dir_name((enum spool_dir)stage),
+		    note);
+		free(note);
 	}
 	if (requested)
 		jobctl_unlink(sp, id, "cancel");
