@@ -319,8 +319,10 @@ control_read(struct spool *sp, const char *name, char *buf, size_t *len,
 	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP &&
-		    fstatat(sp->fd[SD_CONTROL], name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		    fstatat(sp->fd[SD_CONTROL], name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			*uid = st.st_uid;
 			return control_kind(st.st_mode);
+		}
 		return errno == ENOENT ? "" : strerror(errno);
 	}
 	if (fstat(fd, &st) != 0) {
@@ -349,10 +351,12 @@ control_read(struct spool *sp, const char *name, char *buf, size_t *len,
 /*
  * Take control/name: check, authorise, do, answer. A regular file of one
  * link only just created (complete false: an IN_CREATE event) may still
- * be being written: its close or rename says when it is whole.
+ * be being written: its close or rename says when it is whole. admit
+ * (NULL: all) may leave a request of its owner's for later (a budget).
  */
 void
-control_take(struct spool *sp, const char *name, bool complete)
+control_take(struct spool *sp, const char *name, bool complete,
+    control_admit_fn admit)
 {
 	char buf[CONTROL_MAX + 2], msg[1024], qname[CONTROL_NAME_MAX * 4 + 8];
 	const char *why, *verb = NULL, *id = NULL;
@@ -372,6 +376,8 @@ control_take(struct spool *sp, const char *name, bool complete)
 	why = control_read(sp, name, buf, &len, &uid);
 	if (why != NULL && why[0] == '\0')
 		return;		/* gone: taken by another queued */
+	if (admit != NULL && uid != (uid_t)-1 && !admit(uid, name))
+		return;		/* waits for the next scan */
 	if (unlinkat(sp->fd[SD_CONTROL], name, 0) != 0) {
 		if (errno != ENOENT)
 			log_warn("cannot remove control/%s", qname);
@@ -406,7 +412,7 @@ control_take(struct spool *sp, const char *name, bool complete)
 
 /* Take every request waiting in control/ (a scan); -1 if none there. */
 int
-control_scan(struct spool *sp)
+control_scan(struct spool *sp, control_admit_fn admit)
 {
 	char **v;
 	size_t n;
@@ -414,7 +420,7 @@ control_scan(struct spool *sp)
 	if (spool_scan(sp, SD_CONTROL, false, &v, &n) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		control_take(sp, v[i], true);
+		control_take(sp, v[i], true, admit);
 	spool_scan_free(v, n);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "spool.h"
 
@@ -26,8 +27,11 @@
 int	 control_ask(struct spool *, const char *, const char *, double,
 	    char *, size_t);
 int	 control_reply_code(const char *, const char **);
-void	 control_take(struct spool *, const char *, bool);
-int	 control_scan(struct spool *);
+/* May uid's request (name) be taken now? No leaves it for a later scan. */
+typedef bool (*control_admit_fn)(uid_t, const char *);
+
+void	 control_take(struct spool *, const char *, bool, control_admit_fn);
+int	 control_scan(struct spool *, control_admit_fn);
 int	 control_gc(struct spool *, double);
 
 #endif

@@ -192,3 +192,20 @@ reply_of() {
 	"$HS" -c "$T/conf" init --group "$SUBGROUP" >/dev/null
 	[ "$(stat -c %a "$SP/control")" = 3730 ]
 }
+
+@test "a flood of requests costs its sender's intake budget: the rest wait in control/, another's request is answered" {
+	printf 'queued = { rate_per_uid = 0.001; burst_per_uid = 3; };\n' >>"$T/conf"
+	start_queued
+	id=$(submit_as "$VIC" budget)
+	for i in 1 2 3 4 5 6; do
+		as_user "$EVE" sh -c 'printf "cancel %s\n" "$1" >"$2/.f" && mv "$2/.f" "$2/flood$3"' \
+		    sh "$id" "$SP/control" "$i"
+	done
+	wait_for 10 grep -q "uid $(id -u "$EVE") is over its intake budget .*wait in control/" "$T/queued.log"
+	# three answered (refused: not hers), three left waiting, untouched
+	[ "$(find "$SP/control" -name 'flood*.reply' | wc -l)" -eq 3 ]
+	[ "$(find "$SP/control" -name 'flood*' ! -name '*.reply' | wc -l)" -eq 3 ]
+	run --separate-stderr as_user "$VIC" "$HS" -c "$T/conf" cancel "$id"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id: cancelled" ]
+}
