@@ -198,21 +198,27 @@ control_listed(uid_t uid)
 	return yes;
 }
 
-/* The job's origin.uid, or -1 (not found, not yet normalised). */
+/*
+ * The job's origin.uid, or -1 (not found, not yet normalised). Only a job
+ * file the daemons wrote (queued's normalised job, owned as the spool)
+ * says whose it is: a submission not yet taken in, or a reject in error/,
+ * is the submitter's own text, origin and all.
+ */
 static long long
 control_job_uid(struct spool *sp, const char *id)
 {
 	char err[JOB_ERR_MAX], *buf;
 	const cJSON *o, *u;
 	long long uid = -1;
-	struct stat st;
+	struct stat st, rst;
 	cJSON *j;
 	size_t len;
 	int stage;
 
 	if ((stage = spool_locate(sp, id)) < 0 ||
 	    fstatat(sp->fd[stage], id, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISREG(st.st_mode) ||
+	    !S_ISREG(st.st_mode) || fstat(sp->rootfd, &rst) != 0 ||
+	    (st.st_uid != geteuid() && st.st_uid != rst.st_uid) ||
 	    util_read_file_at(sp->fd[stage], id, JOB_MAX_SIZE, &buf, &len) != 0)
 		return -1;
 	if ((j = job_parse(buf, len, err, sizeof(err))) != NULL) {

@@ -128,6 +128,15 @@ reply_of() {
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"not your job"* ]]
 	in_stage error "$id"
+	# an origin EVE wrote herself (a reject keeps her text) says nothing
+	user_drop "$EVE" forged "{\"name\":\"forged\",\"origin\":{\"uid\":$(id -u "$EVE")},\"source\":{\"type\":\"file\",\"path\":\"$T/src/f.ova\"}}"
+	wait_for 10 job_from forged
+	fid=$(job_from forged)
+	wait_for 10 in_stage error "$fid"
+	[ "$(stat -c %u "$SP/error/$fid")" = "$(id -u "$EVE")" ]
+	run --separate-stderr as_user "$EVE" "$HS" -c "$T/conf" retry "$fid"
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"cannot tell whose job it is"* ]]
 }
 
 @test "a user in queued.control_users may cancel and retry any job" {
