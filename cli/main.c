@@ -98,7 +98,11 @@ static const struct command {
 	    "Stop a job. A job waiting in request/, exported/ or converted/ is\n"
 	    "moved to error/ at once; for a job in progress a cancel is\n"
 	    "requested and the owning daemon stops it within about a second.\n"
-	    "A finished job (imported/ or error/) is refused.\n" },
+	    "A finished job (imported/ or error/) is refused.\n\n"
+	    "Who may not move jobs (not the spool's owner or root) has queued\n"
+	    "cancel or retry it through control/: for their own jobs, or any\n"
+	    "job for a user of queued.control_users; no answer in 10 s (queued\n"
+	    "not running) is exit 111.\n" },
 	{ "schedule", schedcmd_main, true,
 	    "schedule list|add|enable|disable|trigger|remove ...",
 	    "jobs fired by cron expressions",

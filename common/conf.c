@@ -48,6 +48,7 @@ static const struct {
 	{ "queued.burst_per_uid",	T_INT },
 	{ "queued.reject_keep",		T_INT },
 	{ "queued.reject_max_age",	T_NUM },
+	{ "queued.control_users",	T_STRLIST },
 	{ "exportd.workers",		T_INT },
 	{ "exportd.http_segments",	T_INT },
 	{ "exportd.http_retries",	T_INT },

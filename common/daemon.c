@@ -78,6 +78,7 @@ struct daemon {
 	struct spool		 sp;
 	struct watch		 w;
 	int			 sigfd;
+	struct watch		 w2;	/* ops->side_dir; fd -1: none, polled */
 	struct pending		*q;
 	size_t			 qhead, qlen, qcap;
 	struct deferred		*dl;
@@ -701,6 +702,7 @@ daemon_spawn(struct daemon *d, const char *id)
 		close(p[0]);
 		close(d->sigfd);
 		watch_close(&d->w);
+		watch_close(&d->w2);
 		d->reason_fd = p[1];
 		dfd = spool_jobdir(&d->sp, id, true);
 		log_job_begin(id, NULL, spool_dir_name(d->ops->work), dfd);
@@ -1219,6 +1221,48 @@ daemon_options(struct daemon *d, int argc, char **argv)
 	return wm == WATCH_AUTO ? 1 : 0;
 }
 
+/* ops->side's directory: watched (inotify) or polled with the scans. */
+static int
+daemon_side_open(struct daemon *d)
+{
+	enum spool_dir sd = d->ops->side_dir;
+	char *path;
+	int n;
+
+	if (d->ops->side == NULL)
+		return 0;
+	if (d->sp.fd[sd] < 0) {
+		log_warnx("the spool %s has no %s/ directory (made before it "
+		    "existed): run `hyperspool init` as its owner to add it; "
+		    "until then nobody can ask %s anything there", d->cfg.spool,
+		    spool_dir_name(sd), d->ops->name);
+		return 0;
+	}
+	path = xasprintf("%s/%s", d->cfg.spool, spool_dir_name(sd));
+	n = watch_open(&d->w2, path, d->cfg.poll ? WATCH_POLL : WATCH_INOTIFY,
+	    false, WATCH_CREATE);
+	free(path);
+	if (n != 0)
+		log_warn("cannot watch %s/", spool_dir_name(sd));
+	return n;
+}
+
+/* Look at everything in ops->side's directory. */
+static void
+daemon_side_scan(struct daemon *d)
+{
+	if (d->ops->side != NULL && d->sp.fd[d->ops->side_dir] >= 0)
+		d->ops->side(d, NULL, true);
+}
+
+static void
+daemon_on_side(const char *name, bool complete, void *arg)
+{
+	struct daemon *d = arg;
+
+	d->ops->side(d, name, complete);
+}
+
 /* The stage's own clock (stage_ops.timer). */
 static void
 daemon_timer(struct daemon *d)
@@ -1272,6 +1316,9 @@ daemon_start(struct daemon *d, bool auto_mode)
 		return -1;
 	}
 
+	if (daemon_side_open(d) != 0)
+		return -1;
+
 	/* Moves of dead processes of this node (ours, the CLI's) first. */
 	for (int dir = 0; dir < SD_COUNT; dir++)
 		if (spool_dir_is_stage(dir) &&
@@ -1286,6 +1333,7 @@ daemon_start(struct daemon *d, bool auto_mode)
 	daemon_gc(d);
 	daemon_timer(d);
 	daemon_scan(d);
+	daemon_side_scan(d);
 
 	d->started = time(NULL);
 	d->dog_ms = notify_watchdog_ms();
@@ -1367,6 +1415,7 @@ daemon_timers(struct daemon *d)
 	if (now >= d->next_scan) {
 		daemon_recover(d, false);
 		daemon_scan(d);
+		daemon_side_scan(d);
 		d->next_scan = now + (int64_t)(1000 * (d->cfg.poll ?
 		    d->cfg.poll_interval : d->cfg.rescan_interval));
 	}
@@ -1419,6 +1468,7 @@ daemon_free(struct daemon *d)
 	free(d->wk);
 	free(d->at);
 	watch_close(&d->w);
+	watch_close(&d->w2);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	spool_close(&d->sp);
@@ -1437,6 +1487,7 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 	d.reason_fd = -1;
 	d.sigfd = -1;
 	d.w.fd = -1;
+	d.w2.fd = -1;
 	d.sp.rootfd = -1;
 	for (int i = 0; i < SD_COUNT; i++)
 		d.sp.fd[i] = -1;
@@ -1452,9 +1503,10 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 	}
 
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = d.sigfd, .events = POLLIN },
 			{ .fd = d.w.fd, .events = POLLIN },
+			{ .fd = d.w2.fd, .events = POLLIN },
 		};
 		int64_t timeout;
 
@@ -1466,7 +1518,8 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 		timeout = daemon_next_deadline(&d) - util_mono_ms();
 		if (timeout < 0)
 			timeout = 0;
-		if (poll(pfd, d.w.fd >= 0 ? 2 : 1, (int)timeout) < 0 && errno != EINTR)
+		/* a descriptor of -1 (poll mode) is ignored by poll(2) */
+		if (poll(pfd, 3, (int)timeout) < 0 && errno != EINTR)
 			log_fatal("poll");
 		if (pfd[0].revents)
 			daemon_signals(&d);
@@ -1476,6 +1529,9 @@ daemon_main(const struct stage_ops *ops, int argc, char **argv)
 			    spool_dir_name(ops->input));
 			daemon_scan(&d);
 		}
+		if (d.w2.fd >= 0 && pfd[2].revents &&
+		    watch_read(&d.w2, daemon_on_side, &d) == WATCH_RESCAN)
+			daemon_side_scan(&d);
 		daemon_timers(&d);
 	}
 	daemon_status(&d, true);

@@ -79,6 +79,15 @@ struct stage_ops {
 	 * seconds until it wants to be called again.
 	 */
 	double		(*timer)(struct daemon *);
+	/*
+	 * Optional: a second directory the daemon watches (queued: its
+	 * control/ requests, control.c), handled in the daemon itself, not
+	 * in a worker: side(d, name, complete) for each inotify event,
+	 * side(d, NULL, true) for a scan (at start, with each rescan or
+	 * poll, after lost events). A spool without side_dir gets a warning.
+	 */
+	enum spool_dir	 side_dir;
+	void		(*side)(struct daemon *, const char *, bool);
 };
 
 struct daemon_config {

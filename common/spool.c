@@ -58,6 +58,8 @@ static const struct {
 	[SD_TICKS]	= { "ticks",      02750, false, NULL },
 	/* the audit trail, NODE.log (audit.c) */
 	[SD_AUDIT]	= { "audit",      02750, false, NULL },
+	/* cancel/retry requests to queued and its replies (control.c) */
+	[SD_CONTROL]	= { "control",    03730, false, NULL },
 };
 
 const char *
@@ -167,13 +169,20 @@ spool_open(struct spool *sp, const char *root)
 	if (sp->rootfd < 0)
 		return -1;
 	for (int d = 0; d < SD_COUNT; d++) {
-		/* incoming/ is 1730: submitters may enter it, not list it. */
+		/*
+		 * incoming/ and control/ are 1730: submitters may enter them,
+		 * not list them.
+		 */
 		sp->fd[d] = openat(sp->rootfd, spool_dirs[d].name,
-		    (d == SD_INCOMING ? O_PATH : O_RDONLY) | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		/* A spool made before these: schedule.c, audit.c make them. */
+		    (d == SD_INCOMING || d == SD_CONTROL ? O_PATH : O_RDONLY) |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/*
+		 * A spool made before these: schedule.c, audit.c make them;
+		 * control/ is made by `hyperspool init` (control.c says so).
+		 */
 		if (sp->fd[d] < 0 && errno == ENOENT &&
-		    (d == SD_SCHEDULES || d == SD_TICKS || d == SD_AUDIT))
+		    (d == SD_SCHEDULES || d == SD_TICKS || d == SD_AUDIT ||
+		    d == SD_CONTROL))
 			continue;
 		if (sp->fd[d] < 0 && !(errno == EACCES && d == SD_TMP)) {
 			int saved = errno;

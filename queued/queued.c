@@ -30,6 +30,13 @@
  * bounded by their disk quota, as for any file they own. Root and our own
  * user (apid submits as it) are not limited.
  *
+ * Control requests: cancel and retry for those who may not move jobs
+ * themselves (a submitter, apid's user) are files in control/, taken and
+ * answered here in the daemon itself, between intake events (control.c
+ * says who may ask what; jobctl.c does it, as for the CLI). Each costs
+ * its owner one file of the intake budget below: a flood of requests
+ * waits in control/ like one of job files.
+ *
  * Rejects are kept small, briefly and without secrets: a rejected file
  * has the values of its secret keys redacted (queued_censor()) and is cut
  * to its first queued.reject_keep bytes before it moves to error/; rejects (jobs whose history ends at
@@ -49,6 +56,7 @@
 
 #include "audit.h"
 #include "conf.h"
+#include "control.h"
 #include "daemon.h"
 #include "dialect.h"
 #include "job.h"
@@ -149,11 +157,12 @@ queued_bucket(uid_t uid, double rate, double burst)
 }
 
 /*
- * May a file of uid's (incoming/name) be taken in now? Yes takes one from
- * its budget. No leaves the file waiting in incoming/ (see the top).
+ * May a file of uid's (dir/name: incoming/, or a request in control/) be
+ * taken in now? Yes takes one from its budget. No leaves the file waiting
+ * in dir/ (see the top).
  */
 static bool
-queued_budget(uid_t uid, const char *name)
+queued_budget(uid_t uid, enum spool_dir dir, const char *name)
 {
 	double rate = conf_num("queued.rate_per_uid", 60);
 	double burst = (double)conf_int("queued.burst_per_uid", 100);
@@ -171,8 +180,9 @@ queued_budget(uid_t uid, const char *name)
 	if (!b->waiting) {
 		util_quote(qname, sizeof(qname), name);
 		log_notice("uid %ld is over its intake budget (%g files a "
-		    "minute, %g at once): its files wait in incoming/ (first: "
-		    "%s), the others' go first", (long)uid, rate, burst, qname);
+		    "minute, %g at once): its files wait in %s/ (first: "
+		    "%s), the others' go first", (long)uid, rate, burst,
+		    spool_dir_name(dir), qname);
 	}
 	b->waiting = true;
 	return false;
@@ -211,7 +221,7 @@ queued_claim(struct daemon *d, const char *name, bool complete,
 	}
 	if (S_ISREG(st.st_mode) && !queued_room(d, name, st.st_size, due))
 		return CLAIM_DEFER;
-	if (!queued_budget(st.st_uid, name))
+	if (!queued_budget(st.st_uid, SD_INCOMING, name))
 		return CLAIM_SKIP;	/* looked at again at the next scan */
 	/*
 	 * A plain rename: the ID is new, there is nothing to clobber, and
@@ -608,6 +618,9 @@ queued_gc(struct daemon *d)
 	double age = conf_num("queued.reject_max_age", 86400);
 	int n;
 
+	if ((n = control_gc(daemon_spool(d), CONTROL_KEEP)) > 0)
+		log_info("removed %d control repl(ies) older than %ds", n,
+		    CONTROL_KEEP);
 	if (age <= 0)
 		return;
 	if ((n = spool_gc_rejects(daemon_spool(d), age)) > 0)
@@ -615,6 +628,24 @@ queued_gc(struct daemon *d)
 		    age);
 	else if (n < 0)
 		log_warn("collecting rejected submissions");
+}
+
+/* A control request costs its owner one file of the intake budget. */
+static bool
+queued_control_admit(uid_t uid, const char *name)
+{
+	return queued_budget(uid, SD_CONTROL, name);
+}
+
+/* control/: cancel and retry requests (control.c); NULL name: scan. */
+static void
+queued_control(struct daemon *d, const char *name, bool complete)
+{
+	if (name == NULL)
+		(void)control_scan(daemon_spool(d), queued_control_admit);
+	else
+		control_take(daemon_spool(d), name, complete,
+		    queued_control_admit);
 }
 
 /* The schedules' clock: fire what is due (schedule_fire_due()). */
@@ -638,6 +669,8 @@ static const struct stage_ops queued_ops = {
 	.run = queued_run,
 	.gc = queued_gc,
 	.timer = queued_timer,
+	.side_dir = SD_CONTROL,
+	.side = queued_control,
 };
 
 int

@@ -458,6 +458,35 @@ time.sleep(600)' "$APORT" "$RTOK" &
 	wait_for 30 test -f "$SP/exported/$ok" -o -f "$SP/converting/$ok" || { cat "$SP/data/$ok/reason"; false; }
 }
 
+# apid's unit runs it as the unprivileged hyperspool-api user, who may not
+# move jobs: its hyperspool cancel/retry ask queued (control/), which does
+# them for a user of queued.control_users; for anybody else's job, not.
+@test "apid as an unprivileged user: cancel and retry go through queued when its user is in queued.control_users" {
+	submitters
+	chown "$VIC" "$T/tokens"
+	chmod 0644 "$T/conf"
+	start_daemon "$QUEUED"
+	# a job of root's: not apid's user's own
+	id=$(printf '{"name":"rootjob","source":{"type":"file","path":"%s/src/x.ova"}}' "$T" |
+	    "$HS" -c "$T/conf" submit - | tail -n 1)
+	wait_for 10 test -f "$SP/request/$id"
+	start_apid "$VIC"
+	[ "$(api "$ATOK" POST /jobs/cancel -d "{\"job_id\":\"$id\"}")" = 409 ]
+	jq -e '.results[0].ok == false and (.results[0].message | test("not your job"))' "$T/body"
+	[ -f "$SP/request/$id" ]
+	# the operator lists apid's user (its unit's user in a deployment)
+	printf 'queued = { control_users = [ "%s" ]; };\n' "$VIC" >>"$T/conf"
+	kill "$LASTPID"
+	wait "$LASTPID" 2>/dev/null || true
+	start_daemon "$QUEUED"
+	[ "$(api "$ATOK" POST /jobs/cancel -d "{\"job_id\":\"$id\"}")" = 200 ]
+	jq -e --arg id "$id" '.results == [{"job_id": $id, "message": ($id + ": cancelled"), "ok": true}]' "$T/body"
+	[ -f "$SP/error/$id" ]
+	[ "$(cat "$SP/data/$id/reason")" = "cancelled by $VIC (uid $(id -u "$VIC"))" ]
+	[ "$(api "$ATOK" POST /jobs/retry -d "{\"job_id\":\"$id\"}")" = 200 ]
+	[ -f "$SP/request/$id" ]
+}
+
 @test "/openapi.json describes exactly the routes apid serves" {
 	start_apid
 	[ "$(api "" GET /openapi.json)" = 200 ]

@@ -71,7 +71,8 @@ data 2750
 run 2750
 schedules 2750
 ticks 2750
-audit 2750'
+audit 2750
+control 3730'
 
 @test "init creates every directory of the spool with its documented mode" {
 	run --separate-stderr hs -s "$T/new" init
@@ -84,14 +85,14 @@ audit 2750'
 		[ "$(stat -c %a "$T/new/$d")" = "$mode" ]
 		[ "$(stat -c %u "$T/new/$d")" = "$(id -u)" ]
 	done <<<"$LAYOUT"
-	[ "$(find "$T/new" -mindepth 1 -maxdepth 1 | wc -l)" -eq 16 ]
+	[ "$(find "$T/new" -mindepth 1 -maxdepth 1 | wc -l)" -eq 17 ]
 }
 
 @test "init again is harmless and repairs wrong modes, keeping the jobs" {
 	id=$(put keep)
 	chmod 0777 "$SP/request" "$SP/tmp"
 	chmod 0755 "$SP/incoming"
-	rmdir "$SP/run"
+	rmdir "$SP/run" "$SP/control"	# control/: a spool older than it
 	run hs init
 	[ "$status" -eq 0 ]
 	while read -r d mode; do

@@ -6,7 +6,8 @@
 # libvirt's test driver and its row reaches `imported` without a reload;
 # its page shows its history and log; a job whose name is markup shows it
 # as text; retry and the vSphere form; a slow http job's progress moves and
-# its Cancel button stops it; apid restarted under the page is reconnected
+# its Cancel button stops it (apid unprivileged, as its unit runs it:
+# through queued); apid restarted under the page is reconnected
 # to, and what moved meanwhile shows. apid serves web/ (api.web_root).
 # A screenshot of each step is kept in $SHOTS (printed; default
 # build/tests/dashboard, or DASHBOARD_SHOTS).
@@ -51,10 +52,11 @@ CONF
 }
 
 teardown() {
+	drop_submitters
 	hs_teardown
 }
 
-# web_start_apid: apid on 127.0.0.1:$APIPORT (a free port below the
+# web_start_apid [USER]: apid (as USER) on 127.0.0.1:$APIPORT (a free port below the
 # ephemeral range: a client's port cannot take it), its log in
 # $T/apid.log, up when /health answers
 web_start_apid() {
@@ -62,7 +64,16 @@ web_start_apid() {
 	while [ -n "$(ss -Htln "sport = :$APIPORT")" ]; do
 		APIPORT=$((12000 + RANDOM % 20000))
 	done
-	start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$APIPORT"
+	if [ -n "${1:-}" ]; then
+		# setpriv execs apid: $! is apid's pid
+		setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups -- \
+		    "$HS_BINDIR/apid" -c "$T/conf" -l "127.0.0.1:$APIPORT" \
+		    2>>"$T/apid.log" &
+		PIDS+=($!)
+		LASTPID=$!
+	else
+		start_daemon "$HS_BINDIR/apid" -l "127.0.0.1:$APIPORT"
+	fi
 	APID=$LASTPID
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$APIPORT/health" ||
 	    { cat "$T/apid.log"; false; }
@@ -97,6 +108,16 @@ web_start_apid() {
 }
 
 @test "dashboard: an http job's progress and rate move live (an ETA where the total is known); its Cancel button stops it with the reason" {
+	# apid as its unit runs it: an unprivileged member of the submitters'
+	# group, who may not move jobs; its Cancel asks queued (control/),
+	# which cancels the job for its submitter, apid's user
+	kill "$APID"
+	wait "$APID" 2>/dev/null || true
+	submitters
+	chown "$VIC" "$T/tokens"
+	chmod 0644 "$T/conf"
+	web_start_apid "$VIC"
+	PAGE=http://127.0.0.1:$APIPORT/
 	mkdir -p "$T/www"
 	head -c 40000000 /dev/urandom >"$T/www/slow.raw"
 	start_nginx "$T/www" "limit_rate 2m;"
@@ -117,6 +138,8 @@ web_start_apid() {
 	# long before its 20 s at 2 MB/s
 	f=$(grep -l '"dash-slow01"' "$SP"/error/*)
 	grep -q cancelled "$SP/data/$(basename "$f")/reason"
+	# by queued, for apid's user, the job's submitter
+	grep -q "cancel requested by $VIC (uid $(id -u "$VIC"))" "$SP/data/$(basename "$f")/history"
 }
 
 @test "dashboard: apid restarted under the page: it reconnects by itself and shows what happened meanwhile" {

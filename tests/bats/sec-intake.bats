@@ -162,23 +162,25 @@ CONF
 	no_controls "$T/list.out" "$T/queued.log"
 }
 
-@test "a submitter cannot cancel or retry, not even their own job, and is told so at once" {
+@test "a submitter may cancel and retry their own job (queued does it), not another's" {
+	start_daemon "$HS_BINDIR/queued"
 	user_drop "$VIC" mine "$(good mine)"
-	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	wait_for 10 job_from mine
 	id=$(job_from mine)
+	wait_for 10 in_stage request "$id"
+	run as_user "$EVE" "$HS" -c "$T/conf" cancel "$id"
+	[ "$status" -eq 1 ]
+	[[ $output == *"$id: not your job (submitted by another user)"* ]]
 	in_stage request "$id"
-	for who in "$VIC" "$EVE"; do
-		run as_user "$who" "$HS" -c "$T/conf" cancel "$id"
-		[ "$status" -eq 1 ]
-		[[ $output == *"only the spool's owner (uid 0) or root may cancel jobs; you are uid $(id -u "$who")"* ]]
-	done
-	in_stage request "$id"
-	"$HS" -c "$T/conf" cancel "$id"
+	run as_user "$VIC" "$HS" -c "$T/conf" cancel "$id"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id: cancelled" ]
+	in_stage error "$id"
+	run as_user "$EVE" "$HS" -c "$T/conf" retry "$id"
+	[ "$status" -eq 1 ]
+	[[ $output == *"not your job"* ]]
 	in_stage error "$id"
 	run as_user "$VIC" "$HS" -c "$T/conf" retry "$id"
-	[ "$status" -eq 1 ]
-	[[ $output == *"may retry jobs"* ]]
-	in_stage error "$id"
-	"$HS" -c "$T/conf" retry "$id"
+	[ "$status" -eq 0 ]
 	in_stage request "$id"
 }

@@ -140,9 +140,12 @@ test_open_without_schedules(void **state)
 	assert_int_equal(rmdir(path), 0);
 	snprintf(path, sizeof(path), "%s/audit", fx->root);
 	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/control", fx->root);
+	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(spool_open(&sp, fx->root), 0);
 	assert_int_equal(sp.fd[SD_SCHEDULES], -1);
 	assert_int_equal(sp.fd[SD_TICKS], -1);
+	assert_int_equal(sp.fd[SD_CONTROL], -1);	/* an older spool */
 	assert_true(sp.fd[SD_RUN] >= 0);
 	spool_close(&sp);
 }
@@ -160,6 +163,7 @@ test_create_modes(void **state)
 		{ "importing", 02750 }, { "imported", 02750 }, { "error", 02750 },
 		{ "tmp", 02700 }, { "data", 02750 }, { "run", 02750 },
 		{ "schedules", 02750 }, { "ticks", 02750 }, { "audit", 02750 },
+		{ "control", 03730 },
 	};
 	struct fx *fx = *state;
 	char path[PATH_MAX];
