@@ -384,6 +384,10 @@ job_check_sha256(const cJSON *obj, const char *where, char *err, size_t errlen)
 
 static const char *const disk_formats[] = { "ova", "ovf", "vmx", "vmdk", "vhd",
     "vhdx", "raw", "qcow2", "vdi", "vma", "hyperv", NULL };
+/* What a downloaded object may be: those, or a disk archive (.tar.gz
+ * holding disk.raw, as GCP exports), streamed into a raw disk. */
+static const char *const fetched_formats[] = { "ova", "ovf", "vmx", "vmdk",
+    "vhd", "vhdx", "raw", "qcow2", "vdi", "vma", "hyperv", "targz", NULL };
 
 static int
 job_check_url(const char *url, char *err, size_t errlen)
@@ -494,7 +498,8 @@ job_check_source(const cJSON *src, const struct job_policy *pol, char *err,
 		return job_check_gcp(src, err, errlen);
 	/* http */
 	if (CHECK(src, "source", http_f) != 0 ||
-	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
+	    job_check_enum(src, "format", "source", fetched_formats, err,
+	    errlen) != 0 ||
 	    job_check_sha256(src, "source", err, errlen) != 0 ||
 	    job_check_url(job_get_str(src, "url"), err, errlen) != 0)
 		return -1;
@@ -568,7 +573,8 @@ job_check_s3(const cJSON *src, char *err, size_t errlen)
 	const char *region = job_get_str(src, "region");
 
 	if (CHECK(src, "source", s3_f) != 0 ||
-	    job_check_enum(src, "format", "source", disk_formats, err, errlen) != 0 ||
+	    job_check_enum(src, "format", "source", fetched_formats, err,
+	    errlen) != 0 ||
 	    job_check_enum(src, "addressing", "source", addressing, err,
 	    errlen) != 0 || job_check_sha256(src, "source", err, errlen) != 0)
 		return -1;

@@ -41,6 +41,7 @@
 #include "job.h"
 #include "proc.h"
 #include "srcopen.h"
+#include "targz.h"
 #include "util.h"
 
 /*
@@ -70,6 +71,8 @@ disk_format_from_name(const char *name)
 
 	if (vma_name(name))
 		return "vma";	/* NAME.vma.zst: the last dot is not enough */
+	if (targz_name(name))
+		return "targz";	/* NAME.tar.gz: a disk archive (targz.c) */
 	if (dot == NULL)
 		return NULL;
 	for (size_t i = 0; i < HS_ARRAY_LEN(map); i++)

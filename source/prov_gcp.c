@@ -24,7 +24,7 @@
  * size from the GCS JSON API's metadata, the media (?alt=media) downloaded
  * by fetch.c into data/ID/disk0.tar.gz (Range segments, resume, retries;
  * the bearer token added to each request), then streamed through gzip and
- * tar (gcptar.c) into the sparse data/ID/disk0.raw and removed.
+ * tar (targz.c) into the sparse data/ID/disk0.raw and removed.
  *
  * Not done: creating the export (a temporary image and an export job
  * through the image-export path); a job must name an object the operator
@@ -52,9 +52,9 @@
 #include "cred.h"
 #include "export.h"
 #include "fetch.h"
-#include "gcptar.h"
 #include "job.h"
 #include "log.h"
+#include "targz.h"
 #include "util.h"
 
 #define GCP_SCOPE	"https://www.googleapis.com/auth/cloud-platform"
@@ -528,9 +528,7 @@ gcp_object(struct gcp_job *j)
 	const cJSON *sz;
 	cJSON *meta = NULL;
 	struct fetch_opts o;
-	struct vm_disk *d;
-	uint64_t vsize = 0;
-	int rc, fd;
+	int rc;
 
 	if ((rc = gcp_get(j, gcp_storage(), path, &meta)) != HS_EXIT_OK) {
 		rc = gcp_fail(ctx, rc, j->h.err);
@@ -555,21 +553,7 @@ gcp_object(struct gcp_job *j)
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);
 		return rc;
 	}
-	fd = openat(ctx->datafd, "disk0.tar.gz", O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd < 0)
-		return export_retry(ctx, "disk0.tar.gz: %s", strerror(errno));
-	rc = gcptar_land(ctx, fd, gs, "disk0.raw", &vsize);
-	close(fd);
-	if (rc != HS_EXIT_OK)
-		return rc;
-	unlinkat(ctx->datafd, "disk0.tar.gz", 0);
-	if ((d = vmdesc_add_disk(&ctx->vm)) == NULL)
-		return export_fail(ctx, "no room for a disk");
-	d->file = xstrdup("disk0.raw");
-	d->format = xstrdup("raw");
-	d->boot_order = 0;
-	return disk_landed(ctx, d);
+	return targz_export(ctx, "disk0.tar.gz", gs, "disk0.raw");
 }
 
 static int

@@ -1,10 +1,12 @@
 /*
- * prov_http.c - the "http" provider: an HTTP(S) URL to an OVA or a disk.
+ * prov_http.c - the "http" provider: an HTTP(S) URL to an OVA, a disk or
+ * a disk archive (.tar.gz holding disk.raw, as GCP exports: targz.c).
  *
  * The file is downloaded into data/ID/ by fetch.c (parallel Range
  * segments, resume, retries, TLS verified unless the job says insecure,
  * digest checked); an OVA is then unpacked from there like a local one and
- * removed, a disk is checked and described in place. Credentials come from
+ * removed, a disk is checked and described in place, an archive streamed
+ * into a sparse raw disk and removed. Credentials come from
  * the named credential (username/password), never from the URL, and go
  * only to the server (or URL prefix) the credential is bound to, over
  * verified https, for a submitter it allows (cred.h, "Binding"). TLS
@@ -27,6 +29,7 @@
 #include "imgref.h"
 #include "fetch.h"
 #include "job.h"
+#include "targz.h"
 #include "util.h"
 #include "vma.h"
 
@@ -137,6 +140,16 @@ http_inspect(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
 			rc = kind[0] == 'o' ? ova_export(ctx, fd, name) :
 			    vma_export(ctx, fd, name);
 		}
+	} else if (strcmp(kind, "targz") == 0) {
+		/* its disk's size is in the archive: unknown (0) until landed */
+		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
+
+		if ((d->file = targz_raw_name(name)) == NULL)
+			rc = export_fail(ctx, "%s: no usable name for its disk", name);
+		else if ((rc = fetch_head(o, &size, &ranges, err,
+		    sizeof(err))) != 0)
+			rc = export_fail(ctx, "%s", err);
+		d->format = xstrdup("raw");
 	} else {
 		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
 
@@ -195,6 +208,23 @@ http_vma(struct export_ctx *ctx, const char *name)
 	close(fd);
 	if (rc == HS_EXIT_OK)
 		unlinkat(ctx->datafd, name, 0);
+	return rc;
+}
+
+/*
+ * The downloaded disk archive (.tar.gz holding disk.raw) streamed into
+ * the sparse raw disk NAME-without-.tar.gz.raw (targz.c), then removed.
+ */
+static int
+http_targz(struct export_ctx *ctx, const char *name)
+{
+	char *raw = targz_raw_name(name);
+	int rc;
+
+	if (raw == NULL)
+		return export_fail(ctx, "%s: no usable name for its disk", name);
+	rc = targz_export(ctx, name, name, raw);
+	free(raw);
 	return rc;
 }
 
@@ -282,6 +312,8 @@ http_land(struct export_ctx *ctx, struct fetch_opts *o, const char *name,
 		close(fd);
 	} else if (strcmp(kind, "vma") == 0) {
 		rc = http_vma(ctx, name);
+	} else if (strcmp(kind, "targz") == 0) {
+		rc = http_targz(ctx, name);
 	} else {
 		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
 

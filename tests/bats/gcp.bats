@@ -176,7 +176,7 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	run reason "$d"
 	[[ $output == "gs://exports/cut.tar.gz: "*"gzip"* ]] || [[ $output == "gs://exports/cut.tar.gz: the archive ends inside a member" ]]
 	run reason "$e"
-	[ "$output" = "gs://exports/huge.tar.gz: disk.raw claims 1125899906842624 bytes (1125899906842624 stored): more than a GCE disk holds, or less than it stores" ]
+	[ "$output" = "gs://exports/huge.tar.gz: disk.raw claims 1125899906842624 bytes (1125899906842624 stored): more than 64 TiB, or less than it stores" ]
 	[ ! -e "$SP/data/$e/.disk0.raw.part" ]
 	no_secret
 }

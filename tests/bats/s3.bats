@@ -277,3 +277,49 @@ third_done() {
 	kill -QUIT "$NGINX"
 	no_secret
 }
+
+@test "s3: a .tar.gz object (disk.raw inside, as GCP exports) lands as a sparse raw disk, converted equal; a bad archive fails saying why" {
+	cred lab "server = 127.0.0.1:$S3PORT" "session_token = $TOKEN"
+	# a boot-sector disk with 1 MiB of random data further in, packed
+	# sparse by GNU tar (as GCE's export does) and plain by python
+	mkdir -p "$T/arc/bad"
+	"$SAMPLE/mkbootdisk" "$T/arc/disk.raw" 32M >/dev/null
+	head -c 1048576 /dev/urandom | dd of="$T/arc/disk.raw" bs=1M seek=20 \
+	    conv=notrunc status=none
+	tar --format=oldgnu -Sczf "$T/arc/web1.tar.gz" -C "$T/arc" disk.raw
+	python3 -c 'import sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t: t.add(sys.argv[2], "disk.raw")' \
+	    "$T/arc/plain.tgz" "$T/arc/disk.raw"
+	echo hello >"$T/arc/bad/README"
+	tar -czf "$T/arc/nodisk.tar.gz" -C "$T/arc/bad" README
+	head -c 20000 "$T/arc/web1.tar.gz" >"$T/arc/cut.tar.gz"
+	s3_put "$T/arc/web1.tar.gz" exports/lab/web1.tar.gz
+	s3_put "$T/arc/plain.tgz" exports/lab/image
+	s3_put "$T/arc/nodisk.tar.gz" exports/lab/nodisk.tar.gz
+	s3_put "$T/arc/cut.tar.gz" exports/lab/cut.tar.gz
+	a=$(job sparse "$(s3src exports/lab/web1.tar.gz lab)")
+	b=$(job named "$(s3src exports/lab/image lab ',"format":"targz"')")
+	c=$(job nodisk "$(s3src exports/lab/nodisk.tar.gz lab)")
+	d=$(job cut "$(s3src exports/lab/cut.tar.gz lab)")
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ -f "$SP/exported/$a" ] || { cat "$SP/data/$a/reason" "$T"/*.log; false; }
+	[ -f "$SP/exported/$b" ] || { cat "$SP/data/$b/reason" "$T"/*.log; false; }
+	cmp "$T/arc/disk.raw" "$SP/data/$a/web1.raw"
+	cmp "$T/arc/disk.raw" "$SP/data/$b/image.raw"
+	# 32 MiB apparent, about 1 MiB on disk: the holes stayed holes
+	[ "$(stat -c %s "$SP/data/$a/web1.raw")" -eq 33554432 ]
+	[ "$(($(stat -c %b "$SP/data/$a/web1.raw") * 512))" -lt $((4 * 1048576)) ]
+	[ "$(($(stat -c %b "$SP/data/$b/image.raw") * 512))" -lt $((4 * 1048576)) ]
+	# the archive is gone once unpacked; the description names the raw disk
+	[ ! -e "$SP/data/$a/web1.tar.gz" ] && [ ! -e "$SP/data/$b/image" ]
+	[ "$(jq -r '.vm.disks[0].format' "$SP/exported/$a")" = raw ]
+	[ "$(jq -r '.vm.disks[0].virtual_size' "$SP/exported/$a")" = 33554432 ]
+	run reason "$c"
+	[ "$output" = "nodisk.tar.gz: no disk.raw in the archive" ]
+	run reason "$d"
+	[[ $output == "cut.tar.gz: "*"gzip"* ]] || [[ $output == "cut.tar.gz: the archive ends inside a member" ]]
+	[ ! -e "$SP/data/$d/.cut.raw.part" ]
+	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+	RAW=$T/arc/disk.raw converted_ok "$a"
+	no_secret
+}

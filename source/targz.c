@@ -1,7 +1,9 @@
 /*
- * gcptar.c - the GCP provider's image archive: a .tar.gz holding disk.raw
- * (what `gcloud compute images export` writes and GCE imports) streamed
- * through zlib and a small tar reader into a sparse raw disk in data/ID/.
+ * targz.c - a disk archive: a .tar.gz holding disk.raw (what `gcloud
+ * compute images export` writes and GCE imports, and what other clouds
+ * export) streamed through zlib and a small tar reader into a sparse raw
+ * disk in data/ID/. The gcp provider lands its export so, the http and
+ * s3 providers a downloaded object of format targz.
  *
  * Members are read in order: pax ('x', 'g') and GNU long-name ('L')
  * headers are understood as far as naming goes, other members skipped;
@@ -23,20 +25,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include "gcptar.h"
+#include "imgref.h"
 #include "spool.h"
+#include "targz.h"
 #include "util.h"
 
-#define GT_BLOCK	512
-#define GT_ZERO		(1 << 16)
-#define GT_IBUF		(1 << 18)
-#define GT_MAX_SPARSE	(1 << 20)	/* map entries */
-#define GT_MAX_DISK	(64ULL << 40)	/* GCE's largest disk: 64 TiB */
+#define TZ_BLOCK	512
+#define TZ_ZERO		(1 << 16)
+#define TZ_IBUF		(1 << 18)
+#define TZ_MAX_SPARSE	(1 << 20)	/* map entries */
+#define TZ_MAX_DISK	(64ULL << 40)	/* GCE's largest disk, and beyond others' */
 
-struct gt {
+struct tz {
 	struct export_ctx *ctx;
 	int		 in;
 	z_stream	 z;
@@ -47,7 +51,7 @@ struct gt {
 
 /* Exactly n bytes of the inflated stream (buf NULL: skip them). */
 static int
-gt_read(struct gt *g, unsigned char *buf, size_t n)
+tz_read(struct tz *g, unsigned char *buf, size_t n)
 {
 	unsigned char skip[4096];
 
@@ -59,7 +63,7 @@ gt_read(struct gt *g, unsigned char *buf, size_t n)
 		g->z.avail_out = (uInt)want;
 		while (g->z.avail_out > 0) {
 			if (g->z.avail_in == 0 && !g->eof) {
-				ssize_t r = read(g->in, g->ibuf, GT_IBUF);
+				ssize_t r = read(g->in, g->ibuf, TZ_IBUF);
 
 				if (r < 0 && errno == EINTR)
 					continue;
@@ -89,7 +93,7 @@ gt_read(struct gt *g, unsigned char *buf, size_t n)
 
 /* An octal (or base-256) tar number field. */
 static bool
-gt_num(const unsigned char *p, size_t n, uint64_t *out)
+tz_num(const unsigned char *p, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i = 0;
@@ -116,24 +120,24 @@ gt_num(const unsigned char *p, size_t n, uint64_t *out)
 }
 
 static bool
-gt_checksum_ok(const unsigned char *h)
+tz_checksum_ok(const unsigned char *h)
 {
 	uint64_t want;
 	unsigned sum = 0;
 
-	if (!gt_num(h + 148, 8, &want))
+	if (!tz_num(h + 148, 8, &want))
 		return false;
-	for (int i = 0; i < GT_BLOCK; i++)
+	for (int i = 0; i < TZ_BLOCK; i++)
 		sum += i >= 148 && i < 156 ? ' ' : h[i];
 	return sum == want;
 }
 
 /* Write p[0..n) at off, all-zero blocks left as holes. */
 static int
-gt_write(struct gt *g, int out, const unsigned char *p, size_t n, uint64_t off)
+tz_write(struct tz *g, int out, const unsigned char *p, size_t n, uint64_t off)
 {
-	for (size_t i = 0; i < n; i += GT_ZERO) {
-		size_t k = n - i < GT_ZERO ? n - i : GT_ZERO;
+	for (size_t i = 0; i < n; i += TZ_ZERO) {
+		size_t k = n - i < TZ_ZERO ? n - i : TZ_ZERO;
 
 		if (p[i] == 0 && memcmp(p + i, p + i + 1, k - 1) == 0)
 			continue;
@@ -149,7 +153,7 @@ gt_write(struct gt *g, int out, const unsigned char *p, size_t n, uint64_t off)
 
 /* n stored bytes of the member, written at off. */
 static int
-gt_copy(struct gt *g, int out, uint64_t off, uint64_t n)
+tz_copy(struct tz *g, int out, uint64_t off, uint64_t n)
 {
 	unsigned char *buf = xmalloc(1 << 20);
 	int rc = HS_EXIT_OK;
@@ -157,8 +161,8 @@ gt_copy(struct gt *g, int out, uint64_t off, uint64_t n)
 	while (n > 0 && rc == HS_EXIT_OK) {
 		size_t k = n < (1 << 20) ? (size_t)n : (1 << 20);
 
-		if ((rc = gt_read(g, buf, k)) == HS_EXIT_OK)
-			rc = gt_write(g, out, buf, k, off);
+		if ((rc = tz_read(g, buf, k)) == HS_EXIT_OK)
+			rc = tz_write(g, out, buf, k, off);
 		progress_add(&g->ctx->pg, k);
 		off += k;
 		n -= k;
@@ -167,22 +171,22 @@ gt_copy(struct gt *g, int out, uint64_t off, uint64_t n)
 	return rc;
 }
 
-struct gt_piece {
+struct tz_piece {
 	uint64_t	 off, len;
 };
 
 /* Entries of an old-GNU sparse map (count of them at p, 24 bytes each). */
 static int
-gt_map_add(struct gt *g, const unsigned char *p, int count,
-    struct gt_piece **map, size_t *n)
+tz_map_add(struct tz *g, const unsigned char *p, int count,
+    struct tz_piece **map, size_t *n)
 {
 	for (int i = 0; i < count; i++) {
 		uint64_t off, len;
 
 		if (p[i * 24] == '\0')
 			break;
-		if (!gt_num(p + i * 24, 12, &off) ||
-		    !gt_num(p + i * 24 + 12, 12, &len) || *n >= GT_MAX_SPARSE)
+		if (!tz_num(p + i * 24, 12, &off) ||
+		    !tz_num(p + i * 24 + 12, 12, &len) || *n >= TZ_MAX_SPARSE)
 			return export_fail(g->ctx, "%s: a bad sparse map", g->what);
 		*map = xrealloc(*map, (*n + 1) * sizeof(**map));
 		(*map)[*n].off = off;
@@ -193,27 +197,27 @@ gt_map_add(struct gt *g, const unsigned char *p, int count,
 
 /* The member disk.raw, its data next in the stream, into out. */
 static int
-gt_member(struct gt *g, const unsigned char *h, int out, uint64_t *vsize)
+tz_member(struct tz *g, const unsigned char *h, int out, uint64_t *vsize)
 {
-	struct gt_piece *map = NULL;
+	struct tz_piece *map = NULL;
 	uint64_t size, real, at = 0, stored = 0;
 	size_t n = 0;
 	int rc = HS_EXIT_OK;
 
-	if (!gt_num(h + 124, 12, &size))
+	if (!tz_num(h + 124, 12, &size))
 		return export_fail(g->ctx, "%s: disk.raw: a bad size", g->what);
 	real = size;
 	if (h[156] == 'S') {
-		unsigned char ext[GT_BLOCK];
+		unsigned char ext[TZ_BLOCK];
 		bool more = h[482] != 0;
 
-		if (!gt_num(h + 483, 12, &real))
+		if (!tz_num(h + 483, 12, &real))
 			return export_fail(g->ctx, "%s: disk.raw: a bad real size",
 			    g->what);
-		rc = gt_map_add(g, h + 386, 4, &map, &n);
+		rc = tz_map_add(g, h + 386, 4, &map, &n);
 		while (rc == HS_EXIT_OK && more) {
-			if ((rc = gt_read(g, ext, GT_BLOCK)) == HS_EXIT_OK)
-				rc = gt_map_add(g, ext, 21, &map, &n);
+			if ((rc = tz_read(g, ext, TZ_BLOCK)) == HS_EXIT_OK)
+				rc = tz_map_add(g, ext, 21, &map, &n);
 			more = ext[504] != 0;
 		}
 	} else {
@@ -222,10 +226,10 @@ gt_member(struct gt *g, const unsigned char *h, int out, uint64_t *vsize)
 		map[0].len = size;
 		n = 1;
 	}
-	if (rc == HS_EXIT_OK && (real > GT_MAX_DISK || size > real))
+	if (rc == HS_EXIT_OK && (real > TZ_MAX_DISK || size > real))
 		rc = export_fail(g->ctx, "%s: disk.raw claims %" PRIu64 " bytes "
-		    "(%" PRIu64 " stored): more than a GCE disk holds, or less "
-		    "than it stores", g->what, real, size);
+		    "(%" PRIu64 " stored): more than 64 TiB, or less than it "
+		    "stores", g->what, real, size);
 	for (size_t i = 0; rc == HS_EXIT_OK && i < n; i++) {
 		if (map[i].off < at || map[i].off + map[i].len > real ||
 		    stored + map[i].len > size) {
@@ -233,7 +237,7 @@ gt_member(struct gt *g, const unsigned char *h, int out, uint64_t *vsize)
 			    "of order or beyond its size", g->what);
 			break;
 		}
-		rc = gt_copy(g, out, map[i].off, map[i].len);
+		rc = tz_copy(g, out, map[i].off, map[i].len);
 		at = map[i].off + map[i].len;
 		stored += map[i].len;
 	}
@@ -246,32 +250,32 @@ gt_member(struct gt *g, const unsigned char *h, int out, uint64_t *vsize)
 
 /* The next header's name: "" for the end, long names from 'L'/'x'. */
 static int
-gt_next(struct gt *g, unsigned char *h, char *name, size_t namelen)
+tz_next(struct tz *g, unsigned char *h, char *name, size_t namelen)
 {
 	char longname[4096] = "";
 	uint64_t size;
 	int rc;
 
 	for (;;) {
-		if ((rc = gt_read(g, h, GT_BLOCK)) != HS_EXIT_OK)
+		if ((rc = tz_read(g, h, TZ_BLOCK)) != HS_EXIT_OK)
 			return rc;
 		if (h[0] == '\0') {
 			name[0] = '\0';
 			return HS_EXIT_OK;
 		}
-		if (!gt_checksum_ok(h) || !gt_num(h + 124, 12, &size))
+		if (!tz_checksum_ok(h) || !tz_num(h + 124, 12, &size))
 			return export_fail(g->ctx, "%s: not a tar archive (bad header "
 			    "checksum)", g->what);
 		if (h[156] == 'L' || h[156] == 'x' || h[156] == 'g') {
-			uint64_t pad = (GT_BLOCK - size % GT_BLOCK) % GT_BLOCK;
+			uint64_t pad = (TZ_BLOCK - size % TZ_BLOCK) % TZ_BLOCK;
 			char *text;
 
 			if (size > 1 << 20)
 				return export_fail(g->ctx, "%s: a %c header of %" PRIu64
 				    " bytes", g->what, h[156], size);
 			text = xmalloc(size + 1);
-			if ((rc = gt_read(g, (unsigned char *)text, size)) == HS_EXIT_OK)
-				rc = gt_read(g, NULL, pad);
+			if ((rc = tz_read(g, (unsigned char *)text, size)) == HS_EXIT_OK)
+				rc = tz_read(g, NULL, pad);
 			text[size] = '\0';
 			if (h[156] == 'L')
 				snprintf(longname, sizeof(longname), "%s", text);
@@ -297,41 +301,41 @@ gt_next(struct gt *g, unsigned char *h, char *name, size_t namelen)
 
 /* Skip a member's data (sparse: the stored size, extension blocks too). */
 static int
-gt_skip(struct gt *g, const unsigned char *h)
+tz_skip(struct tz *g, const unsigned char *h)
 {
-	unsigned char ext[GT_BLOCK];
+	unsigned char ext[TZ_BLOCK];
 	uint64_t size;
 	bool more = h[156] == 'S' && h[482] != 0;
 	int rc = HS_EXIT_OK;
 
 	while (rc == HS_EXIT_OK && more) {
-		rc = gt_read(g, ext, GT_BLOCK);
+		rc = tz_read(g, ext, TZ_BLOCK);
 		more = ext[504] != 0;
 	}
-	if (rc != HS_EXIT_OK || !gt_num(h + 124, 12, &size))
+	if (rc != HS_EXIT_OK || !tz_num(h + 124, 12, &size))
 		return rc != HS_EXIT_OK ? rc : export_fail(g->ctx, "%s: bad size",
 		    g->what);
 	if (h[156] == '5')
 		return HS_EXIT_OK;
-	return gt_read(g, NULL, size + (GT_BLOCK - size % GT_BLOCK) % GT_BLOCK);
+	return tz_read(g, NULL, size + (TZ_BLOCK - size % TZ_BLOCK) % TZ_BLOCK);
 }
 
 int
-gcptar_land(struct export_ctx *ctx, int in, const char *what, const char *raw,
+targz_land(struct export_ctx *ctx, int in, const char *what, const char *raw,
     uint64_t *vsize)
 {
-	struct gt g = { .ctx = ctx, .in = in, .what = what };
-	unsigned char h[GT_BLOCK];
+	struct tz g = { .ctx = ctx, .in = in, .what = what };
+	unsigned char h[TZ_BLOCK];
 	char name[4096], *part = xasprintf(".%s.part", raw);
 	int rc, out = -1;
 
-	g.ibuf = xmalloc(GT_IBUF);
+	g.ibuf = xmalloc(TZ_IBUF);
 	if (inflateInit2(&g.z, 15 + 16) != Z_OK) {
 		rc = export_retry(ctx, "zlib: cannot start");
 		goto out;
 	}
 	for (;;) {
-		if ((rc = gt_next(&g, h, name, sizeof(name))) != HS_EXIT_OK)
+		if ((rc = tz_next(&g, h, name, sizeof(name))) != HS_EXIT_OK)
 			goto end;
 		if (name[0] == '\0') {
 			rc = export_fail(ctx, "%s: no disk.raw in the archive", what);
@@ -339,7 +343,7 @@ gcptar_land(struct export_ctx *ctx, int in, const char *what, const char *raw,
 		}
 		if (strcmp(name, "disk.raw") == 0 || strcmp(name, "./disk.raw") == 0)
 			break;
-		if ((rc = gt_skip(&g, h)) != HS_EXIT_OK)
+		if ((rc = tz_skip(&g, h)) != HS_EXIT_OK)
 			goto end;
 	}
 	if (h[156] != '0' && h[156] != '\0' && h[156] != 'S') {
@@ -354,7 +358,7 @@ gcptar_land(struct export_ctx *ctx, int in, const char *what, const char *raw,
 		rc = export_retry(ctx, "%s: %s", part, strerror(errno));
 		goto end;
 	}
-	if ((rc = gt_member(&g, h, out, vsize)) != HS_EXIT_OK)
+	if ((rc = tz_member(&g, h, out, vsize)) != HS_EXIT_OK)
 		goto end;
 	if (fsync(out) != 0 || renameat(ctx->datafd, part, ctx->datafd, raw) != 0 ||
 	    spool_fsync_dir(ctx->datafd) != 0)
@@ -370,4 +374,62 @@ out:
 	free(g.ibuf);
 	free(part);
 	return rc;
+}
+
+bool
+targz_name(const char *name)
+{
+	static const char *const ends[] = { ".tar.gz", ".tgz" };
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < HS_ARRAY_LEN(ends); i++) {
+		size_t k = strlen(ends[i]);
+
+		if (n > k && strcasecmp(name + n - k, ends[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+char *
+targz_raw_name(const char *name)
+{
+	size_t n = strlen(name);
+	char *raw;
+
+	if (n > 7 && strcasecmp(name + n - 7, ".tar.gz") == 0)
+		n -= 7;
+	else if (n > 4 && strcasecmp(name + n - 4, ".tgz") == 0)
+		n -= 4;
+	raw = xasprintf("%.*s.raw", (int)n, name);
+	if (strcmp(raw, name) == 0 || !util_filename_valid(raw) ||
+	    imgref_spool_name(raw)) {
+		free(raw);
+		return NULL;
+	}
+	return raw;
+}
+
+int
+targz_export(struct export_ctx *ctx, const char *archive, const char *what,
+    const char *raw)
+{
+	struct vm_disk *d;
+	uint64_t vsize = 0;
+	int fd, rc;
+
+	fd = openat(ctx->datafd, archive, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return export_retry(ctx, "%s: %s", archive, strerror(errno));
+	rc = targz_land(ctx, fd, what, raw, &vsize);
+	close(fd);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	unlinkat(ctx->datafd, archive, 0);
+	if ((d = vmdesc_add_disk(&ctx->vm)) == NULL)
+		return export_fail(ctx, "no room for a disk");
+	d->file = xstrdup(raw);
+	d->format = xstrdup("raw");
+	d->boot_order = 0;
+	return disk_landed(ctx, d);
 }
