@@ -271,6 +271,19 @@ test_convert_format(void **state)
 	    "'convert':{'format':'vmdk'}}", "convert.format: 'vmdk'");
 }
 
+/* A disk archive (targz) is a downloaded object's format, not a file's. */
+static void
+test_source_format_targz(void **state)
+{
+	(void)state;
+	expect_valid("{'name':'a','source':{'type':'s3','bucket':'vms',"
+	    "'key':'exports/image','format':'targz'}}", &submission);
+	expect_valid("{'name':'a','source':{'type':'http',"
+	    "'url':'https://dl.example.com/image','format':'targz'}}", &submission);
+	expect_invalid("{'name':'a','source':{'type':'file','path':'/srv/export/a',"
+	    "'format':'targz'}}", "source.format: 'targz'");
+}
+
 static void
 test_compress_raw(void **state)
 {
@@ -1155,6 +1168,7 @@ main(void)
 		cmocka_unit_test(test_url_credentials),
 		cmocka_unit_test(test_url_scheme),
 		cmocka_unit_test(test_convert_format),
+		cmocka_unit_test(test_source_format_targz),
 		cmocka_unit_test(test_compress_raw),
 		cmocka_unit_test(test_guest_modes),
 		cmocka_unit_test(test_expect_serial_without_start),
