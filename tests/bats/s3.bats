@@ -7,7 +7,10 @@
 # to the original, a disk booting in libvirt; a wrong secret failing at
 # once saying so; the credential's binding and allow_users honoured for an
 # unprivileged submitter, and the secret in no spool file, log or command
-# line. Needs node and npm (the npm registry, or its cache, for npm ci).
+# line; a .tar.gz object (disk.raw inside, as GCP exports) landed as a
+# sparse raw disk through the gcp source's reader (targz.c), and an http
+# URL to one (nginx) too, bad archives failing with its reasons. Needs
+# node and npm (the npm registry, or its cache, for npm ci).
 
 load helpers
 
@@ -278,10 +281,11 @@ third_done() {
 	no_secret
 }
 
-@test "s3: a .tar.gz object (disk.raw inside, as GCP exports) lands as a sparse raw disk, converted equal; a bad archive fails saying why" {
-	cred lab "server = 127.0.0.1:$S3PORT" "session_token = $TOKEN"
-	# a boot-sector disk with 1 MiB of random data further in, packed
-	# sparse by GNU tar (as GCE's export does) and plain by python
+# targz_files: in $T/arc a boot-sector disk.raw (32 MiB, 1 MiB of random
+# data at 20 MiB) packed sparse by GNU tar (as GCE's export does) into
+# web1.tar.gz and plain by python into plain.tgz; nodisk.tar.gz (no
+# disk.raw) and cut.tar.gz (web1's first 20000 bytes)
+targz_files() {
 	mkdir -p "$T/arc/bad"
 	"$SAMPLE/mkbootdisk" "$T/arc/disk.raw" 32M >/dev/null
 	head -c 1048576 /dev/urandom | dd of="$T/arc/disk.raw" bs=1M seek=20 \
@@ -293,6 +297,11 @@ with tarfile.open(sys.argv[1], "w:gz") as t: t.add(sys.argv[2], "disk.raw")' \
 	echo hello >"$T/arc/bad/README"
 	tar -czf "$T/arc/nodisk.tar.gz" -C "$T/arc/bad" README
 	head -c 20000 "$T/arc/web1.tar.gz" >"$T/arc/cut.tar.gz"
+}
+
+@test "s3: a .tar.gz object (disk.raw inside, as GCP exports) lands as a sparse raw disk, converted equal; a bad archive fails saying why" {
+	cred lab "server = 127.0.0.1:$S3PORT" "session_token = $TOKEN"
+	targz_files
 	s3_put "$T/arc/web1.tar.gz" exports/lab/web1.tar.gz
 	s3_put "$T/arc/plain.tgz" exports/lab/image
 	s3_put "$T/arc/nodisk.tar.gz" exports/lab/nodisk.tar.gz
@@ -322,4 +331,24 @@ with tarfile.open(sys.argv[1], "w:gz") as t: t.add(sys.argv[2], "disk.raw")' \
 	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
 	RAW=$T/arc/disk.raw converted_ok "$a"
 	no_secret
+}
+
+@test "http: a .tar.gz URL lands the same way (nginx); inspect names its raw disk; a bad one fails saying why" {
+	targz_files
+	start_nginx "$T/arc"
+	run "$HS" -c "$T/conf" inspect --json "http://127.0.0.1:$PORT/web1.tar.gz"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r '.disks[0].file' <<<"$output")" = web1.raw ]
+	[ "$(jq -r '.disks[0].format' <<<"$output")" = raw ]
+	a=$(job web "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/web1.tar.gz\",\"sha256\":\"$(sha256sum "$T/arc/web1.tar.gz" | cut -d' ' -f1)\"}")
+	c=$(job nodisk "{\"type\":\"http\",\"url\":\"http://127.0.0.1:$PORT/nodisk.tar.gz\"}")
+	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
+	[ -f "$SP/exported/$a" ] || { cat "$SP/data/$a/reason" "$T"/*.log; false; }
+	cmp "$T/arc/disk.raw" "$SP/data/$a/web1.raw"
+	[ "$(($(stat -c %b "$SP/data/$a/web1.raw") * 512))" -lt $((4 * 1048576)) ]
+	[ ! -e "$SP/data/$a/web1.tar.gz" ]
+	run reason "$c"
+	[ "$output" = "nodisk.tar.gz: no disk.raw in the archive" ]
+	kill -QUIT "$NGINX"
 }
