@@ -1,6 +1,7 @@
 /*
- * prov_s3.c - the "s3" provider: one object (an OVA or a disk: VMDK,
- * VHD(X), raw, qcow2 ...) in any S3-compatible store - AWS S3, MinIO,
+ * prov_s3.c - the "s3" provider: one object (an OVA, a disk: VMDK,
+ * VHD(X), raw, qcow2 ..., or a disk archive: a .tar.gz holding disk.raw,
+ * as GCP exports) in any S3-compatible store - AWS S3, MinIO,
  * Ceph RGW, Wasabi, and the S3 interfaces of OCI Object Storage and
  * Alibaba OSS, where those clouds' exported images are.
  *
@@ -16,7 +17,8 @@
  * for anywhere else. Without a credential the object is fetched
  * anonymously (a public bucket). The download and what follows are the
  * http provider's (http_land(): parallel Range segments with resume,
- * retries, then the OVA or disk landed in data/ID/).
+ * retries, then the OVA or disk landed in data/ID/, an archive streamed
+ * into a sparse raw disk by targz.c and removed).
  *
  * Error policy: export_fail for what a retry cannot mend (bad fields,
  * credential refused, 403/404 from the store, with a hint of the usual
