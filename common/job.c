@@ -727,6 +727,16 @@ job_check_proxmox(const cJSON *src, char *err, size_t errlen)
 	return 0;
 }
 
+/* Any C0 control character or DEL (a name's only forbidden bytes). */
+static bool
+job_has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 /*
  * hyperv: a VM by its ID or exact name on a host. The name is data: it
  * reaches the host only on a script's stdin (prov_hyperv.c), so any text
@@ -751,8 +761,9 @@ job_check_hyperv(const cJSON *src, char *err, size_t errlen)
 	if ((vm != NULL) == (id != NULL))
 		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
 		    "name) and 'vm_id'");
-	if (vm != NULL && (vm[0] == '\0' || strpbrk(vm, "\r\n\t") != NULL))
-		return job_err(err, errlen, "source.vm: must be a VM name");
+	if (vm != NULL && (vm[0] == '\0' || job_has_ctl(vm)))
+		return job_err(err, errlen, "source.vm: must be a VM name (no "
+		    "control characters)");
 	if (id != NULL && (strlen(id) != 36 || strspn(id, "0123456789abcdefABCDEF-")
 	    != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' ||
 	    id[23] != '-'))

@@ -10,6 +10,10 @@
 # is nowhere in the spool or the output, their atime is unchanged, no
 # traced open names them), and that every daemon survived and still
 # converts a good job. A failing case names itself in the output.
+# The winrm cases (hostile VM names and IDs for the hyperv provider) need
+# a Hyper-V host: tests/hyperv/fakewinrm.py, a FAKE WinRM endpoint (no
+# Windows host runs here), started once on a free loopback port with a
+# credential "hv" pinned to it, and stopped in teardown_file.
 
 load helpers
 
@@ -43,6 +47,50 @@ make_canaries() {
 	echo "$CANARY" >"$T/canary"
 }
 
+# winrm_start: the fake Hyper-V host (its VMs: those the winrm cases that
+# end converted name, with a small VHDX each), its certificate, the share
+# it exports to ($WINRM_LOG/share, known to it as \\files\hvexport), its
+# logs of the scripts and stdin it got ($WINRM_LOG/scripts, inputs), the
+# operator's config and the credential "hv" bound to it, pinned.
+winrm_start() {
+	local pass=winrm-hostile-$RANDOM$RANDOM tp
+	WINRM_LOG=$T/winrm
+	mkdir -p "$WINRM_LOG/share" "$T/creds"
+	chmod 700 "$T/creds"
+	truncate -s 1M "$WINRM_LOG/d.raw"
+	qemu-img convert -f raw -O vhdx "$WINRM_LOG/d.raw" "$WINRM_LOG/web.vhdx"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WINRM_LOG/key.pem" \
+	    -out "$WINRM_LOG/cert.pem" -days 2 -subj /CN=hv01 2>/dev/null
+	( umask 077 && printf '%s\n' "$pass" >"$WINRM_LOG/password" )
+	grep -l '^where: converted' "$CORPUS"/*-winrm-*/expect | xargs -n1 dirname |
+	    xargs -I{} jq -r .source.vm {}/job.json |
+	    jq -R --arg disk "$WINRM_LOG/web.vhdx" '{Name: ., Id: "6B9E3E2A-1C4D-4F7A-9A51-0E3B5C7D9F11",
+	      State: 3, Generation: 2, ProcessorCount: 1, MemoryStartup: 134217728,
+	      disk: $disk, HardDrives: [{Path: "C:\\VMs\\web.vhdx", ControllerType: 1,
+	      ControllerNumber: 0, ControllerLocation: 0}], NetworkAdapters: []}' |
+	    jq -s . >"$WINRM_LOG/vms.json"
+	python3 "$BATS_TEST_DIRNAME/../hyperv/fakewinrm.py" \
+	    --cert "$WINRM_LOG/cert.pem" --key "$WINRM_LOG/key.pem" \
+	    --port-file "$WINRM_LOG/port" --user 'HV01\migrator' \
+	    --password-file "$WINRM_LOG/password" --vms "$WINRM_LOG/vms.json" \
+	    --export-dir '\\files\hvexport' --export-mount "$WINRM_LOG/share" \
+	    --scripts "$WINRM_LOG/scripts" --inputs "$WINRM_LOG/inputs" \
+	    --export-fails "$WINRM_LOG/fail" --export-hold "$WINRM_LOG/hold" \
+	    2>"$WINRM_LOG/fake.log" 3>&- </dev/null &
+	echo "$!" >"$WINRM_LOG/pid"
+	wait_for 10 test -s "$WINRM_LOG/port" || { cat "$WINRM_LOG/fake.log"; return 1; }
+	WINRM=127.0.0.1:$(cat "$WINRM_LOG/port")
+	tp=$(openssl x509 -in "$WINRM_LOG/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+	cat >>"$T/conf" <<CONF
+credentials_dir = "$T/creds";
+hyperv = { export_dir = "\\\\\\\\files\\\\hvexport"; export_mount = "$WINRM_LOG/share"; };
+CONF
+	printf 'server = %s\nusername = "HV01\\\\migrator"\npassword = "%s"\nauth = basic\nthumbprint = %s\n' \
+	    "$WINRM" "$pass" "$tp" >"$T/creds/hv"
+	chmod 600 "$T/creds/hv"
+	export WINRM WINRM_LOG
+}
+
 # intake_done: queued took every file but the dot-files it must ignore
 intake_done() {
 	has_n intake 0 &&
@@ -67,6 +115,7 @@ watch = { rescan_interval = 1; };
 CONF
 	date +"%s.%N start" >"$T/timing"
 	make_canaries
+	winrm_start
 	: >"$T/pids" && : >"$T/tracers"
 	"$CORPUS/corpus" build
 	# From here on nothing may read the canaries: make a read visible in
@@ -97,6 +146,7 @@ teardown_file() {
 	for p in $(cat "$T/tracers" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
+	[ ! -s "$T/winrm/pid" ] || kill -9 "$(cat "$T/winrm/pid")" 2>/dev/null
 	wait 2>/dev/null
 	[ -n "${HS_KEEP:-}" ] || rm -rf "$T"
 }
@@ -152,6 +202,12 @@ teardown_file() {
 	"$CORPUS/corpus" check vma
 }
 
+@test "winrm: hostile VM names and IDs refused at intake, or reaching the Hyper-V host as stdin data only, never in a script" {
+	"$CORPUS/corpus" check winrm
+	# the host did run scripts (else "in no script" proves nothing)
+	[ "$(grep -c '^# hyperspool:getvm' "$T/winrm/scripts")" -ge 6 ]
+}
+
 @test "the corpus: at least 40 cases, each with an expect file checked by a category test" {
 	awk 'NR == 1 { t0 = $1 } { printf "%6.1f s %s\n", $1 - t0, $2 " " $3 }' "$T/timing"
 	"$CORPUS/corpus" lint
@@ -181,9 +237,11 @@ teardown_file() {
 		run grep -E "$OUTSIDE|/etc/shadow" "$T/strace.$d"
 		echo "$output"
 		[ "$status" -eq 1 ]
+		# (the one network peer: the fake Hyper-V host, for exportd)
 		run grep -E 'connect\(.*AF_INET' "$T/strace.$d"
 		echo "$output"
-		[ "$status" -eq 1 ]
+		[ -z "$(grep -vF "sin_port=htons(${WINRM#*:}), sin_addr=inet_addr(\"127.0.0.1\")" <<<"$output")" ]
+		[ "$d" != exportd ] || [ -n "$output" ]
 	done
 	# and strace did see the sources inside the root being opened
 	grep -q "$ROOT/53-ovf-xinclude/disk.vmdk" "$T/strace.exportd"
