@@ -62,6 +62,7 @@
 #include "conf.h"
 #include "cred.h"
 #include "daemon.h"
+#include "hookbox.h"
 #include "job.h"
 #include "jobid.h"
 #include "log.h"
@@ -69,12 +70,11 @@
 #include "spool.h"
 #include "util.h"
 
-#define HOOK_FILE_MAX	(256 * 1024)
+#define HOOK_FILE_MAX	HOOKBOX_FILE_MAX
 #define HOOK_MAX	32
 
-enum { H_OUTBOX, H_SENT, H_FAILED, H_SEEN, H_COUNT };
-static const char *const hook_dirs[H_COUNT] = { "outbox", "sent", "failed",
-    "seen" };
+enum { H_OUTBOX = HB_OUTBOX, H_SENT = HB_SENT, H_FAILED = HB_FAILED,
+    H_SEEN = HB_SEEN, H_COUNT = HB_COUNT };
 
 struct hook {
 	const char	*name, *url, *events;
@@ -169,18 +169,7 @@ fail:
 static bool
 hook_wants(const struct hook *h, const char *type)
 {
-	const char *p = h->events;
-	size_t len = strlen(type);
-
-	if (p == NULL)
-		return true;
-	while ((p = strstr(p, type)) != NULL) {
-		if ((p == h->events || p[-1] == ' ' || p[-1] == ',') &&
-		    (p[len] == '\0' || p[len] == ' ' || p[len] == ','))
-			return true;
-		p += len;
-	}
-	return false;
+	return hookbox_wants(h->events, type);
 }
 
 /* -- the outbox ---------------------------------------------------------- */
@@ -220,41 +209,11 @@ hook_enqueue(const char *key, const char *type, cJSON *body)
 	return rc;
 }
 
-static int
-hook_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The names in one of our directories (no dot-files), sorted. */
 static int
 hook_list(int fd, char ***out, size_t *count)
 {
-	struct dirent *de;
-	size_t n = 0, cap = 64;
-	char **v;
-	DIR *dir;
-	int dfd = dup(fd);
-
-	if (dfd < 0 || (dir = fdopendir(dfd)) == NULL) {
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	rewinddir(dir);
-	v = xmalloc(cap * sizeof(*v));
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap)
-			v = xrealloc(v, (cap *= 2) * sizeof(*v));
-		v[n++] = xstrdup(de->d_name);
-	}
-	closedir(dir);
-	qsort(v, n, sizeof(*v), hook_cmp);
-	*out = v;
-	*count = n;
-	return 0;
+	return hookbox_list(fd, out, count);
 }
 
 /* -- events from the histories ----------------------------------------- */
@@ -613,10 +572,10 @@ hook_post(const struct hook *h, const char *file, const char *body,
 static const struct hook *
 hook_of(const char *file)
 {
-	const char *dot = strrchr(file, '.');
+	const char *name = hookbox_hook(file);
 
-	for (size_t i = 0; dot != NULL && i < H.nhooks; i++)
-		if (strcmp(dot + 1, H.hook[i].name) == 0)
+	for (size_t i = 0; name != NULL && i < H.nhooks; i++)
+		if (strcmp(name, H.hook[i].name) == 0)
 			return &H.hook[i];
 	return NULL;
 }
@@ -729,9 +688,9 @@ hook_open_dirs(void)
 	if (H.hooksfd < 0)
 		return -1;
 	for (int d = 0; d < H_COUNT; d++) {
-		if (mkdirat(H.hooksfd, hook_dirs[d], 0700) != 0 && errno != EEXIST)
+		if (mkdirat(H.hooksfd, hookbox_dirs[d], 0700) != 0 && errno != EEXIST)
 			return -1;
-		H.fd[d] = openat(H.hooksfd, hook_dirs[d], O_RDONLY | O_DIRECTORY |
+		H.fd[d] = openat(H.hooksfd, hookbox_dirs[d], O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (H.fd[d] < 0)
 			return -1;
