@@ -38,6 +38,7 @@ int	 submit_read(const char *, size_t, char **, size_t *);
 int	 schedcmd_main(struct cli *, int, char **);
 int	 schedcmd_check_job(const cJSON *, char *, size_t);
 int	 policycmd_main(struct cli *, int, char **);
+int	 hookcmd_main(struct cli *, int, char **);
 int	 migrate_job(struct cli *, int, char **);
 int	 jobcmd_show(struct cli *, int, char **);
 int	 jobcmd_logs(struct cli *, int, char **);

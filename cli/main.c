@@ -148,6 +148,25 @@ static const struct command {
 	    "                         tick once (claimed in ticks/@NAME/)\n"
 	    "      --dry-run          prune: list what would be removed\n"
 	    "      --json             list: an array of the policies with name\n" },
+	{ "webhook", hookcmd_main, true,
+	    "webhook list|failed|retry|test ...",
+	    "webhooks: what waits, was sent or failed; retry, test",
+	    "Webhooks are configuration (hookd.webhooks, hookd.secrets,\n"
+	    "hookd.events); hookd sends each event from the spool's outbox\n"
+	    "(hooks/outbox/, then sent/ or failed/ after hookd.max_age).\n"
+	    "Secrets are never shown. retry and test take root or the\n"
+	    "spool's owner.\n\n"
+	    "  webhook list [--json]   each webhook: URL (no query string),\n"
+	    "                          events, signed or not, deliveries\n"
+	    "                          waiting, sent, failed, oldest waiting\n"
+	    "  webhook failed [--json] [NAME]\n"
+	    "                          the deliveries in failed/: webhook,\n"
+	    "                          time, type, job, delivery\n"
+	    "  webhook retry NAME | --all\n"
+	    "                          put failed deliveries back into the outbox\n"
+	    "  webhook test NAME       queue one webhook.test event for NAME\n\n"
+	    "      --json             list, failed: a JSON array\n"
+	    "      --all              retry: every webhook's failed deliveries\n" },
 	{ "migrate", migrate_job, false, "migrate [--keep] FILE|-",
 	    "run one job through all four stages, no daemons",
 	    "Direct mode: make a private spool, drop the job into it and run\n"
