@@ -18,6 +18,7 @@ setup() {
 
 teardown() {
 	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
+	drop_submitters
 	hs_teardown
 }
 
@@ -125,4 +126,103 @@ CONF
 	printf 'spool = "%s";\ncredentials_dir = "%s/creds";\nhookd = { webhooks = { x = "http://h/"; }; secrets = { x = "nosuch"; }; };\n' "$SP" "$T" >"$T/bad.conf"
 	run "$HOOKD" -c "$T/bad.conf" --once
 	[ "$status" -eq 100 ]
+}
+
+# hookconf MAX_AGE: webhook ops (signed, a token in its query string) on
+# $PORT, webhook quiet (unsigned, job.failed only), receiver down
+hookconf() {
+	cat >>"$T/conf" <<CONF
+credentials_dir = "$T/creds";
+hookd = {
+	webhooks = { ops = "http://127.0.0.1:$PORT/hook?token=qs-tok-77";
+	    quiet = "http://127.0.0.1:$PORT/quiet"; };
+	secrets = { ops = "hook1"; };
+	events = { quiet = "job.failed"; };
+	max_age = $1;
+};
+CONF
+}
+
+@test "webhook list counts per webhook; a receiver down -> failed/ -> webhook retry + receiver up: delivered once, signed; webhook test arrives signed" {
+	receiver 0
+	stop_receiver
+	hookconf 60
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"	# first start: baseline
+	good ok1 >"$SP/incoming/ok1"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"	# 2 events, receiver down
+	run "$HS" -c "$T/conf" webhook test ops
+	[ "$status" -eq 0 ]
+	[[ $output == hooks/outbox/test.*.ops ]]
+	[ -f "$SP/$output" ]
+	run "$HS" -c "$T/conf" webhook list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output != *"$SECRET"* && $output != *qs-tok-77* ]]
+	"$HS" -c "$T/conf" webhook list --json | jq -e '
+	    (.[] | select(.name == "ops")) as $o | (.[] | select(.name == "quiet")) as $q |
+	    $o.waiting == 3 and $o.sent == 0 and $o.failed == 0 and $o.signed == true and
+	    $o.url == "http://127.0.0.1:'"$PORT"'/hook" and $o.oldest_waiting_s >= 0 and
+	    $q.waiting == 0 and $q.signed == false and $q.events == "job.failed"'
+	# the deliveries outlive hookd.max_age undelivered: failed/
+	touch -d '-2 minutes' "$SP"/hooks/outbox/*
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(ls "$SP/hooks/failed" | wc -l)" -eq 3 ]
+	"$HS" -c "$T/conf" webhook list --json | jq -e '.[] | select(.name == "ops") | .waiting == 0 and .failed == 3 and .oldest_waiting_s == null'
+	"$HS" -c "$T/conf" webhook failed --json ops | jq -e '
+	    length == 3 and ([.[].type] | sort) == ["job.stage", "job.submitted", "webhook.test"] and
+	    ([.[] | select(.type == "job.submitted")][0].job | test("^[0-9]{8}T"))'
+	"$HS" -c "$T/conf" webhook failed quiet | awk 'NR > 1' | grep -c . | grep -qx 0
+	# back into the outbox, the receiver up: each arrives once, signed
+	receiver "$PORT"
+	run "$HS" -c "$T/conf" webhook retry ops
+	[ "$status" -eq 0 ]
+	[ "$output" = "3 failed deliveries put back into the outbox" ]
+	grep -q 'webhook.retry ops' "$SP"/audit/*.log
+	grep -q 'webhook.test ops' "$SP"/audit/*.log
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(ls "$SP/hooks/sent" | wc -l)" -eq 3 ]
+	[ "$(ls "$SP/hooks/failed" | wc -l)" -eq 0 ]
+	run python3 "$BATS_TEST_DIRNAME/../hooks/verify.py" "$T/received" "$SECRET"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | awk '{ print $1 }' | sort | tr '\n' ' ')" = "job.stage job.submitted webhook.test " ]
+	jq -e 'select(.headers["X-Hyperspool-Event"] == "webhook.test") | .headers["X-Hyperspool-Signature"] | startswith("sha256=")' "$T/received"
+	"$HS" -c "$T/conf" webhook list --json | jq -e '.[] | select(.name == "ops") | .sent == 3 and .failed == 0 and .waiting == 0'
+	# usage errors and unknown webhooks
+	run "$HS" -c "$T/conf" webhook retry
+	[ "$status" -eq 64 ]
+	run "$HS" -c "$T/conf" webhook test nosuch
+	[ "$status" -eq 1 ]
+}
+
+@test "webhook as an unprivileged user: retry and test refused, list works and shows no secret" {
+	receiver 0
+	stop_receiver
+	submitters
+	hookconf 60
+	chmod 0644 "$T/conf"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	"$HS" -c "$T/conf" webhook test ops >/dev/null
+	touch -d '-2 minutes' "$SP"/hooks/outbox/*
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(ls "$SP/hooks/failed" | wc -l)" -eq 1 ]
+	run as_user "$EVE" "$HS" -c "$T/conf" webhook retry ops
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == *"ermission denied"* ]]
+	run as_user "$EVE" "$HS" -c "$T/conf" webhook retry --all
+	[ "$status" -ne 0 ]
+	run as_user "$EVE" "$HS" -c "$T/conf" webhook test ops
+	[ "$status" -ne 0 ]
+	[ "$(ls "$SP/hooks/failed" | wc -l)" -eq 1 ]
+	[ "$(ls "$SP/hooks/outbox" | wc -l)" -eq 0 ]
+	! grep -q "webhook.retry" "$SP"/audit/*.log
+	run as_user "$EVE" "$HS" -c "$T/conf" webhook list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *ops* && $output == *quiet* ]]
+	[[ $output != *"$SECRET"* && $output != *qs-tok-77* && $output != *hook1* ]]
+	as_user "$EVE" "$HS" -c "$T/conf" webhook list --json | jq -e '.[] | select(.name == "ops") | .signed == true and .failed == null'
 }
