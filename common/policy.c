@@ -130,25 +130,8 @@ policy_check_keys(const cJSON *j, char *err, size_t errlen)
 	static const char *const keys[] = { "provider", "credential", "server",
 	    "vms", "paths", "cron", "tz", "enabled", "job", "keep_last",
 	    "keep_days" };
-	const cJSON *it;
 
-	cJSON_ArrayForEach(it, j) {
-		size_t k;
-
-		for (k = 0; k < HS_ARRAY_LEN(keys); k++)
-			if (strcmp(it->string, keys[k]) == 0)
-				break;
-		if (k == HS_ARRAY_LEN(keys)) {
-			char q[200];
-
-			util_quote(q, sizeof(q), it->string);
-			snprintf(err, errlen, "unknown key %s (provider, "
-			    "credential, server, vms, paths, cron, tz, enabled, "
-			    "job, keep_last, keep_days)", q);
-			return -1;
-		}
-	}
-	return 0;
+	return schedule_known_keys(j, keys, HS_ARRAY_LEN(keys), err, errlen);
 }
 
 static int

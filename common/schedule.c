@@ -145,29 +145,44 @@ schedule_set_enum(const cJSON *j, const char *key, const char *const *names,
 	return -1;
 }
 
+/*
+ * Every key of j is one of keys[n]; else -1 and "unknown key K (the
+ * keys)". Schedules and policies (policy.c) check their files with it.
+ */
+int
+schedule_known_keys(const cJSON *j, const char *const *keys, size_t n,
+    char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, j) {
+		char q[200];
+		size_t k, off;
+
+		for (k = 0; k < n; k++)
+			if (strcmp(it->string, keys[k]) == 0)
+				break;
+		if (k < n)
+			continue;
+		util_quote(q, sizeof(q), it->string);
+		off = (size_t)snprintf(err, errlen, "unknown key %s (", q);
+		for (k = 0; k < n && off < errlen; k++)
+			off += (size_t)snprintf(err + off, errlen - off, "%s%s",
+			    k ? ", " : "", keys[k]);
+		if (off < errlen)
+			snprintf(err + off, errlen - off, ")");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 schedule_check_keys(const cJSON *j, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "cron", "tz", "catchup", "overlap",
 	    "enabled", "job" };
-	const cJSON *it;
 
-	cJSON_ArrayForEach(it, j) {
-		size_t k;
-
-		for (k = 0; k < HS_ARRAY_LEN(keys); k++)
-			if (strcmp(it->string, keys[k]) == 0)
-				break;
-		if (k == HS_ARRAY_LEN(keys)) {
-			char q[200];
-
-			util_quote(q, sizeof(q), it->string);
-			snprintf(err, errlen, "unknown key %s (cron, tz, catchup, "
-			    "overlap, enabled, job)", q);
-			return -1;
-		}
-	}
-	return 0;
+	return schedule_known_keys(j, keys, HS_ARRAY_LEN(keys), err, errlen);
 }
 
 /* Parse the text of schedule name into *s. */

@@ -68,4 +68,7 @@ int	 schedule_claim(struct spool *, const char *, int64_t, const char *);
 bool	 schedule_running(struct spool *, const char *, char *, size_t);
 double	 schedule_fire_due(struct spool *, int64_t);
 
+int	 schedule_known_keys(const cJSON *, const char *const *, size_t,
+	    char *, size_t);
+
 #endif
