@@ -9,6 +9,10 @@
  * data/ID/history with "... from incoming/NAME (uid N)": that line is how
  * the ID is found (incoming_find()).
  *
+ * A writer killed before the rename leaves incoming/.NAME.tmp: queued
+ * removes it after tmp_max_age (spool_gc_incoming(), which knows this
+ * name's syntax: keep the two in step).
+ *
  * Error policy: incoming_write() logs what failed and returns a CLI_*
  * code; nothing is visible in incoming/ before the rename, and on failure
  * the temp file is removed. incoming_find() answers false for anything it

@@ -800,6 +800,65 @@ spool_gc_tmp(struct spool *sp, int max_age)
 	return removed;
 }
 
+/*
+ * Is name one of incoming_write()'s temp files, .submit-PID-XXXXXXXX.tmp
+ * (PID decimal, XXXXXXXX eight lowercase hex digits)?
+ */
+static bool
+spool_submit_tmp(const char *name)
+{
+	const char *p = name + sizeof(".submit-") - 1;
+	size_t n;
+
+	if (strncmp(name, ".submit-", sizeof(".submit-") - 1) != 0)
+		return false;
+	n = strspn(p, "0123456789");
+	if (n == 0 || n > 10 || p[n] != '-')
+		return false;
+	p += n + 1;
+	return strspn(p, "0123456789abcdef") == 8 && strcmp(p + 8, ".tmp") == 0;
+}
+
+/*
+ * Remove from incoming/ the temp files of submitters (the CLI's and apid's,
+ * spool_submit_tmp()) unchanged for more than max_age seconds: what a
+ * submitter killed between its write and its rename left behind. Regular
+ * files only, looked at without following symlinks; any other name is the
+ * submitter's business. Each removal is logged by the caller's callback
+ * (NULL: none). Returns the number removed, or -1.
+ */
+int
+spool_gc_incoming(struct spool *sp, double max_age,
+    void (*removed_fn)(const char *, const struct stat *))
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *dir;
+	int fd, n = 0;
+
+	fd = openat(sp->rootfd, "incoming", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!spool_submit_tmp(de->d_name) ||
+		    fstatat(dirfd(dir), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+		    difftime(now, st.st_mtime) <= max_age ||
+		    unlinkat(dirfd(dir), de->d_name, 0) != 0)
+			continue;
+		if (removed_fn != NULL)
+			removed_fn(de->d_name, &st);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
 static int
 spool_rmtree_at(int parent, const char *name, int depth)
 {

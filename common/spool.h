@@ -71,6 +71,9 @@ int	 spool_repair_moves(struct spool *, enum spool_dir);
 int	 spool_gc_tmp(struct spool *, int);
 int	 spool_gc_finished(struct spool *, double);
 int	 spool_gc_rejects(struct spool *, double);
+struct stat;
+int	 spool_gc_incoming(struct spool *, double,
+	    void (*)(const char *, const struct stat *));
 int	 spool_fsync_dir(int);
 
 #endif

@@ -37,6 +37,10 @@
  * its owner one file of the intake budget below: a flood of requests
  * waits in control/ like one of job files.
  *
+ * Debris: a submitter killed between its write and its rename leaves
+ * incoming/.submit-PID-RANDOM.tmp (incoming.c); the hourly collection
+ * removes such files older than tmp_max_age (spool_gc_incoming()).
+ *
  * Rejects are kept small, briefly and without secrets: a rejected file
  * has the values of its secret keys redacted (queued_censor()) and is cut
  * to its first queued.reject_keep bytes before it moves to error/; rejects (jobs whose history ends at
@@ -611,13 +615,35 @@ queued_run(struct daemon *d, const char *id)
 	return rc;
 }
 
-/* Rejects go after queued.reject_max_age (0: kept like any failure). */
+/* One submitter's temp file spool_gc_incoming() removed. */
+static void
+queued_gc_said(const char *name, const struct stat *st)
+{
+	char when[32];
+	struct tm tm;
+
+	if (gmtime_r(&st->st_mtime, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(when, sizeof(when), "?");
+	log_notice("removed stale incoming/%s (uid %lu, %lld bytes, "
+	    "written %s)", name, (unsigned long)st->st_uid,
+	    (long long)st->st_size, when);
+}
+
+/*
+ * A submitter killed between its write and its rename leaves
+ * incoming/.submit-*.tmp: gone after tmp_max_age. Rejects go after
+ * queued.reject_max_age (0: kept like any failure).
+ */
 static void
 queued_gc(struct daemon *d)
 {
 	double age = conf_num("queued.reject_max_age", 86400);
 	int n;
 
+	if (spool_gc_incoming(daemon_spool(d), daemon_config(d)->tmp_max_age,
+	    queued_gc_said) < 0)
+		log_warn("collecting stale temp files in incoming/");
 	if ((n = control_gc(daemon_spool(d), CONTROL_KEEP)) > 0)
 		log_info("removed %d control repl(ies) older than %ds", n,
 		    CONTROL_KEEP);

@@ -5,7 +5,7 @@
 load helpers
 
 setup() { hs_setup; }
-teardown() { hs_teardown; }
+teardown() { drop_submitters; hs_teardown; }
 
 good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' "$1" "$T" "$1"; }
 
@@ -184,6 +184,41 @@ EOF2
 	wait "$LASTPID"
 	[ "$(count_in request)" -eq 1 ]
 	grep -q "young" "$SP/request/"*
+}
+
+# A submitter (the CLI, apid) killed between its write and its rename
+# leaves incoming/.submit-PID-RANDOM.tmp; queued removes such files once
+# older than tmp_max_age, and nothing else a submitter may leave there.
+@test "a submitter's stale .submit-*.tmp in incoming/ is collected, nothing else" {
+	submitters
+	inc=$SP/incoming
+	as_user "$EVE" sh -c "echo '{\"name\":\"half' >'$inc/.submit-4242-0badcafe.tmp'"
+	as_user "$EVE" sh -c "echo fresh >'$inc/.submit-4243-0badcaff.tmp'"
+	as_user "$EVE" sh -c "echo mine >'$inc/.mine.tmp'"
+	as_user "$EVE" sh -c "echo odd >'$inc/.submit-1-0BADCAFE.tmp'"
+	echo precious >"$T/precious"
+	as_user "$EVE" ln -s "$T/precious" "$inc/.submit-4244-00000001.tmp"
+	for f in .submit-4242-0badcafe.tmp .mine.tmp .submit-1-0BADCAFE.tmp; do
+		touch -d '2 hours ago' "$inc/$f"
+	done
+	touch -h -d '2 hours ago' "$inc/.submit-4244-00000001.tmp"
+	start_daemon "$QUEUED" --once
+	wait "$LASTPID"
+	# the stale one is gone, and the log names it and its owner
+	[ ! -e "$inc/.submit-4242-0badcafe.tmp" ]
+	grep -q "removed stale incoming/.submit-4242-0badcafe.tmp (uid $(id -u "$EVE")" "$T/queued.log"
+	# a young one, other names, a symlink (and what it points to) stay
+	[ -f "$inc/.submit-4243-0badcaff.tmp" ]
+	[ -f "$inc/.mine.tmp" ] && [ -f "$inc/.submit-1-0BADCAFE.tmp" ]
+	[ -L "$inc/.submit-4244-00000001.tmp" ]
+	[ "$(cat "$T/precious")" = precious ]
+	[ "$(grep -c 'removed stale incoming/' "$T/queued.log")" -eq 1 ]
+	# tmp_max_age is the bound: at 3 hours the 2-hour-old files stay
+	touch -d '2 hours ago' "$inc/.submit-4243-0badcaff.tmp"
+	echo 'tmp_max_age = 10800;' >>"$T/conf"
+	start_daemon "$QUEUED" --once
+	wait "$LASTPID"
+	[ -f "$inc/.submit-4243-0badcaff.tmp" ]
 }
 
 @test "configuration errors name the key and stop the daemon with status 100" {
