@@ -692,11 +692,6 @@ job_server_valid(const char *s)
 }
 
 /*
- * vsphere: a server, a credential, the VM by exactly one of name, inventory
- * path and MoRef; mode datastore (default) or nfc; a snapshot to read
- * from (datastore mode only: ExportVm has no snapshot argument).
- */
-/*
  * proxmox: a VM by its VMID (and node) on a server; never a path: where a
  * storage is mounted here is the operator's (proxmox.storages).
  */
@@ -772,6 +767,13 @@ job_check_hyperv(const cJSON *src, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * vsphere: a server, a credential, the VM by exactly one of name, inventory
+ * path and MoRef; mode datastore (default) or nfc; a snapshot to read
+ * from (datastore mode only: ExportVm has no snapshot argument). Names and
+ * the path are data (XML-escaped by libxml2 in vsoap.c): any UTF-8 text
+ * without control characters, as for hyperv.
+ */
 static int
 job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 {
@@ -798,12 +800,15 @@ job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
 		    "name), 'vm_path' (an inventory path) and 'moref'");
 	if (vm != NULL && (vm[0] == '\0' || !util_utf8_valid(vm, strlen(vm)) ||
-	    strpbrk(vm, "\r\n\t") != NULL))
-		return job_err(err, errlen, "source.vm: must be a VM name");
+	    job_has_ctl(vm)))
+		return job_err(err, errlen, "source.vm: must be a VM name (UTF-8, "
+		    "no control characters)");
 	if (path != NULL && (path[0] != '/' || strstr(path, "//") != NULL ||
-	    strpbrk(path, "\r\n\t") != NULL || path[strlen(path) - 1] == '/'))
+	    !util_utf8_valid(path, strlen(path)) || job_has_ctl(path) ||
+	    path[strlen(path) - 1] == '/'))
 		return job_err(err, errlen, "source.vm_path: must be an inventory "
-		    "path like /DATACENTER/vm/FOLDER/NAME");
+		    "path like /DATACENTER/vm/FOLDER/NAME (no control "
+		    "characters)");
 	if (moref != NULL && (moref[0] == '\0' || strspn(moref,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 	    != strlen(moref)))
@@ -813,9 +818,10 @@ job_check_vsphere(const cJSON *src, char *err, size_t errlen)
 	if (snap != NULL && mode != NULL && strcmp(mode, "nfc") == 0)
 		return job_err(err, errlen, "source.snapshot: only mode datastore "
 		    "reads a snapshot (ExportVm exports the VM as it is)");
-	if (snap != NULL && (snap[0] == '\0' || strpbrk(snap, "\r\n\t") != NULL))
+	if (snap != NULL && (snap[0] == '\0' ||
+	    !util_utf8_valid(snap, strlen(snap)) || job_has_ctl(snap)))
 		return job_err(err, errlen, "source.snapshot: must be a snapshot "
-		    "name");
+		    "name (UTF-8, no control characters)");
 	return 0;
 }
 

@@ -162,6 +162,31 @@ CONF
 	no_controls "$T/list.out" "$T/queued.log"
 }
 
+# A vSphere job's VM name, inventory path and snapshot name are text for
+# the SOAP requests and every reader of the spool: like hyperv's, they
+# may hold no control character. Before, only CR, LF and TAB were
+# refused: BEL, ESC and DEL passed intake into request/.
+@test "vsphere source.vm, vm_path and snapshot with control characters are refused at intake" {
+	vs() { printf '{"name":"%s","source":{"type":"vsphere","server":"vc.example","credential":"lab",%s}}' "$1" "$2"; }
+	user_drop "$EVE" bel "$(vs bel '"vm":"web\u0007"')"
+	user_drop "$EVE" esc "$(vs esc '"vm":"\u001b[2Jweb"')"
+	user_drop "$EVE" del "$(vs del '"vm":"web\u007f"')"
+	user_drop "$EVE" path "$(vs path '"vm_path":"/DC/vm/\u001b]0;x\u0007web"')"
+	user_drop "$EVE" snap "$(vs snap '"vm":"web","snapshot":"before\u001b[31m"')"
+	# quotes, ';', $(...) and non-ASCII are names like any other
+	user_drop "$EVE" fine "$(vs fine '"vm":"web \"01\"; $(id) Ω","snapshot":"pré-migration"')"
+	start_daemon "$QUEUED"
+	wait_for 10 eval '[ "$(count_in request)" -eq 1 ] && [ "$(count_in error)" -eq 5 ]'
+	for n in bel esc del; do
+		[ "$(reason_of "$n")" = "rejected: source.vm: must be a VM name (UTF-8, no control characters)" ]
+	done
+	[[ "$(reason_of path)" == "rejected: source.vm_path: must be an inventory path like "*"(no control characters)" ]]
+	[ "$(reason_of snap)" = "rejected: source.snapshot: must be a snapshot name (UTF-8, no control characters)" ]
+	id=$(job_from fine)
+	[ "$(jq -r .source.vm "$SP/request/$id")" = 'web "01"; $(id) Ω' ]
+	no_controls "$T/queued.log" "$SP"/data/*/reason
+}
+
 @test "a submitter may cancel and retry their own job (queued does it), not another's" {
 	start_daemon "$HS_BINDIR/queued"
 	user_drop "$VIC" mine "$(good mine)"
