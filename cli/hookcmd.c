@@ -111,6 +111,17 @@ hookcmd_num(char *buf, size_t sz, long n)
 		snprintf(buf, sz, "%ld", n);
 }
 
+/* No webhook configured: say so, and where one would be. */
+static int
+hookcmd_list_none(void)
+{
+	const char *path = conf_path();
+
+	cli_printf("no webhook is configured: hookd.webhooks in %s names none "
+	    "(see hookd(8))\n", path != NULL ? path : "the configuration file");
+	return CLI_OK;
+}
+
 static int
 hookcmd_list(struct cli *c, bool json)
 {
@@ -120,6 +131,11 @@ hookcmd_list(struct cli *c, bool json)
 	size_t nn = conf_map_names("hookd.webhooks", &names);
 	int fds[3];
 
+	if (nn == 0 && !json) {
+		free(names);
+		cJSON_Delete(arr);
+		return hookcmd_list_none();
+	}
 	hookcmd_open(c, fds);
 	if (!json)
 		cli_printf("%-16s %-7s %7s %6s %6s %8s  %s\n", "NAME", "SECRET",

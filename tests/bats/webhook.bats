@@ -226,3 +226,17 @@ CONF
 	[[ $output != *"$SECRET"* && $output != *qs-tok-77* && $output != *hook1* ]]
 	as_user "$EVE" "$HS" -c "$T/conf" webhook list --json | jq -e '.[] | select(.name == "ops") | .signed == true and .failed == null'
 }
+
+@test "webhook list without webhooks says none is configured and where; --json is []" {
+	run "$HS" -c "$T/conf" webhook list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "no webhook is configured: hookd.webhooks in $T/conf names none (see hookd(8))" ]
+	run "$HS" -c "$T/conf" webhook list --json
+	[ "$status" -eq 0 ]
+	[ "$(jq -c . <<<"$output")" = "[]" ]
+	# an empty hookd.webhooks says the same
+	echo 'hookd = { webhooks = { }; };' >>"$T/conf"
+	run "$HS" -c "$T/conf" webhook list
+	[[ $output == "no webhook is configured: hookd.webhooks in $T/conf"* ]]
+}
