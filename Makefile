@@ -77,7 +77,7 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SPOOLDIR@|$(SPOOLDIR)|g' \
 	-e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
 
-# systemd/NAME@.{service,target}.in are the templated units (instance %i:
+# systemd/NAME@.{service,timer,target}.in are the templated units (instance %i:
 # SYSCONFDIR/hyperspool/%i.conf, SPOOLDIR-%i); the plain units of the
 # default instance (hyperspool.conf, SPOOLDIR) are derived from them.
 UNIT_IN      = $(wildcard systemd/*.in)
@@ -91,6 +91,10 @@ $(B)/systemd/%: systemd/%.in $(B)/paths
 	$(SUBST) $< >$@
 
 $(B)/systemd/hyperspool-%.service: systemd/hyperspool-%@.service.in $(B)/paths
+	@mkdir -p $(dir $@)
+	$(SUBST) $(PLAIN_UNIT) $< >$@
+
+$(B)/systemd/hyperspool-%.timer: systemd/hyperspool-%@.timer.in $(B)/paths
 	@mkdir -p $(dir $@)
 	$(SUBST) $(PLAIN_UNIT) $< >$@
 

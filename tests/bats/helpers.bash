@@ -161,3 +161,34 @@ as_user() {
 	shift
 	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
 }
+
+# -- a unit's system call filter against an strace log (ops.bats, policy.bats)
+
+# expand_filter @GROUP|NAME: the syscalls of a systemd syscall group,
+# nested groups expanded (systemd's own table, systemd-analyze).
+expand_filter() {
+	case $1 in
+	@*) systemd-analyze syscall-filter "$1" | awk 'NR > 1 && $1 !~ /^#/ && NF { print $1 }' |
+		while read -r s; do expand_filter "$s"; done ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# allowed_syscalls UNIT: what its SystemCallFilter= lines let through,
+# applied in order as systemd does (an allow list, then ~ removes and
+# plain entries add back)
+allowed_syscalls() {
+	local l set=""
+	while read -r l; do
+		case $l in
+		~*) set=$(comm -23 <(echo "$set") <(for g in ${l#\~}; do expand_filter "$g"; done | sort -u)) ;;
+		*) set=$( { echo "$set"; for g in $l; do expand_filter "$g"; done; } | sed '/^$/d' | sort -u) ;;
+		esac
+	done < <(sed -n 's/^SystemCallFilter=//p' "$1")
+	echo "$set"
+}
+
+# syscalls_in TRACE: the syscall names in an strace -f log
+syscalls_in() {
+	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$1" | sort -u
+}

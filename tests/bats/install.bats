@@ -16,7 +16,8 @@ teardown() {
 	# what contrib/install.sh put on this machine
 	if [ -n "${INSTALLED:-}" ]; then
 		systemctl disable hyperspool.target >/dev/null 2>&1
-		rm -f /etc/systemd/system/hyperspool*.service /etc/systemd/system/hyperspool*.target
+		rm -f /etc/systemd/system/hyperspool*.service /etc/systemd/system/hyperspool*.target \
+		    /etc/systemd/system/hyperspool*.timer
 		rm -rf /etc/systemd/system/hyperspool.target.wants
 		userdel hyperspool-api 2>/dev/null	# apid's, in the group below
 		userdel hyperspool 2>/dev/null

@@ -37,8 +37,9 @@ units_for_analysis() {
 	install_to "$D/root"
 	mkdir -p "$D/units"
 	for u in "$D"/root/usr/lib/systemd/system/hyperspool*; do
-		sed "s|^ExecStart=/usr/libexec/hyperspool/|ExecStart=$HS_BINDIR/|" "$u" \
-			>"$D/units/$(basename "$u")"
+		sed -e "s|^ExecStart=/usr/libexec/hyperspool/|ExecStart=$HS_BINDIR/|" \
+		    -e "s|^ExecStart=/usr/bin/hyperspool |ExecStart=$HS_BINDIR/hyperspool |" \
+		    "$u" >"$D/units/$(basename "$u")"
 	done
 }
 
@@ -58,7 +59,9 @@ man_text() {
 @test "systemd-analyze verify: every unit, plain and templated, is clean" {
 	units_for_analysis
 	ls "$D/units"
-	[ "$(ls "$D/units" | wc -l)" -eq 14 ]
+	# 6 daemons' services, the policy timer and its service, the target:
+	# each plain and templated
+	[ "$(ls "$D/units" | wc -l)" -eq 18 ]
 	run systemd-analyze verify --man=no "$D"/units/*
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -80,6 +83,21 @@ man_text() {
 	grep -q "^ExecStart=$HS_BINDIR/apid -c /etc/hyperspool/%i.conf$" "$D/units/hyperspool-apid@.service"
 	grep -q "^ExecStart=$HS_BINDIR/apid -c /etc/hyperspool/hyperspool.conf$" "$D/units/hyperspool-apid.service"
 	! grep -q apid "$D/units/hyperspool@.target"
+	# the policy timer: every minute `policy run --due`, tied to the
+	# target when enabled, but not wanted by it (policies are opt-in)
+	grep -q "^ExecStart=$HS_BINDIR/hyperspool -c /etc/hyperspool/%i.conf policy run --due$" "$D/units/hyperspool-policy@.service"
+	grep -q "^ExecStart=$HS_BINDIR/hyperspool -c /etc/hyperspool/hyperspool.conf policy run --due$" "$D/units/hyperspool-policy.service"
+	grep -q "^ReadWritePaths=-/var/spool/hyperspool-%i$" "$D/units/hyperspool-policy@.service"
+	grep -q "^ReadWritePaths=-/var/spool/hyperspool$" "$D/units/hyperspool-policy.service"
+	grep -qx "OnCalendar=minutely" "$D/units/hyperspool-policy@.timer"
+	grep -qx "Unit=hyperspool-policy@%i.service" "$D/units/hyperspool-policy@.timer"
+	grep -qx "Unit=hyperspool-policy.service" "$D/units/hyperspool-policy.timer"
+	grep -qx "WantedBy=hyperspool@%i.target" "$D/units/hyperspool-policy@.timer"
+	grep -qx "WantedBy=hyperspool.target" "$D/units/hyperspool-policy.timer"
+	! grep -q policy "$D/units/hyperspool@.target" "$D/units/hyperspool.target"
+	! grep -l '%i' "$D"/units/hyperspool-policy.{service,timer}
+	# the command it runs exists
+	"$HS_BINDIR/hyperspool" policy --help 2>&1 | grep -q -- "--due"
 	# every man page a unit points to is installed
 	for m in $(grep -ho 'man:[^ ]*' "$D"/units/* | sort -u); do
 		n=${m#man:}; sec=${n##*(}; sec=${sec%)}; n=${n%(*}
@@ -125,6 +143,22 @@ man_text() {
 		grep -q "^ReadWritePaths=-/var/spool/hyperspool[^ ]*/incoming$" "$u"
 	done
 	"$HS_BINDIR/apid" --help | grep -q "^Exit status: 0 stopped cleanly, 100 bad usage or configuration,"
+	# the policy run: a oneshot as the spool's owner (policy run takes
+	# root or that user), with the network (the providers), writing only
+	# the spool
+	for u in "$D/units/hyperspool-policy.service" "$D/units/hyperspool-policy@.service"; do
+		grep -qx "Type=oneshot" "$u"
+		grep -qx "User=hyperspool" "$u"
+		grep -qx "Group=hyperspool" "$u"
+		grep -qx "SyslogIdentifier=hyperspool-policy" "$u"
+		grep -qx "ProtectSystem=strict" "$u"
+		grep -qx "NoNewPrivileges=yes" "$u"
+		grep -qx "CapabilityBoundingSet=" "$u"
+		grep -qx "SystemCallFilter=@system-service" "$u"
+		[ "$(grep -c '^ReadWritePaths=' "$u")" -eq 1 ]
+		! grep -q "PrivateNetwork=yes" "$u"
+		! grep -q "^\[Install\]" "$u"
+	done
 	# only the daemons that need the network have it
 	grep -qx "PrivateNetwork=yes" "$D/units/hyperspool-queued.service"
 	grep -qx "PrivateNetwork=yes" "$D/units/hyperspool-convertwatch.service"
@@ -145,7 +179,7 @@ man_text() {
 		echo "# exposure $(basename "$u") $score" >&3
 	done
 	cat "$out"
-	[ "$(wc -l <"$out")" -eq 12 ]
+	[ "$(wc -l <"$out")" -eq 14 ]
 	# exportd and importd need the network and libvirt, yet stay <= 2.0 too
 	awk '$2 > 2.0 { bad = 1 } END { exit bad }' "$out"
 }
@@ -310,6 +344,9 @@ deb_cleanup() {
 		[ "$(systemctl is-enabled "$u")" = enabled ]
 	done
 	[ -L /etc/systemd/system/multi-user.target.wants/hyperspool.target ]
+	# the policy timer and apid are installed, not enabled (opt-in)
+	[ "$(systemctl is-enabled hyperspool-policy.timer)" = disabled ]
+	[ "$(systemctl is-enabled hyperspool-apid.service)" = disabled ]
 	# ... and not started
 	if [ -d /run/systemd/system ]; then
 		! systemctl is-active -q hyperspool-queued.service
@@ -340,34 +377,7 @@ deb_cleanup() {
 	[ ! -e /usr/bin/hyperspool ]
 }
 
-# expand_filter @GROUP|NAME: the syscalls of a systemd syscall group,
-# nested groups expanded (systemd's own table, systemd-analyze).
-expand_filter() {
-	case $1 in
-	@*) systemd-analyze syscall-filter "$1" | awk 'NR > 1 && $1 !~ /^#/ && NF { print $1 }' |
-		while read -r s; do expand_filter "$s"; done ;;
-	*) echo "$1" ;;
-	esac
-}
-
-# allowed_syscalls UNIT: what its SystemCallFilter= lines let through,
-# applied in order as systemd does (an allow list, then ~ removes and
-# plain entries add back)
-allowed_syscalls() {
-	local l set=""
-	while read -r l; do
-		case $l in
-		~*) set=$(comm -23 <(echo "$set") <(for g in ${l#\~}; do expand_filter "$g"; done | sort -u)) ;;
-		*) set=$( { echo "$set"; for g in $l; do expand_filter "$g"; done; } | sed '/^$/d' | sort -u) ;;
-		esac
-	done < <(sed -n 's/^SystemCallFilter=//p' "$1")
-	echo "$set"
-}
-
-# syscalls_in TRACE: the syscall names in an strace -f log
-syscalls_in() {
-	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$1" | sort -u
-}
+# expand_filter, allowed_syscalls, syscalls_in: helpers.bash
 
 @test "under strace, queued, exportd and convertwatch (with qemu-img) stay inside their units' syscall filters and address families" {
 	[ "${SAN:-}" != 1 ] || skip "the sanitizer runtime makes calls the release build does not"

@@ -133,6 +133,31 @@ policy() {
 	jq -e --arg t "$(date -u -d "$when UTC" +%Y-%m-%d)T03:00:00Z" '.origin.tick == $t and .origin.policy == "daily"' "$SP"/request/*
 }
 
+# hyperspool-policy.service runs `policy run --due` under a system call
+# filter, address families and RestrictSUIDSGID= (which refuses openat2):
+# a real run against vcsim, traced, must stay inside all three.
+@test "policy run --due stays inside hyperspool-policy.service's syscall filter and address families" {
+	[ "${SAN:-}" != 1 ] || skip "the sanitizer runtime makes calls the release build does not"
+	unit=$BATS_TEST_DIRNAME/../../systemd/hyperspool-policy@.service.in
+	start_vcsim
+	policy each '"vms":["DC0_H0_VM0"],"cron":"* * * * *","tz":"UTC"'
+	touch -d '2 minutes ago' "$SP/policies/each"	# its first tick has come
+	strace -f -qq -o "$T/trace" "$HS" -c "$T/conf" policy run --due >"$T/out"
+	grep -q '^incoming/DC0_H0_VM0-' "$T/out"
+	[ "$(count_in incoming)" -eq 1 ]
+	used=$(syscalls_in "$T/trace")
+	[ "$(echo "$used" | wc -l)" -gt 20 ]
+	extra=$(comm -23 <(echo "$used") <(allowed_syscalls "$unit"))
+	echo "# policy run --due: $(echo "$used" | wc -l) syscalls, outside the filter: ${extra:-none}" >&3
+	[ -z "$extra" ]
+	! grep -q '^[0-9]* *openat2(' "$T/trace"
+	! grep -E 'PROT_(READ\|)?WRITE\|PROT_EXEC|PROT_EXEC\|PROT_WRITE' "$T/trace"
+	allowed_af=$(sed -n 's/^RestrictAddressFamilies=//p' "$unit")
+	for af in $(grep -oE 'socket\((AF_[A-Z0-9]+)' "$T/trace" | cut -d'(' -f2 | sort -u); do
+		[[ " $allowed_af " == *" $af "* ]] || { echo "policy run uses $af"; false; }
+	done
+}
+
 @test "policies are the operator's: a submitter cannot add, run, prune or remove one, a policy others may write is refused, origin.policy cannot be forged" {
 	submitters
 	printf '{"provider":"vsphere","credential":"lab","server":"vc.example:443","vms":["*"],"keep_last":1}\n' >"$T/p.json"
