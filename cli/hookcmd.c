@@ -2,8 +2,8 @@
  * hookcmd.c - `hyperspool webhook`: the webhooks of the configuration
  * (hookd.webhooks) and their outbox in the spool (hooks/, hookd.c):
  * list them with what waits, was sent or failed; show the failed
- * deliveries; put failed ones back into the outbox (retry); queue one
- * webhook.test event (test).
+ * deliveries with what their attempts met (hooks/state/); put failed
+ * ones back into the outbox (retry); queue one webhook.test event (test).
  *
  * A webhook's secret is never read here: list says only whether
  * hookd.secrets names one. retry and test write hooks/ (mode 0700, the
@@ -195,9 +195,34 @@ hookcmd_list(struct cli *c, bool json)
 	return CLI_OK;
 }
 
-/* One failed delivery: {webhook, delivery, type, event, job, time}. */
+/* What hookd recorded of the attempts at file (hooks/state/, sfd). */
+static void
+hookcmd_failed_state(cJSON *o, int sfd, const char *file)
+{
+	static const char *const keys[] = { "last_error", "last_attempt" };
+	cJSON *st = hookbox_state(sfd, file), *v;
+
+	if (st != NULL)
+		cJSON_AddNumberToObject(o, "attempts", cJSON_GetObjectItemCaseSensitive(
+		    st, "attempts")->valuedouble);
+	else
+		cJSON_AddNullToObject(o, "attempts");
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		v = cJSON_GetObjectItemCaseSensitive(st, keys[k]);
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(o, keys[k], v->valuestring);
+		else
+			cJSON_AddNullToObject(o, keys[k]);
+	}
+	cJSON_Delete(st);
+}
+
+/*
+ * One failed delivery: {webhook, delivery, type, event, job, time,
+ * attempts, last_error, last_attempt}.
+ */
 static cJSON *
-hookcmd_failed_one(int fd, const char *file)
+hookcmd_failed_one(int fd, int sfd, const char *file)
 {
 	cJSON *o = cJSON_CreateObject(), *body = NULL;
 	char *buf, err[JOB_ERR_MAX], ts[32];
@@ -223,14 +248,34 @@ hookcmd_failed_one(int fd, const char *file)
 		cJSON_AddStringToObject(o, "time", ts);
 	}
 	cJSON_Delete(body);
+	hookcmd_failed_state(o, sfd, file);
 	return o;
+}
+
+/* The second line of a failed delivery: what its attempts met. */
+static void
+hookcmd_failed_why(const cJSON *o)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "attempts");
+	const char *e = job_get_str(o, "last_error");
+	char q[HOOKBOX_ERR_MAX * 4 + 1];
+
+	if (!cJSON_IsNumber(a)) {
+		cli_printf("%-16s no attempt recorded\n", "");
+		return;
+	}
+	e = e != NULL ? e : "?";
+	util_escape(q, sizeof(q), e, strlen(e), 0);
+	cli_printf("%-16s %d attempt(s), the last at %s: %s\n", "",
+	    (int)a->valuedouble, job_get_str(o, "last_attempt") ?
+	    job_get_str(o, "last_attempt") : "?", q);
 }
 
 static int
 hookcmd_failed(struct cli *c, const char *name, bool json)
 {
 	cJSON *arr = cJSON_CreateArray(), *o;
-	int fd = hookbox_open(c->sp.rootfd, HB_FAILED);
+	int fd = hookbox_open(c->sp.rootfd, HB_FAILED), sfd;
 	char **v;
 	size_t n;
 
@@ -250,6 +295,7 @@ hookcmd_failed(struct cli *c, const char *name, bool json)
 			close(fd);
 		return hookcmd_rc(e);
 	}
+	sfd = hookbox_open(c->sp.rootfd, HB_STATE);	/* -1: none recorded */
 	if (!json)
 		cli_printf("%-16s %-20s %-15s %-20s  %s\n", "WEBHOOK", "TIME",
 		    "TYPE", "JOB", "DELIVERY");
@@ -258,7 +304,7 @@ hookcmd_failed(struct cli *c, const char *name, bool json)
 
 		if (h == NULL || (name != NULL && strcmp(h, name) != 0))
 			continue;
-		o = hookcmd_failed_one(fd, v[i]);
+		o = hookcmd_failed_one(fd, sfd, v[i]);
 		if (json) {
 			cJSON_AddItemToArray(arr, o);
 			continue;
@@ -267,10 +313,13 @@ hookcmd_failed(struct cli *c, const char *name, bool json)
 		    job_get_str(o, "time") ? job_get_str(o, "time") : "-",
 		    job_get_str(o, "type"),
 		    job_get_str(o, "job") ? job_get_str(o, "job") : "-", v[i]);
+		hookcmd_failed_why(o);
 		cJSON_Delete(o);
 	}
 	spool_scan_free(v, n);
 	close(fd);
+	if (sfd >= 0)
+		close(sfd);
 	if (json)
 		return cli_print_json(arr);
 	cJSON_Delete(arr);

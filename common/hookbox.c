@@ -3,6 +3,9 @@
  * see it. A file of hooks/outbox/ (and, once done, sent/ or failed/)
  * is named KEY.HOOK: KEY names the event (it may hold dots), HOOK the
  * webhook of hookd.webhooks it goes to; its body is the event's JSON.
+ * hooks/state/KEY.HOOK, written by hookd after each failed attempt and
+ * removed once the delivery is sent, says what the attempts met:
+ * {"attempts", "last_error", "last_attempt", "next_attempt"}.
  *
  * Error policy: functions return -1 with errno set; nothing is logged.
  */
@@ -17,7 +20,7 @@
 #include "util.h"
 
 const char *const hookbox_dirs[HB_COUNT] = { "outbox", "sent", "failed",
-    "seen" };
+    "seen", "state" };
 
 /* hooks/DIR of the spool whose root is rootfd, opened to read (-1). */
 int
@@ -94,4 +97,29 @@ hookbox_wants(const char *events, const char *type)
 		p += len;
 	}
 	return false;
+}
+
+/*
+ * The state of delivery file in hooks/state/ (fd: that directory; -1
+ * none): the object with a number "attempts" >= 1, or NULL (no attempt
+ * failed yet, or a file that does not say so).
+ */
+cJSON *
+hookbox_state(int fd, const char *file)
+{
+	cJSON *o, *a;
+	char *buf;
+	size_t len;
+
+	if (fd < 0 || util_read_file_at(fd, file, HOOKBOX_STATE_MAX, &buf,
+	    &len) != 0)
+		return NULL;
+	o = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	a = cJSON_GetObjectItemCaseSensitive(o, "attempts");
+	if (!cJSON_IsObject(o) || !cJSON_IsNumber(a) || a->valuedouble < 1) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }

@@ -31,11 +31,18 @@
  * and, when the webhook has a secret, X-Hyperspool-Signature:
  * "sha256=" HMAC-SHA256(secret, TIMESTAMP "." BODY) in hex. A 2xx reply
  * renames it to hooks/sent/ (done); anything else is tried again after
- * hookd.retry_delay, doubling to hookd.retry_delay_max (the back-off is
- * kept in memory: a restart tries at once), and the rest of that
- * webhook's files wait for the next pass; after hookd.max_age the file
- * goes to hooks/failed/ with a log line. sent/ and failed/ are removed
- * after max_age. Secrets come by name from credentials_dir (key
+ * hookd.retry_delay, doubling to hookd.retry_delay_max, and the rest of
+ * that webhook's files wait for the next pass; after hookd.max_age the
+ * file goes to hooks/failed/ with a log line. Each failed attempt is
+ * recorded in hooks/state/KEY.HOOK (hookbox.c: attempts, last error,
+ * when; written without fsync: it informs, nothing depends on it), which
+ * `hyperspool webhook failed` shows and which goes once the file is sent.
+ * The wait itself is kept in memory: a restart tries at once, its count
+ * of attempts (and so the next wait) going on from the record. sent/ and
+ * failed/ are removed after max_age, a state of neither outbox/ nor
+ * failed/ at the next collection. The error recorded is curl's fixed text
+ * for the failure or the HTTP status, never the URL (its query may hold a
+ * token). Secrets come by name from credentials_dir (key
  * "secret"), never from a job; bodies carry no secret.
  *
  * Error policy: configuration errors exit 100 at start; everything else
@@ -74,7 +81,7 @@
 #define HOOK_MAX	32
 
 enum { H_OUTBOX = HB_OUTBOX, H_SENT = HB_SENT, H_FAILED = HB_FAILED,
-    H_SEEN = HB_SEEN, H_COUNT = HB_COUNT };
+    H_SEEN = HB_SEEN, H_STATE = HB_STATE, H_COUNT = HB_COUNT };
 
 struct hook {
 	const char	*name, *url, *events;
@@ -515,10 +522,10 @@ hook_sign(const char *secret, const char *ts, const char *body, size_t len,
 		snprintf(sig + 7 + 2 * i, 3, "%02x", mac[i]);
 }
 
-/* POST one outbox file; 0 delivered (2xx). */
+/* POST one outbox file; 0 delivered (2xx), else -1 and why in why. */
 static int
 hook_post(const struct hook *h, const char *file, const char *body,
-    size_t len, const char *type)
+    size_t len, const char *type, char why[HOOKBOX_ERR_MAX])
 {
 	struct curl_slist *hd = NULL;
 	char ts[32], hdr[512], sig[7 + 64 + 1];
@@ -526,6 +533,7 @@ hook_post(const struct hook *h, const char *file, const char *body,
 	CURLcode rc;
 	CURL *c;
 
+	snprintf(why, HOOKBOX_ERR_MAX, "cannot start a transfer");
 	if ((c = curl_easy_init()) == NULL)
 		return -1;
 	snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
@@ -558,15 +566,70 @@ hook_post(const struct hook *h, const char *file, const char *body,
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(hd);
 	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		log_info("webhook %s: %s: %s", h->name, file, curl_easy_strerror(rc));
-		return -1;
+	if (rc != CURLE_OK)
+		snprintf(why, HOOKBOX_ERR_MAX, "%s", curl_easy_strerror(rc));
+	else if (code < 200 || code > 299)
+		snprintf(why, HOOKBOX_ERR_MAX, "HTTP %ld", code);
+	else
+		return 0;
+	log_info("webhook %s: %s: %s", h->name, file, why);
+	return -1;
+}
+
+/*
+ * Record a failed attempt at file in hooks/state/ (hookbox.c): the
+ * count, why, when, and when the next one is due.
+ */
+static void
+hook_state_set(const char *file, int attempts, const char *why, double wait)
+{
+	cJSON *o = cJSON_CreateObject();
+	time_t now = time(NULL);
+	char ts[32], *s;
+
+	cJSON_AddNumberToObject(o, "attempts", attempts);
+	cJSON_AddStringToObject(o, "last_error", why);
+	util_iso8601(now, ts);
+	cJSON_AddStringToObject(o, "last_attempt", ts);
+	util_iso8601(now + (time_t)wait, ts);
+	cJSON_AddStringToObject(o, "next_attempt", ts);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL || spool_publish_at(&H.sp, H.fd[H_STATE], file, s,
+	    strlen(s), SPOOL_NOSYNC) != 0)
+		log_warn("cannot write hooks/state/%s", file);
+	cJSON_free(s);
+}
+
+/* The attempts made at file so far, as hooks/state/ says (0: none). */
+static int
+hook_state_attempts(const char *file)
+{
+	cJSON *o = hookbox_state(H.fd[H_STATE], file);
+	double a = o ? cJSON_GetObjectItemCaseSensitive(o, "attempts")->valuedouble
+	    : 0;
+
+	cJSON_Delete(o);
+	return a > 1e6 ? 1000000 : (int)a;
+}
+
+/* A failed attempt at file: wait longer, and say so in hooks/state/. */
+static void
+hook_failed_attempt(const char *file, const char *why)
+{
+	struct backoff *b = hook_backoff(file, false);
+	double d;
+
+	if (b == NULL) {	/* first in this process: the record counts */
+		b = hook_backoff(file, true);
+		b->attempts = hook_state_attempts(file);
 	}
-	if (code < 200 || code > 299) {
-		log_info("webhook %s: %s: HTTP %ld", h->name, file, code);
-		return -1;
-	}
-	return 0;
+	d = H.delay * (double)(1LL << (b->attempts < 30 ? b->attempts : 30));
+	if (d > H.delay_max)
+		d = H.delay_max;
+	b->attempts++;
+	b->due = util_mono_ms() + (int64_t)(d * 1000);
+	hook_state_set(file, b->attempts, why, d);
 }
 
 static const struct hook *
@@ -585,7 +648,7 @@ static void
 hook_deliver(void)
 {
 	bool failed[HOOK_MAX] = { false };
-	char **v, *body, err[JOB_ERR_MAX];
+	char **v, *body, err[JOB_ERR_MAX], why[HOOKBOX_ERR_MAX];
 	int64_t now = util_mono_ms();
 	time_t wall = time(NULL);
 	size_t n, len;
@@ -618,21 +681,15 @@ hook_deliver(void)
 			continue;
 		j = job_parse(body, len, err, sizeof(err));
 		type = j ? job_get_str(j, "type") : NULL;
-		if (hook_post(h, v[i], body, len, type ? type : "unknown") == 0) {
+		if (hook_post(h, v[i], body, len, type ? type : "unknown",
+		    why) == 0) {
 			if (renameat(H.fd[H_OUTBOX], v[i], H.fd[H_SENT], v[i]) != 0)
 				log_warn("cannot move hooks/outbox/%s to sent/", v[i]);
 			hook_backoff_drop(v[i]);
+			(void)unlinkat(H.fd[H_STATE], v[i], 0);
 			log_info("webhook %s: delivered %s", h->name, v[i]);
 		} else {
-			double d;
-
-			b = hook_backoff(v[i], true);
-			d = H.delay * (double)(1LL << (b->attempts < 30 ?
-			    b->attempts : 30));
-			if (d > H.delay_max)
-				d = H.delay_max;
-			b->attempts++;
-			b->due = util_mono_ms() + (int64_t)(d * 1000);
+			hook_failed_attempt(v[i], why);
 			failed[h - H.hook] = true;
 		}
 		cJSON_Delete(j);
@@ -641,7 +698,25 @@ hook_deliver(void)
 	spool_scan_free(v, n);
 }
 
-/* sent/ and failed/ after max_age; seen/ of jobs that are gone. */
+/* state/ of deliveries in neither outbox/ nor failed/ (sent, removed). */
+static void
+hook_gc_state(void)
+{
+	struct stat st;
+	char **v;
+	size_t n;
+
+	if (hook_list(H.fd[H_STATE], &v, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (fstatat(H.fd[H_OUTBOX], v[i], &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT && fstatat(H.fd[H_FAILED], v[i], &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+			(void)unlinkat(H.fd[H_STATE], v[i], 0);
+	spool_scan_free(v, n);
+}
+
+/* sent/ and failed/ after max_age; seen/ of jobs that are gone; state/. */
 static void
 hook_gc(void)
 {
@@ -671,6 +746,7 @@ hook_gc(void)
 			(void)unlinkat(H.fd[H_SEEN], v[i], 0);
 	}
 	spool_scan_free(v, n);
+	hook_gc_state();
 }
 
 /* -- start and loop ------------------------------------------------------ */

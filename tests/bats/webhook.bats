@@ -22,10 +22,11 @@ teardown() {
 	hs_teardown
 }
 
-# receiver PORT: start receiver.py (PORT 0: any), $PORT set when it listens
+# receiver PORT [STATUS]: start receiver.py (PORT 0: any; answering
+# STATUS, default 200), $PORT set when it listens
 receiver() {
 	rm -f "$T/port"
-	python3 "$BATS_TEST_DIRNAME/../hooks/receiver.py" "$T/received" "$1" "$T/port" &
+	python3 "$BATS_TEST_DIRNAME/../hooks/receiver.py" "$T/received" "$1" "$T/port" ${2:-} &
 	RPID=$!
 	wait_for 10 test -s "$T/port"
 	PORT=$(cat "$T/port")
@@ -239,4 +240,46 @@ CONF
 	echo 'hookd = { webhooks = { }; };' >>"$T/conf"
 	run "$HS" -c "$T/conf" webhook list
 	[[ $output == "no webhook is configured: hookd.webhooks in $T/conf"* ]]
+}
+
+@test "a failed delivery says why: its attempts and last error, counted across hookd restarts, in webhook failed; gone once sent" {
+	receiver 0 503
+	hookconf 60
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"	# first start: baseline
+	"$HS" -c "$T/conf" webhook test ops >/dev/null
+	f=$(ls "$SP/hooks/outbox")
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"	# the receiver says 503
+	[ "$(wc -l <"$T/received")" -eq 1 ]
+	cat "$SP/hooks/state/$f"
+	jq -e '.attempts == 1 and .last_error == "HTTP 503" and (.last_attempt | test("^[0-9]{4}-.*Z$")) and .next_attempt >= .last_attempt' "$SP/hooks/state/$f"
+	# a new hookd tries at once and counts on from the record
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ "$(wc -l <"$T/received")" -eq 2 ]
+	jq -e '.attempts == 2 and .last_error == "HTTP 503"' "$SP/hooks/state/$f"
+	stop_receiver	# now nobody listens
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	jq -e '.attempts == 3 and .last_error == "Couldn'"'"'t connect to server"' "$SP/hooks/state/$f"
+	# no URL (its query holds a token) and no secret in the record
+	! grep -qF -e qs-tok-77 -e "$SECRET" -e 127.0.0.1 "$SP/hooks/state/$f"
+	# past hookd.max_age: failed/, and webhook failed says why
+	touch -d '-2 minutes' "$SP/hooks/outbox/$f"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ -f "$SP/hooks/failed/$f" ] && [ -f "$SP/hooks/state/$f" ]
+	run "$HS" -c "$T/conf" webhook failed ops
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[2]} =~ ^\ +3\ attempt\(s\),\ the\ last\ at\ [0-9T:-]+Z:\ Couldn\'t\ connect\ to\ server$ ]]
+	"$HS" -c "$T/conf" webhook failed --json ops | jq -e --arg f "$f" '
+	    length == 1 and .[0].delivery == $f and .[0].attempts == 3 and
+	    .[0].last_error == "Couldn'"'"'t connect to server" and (.[0].last_attempt | endswith("Z"))'
+	# retried with the receiver up: sent, the record gone
+	receiver "$PORT"
+	"$HS" -c "$T/conf" webhook retry ops >/dev/null
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ -f "$SP/hooks/sent/$f" ]
+	[ ! -e "$SP/hooks/state/$f" ]
+	# a record of a delivery that is nowhere any more is collected
+	echo '{"attempts":1,"last_error":"x"}' >"$SP/hooks/state/gone.1.ops"
+	"$HOOKD" -c "$T/conf" --once 2>>"$T/hookd.log"
+	[ ! -e "$SP/hooks/state/gone.1.ops" ]
 }

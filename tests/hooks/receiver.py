@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # receiver.py - a webhook receiver for tests/bats/webhook.bats (python3's
 # http.server, a real HTTP server): every POST is appended as one JSON
-# line {"path", "headers", "body"} to OUT and answered 200. It checks
-# nothing itself: the test checks signatures and counts.
-# usage: receiver.py OUT PORT PORTFILE   (PORT 0: any free port, written
-# to PORTFILE once listening)
+# line {"path", "headers", "body"} to OUT and answered 200 (or STATUS). It
+# checks nothing itself: the test checks signatures and counts.
+# usage: receiver.py OUT PORT PORTFILE [STATUS]   (PORT 0: any free port,
+# written to PORTFILE once listening)
 import http.server
 import json
 import sys
 
 out, port, portfile = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+status = int(sys.argv[4]) if len(sys.argv) > 4 else 200
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -20,7 +21,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "body": body}
         with open(out, "a") as f:
             f.write(json.dumps(rec) + "\n")
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
