@@ -35,6 +35,11 @@
  * its snapshots are removed afterwards (recorded in the same file; after
  * a crash, images are found by the job's tag).
  *
+ * Asked directly (hyperspool vms): DescribeInstances page by page
+ * (AWS_VMS_PAGE instances), and for each page one DescribeInstanceTypes
+ * (vCPUs, memory) and one DescribeVolumes (the sizes of the volumes of
+ * its block device mappings: disk_bytes); check-provider: DescribeRegions.
+ *
  * Error policy: export_fail for what a retry cannot mend (credential or
  * instance refused, checksum mismatch, a snapshot in error), export_retry
  * for the rest (throttling after the retries, a snapshot not done in
@@ -70,9 +75,11 @@
 #define AWS_TAG		"hyperspool-job"
 #define AWS_XML_MAX	(8 * 1024 * 1024)
 #define AWS_BLOCK_MAX	(1024 * 1024)	/* EBS blocks are 512 KiB */
+#define AWS_VMS_PAGE	100	/* instances per page (InstanceType.N <= 100) */
 
 struct aws_vol {
 	char		 dev[64], vol[64], snap[64];
+	uint64_t	 gib;		/* its size (DescribeVolumes), 0: not asked */
 };
 
 struct aws_inst {
@@ -296,26 +303,60 @@ aws_inst_keep(struct aws_inst *in, void *arg)
 	*(struct aws_inst *)arg = *in;
 }
 
-/* vCPUs and memory of in's type. */
+/* vCPUs and memory of the n instances' types, one DescribeInstanceTypes. */
 static int
-aws_inst_type(struct aws *a, struct aws_inst *in)
+aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
 {
-	char *p = xasprintf("InstanceType.1=%s", in->type);
-	xmlNode *set, *it;
+	char *p = xstrdup(""), ty[64], buf[32];
+	xmlNode *set;
 	xmlDoc *doc;
-	char buf[32];
+	size_t k = 0;
 	int rc;
 
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		char *t, *q;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(in[j].type, in[i].type) == 0;
+		if (seen || in[i].type[0] == '\0')
+			continue;
+		t = awsreq_urlencode(in[i].type);
+		q = xasprintf("%s%sInstanceType.%zu=%s", p, k ? "&" : "", k + 1, t);
+		free(t);
+		free(p);
+		p = q;
+		k++;
+	}
+	if (k == 0) {
+		free(p);
+		return HS_EXIT_OK;
+	}
 	rc = aws_ec2(a, "DescribeInstanceTypes", p, &doc);
 	free(p);
 	if (rc != HS_EXIT_OK)
 		return rc;
 	set = aws_x(xmlDocGetRootElement(doc), "instanceTypeSet");
-	if ((it = aws_x(set, "item")) != NULL) {
-		aws_xs(aws_x(it, "vCpuInfo"), "defaultVCpus", buf, sizeof(buf));
-		in->cpus = atoi(buf);
-		aws_xs(aws_x(it, "memoryInfo"), "sizeInMiB", buf, sizeof(buf));
-		in->mem_mib = atoi(buf);
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		int cpus, mib;
+
+		aws_xs(it, "instanceType", ty, sizeof(ty));
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(in[i].type, ty) != 0)
+				continue;
+			aws_xs(aws_x(it, "vCpuInfo"), "defaultVCpus", buf,
+			    sizeof(buf));
+			cpus = atoi(buf);
+			aws_xs(aws_x(it, "memoryInfo"), "sizeInMiB", buf,
+			    sizeof(buf));
+			mib = atoi(buf);
+			for (size_t j = i; j < n; j++)
+				if (strcmp(in[j].type, ty) == 0) {
+					in[j].cpus = cpus;
+					in[j].mem_mib = mib;
+				}
+			break;
+		}
 	}
 	xmlFreeDoc(doc);
 	return HS_EXIT_OK;
@@ -340,7 +381,7 @@ aws_describe_instance(struct aws *a, const char *id)
 		    id, a->region);
 		return HS_EXIT_PERMANENT;
 	}
-	return aws_inst_type(a, &a->in);
+	return aws_inst_types(a, &a->in, 1);
 }
 
 /* ---- the snapshots and their record ----------------------------------- */
@@ -1409,44 +1450,138 @@ aws_ask_open(struct provider_ask *q, struct aws *a)
 	return 0;
 }
 
-struct aws_list {
-	struct aws	*a;
-	cJSON		*arr;
+/*
+ * One page of DescribeInstances for hyperspool vms: the instances, and
+ * what one DescribeInstanceTypes and one DescribeVolumes (the volume IDs
+ * of their block device mappings) say about all of them.
+ */
+struct aws_page {
+	struct aws_inst	*in;
+	size_t		 n;
 };
 
 static void
-aws_list_one(struct aws_inst *in, void *arg)
+aws_page_add(struct aws_inst *in, void *arg)
 {
-	struct aws_list *l = arg;
-	cJSON *o = cJSON_CreateObject();
+	struct aws_page *pg = arg;
 
-	aws_inst_type(l->a, in);
-	cJSON_AddStringToObject(o, "name", in->name);
-	cJSON_AddStringToObject(o, "power_state", in->state);
-	cJSON_AddNumberToObject(o, "cpus", in->cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
-	cJSON_AddNumberToObject(o, "disk_bytes", 0);	/* not asked */
-	cJSON_AddStringToObject(o, "path", l->a->region);
-	cJSON_AddStringToObject(o, "instance_id", in->id);
-	cJSON_AddStringToObject(o, "instance_type", in->type);
-	cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
-	cJSON_AddItemToArray(l->arr, o);
+	pg->in = xrealloc(pg->in, (pg->n + 1) * sizeof(*pg->in));
+	pg->in[pg->n++] = *in;
+}
+
+/* The size of every volume of the page's instances. */
+static int
+aws_page_volumes(struct aws *a, struct aws_page *pg)
+{
+	char *p = xstrdup(""), vid[64], sz[32];
+	xmlNode *set;
+	xmlDoc *doc;
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < pg->n; i++)
+		for (size_t v = 0; v < pg->in[i].nvols; v++) {
+			char *e = awsreq_urlencode(pg->in[i].vols[v].vol);
+			char *q = xasprintf("%s%sVolumeId.%zu=%s", p, k ? "&" : "",
+			    k + 1, e);
+
+			free(e);
+			free(p);
+			p = q;
+			k++;
+		}
+	if (k == 0) {
+		free(p);
+		return HS_EXIT_OK;
+	}
+	rc = aws_ec2(a, "DescribeVolumes", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "volumeSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		aws_xs(it, "volumeId", vid, sizeof(vid));
+		aws_xs(it, "size", sz, sizeof(sz));
+		for (size_t i = 0; i < pg->n; i++)
+			for (size_t v = 0; v < pg->in[i].nvols; v++)
+				if (strcmp(pg->in[i].vols[v].vol, vid) == 0)
+					pg->in[i].vols[v].gib = strtoull(sz, NULL,
+					    10);
+	}
+	xmlFreeDoc(doc);
+	return HS_EXIT_OK;
+}
+
+static void
+aws_page_list(struct aws *a, const struct aws_page *pg, cJSON *arr)
+{
+	for (size_t i = 0; i < pg->n; i++) {
+		const struct aws_inst *in = &pg->in[i];
+		cJSON *o = cJSON_CreateObject();
+		uint64_t bytes = 0;
+
+		for (size_t v = 0; v < in->nvols; v++)
+			bytes += in->vols[v].gib << 30;
+		cJSON_AddStringToObject(o, "name", in->name);
+		cJSON_AddStringToObject(o, "power_state", in->state);
+		cJSON_AddNumberToObject(o, "cpus", in->cpus);
+		cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
+		cJSON_AddNumberToObject(o, "disk_bytes", (double)bytes);
+		cJSON_AddStringToObject(o, "path", a->region);
+		cJSON_AddStringToObject(o, "instance_id", in->id);
+		cJSON_AddStringToObject(o, "instance_type", in->type);
+		cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
+/* One page (after token, NULL: the first); the next page's token or NULL. */
+static int
+aws_vms_page(struct aws *a, const char *token, cJSON *arr, char **next)
+{
+	struct aws_page pg = { NULL, 0 };
+	char *enc = token ? awsreq_urlencode(token) : NULL, *p, tok[1024];
+	xmlDoc *doc;
+	int rc;
+
+	*next = NULL;
+	p = xasprintf("MaxResults=%d%s%s", AWS_VMS_PAGE, enc ? "&NextToken=" :
+	    "", enc ? enc : "");
+	free(enc);
+	rc = aws_ec2(a, "DescribeInstances", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_inst_each(doc, aws_page_add, &pg);
+	aws_xs(xmlDocGetRootElement(doc), "nextToken", tok, sizeof(tok));
+	xmlFreeDoc(doc);
+	if ((rc = aws_inst_types(a, pg.in, pg.n)) == HS_EXIT_OK &&
+	    (rc = aws_page_volumes(a, &pg)) == HS_EXIT_OK) {
+		aws_page_list(a, &pg, arr);
+		/* a token that does not change would page forever */
+		if (tok[0] != '\0' && (token == NULL || strcmp(tok, token) != 0))
+			*next = xstrdup(tok);
+	}
+	free(pg.in);
+	return rc;
 }
 
 static int
 aws_vms(struct provider_ask *q, cJSON *arr)
 {
 	struct aws a;
-	struct aws_list l = { &a, arr };
-	xmlDoc *doc;
+	char *token = NULL, *next;
 	int rc;
 
 	if (aws_ask_open(q, &a) != 0)
 		return -1;
-	if ((rc = aws_ec2(&a, "DescribeInstances", "", &doc)) == HS_EXIT_OK) {
-		aws_inst_each(doc, aws_list_one, &l);
-		xmlFreeDoc(doc);
-	} else
+	do {
+		rc = aws_vms_page(&a, token, arr, &next);
+		free(token);
+		token = next;
+	} while (rc == HS_EXIT_OK && token != NULL);
+	free(token);
+	if (rc != HS_EXIT_OK)
 		snprintf(q->err, sizeof(q->err), "%s", a.err);
 	aws_close(&a);
 	return rc == HS_EXIT_OK ? 0 : -1;

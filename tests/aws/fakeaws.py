@@ -21,7 +21,8 @@
 #   503), corrupt_block (index whose checksum is wrong), bogus_block (an
 #   index listed beyond the volume), ec2_throttle_every (every Nth EC2
 #   call gets 503 RequestLimitExceeded), pending_polls
-#   (DescribeSnapshots answers "pending" that many times). Unsigned
+#   (DescribeSnapshots answers "pending" that many times), page_size
+#   (DescribeInstances pages hold at most that many). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
 import hashlib
@@ -362,9 +363,43 @@ class H(BaseHTTPRequestHandler):
         if ids and len(found) != len(ids):
             return self.ec2_error(400, 'InvalidInstanceID.NotFound',
                                   'The instance ID %s does not exist' % ids[0])
+        nxt = ''
+        if 'MaxResults' in p:
+            # as EC2: 5..1000, not with instance IDs; page_size makes the
+            # fake answer shorter pages than asked, as EC2 may
+            n = int(p['MaxResults'])
+            if ids or not 5 <= n <= 1000:
+                return self.ec2_error(400, 'InvalidParameterValue',
+                                      'MaxResults')
+            start = int(p.get('NextToken') or 0)
+            n = min(n, CONF.get('page_size', n))
+            if start + n < len(found):
+                nxt = '<nextToken>%d</nextToken>' % (start + n)
+            found = found[start:start + n]
+        with LOCK:
+            STATE['describe_instances'] = \
+                STATE.get('describe_instances', 0) + 1
         self.ok('DescribeInstances', '<reservationSet><item><instancesSet>%s'
-                '</instancesSet></item></reservationSet>'
-                % ''.join(instance_xml(i) for i in found))
+                '</instancesSet></item></reservationSet>%s'
+                % (''.join(instance_xml(i) for i in found), nxt))
+
+    def ec2_DescribeVolumes(self, p):
+        # as EC2: volume IDs, each must exist, no MaxResults with them
+        ids = [v for k, v in sorted(p.items()) if k.startswith('VolumeId.')]
+        vols = {v['id']: v for i in CONF['instances'] for v in i['volumes']}
+        if 'MaxResults' in p and ids:
+            return self.ec2_error(400, 'InvalidParameterCombination',
+                                  'MaxResults with VolumeId')
+        for v in ids:
+            if v not in vols:
+                return self.ec2_error(400, 'InvalidVolume.NotFound',
+                                      'The volume %s does not exist' % v)
+        with LOCK:
+            STATE['describe_volumes'] = STATE.get('describe_volumes', 0) + 1
+        self.ok('DescribeVolumes', '<volumeSet>%s</volumeSet>' % ''.join(
+            '<item><volumeId>%s</volumeId><size>%d</size><snapshotId/>'
+            '<status>in-use</status></item>' % (v, vols[v]['size_gib'])
+            for v in (ids or list(vols))))
 
     def ec2_DescribeInstanceTypes(self, p):
         items = ''

@@ -7,7 +7,8 @@
 # libvirt, hardware and MACs from the instance, snapshots deleted after;
 # throttling 503s retried; a checksum mismatch failing the job without
 # landing the block; a wrong secret refused at once; a crashed attempt's
-# snapshots released by the next; hyperspool vms / check-provider; the
+# snapshots released by the next; hyperspool vms (volume sizes, one
+# DescribeVolumes per page of instances) / check-provider; the
 # secret nowhere in the spool, the logs or a command line.
 
 load helpers
@@ -284,14 +285,34 @@ no_secret() {
 	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
 }
 
-@test "hyperspool vms --provider aws lists the instances; check-provider accepts the credential" {
-	fake
+@test "hyperspool vms --provider aws lists the instances with their volumes' sizes, page by page; check-provider accepts the credential" {
+	# three instances in pages of two: the first has two 1 GiB volumes
+	fake '.page_size = 2 | .types["m5.large"] = [2, 8192] |
+	    .instances += [
+	      {id: "i-0bbbbbbbbbbbbbbb1", type: "m5.large", name: "db-1",
+	       state: "running", macs: [], volumes: [
+	         {id: "vol-0ccc", device: "/dev/sda1", file: "/nonexistent", size_gib: 20},
+	         {id: "vol-0ddd", device: "/dev/sdf", file: "/nonexistent", size_gib: 300}]},
+	      {id: "i-0bbbbbbbbbbbbbbb2", type: "t3.small", name: "app-1",
+	       state: "running", macs: [], volumes: [
+	         {id: "vol-0eee", device: "/dev/xvda", file: "/nonexistent", size_gib: 8}]}]'
 	cred aws "server = 127.0.0.1:$APORT" "region = eu-west-3"
 	run "$HS" -c "$T/conf" vms --provider aws --credential aws --json
 	echo "$output"
 	[ "$status" -eq 0 ]
 	jq -e --arg i "$IID" '.[0].name == "web-1" and .[0].instance_id == $i and
 	    .[0].cpus == 2 and .[0].memory_mib == 2048 and .[0].power_state == "stopped"' <<<"$output"
+	jq -e 'length == 3 and ([.[].disk_bytes] == [2147483648, 343597383680, 8589934592])' <<<"$output"
+	jq -e '.[1].name == "db-1" and .[1].cpus == 2 and .[1].memory_mib == 8192 and .[1].volumes == 2' <<<"$output"
+	# one DescribeVolumes per page of instances, not one per volume
+	st=$(state)
+	[ "$(jq '.describe_instances' <<<"$st")" -eq 2 ]
+	[ "$(jq '.describe_volumes' <<<"$st")" -eq 2 ]
+	# the table shows the sizes too
+	run "$HS" -c "$T/conf" vms --provider aws --credential aws
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -Eq "^db-1 +running +2 +8192 +343597383680  eu-west-3$" <<<"$output"
 	run "$HS" -c "$T/conf" check-provider --provider aws --credential aws --json
 	echo "$output"
 	[ "$status" -eq 0 ]
