@@ -41,9 +41,12 @@
  * its block device mappings: disk_bytes); check-provider: DescribeRegions.
  *
  * Error policy: export_fail for what a retry cannot mend (credential or
- * instance refused, checksum mismatch, a snapshot in error), export_retry
- * for the rest (throttling after the retries, a snapshot not done in
- * exportd.aws_snapshot_timeout); reasons carry the service's error code.
+ * instance refused, checksum mismatch, a snapshot in error, the run past
+ * exportd.job_deadline: every request, backoff, poll and block read of
+ * the run ends by it, awsreq.h), export_retry for the rest (throttling
+ * after the retries, a snapshot not done in exportd.aws_snapshot_timeout);
+ * reasons carry the service's error code. What the run made is released
+ * on every path, past the deadline too.
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -447,23 +450,18 @@ aws_snap_delete(struct aws *a, const char *id)
 }
 
 /*
- * A record left by an earlier attempt: delete every snapshot tagged with
- * this job (those it recorded and any it created before it could).
+ * Delete every snapshot tagged with this job: those an earlier attempt
+ * recorded and any it created before it could; those of an image (mode
+ * export) once it is deregistered, whether or not it said which they are.
  */
 static int
-aws_leftovers(struct aws *a)
+aws_snap_sweep(struct aws *a)
 {
 	xmlNode *set;
 	xmlDoc *doc;
 	char *p, id[64];
 	int rc, bad = 0;
 
-	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
-		return HS_EXIT_OK;
-	log_info("%s left by an earlier attempt: deleting its snapshots",
-	    AWS_RECORD);
-	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK)
-		return rc;
 	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
 	    a->ctx->id);
 	rc = aws_ec2(a, "DescribeSnapshots", p, &doc);
@@ -478,10 +476,26 @@ aws_leftovers(struct aws *a)
 	}
 	xmlFreeDoc(doc);
 	if (bad) {
-		snprintf(a->err, sizeof(a->err), "an earlier attempt's snapshots "
-		    "could not all be deleted");
+		snprintf(a->err, sizeof(a->err), "the snapshots tagged %s=%s could "
+		    "not all be deleted", AWS_TAG, a->ctx->id);
 		return HS_EXIT_TEMPORARY;
 	}
+	return HS_EXIT_OK;
+}
+
+/* A record left by an earlier attempt: what it made goes first. */
+static int
+aws_leftovers(struct aws *a)
+{
+	int rc;
+
+	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	log_info("%s left by an earlier attempt: deleting its snapshots",
+	    AWS_RECORD);
+	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK ||
+	    (rc = aws_snap_sweep(a)) != HS_EXIT_OK)
+		return rc;
 	unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 	return HS_EXIT_OK;
 }
@@ -529,10 +543,12 @@ aws_snap_create(struct aws *a)
 	return HS_EXIT_OK;
 }
 
+/* Wait s seconds, or until the deadline (the next request says so). */
 static void
-aws_sleep(double s)
+aws_sleep(const struct aws *a, double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	int64_t ms = awsreq_wait_ms(&a->conn, (int64_t)(s * 1000));
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -590,7 +606,7 @@ aws_snap_wait(struct aws *a)
 			free(p);
 			return HS_EXIT_TEMPORARY;
 		}
-		aws_sleep(every);
+		aws_sleep(a, every);
 	}
 	free(p);
 	return HS_EXIT_OK;
@@ -604,6 +620,8 @@ aws_snap_release(struct aws *a)
 
 	if (a->ctx == NULL || a->ctx->inspect)
 		return;
+	/* past the deadline too: what the job made goes all the same */
+	a->conn.deadline = false;
 	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
 		for (size_t i = 0; i < a->in.nvols; i++)
 			if (a->in.vols[i].snap[0] != '\0')
@@ -820,6 +838,8 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 		    a->ebs);
 		return HS_EXIT_PERMANENT;
 	}
+	if (awsreq_deadline(&a->conn, a->err, sizeof(a->err)))
+		return HS_EXIT_PERMANENT;	/* its timeout was cut to it */
 	if (cc == CURLE_OK && st != 429 && st < 500) {
 		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
 		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
@@ -860,6 +880,11 @@ aws_blocks_read(struct aws_read *rd)
 		CURLMsg *msg;
 		int left;
 
+		if (awsreq_deadline(&rd->a->conn, rd->a->err,
+		    sizeof(rd->a->err))) {
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
 		for (int i = 0; i < n && rc == HS_EXIT_OK; i++) {
 			struct aws_slot *s = &slot[i];
 
@@ -1121,7 +1146,7 @@ aws_poll(struct aws *a, const char *action, const char *params,
 			    "exportd.aws_snapshot_timeout", action, st);
 			return HS_EXIT_TEMPORARY;
 		}
-		aws_sleep(every);
+		aws_sleep(a, every);
 	}
 }
 
@@ -1272,6 +1297,7 @@ aws_exp_release(struct aws *a)
 {
 	int bad = 0;
 
+	a->conn.deadline = false;	/* past it too, as aws_snap_release */
 	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
 		log_info("keeping image %s and s3://%s/%s (source.keep_snapshots)",
 		    a->image, job_get_str(a->ctx->src, "bucket"), a->key);
@@ -1280,8 +1306,16 @@ aws_exp_release(struct aws *a)
 	}
 	if (a->key[0] != '\0')
 		aws_s3_delete(a, job_get_str(a->ctx->src, "bucket"), a->key);
+	/*
+	 * An image that never became available (a failure, the deadline)
+	 * did not say which its snapshots are: they go by the job's tag.
+	 */
 	if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+		bad = 1;		/* logged */
+	else if (a->image[0] != '\0' && aws_snap_sweep(a) != HS_EXIT_OK) {
+		log_warnx("%s", a->err);
 		bad = 1;
+	}
 	if (!bad)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 }
@@ -1346,6 +1380,8 @@ aws_run(struct export_ctx *ctx)
 		rc = export_fail(ctx, "%s", a.err);
 		goto out;
 	}
+	/* every request and wait of the run ends by exportd.job_deadline */
+	a.conn.deadline = true;
 	if ((rc = aws_describe_instance(&a, job_get_str(ctx->src,
 	    "instance_id"))) != HS_EXIT_OK) {
 		rc = aws_fail(ctx, &a, rc);

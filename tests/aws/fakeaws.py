@@ -22,7 +22,9 @@
 #   index listed beyond the volume), ec2_throttle_every (every Nth EC2
 #   call gets 503 RequestLimitExceeded), pending_polls
 #   (DescribeSnapshots answers "pending" that many times), page_size
-#   (DescribeInstances pages hold at most that many). Unsigned
+#   (DescribeInstances pages hold at most that many), block_throttle
+#   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
+#   block_stall (every GetSnapshotBlock waits an hour unanswered). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
 import hashlib
@@ -33,6 +35,7 @@ import re
 import ssl
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -300,6 +303,19 @@ class H(BaseHTTPRequestHandler):
         if token != want or idx not in s['blocks']:
             return self.reply(400, json.dumps({'Message': 'bad block token'}),
                               'application/json')
+        if CONF.get('block_stall'):
+            # a server that never answers: only a timeout ends the request
+            with LOCK:
+                STATE['stalled'] = STATE.get('stalled', 0) + 1
+            time.sleep(3600)
+            return
+        if CONF.get('block_throttle'):
+            # throttled for good, each reply asking to come back in 1 s
+            with LOCK:
+                STATE['throttled'] += 1
+            return self.reply(503, json.dumps(
+                {'Message': 'Rate exceeded', 'Reason': 'ThrottlingException'}),
+                'application/json', [('Retry-After', '1')])
         with LOCK:
             STATE['block_gets'] += 1
             every = CONF.get('throttle_every', 0)

@@ -5,7 +5,9 @@
 # session token: an instance's volumes snapshotted, read block by block in
 # parallel with their SHA-256 checked, landed sparse and booted in
 # libvirt, hardware and MACs from the instance, snapshots deleted after;
-# throttling 503s retried; a checksum mismatch failing the job without
+# throttling 503s retried; exportd.job_deadline ending a run that
+# throttling, a stalled server or pending snapshots would hold (released
+# all the same); a checksum mismatch failing the job without
 # landing the block; a wrong secret refused at once; a crashed attempt's
 # snapshots released by the next; hyperspool vms (volume sizes, one
 # DescribeVolumes per page of instances) / check-provider; the
@@ -72,7 +74,8 @@ convert = { output_dir = "$T/out"; };
 exportd = { aws_ec2_endpoint = "https://127.0.0.1:$APORT";
 	aws_ebs_endpoint = "https://127.0.0.1:$APORT";
 	aws_s3_endpoint = "https://127.0.0.1:$APORT";
-	aws_poll_interval = 0.1; http_retry_delay = 0.1; aws_connections = 4; };
+	aws_poll_interval = 0.1; http_retry_delay = 0.1; aws_connections = 4;
+	${XCONF:-} };
 CONF
 }
 
@@ -179,6 +182,68 @@ no_secret() {
 	[[ $r == "ListSnapshotBlocks snap-"*": block 4096 lies beyond the volume's 1073741824 bytes" ]]
 	! ls "$SP/data/$id/"disk*.raw
 	[ "$(state | jq '.snapshots | length')" -eq 0 ]
+}
+
+# dead JOB: it failed at the deadline, in one attempt, its snapshots and
+# images gone from the fake, nothing of it left in data/JOB
+dead() {
+	local r st
+	r=$(reason "$1")
+	echo "$r"
+	[[ $r == "${2:-}the export took longer than its deadline of 3 s (exportd.job_deadline)" ]]
+	[ "$(grep -c ' exporting ' "$SP/data/$1/history")" -eq 1 ]
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
+	[ ! -e "$SP/data/$1/aws-snapshots.json" ]
+	! ls "$SP/data/$1/"disk*.raw
+}
+
+@test "aws ebs: blocks throttled for good (503, Retry-After) end at exportd.job_deadline, not after the retries: the job fails in seconds, its snapshots deleted" {
+	XCONF="job_deadline = 3; http_retries = 1000;"
+	fake '.block_throttle = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job thr "$(awssrc aws)")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 30 ]
+	dead "$id"
+	[ "$(state | jq '.throttled')" -ge 1 ]
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+}
+
+@test "aws ebs: a block read the server never answers ends at exportd.job_deadline, not at the request timeout; snapshots deleted" {
+	XCONF="job_deadline = 3;"
+	fake '.block_stall = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job stall "$(awssrc aws)")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 30 ]
+	dead "$id"
+	[ "$(state | jq '.stalled')" -ge 1 ]
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+}
+
+@test "aws: snapshots (ebs) or an image (export) that never complete end at exportd.job_deadline, not at aws_snapshot_timeout; released" {
+	XCONF="job_deadline = 3; aws_snapshot_timeout = 3600;"
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job pend "$(awssrc aws)")
+	id2=$(job pendexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 60 ]
+	dead "$id" "EC2 DescribeSnapshots: "
+	dead "$id2" "EC2 DescribeImages: "
+	st=$(state)
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 4 ]
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 }
 
 @test "aws: a wrong secret is refused by EC2 and fails the job at once; no snapshot made" {
