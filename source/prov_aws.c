@@ -105,6 +105,7 @@ struct aws {
 	struct curl_slist *hdrs;	/* the session token, for EBS reads */
 	struct cred_tls	 tls;
 	struct aws_inst	 in;
+	bool		 snaps_asked;	/* CreateSnapshots was sent */
 	/* mode export: the AMI, its snapshots, the task, the S3 object */
 	char		 image[64], task[64], key[1100];
 	char		 isnaps[VM_MAX_DISKS][64];
@@ -389,13 +390,18 @@ aws_describe_instance(struct aws *a, const char *id)
 
 /* ---- the snapshots and their record ----------------------------------- */
 
-static void
+/*
+ * The record, written durably (tmp, fsync, rename, fsync the directory):
+ * 0, or -1 with a->err set. What is about to be created must not be
+ * created when it fails: a crash would leave it unknown.
+ */
+static int
 aws_record_write(struct aws *a, bool created)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o,
 	    "snapshots");
 	char *s;
-	int fd;
+	int fd, e = 0;
 
 	cJSON_AddStringToObject(o, "instance", a->in.id);
 	cJSON_AddStringToObject(o, "region", a->region);
@@ -420,14 +426,24 @@ aws_record_write(struct aws *a, bool created)
 	cJSON_Delete(o);
 	fd = openat(a->ctx->datafd, AWS_RECORD ".tmp", O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && util_write_all(fd, s, strlen(s)) == 0 && fsync(fd) == 0)
-		renameat(a->ctx->datafd, AWS_RECORD ".tmp", a->ctx->datafd,
-		    AWS_RECORD);
-	else
-		log_warn("%s", AWS_RECORD);
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0 || util_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0)
+		e = errno;
+	if (fd >= 0 && close(fd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && (renameat(a->ctx->datafd, AWS_RECORD ".tmp",
+	    a->ctx->datafd, AWS_RECORD) != 0 || fsync(a->ctx->datafd) != 0))
+		e = errno;
 	free(s);
+	if (e != 0) {
+		if (fd >= 0)
+			unlinkat(a->ctx->datafd, AWS_RECORD ".tmp", 0);
+		snprintf(a->err, sizeof(a->err), "data/%s/%s: %s: nothing is "
+		    "created in the cloud that could not be recorded", a->ctx->id,
+		    AWS_RECORD, strerror(e));
+		log_warnx("%s", a->err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Delete snapshot id; 0 or -1 (logged). */
@@ -508,12 +524,16 @@ aws_snap_create(struct aws *a)
 	xmlDoc *doc;
 	int rc;
 
-	aws_record_write(a, false);	/* before: a crash finds it */
+	if (aws_record_write(a, false) != 0) {	/* before: a crash finds it */
+		free(id);
+		return HS_EXIT_TEMPORARY;
+	}
 	p = xasprintf("InstanceSpecification.InstanceId=%s&"
 	    "TagSpecification.1.ResourceType=snapshot&"
 	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s&"
 	    "Description=hyperspool%%20job%%20%s", a->in.id, AWS_TAG, id, id);
 	free(id);
+	a->snaps_asked = true;
 	rc = aws_ec2(a, "CreateSnapshots", p, &doc);
 	free(p);
 	if (rc != HS_EXIT_OK)
@@ -530,7 +550,7 @@ aws_snap_create(struct aws *a)
 				    sizeof(a->in.vols[i].snap), "%s", sid);
 	}
 	xmlFreeDoc(doc);
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	for (size_t i = 0; i < a->in.nvols; i++)
 		if (a->in.vols[i].snap[0] == '\0') {
 			snprintf(a->err, sizeof(a->err), "CreateSnapshots made no "
@@ -634,6 +654,14 @@ aws_snap_release(struct aws *a)
 		if (a->in.vols[i].snap[0] != '\0' &&
 		    aws_snap_delete(a, a->in.vols[i].snap) != 0)
 			bad = 1;
+	/*
+	 * What CreateSnapshots made without saying so (its reply lost, a
+	 * retry of it - awsreq_do's - made more) goes by the job's tag.
+	 */
+	if (!bad && a->snaps_asked && aws_snap_sweep(a) != HS_EXIT_OK) {
+		log_warnx("%s", a->err);
+		bad = 1;
+	}
 	if (!bad)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 }
@@ -1177,7 +1205,7 @@ aws_exp_image(struct aws *a)
 		snprintf(a->err, sizeof(a->err), "CreateImage gave no image ID");
 		return HS_EXIT_TEMPORARY;
 	}
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	log_info("created image %s of %s", a->image, a->in.id);
 	p = xasprintf("ImageId.1=%s", a->image);
 	rc = aws_poll(a, "DescribeImages", p, "imagesSet", "imageState",
@@ -1225,7 +1253,7 @@ aws_exp_task(struct aws *a)
 	}
 	/* VM Import/Export names the object PREFIX + task ID + .raw */
 	snprintf(a->key, sizeof(a->key), "%s%s.raw", prefix, a->task);
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	log_info("export task %s: %s to s3://%s/%s", a->task, a->image, bucket,
 	    a->key);
 	p = xasprintf("ExportImageTaskId.1=%s", a->task);
@@ -1277,7 +1305,8 @@ aws_export(struct aws *a)
 		rc = aws_fail(a->ctx, a, rc);
 		return rc;
 	}
-	aws_record_write(a, false);	/* before: a crash finds it */
+	if (aws_record_write(a, false) != 0)	/* before: a crash finds it */
+		return export_retry(a->ctx, "%s", a->err);
 	if ((rc = aws_exp_image(a)) != HS_EXIT_OK ||
 	    (rc = aws_exp_task(a)) != HS_EXIT_OK)
 		rc = aws_fail(a->ctx, a, rc);

@@ -24,7 +24,9 @@
 #   (DescribeSnapshots answers "pending" that many times), page_size
 #   (DescribeInstances pages hold at most that many), block_throttle
 #   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
-#   block_stall (every GetSnapshotBlock waits an hour unanswered). Unsigned
+#   block_stall (every GetSnapshotBlock waits an hour unanswered),
+#   create_fails (CreateSnapshots makes the snapshots, then answers 503
+#   as if its reply were lost). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
 import hashlib
@@ -447,6 +449,9 @@ class H(BaseHTTPRequestHandler):
                      'polls': 0, 'throttled': []}
                 STATE['snapshots'][sid] = s
                 items += snap_xml(s)
+        if CONF.get('create_fails'):
+            # made, but the caller never hears of them (a lost reply)
+            return self.ec2_error(503, 'InternalError', 'try again')
         self.ok('CreateSnapshots', '<snapshotSet>%s</snapshotSet>' % items)
 
     def ec2_DescribeSnapshots(self, p):

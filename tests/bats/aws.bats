@@ -246,6 +246,40 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 }
 
+@test "aws: snapshots CreateSnapshots made without saying so (a lost reply, retried) are deleted by the job's tag" {
+	fake '.create_fails = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job lost "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	# retried later (temporary): the job's log says why
+	cat "$SP/data/$id/log"
+	grep -q "EC2 CreateSnapshots: HTTP 503 from https://127.0.0.1:$APORT: InternalError (gave up after 5 attempts)" "$SP/data/$id/log"
+	st=$(state)
+	echo "$st"
+	# five attempts, two volumes: ten made, none left
+	[ "$(jq '.created' <<<"$st")" -eq 10 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 10 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+}
+
+@test "aws: nothing is created in the cloud when its record cannot be written first" {
+	fake
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job norec "$(awssrc aws)")
+	id2=$(job norecexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	# the record's temporary name is taken by a directory: it cannot be written
+	mkdir "$SP/data/$id/aws-snapshots.json.tmp" "$SP/data/$id2/aws-snapshots.json.tmp"
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	for j in "$id" "$id2"; do
+		cat "$SP/data/$j/log"
+		grep -q "data/$j/aws-snapshots.json: Is a directory: nothing is created in the cloud that could not be recorded" "$SP/data/$j/log"
+	done
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.created' <<<"$st")" -eq 0 ]
+}
+
 @test "aws: a wrong secret is refused by EC2 and fails the job at once; no snapshot made" {
 	fake
 	cred aws "server = 127.0.0.1:$APORT"
