@@ -10,7 +10,8 @@
 # for the configured secret (recomputed here: canonical request, string to
 # sign, HMAC chain), an x-amz-date of the credential's day, the service
 # matching the path (ec2 for POST /, ebs for /snapshots/), and the session
-# token when one is configured; otherwise 403 (AuthFailure /
+# token when one is configured (and none when none is); otherwise 403
+# (AuthFailure /
 # SignatureDoesNotMatch). Unsigned GET /fake/state tells the test what
 # exists (snapshots, deleted ones, counters).
 #
@@ -20,7 +21,8 @@
 #   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
 #   503), corrupt_block (index whose checksum is wrong), bogus_block (an
 #   index listed beyond the volume), ec2_throttle_every (every Nth EC2
-#   call gets 503 RequestLimitExceeded), pending_polls
+#   call gets 503 RequestLimitExceeded), retry_after (the Retry-After of
+#   those 503s, and of throttle_every's: 0 by default), pending_polls
 #   (DescribeSnapshots answers "pending" that many times), page_size
 #   (DescribeInstances pages hold at most that many), block_throttle
 #   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
@@ -82,6 +84,8 @@ def sigv4_problem(h, method, raw_path, body):
     if 'token' in CONF and (h.get('x-amz-security-token') != CONF['token'] or
                             'x-amz-security-token' not in names):
         return 'session token missing, wrong or unsigned'
+    if 'token' not in CONF and 'x-amz-security-token' in h:
+        return 'a session token the credential does not have'
     path, _, query = raw_path.partition('?')
     q = sorted((enc(urllib.parse.unquote_plus(k)),
                 enc(urllib.parse.unquote_plus(v)))
@@ -172,11 +176,11 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def ec2_error(self, code, ecode, msg):
+    def ec2_error(self, code, ecode, msg, headers=()):
         self.reply(code, '<?xml version="1.0" encoding="UTF-8"?><Response>'
                    '<Errors><Error><Code>%s</Code><Message>%s</Message>'
                    '</Error></Errors><RequestID>fake</RequestID></Response>'
-                   % (ecode, msg))
+                   % (ecode, msg), headers=headers)
 
     def refuse(self, why):
         with LOCK:
@@ -328,7 +332,8 @@ class H(BaseHTTPRequestHandler):
                 STATE['throttled'] += 1
                 self.reply(503, json.dumps({'Message': 'Rate exceeded',
                                             'Reason': 'ThrottlingException'}),
-                           'application/json', [('Retry-After', '0')])
+                           'application/json',
+                           [('Retry-After', str(CONF.get('retry_after', 0)))])
                 return
         with open(s['file'], 'rb') as f:
             f.seek(idx * BLOCK)
@@ -358,8 +363,10 @@ class H(BaseHTTPRequestHandler):
             if throttle:
                 STATE['ec2_throttled'] = STATE.get('ec2_throttled', 0) + 1
         if throttle:
+            ra = [('Retry-After', str(CONF['retry_after']))] \
+                if 'retry_after' in CONF else []
             return self.ec2_error(503, 'RequestLimitExceeded',
-                                  'Request limit exceeded.')
+                                  'Request limit exceeded.', ra)
         fn = getattr(self, 'ec2_' + str(act), None)
         if fn is None:
             return self.ec2_error(400, 'InvalidAction', str(act))

@@ -74,7 +74,7 @@ convert = { output_dir = "$T/out"; };
 exportd = { aws_ec2_endpoint = "https://127.0.0.1:$APORT";
 	aws_ebs_endpoint = "https://127.0.0.1:$APORT";
 	aws_s3_endpoint = "https://127.0.0.1:$APORT";
-	aws_poll_interval = 0.1; http_retry_delay = 0.1; aws_connections = 4;
+	aws_poll_interval = 0.1; http_retry_delay = ${RDELAY:-0.1}; aws_connections = 4;
 	${XCONF:-} };
 CONF
 }
@@ -155,6 +155,40 @@ no_secret() {
 	[ "$(jq '.block_gets - .throttled' <<<"$st")" -le $((128 + 12 + 2)) ]
 	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
 	no_secret
+}
+
+@test "aws: throttled EC2 and EBS requests wait what Retry-After asks, not the (long) backoff" {
+	RDELAY=120
+	fake '.throttle_every = 4 | .ec2_throttle_every = 5 | .retry_after = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job ra "$(awssrc aws)")
+	# 120 s of backoff would outlast the timeout; Retry-After: 1 does not
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.ec2_throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+}
+
+@test "aws ebs: a credential without a session token sends none; source.keep_snapshots keeps the snapshots, naming them" {
+	fake 'del(.token)'
+	printf '%s\n' "access_key_id = $AK" "secret_access_key = $SECRET" \
+	    "ca_file = $T/tls/cert.pem" "server = 127.0.0.1:$APORT" >"$T/creds/aws"
+	chmod 600 "$T/creds/aws"
+	id=$(job keep "$(awssrc aws ',"keep_snapshots":true')")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.refused | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 2 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 0 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+	for s in $(jq -r '.snapshots | keys[]' <<<"$st"); do
+		grep -q "keeping snapshot $s (source.keep_snapshots)" "$SP/data/$id/log"
+	done
 }
 
 @test "aws ebs: a block whose checksum does not match fails the job and is never written; snapshots still deleted" {
@@ -382,6 +416,24 @@ dead() {
 	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
+}
+
+@test "aws export: a job cancelled while its image is pending: exportd deregisters it and deletes its snapshots" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job cancelexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
+	[ -f "$SP/data/$id/aws-snapshots.json" ]
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	[[ $(cat "$SP/data/$id/reason") == *"cancelled"* ]]
+	wait_for 10 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '(.images | length) + (.snapshots | length)')\" -eq 0 ]"
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
 }
 
 @test "hyperspool vms --provider aws lists the instances with their volumes' sizes, page by page; check-provider accepts the credential" {
