@@ -2,8 +2,9 @@
  * prov_aws.c - the "aws" provider: an EC2 instance, read through EBS
  * snapshots and the EBS direct APIs (source.mode "ebs", the default).
  *
- * DescribeInstances gives the instance's type, boot mode, EBS volumes (by
- * device) and ENIs (their MACs); DescribeInstanceTypes its vCPUs and
+ * DescribeInstances gives the instance's type, boot mode (the one it
+ * boots with now), EBS volumes (by device) and ENIs (their MACs, in the
+ * order of their device index); DescribeInstanceTypes its vCPUs and
  * memory. CreateSnapshots makes one crash-consistent snapshot per volume,
  * tagged hyperspool-job=ID; DescribeSnapshots is polled until all are
  * completed. Each snapshot is then read with ListSnapshotBlocks (only the
@@ -91,6 +92,7 @@ struct aws_inst {
 	struct aws_vol	 vols[VM_MAX_DISKS];
 	size_t		 nvols;
 	char		 macs[VM_MAX_NICS][18];
+	int		 nic_index[VM_MAX_NICS];	/* attachment's deviceIndex */
 	size_t		 nmacs;
 	int		 cpus, mem_mib;
 };
@@ -246,6 +248,29 @@ aws_ec2(struct aws *a, const char *action, const char *params, xmlDoc **doc)
 	return rc;
 }
 
+/*
+ * An ENI of a networkInterfaceSet, kept in the order of its attachment's
+ * deviceIndex (eth0 first), whatever order EC2 lists them in.
+ */
+static void
+aws_nic_add(struct aws_inst *in, xmlNode *n)
+{
+	char buf[16], mac[18];
+	size_t i;
+	int idx;
+
+	aws_xs(aws_x(n, "attachment"), "deviceIndex", buf, sizeof(buf));
+	idx = buf[0] != '\0' ? atoi(buf) : VM_MAX_NICS + (int)in->nmacs;
+	aws_xs(n, "macAddress", mac, sizeof(mac));
+	for (i = in->nmacs; i > 0 && in->nic_index[i - 1] > idx; i--) {
+		memcpy(in->macs[i], in->macs[i - 1], sizeof(in->macs[0]));
+		in->nic_index[i] = in->nic_index[i - 1];
+	}
+	memcpy(in->macs[i], mac, sizeof(mac));
+	in->nic_index[i] = idx;
+	in->nmacs++;
+}
+
 /* One instancesSet item. */
 static void
 aws_inst_parse(xmlNode *it, struct aws_inst *in)
@@ -256,7 +281,10 @@ aws_inst_parse(xmlNode *it, struct aws_inst *in)
 	aws_xs(it, "instanceId", in->id, sizeof(in->id));
 	aws_xs(it, "instanceType", in->type, sizeof(in->type));
 	aws_xs(aws_x(it, "instanceState"), "name", in->state, sizeof(in->state));
-	aws_xs(it, "bootMode", in->boot, sizeof(in->boot));
+	/* what it boots with now; bootMode may say "uefi-preferred" */
+	aws_xs(it, "currentInstanceBootMode", in->boot, sizeof(in->boot));
+	if (in->boot[0] == '\0')
+		aws_xs(it, "bootMode", in->boot, sizeof(in->boot));
 	aws_xs(it, "rootDeviceName", in->root, sizeof(in->root));
 	snprintf(in->name, sizeof(in->name), "%s", in->id);
 	if ((tags = aws_x(it, "tagSet")) != NULL)
@@ -280,8 +308,7 @@ aws_inst_parse(xmlNode *it, struct aws_inst *in)
 	if ((set = aws_x(it, "networkInterfaceSet")) != NULL)
 		for (xmlNode *n = set->children; n != NULL &&
 		    in->nmacs < VM_MAX_NICS; n = n->next)
-			aws_xs(n, "macAddress", in->macs[in->nmacs++],
-			    sizeof(in->macs[0]));
+			aws_nic_add(in, n);
 }
 
 /* Calls fn for every instance of a DescribeInstances reply. */

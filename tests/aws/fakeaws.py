@@ -17,7 +17,8 @@
 #
 # Usage: fakeaws.py CONF.json - CONF: cert, key, portfile, access_key,
 #   secret, token (optional), instances: [{id, type, name, state, macs,
-#   boot_mode, volumes: [{id, device, file, size_gib}]}], types: {type:
+#   enis_reversed (listed eth-last first), boot_mode, current_boot_mode,
+#   volumes: [{id, device, file, size_gib}]}], types: {type:
 #   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
 #   503), corrupt_block (index whose checksum is wrong), bogus_block (an
 #   index listed beyond the volume), ec2_throttle_every (every Nth EC2
@@ -119,22 +120,29 @@ def instance_xml(i):
         '<item><deviceName>%s</deviceName><ebs><volumeId>%s</volumeId>'
         '<status>attached</status></ebs></item>' % (v['device'], v['id'])
         for v in i['volumes'])
-    enis = ''.join(
+    enis = [
         '<item><networkInterfaceId>eni-%d</networkInterfaceId>'
         '<macAddress>%s</macAddress><attachment><deviceIndex>%d'
         '</deviceIndex></attachment></item>' % (n, mac, n)
-        for n, mac in enumerate(i['macs']))
+        for n, mac in enumerate(i['macs'])]
+    if i.get('enis_reversed'):
+        enis.reverse()  # EC2 promises no order: eth1 may come first
+    enis = ''.join(enis)
+    current = ''
+    if 'current_boot_mode' in i:
+        current = ('<currentInstanceBootMode>%s</currentInstanceBootMode>'
+                   % i['current_boot_mode'])
     return ('<item><instanceId>%s</instanceId><instanceType>%s</instanceType>'
             '<instanceState><code>16</code><name>%s</name></instanceState>'
             '<rootDeviceName>%s</rootDeviceName>'
-            '<bootMode>%s</bootMode>'
+            '<bootMode>%s</bootMode>%s'
             '<blockDeviceMapping>%s</blockDeviceMapping>'
             '<networkInterfaceSet>%s</networkInterfaceSet>'
             '<tagSet><item><key>Name</key><value>%s</value></item></tagSet>'
             '</item>' % (i['id'], i['type'], i['state'],
                          i['volumes'][0]['device'], i.get('boot_mode',
                                                           'legacy-bios'),
-                         vols, enis, i['name']))
+                         current, vols, enis, i['name']))
 
 
 def snap_xml(s):

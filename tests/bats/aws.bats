@@ -191,6 +191,19 @@ no_secret() {
 	done
 }
 
+@test "aws: the NICs in the order of their device index, whatever order EC2 lists them in; the boot mode the instance boots with now" {
+	fake '.instances[0].macs = ["0a:00:00:00:00:01", "0a:00:00:00:00:02", "0a:00:00:00:00:03"] |
+	    .instances[0].enis_reversed = true | .instances[0].boot_mode = "uefi-preferred" |
+	    .instances[0].current_boot_mode = "legacy-bios"'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job nics "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	jq -c '.vm.nics, .vm.firmware' "$SP/exported/$id"
+	jq -e '[.vm.nics[].mac] == ["0a:00:00:00:00:01", "0a:00:00:00:00:02", "0a:00:00:00:00:03"]' "$SP/exported/$id"
+	jq -e '.vm.firmware == "bios"' "$SP/exported/$id"
+}
+
 @test "aws ebs: a block whose checksum does not match fails the job and is never written; snapshots still deleted" {
 	fake '.corrupt_block = 1'
 	cred aws "server = 127.0.0.1:$APORT"
