@@ -245,6 +245,7 @@ dead() {
 	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
 	[ ! -e "$SP/data/$1/aws-snapshots.json" ]
 	! ls "$SP/data/$1/"disk*.raw
+	no_secret
 }
 
 @test "aws ebs: blocks throttled for good (503, Retry-After) end at exportd.job_deadline, not after the retries: the job fails in seconds, its snapshots deleted" {
