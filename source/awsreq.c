@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "awsreq.h"
+#include "fetch.h"
 #include "log.h"
 #include "tlspin.h"
 #include "util.h"
@@ -49,6 +50,22 @@ awsreq_conn_free(struct awsreq_conn *c)
 {
 	free(c->ca.data);
 	memset(&c->ca, 0, sizeof(c->ca));
+}
+
+/* Past the worker's deadline (c->deadline): true, the reason in err. */
+bool
+awsreq_deadline(const struct awsreq_conn *c, char *err, size_t errlen)
+{
+	return c->deadline && fetch_deadline_passed(err, errlen);
+}
+
+/* A wait (or a timeout) of ms, shortened to end by the deadline. */
+int64_t
+awsreq_wait_ms(const struct awsreq_conn *c, int64_t ms)
+{
+	int64_t left = c->deadline ? fetch_deadline_left_ms() : -1;
+
+	return left >= 0 && left < ms ? left : ms;
 }
 
 /* RFC 3986: unreserved characters kept, everything else %XX (upper). */
@@ -169,7 +186,9 @@ awsreq_easy(const struct awsreq_conn *c, const char *service, const char *url,
 	AWSREQ_SETOPT(e, CURLOPT_WRITEDATA, r);
 	AWSREQ_SETOPT(e, CURLOPT_HEADERFUNCTION, awsreq_header);
 	AWSREQ_SETOPT(e, CURLOPT_HEADERDATA, r);
-	AWSREQ_SETOPT(e, CURLOPT_TIMEOUT, c->timeout);
+	/* at least 1 ms: 0 would be no timeout at all */
+	AWSREQ_SETOPT(e, CURLOPT_TIMEOUT_MS, (long)(awsreq_wait_ms(c,
+	    (int64_t)c->timeout * 1000) + 1));
 	AWSREQ_SETOPT(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	if (hdrs != NULL)
 		AWSREQ_SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
@@ -208,9 +227,10 @@ awsreq_headers(const struct awsreq_conn *c, bool form, bool s3)
 }
 
 static void
-awsreq_sleep(double s)
+awsreq_sleep(const struct awsreq_conn *c, double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	int64_t ms = awsreq_wait_ms(c, (int64_t)(s * 1000));
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -264,6 +284,10 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 		CURLcode cc;
 		CURL *e;
 
+		if (awsreq_deadline(c, err, errlen)) {
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
 		awsreq_resp_reset(r, max);
 		errbuf[0] = '\0';
 		if ((e = awsreq_easy(c, service, url, h, r, errbuf)) == NULL) {
@@ -292,6 +316,10 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 			rc = HS_EXIT_OK;
 			break;
 		}
+		if (awsreq_deadline(c, err, errlen)) {	/* it says it all */
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
 		awsreq_error_code(r, code, sizeof(code));
 		if (cc != CURLE_OK)
 			snprintf(err, errlen, "%s: %s", url, errbuf[0] ? errbuf :
@@ -312,7 +340,7 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 		}
 		log_info("aws: %s; retrying (attempt %d of %d)", err, attempt + 1,
 		    c->retries);
-		awsreq_sleep(r->retry_after >= 0 && r->retry_after < 60 ?
+		awsreq_sleep(c, r->retry_after >= 0 && r->retry_after < 60 ?
 		    (double)r->retry_after : delay);
 		delay = delay * 2 > AWSREQ_BACKOFF_MAX ? AWSREQ_BACKOFF_MAX :
 		    delay * 2;

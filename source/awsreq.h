@@ -11,7 +11,13 @@
  * awsreq_method() one with another method, e.g. DELETE): 5xx,
  * 429 and transport errors are retried with doubling backoff (honouring
  * Retry-After), up to c->retries attempts. Redirects are never followed (a
- * signature is for one host).
+ * signature is for one host). With c->deadline, every request (its
+ * timeout, its backoff) ends by the worker's deadline (exportd.job_deadline,
+ * fetch_deadline_set()), and one past it is PERMANENT, as fetch.c's
+ * downloads are: a retry would hold a worker as long again. A provider
+ * clears it to release its cloud objects after a failure, the deadline's
+ * too; awsreq_deadline() and awsreq_wait_ms() bound the caller's own
+ * waits (polling, parallel reads) the same way.
  *
  * Returns HS_EXIT_OK for a 2xx (the body in r), HS_EXIT_TEMPORARY when
  * the retries ran out, HS_EXIT_PERMANENT for another status (the body is
@@ -22,7 +28,9 @@
 #define HS_AWSREQ_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct awsreq_conn {
 	const char	*access_key, *secret, *token;	/* token may be NULL */
@@ -32,6 +40,7 @@ struct awsreq_conn {
 	long		 timeout;	/* seconds per request */
 	int		 retries;
 	double		 retry_delay;	/* first backoff, seconds */
+	bool		 deadline;	/* end by the worker's deadline */
 };
 
 struct awsreq_resp {
@@ -55,5 +64,7 @@ int	 awsreq_do(const struct awsreq_conn *, const char *, const char *,
 int	 awsreq_method(const struct awsreq_conn *, const char *, const char *,
 	    const char *, const char *, struct awsreq_resp *, char *, size_t);
 char	*awsreq_urlencode(const char *);
+bool	 awsreq_deadline(const struct awsreq_conn *, char *, size_t);
+int64_t	 awsreq_wait_ms(const struct awsreq_conn *, int64_t);
 
 #endif

@@ -97,7 +97,6 @@ enum fetch_class {
 
 struct fetch_job;
 
-static bool fetch_deadline_passed(char *, size_t);
 static uint64_t fetch_done_bytes(const struct fetch_job *);
 static void fetch_job_fail(struct fetch_job *, enum fetch_class, const char *);
 
@@ -718,8 +717,11 @@ fetch_deadline_set(int64_t mono_ms, long len_s)
 	fetch_deadline_len = len_s;
 }
 
-/* Past the deadline: true, with the reason in why. */
-static bool
+/*
+ * Past the deadline: true, with the reason in why (any request of the
+ * worker may ask: the aws provider's EC2 and EBS calls do).
+ */
+bool
 fetch_deadline_passed(char *why, size_t whylen)
 {
 	if (fetch_deadline_ms == 0 || util_mono_ms() < fetch_deadline_ms)
@@ -727,6 +729,18 @@ fetch_deadline_passed(char *why, size_t whylen)
 	snprintf(why, whylen, "the export took longer than its deadline of "
 	    "%ld s (exportd.job_deadline)", fetch_deadline_len);
 	return true;
+}
+
+/* Milliseconds left before the deadline (0: passed), -1: no deadline. */
+int64_t
+fetch_deadline_left_ms(void)
+{
+	int64_t left;
+
+	if (fetch_deadline_ms == 0)
+		return -1;
+	left = fetch_deadline_ms - util_mono_ms();
+	return left > 0 ? left : 0;
 }
 
 /* ---- the job ---------------------------------------------------------- */

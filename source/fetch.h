@@ -20,7 +20,9 @@
  * rate stays below min_rate bytes/s for min_rate_window seconds is
  * TEMPORARY ("slower than N bytes/s", retried later by the skeleton, so
  * retry.max_attempts bounds it again); the deadline fetch_deadline_set()
- * gives (exportd.job_deadline, set once per worker) is PERMANENT. The CA
+ * gives (exportd.job_deadline, set once per worker) is PERMANENT (other
+ * requests of the worker ask fetch_deadline_passed() and
+ * fetch_deadline_left_ms(): awsreq.c's). The CA
  * file (operator's: credential or configuration, never a job's) is read
  * once per transfer, only if it is a regular file (a FIFO would block),
  * and handed to libcurl as a blob.
@@ -134,5 +136,7 @@ int	 fetch_head(const struct fetch_opts *, uint64_t *, bool *, char *,
 	    size_t);
 int	 fetch_peek(const struct fetch_opts *, int, uint64_t, char *, size_t);
 void	 fetch_deadline_set(int64_t, long);
+bool	 fetch_deadline_passed(char *, size_t);
+int64_t	 fetch_deadline_left_ms(void);
 
 #endif

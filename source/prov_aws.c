@@ -2,8 +2,9 @@
  * prov_aws.c - the "aws" provider: an EC2 instance, read through EBS
  * snapshots and the EBS direct APIs (source.mode "ebs", the default).
  *
- * DescribeInstances gives the instance's type, boot mode, EBS volumes (by
- * device) and ENIs (their MACs); DescribeInstanceTypes its vCPUs and
+ * DescribeInstances gives the instance's type, boot mode (the one it
+ * boots with now), EBS volumes (by device) and ENIs (their MACs, in the
+ * order of their device index); DescribeInstanceTypes its vCPUs and
  * memory. CreateSnapshots makes one crash-consistent snapshot per volume,
  * tagged hyperspool-job=ID; DescribeSnapshots is polled until all are
  * completed. Each snapshot is then read with ListSnapshotBlocks (only the
@@ -35,10 +36,18 @@
  * its snapshots are removed afterwards (recorded in the same file; after
  * a crash, images are found by the job's tag).
  *
+ * Asked directly (hyperspool vms): DescribeInstances page by page
+ * (AWS_VMS_PAGE instances), and for each page one DescribeInstanceTypes
+ * (vCPUs, memory) and one DescribeVolumes (the sizes of the volumes of
+ * its block device mappings: disk_bytes); check-provider: DescribeRegions.
+ *
  * Error policy: export_fail for what a retry cannot mend (credential or
- * instance refused, checksum mismatch, a snapshot in error), export_retry
- * for the rest (throttling after the retries, a snapshot not done in
- * exportd.aws_snapshot_timeout); reasons carry the service's error code.
+ * instance refused, checksum mismatch, a snapshot in error, the run past
+ * exportd.job_deadline: every request, backoff, poll and block read of
+ * the run ends by it, awsreq.h), export_retry for the rest (throttling
+ * after the retries, a snapshot not done in exportd.aws_snapshot_timeout);
+ * reasons carry the service's error code. What the run made is released
+ * on every path, past the deadline too.
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -70,9 +79,11 @@
 #define AWS_TAG		"hyperspool-job"
 #define AWS_XML_MAX	(8 * 1024 * 1024)
 #define AWS_BLOCK_MAX	(1024 * 1024)	/* EBS blocks are 512 KiB */
+#define AWS_VMS_PAGE	100	/* instances per page (InstanceType.N <= 100) */
 
 struct aws_vol {
 	char		 dev[64], vol[64], snap[64];
+	uint64_t	 gib;		/* its size (DescribeVolumes), 0: not asked */
 };
 
 struct aws_inst {
@@ -81,6 +92,7 @@ struct aws_inst {
 	struct aws_vol	 vols[VM_MAX_DISKS];
 	size_t		 nvols;
 	char		 macs[VM_MAX_NICS][18];
+	int		 nic_index[VM_MAX_NICS];	/* attachment's deviceIndex */
 	size_t		 nmacs;
 	int		 cpus, mem_mib;
 };
@@ -95,6 +107,7 @@ struct aws {
 	struct curl_slist *hdrs;	/* the session token, for EBS reads */
 	struct cred_tls	 tls;
 	struct aws_inst	 in;
+	bool		 snaps_asked;	/* CreateSnapshots was sent */
 	/* mode export: the AMI, its snapshots, the task, the S3 object */
 	char		 image[64], task[64], key[1100];
 	char		 isnaps[VM_MAX_DISKS][64];
@@ -235,6 +248,29 @@ aws_ec2(struct aws *a, const char *action, const char *params, xmlDoc **doc)
 	return rc;
 }
 
+/*
+ * An ENI of a networkInterfaceSet, kept in the order of its attachment's
+ * deviceIndex (eth0 first), whatever order EC2 lists them in.
+ */
+static void
+aws_nic_add(struct aws_inst *in, xmlNode *n)
+{
+	char buf[16], mac[18];
+	size_t i;
+	int idx;
+
+	aws_xs(aws_x(n, "attachment"), "deviceIndex", buf, sizeof(buf));
+	idx = buf[0] != '\0' ? atoi(buf) : VM_MAX_NICS + (int)in->nmacs;
+	aws_xs(n, "macAddress", mac, sizeof(mac));
+	for (i = in->nmacs; i > 0 && in->nic_index[i - 1] > idx; i--) {
+		memcpy(in->macs[i], in->macs[i - 1], sizeof(in->macs[0]));
+		in->nic_index[i] = in->nic_index[i - 1];
+	}
+	memcpy(in->macs[i], mac, sizeof(mac));
+	in->nic_index[i] = idx;
+	in->nmacs++;
+}
+
 /* One instancesSet item. */
 static void
 aws_inst_parse(xmlNode *it, struct aws_inst *in)
@@ -245,7 +281,10 @@ aws_inst_parse(xmlNode *it, struct aws_inst *in)
 	aws_xs(it, "instanceId", in->id, sizeof(in->id));
 	aws_xs(it, "instanceType", in->type, sizeof(in->type));
 	aws_xs(aws_x(it, "instanceState"), "name", in->state, sizeof(in->state));
-	aws_xs(it, "bootMode", in->boot, sizeof(in->boot));
+	/* what it boots with now; bootMode may say "uefi-preferred" */
+	aws_xs(it, "currentInstanceBootMode", in->boot, sizeof(in->boot));
+	if (in->boot[0] == '\0')
+		aws_xs(it, "bootMode", in->boot, sizeof(in->boot));
 	aws_xs(it, "rootDeviceName", in->root, sizeof(in->root));
 	snprintf(in->name, sizeof(in->name), "%s", in->id);
 	if ((tags = aws_x(it, "tagSet")) != NULL)
@@ -269,8 +308,7 @@ aws_inst_parse(xmlNode *it, struct aws_inst *in)
 	if ((set = aws_x(it, "networkInterfaceSet")) != NULL)
 		for (xmlNode *n = set->children; n != NULL &&
 		    in->nmacs < VM_MAX_NICS; n = n->next)
-			aws_xs(n, "macAddress", in->macs[in->nmacs++],
-			    sizeof(in->macs[0]));
+			aws_nic_add(in, n);
 }
 
 /* Calls fn for every instance of a DescribeInstances reply. */
@@ -296,26 +334,60 @@ aws_inst_keep(struct aws_inst *in, void *arg)
 	*(struct aws_inst *)arg = *in;
 }
 
-/* vCPUs and memory of in's type. */
+/* vCPUs and memory of the n instances' types, one DescribeInstanceTypes. */
 static int
-aws_inst_type(struct aws *a, struct aws_inst *in)
+aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
 {
-	char *p = xasprintf("InstanceType.1=%s", in->type);
-	xmlNode *set, *it;
+	char *p = xstrdup(""), ty[64], buf[32];
+	xmlNode *set;
 	xmlDoc *doc;
-	char buf[32];
+	size_t k = 0;
 	int rc;
 
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		char *t, *q;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(in[j].type, in[i].type) == 0;
+		if (seen || in[i].type[0] == '\0')
+			continue;
+		t = awsreq_urlencode(in[i].type);
+		q = xasprintf("%s%sInstanceType.%zu=%s", p, k ? "&" : "", k + 1, t);
+		free(t);
+		free(p);
+		p = q;
+		k++;
+	}
+	if (k == 0) {
+		free(p);
+		return HS_EXIT_OK;
+	}
 	rc = aws_ec2(a, "DescribeInstanceTypes", p, &doc);
 	free(p);
 	if (rc != HS_EXIT_OK)
 		return rc;
 	set = aws_x(xmlDocGetRootElement(doc), "instanceTypeSet");
-	if ((it = aws_x(set, "item")) != NULL) {
-		aws_xs(aws_x(it, "vCpuInfo"), "defaultVCpus", buf, sizeof(buf));
-		in->cpus = atoi(buf);
-		aws_xs(aws_x(it, "memoryInfo"), "sizeInMiB", buf, sizeof(buf));
-		in->mem_mib = atoi(buf);
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		int cpus, mib;
+
+		aws_xs(it, "instanceType", ty, sizeof(ty));
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(in[i].type, ty) != 0)
+				continue;
+			aws_xs(aws_x(it, "vCpuInfo"), "defaultVCpus", buf,
+			    sizeof(buf));
+			cpus = atoi(buf);
+			aws_xs(aws_x(it, "memoryInfo"), "sizeInMiB", buf,
+			    sizeof(buf));
+			mib = atoi(buf);
+			for (size_t j = i; j < n; j++)
+				if (strcmp(in[j].type, ty) == 0) {
+					in[j].cpus = cpus;
+					in[j].mem_mib = mib;
+				}
+			break;
+		}
 	}
 	xmlFreeDoc(doc);
 	return HS_EXIT_OK;
@@ -340,18 +412,23 @@ aws_describe_instance(struct aws *a, const char *id)
 		    id, a->region);
 		return HS_EXIT_PERMANENT;
 	}
-	return aws_inst_type(a, &a->in);
+	return aws_inst_types(a, &a->in, 1);
 }
 
 /* ---- the snapshots and their record ----------------------------------- */
 
-static void
+/*
+ * The record, written durably (tmp, fsync, rename, fsync the directory):
+ * 0, or -1 with a->err set. What is about to be created must not be
+ * created when it fails: a crash would leave it unknown.
+ */
+static int
 aws_record_write(struct aws *a, bool created)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o,
 	    "snapshots");
 	char *s;
-	int fd;
+	int fd, e = 0;
 
 	cJSON_AddStringToObject(o, "instance", a->in.id);
 	cJSON_AddStringToObject(o, "region", a->region);
@@ -376,14 +453,24 @@ aws_record_write(struct aws *a, bool created)
 	cJSON_Delete(o);
 	fd = openat(a->ctx->datafd, AWS_RECORD ".tmp", O_WRONLY | O_CREAT |
 	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && util_write_all(fd, s, strlen(s)) == 0 && fsync(fd) == 0)
-		renameat(a->ctx->datafd, AWS_RECORD ".tmp", a->ctx->datafd,
-		    AWS_RECORD);
-	else
-		log_warn("%s", AWS_RECORD);
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0 || util_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0)
+		e = errno;
+	if (fd >= 0 && close(fd) != 0 && e == 0)
+		e = errno;
+	if (e == 0 && (renameat(a->ctx->datafd, AWS_RECORD ".tmp",
+	    a->ctx->datafd, AWS_RECORD) != 0 || fsync(a->ctx->datafd) != 0))
+		e = errno;
 	free(s);
+	if (e != 0) {
+		if (fd >= 0)
+			unlinkat(a->ctx->datafd, AWS_RECORD ".tmp", 0);
+		snprintf(a->err, sizeof(a->err), "data/%s/%s: %s: nothing is "
+		    "created in the cloud that could not be recorded", a->ctx->id,
+		    AWS_RECORD, strerror(e));
+		log_warnx("%s", a->err);
+		return -1;
+	}
+	return 0;
 }
 
 /* Delete snapshot id; 0 or -1 (logged). */
@@ -406,23 +493,18 @@ aws_snap_delete(struct aws *a, const char *id)
 }
 
 /*
- * A record left by an earlier attempt: delete every snapshot tagged with
- * this job (those it recorded and any it created before it could).
+ * Delete every snapshot tagged with this job: those an earlier attempt
+ * recorded and any it created before it could; those of an image (mode
+ * export) once it is deregistered, whether or not it said which they are.
  */
 static int
-aws_leftovers(struct aws *a)
+aws_snap_sweep(struct aws *a)
 {
 	xmlNode *set;
 	xmlDoc *doc;
 	char *p, id[64];
 	int rc, bad = 0;
 
-	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
-		return HS_EXIT_OK;
-	log_info("%s left by an earlier attempt: deleting its snapshots",
-	    AWS_RECORD);
-	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK)
-		return rc;
 	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
 	    a->ctx->id);
 	rc = aws_ec2(a, "DescribeSnapshots", p, &doc);
@@ -437,10 +519,26 @@ aws_leftovers(struct aws *a)
 	}
 	xmlFreeDoc(doc);
 	if (bad) {
-		snprintf(a->err, sizeof(a->err), "an earlier attempt's snapshots "
-		    "could not all be deleted");
+		snprintf(a->err, sizeof(a->err), "the snapshots tagged %s=%s could "
+		    "not all be deleted", AWS_TAG, a->ctx->id);
 		return HS_EXIT_TEMPORARY;
 	}
+	return HS_EXIT_OK;
+}
+
+/* A record left by an earlier attempt: what it made goes first. */
+static int
+aws_leftovers(struct aws *a)
+{
+	int rc;
+
+	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	log_info("%s left by an earlier attempt: deleting its snapshots",
+	    AWS_RECORD);
+	if ((rc = aws_exp_leftovers(a)) != HS_EXIT_OK ||
+	    (rc = aws_snap_sweep(a)) != HS_EXIT_OK)
+		return rc;
 	unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 	return HS_EXIT_OK;
 }
@@ -453,12 +551,16 @@ aws_snap_create(struct aws *a)
 	xmlDoc *doc;
 	int rc;
 
-	aws_record_write(a, false);	/* before: a crash finds it */
+	if (aws_record_write(a, false) != 0) {	/* before: a crash finds it */
+		free(id);
+		return HS_EXIT_TEMPORARY;
+	}
 	p = xasprintf("InstanceSpecification.InstanceId=%s&"
 	    "TagSpecification.1.ResourceType=snapshot&"
 	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s&"
 	    "Description=hyperspool%%20job%%20%s", a->in.id, AWS_TAG, id, id);
 	free(id);
+	a->snaps_asked = true;
 	rc = aws_ec2(a, "CreateSnapshots", p, &doc);
 	free(p);
 	if (rc != HS_EXIT_OK)
@@ -475,7 +577,7 @@ aws_snap_create(struct aws *a)
 				    sizeof(a->in.vols[i].snap), "%s", sid);
 	}
 	xmlFreeDoc(doc);
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	for (size_t i = 0; i < a->in.nvols; i++)
 		if (a->in.vols[i].snap[0] == '\0') {
 			snprintf(a->err, sizeof(a->err), "CreateSnapshots made no "
@@ -488,10 +590,12 @@ aws_snap_create(struct aws *a)
 	return HS_EXIT_OK;
 }
 
+/* Wait s seconds, or until the deadline (the next request says so). */
 static void
-aws_sleep(double s)
+aws_sleep(const struct aws *a, double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	int64_t ms = awsreq_wait_ms(&a->conn, (int64_t)(s * 1000));
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -549,7 +653,7 @@ aws_snap_wait(struct aws *a)
 			free(p);
 			return HS_EXIT_TEMPORARY;
 		}
-		aws_sleep(every);
+		aws_sleep(a, every);
 	}
 	free(p);
 	return HS_EXIT_OK;
@@ -563,6 +667,8 @@ aws_snap_release(struct aws *a)
 
 	if (a->ctx == NULL || a->ctx->inspect)
 		return;
+	/* past the deadline too: what the job made goes all the same */
+	a->conn.deadline = false;
 	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
 		for (size_t i = 0; i < a->in.nvols; i++)
 			if (a->in.vols[i].snap[0] != '\0')
@@ -575,6 +681,14 @@ aws_snap_release(struct aws *a)
 		if (a->in.vols[i].snap[0] != '\0' &&
 		    aws_snap_delete(a, a->in.vols[i].snap) != 0)
 			bad = 1;
+	/*
+	 * What CreateSnapshots made without saying so (its reply lost, a
+	 * retry of it - awsreq_do's - made more) goes by the job's tag.
+	 */
+	if (!bad && a->snaps_asked && aws_snap_sweep(a) != HS_EXIT_OK) {
+		log_warnx("%s", a->err);
+		bad = 1;
+	}
 	if (!bad)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 }
@@ -779,6 +893,8 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 		    a->ebs);
 		return HS_EXIT_PERMANENT;
 	}
+	if (awsreq_deadline(&a->conn, a->err, sizeof(a->err)))
+		return HS_EXIT_PERMANENT;	/* its timeout was cut to it */
 	if (cc == CURLE_OK && st != 429 && st < 500) {
 		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
 		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
@@ -819,6 +935,11 @@ aws_blocks_read(struct aws_read *rd)
 		CURLMsg *msg;
 		int left;
 
+		if (awsreq_deadline(&rd->a->conn, rd->a->err,
+		    sizeof(rd->a->err))) {
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
 		for (int i = 0; i < n && rc == HS_EXIT_OK; i++) {
 			struct aws_slot *s = &slot[i];
 
@@ -1080,7 +1201,7 @@ aws_poll(struct aws *a, const char *action, const char *params,
 			    "exportd.aws_snapshot_timeout", action, st);
 			return HS_EXIT_TEMPORARY;
 		}
-		aws_sleep(every);
+		aws_sleep(a, every);
 	}
 }
 
@@ -1111,7 +1232,7 @@ aws_exp_image(struct aws *a)
 		snprintf(a->err, sizeof(a->err), "CreateImage gave no image ID");
 		return HS_EXIT_TEMPORARY;
 	}
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	log_info("created image %s of %s", a->image, a->in.id);
 	p = xasprintf("ImageId.1=%s", a->image);
 	rc = aws_poll(a, "DescribeImages", p, "imagesSet", "imageState",
@@ -1159,7 +1280,7 @@ aws_exp_task(struct aws *a)
 	}
 	/* VM Import/Export names the object PREFIX + task ID + .raw */
 	snprintf(a->key, sizeof(a->key), "%s%s.raw", prefix, a->task);
-	aws_record_write(a, true);
+	(void)aws_record_write(a, true);	/* the tag finds them too */
 	log_info("export task %s: %s to s3://%s/%s", a->task, a->image, bucket,
 	    a->key);
 	p = xasprintf("ExportImageTaskId.1=%s", a->task);
@@ -1211,7 +1332,8 @@ aws_export(struct aws *a)
 		rc = aws_fail(a->ctx, a, rc);
 		return rc;
 	}
-	aws_record_write(a, false);	/* before: a crash finds it */
+	if (aws_record_write(a, false) != 0)	/* before: a crash finds it */
+		return export_retry(a->ctx, "%s", a->err);
 	if ((rc = aws_exp_image(a)) != HS_EXIT_OK ||
 	    (rc = aws_exp_task(a)) != HS_EXIT_OK)
 		rc = aws_fail(a->ctx, a, rc);
@@ -1231,6 +1353,7 @@ aws_exp_release(struct aws *a)
 {
 	int bad = 0;
 
+	a->conn.deadline = false;	/* past it too, as aws_snap_release */
 	if (cJSON_IsTrue(job_get(a->ctx->src, "keep_snapshots"))) {
 		log_info("keeping image %s and s3://%s/%s (source.keep_snapshots)",
 		    a->image, job_get_str(a->ctx->src, "bucket"), a->key);
@@ -1239,8 +1362,16 @@ aws_exp_release(struct aws *a)
 	}
 	if (a->key[0] != '\0')
 		aws_s3_delete(a, job_get_str(a->ctx->src, "bucket"), a->key);
+	/*
+	 * An image that never became available (a failure, the deadline)
+	 * did not say which its snapshots are: they go by the job's tag.
+	 */
 	if (a->image[0] != '\0' && aws_image_delete(a) != 0)
+		bad = 1;		/* logged */
+	else if (a->image[0] != '\0' && aws_snap_sweep(a) != HS_EXIT_OK) {
+		log_warnx("%s", a->err);
 		bad = 1;
+	}
 	if (!bad)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 }
@@ -1305,6 +1436,8 @@ aws_run(struct export_ctx *ctx)
 		rc = export_fail(ctx, "%s", a.err);
 		goto out;
 	}
+	/* every request and wait of the run ends by exportd.job_deadline */
+	a.conn.deadline = true;
 	if ((rc = aws_describe_instance(&a, job_get_str(ctx->src,
 	    "instance_id"))) != HS_EXIT_OK) {
 		rc = aws_fail(ctx, &a, rc);
@@ -1409,44 +1542,138 @@ aws_ask_open(struct provider_ask *q, struct aws *a)
 	return 0;
 }
 
-struct aws_list {
-	struct aws	*a;
-	cJSON		*arr;
+/*
+ * One page of DescribeInstances for hyperspool vms: the instances, and
+ * what one DescribeInstanceTypes and one DescribeVolumes (the volume IDs
+ * of their block device mappings) say about all of them.
+ */
+struct aws_page {
+	struct aws_inst	*in;
+	size_t		 n;
 };
 
 static void
-aws_list_one(struct aws_inst *in, void *arg)
+aws_page_add(struct aws_inst *in, void *arg)
 {
-	struct aws_list *l = arg;
-	cJSON *o = cJSON_CreateObject();
+	struct aws_page *pg = arg;
 
-	aws_inst_type(l->a, in);
-	cJSON_AddStringToObject(o, "name", in->name);
-	cJSON_AddStringToObject(o, "power_state", in->state);
-	cJSON_AddNumberToObject(o, "cpus", in->cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
-	cJSON_AddNumberToObject(o, "disk_bytes", 0);	/* not asked */
-	cJSON_AddStringToObject(o, "path", l->a->region);
-	cJSON_AddStringToObject(o, "instance_id", in->id);
-	cJSON_AddStringToObject(o, "instance_type", in->type);
-	cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
-	cJSON_AddItemToArray(l->arr, o);
+	pg->in = xrealloc(pg->in, (pg->n + 1) * sizeof(*pg->in));
+	pg->in[pg->n++] = *in;
+}
+
+/* The size of every volume of the page's instances. */
+static int
+aws_page_volumes(struct aws *a, struct aws_page *pg)
+{
+	char *p = xstrdup(""), vid[64], sz[32];
+	xmlNode *set;
+	xmlDoc *doc;
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < pg->n; i++)
+		for (size_t v = 0; v < pg->in[i].nvols; v++) {
+			char *e = awsreq_urlencode(pg->in[i].vols[v].vol);
+			char *q = xasprintf("%s%sVolumeId.%zu=%s", p, k ? "&" : "",
+			    k + 1, e);
+
+			free(e);
+			free(p);
+			p = q;
+			k++;
+		}
+	if (k == 0) {
+		free(p);
+		return HS_EXIT_OK;
+	}
+	rc = aws_ec2(a, "DescribeVolumes", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	set = aws_x(xmlDocGetRootElement(doc), "volumeSet");
+	for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+		aws_xs(it, "volumeId", vid, sizeof(vid));
+		aws_xs(it, "size", sz, sizeof(sz));
+		for (size_t i = 0; i < pg->n; i++)
+			for (size_t v = 0; v < pg->in[i].nvols; v++)
+				if (strcmp(pg->in[i].vols[v].vol, vid) == 0)
+					pg->in[i].vols[v].gib = strtoull(sz, NULL,
+					    10);
+	}
+	xmlFreeDoc(doc);
+	return HS_EXIT_OK;
+}
+
+static void
+aws_page_list(struct aws *a, const struct aws_page *pg, cJSON *arr)
+{
+	for (size_t i = 0; i < pg->n; i++) {
+		const struct aws_inst *in = &pg->in[i];
+		cJSON *o = cJSON_CreateObject();
+		uint64_t bytes = 0;
+
+		for (size_t v = 0; v < in->nvols; v++)
+			bytes += in->vols[v].gib << 30;
+		cJSON_AddStringToObject(o, "name", in->name);
+		cJSON_AddStringToObject(o, "power_state", in->state);
+		cJSON_AddNumberToObject(o, "cpus", in->cpus);
+		cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
+		cJSON_AddNumberToObject(o, "disk_bytes", (double)bytes);
+		cJSON_AddStringToObject(o, "path", a->region);
+		cJSON_AddStringToObject(o, "instance_id", in->id);
+		cJSON_AddStringToObject(o, "instance_type", in->type);
+		cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
+/* One page (after token, NULL: the first); the next page's token or NULL. */
+static int
+aws_vms_page(struct aws *a, const char *token, cJSON *arr, char **next)
+{
+	struct aws_page pg = { NULL, 0 };
+	char *enc = token ? awsreq_urlencode(token) : NULL, *p, tok[1024];
+	xmlDoc *doc;
+	int rc;
+
+	*next = NULL;
+	p = xasprintf("MaxResults=%d%s%s", AWS_VMS_PAGE, enc ? "&NextToken=" :
+	    "", enc ? enc : "");
+	free(enc);
+	rc = aws_ec2(a, "DescribeInstances", p, &doc);
+	free(p);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	aws_inst_each(doc, aws_page_add, &pg);
+	aws_xs(xmlDocGetRootElement(doc), "nextToken", tok, sizeof(tok));
+	xmlFreeDoc(doc);
+	if ((rc = aws_inst_types(a, pg.in, pg.n)) == HS_EXIT_OK &&
+	    (rc = aws_page_volumes(a, &pg)) == HS_EXIT_OK) {
+		aws_page_list(a, &pg, arr);
+		/* a token that does not change would page forever */
+		if (tok[0] != '\0' && (token == NULL || strcmp(tok, token) != 0))
+			*next = xstrdup(tok);
+	}
+	free(pg.in);
+	return rc;
 }
 
 static int
 aws_vms(struct provider_ask *q, cJSON *arr)
 {
 	struct aws a;
-	struct aws_list l = { &a, arr };
-	xmlDoc *doc;
+	char *token = NULL, *next;
 	int rc;
 
 	if (aws_ask_open(q, &a) != 0)
 		return -1;
-	if ((rc = aws_ec2(&a, "DescribeInstances", "", &doc)) == HS_EXIT_OK) {
-		aws_inst_each(doc, aws_list_one, &l);
-		xmlFreeDoc(doc);
-	} else
+	do {
+		rc = aws_vms_page(&a, token, arr, &next);
+		free(token);
+		token = next;
+	} while (rc == HS_EXIT_OK && token != NULL);
+	free(token);
+	if (rc != HS_EXIT_OK)
 		snprintf(q->err, sizeof(q->err), "%s", a.err);
 	aws_close(&a);
 	return rc == HS_EXIT_OK ? 0 : -1;

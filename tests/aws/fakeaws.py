@@ -10,18 +10,26 @@
 # for the configured secret (recomputed here: canonical request, string to
 # sign, HMAC chain), an x-amz-date of the credential's day, the service
 # matching the path (ec2 for POST /, ebs for /snapshots/), and the session
-# token when one is configured; otherwise 403 (AuthFailure /
+# token when one is configured (and none when none is); otherwise 403
+# (AuthFailure /
 # SignatureDoesNotMatch). Unsigned GET /fake/state tells the test what
 # exists (snapshots, deleted ones, counters).
 #
 # Usage: fakeaws.py CONF.json - CONF: cert, key, portfile, access_key,
 #   secret, token (optional), instances: [{id, type, name, state, macs,
-#   boot_mode, volumes: [{id, device, file, size_gib}]}], types: {type:
+#   enis_reversed (listed eth-last first), boot_mode, current_boot_mode,
+#   volumes: [{id, device, file, size_gib}]}], types: {type:
 #   [vcpus, mib]}, throttle_every (every Nth GetSnapshotBlock first gets a
 #   503), corrupt_block (index whose checksum is wrong), bogus_block (an
 #   index listed beyond the volume), ec2_throttle_every (every Nth EC2
-#   call gets 503 RequestLimitExceeded), pending_polls
-#   (DescribeSnapshots answers "pending" that many times). Unsigned
+#   call gets 503 RequestLimitExceeded), retry_after (the Retry-After of
+#   those 503s, and of throttle_every's: 0 by default), pending_polls
+#   (DescribeSnapshots answers "pending" that many times), page_size
+#   (DescribeInstances pages hold at most that many), block_throttle
+#   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
+#   block_stall (every GetSnapshotBlock waits an hour unanswered),
+#   create_fails (CreateSnapshots makes the snapshots, then answers 503
+#   as if its reply were lost). Unsigned
 #   GET /fake/set?KEY=N changes one of those while it runs.
 import base64
 import hashlib
@@ -32,6 +40,7 @@ import re
 import ssl
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -76,6 +85,8 @@ def sigv4_problem(h, method, raw_path, body):
     if 'token' in CONF and (h.get('x-amz-security-token') != CONF['token'] or
                             'x-amz-security-token' not in names):
         return 'session token missing, wrong or unsigned'
+    if 'token' not in CONF and 'x-amz-security-token' in h:
+        return 'a session token the credential does not have'
     path, _, query = raw_path.partition('?')
     q = sorted((enc(urllib.parse.unquote_plus(k)),
                 enc(urllib.parse.unquote_plus(v)))
@@ -109,22 +120,29 @@ def instance_xml(i):
         '<item><deviceName>%s</deviceName><ebs><volumeId>%s</volumeId>'
         '<status>attached</status></ebs></item>' % (v['device'], v['id'])
         for v in i['volumes'])
-    enis = ''.join(
+    enis = [
         '<item><networkInterfaceId>eni-%d</networkInterfaceId>'
         '<macAddress>%s</macAddress><attachment><deviceIndex>%d'
         '</deviceIndex></attachment></item>' % (n, mac, n)
-        for n, mac in enumerate(i['macs']))
+        for n, mac in enumerate(i['macs'])]
+    if i.get('enis_reversed'):
+        enis.reverse()  # EC2 promises no order: eth1 may come first
+    enis = ''.join(enis)
+    current = ''
+    if 'current_boot_mode' in i:
+        current = ('<currentInstanceBootMode>%s</currentInstanceBootMode>'
+                   % i['current_boot_mode'])
     return ('<item><instanceId>%s</instanceId><instanceType>%s</instanceType>'
             '<instanceState><code>16</code><name>%s</name></instanceState>'
             '<rootDeviceName>%s</rootDeviceName>'
-            '<bootMode>%s</bootMode>'
+            '<bootMode>%s</bootMode>%s'
             '<blockDeviceMapping>%s</blockDeviceMapping>'
             '<networkInterfaceSet>%s</networkInterfaceSet>'
             '<tagSet><item><key>Name</key><value>%s</value></item></tagSet>'
             '</item>' % (i['id'], i['type'], i['state'],
                          i['volumes'][0]['device'], i.get('boot_mode',
                                                           'legacy-bios'),
-                         vols, enis, i['name']))
+                         current, vols, enis, i['name']))
 
 
 def snap_xml(s):
@@ -166,11 +184,11 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def ec2_error(self, code, ecode, msg):
+    def ec2_error(self, code, ecode, msg, headers=()):
         self.reply(code, '<?xml version="1.0" encoding="UTF-8"?><Response>'
                    '<Errors><Error><Code>%s</Code><Message>%s</Message>'
                    '</Error></Errors><RequestID>fake</RequestID></Response>'
-                   % (ecode, msg))
+                   % (ecode, msg), headers=headers)
 
     def refuse(self, why):
         with LOCK:
@@ -299,6 +317,19 @@ class H(BaseHTTPRequestHandler):
         if token != want or idx not in s['blocks']:
             return self.reply(400, json.dumps({'Message': 'bad block token'}),
                               'application/json')
+        if CONF.get('block_stall'):
+            # a server that never answers: only a timeout ends the request
+            with LOCK:
+                STATE['stalled'] = STATE.get('stalled', 0) + 1
+            time.sleep(3600)
+            return
+        if CONF.get('block_throttle'):
+            # throttled for good, each reply asking to come back in 1 s
+            with LOCK:
+                STATE['throttled'] += 1
+            return self.reply(503, json.dumps(
+                {'Message': 'Rate exceeded', 'Reason': 'ThrottlingException'}),
+                'application/json', [('Retry-After', '1')])
         with LOCK:
             STATE['block_gets'] += 1
             every = CONF.get('throttle_every', 0)
@@ -309,7 +340,8 @@ class H(BaseHTTPRequestHandler):
                 STATE['throttled'] += 1
                 self.reply(503, json.dumps({'Message': 'Rate exceeded',
                                             'Reason': 'ThrottlingException'}),
-                           'application/json', [('Retry-After', '0')])
+                           'application/json',
+                           [('Retry-After', str(CONF.get('retry_after', 0)))])
                 return
         with open(s['file'], 'rb') as f:
             f.seek(idx * BLOCK)
@@ -339,8 +371,10 @@ class H(BaseHTTPRequestHandler):
             if throttle:
                 STATE['ec2_throttled'] = STATE.get('ec2_throttled', 0) + 1
         if throttle:
+            ra = [('Retry-After', str(CONF['retry_after']))] \
+                if 'retry_after' in CONF else []
             return self.ec2_error(503, 'RequestLimitExceeded',
-                                  'Request limit exceeded.')
+                                  'Request limit exceeded.', ra)
         fn = getattr(self, 'ec2_' + str(act), None)
         if fn is None:
             return self.ec2_error(400, 'InvalidAction', str(act))
@@ -362,9 +396,43 @@ class H(BaseHTTPRequestHandler):
         if ids and len(found) != len(ids):
             return self.ec2_error(400, 'InvalidInstanceID.NotFound',
                                   'The instance ID %s does not exist' % ids[0])
+        nxt = ''
+        if 'MaxResults' in p:
+            # as EC2: 5..1000, not with instance IDs; page_size makes the
+            # fake answer shorter pages than asked, as EC2 may
+            n = int(p['MaxResults'])
+            if ids or not 5 <= n <= 1000:
+                return self.ec2_error(400, 'InvalidParameterValue',
+                                      'MaxResults')
+            start = int(p.get('NextToken') or 0)
+            n = min(n, CONF.get('page_size', n))
+            if start + n < len(found):
+                nxt = '<nextToken>%d</nextToken>' % (start + n)
+            found = found[start:start + n]
+        with LOCK:
+            STATE['describe_instances'] = \
+                STATE.get('describe_instances', 0) + 1
         self.ok('DescribeInstances', '<reservationSet><item><instancesSet>%s'
-                '</instancesSet></item></reservationSet>'
-                % ''.join(instance_xml(i) for i in found))
+                '</instancesSet></item></reservationSet>%s'
+                % (''.join(instance_xml(i) for i in found), nxt))
+
+    def ec2_DescribeVolumes(self, p):
+        # as EC2: volume IDs, each must exist, no MaxResults with them
+        ids = [v for k, v in sorted(p.items()) if k.startswith('VolumeId.')]
+        vols = {v['id']: v for i in CONF['instances'] for v in i['volumes']}
+        if 'MaxResults' in p and ids:
+            return self.ec2_error(400, 'InvalidParameterCombination',
+                                  'MaxResults with VolumeId')
+        for v in ids:
+            if v not in vols:
+                return self.ec2_error(400, 'InvalidVolume.NotFound',
+                                      'The volume %s does not exist' % v)
+        with LOCK:
+            STATE['describe_volumes'] = STATE.get('describe_volumes', 0) + 1
+        self.ok('DescribeVolumes', '<volumeSet>%s</volumeSet>' % ''.join(
+            '<item><volumeId>%s</volumeId><size>%d</size><snapshotId/>'
+            '<status>in-use</status></item>' % (v, vols[v]['size_gib'])
+            for v in (ids or list(vols))))
 
     def ec2_DescribeInstanceTypes(self, p):
         items = ''
@@ -396,6 +464,9 @@ class H(BaseHTTPRequestHandler):
                      'polls': 0, 'throttled': []}
                 STATE['snapshots'][sid] = s
                 items += snap_xml(s)
+        if CONF.get('create_fails'):
+            # made, but the caller never hears of them (a lost reply)
+            return self.ec2_error(503, 'InternalError', 'try again')
         self.ok('CreateSnapshots', '<snapshotSet>%s</snapshotSet>' % items)
 
     def ec2_DescribeSnapshots(self, p):

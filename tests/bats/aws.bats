@@ -5,9 +5,12 @@
 # session token: an instance's volumes snapshotted, read block by block in
 # parallel with their SHA-256 checked, landed sparse and booted in
 # libvirt, hardware and MACs from the instance, snapshots deleted after;
-# throttling 503s retried; a checksum mismatch failing the job without
+# throttling 503s retried; exportd.job_deadline ending a run that
+# throttling, a stalled server or pending snapshots would hold (released
+# all the same); a checksum mismatch failing the job without
 # landing the block; a wrong secret refused at once; a crashed attempt's
-# snapshots released by the next; hyperspool vms / check-provider; the
+# snapshots released by the next; hyperspool vms (volume sizes, one
+# DescribeVolumes per page of instances) / check-provider; the
 # secret nowhere in the spool, the logs or a command line.
 
 load helpers
@@ -71,7 +74,8 @@ convert = { output_dir = "$T/out"; };
 exportd = { aws_ec2_endpoint = "https://127.0.0.1:$APORT";
 	aws_ebs_endpoint = "https://127.0.0.1:$APORT";
 	aws_s3_endpoint = "https://127.0.0.1:$APORT";
-	aws_poll_interval = 0.1; http_retry_delay = 0.1; aws_connections = 4; };
+	aws_poll_interval = 0.1; http_retry_delay = ${RDELAY:-0.1}; aws_connections = 4;
+	${XCONF:-} };
 CONF
 }
 
@@ -153,6 +157,53 @@ no_secret() {
 	no_secret
 }
 
+@test "aws: throttled EC2 and EBS requests wait what Retry-After asks, not the (long) backoff" {
+	RDELAY=120
+	fake '.throttle_every = 4 | .ec2_throttle_every = 5 | .retry_after = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job ra "$(awssrc aws)")
+	# 120 s of backoff would outlast the timeout; Retry-After: 1 does not
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.ec2_throttled' <<<"$st")" -ge 1 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+}
+
+@test "aws ebs: a credential without a session token sends none; source.keep_snapshots keeps the snapshots, naming them" {
+	fake 'del(.token)'
+	printf '%s\n' "access_key_id = $AK" "secret_access_key = $SECRET" \
+	    "ca_file = $T/tls/cert.pem" "server = 127.0.0.1:$APORT" >"$T/creds/aws"
+	chmod 600 "$T/creds/aws"
+	id=$(job keep "$(awssrc aws ',"keep_snapshots":true')")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.refused | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 2 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 0 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+	for s in $(jq -r '.snapshots | keys[]' <<<"$st"); do
+		grep -q "keeping snapshot $s (source.keep_snapshots)" "$SP/data/$id/log"
+	done
+}
+
+@test "aws: the NICs in the order of their device index, whatever order EC2 lists them in; the boot mode the instance boots with now" {
+	fake '.instances[0].macs = ["0a:00:00:00:00:01", "0a:00:00:00:00:02", "0a:00:00:00:00:03"] |
+	    .instances[0].enis_reversed = true | .instances[0].boot_mode = "uefi-preferred" |
+	    .instances[0].current_boot_mode = "legacy-bios"'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job nics "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	jq -c '.vm.nics, .vm.firmware' "$SP/exported/$id"
+	jq -e '[.vm.nics[].mac] == ["0a:00:00:00:00:01", "0a:00:00:00:00:02", "0a:00:00:00:00:03"]' "$SP/exported/$id"
+	jq -e '.vm.firmware == "bios"' "$SP/exported/$id"
+}
+
 @test "aws ebs: a block whose checksum does not match fails the job and is never written; snapshots still deleted" {
 	fake '.corrupt_block = 1'
 	cred aws "server = 127.0.0.1:$APORT"
@@ -178,6 +229,103 @@ no_secret() {
 	[[ $r == "ListSnapshotBlocks snap-"*": block 4096 lies beyond the volume's 1073741824 bytes" ]]
 	! ls "$SP/data/$id/"disk*.raw
 	[ "$(state | jq '.snapshots | length')" -eq 0 ]
+}
+
+# dead JOB: it failed at the deadline, in one attempt, its snapshots and
+# images gone from the fake, nothing of it left in data/JOB
+dead() {
+	local r st
+	r=$(reason "$1")
+	echo "$r"
+	[[ $r == "${2:-}the export took longer than its deadline of 3 s (exportd.job_deadline)" ]]
+	[ "$(grep -c ' exporting ' "$SP/data/$1/history")" -eq 1 ]
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
+	[ ! -e "$SP/data/$1/aws-snapshots.json" ]
+	! ls "$SP/data/$1/"disk*.raw
+	no_secret
+}
+
+@test "aws ebs: blocks throttled for good (503, Retry-After) end at exportd.job_deadline, not after the retries: the job fails in seconds, its snapshots deleted" {
+	XCONF="job_deadline = 3; http_retries = 1000;"
+	fake '.block_throttle = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job thr "$(awssrc aws)")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 30 ]
+	dead "$id"
+	[ "$(state | jq '.throttled')" -ge 1 ]
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+}
+
+@test "aws ebs: a block read the server never answers ends at exportd.job_deadline, not at the request timeout; snapshots deleted" {
+	XCONF="job_deadline = 3;"
+	fake '.block_stall = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job stall "$(awssrc aws)")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 30 ]
+	dead "$id"
+	[ "$(state | jq '.stalled')" -ge 1 ]
+	[ "$(state | jq '.deleted | length')" -eq 2 ]
+}
+
+@test "aws: snapshots (ebs) or an image (export) that never complete end at exportd.job_deadline, not at aws_snapshot_timeout; released" {
+	XCONF="job_deadline = 3; aws_snapshot_timeout = 3600;"
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job pend "$(awssrc aws)")
+	id2=$(job pendexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	SECONDS=0
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	echo "took $SECONDS s"
+	[ "$SECONDS" -lt 60 ]
+	dead "$id" "EC2 DescribeSnapshots: "
+	dead "$id2" "EC2 DescribeImages: "
+	st=$(state)
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 4 ]
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+}
+
+@test "aws: snapshots CreateSnapshots made without saying so (a lost reply, retried) are deleted by the job's tag" {
+	fake '.create_fails = 1'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job lost "$(awssrc aws)")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	# retried later (temporary): the job's log says why
+	cat "$SP/data/$id/log"
+	grep -q "EC2 CreateSnapshots: HTTP 503 from https://127.0.0.1:$APORT: InternalError (gave up after 5 attempts)" "$SP/data/$id/log"
+	st=$(state)
+	echo "$st"
+	# five attempts, two volumes: ten made, none left
+	[ "$(jq '.created' <<<"$st")" -eq 10 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 10 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+}
+
+@test "aws: nothing is created in the cloud when its record cannot be written first" {
+	fake
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job norec "$(awssrc aws)")
+	id2=$(job norecexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	# the record's temporary name is taken by a directory: it cannot be written
+	mkdir "$SP/data/$id/aws-snapshots.json.tmp" "$SP/data/$id2/aws-snapshots.json.tmp"
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	for j in "$id" "$id2"; do
+		cat "$SP/data/$j/log"
+		grep -q "data/$j/aws-snapshots.json: Is a directory: nothing is created in the cloud that could not be recorded" "$SP/data/$j/log"
+	done
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.created' <<<"$st")" -eq 0 ]
 }
 
 @test "aws: a wrong secret is refused by EC2 and fails the job at once; no snapshot made" {
@@ -284,14 +432,52 @@ no_secret() {
 	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
 }
 
-@test "hyperspool vms --provider aws lists the instances; check-provider accepts the credential" {
-	fake
+@test "aws export: a job cancelled while its image is pending: exportd deregisters it and deletes its snapshots" {
+	fake '.pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT"
+	id=$(job cancelexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
+	[ -f "$SP/data/$id/aws-snapshots.json" ]
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	[[ $(cat "$SP/data/$id/reason") == *"cancelled"* ]]
+	wait_for 10 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '(.images | length) + (.snapshots | length)')\" -eq 0 ]"
+	st=$(state)
+	echo "$st"
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+}
+
+@test "hyperspool vms --provider aws lists the instances with their volumes' sizes, page by page; check-provider accepts the credential" {
+	# three instances in pages of two: the first has two 1 GiB volumes
+	fake '.page_size = 2 | .types["m5.large"] = [2, 8192] |
+	    .instances += [
+	      {id: "i-0bbbbbbbbbbbbbbb1", type: "m5.large", name: "db-1",
+	       state: "running", macs: [], volumes: [
+	         {id: "vol-0ccc", device: "/dev/sda1", file: "/nonexistent", size_gib: 20},
+	         {id: "vol-0ddd", device: "/dev/sdf", file: "/nonexistent", size_gib: 300}]},
+	      {id: "i-0bbbbbbbbbbbbbbb2", type: "t3.small", name: "app-1",
+	       state: "running", macs: [], volumes: [
+	         {id: "vol-0eee", device: "/dev/xvda", file: "/nonexistent", size_gib: 8}]}]'
 	cred aws "server = 127.0.0.1:$APORT" "region = eu-west-3"
 	run "$HS" -c "$T/conf" vms --provider aws --credential aws --json
 	echo "$output"
 	[ "$status" -eq 0 ]
 	jq -e --arg i "$IID" '.[0].name == "web-1" and .[0].instance_id == $i and
 	    .[0].cpus == 2 and .[0].memory_mib == 2048 and .[0].power_state == "stopped"' <<<"$output"
+	jq -e 'length == 3 and ([.[].disk_bytes] == [2147483648, 343597383680, 8589934592])' <<<"$output"
+	jq -e '.[1].name == "db-1" and .[1].cpus == 2 and .[1].memory_mib == 8192 and .[1].volumes == 2' <<<"$output"
+	# one DescribeVolumes per page of instances, not one per volume
+	st=$(state)
+	[ "$(jq '.describe_instances' <<<"$st")" -eq 2 ]
+	[ "$(jq '.describe_volumes' <<<"$st")" -eq 2 ]
+	# the table shows the sizes too
+	run "$HS" -c "$T/conf" vms --provider aws --credential aws
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -Eq "^db-1 +running +2 +8192 +343597383680  eu-west-3$" <<<"$output"
 	run "$HS" -c "$T/conf" check-provider --provider aws --credential aws --json
 	echo "$output"
 	[ "$status" -eq 0 ]
