@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "azrest.h"
+#include "cloudhttp.h"
 #include "conf.h"
 #include "cred.h"
 #include "export.h"
@@ -65,7 +65,7 @@ struct gcp_job {
 	struct export_ctx *ctx;
 	struct cred	 c;
 	bool		 have_cred;
-	struct az_http	 h;		/* TLS trust, err; no ARM here */
+	struct ch_conn	 h;		/* TLS trust, err (cloudhttp.c) */
 	cJSON		*key;		/* the service-account key */
 	char		*auth;		/* "Authorization: Bearer TOKEN" */
 	int64_t		 token_ms;	/* when it was got */
@@ -102,7 +102,7 @@ gcp_job_free(struct gcp_job *j)
 	}
 	if (j->have_cred)
 		cred_free(&j->c);
-	az_http_free(&j->h);
+	ch_free(&j->h);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -222,7 +222,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	struct curl_slist *hdrs = curl_slist_append(NULL,
 	    "Content-Type: application/x-www-form-urlencoded");
 	char *jwt = gcp_jwt(j, err, errlen), *body, what[600];
-	struct az_resp r;
+	struct ch_resp r;
 	const cJSON *t;
 	cJSON *o;
 	int rc;
@@ -234,7 +234,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	body = xasprintf("grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type"
 	    "%%3Ajwt-bearer&assertion=%s", jwt);
 	snprintf(what, sizeof(what), "login to %.400s", gcp_token_uri(j));
-	rc = az_request(&j->h, "POST", gcp_token_uri(j), hdrs, body, &r);
+	rc = ch_request(&j->h, "POST", gcp_token_uri(j), hdrs, body, &r);
 	explicit_bzero(body, strlen(body));
 	explicit_bzero(jwt, strlen(jwt));
 	free(body);
@@ -243,7 +243,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	if (rc == HS_EXIT_OK && r.status != 200) {
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 		    " refused");
-		rc = az_status_fail(&j->h, what, &r);
+		rc = ch_status_fail(&j->h, what, &r);
 	} else if (rc == HS_EXIT_OK) {
 		o = cJSON_Parse(r.body ? r.body : "");
 		t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
@@ -267,7 +267,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	}
 	if (r.body != NULL)
 		explicit_bzero(r.body, r.len);
-	az_resp_free(&r);
+	ch_resp_free(&r);
 	if (rc != HS_EXIT_OK)
 		snprintf(err, errlen, "%s", j->h.err);
 	return rc;
@@ -302,7 +302,7 @@ gcp_open(struct gcp_job *j, const char *name, const cJSON *uid, char *err,
 	    (long long)uid->valuedouble : -1, err, errlen) != 0) ||
 	    cred_tls(&j->c, &tls, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
-	if (az_http_init(&j->h, "", tls.ca_file, tls.thumbprint) != 0) {
+	if (ch_init(&j->h, tls.ca_file, tls.thumbprint) != 0) {
 		snprintf(err, errlen, "%s", j->h.err);
 		return HS_EXIT_PERMANENT;
 	}
@@ -319,20 +319,20 @@ gcp_get(struct gcp_job *j, const char *base, const char *path, cJSON **out)
 {
 	struct curl_slist *hdrs = curl_slist_append(NULL, j->auth);
 	char *url = xasprintf("%s%s", base, path);
-	struct az_resp r;
+	struct ch_resp r;
 	int rc;
 
 	*out = NULL;
-	rc = az_request(&j->h, "GET", url, hdrs, NULL, &r);
+	rc = ch_request(&j->h, "GET", url, hdrs, NULL, &r);
 	if (rc == HS_EXIT_OK && r.status != 200)
-		rc = az_status_fail(&j->h, url, &r);
+		rc = ch_status_fail(&j->h, url, &r);
 	else if (rc == HS_EXIT_OK && (*out = cJSON_Parse(r.body ? r.body :
 	    "")) == NULL) {
 		snprintf(j->h.err, sizeof(j->h.err), "%s: the reply is not JSON",
 		    url);
 		rc = HS_EXIT_TEMPORARY;
 	}
-	az_resp_free(&r);
+	ch_resp_free(&r);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;
