@@ -1,7 +1,9 @@
 /*
  * prov_gcp.c - the "gcp" provider: a Compute Engine instance's hardware
- * and its disk as a GCS object the operator exported (`gcloud compute
- * images export`: a .tar.gz holding disk.raw).
+ * and its disks as GCS objects (a .tar.gz holding disk.raw): one the
+ * operator exported (source.object), or, for a job naming an instance
+ * and no object, exports the provider makes itself through the
+ * documented image-export path.
  *
  * Login: the named credential names a service-account key file
  * ("key_file", the operator's JSON key: client_email, private_key,
@@ -9,9 +11,9 @@
  * is exchanged at the key's token_uri (exportd.gcp_token_uri overrides
  * it) for an OAuth2 access token. The credential must be bound with
  * "server" to the token endpoint's host: the signed assertion goes
- * nowhere else; the token goes only to exportd.gcp_compute_endpoint and
- * exportd.gcp_storage_endpoint (curl drops it on a redirect to another
- * host).
+ * nowhere else; the token goes only to exportd.gcp_compute_endpoint,
+ * exportd.gcp_storage_endpoint and exportd.gcp_cloudbuild_endpoint (no
+ * redirect is followed: cloudhttp.c, fetch.c).
  *
  * Hardware (source.project, source.zone, source.instance): cpus and
  * memory from the instance's machine type; firmware uefi when its boot
@@ -26,14 +28,25 @@
  * the bearer token added to each request), then streamed through gzip and
  * tar (targz.c) into the sparse data/ID/disk0.raw and removed.
  *
- * Not done: creating the export (a temporary image and an export job
- * through the image-export path); a job must name an object the operator
- * exported, and one without is refused at intake saying so.
+ * The export path (no source.object; what `gcloud compute images export`
+ * does, over REST): the bucket is the credential's export_bucket (with
+ * export_prefix), never the job's. For each disk of the instance, the
+ * boot disk first: a temporary image hs-ID-N (images.insert from the
+ * disk, forceCreate, labelled with the job; its global operation followed),
+ * a Cloud Build running gce_vm_image_export from the image into
+ * gs://BUCKET/PREFIXhs-ID-N.tar.gz (polled until it ends), then the object
+ * downloaded as above into diskN.raw. data/ID/gcp-export.json records each
+ * image, object and build BEFORE it is made; when the attempt ends, on
+ * every path, the builds are cancelled and the objects and images
+ * deleted, and so does release() when the job is cancelled; an attempt
+ * that finds the record (a crash) reuses the exports whose build
+ * succeeded and releases the rest before it starts.
  *
- * Failures: a refused login, a missing instance or object, a bad archive
- * are permanent; network trouble, 5xx and 429 temporary. Secrets (the
- * private key, the assertion, the token) stay in memory and go to
- * libcurl only.
+ * Failures: a refused login, a missing instance, object or export_bucket,
+ * a build that ends FAILURE/TIMEOUT/CANCELLED, a bad archive are
+ * permanent; network trouble, 5xx, 429, a build's INTERNAL_ERROR/EXPIRED
+ * or one still running past its timeout temporary. Secrets (the private
+ * key, the assertion, the token) stay in memory and go to libcurl only.
  */
 #include <errno.h>
 #include <fcntl.h>
