@@ -13,7 +13,9 @@
  * "server" to the token endpoint's host: the signed assertion goes
  * nowhere else; the token goes only to exportd.gcp_compute_endpoint,
  * exportd.gcp_storage_endpoint and exportd.gcp_cloudbuild_endpoint (no
- * redirect is followed: cloudhttp.c, fetch.c).
+ * redirect is followed: cloudhttp.c, fetch.c). The token is renewed before
+ * a request once it has lived its expires_in less five minutes (half of
+ * a short one): an export or a download may outlive it.
  *
  * Hardware (source.project, source.zone, source.instance): cpus and
  * memory from the instance's machine type; firmware uefi when its boot
@@ -73,7 +75,8 @@
 
 #define GCP_SCOPE	"https://www.googleapis.com/auth/cloud-platform"
 #define GCP_KEY_MAX	(64 * 1024)
-#define GCP_TOKEN_FRESH	(45 * 60 * 1000)	/* ms: tokens live an hour */
+#define GCP_TOKEN_LIFE	3600	/* s: a token's life when the reply omits it */
+#define GCP_TOKEN_MARGIN 300	/* s: renewed this long before it expires */
 #define GCP_RECORD	"gcp-export.json"
 #define GCP_RECORD_MAX	(256 * 1024)
 #define GCP_BUILDER	"gcr.io/compute-image-tools/gce_vm_image_export:release"
@@ -99,6 +102,7 @@ struct gcp_job {
 	cJSON		*key;		/* the service-account key */
 	char		*auth;		/* "Authorization: Bearer TOKEN" */
 	int64_t		 token_ms;	/* when it was got */
+	int64_t		 renew_ms;	/* how old it may get: its expires_in less a margin */
 	char		 project[128];
 	cJSON		*inst;		/* the instance, when the job names one */
 	/* the export path: the credential's bucket, one export per disk */
@@ -258,6 +262,21 @@ gcp_jwt(struct gcp_job *j, char *err, size_t errlen)
 	return jwt;
 }
 
+/*
+ * How long a token may be used: its expires_in (GCP_TOKEN_LIFE if the
+ * reply has none) less GCP_TOKEN_MARGIN, or half of it if it is short.
+ */
+static int64_t
+gcp_renew_after(const cJSON *reply)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "expires_in");
+	double life = cJSON_IsNumber(e) && e->valuedouble > 0 ?
+	    e->valuedouble : GCP_TOKEN_LIFE;
+	double margin = life / 2 < GCP_TOKEN_MARGIN ? life / 2 : GCP_TOKEN_MARGIN;
+
+	return (int64_t)((life - margin) * 1000);
+}
+
 /* The JWT exchanged for an access token at the token endpoint. */
 static int
 gcp_token(struct gcp_job *j, char *err, size_t errlen)
@@ -298,6 +317,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 			j->auth = xasprintf("Authorization: Bearer %s",
 			    t->valuestring);
 			j->token_ms = util_mono_ms();
+			j->renew_ms = gcp_renew_after(o);
 		}
 		else {
 			snprintf(j->h.err, sizeof(j->h.err), "%s: no access_token",
@@ -366,8 +386,11 @@ gcp_token_fresh(struct gcp_job *j)
 {
 	char err[1024];
 
-	if (util_mono_ms() - j->token_ms >= GCP_TOKEN_FRESH &&
-	    gcp_token(j, err, sizeof(err)) != HS_EXIT_OK)
+	if (util_mono_ms() - j->token_ms < j->renew_ms)
+		return;
+	log_info("renewing the GCP token after %lld s",
+	    (long long)(j->renew_ms / 1000));
+	if (gcp_token(j, err, sizeof(err)) != HS_EXIT_OK)
 		log_warnx("cannot renew the GCP token: %s", err);
 }
 

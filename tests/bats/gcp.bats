@@ -40,7 +40,7 @@ setup() {
 	head -c 1048576 /dev/urandom | dd of="$T/src/data.raw" bs=1M seek=1 conv=notrunc status=none
 	cat >"$T/gcp/conf.json" <<JSON
 {"client_email": "migrate@proj-1.iam.gserviceaccount.com", "modulus": "$MOD",
- "project": "proj-1", "export_bucket": "hs-exports", "token_ttl": ${TOKEN_TTL:-3599},
+ "project": "proj-1", "export_bucket": "hs-exports", "token_ttl": 3599,
  "objects": {"exports/web1.tar.gz": "$T/obj/web1.tar.gz",
              "exports/big.tar.gz": "$T/obj/big.tar.gz"},
  "machineTypes": {"e2-medium": {"guestCpus": 2, "memoryMb": 4096},
@@ -431,4 +431,17 @@ wait_moving() {
 	! state | jq -r '.log[]' | grep -q eve-bucket
 	nothing_left
 	no_secret
+}
+
+@test "an export that outlives its token renews it on the token's own expires_in" {
+	# tokens live 3 s; the build takes 25 polls of 0.2 s and more
+	mode '{"token_ttl": 3, "build_polls": 25}'
+	id=$(job renew "$(isrc)")
+	export_once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	grep -q "renewing the GCP token after 1 s" "$SP/data/$id/log"
+	[ "$(state | jq .logins)" -ge 3 ]
+	# no call was refused for an expired token
+	[ "$(state | jq .expired)" -eq 0 ]
+	nothing_left
 }

@@ -34,7 +34,8 @@ Every API call must carry a live token the login gave. GET /_fake/state ->
 {"logins", "media_bytes" (body bytes of media sent), "log", "images",
 "objects", "builds" {ID: status}, "cancelled", "expired" (calls refused
 for an expired token)}; POST /_fake/mode {"build_outcome", "build_polls",
-"fail_detail"} changes how builds end.
+"fail_detail", "token_ttl"} changes how builds end and how long the next
+logins' tokens live.
 
 Usage: fakegcp.py CONFIG.json PORTFILE CERT KEY
 CONFIG: {"client_email", "modulus" (hex, the key's RSA n), "project",
@@ -126,7 +127,8 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             STATE["logins"] += 1
         self.note("login")
-        ttl = int(CONF.get("token_ttl", 3599))
+        with LOCK:
+            ttl = int(MODE.get("token_ttl", CONF.get("token_ttl", 3599)))
         tok = "fake-gcp-token-" + uuid.uuid4().hex
         with LOCK:
             TOKENS[tok] = time.time() + ttl
