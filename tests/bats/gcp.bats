@@ -445,3 +445,26 @@ wait_moving() {
 	[ "$(state | jq .expired)" -eq 0 ]
 	nothing_left
 }
+
+@test "exportd killed while an exported disk downloads: the next attempt reuses that export and resumes the download" {
+	sed -i 's/http_retries = 3;/http_retries = 3; http_max_rate = 300000;/' "$T/conf"
+	id=$(job reuse "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
+	wait_moving 60 "$saved; state | jq -c .builds" "[ \$($saved) -gt 0 ]" || { cat "$T"/*.log; false; }
+	[ "$(jq -r '.exports[0].exported' "$SP/data/$id/gcp-export.json")" = true ]
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
+	start_daemon "$EXPORTD" 3>&-
+	wait_moving 60 "stat -c '%n %s %b' '$SP/data/$id'/disk* '$SP/data/$id'/.disk*; state | jq -c .builds" \
+	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	# disk0's export was made once and reused; its download resumed
+	grep -q "reusing the export of hs-.*-0: hs-exports/tmp/hs-.*-0.tar.gz" "$SP/data/$id/log"
+	grep -q "resuming disk0.tar.gz: [1-9][0-9]* of [0-9]* bytes already here" "$SP/data/$id/log"
+	[ "$(state | jq '.builds | length')" -eq 2 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
