@@ -197,8 +197,9 @@ setup:
 }
 
 /*
- * The message of an error body: {"error": {"code", "message"}} (ARM's,
- * Google's), OAuth's {"error", "error_description"}, or Storage's XML.
+ * The message of an error body: {"error": {"code", "message"}} (ARM's;
+ * Google's code is a number, its "status" a name), OAuth's {"error",
+ * "error_description"}, or Storage's XML.
  */
 static void
 ch_error_text(const struct ch_resp *r, char *out, size_t outlen)
@@ -211,6 +212,8 @@ ch_error_text(const struct ch_resp *r, char *out, size_t outlen)
 	out[0] = '\0';
 	if (cJSON_IsObject(e)) {
 		c = cJSON_GetObjectItemCaseSensitive(e, "code");
+		if (!cJSON_IsString(c))	/* Google's: a number, and a status */
+			c = cJSON_GetObjectItemCaseSensitive(e, "status");
 		m = cJSON_GetObjectItemCaseSensitive(e, "message");
 	} else if (cJSON_IsString(e)) {
 		c = e;
@@ -218,8 +221,8 @@ ch_error_text(const struct ch_resp *r, char *out, size_t outlen)
 	}
 	if (cJSON_IsString(c) || cJSON_IsString(m))
 		snprintf(out, outlen, "%s%s%.300s", cJSON_IsString(c) ?
-		    c->valuestring : "", cJSON_IsString(m) ? ": " : "",
-		    cJSON_IsString(m) ? m->valuestring : "");
+		    c->valuestring : "", cJSON_IsString(c) && cJSON_IsString(m) ?
+		    ": " : "", cJSON_IsString(m) ? m->valuestring : "");
 	else if (r->body != NULL && (x = strstr(r->body, "<Code>")) != NULL)
 		snprintf(out, outlen, "%.*s", (int)strcspn(x + 6, "<"), x + 6);
 	cJSON_Delete(j);

@@ -343,8 +343,12 @@ wait_moving() {
 @test "a failed export build: the job fails with the build's reason, its image and object are deleted" {
 	mode '{"build_outcome": "FAILURE", "fail_detail": "step 0: the export instance ran out of disk"}'
 	id=$(job failing "$(isrc)")
+	gone=$(job gone "$(isrc | jq -c '.instance = "nope"')")
 	SECONDS=0
 	export_once
+	# Google's error: the status name and the message
+	run reason "$gone"
+	[[ $output == *"/instances/nope: HTTP 404: NOT_FOUND: The resource 'projects/proj-1/zones/europe-west1-b/instances/nope' was not found" ]]
 	run reason "$id"
 	echo "$output"
 	[[ $output == "the export of image hs-"*"-0 (Cloud Build "*") ended FAILURE: step 0: the export instance ran out of disk" ]]

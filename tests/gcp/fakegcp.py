@@ -95,7 +95,10 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def err(self, code, msg):
-        self.send(code, {"error": {"code": code, "message": msg}})
+        status = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND",
+                  409: "ALREADY_EXISTS"}.get(code, "UNKNOWN")
+        self.send(code, {"error": {"code": code, "message": msg, "status": status,
+                                   "errors": [{"message": msg, "reason": status.lower()}]}})
 
     def note(self, what):
         with LOCK:
