@@ -1081,14 +1081,23 @@ gcp_build_wait(struct gcp_job *j, struct gcp_exp *x)
 	double timeout = gcp_export_timeout() + 120;
 	int64_t end = util_mono_ms() + (int64_t)(timeout * 1000);
 	char *path = xasprintf("/v1/projects/%s/builds/%s", j->project, x->build);
-	int rc;
+	int rc, flaky = 0;
 
 	for (;;) {
 		cJSON *b = NULL;
 		const char *st, *why;
 
-		if ((rc = gcp_get(j, gcp_cloudbuild(), path, &b)) != HS_EXIT_OK)
+		/* a look that fails for a while (5xx, 429, the network) is
+		   tried again: the build goes on without us */
+		if ((rc = gcp_get(j, gcp_cloudbuild(), path, &b)) ==
+		    HS_EXIT_TEMPORARY && ++flaky <= 5 && util_mono_ms() < end) {
+			log_warnx("build %s: %s; looking again", x->build, j->h.err);
+			ch_sleep(gcp_poll_every());
+			continue;
+		}
+		if (rc != HS_EXIT_OK)
 			break;
+		flaky = 0;
 		st = job_get_str(b, "status") ? job_get_str(b, "status") : "";
 		if (strcmp(st, "SUCCESS") == 0) {
 			cJSON_Delete(b);
@@ -1247,7 +1256,8 @@ gcp_export(struct gcp_job *j)
 
 			gcp_image_name(j, i, want, sizeof(want));
 			if (strcmp(want, j->exp[i].image) != 0) {
-				(void)gcp_exp_release(j, &j->exp[i]);
+				for (size_t k = i; k < j->nexp; k++)
+					(void)gcp_exp_release(j, &j->exp[k]);
 				j->nexp = i;
 				(void)gcp_record_save(j);
 				break;
@@ -1268,9 +1278,16 @@ gcp_export(struct gcp_job *j)
 		free(key);
 		free(gs);
 	}
-	if (gcp_release_all(j, false) != 0)
+	for (int k = 0; k < 3 && gcp_release_all(j, false) != 0; k++)
+		ch_sleep(gcp_poll_every());
+	if (j->nexp > 0) {
 		log_warnx("not everything the export made was released; the "
 		    "record data/%s/%s names it", ctx->id, GCP_RECORD);
+		if (rc == HS_EXIT_OK)	/* a retry releases it first */
+			rc = export_retry(ctx, "the export's temporary images or "
+			    "objects could not all be released (data/%s/%s names "
+			    "them): %s", ctx->id, GCP_RECORD, j->h.err);
+	}
 	return rc;
 }
 

@@ -437,9 +437,10 @@ wait_moving() {
 	no_secret
 }
 
-@test "an export that outlives its token renews it on the token's own expires_in" {
-	# tokens live 3 s; the build takes 25 polls of 0.2 s and more
-	mode '{"token_ttl": 3, "build_polls": 25}'
+@test "an export that outlives its token renews it on the token's own expires_in; a build look answered 503 is tried again" {
+	# tokens live 3 s; the build takes 25 polls of 0.2 s and more; the
+	# first three looks at it are refused (503)
+	mode '{"token_ttl": 3, "build_polls": 25, "build_flaky": 3}'
 	id=$(job renew "$(isrc)")
 	export_once
 	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
@@ -447,6 +448,8 @@ wait_moving() {
 	[ "$(state | jq .logins)" -ge 3 ]
 	# no call was refused for an expired token
 	[ "$(state | jq .expired)" -eq 0 ]
+	[ "$(state | jq '[.log[] | select(. == "build look refused: 503")] | length')" -eq 3 ]
+	grep -q "build .*: .*HTTP 503.*; looking again" "$SP/data/$id/log"
 	nothing_left
 }
 

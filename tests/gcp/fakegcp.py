@@ -34,8 +34,9 @@ Every API call must carry a live token the login gave. GET /_fake/state ->
 {"logins", "media_bytes" (body bytes of media sent), "log", "images",
 "objects", "builds" {ID: status}, "cancelled", "expired" (calls refused
 for an expired token)}; POST /_fake/mode {"build_outcome", "build_polls",
-"fail_detail", "token_ttl"} changes how builds end and how long the next
-logins' tokens live.
+"fail_detail", "token_ttl", "build_flaky"} changes how builds end, how
+long the next logins' tokens live, and makes the next build_flaky looks
+at a build answer 503.
 
 Usage: fakegcp.py CONFIG.json PORTFILE CERT KEY
 CONFIG: {"client_email", "modulus" (hex, the key's RSA n), "project",
@@ -248,6 +249,13 @@ class H(BaseHTTPRequestHandler):
         OBJECTS[b["dest"]] = out
 
     def build_get(self, bid):
+        with LOCK:
+            flaky = MODE.get("build_flaky", 0) > 0
+            if flaky:
+                MODE["build_flaky"] -= 1
+        if flaky:
+            self.note("build look refused: 503")
+            return self.err(503, "The service is currently unavailable.")
         with LOCK:
             b = BUILDS.get(bid)
             if b is None:
