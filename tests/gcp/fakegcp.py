@@ -59,7 +59,7 @@ OPS = {}      # name -> polls left before DONE
 BUILDS = {}   # id -> {"status", "image", "dest", "polls", ...}
 MODE = {"build_outcome": "SUCCESS", "build_polls": 3,
         "fail_detail": "gce_vm_image_export: the export worker failed"}
-WORK = tempfile.mkdtemp(prefix="fakegcp.")
+WORK = tempfile.mkdtemp(prefix="fakegcp.", dir=os.path.dirname(os.path.abspath(sys.argv[2])))  # the test removes it
 BUILDER = "gcr.io/compute-image-tools/gce_vm_image_export:release"
 TERMINAL = ("SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED")
 SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
