@@ -940,10 +940,11 @@ job_gcp_name_ok(const char *s)
 }
 
 /*
- * gcp: a credential, the exported object (gs://BUCKET/OBJECT.tar.gz), and
- * optionally the instance whose hardware to take (project, zone,
- * instance: zone and instance together). Creating the export is not done:
- * without an object the job is refused, saying so.
+ * gcp: a credential, and the exported object (gs://BUCKET/OBJECT.tar.gz)
+ * or the instance (project, zone, instance: zone and instance together)
+ * or both: with an object the instance gives only the hardware; without,
+ * the provider exports the instance's disks into the bucket the
+ * credential names (never one the job names: no such field).
  */
 static int
 job_check_gcp(const cJSON *src, char *err, size_t errlen)
@@ -971,10 +972,12 @@ job_check_gcp(const cJSON *src, char *err, size_t errlen)
 	if ((job_get(src, "zone") == NULL) != (job_get(src, "instance") == NULL))
 		return job_err(err, errlen, "source: 'zone' and 'instance' go "
 		    "together");
+	if (obj == NULL && job_get(src, "instance") != NULL)
+		return 0;	/* the provider exports the instance's disks */
 	if (obj == NULL)
 		return job_err(err, errlen, "source.object: missing: name the "
-		    "gs://BUCKET/OBJECT.tar.gz the operator exported (creating the "
-		    "export is not supported yet)");
+		    "gs://BUCKET/OBJECT.tar.gz the operator exported, or give zone "
+		    "and instance for the provider to export the instance's disks");
 	n = strlen(obj);
 	slash = strncmp(obj, "gs://", 5) == 0 ? strchr(obj + 5, '/') : NULL;
 	if (slash == NULL || slash == obj + 5 || strspn(obj + 5,

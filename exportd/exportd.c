@@ -28,9 +28,10 @@
 #include "util.h"
 
 /*
- * Remove what a failed export landed; keep the job's records (and
- * openstack.json: the temporary cloud images a provider could not yet
- * delete, for the next attempt to delete).
+ * Remove what a failed export landed; keep the job's records (and the
+ * providers' records of temporary cloud objects - openstack.json,
+ * gcp-export.json...: what a provider could not yet delete, for the next
+ * attempt to delete).
  */
 static void
 export_cleanup(struct export_ctx *ctx)
@@ -38,7 +39,7 @@ export_cleanup(struct export_ctx *ctx)
 	static const char *const keep[] = { "history", "log", "reason",
 	    "submitted", "retry", "cancel", "owner", "progress.json", "source.ovf",
 	    "aws-snapshots.json", "openstack.json", "proxmox.json", "hyperv.json",
-	    "azure-access.json", NULL };
+	    "azure-access.json", "gcp-export.json", NULL };
 	struct dirent *de;
 	DIR *dir;
 	int fd = dup(ctx->datafd);

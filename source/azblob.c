@@ -47,7 +47,7 @@
 #define AZ_JOIN_GAP		(128 * 1024)	/* closer ranges: one request */
 
 int
-az_blob_init(struct az_blob *b, struct az_http *h, const char *url,
+az_blob_init(struct az_blob *b, struct ch_conn *h, const char *url,
     const char *sas, const char *account, const char *key_b64)
 {
 	size_t q = strcspn(url, "?#");
@@ -241,7 +241,7 @@ az_pagelist_parse(struct az_blob *b, const char *xml, size_t len,
 
 /* One Get Page Ranges request (from marker, "" for the first). */
 static int
-az_pagelist_get(struct az_blob *b, const char *marker, struct az_resp *r)
+az_pagelist_get(struct az_blob *b, const char *marker, struct ch_resp *r)
 {
 	char *url, *params, *em = NULL;
 	struct curl_slist *hdrs;
@@ -254,7 +254,7 @@ az_pagelist_get(struct az_blob *b, const char *marker, struct az_resp *r)
 	params = xasprintf("comp:pagelist%s%s", marker[0] ? "\nmarker:" : "",
 	    marker);
 	hdrs = az_blob_hdrs(b, "GET", NULL, params);
-	rc = az_request(b->h, "GET", url, hdrs, NULL, r);
+	rc = ch_request(b->h, "GET", url, hdrs, NULL, r);
 	curl_slist_free_all(hdrs);
 	explicit_bzero(url, strlen(url));
 	free(url);
@@ -310,12 +310,12 @@ az_blob_ranges(struct az_blob *b, uint64_t *size, struct fetch_range **out,
 	*nout = 0;
 	snprintf(what, sizeof(what), "Get Page Ranges of %.300s", b->url);
 	do {
-		struct az_resp resp;
+		struct ch_resp resp;
 
 		if ((rc = az_pagelist_get(b, marker, &resp)) == HS_EXIT_OK) {
 			if (resp.status != 200)
-				rc = az_status_fail(b->h, what, &resp);
-			else if ((v = az_resp_header(&resp,
+				rc = ch_status_fail(b->h, what, &resp);
+			else if ((v = ch_resp_header(&resp,
 			    "x-ms-blob-content-length")) == NULL ||
 			    sscanf(v, "%" SCNu64, size) != 1) {
 				snprintf(b->h->err, sizeof(b->h->err), "%s: no "
@@ -325,7 +325,7 @@ az_blob_ranges(struct az_blob *b, uint64_t *size, struct fetch_range **out,
 				rc = az_pagelist_parse(b, resp.body ? resp.body : "",
 				    resp.len, &r, &n, &cap, marker, sizeof(marker));
 		}
-		az_resp_free(&resp);
+		ch_resp_free(&resp);
 	} while (rc == HS_EXIT_OK && marker[0] != '\0');
 	if (rc == HS_EXIT_OK && (*size < AZ_VHD_FOOTER || *size % 512 != 0)) {
 		snprintf(b->h->err, sizeof(b->h->err), "%s: a blob of %" PRIu64

@@ -12,12 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "azrest.h"
+#include "cloudhttp.h"
 #include "export.h"
 #include "fetch.h"
 
 struct az_blob {
-	struct az_http	*h;		/* TLS trust; h->err gets reasons */
+	struct ch_conn	*h;		/* TLS trust; h->err gets reasons */
 	char		*url;		/* https://HOST/CONTAINER/BLOB, no query */
 	char		*sas;		/* the SAS query, or NULL */
 	char		 account[64];	/* SharedKey: the account's name */
@@ -25,7 +25,7 @@ struct az_blob {
 	size_t		 keylen;
 };
 
-int	 az_blob_init(struct az_blob *, struct az_http *, const char *,
+int	 az_blob_init(struct az_blob *, struct ch_conn *, const char *,
 	    const char *, const char *, const char *);
 void	 az_blob_free(struct az_blob *);
 struct curl_slist *az_blob_headers(void *, const char *, const char *);

@@ -131,7 +131,7 @@ az_cred_open(struct az_job *j, const char *name, const char *blob_url,
 		return HS_EXIT_PERMANENT;
 	if (az_http_init(&j->h, az_arm_endpoint(), tls.ca_file,
 	    tls.thumbprint) != 0) {
-		snprintf(err, errlen, "%s", j->h.err);
+		snprintf(err, errlen, "%s", j->h.ch.err);
 		return HS_EXIT_PERMANENT;
 	}
 	return HS_EXIT_OK;
@@ -152,7 +152,7 @@ az_login(struct az_job *j, char *err, size_t errlen)
 	}
 	az_http_free_token(&j->h);
 	if ((rc = az_token(&j->h, az_login_endpoint(), t, id, s)) != HS_EXIT_OK)
-		snprintf(err, errlen, "%s", j->h.err);
+		snprintf(err, errlen, "%s", j->h.ch.err);
 	j->token_ms = util_mono_ms();
 	return rc;
 }
@@ -170,7 +170,7 @@ az_token_fresh(struct az_job *j)
 		return HS_EXIT_OK;
 	log_info("renewing the ARM token");
 	if (az_login(j, err, sizeof(err)) != HS_EXIT_OK) {
-		snprintf(j->h.err, sizeof(j->h.err), "%s", err);
+		snprintf(j->h.ch.err, sizeof(j->h.ch.err), "%s", err);
 		return HS_EXIT_TEMPORARY;
 	}
 	return HS_EXIT_OK;
@@ -276,7 +276,7 @@ az_end_access(struct az_job *j, const char *id)
 		az_record_drop(j, id);
 	} else
 		log_warnx("endGetAccess %s: %s (the grant expires by itself)", id,
-		    j->h.err);
+		    j->h.ch.err);
 	free(act);
 	free(url);
 	return rc;
@@ -325,7 +325,7 @@ az_get(struct az_job *j, const char *id, const char *suffix, const char *api,
 
 	free(full);
 	if (url == NULL) {
-		snprintf(j->h.err, sizeof(j->h.err), "not an ARM resource ID: "
+		snprintf(j->h.ch.err, sizeof(j->h.ch.err), "not an ARM resource ID: "
 		    "%.200s", id);
 		return HS_EXIT_PERMANENT;
 	}
@@ -376,7 +376,7 @@ az_size(struct az_job *j, const char *sub, const char *loc, const char *size,
 	}
 	cJSON_Delete(list);
 	if (*cpus <= 0) {
-		snprintf(j->h.err, sizeof(j->h.err), "VM size '%s' is not in the "
+		snprintf(j->h.ch.err, sizeof(j->h.ch.err), "VM size '%s' is not in the "
 		    "VM sizes of %s", size, loc);
 		return HS_EXIT_PERMANENT;
 	}
@@ -460,7 +460,7 @@ az_disk_ids(const cJSON *vm)
 /* ---- one disk --------------------------------------------------------- */
 
 static void
-az_fetch_opts(struct export_ctx *ctx, struct fetch_opts *o, struct az_http *h,
+az_fetch_opts(struct export_ctx *ctx, struct fetch_opts *o, struct ch_conn *h,
     const char *key, char *where)
 {
 	memset(o, 0, sizeof(*o));
@@ -507,17 +507,17 @@ az_blob_disk(struct az_job *j, const char *url, const char *sas,
 
 	if (strncmp(url, "https://", 8) != 0)
 		return export_fail(ctx, "disk %d: the blob URL is not https", i);
-	if (az_blob_init(&b, &j->h, url, sas, cred_get(&j->c, "account_name"),
+	if (az_blob_init(&b, &j->h.ch, url, sas, cred_get(&j->c, "account_name"),
 	    sas ? NULL : cred_get(&j->c, "account_key")) != 0) {
 		az_blob_free(&b);
-		return export_fail(ctx, "%s", j->h.err);
+		return export_fail(ctx, "%s", j->h.ch.err);
 	}
 	snprintf(vhd, sizeof(vhd), "disk%d.vhd", i);
 	snprintf(raw, sizeof(raw), "disk%d.raw", i);
 	where = xasprintf("%s/data/%s", ctx->sp->root, ctx->id);
 	key = xasprintf("azure:%s", key_name);
-	az_fetch_opts(ctx, &o, &j->h, key, where);
-	if (j->h.ca.data != NULL && j->h.thumbprint[0] == '\0')
+	az_fetch_opts(ctx, &o, &j->h.ch, key, where);
+	if (j->h.ch.ca.data != NULL && j->h.ch.thumbprint[0] == '\0')
 		o.ca_file = cred_get(&j->c, "ca_file");
 	rc = az_blob_land(ctx, &b, vhd, raw, &o, &vsize);
 	az_blob_free(&b);
@@ -560,7 +560,7 @@ az_managed_disk(struct az_job *j, const char *id, int i)
 		rc = az_arm_post(&j->h, act, body, conf_num(
 		    "exportd.azure_operation_timeout", 300), &out);
 	if (rc != HS_EXIT_OK)
-		rc = az_fail(ctx, rc, j->h.err);
+		rc = az_fail(ctx, rc, j->h.ch.err);
 	else if ((sas = az_str(out, "accessSAS")) == NULL)
 		rc = export_fail(ctx, "disk %d: beginGetAccess gave no accessSAS",
 		    i);
@@ -609,7 +609,7 @@ az_vm_run(struct az_job *j)
 	if ((rc = az_get(j, id, NULL, AZ_API_COMPUTE, &j->vm)) != HS_EXIT_OK ||
 	    (rc = az_get(j, id, "/instanceView", AZ_API_COMPUTE, &iv)) !=
 	    HS_EXIT_OK) {
-		rc = az_fail(ctx, rc, j->h.err);
+		rc = az_fail(ctx, rc, j->h.ch.err);
 		goto out;
 	}
 	log_job_vm(job_get_str(ctx->src, "vm"));
@@ -629,7 +629,7 @@ az_vm_run(struct az_job *j)
 	if ((rc = az_size(j, job_get_str(ctx->src, "subscription"),
 	    az_str(j->vm, "location"), size, &cpus, &mib)) != HS_EXIT_OK ||
 	    (rc = az_nics(j)) != HS_EXIT_OK) {
-		rc = az_fail(ctx, rc, j->h.err);
+		rc = az_fail(ctx, rc, j->h.ch.err);
 		goto out;
 	}
 	ids = az_disk_ids(j->vm);
@@ -640,7 +640,7 @@ az_vm_run(struct az_job *j)
 	}
 	if ((rc = az_get(j, cJSON_GetArrayItem(ids, 0)->valuestring, NULL,
 	    AZ_API_DISK, &disk)) != HS_EXIT_OK) {
-		rc = az_fail(ctx, rc, j->h.err);
+		rc = az_fail(ctx, rc, j->h.ch.err);
 		goto out;
 	}
 	gen = az_str(disk, "properties.hyperVGeneration");
@@ -802,7 +802,7 @@ az_vms(struct provider_ask *q, cJSON *arr)
 	    "virtualMachines", cred_get(&j.c, "subscription_id"));
 	if (az_get(&j, id, NULL, AZ_API_COMPUTE "&statusOnly=true", &list) !=
 	    HS_EXIT_OK)
-		snprintf(q->err, sizeof(q->err), "%s", j.h.err);
+		snprintf(q->err, sizeof(q->err), "%s", j.h.ch.err);
 	else {
 		cJSON_ArrayForEach(vm, cJSON_GetObjectItemCaseSensitive(list,
 		    "value"))
@@ -828,7 +828,7 @@ az_check(struct provider_ask *q, cJSON *o)
 		goto out;
 	id = xasprintf("/subscriptions/%s", cred_get(&j.c, "subscription_id"));
 	if (az_get(&j, id, NULL, AZ_API_SUB, &sub) != HS_EXIT_OK)
-		snprintf(q->err, sizeof(q->err), "%s", j.h.err);
+		snprintf(q->err, sizeof(q->err), "%s", j.h.ch.err);
 	else {
 		snprintf(line, sizeof(line), "%s: client '%s' of tenant '%s' "
 		    "logged in; ARM %s answered for subscription '%s' (%s), TLS %s",
@@ -836,7 +836,7 @@ az_check(struct provider_ask *q, cJSON *o)
 		    cred_get(&j.c, "tenant_id"), j.h.arm,
 		    cred_get(&j.c, "subscription_id"),
 		    az_str(sub, "displayName") ? az_str(sub, "displayName") : "?",
-		    j.h.thumbprint[0] ? "pinned by thumbprint" : j.h.ca.data ?
+		    j.h.ch.thumbprint[0] ? "pinned by thumbprint" : j.h.ch.ca.data ?
 		    "verified with ca_file" : "verified with the system CAs");
 		cJSON_AddStringToObject(o, "provider", "azure");
 		cJSON_AddStringToObject(o, "server", j.h.arm);

@@ -1,7 +1,9 @@
 /*
  * prov_gcp.c - the "gcp" provider: a Compute Engine instance's hardware
- * and its disk as a GCS object the operator exported (`gcloud compute
- * images export`: a .tar.gz holding disk.raw).
+ * and its disks as GCS objects (a .tar.gz holding disk.raw): one the
+ * operator exported (source.object), or, for a job naming an instance
+ * and no object, exports the provider makes itself through the
+ * documented image-export path.
  *
  * Login: the named credential names a service-account key file
  * ("key_file", the operator's JSON key: client_email, private_key,
@@ -9,9 +11,11 @@
  * is exchanged at the key's token_uri (exportd.gcp_token_uri overrides
  * it) for an OAuth2 access token. The credential must be bound with
  * "server" to the token endpoint's host: the signed assertion goes
- * nowhere else; the token goes only to exportd.gcp_compute_endpoint and
- * exportd.gcp_storage_endpoint (curl drops it on a redirect to another
- * host).
+ * nowhere else; the token goes only to exportd.gcp_compute_endpoint,
+ * exportd.gcp_storage_endpoint and exportd.gcp_cloudbuild_endpoint (no
+ * redirect is followed: cloudhttp.c, fetch.c). The token is renewed before
+ * a request once it has lived its expires_in less five minutes (half of
+ * a short one): an export or a download may outlive it.
  *
  * Hardware (source.project, source.zone, source.instance): cpus and
  * memory from the instance's machine type; firmware uefi when its boot
@@ -26,14 +30,25 @@
  * the bearer token added to each request), then streamed through gzip and
  * tar (targz.c) into the sparse data/ID/disk0.raw and removed.
  *
- * Not done: creating the export (a temporary image and an export job
- * through the image-export path); a job must name an object the operator
- * exported, and one without is refused at intake saying so.
+ * The export path (no source.object; what `gcloud compute images export`
+ * does, over REST): the bucket is the credential's export_bucket (with
+ * export_prefix), never the job's. For each disk of the instance, the
+ * boot disk first: a temporary image hs-ID-N (images.insert from the
+ * disk, forceCreate, labelled with the job; its global operation followed),
+ * a Cloud Build running gce_vm_image_export from the image into
+ * gs://BUCKET/PREFIXhs-ID-N.tar.gz (polled until it ends), then the object
+ * downloaded as above into diskN.raw. data/ID/gcp-export.json records each
+ * image, object and build BEFORE it is made; when the attempt ends, on
+ * every path, the builds are cancelled and the objects and images
+ * deleted, and so does release() when the job is cancelled; an attempt
+ * that finds the record (a crash) reuses the exports whose build
+ * succeeded and releases the rest before it starts.
  *
- * Failures: a refused login, a missing instance or object, a bad archive
- * are permanent; network trouble, 5xx and 429 temporary. Secrets (the
- * private key, the assertion, the token) stay in memory and go to
- * libcurl only.
+ * Failures: a refused login, a missing instance, object or export_bucket,
+ * a build that ends FAILURE/TIMEOUT/CANCELLED, a bad archive are
+ * permanent; network trouble, 5xx, 429, a build's INTERNAL_ERROR/EXPIRED
+ * or one still running past its timeout temporary. Secrets (the private
+ * key, the assertion, the token) stay in memory and go to libcurl only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,29 +62,53 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "azrest.h"
+#include "cloudhttp.h"
 #include "conf.h"
 #include "cred.h"
 #include "export.h"
 #include "fetch.h"
 #include "job.h"
 #include "log.h"
+#include "spool.h"
 #include "targz.h"
 #include "util.h"
 
 #define GCP_SCOPE	"https://www.googleapis.com/auth/cloud-platform"
 #define GCP_KEY_MAX	(64 * 1024)
-#define GCP_TOKEN_FRESH	(45 * 60 * 1000)	/* ms: tokens live an hour */
+#define GCP_TOKEN_LIFE	3600	/* s: a token's life when the reply omits it */
+#define GCP_TOKEN_MARGIN 300	/* s: renewed this long before it expires */
+#define GCP_RECORD	"gcp-export.json"
+#define GCP_RECORD_MAX	(256 * 1024)
+#define GCP_BUILDER	"gcr.io/compute-image-tools/gce_vm_image_export:release"
+#define GCP_LABEL	"hyperspool-job"
+
+/*
+ * One disk's export: the temporary image, the object the build writes
+ * (in the credential's bucket) and the build; exported once the build
+ * succeeded (a later attempt reuses it).
+ */
+struct gcp_exp {
+	char		 image[64];
+	char		 object[512];
+	char		 build[128];
+	bool		 exported;
+};
 
 struct gcp_job {
 	struct export_ctx *ctx;
 	struct cred	 c;
 	bool		 have_cred;
-	struct az_http	 h;		/* TLS trust, err; no ARM here */
+	struct ch_conn	 h;		/* TLS trust, err (cloudhttp.c) */
 	cJSON		*key;		/* the service-account key */
 	char		*auth;		/* "Authorization: Bearer TOKEN" */
 	int64_t		 token_ms;	/* when it was got */
+	int64_t		 renew_ms;	/* how old it may get: its expires_in less a margin */
 	char		 project[128];
+	cJSON		*inst;		/* the instance, when the job names one */
+	/* the export path: the credential's bucket, one export per disk */
+	char		 bucket[64];
+	struct gcp_exp	 exp[VM_MAX_DISKS];
+	size_t		 nexp;
 };
 
 static const char *
@@ -86,9 +125,17 @@ gcp_storage(void)
 	    "https://storage.googleapis.com");
 }
 
+static const char *
+gcp_cloudbuild(void)
+{
+	return conf_str("exportd.gcp_cloudbuild_endpoint",
+	    "https://cloudbuild.googleapis.com");
+}
+
 static void
 gcp_job_free(struct gcp_job *j)
 {
+	cJSON_Delete(j->inst);
 	if (j->key != NULL) {
 		cJSON *pk = cJSON_GetObjectItemCaseSensitive(j->key, "private_key");
 
@@ -102,7 +149,7 @@ gcp_job_free(struct gcp_job *j)
 	}
 	if (j->have_cred)
 		cred_free(&j->c);
-	az_http_free(&j->h);
+	ch_free(&j->h);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -215,6 +262,21 @@ gcp_jwt(struct gcp_job *j, char *err, size_t errlen)
 	return jwt;
 }
 
+/*
+ * How long a token may be used: its expires_in (GCP_TOKEN_LIFE if the
+ * reply has none) less GCP_TOKEN_MARGIN, or half of it if it is short.
+ */
+static int64_t
+gcp_renew_after(const cJSON *reply)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "expires_in");
+	double life = cJSON_IsNumber(e) && e->valuedouble > 0 ?
+	    e->valuedouble : GCP_TOKEN_LIFE;
+	double margin = life / 2 < GCP_TOKEN_MARGIN ? life / 2 : GCP_TOKEN_MARGIN;
+
+	return (int64_t)((life - margin) * 1000);
+}
+
 /* The JWT exchanged for an access token at the token endpoint. */
 static int
 gcp_token(struct gcp_job *j, char *err, size_t errlen)
@@ -222,7 +284,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	struct curl_slist *hdrs = curl_slist_append(NULL,
 	    "Content-Type: application/x-www-form-urlencoded");
 	char *jwt = gcp_jwt(j, err, errlen), *body, what[600];
-	struct az_resp r;
+	struct ch_resp r;
 	const cJSON *t;
 	cJSON *o;
 	int rc;
@@ -234,7 +296,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	body = xasprintf("grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type"
 	    "%%3Ajwt-bearer&assertion=%s", jwt);
 	snprintf(what, sizeof(what), "login to %.400s", gcp_token_uri(j));
-	rc = az_request(&j->h, "POST", gcp_token_uri(j), hdrs, body, &r);
+	rc = ch_request(&j->h, "POST", gcp_token_uri(j), hdrs, body, &r);
 	explicit_bzero(body, strlen(body));
 	explicit_bzero(jwt, strlen(jwt));
 	free(body);
@@ -243,7 +305,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	if (rc == HS_EXIT_OK && r.status != 200) {
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 		    " refused");
-		rc = az_status_fail(&j->h, what, &r);
+		rc = ch_status_fail(&j->h, what, &r);
 	} else if (rc == HS_EXIT_OK) {
 		o = cJSON_Parse(r.body ? r.body : "");
 		t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
@@ -255,6 +317,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 			j->auth = xasprintf("Authorization: Bearer %s",
 			    t->valuestring);
 			j->token_ms = util_mono_ms();
+			j->renew_ms = gcp_renew_after(o);
 		}
 		else {
 			snprintf(j->h.err, sizeof(j->h.err), "%s: no access_token",
@@ -267,7 +330,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 	}
 	if (r.body != NULL)
 		explicit_bzero(r.body, r.len);
-	az_resp_free(&r);
+	ch_resp_free(&r);
 	if (rc != HS_EXIT_OK)
 		snprintf(err, errlen, "%s", j->h.err);
 	return rc;
@@ -302,7 +365,7 @@ gcp_open(struct gcp_job *j, const char *name, const cJSON *uid, char *err,
 	    (long long)uid->valuedouble : -1, err, errlen) != 0) ||
 	    cred_tls(&j->c, &tls, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
-	if (az_http_init(&j->h, "", tls.ca_file, tls.thumbprint) != 0) {
+	if (ch_init(&j->h, tls.ca_file, tls.thumbprint) != 0) {
 		snprintf(err, errlen, "%s", j->h.err);
 		return HS_EXIT_PERMANENT;
 	}
@@ -313,29 +376,72 @@ gcp_open(struct gcp_job *j, const char *name, const cJSON *uid, char *err,
 	return gcp_token(j, err, errlen);
 }
 
-/* GET endpoint + path with the token, as JSON. */
-static int
-gcp_get(struct gcp_job *j, const char *base, const char *path, cJSON **out)
+/*
+ * The token, renewed first when it is about to expire (a download or an
+ * export may outlast it). A failed renewal keeps the old one: the next
+ * request then fails with the server's reason.
+ */
+static void
+gcp_token_fresh(struct gcp_job *j)
 {
-	struct curl_slist *hdrs = curl_slist_append(NULL, j->auth);
+	char err[1024];
+
+	if (util_mono_ms() - j->token_ms < j->renew_ms)
+		return;
+	log_info("renewing the GCP token after %lld s",
+	    (long long)(j->renew_ms / 1000));
+	if (gcp_token(j, err, sizeof(err)) != HS_EXIT_OK)
+		log_warnx("cannot renew the GCP token: %s", err);
+}
+
+/*
+ * METHOD endpoint + path with the token (and a JSON body), its reply as
+ * JSON into *out (NULL: not wanted). gone_ok: a 404 is success, *out
+ * NULL (deleting what is already gone).
+ */
+static int
+gcp_call(struct gcp_job *j, const char *method, const char *base,
+    const char *path, const char *body, bool gone_ok, cJSON **out)
+{
+	struct curl_slist *hdrs;
 	char *url = xasprintf("%s%s", base, path);
-	struct az_resp r;
+	struct ch_resp r;
 	int rc;
 
-	*out = NULL;
-	rc = az_request(&j->h, "GET", url, hdrs, NULL, &r);
-	if (rc == HS_EXIT_OK && r.status != 200)
-		rc = az_status_fail(&j->h, url, &r);
-	else if (rc == HS_EXIT_OK && (*out = cJSON_Parse(r.body ? r.body :
-	    "")) == NULL) {
+	if (out != NULL)
+		*out = NULL;
+	gcp_token_fresh(j);
+	hdrs = curl_slist_append(NULL, j->auth);
+	if (body != NULL)
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	rc = ch_request(&j->h, method, url, hdrs, body, &r);
+	if (rc == HS_EXIT_OK && gone_ok && r.status == 404)
+		;
+	else if (rc == HS_EXIT_OK && r.status != 200 && r.status != 204) {
+		char what[700];
+
+		snprintf(what, sizeof(what), "%s %.600s", method, url);
+		rc = ch_status_fail(&j->h, strcmp(method, "GET") == 0 ? url : what,
+		    &r);
+	} else if (rc == HS_EXIT_OK && out != NULL && (*out =
+	    cJSON_Parse(r.body ? r.body : "")) == NULL) {
 		snprintf(j->h.err, sizeof(j->h.err), "%s: the reply is not JSON",
 		    url);
 		rc = HS_EXIT_TEMPORARY;
 	}
-	az_resp_free(&r);
+	ch_resp_free(&r);
+	for (struct curl_slist *l = hdrs; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(hdrs);
 	free(url);
 	return rc;
+}
+
+/* GET endpoint + path with the token, as JSON. */
+static int
+gcp_get(struct gcp_job *j, const char *base, const char *path, cJSON **out)
+{
+	return gcp_call(j, "GET", base, path, NULL, false, out);
 }
 
 static int
@@ -457,27 +563,20 @@ gcp_instance(struct gcp_job *j)
 	    job_get_str(inst, "status") ? job_get_str(inst, "status") : "?",
 	    cpus, mib, ctx->vm.nnics);
 out:
-	cJSON_Delete(inst);
+	j->inst = inst;
 	free(path);
 	return rc;
 }
 
-/*
- * fetch.c's per-request headers: the bearer token, renewed first when it
- * is about to expire (a download may outlast it). A failed renewal keeps
- * the old one: the request then fails with the server's reason.
- */
+/* fetch.c's per-request headers: the bearer token, fresh. */
 static struct curl_slist *
 gcp_fetch_headers(void *arg, const char *method, const char *range)
 {
 	struct gcp_job *j = arg;
-	char err[1024];
 
 	(void)method;
 	(void)range;
-	if (util_mono_ms() - j->token_ms >= GCP_TOKEN_FRESH &&
-	    gcp_token(j, err, sizeof(err)) != HS_EXIT_OK)
-		log_warnx("cannot renew the GCP token: %s", err);
+	gcp_token_fresh(j);
 	return curl_slist_append(NULL, j->auth);
 }
 
@@ -518,13 +617,16 @@ gcp_fetch_opts(struct gcp_job *j, struct fetch_opts *o, const char *url,
 	o->where = where;
 }
 
-/* The exported object downloaded and unpacked into data/ID/disk0.raw. */
+/*
+ * The object gs (resume key: key) downloaded and unpacked into
+ * data/ID/diskN.raw, the VM's disk N.
+ */
 static int
-gcp_object(struct gcp_job *j)
+gcp_object(struct gcp_job *j, const char *gs, const char *key, size_t n)
 {
 	struct export_ctx *ctx = j->ctx;
-	const char *gs = job_get_str(ctx->src, "object");
 	char *path = gcp_object_path(gs), *url, *where, err[1024];
+	char archive[32], raw[32];
 	const cJSON *sz;
 	cJSON *meta = NULL;
 	struct fetch_opts o;
@@ -540,11 +642,12 @@ gcp_object(struct gcp_job *j)
 	if (cJSON_IsString(sz))
 		ctx->pg.total = strtoull(sz->valuestring, NULL, 10);
 	cJSON_Delete(meta);
+	snprintf(archive, sizeof(archive), "disk%zu.tar.gz", n);
+	snprintf(raw, sizeof(raw), "disk%zu.raw", n);
 	url = xasprintf("%s%s?alt=media", gcp_storage(), path);
 	where = xasprintf("%s/data/%s", ctx->sp->root, ctx->id);
-	gcp_fetch_opts(j, &o, url, gs, where);
-	rc = fetch_file(&o, ctx->datafd, "disk0.tar.gz", &ctx->pg, err,
-	    sizeof(err));
+	gcp_fetch_opts(j, &o, url, key, where);
+	rc = fetch_file(&o, ctx->datafd, archive, &ctx->pg, err, sizeof(err));
 	free(url);
 	free(where);
 	free(path);
@@ -553,7 +656,639 @@ gcp_object(struct gcp_job *j)
 		snprintf(ctx->reason, sizeof(ctx->reason), "%s", err);
 		return rc;
 	}
-	return targz_export(ctx, "disk0.tar.gz", gs, "disk0.raw");
+	if ((rc = targz_export(ctx, archive, gs, raw)) == HS_EXIT_OK)
+		ctx->vm.disks[ctx->vm.ndisks - 1].boot_order = (int)n;
+	return rc;
+}
+
+/* ---- the export path: image, Cloud Build export, object --------------- */
+
+/*
+ * data/ID/gcp-export.json: the bucket and, per disk, the image, the
+ * object and the build, written (tmp, fsync, rename) before each is
+ * created, so that a crash leaves a record of everything that may exist.
+ */
+static int
+gcp_record_save(struct gcp_job *j)
+{
+	struct export_ctx *ctx = j->ctx;
+	cJSON *o = cJSON_CreateObject(), *arr;
+	char *text;
+	int rc;
+
+	if (j->nexp == 0) {
+		if (unlinkat(ctx->datafd, GCP_RECORD, 0) != 0 && errno != ENOENT)
+			log_warn("%s", GCP_RECORD);
+		cJSON_Delete(o);
+		return 0;
+	}
+	cJSON_AddStringToObject(o, "project", j->project);
+	cJSON_AddStringToObject(o, "bucket", j->bucket);
+	arr = cJSON_AddArrayToObject(o, "exports");
+	for (size_t i = 0; i < j->nexp; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "image", j->exp[i].image);
+		cJSON_AddStringToObject(e, "object", j->exp[i].object);
+		cJSON_AddStringToObject(e, "build", j->exp[i].build);
+		cJSON_AddBoolToObject(e, "exported", j->exp[i].exported);
+		cJSON_AddItemToArray(arr, e);
+	}
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	rc = spool_publish_at(ctx->sp, ctx->datafd, GCP_RECORD, text,
+	    strlen(text), 0);
+	free(text);
+	if (rc != 0)
+		snprintf(j->h.err, sizeof(j->h.err), "cannot write data/%s/%s: %s",
+		    ctx->id, GCP_RECORD, strerror(errno));
+	return rc;
+}
+
+/* An image, object or build name we may put into a path or an argument. */
+static bool
+gcp_res_ok(const char *s, bool object)
+{
+	if (s == NULL || s[0] == '\0' || strstr(s, "..") != NULL)
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' ||
+		    *c == '#' || *c == '%' || *c == '\\' || *c == '"' ||
+		    (!object && *c == '/'))
+			return false;
+	return object ? s[0] != '/' : gcp_name_ok(s);
+}
+
+/* The record an earlier attempt left (0: none or read; -1: unusable). */
+static int
+gcp_record_load(struct gcp_job *j)
+{
+	const cJSON *e;
+	char *text;
+	size_t len;
+	cJSON *o;
+
+	j->nexp = 0;
+	if (util_read_file_at(j->ctx->datafd, GCP_RECORD, GCP_RECORD_MAX, &text,
+	    &len) != 0)
+		return 0;
+	o = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (job_get_str(o, "bucket") != NULL)
+		snprintf(j->bucket, sizeof(j->bucket), "%s",
+		    job_get_str(o, "bucket"));
+	if (job_get_str(o, "project") != NULL &&
+	    gcp_name_ok(job_get_str(o, "project")))
+		snprintf(j->project, sizeof(j->project), "%s",
+		    job_get_str(o, "project"));
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "exports")) {
+		struct gcp_exp *x = &j->exp[j->nexp];
+		const char *im = job_get_str(e, "image"),
+		    *ob = job_get_str(e, "object"), *bu = job_get_str(e, "build");
+
+		ob = ob ? ob : "";
+		bu = bu ? bu : "";
+
+		if (j->nexp >= VM_MAX_DISKS || !gcp_res_ok(im, false) ||
+		    (ob[0] && !gcp_res_ok(ob, true)) ||
+		    (bu[0] && !gcp_res_ok(bu, false)))
+			continue;
+		snprintf(x->image, sizeof(x->image), "%s", im);
+		snprintf(x->object, sizeof(x->object), "%s", ob);
+		snprintf(x->build, sizeof(x->build), "%s", bu);
+		x->exported = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
+		    "exported"));
+		j->nexp++;
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* gs://BUCKET/OBJECT of an export. */
+static char *
+gcp_exp_uri(const struct gcp_job *j, const struct gcp_exp *x)
+{
+	return xasprintf("gs://%s/%s", j->bucket, x->object);
+}
+
+/* Seconds the poll loops wait between two looks. */
+static double
+gcp_poll_every(void)
+{
+	double s = conf_num("exportd.gcp_poll_interval", 10);
+
+	return s > 0 ? s : 10;
+}
+
+/*
+ * Follow a global Compute Engine operation (images.insert, images.delete)
+ * until it is DONE; its error.errors[] is a permanent failure.
+ */
+static int
+gcp_op_wait(struct gcp_job *j, cJSON *op, const char *what, double timeout)
+{
+	int64_t end = util_mono_ms() + (int64_t)(timeout * 1000);
+	const char *name = job_get_str(op, "name");
+	cJSON *cur = op, *next = NULL;
+	int rc = HS_EXIT_OK;
+
+	for (;;) {
+		const char *st = job_get_str(cur, "status");
+		const cJSON *errs = job_get(cur, "error.errors");
+
+		if (cJSON_GetArraySize(errs) > 0) {
+			const cJSON *e0 = cJSON_GetArrayItem(errs, 0);
+
+			snprintf(j->h.err, sizeof(j->h.err), "%s: %s%s%.300s", what,
+			    job_get_str(e0, "code") ? job_get_str(e0, "code") : "error",
+			    job_get_str(e0, "message") ? ": " : "",
+			    job_get_str(e0, "message") ? job_get_str(e0, "message") :
+			    "");
+			rc = HS_EXIT_PERMANENT;
+			break;
+		}
+		if (st != NULL && strcmp(st, "DONE") == 0)
+			break;
+		if (!gcp_res_ok(name, false)) {
+			snprintf(j->h.err, sizeof(j->h.err), "%s: the operation has "
+			    "no usable name", what);
+			rc = HS_EXIT_TEMPORARY;
+			break;
+		}
+		if (util_mono_ms() >= end) {
+			snprintf(j->h.err, sizeof(j->h.err), "%s: operation %s not "
+			    "done within %.0f s", what, name, timeout);
+			rc = HS_EXIT_TEMPORARY;
+			break;
+		}
+		ch_sleep(gcp_poll_every() < 5 ? gcp_poll_every() : 5);
+		{
+			char *path = xasprintf("/compute/v1/projects/%s/global/"
+			    "operations/%s", j->project, name);
+
+			rc = gcp_get(j, gcp_compute(), path, &next);
+			free(path);
+		}
+		if (rc != HS_EXIT_OK)
+			break;
+		if (cur != op)
+			cJSON_Delete(cur);
+		cur = next;
+		next = NULL;
+		name = job_get_str(cur, "name") ? job_get_str(cur, "name") : name;
+	}
+	if (cur != op)
+		cJSON_Delete(cur);
+	return rc;
+}
+
+/* How long an export may take: exportd.gcp_export_timeout, within the deadline. */
+static double
+gcp_export_timeout(void)
+{
+	double t = conf_num("exportd.gcp_export_timeout", 7200);
+	double dl = conf_num("exportd.job_deadline", 86400);
+
+	if (t <= 0)
+		t = 7200;
+	return dl > 0 && dl < t ? dl : t;
+}
+
+/* Delete image (following the operation); gone already is fine. */
+static int
+gcp_image_delete(struct gcp_job *j, const char *image)
+{
+	char *path = xasprintf("/compute/v1/projects/%s/global/images/%s",
+	    j->project, image), what[200];
+	cJSON *op = NULL;
+	int rc;
+
+	snprintf(what, sizeof(what), "deleting image %s", image);
+	rc = gcp_call(j, "DELETE", gcp_compute(), path, NULL, true, &op);
+	if (rc == HS_EXIT_OK && op != NULL)
+		rc = gcp_op_wait(j, op, what, 600);
+	cJSON_Delete(op);
+	free(path);
+	if (rc != HS_EXIT_OK)
+		log_warnx("image %s not deleted: %s", image, j->h.err);
+	else
+		log_info("deleted image %s", image);
+	return rc;
+}
+
+/* Delete the object gs://bucket/object; gone already is fine. */
+static int
+gcp_object_delete(struct gcp_job *j, const struct gcp_exp *x)
+{
+	char *gs = gcp_exp_uri(j, x), *path = gcp_object_path(gs);
+	int rc = gcp_call(j, "DELETE", gcp_storage(), path, NULL, true, NULL);
+
+	if (rc != HS_EXIT_OK)
+		log_warnx("%s not deleted: %s", gs, j->h.err);
+	else
+		log_info("deleted %s", gs);
+	free(path);
+	free(gs);
+	return rc;
+}
+
+/* Cancel a build that may still run (one that has ended refuses: fine). */
+static void
+gcp_build_cancel(struct gcp_job *j, const char *build)
+{
+	char *path = xasprintf("/v1/projects/%s/builds/%s:cancel", j->project,
+	    build);
+	int rc = gcp_call(j, "POST", gcp_cloudbuild(), path, "{}", true, NULL);
+
+	if (rc == HS_EXIT_OK)
+		log_info("cancelled build %s", build);
+	else if (rc == HS_EXIT_TEMPORARY)
+		log_warnx("build %s not cancelled: %s", build, j->h.err);
+	free(path);
+}
+
+/*
+ * Release what the export of x left in the cloud: the build cancelled
+ * (if it may still run), the object and the image deleted. 0: all gone.
+ */
+static int
+gcp_exp_release(struct gcp_job *j, struct gcp_exp *x)
+{
+	int bad = 0;
+
+	if (x->build[0] != '\0' && !x->exported)
+		gcp_build_cancel(j, x->build);
+	if (x->object[0] != '\0' && j->bucket[0] != '\0' &&
+	    gcp_object_delete(j, x) != HS_EXIT_OK)
+		bad = 1;
+	if (x->image[0] != '\0' && gcp_image_delete(j, x->image) != HS_EXIT_OK)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
+/*
+ * Release every recorded export (keep_exported: but those whose build
+ * succeeded, which this attempt reuses); the record keeps what could not
+ * be released, for the next attempt.
+ */
+static int
+gcp_release_all(struct gcp_job *j, bool keep_exported)
+{
+	size_t k = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < j->nexp; i++) {
+		if (keep_exported && j->exp[i].exported) {
+			log_info("reusing the export of %s: %s/%s", j->exp[i].image,
+			    j->bucket, j->exp[i].object);
+			j->exp[k++] = j->exp[i];
+		} else if (gcp_exp_release(j, &j->exp[i]) != 0) {
+			bad = 1;
+			j->exp[k++] = j->exp[i];
+		}
+	}
+	j->nexp = k;
+	(void)gcp_record_save(j);
+	return bad ? -1 : 0;
+}
+
+/* hs-<the job ID, lower case, [a-z0-9-] only>-N: the image of disk N. */
+static void
+gcp_image_name(const struct gcp_job *j, size_t n, char *out, size_t len)
+{
+	char id[64], suffix[16];
+	size_t i, max;
+
+	snprintf(suffix, sizeof(suffix), "-%zu", n);
+	max = 63 - 3 - strlen(suffix);
+	for (i = 0; j->ctx->id[i] != '\0' && i < max && i < sizeof(id) - 1; i++) {
+		char c = j->ctx->id[i];
+
+		id[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') :
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '-';
+	}
+	id[i] = '\0';
+	if (snprintf(out, len, "hs-%.58s%s", id, suffix) >= (int)len)
+		out[len - 1] = '\0';
+}
+
+/* The job ID as a label value (lower case, [a-z0-9_-], at most 63). */
+static void
+gcp_label(const struct gcp_job *j, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; j->ctx->id[i] != '\0' && i < 63 && i + 1 < len; i++) {
+		char c = j->ctx->id[i];
+
+		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') :
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ?
+		    c : '-';
+	}
+	out[i] = '\0';
+}
+
+/* images.insert from the disk (its URL as the instance gives it). */
+static int
+gcp_image_create(struct gcp_job *j, struct gcp_exp *x, const char *disk)
+{
+	cJSON *b = cJSON_CreateObject(), *lab, *op = NULL;
+	char *body, *path, label[64], what[200];
+	int rc;
+
+	gcp_label(j, label, sizeof(label));
+	cJSON_AddStringToObject(b, "name", x->image);
+	cJSON_AddStringToObject(b, "sourceDisk", disk);
+	cJSON_AddStringToObject(b, "description", "hyperspool: a temporary "
+	    "image for an export, deleted when the job's export ends");
+	lab = cJSON_AddObjectToObject(b, "labels");
+	cJSON_AddStringToObject(lab, GCP_LABEL, label);
+	body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	path = xasprintf("/compute/v1/projects/%s/global/images?forceCreate=true",
+	    j->project);
+	snprintf(what, sizeof(what), "creating image %s", x->image);
+	rc = gcp_call(j, "POST", gcp_compute(), path, body, false, &op);
+	if (rc == HS_EXIT_OK)
+		rc = gcp_op_wait(j, op, what, gcp_export_timeout());
+	cJSON_Delete(op);
+	free(path);
+	cJSON_free(body);
+	if (rc == HS_EXIT_OK)
+		log_info("created image %s from %s", x->image, gcp_last(disk));
+	return rc;
+}
+
+/* builds.create: gce_vm_image_export from the image into the object. */
+static int
+gcp_build_create(struct gcp_job *j, struct gcp_exp *x)
+{
+	cJSON *b = cJSON_CreateObject(), *steps, *st, *args, *tags, *op = NULL;
+	char *body, *path, *a;
+	long t = (long)gcp_export_timeout();
+	const char *id;
+	int rc;
+
+	steps = cJSON_AddArrayToObject(b, "steps");
+	st = cJSON_CreateObject();
+	cJSON_AddItemToArray(steps, st);
+	cJSON_AddStringToObject(st, "name", GCP_BUILDER);
+	args = cJSON_AddArrayToObject(st, "args");
+	cJSON_AddItemToArray(args, cJSON_CreateString("-client_id=hyperspool"));
+	a = xasprintf("-source_image=projects/%s/global/images/%s", j->project,
+	    x->image);
+	cJSON_AddItemToArray(args, cJSON_CreateString(a));
+	free(a);
+	a = xasprintf("-destination_uri=gs://%s/%s", j->bucket, x->object);
+	cJSON_AddItemToArray(args, cJSON_CreateString(a));
+	free(a);
+	a = xasprintf("-timeout=%lds", t);
+	cJSON_AddItemToArray(args, cJSON_CreateString(a));
+	free(a);
+	a = xasprintf("%lds", t);
+	cJSON_AddStringToObject(b, "timeout", a);
+	free(a);
+	tags = cJSON_AddArrayToObject(b, "tags");
+	cJSON_AddItemToArray(tags, cJSON_CreateString("gce-daisy"));
+	cJSON_AddItemToArray(tags, cJSON_CreateString("gce-daisy-image-export"));
+	cJSON_AddItemToArray(tags, cJSON_CreateString("hyperspool"));
+	body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	path = xasprintf("/v1/projects/%s/builds", j->project);
+	rc = gcp_call(j, "POST", gcp_cloudbuild(), path, body, false, &op);
+	free(path);
+	cJSON_free(body);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	id = job_get_str(op, "metadata.build.id");
+	if (!gcp_res_ok(id, false)) {
+		snprintf(j->h.err, sizeof(j->h.err), "Cloud Build gave no usable "
+		    "build ID for the export of image %s", x->image);
+		cJSON_Delete(op);
+		return HS_EXIT_TEMPORARY;
+	}
+	snprintf(x->build, sizeof(x->build), "%s", id);
+	cJSON_Delete(op);
+	log_info("build %s exports image %s to gs://%s/%s", x->build, x->image,
+	    j->bucket, x->object);
+	return gcp_record_save(j) == 0 ? HS_EXIT_OK : HS_EXIT_TEMPORARY;
+}
+
+/* Poll the build until it ends: SUCCESS, or a failure saying why. */
+static int
+gcp_build_wait(struct gcp_job *j, struct gcp_exp *x)
+{
+	double timeout = gcp_export_timeout() + 120;
+	int64_t end = util_mono_ms() + (int64_t)(timeout * 1000);
+	char *path = xasprintf("/v1/projects/%s/builds/%s", j->project, x->build);
+	int rc, flaky = 0;
+
+	for (;;) {
+		cJSON *b = NULL;
+		const char *st, *why;
+
+		/* a look that fails for a while (5xx, 429, the network) is
+		   tried again: the build goes on without us */
+		if ((rc = gcp_get(j, gcp_cloudbuild(), path, &b)) ==
+		    HS_EXIT_TEMPORARY && ++flaky <= 5 && util_mono_ms() < end) {
+			log_warnx("build %s: %s; looking again", x->build, j->h.err);
+			ch_sleep(gcp_poll_every());
+			continue;
+		}
+		if (rc != HS_EXIT_OK)
+			break;
+		flaky = 0;
+		st = job_get_str(b, "status") ? job_get_str(b, "status") : "";
+		if (strcmp(st, "SUCCESS") == 0) {
+			cJSON_Delete(b);
+			break;
+		}
+		if (strcmp(st, "FAILURE") == 0 || strcmp(st, "INTERNAL_ERROR") == 0 ||
+		    strcmp(st, "TIMEOUT") == 0 || strcmp(st, "CANCELLED") == 0 ||
+		    strcmp(st, "EXPIRED") == 0) {
+			why = job_get_str(b, "failureInfo.detail");
+			if (why == NULL)
+				why = job_get_str(b, "statusDetail");
+			snprintf(j->h.err, sizeof(j->h.err), "the export of image %s "
+			    "(Cloud Build %s) ended %s%s%.400s", x->image, x->build, st,
+			    why ? ": " : "", why ? why : "");
+			for (char *c = j->h.err; *c; c++)
+				if ((unsigned char)*c < 0x20)
+					*c = ' ';
+			rc = strcmp(st, "INTERNAL_ERROR") == 0 ||
+			    strcmp(st, "EXPIRED") == 0 ? HS_EXIT_TEMPORARY :
+			    HS_EXIT_PERMANENT;
+			cJSON_Delete(b);
+			break;
+		}
+		cJSON_Delete(b);
+		if (util_mono_ms() >= end) {
+			snprintf(j->h.err, sizeof(j->h.err), "the export of image %s "
+			    "(Cloud Build %s) still '%s' after %.0f s "
+			    "(exportd.gcp_export_timeout)", x->image, x->build, st,
+			    timeout);
+			rc = HS_EXIT_TEMPORARY;
+			break;
+		}
+		ch_sleep(gcp_poll_every());
+	}
+	free(path);
+	return rc;
+}
+
+/* Disk n of the instance (its source URL) exported into an object. */
+static int
+gcp_exp_disk(struct gcp_job *j, size_t n, const char *disk)
+{
+	struct gcp_exp *x;
+	const char *prefix = cred_get(&j->c, "export_prefix");
+	int rc;
+
+	if (n < j->nexp && j->exp[n].exported)
+		return HS_EXIT_OK;	/* an earlier attempt's, reused */
+	x = &j->exp[n];
+	memset(x, 0, sizeof(*x));
+	gcp_image_name(j, n, x->image, sizeof(x->image));
+	snprintf(x->object, sizeof(x->object), "%s%s.tar.gz", prefix ? prefix :
+	    "", x->image);
+	j->nexp = n + 1;
+	if (gcp_record_save(j) != 0)	/* before: a crash finds it */
+		return HS_EXIT_TEMPORARY;
+	if ((rc = gcp_image_create(j, x, disk)) != HS_EXIT_OK ||
+	    (rc = gcp_build_create(j, x)) != HS_EXIT_OK ||
+	    (rc = gcp_build_wait(j, x)) != HS_EXIT_OK)
+		return rc;
+	x->exported = true;
+	return gcp_record_save(j) == 0 ? HS_EXIT_OK : HS_EXIT_TEMPORARY;
+}
+
+/*
+ * The instance's disks in order: the boot disk first, then the others by
+ * index. Scratch (local SSD) disks have no image path: skipped, logged.
+ */
+static size_t
+gcp_disks(struct gcp_job *j, const char **out)
+{
+	const cJSON *d;
+	size_t n = 0;
+
+	for (int boot = 1; boot >= 0; boot--)
+		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j->inst,
+		    "disks")) {
+			const char *src = job_get_str(d, "source");
+
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "boot")) !=
+			    (boot == 1))
+				continue;
+			if (job_get_str(d, "type") != NULL &&
+			    strcmp(job_get_str(d, "type"), "SCRATCH") == 0) {
+				log_warnx("disk %s is a local SSD (SCRATCH): it "
+				    "cannot be imaged, skipped", job_get_str(d,
+				    "deviceName") ? job_get_str(d, "deviceName") : "?");
+				continue;
+			}
+			if (src != NULL && n < VM_MAX_DISKS &&
+			    strncmp(src, "https://", 8) == 0 &&
+			    strpbrk(src, "\"\\ \t\r\n?#") == NULL)
+				out[n++] = src;
+		}
+	return n;
+}
+
+/* The operator's bucket and prefix from the credential, checked. */
+static int
+gcp_exp_bucket(struct gcp_job *j)
+{
+	const char *b = cred_get(&j->c, "export_bucket");
+	const char *p = cred_get(&j->c, "export_prefix");
+
+	if (b == NULL || b[0] == '\0')
+		return export_fail(j->ctx, "credential '%s' has no export_bucket: "
+		    "the operator names the GCS bucket where the provider's "
+		    "exports go (export_bucket = NAME), or the job names an "
+		    "object the operator exported (source.object)", j->c.name);
+	if (strlen(b) >= sizeof(j->bucket) || strspn(b,
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(b))
+		return export_fail(j->ctx, "credential '%s': export_bucket '%.80s' "
+		    "is not a bucket name (a-z 0-9 . _ -)", j->c.name, b);
+	if (p != NULL && (strlen(p) > 200 || (p[0] && !gcp_res_ok(p, true))))
+		return export_fail(j->ctx, "credential '%s': export_prefix is not "
+		    "a plain object name prefix", j->c.name);
+	snprintf(j->bucket, sizeof(j->bucket), "%s", b);
+	return HS_EXIT_OK;
+}
+
+/*
+ * The export path (no source.object): for each disk an image, a Cloud
+ * Build export into the credential's bucket, the object downloaded;
+ * everything released at the end, whatever happened.
+ */
+static int
+gcp_export(struct gcp_job *j)
+{
+	struct export_ctx *ctx = j->ctx;
+	const char *disks[VM_MAX_DISKS];
+	char bucket[64];
+	size_t n;
+	int rc;
+
+	if ((rc = gcp_exp_bucket(j)) != HS_EXIT_OK)
+		return rc;
+	snprintf(bucket, sizeof(bucket), "%s", j->bucket);
+	if ((n = gcp_disks(j, disks)) == 0)
+		return export_fail(ctx, "instance '%s' has no disk to export",
+		    job_get_str(ctx->src, "instance"));
+	gcp_record_load(j);
+	if (j->nexp > 0) {
+		log_info("%s left by an earlier attempt: releasing what it does "
+		    "not hand on", GCP_RECORD);
+		if (strcmp(j->bucket, bucket) != 0) {
+			if (gcp_release_all(j, false) != 0)
+				return export_retry(ctx, "an earlier attempt's export "
+				    "could not be released: %s", j->h.err);
+			snprintf(j->bucket, sizeof(j->bucket), "%s", bucket);
+		} else if (gcp_release_all(j, true) != 0)
+			return export_retry(ctx, "an earlier attempt's export could "
+			    "not be released: %s", j->h.err);
+		/* keep only a prefix of reused exports, in disk order */
+		for (size_t i = 0; i < j->nexp; i++) {
+			char want[64];
+
+			gcp_image_name(j, i, want, sizeof(want));
+			if (strcmp(want, j->exp[i].image) != 0) {
+				for (size_t k = i; k < j->nexp; k++)
+					(void)gcp_exp_release(j, &j->exp[k]);
+				j->nexp = i;
+				(void)gcp_record_save(j);
+				break;
+			}
+		}
+	}
+	rc = HS_EXIT_OK;
+	for (size_t i = 0; i < n && rc == HS_EXIT_OK; i++) {
+		char *gs, *key;
+
+		if ((rc = gcp_exp_disk(j, i, disks[i])) != HS_EXIT_OK) {
+			rc = gcp_fail(ctx, rc, j->h.err);
+			break;
+		}
+		gs = gcp_exp_uri(j, &j->exp[i]);
+		key = xasprintf("%s#%s", gs, j->exp[i].build);
+		rc = gcp_object(j, gs, key, i);
+		free(key);
+		free(gs);
+	}
+	for (int k = 0; k < 3 && gcp_release_all(j, false) != 0; k++)
+		ch_sleep(gcp_poll_every());
+	if (j->nexp > 0) {
+		log_warnx("not everything the export made was released; the "
+		    "record data/%s/%s names it", ctx->id, GCP_RECORD);
+		if (rc == HS_EXIT_OK)	/* a retry releases it first */
+			rc = export_retry(ctx, "the export's temporary images or "
+			    "objects could not all be released (data/%s/%s names "
+			    "them): %s", ctx->id, GCP_RECORD, j->h.err);
+	}
+	return rc;
 }
 
 static int
@@ -562,6 +1297,7 @@ gcp_run(struct export_ctx *ctx)
 	static const cJSON no_uid = { .type = cJSON_NULL };	/* checked as -1 */
 	const cJSON *uid = job_get(ctx->job, "origin.uid");
 	struct gcp_job j = { .ctx = ctx };
+	const char *obj = job_get_str(ctx->src, "object");
 	char err[1024];
 	int rc;
 
@@ -579,8 +1315,50 @@ gcp_run(struct export_ctx *ctx)
 	if (job_get_str(ctx->src, "instance") != NULL &&
 	    (rc = gcp_instance(&j)) != HS_EXIT_OK)
 		goto out;
-	rc = gcp_object(&j);
+	if (obj != NULL)
+		rc = gcp_object(&j, obj, obj, 0);
+	else if (j.inst != NULL)
+		rc = gcp_export(&j);
+	else
+		rc = export_fail(ctx, "a gcp source names an object or an "
+		    "instance");
 out:
+	gcp_job_free(&j);
+	return rc;
+}
+
+/*
+ * Cancelled while it ran: what the attempt recorded (builds, objects,
+ * images) is released. The credential was checked for the submitter
+ * when the job ran; it is only reopened here.
+ */
+static int
+gcp_release(struct export_ctx *ctx)
+{
+	struct gcp_job j = { .ctx = ctx };
+	char err[1024];
+	int rc;
+
+	if (faccessat(ctx->datafd, GCP_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+		return HS_EXIT_OK;
+	if ((rc = gcp_open(&j, job_get_str(ctx->src, "credential"), NULL, err,
+	    sizeof(err))) != HS_EXIT_OK) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "cancelled: its GCP "
+		    "export (data/%s/%s) was not released: %.800s", ctx->id,
+		    GCP_RECORD, err);
+		gcp_job_free(&j);
+		return HS_EXIT_TEMPORARY;
+	}
+	if (job_get_str(ctx->src, "project") != NULL)
+		snprintf(j.project, sizeof(j.project), "%s",
+		    job_get_str(ctx->src, "project"));
+	gcp_record_load(&j);
+	if (gcp_release_all(&j, false) != 0) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "cancelled: its GCP "
+		    "export (data/%s/%s) was not all released: %.800s", ctx->id,
+		    GCP_RECORD, j.h.err);
+		rc = HS_EXIT_TEMPORARY;
+	}
 	gcp_job_free(&j);
 	return rc;
 }
@@ -708,4 +1486,5 @@ const struct provider provider_gcp = {
 	.run = gcp_run,
 	.vms = gcp_vms,
 	.check = gcp_check,
+	.release = gcp_release,
 };

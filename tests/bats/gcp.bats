@@ -2,11 +2,13 @@
 # The gcp provider. What is real: GNU tar and gzip making the image
 # archives (`tar --format=oldgnu -Sczf`, as Google's import docs ask), the
 # four daemons, qemu-img, libvirt, OpenSSL's keys. What is FAKE, and why:
-# Google's token endpoint, Compute Engine and the Cloud Storage JSON API
-# have no emulator here, so tests/gcp/fakegcp.py plays them (it says so at
-# its top): it verifies the JWT's RS256 signature with the test key's
-# public modulus and its claims, wants the token on every call, and serves
-# the exported objects with Range.
+# Google's token endpoint, Compute Engine, Cloud Build and the Cloud
+# Storage JSON API have no emulator here, so tests/gcp/fakegcp.py plays
+# them (it says so at its top): it verifies the JWT's RS256 signature with
+# the test key's public modulus and its claims, wants a live token on
+# every call, checks the images and builds it is asked for (the builder,
+# the image we made, the credential's bucket), "runs" an export by writing
+# the disk's archive into its store, and serves the objects with Range.
 
 load helpers
 
@@ -33,16 +35,20 @@ setup() {
 	cp --sparse=always "$T/src/boot.raw" "$T/obj/big/disk.raw"
 	head -c 16777216 /dev/urandom | dd of="$T/obj/big/disk.raw" bs=1M seek=8 conv=notrunc status=none
 	tar --format=oldgnu -Sczf "$T/obj/big.tar.gz" -C "$T/obj/big" disk.raw
+	# web1's data disk: 4 MiB, random data in its second MiB
+	truncate -s 4M "$T/src/data.raw"
+	head -c 1048576 /dev/urandom | dd of="$T/src/data.raw" bs=1M seek=1 conv=notrunc status=none
 	cat >"$T/gcp/conf.json" <<JSON
 {"client_email": "migrate@proj-1.iam.gserviceaccount.com", "modulus": "$MOD",
- "project": "proj-1",
+ "project": "proj-1", "export_bucket": "hs-exports", "token_ttl": 3599,
  "objects": {"exports/web1.tar.gz": "$T/obj/web1.tar.gz",
              "exports/big.tar.gz": "$T/obj/big.tar.gz"},
  "machineTypes": {"e2-medium": {"guestCpus": 2, "memoryMb": 4096},
                   "n2-standard-8": {"guestCpus": 8, "memoryMb": 32768}},
  "instances": [
   {"zone": "europe-west1-b", "name": "web1", "machineType": "e2-medium",
-   "status": "TERMINATED", "networks": ["default"], "gb": 10},
+   "status": "TERMINATED", "networks": ["default"], "gb": 10,
+   "disks": [{"name": "web1", "file": "$T/src/boot.raw"}, {"name": "web1-data", "file": "$T/src/data.raw"}]},
   {"zone": "us-central1-a", "name": "db1", "machineType": "n2-standard-8",
    "status": "RUNNING", "networks": ["default", "backend"], "uefi": true, "gb": 50}
  ]}
@@ -61,9 +67,10 @@ JSON
 convert = { output_dir = "$T/out"; };
 credentials_dir = "$T/creds";
 exportd = { gcp_compute_endpoint = "$G"; gcp_storage_endpoint = "$G";
+            gcp_cloudbuild_endpoint = "$G"; gcp_poll_interval = 0.2;
             http_retry_delay = 0.2; http_retries = 3; };
 CONF
-	gcred sa "server = ${G#https://}"
+	gcred sa "server = ${G#https://}" "export_bucket = hs-exports" "export_prefix = tmp/"
 }
 
 teardown() {
@@ -89,8 +96,22 @@ gsrc() {	# gsrc OBJECT [CREDENTIAL]
 	printf '{"type":"gcp","credential":"%s","project":"proj-1","zone":"europe-west1-b","instance":"web1","object":"gs://exports/%s"}' "${2:-sa}" "$1"
 }
 
+# an instance to export, no object: the provider makes the export
+isrc() {	# isrc [CREDENTIAL]
+	printf '{"type":"gcp","credential":"%s","project":"proj-1","zone":"europe-west1-b","instance":"web1"}' "${1:-sa}"
+}
+
 export_once() { "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; }
 state() { curl -sf --cacert "$T/gcp/cert.pem" "$G/_fake/state"; }
+mode() { curl -sf --cacert "$T/gcp/cert.pem" -d "$1" "$G/_fake/mode" >/dev/null; }
+
+# nothing the provider made is left in the fake: no image, no object but
+# the two the operator exported
+nothing_left() {
+	state | jq -e '(.images | length) == 0 and .objects == ["exports/big.tar.gz", "exports/web1.tar.gz"]' >/dev/null ||
+	    { state | jq -c '{images, objects, builds}'; false; }
+}
+building() { state | jq -e '[.builds[] | select(. == "WORKING")] | length == 1' >/dev/null; }
 
 reason() {
 	[ -f "$SP/error/$1" ] || { echo "not in error/: $(ls "$SP"/*/"$1")"; cat "$T"/*.log; false; }
@@ -208,11 +229,11 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	[[ $output == *"gcp: --server is not taken"* ]]
 }
 
-@test "queued refuses gcp sources with a bad field, naming it; the image-export path is refused saying so" {
+@test "queued refuses gcp sources with a bad field, naming it; one with neither object nor instance is told what to give" {
 	j() { printf '{"type":"gcp",%s}' "$1"; }
 	declare -A want=(
 	    [a]='"object":"gs://b/x.tar.gz"|source.credential: missing'
-	    [b]='"credential":"sa","project":"p","zone":"z","instance":"i"|source.object: missing: name the gs://BUCKET/OBJECT.tar.gz the operator exported (creating the export is not supported yet)'
+	    [b]='"credential":"sa","project":"p"|source.object: missing: name the gs://BUCKET/OBJECT.tar.gz the operator exported, or give zone and instance for the provider to export the instance'"'"'s disks'
 	    [c]='"credential":"sa","object":"https://b/x.tar.gz"|source.object: must be gs://BUCKET/OBJECT'
 	    [d]='"credential":"sa","object":"gs://b/x.vmdk"|source.object: must be a .tar.gz'
 	    [e]='"credential":"sa","object":"gs://B_/x.tar.gz"|source.object: must be gs://BUCKET/OBJECT'
@@ -250,6 +271,19 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	no_secret
 }
 
+# wait_moving QUIET PROBE COND: poll until COND succeeds; fail only when
+# PROBE's output (the work's progress) stays the same for QUIET seconds:
+# a loaded machine makes the work slower, not the test fail
+wait_moving() {
+	local quiet=$1 probe=$2 cond=$3 last="" now t=$SECONDS
+	until eval "$cond"; do
+		now=$(eval "$probe" 2>/dev/null)
+		if [ "$now" != "$last" ]; then last=$now; t=$SECONDS; fi
+		[ $((SECONDS - t)) -lt "$quiet" ] || return 1
+		sleep 0.1
+	done
+}
+
 @test "a download cut by a crash resumes where it stopped" {
 	sed -i 's/http_retries = 3;/http_retries = 3; http_max_rate = 2000000;/' "$T/conf"
 	id=$(job cut "$(gsrc big.tar.gz)")
@@ -257,17 +291,187 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 	start_daemon "$EXPORTD" 3>&-
 	# killed, daemon and worker, once the saved state (what a resume
 	# trusts) holds a quarter of the object
-	wait_for 60 sh -c "[ \$(jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0) -gt $((size / 4)) ]" ||
-	    { cat "$T"/*.log; false; }
+	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
+	wait_moving 60 "$saved" "[ \$($saved) -gt $((size / 4)) ]" || { cat "$T"/*.log; false; }
 	pkill -9 -P "$LASTPID"
 	kill -9 "$LASTPID"
 	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	# the disk files' sizes and blocks, and the saved state, as progress
+	wait_moving 60 "$saved; stat -c '%n %s %b' '$SP/data/$id'/disk0* '$SP/data/$id'/.disk0*" \
+	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
 	cmp "$T/obj/big/disk.raw" "$SP/data/$id/disk0.raw"
 	# the second run fetched only what the first had not
 	had=$(sed -n 's/.*resuming disk0.tar.gz: \([0-9]*\) of [0-9]* bytes already here.*/\1/p' "$SP/data/$id/log")
 	got=$(sed -n 's/.*disk0.tar.gz complete, [0-9]* bytes (\([0-9]*\) received in this run).*/\1/p' "$SP/data/$id/log")
 	echo "had $had, got $got of $size"
 	[ "$had" -gt 0 ] && [ "$((had + got))" -eq "$size" ]
+}
+
+@test "an instance without an object: the provider exports each disk (image, Cloud Build, object), both land, it boots, nothing is left" {
+	import_to_libvirt
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	n=hs-gcpx$$-$RANDOM
+	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
+	    "$n" "$(isrc)" | "$HS" -c "$T/conf" submit -)
+	for _ in $(seq 50); do
+		! grep -lF -- "PRIVATE KEY" /proc/[0-9]*/cmdline 2>/dev/null
+		[ -f "$SP/imported/$id" ] && break
+		sleep 0.1
+	done
+	run "$HS" -c "$T/conf" wait --timeout 300 "$id"
+	[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; state | jq -c .log; false; }
+	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
+	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
+	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
+	# disk0 the boot disk, disk1 the data disk, each through its own export
+	[ "$(jq -r '.vm.disks | length' "$SP/imported/$id")" -eq 2 ]
+	qemu-img compare -f raw -F qcow2 "$T/src/boot.raw" "$(jq -r '.vm.disks[0].output' "$SP/imported/$id")"
+	qemu-img compare -f raw -F qcow2 "$T/src/data.raw" "$(jq -r '.vm.disks[1].output' "$SP/imported/$id")"
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	state | jq -r '.log[]' >"$T/fake.log"
+	grep -qx "image created: $img-0" "$T/fake.log"
+	grep -qx "image created: $img-1" "$T/fake.log"
+	grep -q "^build created: .* projects/proj-1/global/images/$img-0 -> gs://hs-exports/tmp/$img-0.tar.gz$" "$T/fake.log"
+	grep -qx "object deleted: hs-exports/tmp/$img-1.tar.gz" "$T/fake.log"
+	[ "$(state | jq '[.builds[] | select(. == "SUCCESS")] | length')" -eq 2 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+	no_secret
+}
+
+@test "a failed export build: the job fails with the build's reason, its image and object are deleted" {
+	mode '{"build_outcome": "FAILURE", "fail_detail": "step 0: the export instance ran out of disk"}'
+	id=$(job failing "$(isrc)")
+	gone=$(job gone "$(isrc | jq -c '.instance = "nope"')")
+	SECONDS=0
+	export_once
+	# Google's error: the status name and the message
+	run reason "$gone"
+	[[ $output == *"/instances/nope: HTTP 404: NOT_FOUND: The resource 'projects/proj-1/zones/europe-west1-b/instances/nope' was not found" ]]
+	run reason "$id"
+	echo "$output"
+	[[ $output == "the export of image hs-"*"-0 (Cloud Build "*") ended FAILURE: step 0: the export instance ran out of disk" ]]
+	[ "$SECONDS" -lt 30 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
+	mode '{"build_outcome": "hang"}'
+	id=$(job cancelme "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	[ -f "$SP/data/$id/gcp-export.json" ]
+	# the object the build is writing exists, as does the image
+	state | jq -e '(.images | length) == 1 and (.objects | length) == 3' >/dev/null
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 30 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	wait_for 10 nothing_left
+	[ "$(state | jq '.cancelled | length')" -eq 1 ]
+	[ "$(state | jq -r '.builds[]')" = CANCELLED ]
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "exportd killed while the export build runs: the next attempt releases what the record names and completes, leaving nothing" {
+	mode '{"build_outcome": "hang"}'
+	id=$(job crash "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	rec=$(cat "$SP/data/$id/gcp-export.json")
+	first=$(state | jq -r '.builds | keys[0]')
+	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "$first" ]
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	mode '{"build_outcome": "SUCCESS", "build_polls": 2}'
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	# the first attempt's build was cancelled, its image and object gone
+	[ "$(state | jq -r --arg b "$first" '.builds[$b]')" = CANCELLED ]
+	grep -q "gcp-export.json left by an earlier attempt" "$SP/data/$id/log"
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "a credential without export_bucket: the job fails at once naming the key, nothing is made" {
+	gcred nobucket "server = ${G#https://}"
+	id=$(job nobucket "$(isrc nobucket)")
+	SECONDS=0
+	export_once
+	[ "$SECONDS" -lt 10 ]
+	run reason "$id"
+	[[ $output == "credential 'nobucket' has no export_bucket: "* ]]
+	[ "$(state | jq '.log | map(select(startswith("image"))) | length')" -eq 0 ]
+	nothing_left
+}
+
+@test "a submitter cannot choose where the export goes (as an unprivileged user)" {
+	submitters
+	chmod 0644 "$T/conf"
+	start_daemon "$QUEUED"
+	for f in bucket destination export_bucket export_prefix; do
+		src=$(isrc | jq -c --arg f "$f" '.[$f] = "eve-bucket"')
+		run as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e-$f\",\"source\":$src}"
+		echo "$f: $output"
+		[ "$status" -ne 0 ]
+		[[ $output == *"source.$f: unknown field"* ]]
+		# and a job file that bypasses the command: queued refuses it
+		drop "q-$f" "{\"name\":\"q-$f\",\"source\":$src}"
+	done
+	ok=$(as_user "$EVE" "$HS" -c "$T/conf" submit - <<<"{\"name\":\"e-ok\",\"source\":$(isrc)}" | tail -n 1)
+	wait_for 20 test -f "$SP/request/$ok" || { cat "$T"/*.log; false; }
+	for f in bucket destination export_bucket export_prefix; do
+		wait_for 20 reason_of "q-$f" >/dev/null 2>&1
+		run reason_of "q-$f"
+		[[ $output == *"source.$f: unknown field"* ]]
+	done
+	[ "$(count_in request)" -eq 1 ]
+	# the job that names no bucket exports into the credential's
+	export_once
+	[ -f "$SP/exported/$ok" ] || { cat "$SP/data/$ok/log" "$T"/*.log; false; }
+	state | jq -r '.log[]' | grep -q "^build created: .* -> gs://hs-exports/tmp/hs-"
+	! state | jq -r '.log[]' | grep -q eve-bucket
+	nothing_left
+	no_secret
+}
+
+@test "an export that outlives its token renews it on the token's own expires_in; a build look answered 503 is tried again" {
+	# tokens live 3 s; the build takes 25 polls of 0.2 s and more; the
+	# first three looks at it are refused (503)
+	mode '{"token_ttl": 3, "build_polls": 25, "build_flaky": 3}'
+	id=$(job renew "$(isrc)")
+	export_once
+	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	grep -q "renewing the GCP token after 1 s" "$SP/data/$id/log"
+	[ "$(state | jq .logins)" -ge 3 ]
+	# no call was refused for an expired token
+	[ "$(state | jq .expired)" -eq 0 ]
+	[ "$(state | jq '[.log[] | select(. == "build look refused: 503")] | length')" -eq 3 ]
+	grep -q "build .*: .*HTTP 503.*; looking again" "$SP/data/$id/log"
+	nothing_left
+}
+
+@test "exportd killed while an exported disk downloads: the next attempt reuses that export and resumes the download" {
+	sed -i 's/http_retries = 3;/http_retries = 3; http_max_rate = 300000;/' "$T/conf"
+	id=$(job reuse "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
+	wait_moving 60 "$saved; state | jq -c .builds" "[ \$($saved) -gt 0 ]" || { cat "$T"/*.log; false; }
+	[ "$(jq -r '.exports[0].exported' "$SP/data/$id/gcp-export.json")" = true ]
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
+	start_daemon "$EXPORTD" 3>&-
+	wait_moving 60 "stat -c '%n %s %b' '$SP/data/$id'/disk* '$SP/data/$id'/.disk*; state | jq -c .builds" \
+	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	# disk0's export was made once and reused; its download resumed
+	grep -q "reusing the export of hs-.*-0: hs-exports/tmp/hs-.*-0.tar.gz" "$SP/data/$id/log"
+	grep -q "resuming disk0.tar.gz: [1-9][0-9]* of [0-9]* bytes already here" "$SP/data/$id/log"
+	[ "$(state | jq '.builds | length')" -eq 2 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }

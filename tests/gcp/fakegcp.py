@@ -1,36 +1,67 @@
 #!/usr/bin/env python3
 """fakegcp.py - a FAKE of Google's OAuth2 token endpoint, of the Compute
-Engine API and of the Cloud Storage JSON API, for tests/bats/gcp.bats. No
-emulator of Compute Engine exists, and none of GCS ships in Debian or npm
-that serves the JSON API's media downloads with ranges; this plays the
-calls the gcp provider makes, and checks what it receives so the test can
-fail:
+Engine API, of Cloud Build and of the Cloud Storage JSON API, for
+tests/bats/gcp.bats. No emulator of Compute Engine or Cloud Build exists,
+and none of GCS ships in Debian or npm that serves the JSON API's media
+downloads with ranges; this plays the calls the gcp provider makes, and
+checks what it receives so the test can fail:
 
   POST /token          the JWT-bearer grant: the assertion's RS256
                        signature is verified against the test key's public
                        modulus, its iss, aud (this URL), scope and exp
-                       checked (400 invalid_grant else)
+                       checked (400 invalid_grant else); each login gets a
+                       new token living CONFIG token_ttl seconds (3599)
   GET  /compute/v1/projects/P[/zones/Z/instances/I | /zones/Z/machineTypes/T
        | /aggregated/instances]
+  POST /compute/v1/projects/P/global/images?forceCreate=true  images.insert:
+       the name a valid image name, sourceDisk one of an instance's disks,
+       the hyperspool-job label set (400 else; 409 if the name exists)
+  DELETE /compute/v1/projects/P/global/images/IMG
+  GET  /compute/v1/projects/P/global/operations/OP   RUNNING, then DONE
+  POST /v1/projects/P/builds   Cloud Build builds.create: one step, the
+       gce_vm_image_export:release builder, -source_image= an image made
+       here, -destination_uri= gs://CONFIG export_bucket/...tar.gz,
+       -client_id=, -timeout=, a timeout and the gce-daisy-image-export tag
+       (400 else, noted in the log); it "runs" the export: at the first
+       poll the object appears in the store (a .tar.gz holding disk.raw,
+       the image's disk's file, made by GNU tar), after build_polls polls
+       the build ends as /_fake/mode says (SUCCESS, FAILURE or hang)
+  GET  /v1/projects/P/builds/ID, POST /v1/projects/P/builds/ID:cancel
   GET  /storage/v1/b/B/o/O             object metadata (size)
   GET|HEAD /storage/v1/b/B/o/O?alt=media  the object, with Range (206)
-Every API call must carry the token the login gave. GET /_fake/state ->
-{"logins", "media_bytes" (body bytes of media sent), "log"}.
+  DELETE /storage/v1/b/B/o/O
+Every API call must carry a live token the login gave. GET /_fake/state ->
+{"logins", "media_bytes" (body bytes of media sent), "log", "images",
+"objects", "builds" {ID: status}, "cancelled", "expired" (calls refused
+for an expired token)}; POST /_fake/mode {"build_outcome", "build_polls",
+"fail_detail", "token_ttl", "build_flaky"} changes how builds end, how
+long the next logins' tokens live, and makes the next build_flaky looks
+at a build answer 503.
 
 Usage: fakegcp.py CONFIG.json PORTFILE CERT KEY
 CONFIG: {"client_email", "modulus" (hex, the key's RSA n), "project",
-"objects": {"BUCKET/OBJECT": FILE}, "instances": [{"zone", "name",
-"machineType", "status", "networks": [NAME], "uefi": bool, "gb"}],
+"export_bucket", "token_ttl", "objects": {"BUCKET/OBJECT": FILE},
+"instances": [{"zone", "name", "machineType", "status", "networks": [NAME],
+"uefi": bool, "gb", "disks": [{"name", "file"}] (the first boots)}],
 "machineTypes": {"T": {"guestCpus", "memoryMb"}}}
 """
-import base64, hashlib, json, os, re, ssl, sys, threading, time, uuid, urllib.parse
+import base64, hashlib, json, os, re, shutil, ssl, subprocess, sys, tempfile, threading, time, uuid, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONF = json.load(open(sys.argv[1]))
 N = int(CONF["modulus"], 16)
-TOKEN = "fake-gcp-token-" + uuid.uuid4().hex
+TOKENS = {}   # token -> expiry (time.time())
 LOCK = threading.Lock()
-STATE = {"logins": 0, "media_bytes": 0, "log": []}
+STATE = {"logins": 0, "media_bytes": 0, "log": [], "cancelled": [], "expired": 0}
+OBJECTS = dict(CONF.get("objects", {}))   # "BUCKET/OBJECT" -> file
+IMAGES = {}   # name -> {"file", "labels"}
+OPS = {}      # name -> polls left before DONE
+BUILDS = {}   # id -> {"status", "image", "dest", "polls", ...}
+MODE = {"build_outcome": "SUCCESS", "build_polls": 3,
+        "fail_detail": "gce_vm_image_export: the export worker failed"}
+WORK = tempfile.mkdtemp(prefix="fakegcp.", dir=os.path.dirname(os.path.abspath(sys.argv[2])))  # the test removes it
+BUILDER = "gcr.io/compute-image-tools/gce_vm_image_export:release"
+TERMINAL = ("SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED")
 SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
@@ -65,7 +96,10 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def err(self, code, msg):
-        self.send(code, {"error": {"code": code, "message": msg}})
+        status = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND",
+                  409: "ALREADY_EXISTS"}.get(code, "UNKNOWN")
+        self.send(code, {"error": {"code": code, "message": msg, "status": status,
+                                   "errors": [{"message": msg, "reason": status.lower()}]}})
 
     def note(self, what):
         with LOCK:
@@ -97,18 +131,202 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             STATE["logins"] += 1
         self.note("login")
-        self.send(200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+        with LOCK:
+            ttl = int(MODE.get("token_ttl", CONF.get("token_ttl", 3599)))
+        tok = "fake-gcp-token-" + uuid.uuid4().hex
+        with LOCK:
+            TOKENS[tok] = time.time() + ttl
+        self.send(200, {"access_token": tok, "expires_in": ttl, "token_type": "Bearer"})
 
     def authed(self):
-        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+        a = self.headers.get("Authorization") or ""
+        tok = a[7:] if a.startswith("Bearer ") else ""
+        with LOCK:
+            exp = TOKENS.get(tok)
+            if exp is not None and exp <= time.time():
+                STATE["expired"] += 1
+        if exp is None or exp <= time.time():
             self.err(401, "Request had invalid authentication credentials.")
             return False
         return True
 
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        try:
+            return json.loads(self.rfile.read(n) or b"{}")
+        except ValueError:
+            return None
+
+    def disk_file(self, url):
+        for i in CONF["instances"]:
+            for d in self.disks(i):
+                if url == d["source"]:
+                    return d.get("_file")
+        return None
+
+    def disks(self, i):
+        p = CONF["project"]
+        ds = i.get("disks") or [{"name": i["name"]}]
+        out = []
+        for k, d in enumerate(ds):
+            out.append({"boot": k == 0, "index": k, "deviceName": d["name"], "type": "PERSISTENT",
+                        "source": "https://www.googleapis.com/compute/v1/projects/%s/zones/%s/disks/%s" % (p, i["zone"], d["name"]),
+                        "diskSizeGb": str(i.get("gb", 1)) if k == 0 else "1",
+                        "guestOsFeatures": [{"type": "UEFI_COMPATIBLE"}] if i.get("uefi") and k == 0 else [],
+                        "_file": d.get("file")})
+        return out
+
+    def op(self, target, polls=1):
+        name = "operation-" + uuid.uuid4().hex[:16]
+        with LOCK:
+            OPS[name] = polls
+        return {"kind": "compute#operation", "name": name, "status": "RUNNING", "targetLink": target}
+
+    def image_insert(self, q):
+        b = self.body()
+        if b is None:
+            return self.err(400, "bad JSON")
+        name, disk = b.get("name", ""), b.get("sourceDisk", "")
+        why = None
+        if q.get("forceCreate") != ["true"]:
+            why = "the disk is attached to an instance: forceCreate=true needed"
+        elif not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
+            why = "Invalid value for field 'resource.name': '%s'" % name
+        elif self.disk_file(disk) is None:
+            why = "Invalid value for field 'resource.sourceDisk': '%s'" % disk
+        elif not (b.get("labels") or {}).get("hyperspool-job"):
+            why = "no hyperspool-job label"
+        if why:
+            self.note("image refused: " + why)
+            return self.err(400, why)
+        with LOCK:
+            if name in IMAGES:
+                return self.err(409, "The resource 'projects/%s/global/images/%s' already exists" % (CONF["project"], name))
+            IMAGES[name] = {"file": self.disk_file(disk), "labels": b["labels"]}
+        self.note("image created: " + name)
+        self.send(200, self.op("projects/%s/global/images/%s" % (CONF["project"], name)))
+
+    def build_create(self):
+        b = self.body() or {}
+        steps = b.get("steps") or []
+        args = {}
+        for a in (steps[0].get("args") or []) if len(steps) == 1 else []:
+            m = re.fullmatch(r"-([a-z_]+)=(.*)", a)
+            if m:
+                args[m.group(1)] = m.group(2)
+        pre = "projects/%s/global/images/" % CONF["project"]
+        img = args.get("source_image", "")
+        dest = re.fullmatch(r"gs://([^/]+)/(.+\.tar\.gz)", args.get("destination_uri", ""))
+        why = None
+        if len(steps) != 1 or steps[0].get("name") != BUILDER:
+            why = "the one step must be " + BUILDER
+        elif not img.startswith(pre) or img[len(pre):] not in IMAGES:
+            why = "-source_image is not an image made here: " + img
+        elif not dest or dest.group(1) != CONF.get("export_bucket"):
+            why = "-destination_uri is not in the export bucket: " + args.get("destination_uri", "")
+        elif not args.get("client_id") or not re.fullmatch(r"\d+s", args.get("timeout", "")) or \
+                not re.fullmatch(r"\d+s", str(b.get("timeout", ""))) or "gce-daisy-image-export" not in (b.get("tags") or []):
+            why = "-client_id, -timeout, a build timeout and the gce-daisy-image-export tag are needed"
+        if why:
+            self.note("build refused: " + why)
+            return self.err(400, why)
+        bid = str(uuid.uuid4())
+        with LOCK:
+            BUILDS[bid] = {"status": "QUEUED", "image": img[len(pre):], "dest": dest.group(1) + "/" + dest.group(2), "polls": 0}
+        self.note("build created: %s %s -> %s" % (bid, img, args["destination_uri"]))
+        self.send(200, {"name": "operations/build/%s/%s" % (CONF["project"], base64.b64encode(bid.encode()).decode()),
+                        "metadata": {"@type": "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata",
+                                     "build": {"id": bid, "projectId": CONF["project"], "status": "QUEUED"}}})
+
+    def export_write(self, b):
+        """The export step: the image's disk as disk.raw in a .tar.gz."""
+        src = IMAGES.get(b["image"], {}).get("file")
+        d = tempfile.mkdtemp(dir=WORK)
+        shutil.copyfile(src, os.path.join(d, "disk.raw"))
+        out = os.path.join(WORK, uuid.uuid4().hex + ".tar.gz")
+        subprocess.run(["tar", "--format=oldgnu", "-Sczf", out, "-C", d, "disk.raw"], check=True)
+        shutil.rmtree(d)
+        OBJECTS[b["dest"]] = out
+
+    def build_get(self, bid):
+        with LOCK:
+            flaky = MODE.get("build_flaky", 0) > 0
+            if flaky:
+                MODE["build_flaky"] -= 1
+        if flaky:
+            self.note("build look refused: 503")
+            return self.err(503, "The service is currently unavailable.")
+        with LOCK:
+            b = BUILDS.get(bid)
+            if b is None:
+                return self.err(404, "Requested entity was not found.")
+            if b["status"] not in TERMINAL:
+                b["polls"] += 1
+                b["status"] = "WORKING"
+                if b["polls"] == 1 and b["image"] in IMAGES:
+                    self.export_write(b)
+                if b["polls"] >= MODE["build_polls"] and MODE["build_outcome"] != "hang":
+                    b["status"] = MODE["build_outcome"]
+                    if b["status"] == "FAILURE":
+                        b["statusDetail"] = "Build failed; check build logs for details"
+                        b["failureInfo"] = {"type": "USER_BUILD_STEP", "detail": MODE["fail_detail"]}
+            out = {k: v for k, v in b.items() if k not in ("polls", "dest", "image")}
+        self.send(200, dict(out, id=bid, projectId=CONF["project"]))
+
+    def build_cancel(self, bid):
+        with LOCK:
+            b = BUILDS.get(bid)
+            if b is None:
+                return self.err(404, "Requested entity was not found.")
+            if b["status"] in TERMINAL:
+                return self.err(400, "build is not running")
+            b["status"] = "CANCELLED"
+            STATE["cancelled"].append(bid)
+        self.note("build cancelled: " + bid)
+        self.send(200, {"id": bid, "status": "CANCELLED"})
+
     def do_POST(self):
-        if urllib.parse.urlsplit(self.path).path == "/token":
+        u = urllib.parse.urlsplit(self.path)
+        p, q = u.path, urllib.parse.parse_qs(u.query)
+        if p == "/token":
             return self.token()
+        if p == "/_fake/mode":
+            with LOCK:
+                MODE.update(self.body() or {})
+            return self.send(200, MODE)
+        if not self.authed():
+            return
+        if p == "/compute/v1/projects/%s/global/images" % CONF["project"]:
+            return self.image_insert(q)
+        if p == "/v1/projects/%s/builds" % CONF["project"]:
+            return self.build_create()
+        m = re.fullmatch(r"/v1/projects/%s/builds/([^/]+):cancel" % CONF["project"], p)
+        if m:
+            return self.build_cancel(m.group(1))
         self.err(404, "no such endpoint")
+
+    def do_DELETE(self):
+        p = urllib.parse.urlsplit(self.path).path
+        if not self.authed():
+            return
+        m = re.fullmatch(r"/compute/v1/projects/%s/global/images/([^/]+)" % CONF["project"], p)
+        if m:
+            with LOCK:
+                gone = IMAGES.pop(m.group(1), None) is None
+            if gone:
+                return self.err(404, "The resource 'projects/%s/global/images/%s' was not found" % (CONF["project"], m.group(1)))
+            self.note("image deleted: " + m.group(1))
+            return self.send(200, self.op("projects/%s/global/images/%s" % (CONF["project"], m.group(1))))
+        m = re.fullmatch(r"/storage/v1/b/([^/]+)/o/([^/]+)", p)
+        if m:
+            key = m.group(1) + "/" + urllib.parse.unquote(m.group(2))
+            with LOCK:
+                gone = OBJECTS.pop(key, None) is None
+            if gone:
+                return self.err(404, "No such object: " + key)
+            self.note("object deleted: " + key)
+            return self.send(204)
+        self.err(404, "no such resource " + p)
 
     def do_HEAD(self):
         self.do_GET()
@@ -119,20 +337,32 @@ class H(BaseHTTPRequestHandler):
                 "machineType": "https://www.googleapis.com/compute/v1/projects/%s/zones/%s/machineTypes/%s" % (p, i["zone"], i["machineType"]),
                 "networkInterfaces": [{"name": "nic%d" % k, "network": "https://www.googleapis.com/compute/v1/projects/%s/global/networks/%s" % (p, n)}
                                       for k, n in enumerate(i["networks"])],
-                "disks": [{"boot": True, "diskSizeGb": str(i.get("gb", 1)),
-                           "guestOsFeatures": [{"type": "UEFI_COMPATIBLE"}] if i.get("uefi") else []}]}
+                "disks": [{k: v for k, v in d.items() if k != "_file"} for d in self.disks(i)]}
 
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
         p, q = u.path, urllib.parse.parse_qs(u.query)
         if p == "/_fake/state":
             with LOCK:
-                return self.send(200, STATE)
+                return self.send(200, dict(STATE, images=sorted(IMAGES), objects=sorted(OBJECTS),
+                                           builds={k: v["status"] for k, v in BUILDS.items()}))
         if not self.authed():
             return
         pre = "/compute/v1/projects/" + CONF["project"]
         if p == pre:
             return self.send(200, {"name": CONF["project"], "kind": "compute#project"})
+        m = re.fullmatch(pre + r"/global/operations/([^/]+)", p)
+        if m:
+            with LOCK:
+                left = OPS.get(m.group(1))
+                if left is not None and left > 0:
+                    OPS[m.group(1)] = left - 1
+            if left is None:
+                return self.err(404, "no such operation")
+            return self.send(200, {"kind": "compute#operation", "name": m.group(1), "status": "RUNNING" if left > 0 else "DONE"})
+        m = re.fullmatch(r"/v1/projects/%s/builds/([^/]+)" % CONF["project"], p)
+        if m:
+            return self.build_get(m.group(1))
         if p == pre + "/aggregated/instances":
             items = {}
             for i in CONF["instances"]:
@@ -150,15 +380,16 @@ class H(BaseHTTPRequestHandler):
         m = re.fullmatch(r"/storage/v1/b/([^/]+)/o/([^/]+)", p)
         if m:
             key = m.group(1) + "/" + urllib.parse.unquote(m.group(2))
-            if key not in CONF["objects"]:
+            with LOCK:
+                path = OBJECTS.get(key)
+            if path is None:
                 return self.err(404, "No such object: " + key)
-            return self.media(key) if q.get("alt") == ["media"] else \
+            return self.media(path) if q.get("alt") == ["media"] else \
                 self.send(200, {"bucket": m.group(1), "name": key.split("/", 1)[1],
-                                "size": str(os.path.getsize(CONF["objects"][key]))})
+                                "size": str(os.path.getsize(path))})
         self.err(404, "no such resource " + p)
 
-    def media(self, key):
-        path = CONF["objects"][key]
+    def media(self, path):
         size = os.path.getsize(path)
         rng = self.headers.get("Range")
         a, b, code = 0, size - 1, 200
@@ -182,11 +413,23 @@ class H(BaseHTTPRequestHandler):
         self.send(code, headers=h, body=body)
 
 
+class TLSServer(ThreadingHTTPServer):
+    """TLS handshakes in each connection's thread, not in the accepting
+    one: a slow or killed client's handshake stalls only itself."""
+    daemon_threads = True
+
+    def finish_request(self, request, client_address):
+        try:
+            request = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        super().finish_request(request, client_address)
+
+
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv = TLSServer(("127.0.0.1", 0), H)
+    srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    srv.tls.load_cert_chain(sys.argv[3], sys.argv[4])
     with open(sys.argv[2] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
     os.rename(sys.argv[2] + ".tmp", sys.argv[2])
