@@ -851,8 +851,9 @@ job_check_openstack(const cJSON *src, char *err, size_t errlen)
 		return job_err(err, errlen, "source: give exactly one of 'vm' (a "
 		    "server name) and 'vm_id' (its id)");
 	if (vm != NULL && (vm[0] == '\0' || !util_utf8_valid(vm, strlen(vm)) ||
-	    strpbrk(vm, "\r\n\t") != NULL))
-		return job_err(err, errlen, "source.vm: must be a server name");
+	    job_has_ctl(vm)))
+		return job_err(err, errlen, "source.vm: must be a server name "
+		    "(UTF-8, no control characters)");
 	if (id != NULL && (id[0] == '\0' || strspn(id,
 	    "0123456789abcdefABCDEF-") != strlen(id)))
 		return job_err(err, errlen, "source.vm_id: '%.64s' is not a server "

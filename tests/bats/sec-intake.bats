@@ -187,6 +187,24 @@ CONF
 	no_controls "$T/queued.log" "$SP"/data/*/reason
 }
 
+# OpenStack's server name is text for Nova's queries and every reader of
+# the spool: no control character (only CR, LF and TAB were refused).
+@test "openstack source.vm with control characters is refused at intake" {
+	os() { printf '{"name":"%s","source":{"type":"openstack","credential":"lab",%s}}' "$1" "$2"; }
+	user_drop "$EVE" bel "$(os bel '"vm":"web\u0007"')"
+	user_drop "$EVE" esc "$(os esc '"vm":"\u001b[2Jweb"')"
+	user_drop "$EVE" del "$(os del '"vm":"web\u007f"')"
+	user_drop "$EVE" fine "$(os fine '"vm":"web \"01\"; $(id) Ω"')"
+	start_daemon "$QUEUED"
+	wait_for 10 eval '[ "$(count_in request)" -eq 1 ] && [ "$(count_in error)" -eq 3 ]'
+	for n in bel esc del; do
+		[ "$(reason_of "$n")" = "rejected: source.vm: must be a server name (UTF-8, no control characters)" ]
+	done
+	id=$(job_from fine)
+	[ "$(jq -r .source.vm "$SP/request/$id")" = 'web "01"; $(id) Ω' ]
+	no_controls "$T/queued.log" "$SP"/data/*/reason
+}
+
 @test "a submitter may cancel and retry their own job (queued does it), not another's" {
 	start_daemon "$HS_BINDIR/queued"
 	user_drop "$VIC" mine "$(good mine)"
