@@ -121,7 +121,8 @@ policycmd_check(const struct policy *p, char *err, size_t errlen)
 	cJSON *vm = cJSON_Parse("{\"name\":\"example\",\"path\":\"us-east-1\","
 	    "\"instance_id\":\"i-0123456789abcdef0\",\"vmid\":100,"
 	    "\"subscription\":\"00000000-0000-0000-0000-000000000000\","
-	    "\"resource_group\":\"rg\"}"), *job;
+	    "\"resource_group\":\"rg\",\"zone\":\"us-central1-a\","
+	    "\"project\":\"example-project\"}"), *job;
 	int rc = -1;
 
 	if ((job = policy_job(p, vm, (int64_t)time(NULL), true, err,

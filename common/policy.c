@@ -49,6 +49,9 @@ static const struct policy_key {
 	{ "azure", "vm", "name" },
 	{ "azure", "subscription", "subscription" },
 	{ "azure", "resource_group", "resource_group" },
+	{ "gcp", "instance", "name" },		/* exported by the provider */
+	{ "gcp", "zone", "zone" },
+	{ "gcp", "project", "project" },
 };
 
 static int

@@ -475,3 +475,26 @@ wait_moving() {
 	nothing_left
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
+
+# A policy over GCE instances: each job names the instance, its zone and
+# project as `hyperspool vms` lists them, and no object: the provider
+# exports it (as the test above). Before, gcp jobs of a policy got a
+# `vm` field queued refuses.
+@test "a backup policy over gcp instances makes jobs queued takes, one per instance, each exported by the provider" {
+	printf '{"provider":"gcp","credential":"sa","vms":["web*"],"job":{"convert":{"format":"raw"}}}' >"$T/p.json"
+	run "$HS" -c "$T/conf" policy add nightly "$T/p.json"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run "$HS" -c "$T/conf" policy run nightly
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == incoming/web1-* ]]
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	[ "$(count_in request)" -eq 1 ] || { cat "$T/queued.log" "$SP"/data/*/reason; false; }
+	f=$(ls "$SP"/request/*)
+	jq -e '.source == {"type":"gcp","credential":"sa","instance":"web1","zone":"europe-west1-b","project":"proj-1"}' "$f"
+	id=$(basename "$f")
+	export_once
+	[ -f "$SP/exported/$id" ] || { cat "$T/exportd.log" "$SP/data/$id/log"; false; }
+	nothing_left
+	no_secret
+}
