@@ -265,6 +265,9 @@ $(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_SOURCE) $(FUZZ_COMMO
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
+# The archive harnesses share landing.c (the temp data/ directory, the checks).
+$(FZ)/fuzz_ova $(FZ)/fuzz_vma: $(FZ)/obj/fuzz/landing.o
+
 # The boot check's console reading needs importd's objects and libvirt.
 FUZZ_IMPORTD = $(FZ)/obj/importd/boot.o $(FZ)/obj/importd/virt.o
 $(FZ)/obj/importd/%.o: FUZZ_CFLAGS += $(shell pkg-config --cflags libvirt) -Iimportd
