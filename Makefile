@@ -196,6 +196,12 @@ $(B)/tests/test_virt: $(B)/obj/importd/virt.o
 $(B)/tests/test_virt: CFLAGS += -Iimportd $(shell pkg-config --cflags libvirt)
 $(B)/tests/test_virt: LDLIBS += $(shell pkg-config --libs libvirt)
 
+# The reader tests share their corpus helpers (tests/unit/corpus.c).
+$(B)/tests/test_ovf $(B)/tests/test_vmx: $(B)/obj/tests/unit/corpus.o
+# and these their temp directory (tests/unit/tmpdir.c).
+$(B)/tests/test_log $(B)/tests/test_spool $(B)/tests/test_watch: \
+		$(B)/obj/tests/unit/tmpdir.o
+
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isource $(shell pkg-config --cflags cmocka) $(LDFLAGS) \
