@@ -196,8 +196,10 @@ $(B)/tests/test_virt: $(B)/obj/importd/virt.o
 $(B)/tests/test_virt: CFLAGS += -Iimportd $(shell pkg-config --cflags libvirt)
 $(B)/tests/test_virt: LDLIBS += $(shell pkg-config --libs libvirt)
 
-# The reader tests share their corpus helpers (tests/unit/corpus.c).
-$(B)/tests/test_ovf $(B)/tests/test_vmx: $(B)/obj/tests/unit/corpus.o
+# The reader tests share their corpus helpers and reader checks
+# (tests/unit/corpus.c, parsecheck.c),
+$(B)/tests/test_ovf $(B)/tests/test_vmx: $(B)/obj/tests/unit/corpus.o \
+		$(B)/obj/tests/unit/parsecheck.o
 # and these their temp directory (tests/unit/tmpdir.c).
 $(B)/tests/test_log $(B)/tests/test_spool $(B)/tests/test_watch: \
 		$(B)/obj/tests/unit/tmpdir.o

@@ -35,6 +35,7 @@
 
 #include "ovf.h"
 #include "corpus.h"
+#include "parsecheck.h"
 #include "util.h"
 #include "vmdesc.h"
 
@@ -115,51 +116,20 @@
 static char *
 exact(const char *s, size_t *len)
 {
-	char *b;
-
 	*len = strlen(s);
-	b = xmalloc(*len ? *len : 1);
-	memcpy(b, s, *len);
-	return b;
+	return parsecheck_exact(s, *len);
 }
 
 static void
 parse_ok(const char *xml, struct vmdesc *vm)
 {
-	char err[256] = "";
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(vm);		/* as exportd hands it over */
-	r = ovf_parse(b, len, vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(ovf_parse, xml, vm);
 }
 
 static void
 parse_err(const char *xml, const char *needle)
 {
-	char err[256] = "";
-	struct vmdesc vm;
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(&vm);
-	r = ovf_parse(b, len, &vm, err, sizeof(err));
-	free(b);
-	if (r != 0 && (vm.ndisks != 0 || vm.nblank != 0 || vm.nnics != 0 ||
-	    vm.name != NULL ||
-	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
-		fail_msg("refused, but vm is not left empty and initialised");
-	vmdesc_free(&vm);
-	if (r == 0)
-		fail_msg("accepted, wanted an error with '%s'", needle);
-	if (strstr(err, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", err, needle);
-	assert_null(strchr(err, '\n'));
+	parsecheck_err(ovf_parse, xml, needle);
 }
 
 /* ---- (a), (b): a hand-written VMware export ----------------------------- */
@@ -727,16 +697,7 @@ test_disk_errors(void **state)
 static void
 describe_ok(const char *xml, struct vmdesc *vm)
 {
-	char err[256] = "";
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(vm);
-	r = ovf_describe(b, len, vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(ovf_describe, xml, vm);
 }
 
 #define BLANK_DISK \

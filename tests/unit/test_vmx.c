@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "corpus.h"
+#include "parsecheck.h"
 #include "util.h"
 #include "vmdesc.h"
 #include "vmx.h"
@@ -48,47 +49,16 @@
 	"ethernet0.addressType = \"generated\"\n" \
 	"ethernet0.generatedAddress = \"00:0C:29:AB:CD:EF\"\n"
 
-static char *
-exact(const char *s, size_t len)
-{
-	char *b = xmalloc(len ? len : 1);
-
-	memcpy(b, s, len);
-	return b;
-}
-
 static void
 parse_ok(const char *text, struct vmdesc *vm)
 {
-	char err[256] = "", *b = exact(text, strlen(text));
-	int r;
-
-	vmdesc_init(vm);		/* as exportd hands it over */
-	r = vmx_parse(b, strlen(text), vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(vmx_parse, text, vm);
 }
 
 static void
 parse_err(const char *text, const char *needle)
 {
-	char err[256] = "", *b = exact(text, strlen(text));
-	struct vmdesc vm;
-	int r;
-
-	vmdesc_init(&vm);
-	r = vmx_parse(b, strlen(text), &vm, err, sizeof(err));
-	free(b);
-	if (r != 0 && (vm.ndisks != 0 || vm.nnics != 0 || vm.name != NULL ||
-	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
-		fail_msg("refused, but vm is not left empty and initialised");
-	vmdesc_free(&vm);
-	if (r == 0)
-		fail_msg("accepted, wanted an error with '%s'", needle);
-	if (strstr(err, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", err, needle);
-	assert_null(strchr(err, '\n'));
+	parsecheck_err(vmx_parse, text, needle);
 }
 
 /* ---- hand-written ------------------------------------------------------- */
@@ -416,7 +386,7 @@ static void
 test_nul_byte(void **state)
 {
 	static const char text[] = "scsi0:0.fileName = \"a.vmdk\"\nx = \"a\0b\"\n";
-	char err[256] = "", *b = exact(text, sizeof(text) - 1);
+	char err[256] = "", *b = parsecheck_exact(text, sizeof(text) - 1);
 	struct vmdesc vm = { 0 };
 
 	(void)state;
