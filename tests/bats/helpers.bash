@@ -223,6 +223,17 @@ user_drop() {
 	    sh "$SP/incoming" "$3" "$2"
 }
 
+# user_export USER NAME JSON: USER drops job JSON as incoming/NAME; one
+# round of queued and of exportd follows, then $output is the job's reason
+# (reason_of NAME: run, so a missing one does not end the test), printed
+user_export() {
+	user_drop "$1" "$2" "$3"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	run reason_of "$2"
+	echo "$output"
+}
+
 # job_from NAME: the ID of the job that came from incoming/NAME (a plain name)
 job_from() {
 	local h

@@ -82,13 +82,8 @@ teardown() { hs_teardown; }
 	chmod 0600 "$T/src/exp/web/Virtual Hard Disks/web.vhdx"
 	chmod -R a+rX "$T/src/exp"
 	chmod 0600 "$T/src/exp/web/Virtual Hard Disks/web.vhdx"
-	printf '{"name":"eve","source":{"type":"file","path":"%s","format":"hyperv"}}\n' "$T/src/exp/web/vm.json" |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(printf '{"name":"eve","source":{"type":"file","path":"%s","format":"hyperv"}}' \
+	    "$T/src/exp/web/vm.json")"
 	[[ $output == *"web.vhdx: not found, or not readable by uid $(id -u "$EVE")"* ]]
 	drop_submitters
 }
@@ -267,13 +262,8 @@ no_password() {
 	submitters
 	hcred hv "$HVPASS"
 	printf 'allow_users = %s\n' "$VIC" >>"$T/creds/hv"
-	jq -cn --arg s "$SERVER" --arg id "$ID1" '{name: "eve", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}' |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(jq -cn --arg s "$SERVER" --arg id "$ID1" \
+	    '{name: "eve", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}')"
 	[[ $output == *"credential 'hv' may not be used by uid $(id -u "$EVE")"* ]]
 	[ ! -e "$T/hv/inputs" ]
 	drop_submitters

@@ -135,13 +135,8 @@ exported_ok() {
 	submitters
 	vma "$T/src/secret.vma"
 	chmod 0600 "$T/src/secret.vma"
-	printf '{"name":"steal","source":{"type":"file","path":"%s"}}\n' "$T/src/secret.vma" |
-	    as_user "$EVE" tee "$SP/incoming/.steal" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.steal" "$SP/incoming/steal"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of steal
-	echo "$output"
+	user_export "$EVE" steal \
+	    "$(printf '{"name":"steal","source":{"type":"file","path":"%s"}}' "$T/src/secret.vma")"
 	[[ "$output" == *"source.path: not found, or not readable by uid $(id -u "$EVE")"* ]]
 	run find "$SP/data" -name '*.raw'
 	[ -z "$output" ]
@@ -383,14 +378,8 @@ no_secret() {
 	pve_setup
 	submitters
 	pcred pve "$SECRET" "allow_users = $VIC"
-	printf '{"name":"eve","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":100}}\n' "$SERVER" |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
 	: >"$T/pve/requests"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(printf '{"name":"eve","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":100}}' "$SERVER")"
 	[[ $output == *"credential 'pve' may not be used by uid $(id -u "$EVE")"* ]]
 	[ ! -s "$T/pve/requests" ]
 	drop_submitters
