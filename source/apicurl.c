@@ -1,7 +1,7 @@
 /*
- * apicurl.c - the libcurl handle of an API session, as pveapi.c, winrm.c
- * and osapi.c use it (apicurl.h). Each of them keeps its own requests,
- * answers and messages; what is here is the part they did alike.
+ * apicurl.c - the libcurl handle of an API session, as pveapi.c, winrm.c,
+ * osapi.c and vsoap.c use it (apicurl.h). Each of them keeps its own
+ * requests, answers and messages; what is here is the part they did alike.
  *
  * Error policy: apicurl_handle() returns the first failing setopt's code
  * (the handle, once made, is the caller's to clean up either way);

@@ -1,5 +1,5 @@
 /*
- * apicurl.h - what the JSON/SOAP API sessions (pveapi.c, winrm.c, osapi.c)
+ * apicurl.h - what the API sessions (pveapi.c, winrm.c, osapi.c, vsoap.c)
  * share about their libcurl handle: the answer collected up to a cap, the
  * handle's fixed options (https only, the connect time-out from the
  * config, TLS as the credential says), a TLS failure told apart, and the
