@@ -200,6 +200,14 @@ $(B)/tests/test_virt: $(B)/obj/importd/virt.o
 $(B)/tests/test_virt: CFLAGS += -Iimportd $(shell pkg-config --cflags libvirt)
 $(B)/tests/test_virt: LDLIBS += $(shell pkg-config --libs libvirt)
 
+# The reader tests share their corpus helpers and reader checks
+# (tests/unit/corpus.c, parsecheck.c),
+$(B)/tests/test_ovf $(B)/tests/test_vmx: $(B)/obj/tests/unit/corpus.o \
+		$(B)/obj/tests/unit/parsecheck.o
+# and these their temp directory (tests/unit/tmpdir.c).
+$(B)/tests/test_log $(B)/tests/test_spool $(B)/tests/test_watch: \
+		$(B)/obj/tests/unit/tmpdir.o
+
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isource $(shell pkg-config --cflags cmocka) $(LDFLAGS) \
@@ -268,6 +276,9 @@ $(FUZZ_SOURCE): $(SOURCE_SRC:%.c=$(FZ)/obj/%.o)
 $(FZ)/fuzz_%: fuzz/fuzz_%.c $(FZ)/obj/fuzz/vmcheck.o $(FUZZ_SOURCE) $(FUZZ_COMMON)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ifuzz -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+# The archive harnesses share landing.c (the temp data/ directory, the checks).
+$(FZ)/fuzz_ova $(FZ)/fuzz_vma: $(FZ)/obj/fuzz/landing.o
 
 # The boot check's console reading needs importd's objects and libvirt.
 FUZZ_IMPORTD = $(FZ)/obj/importd/boot.o $(FZ)/obj/importd/virt.o

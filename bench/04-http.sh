@@ -33,18 +33,8 @@ chmod 0755 "$T/www"
 # jobs N: N validated http jobs for the current $URL, held in $SP/hold;
 # prints their IDs
 jobs() {
-	local i before
-	before=$(ls "$SP/hold")
-	for ((i = 0; i < $1; i++)); do
-		printf '{"name": "h%s", "source": {"type": "http", "url": "%s", "format": "raw"}}\n' \
-		    "$i" "$URL" >"$SP/incoming/.h$i"
-		mv "$SP/incoming/.h$i" "$SP/incoming/h$i"
-	done
-	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
-	[ "$(count_dir "$SP/request")" -eq "$1" ] ||
-	    { echo "bench: queued refused the http jobs: $(cat "$SP"/data/*/reason)" >&2; exit 1; }
-	mv "$SP/request/"* "$SP/hold/"
-	comm -13 <(echo "$before") <(ls "$SP/hold")
+	hold_jobs "$1" h http \
+	    "$(printf '{"type": "http", "url": "%s", "format": "raw"}' "$URL")"
 }
 
 # ours ID OUT: export job ID, append MB/s to $T/OUT; the landed disk goes

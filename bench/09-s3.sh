@@ -65,18 +65,7 @@ printf 'credentials_dir = "%s";\nexportd = { http_segments = 4; };\n' "$T/creds"
 
 # jobs N: N s3 jobs, held in $SP/hold; prints their IDs
 jobs() {
-	local i before
-	before=$(ls "$SP/hold")
-	for ((i = 0; i < $1; i++)); do
-		printf '{"name": "s%s", "source": {"type": "s3", "endpoint": "https://127.0.0.1:%s", "bucket": "vms", "key": "bench/disk.raw", "format": "raw", "credential": "bench"}}\n' \
-		    "$i" "$SPORT" >"$SP/incoming/.s$i"
-		mv "$SP/incoming/.s$i" "$SP/incoming/s$i"
-	done
-	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
-	[ "$(count_dir "$SP/request")" -eq "$1" ] ||
-	    { echo "bench: queued refused the s3 jobs: $(cat "$SP"/data/*/reason)" >&2; exit 1; }
-	mv "$SP/request/"* "$SP/hold/"
-	comm -13 <(echo "$before") <(ls "$SP/hold")
+	hold_jobs "$1" s s3 "$(printf '{"type": "s3", "endpoint": "https://127.0.0.1:%s", "bucket": "vms", "key": "bench/disk.raw", "format": "raw", "credential": "bench"}' "$SPORT")"
 }
 
 # ours ID: export job ID, append MB/s to $T/ours; check and drop the disk

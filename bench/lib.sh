@@ -183,6 +183,25 @@ make_requests() {
 	    -exec mv -t "$hold" {} +
 }
 
+# hold_jobs N PREFIX WHAT SOURCE-JSON: N jobs PREFIX0.. of that source
+# dropped into $SP/incoming/, validated (queued --once) and held in
+# $SP/hold (made by the caller); prints their IDs. A refusal ends the
+# benchmark with the reasons ("queued refused the WHAT jobs").
+hold_jobs() {
+	local i before
+	before=$(ls "$SP/hold")
+	for ((i = 0; i < $1; i++)); do
+		printf '{"name": "%s%s", "source": %s}\n' "$2" "$i" "$4" \
+		    >"$SP/incoming/.$2$i"
+		mv "$SP/incoming/.$2$i" "$SP/incoming/$2$i"
+	done
+	"$HS_BINDIR/queued" -c "$T/conf" --once 2>>"$T/queued.log"
+	[ "$(count_dir "$SP/request")" -eq "$1" ] ||
+	    { echo "bench: queued refused the $3 jobs: $(cat "$SP"/data/*/reason)" >&2; exit 1; }
+	mv "$SP/request/"* "$SP/hold/"
+	comm -13 <(echo "$before") <(ls "$SP/hold")
+}
+
 # wait_jobs SPOOL STAGE N TIMEOUT_S: until STAGE holds N jobs; a job in
 # error/ ends the benchmark with its reason
 wait_jobs() {

@@ -69,22 +69,6 @@ policy_dirfd(struct spool *sp, bool make)
 	return fd;
 }
 
-static int
-policy_str(const cJSON *j, const char *key, bool need, char **out, char *err,
-    size_t errlen)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-	if (v == NULL && !need)
-		return 0;
-	if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-		snprintf(err, errlen, "'%s' must be a non-empty string", key);
-		return -1;
-	}
-	*out = xstrdup(v->valuestring);
-	return 0;
-}
-
 /* An array of 1..100 non-empty strings (globs), or absent when !need. */
 static int
 policy_globs(const cJSON *j, const char *key, bool need, cJSON **out, char *err,
@@ -143,13 +127,13 @@ policy_parse_json(const cJSON *j, struct policy *p, char *err, size_t errlen)
 	const cJSON *v;
 
 	if (policy_check_keys(j, err, errlen) != 0 ||
-	    policy_str(j, "provider", true, &p->provider, err, errlen) != 0 ||
-	    policy_str(j, "credential", true, &p->credential, err, errlen) != 0 ||
-	    policy_str(j, "server", false, &p->server, err, errlen) != 0 ||
+	    schedule_opt_str(j, "provider", true, &p->provider, err, errlen) != 0 ||
+	    schedule_opt_str(j, "credential", true, &p->credential, err, errlen) != 0 ||
+	    schedule_opt_str(j, "server", false, &p->server, err, errlen) != 0 ||
 	    policy_globs(j, "vms", true, &p->vms, err, errlen) != 0 ||
 	    policy_globs(j, "paths", false, &p->paths, err, errlen) != 0 ||
-	    policy_str(j, "cron", false, &p->expr, err, errlen) != 0 ||
-	    policy_str(j, "tz", false, &p->tz, err, errlen) != 0 ||
+	    schedule_opt_str(j, "cron", false, &p->expr, err, errlen) != 0 ||
+	    schedule_opt_str(j, "tz", false, &p->tz, err, errlen) != 0 ||
 	    policy_count(j, "keep_last", &p->keep_last, err, errlen) != 0 ||
 	    policy_count(j, "keep_days", &p->keep_days, err, errlen) != 0)
 		return -1;
@@ -159,17 +143,8 @@ policy_parse_json(const cJSON *j, struct policy *p, char *err, size_t errlen)
 	}
 	if (p->expr != NULL && cron_parse(p->expr, &p->cron, err, errlen) != 0)
 		return -1;
-	if (p->tz != NULL && !cron_tz_valid(p->tz)) {
-		snprintf(err, errlen, "'tz': no such time zone in the tz database");
+	if (schedule_tz_enabled(j, p->tz, &p->enabled, err, errlen) != 0)
 		return -1;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(j, "enabled")) != NULL) {
-		if (!cJSON_IsBool(v)) {
-			snprintf(err, errlen, "'enabled' must be true or false");
-			return -1;
-		}
-		p->enabled = cJSON_IsTrue(v);
-	}
 	v = cJSON_GetObjectItemCaseSensitive(j, "job");
 	if (v != NULL && !cJSON_IsObject(v)) {
 		snprintf(err, errlen, "'job' must be a job template (an object)");
@@ -253,14 +228,8 @@ policy_load(struct spool *sp, const char *name, struct policy *p, char *err,
 		return -1;
 	}
 	snprintf(what, sizeof(what), "policies/%s", name);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
-		snprintf(err, errlen, "%s is not a regular file with one link: "
-		    "refused", what);
-	else if (schedule_trusted(sp, &st, what, err, errlen) == 0 &&
-	    util_read_all(fd, POLICY_FILE_MAX, &buf, &len) != 0)
-		snprintf(err, errlen, "%s: %s", what, strerror(errno));
-	close(fd);
-	if (buf == NULL)
+	if (schedule_read_trusted(sp, fd, what, true, POLICY_FILE_MAX, &buf,
+	    &len, &st, err, errlen) != 0)
 		return -1;
 	rc = policy_parse(name, buf, len, p, err, errlen);
 	free(buf);

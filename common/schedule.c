@@ -105,13 +105,17 @@ schedule_trusted(struct spool *sp, const struct stat *st, const char *what,
 	return 0;
 }
 
-static int
-schedule_set_str(const cJSON *j, const char *key, char **out, char *err,
-    size_t errlen)
+/*
+ * *out: a copy of j's key, a non-empty string; absent: nothing when !need,
+ * else an error. Schedules and policies (policy.c) read their strings so.
+ */
+int
+schedule_opt_str(const cJSON *j, const char *key, bool need, char **out,
+    char *err, size_t errlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
 
-	if (v == NULL)
+	if (v == NULL && !need)
 		return 0;
 	if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
 		snprintf(err, errlen, "'%s' must be a non-empty string", key);
@@ -127,7 +131,7 @@ schedule_set_enum(const cJSON *j, const char *key, const char *const *names,
 {
 	char *s = NULL;
 
-	if (schedule_set_str(j, key, &s, err, errlen) != 0)
+	if (schedule_opt_str(j, key, false, &s, err, errlen) != 0)
 		return -1;
 	if (s == NULL)
 		return 0;
@@ -176,6 +180,59 @@ schedule_known_keys(const cJSON *j, const char *const *keys, size_t n,
 	return 0;
 }
 
+/*
+ * tz (a string already read, or NULL) names a zone of the tz database, and
+ * j's "enabled", if there, is a boolean, into *enabled. Schedules and
+ * policies (policy.c) check both so.
+ */
+int
+schedule_tz_enabled(const cJSON *j, const char *tz, bool *enabled, char *err,
+    size_t errlen)
+{
+	const cJSON *v;
+
+	if (tz != NULL && !cron_tz_valid(tz)) {
+		snprintf(err, errlen, "'tz': no such time zone in the tz database");
+		return -1;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(j, "enabled")) != NULL) {
+		if (!cJSON_IsBool(v)) {
+			snprintf(err, errlen, "'enabled' must be true or false");
+			return -1;
+		}
+		*enabled = cJSON_IsTrue(v);
+	}
+	return 0;
+}
+
+/*
+ * The file open at fd (closed here; what names it in reasons): a regular
+ * file, with one link when one_link, trusted (schedule_trusted()), read
+ * into *buf (at most max bytes; free it) with its *st. 0, or -1 with the
+ * reason. Schedules and policies (policy.c) read their files so.
+ */
+int
+schedule_read_trusted(struct spool *sp, int fd, const char *what,
+    bool one_link, size_t max, char **buf, size_t *len, struct stat *st,
+    char *err, size_t errlen)
+{
+	int rc = -1;
+
+	*buf = NULL;
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+	    (one_link && st->st_nlink != 1))
+		snprintf(err, errlen, one_link ? "%s is not a regular file with "
+		    "one link: refused" : "%s: not a regular file", what);
+	else if (schedule_trusted(sp, st, what, err, errlen) == 0) {
+		if ((rc = util_read_all(fd, max, buf, len)) != 0) {
+			snprintf(err, errlen, "%s: %s", what, strerror(errno));
+			*buf = NULL;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 schedule_check_keys(const cJSON *j, char *err, size_t errlen)
 {
@@ -207,8 +264,8 @@ schedule_parse(const char *name, const char *buf, size_t len, struct schedule *s
 		goto out;
 	}
 	if (schedule_check_keys(j, err, errlen) != 0 ||
-	    schedule_set_str(j, "cron", &s->expr, err, errlen) != 0 ||
-	    schedule_set_str(j, "tz", &s->tz, err, errlen) != 0 ||
+	    schedule_opt_str(j, "cron", false, &s->expr, err, errlen) != 0 ||
+	    schedule_opt_str(j, "tz", false, &s->tz, err, errlen) != 0 ||
 	    schedule_set_enum(j, "catchup", schedule_catchups, 3, &catchup, err,
 	    errlen) != 0 ||
 	    schedule_set_enum(j, "overlap", overlaps, 2, &overlap, err, errlen) != 0)
@@ -219,17 +276,8 @@ schedule_parse(const char *name, const char *buf, size_t len, struct schedule *s
 	}
 	if (cron_parse(s->expr, &s->cron, err, errlen) != 0)
 		goto out;
-	if (s->tz != NULL && !cron_tz_valid(s->tz)) {
-		snprintf(err, errlen, "'tz': no such time zone in the tz database");
+	if (schedule_tz_enabled(j, s->tz, &s->enabled, err, errlen) != 0)
 		goto out;
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(j, "enabled")) != NULL) {
-		if (!cJSON_IsBool(v)) {
-			snprintf(err, errlen, "'enabled' must be true or false");
-			goto out;
-		}
-		s->enabled = cJSON_IsTrue(v);
-	}
 	v = cJSON_GetObjectItemCaseSensitive(j, "job");
 	if (!cJSON_IsObject(v)) {
 		snprintf(err, errlen, "'job' must be a job (an object)");
@@ -284,22 +332,9 @@ schedule_load(struct spool *sp, const char *name, struct schedule *s, char *err,
 		return -1;
 	}
 	snprintf(what, sizeof(what), "schedules/%s", name);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		snprintf(err, errlen, "%s is not a regular file with one link: "
-		    "refused", what);
-		close(fd);
+	if (schedule_read_trusted(sp, fd, what, true, SCHEDULE_FILE_MAX, &buf,
+	    &len, &st, err, errlen) != 0)
 		return -1;
-	}
-	if (schedule_trusted(sp, &st, what, err, errlen) != 0) {
-		close(fd);
-		return -1;
-	}
-	rc = util_read_all(fd, SCHEDULE_FILE_MAX, &buf, &len);
-	close(fd);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", what, strerror(errno));
-		return -1;
-	}
 	rc = schedule_parse(name, buf, len, s, err, errlen);
 	free(buf);
 	s->mtime = st.st_mtim.tv_sec;
@@ -330,21 +365,9 @@ schedule_load_conf(struct spool *sp, const char *name, const char *path,
 		snprintf(err, errlen, "%s: %s", what, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", what);
-		close(fd);
+	if (schedule_read_trusted(sp, fd, what, false, SCHEDULE_FILE_MAX, &buf,
+	    &len, &st, err, errlen) != 0)
 		return -1;
-	}
-	if (schedule_trusted(sp, &st, what, err, errlen) != 0) {
-		close(fd);
-		return -1;
-	}
-	rc = util_read_all(fd, SCHEDULE_FILE_MAX, &buf, &len);
-	close(fd);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", what, strerror(errno));
-		return -1;
-	}
 	rc = schedule_parse(name, buf, len, s, err, errlen);
 	free(buf);
 	s->mtime = st.st_mtim.tv_sec;

@@ -68,6 +68,12 @@ int	 schedule_claim(struct spool *, const char *, int64_t, const char *);
 bool	 schedule_running(struct spool *, const char *, char *, size_t);
 double	 schedule_fire_due(struct spool *, int64_t);
 
+int	 schedule_opt_str(const cJSON *, const char *, bool, char **, char *,
+	    size_t);
+int	 schedule_tz_enabled(const cJSON *, const char *, bool *, char *,
+	    size_t);
+int	 schedule_read_trusted(struct spool *, int, const char *, bool, size_t,
+	    char **, size_t *, struct stat *, char *, size_t);
 int	 schedule_known_keys(const cJSON *, const char *const *, size_t,
 	    char *, size_t);
 

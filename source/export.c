@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blank.h"
 #include "cred.h"
 #include "export.h"
 #include "job.h"
@@ -90,6 +91,27 @@ export_hint_str(char **field, const cJSON *hints, const char *key)
 	}
 }
 
+/* The OVF's blank disks landed (blank.c); a failure is the job's. */
+static int
+export_blanks(struct export_ctx *ctx)
+{
+	char why[sizeof(ctx->reason)];
+	uint64_t need = 0;
+
+	switch (blank_land(&ctx->vm, ctx->datafd, ctx->id, ctx->inspect, why,
+	    sizeof(why), &need)) {
+	case BLANK_OK:
+		return HS_EXIT_OK;
+	case BLANK_NOSPACE:
+		return export_nospace(ctx, why, need);
+	case BLANK_RETRY:
+		return export_retry(ctx, "%s", why);
+	case BLANK_FAIL:
+	default:
+		return export_fail(ctx, "%s", why);
+	}
+}
+
 /*
  * Finish the description: the job's name, the job's explicit vm hints
  * over what the source said (an operator's word wins), disks in boot
@@ -105,7 +127,7 @@ export_describe(struct export_ctx *ctx, bool default_nic)
 	struct vmdesc *vm = &ctx->vm;
 	int rc;
 
-	if ((rc = blank_land(ctx)) != HS_EXIT_OK)
+	if ((rc = export_blanks(ctx)) != HS_EXIT_OK)
 		return rc;
 	free(vm->name);
 	vm->name = xstrdup(job_get_str(ctx->job, "name"));

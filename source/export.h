@@ -106,7 +106,6 @@ int	 export_nospace(struct export_ctx *, const char *, uint64_t);
 int	 export_space_check(struct export_ctx *, const char *, uint64_t);
 int	 export_describe(struct export_ctx *, bool);
 int	 export_cred_bound(struct export_ctx *);
-int	 blank_land(struct export_ctx *);	/* blank.c: vm->blank, created */
 
 /* disk.c: landing and checking disks in data/ID/ */
 const char *disk_format_from_name(const char *);

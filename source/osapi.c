@@ -37,44 +37,21 @@
 #include <strings.h>
 #include <time.h>
 
+#include "apicurl.h"
 #include "conf.h"
 #include "export.h"
 #include "job.h"
 #include "log.h"
 #include "osapi.h"
-#include "tlspin.h"
 #include "util.h"
 
 #define OSAPI_REPLY_MAX		(32 * 1024 * 1024)
 #define OSAPI_TOKEN_HDR		"X-Subject-Token:"
 
-struct osapi_buf {
-	char	*data;
-	size_t	 len;
-	bool	 toolarge;
-};
-
 /* What the headers said: the token of a login. */
 struct osapi_hdr {
 	char	*token;
 };
-
-static size_t
-osapi_write(char *p, size_t size, size_t n, void *ud)
-{
-	struct osapi_buf *b = ud;
-	size_t len = size * n;
-
-	if (b->len + len > OSAPI_REPLY_MAX) {
-		b->toolarge = true;
-		return 0;
-	}
-	b->data = xrealloc(b->data, b->len + len + 1);
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
-}
 
 static size_t
 osapi_header(char *p, size_t size, size_t n, void *ud)
@@ -126,24 +103,14 @@ osapi_message(const char *body, char *out, size_t outlen)
 static int
 osapi_curl(struct osapi *o)
 {
-	CURL *e;
-	long ct = (long)conf_num("exportd.http_connect_timeout", 30);
+	CURLcode rc = apicurl_handle(&o->curl, &o->tls, o->quick ? 15L : 600L);
 
-	if ((e = o->curl = curl_easy_init()) == NULL) {
+	if (o->curl == NULL) {
 		snprintf(o->err, sizeof(o->err), "curl_easy_init failed");
 		return HS_EXIT_TEMPORARY;
 	}
-	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "hyperspool/1") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, o->quick ? 15L : 600L) !=
-	    CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, osapi_write) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, osapi_header) !=
-	    CURLE_OK ||
-	    tlspin_apply(e, o->tls.thumbprint[0] ? NULL : o->tls.ca_file,
-	    o->tls.thumbprint) != CURLE_OK) {
+	if (rc != CURLE_OK || curl_easy_setopt(o->curl,
+	    CURLOPT_HEADERFUNCTION, osapi_header) != CURLE_OK) {
 		snprintf(o->err, sizeof(o->err), "cannot set up TLS for %s "
 		    "(credential '%s': ca_file unreadable?)", o->auth_url,
 		    o->cred.name);
@@ -155,7 +122,7 @@ osapi_curl(struct osapi *o)
 /* One request, no retry. The HTTP status lands in o->status. */
 static int
 osapi_once(struct osapi *o, const char *method, const char *url,
-    struct curl_slist *hdrs, const char *body, struct osapi_buf *b,
+    struct curl_slist *hdrs, const char *body, struct apicurl_buf *b,
     struct osapi_hdr *h)
 {
 	char cerr[CURL_ERROR_SIZE] = "", msg[256];
@@ -180,7 +147,7 @@ osapi_once(struct osapi *o, const char *method, const char *url,
 	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, NULL);
 	o->status = 0;
-	if (rc != CURLE_OK && !b->toolarge) {
+	if (rc != CURLE_OK && !b->over) {
 		bool tls = rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
 
@@ -193,14 +160,14 @@ osapi_once(struct osapi *o, const char *method, const char *url,
 		    HS_EXIT_TEMPORARY;
 	}
 	curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &o->status);
-	if (b->toolarge) {
+	if (b->over) {
 		snprintf(o->err, sizeof(o->err), "%s %.300s: a reply of more than "
 		    "%d bytes", method, url, OSAPI_REPLY_MAX);
 		return HS_EXIT_PERMANENT;
 	}
 	if (o->status >= 200 && o->status < 300)
 		return HS_EXIT_OK;
-	osapi_message(b->data, msg, sizeof(msg));
+	osapi_message(b->p, msg, sizeof(msg));
 	snprintf(o->err, sizeof(o->err), "%s %.300s: HTTP %ld%s", method, url,
 	    o->status, msg);
 	return o->status >= 500 || o->status == 429 || o->status == 408 ?
@@ -210,15 +177,15 @@ osapi_once(struct osapi *o, const char *method, const char *url,
 /* osapi_once, retried with backoff while temporary. */
 static int
 osapi_request(struct osapi *o, const char *method, const char *url,
-    struct curl_slist *hdrs, const char *body, struct osapi_buf *b,
+    struct curl_slist *hdrs, const char *body, struct apicurl_buf *b,
     struct osapi_hdr *h)
 {
 	int tries = o->quick ? 1 : (int)conf_int("exportd.http_retries", 5), rc;
 	double delay = conf_num("exportd.http_retry_delay", 1);
 
 	for (int i = 0;; i++) {
-		free(b->data);
-		memset(b, 0, sizeof(*b));
+		free(b->p);
+		*b = (struct apicurl_buf){ .max = OSAPI_REPLY_MAX };
 		rc = osapi_once(o, method, url, hdrs, body, b, h);
 		if (rc != HS_EXIT_TEMPORARY || i + 1 >= tries)
 			return rc;
@@ -431,7 +398,7 @@ osapi_set_token(struct osapi *o, char *token)
 static int
 osapi_login(struct osapi *o)
 {
-	struct osapi_buf b = { 0 };
+	struct apicurl_buf b = { .max = OSAPI_REPLY_MAX };
 	struct osapi_hdr h = { 0 };
 	struct curl_slist *hdrs;
 	cJSON *body, *reply = NULL, *tok;
@@ -454,7 +421,7 @@ osapi_login(struct osapi *o)
 		    "of credential '%s' (HTTP %ld)", o->auth_url, o->cred.name,
 		    o->status);
 	if (rc == HS_EXIT_OK && (h.token == NULL || h.token[0] == '\0' ||
-	    (reply = cJSON_Parse(b.data)) == NULL ||
+	    (reply = cJSON_Parse(b.p)) == NULL ||
 	    !cJSON_IsObject(tok = cJSON_GetObjectItemCaseSensitive(reply,
 	    "token")))) {
 		snprintf(o->err, sizeof(o->err), "%s answered the login without a "
@@ -476,7 +443,7 @@ osapi_login(struct osapi *o)
 		free(h.token);
 	}
 	cJSON_Delete(reply);
-	free(b.data);
+	free(b.p);
 	free(url);
 	return rc;
 }
@@ -558,7 +525,7 @@ int
 osapi_call(struct osapi *o, const char *method, enum osapi_svc svc,
     const char *path, const cJSON *body, cJSON **reply)
 {
-	struct osapi_buf b = { 0 };
+	struct apicurl_buf b = { .max = OSAPI_REPLY_MAX };
 	struct osapi_hdr h = { 0 };
 	const char *ep;
 	char *url, *s = NULL;
@@ -583,13 +550,13 @@ osapi_call(struct osapi *o, const char *method, enum osapi_svc svc,
 		}
 	}
 	if (rc == HS_EXIT_OK && reply != NULL && b.len > 0 &&
-	    (*reply = cJSON_Parse(b.data)) == NULL) {
+	    (*reply = cJSON_Parse(b.p)) == NULL) {
 		snprintf(o->err, sizeof(o->err), "%s %.300s: the reply is not "
 		    "JSON", method, url);
 		rc = HS_EXIT_PERMANENT;
 	}
 	free(h.token);
-	free(b.data);
+	free(b.p);
 	free(s);
 	free(url);
 	return rc;

@@ -20,36 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "apicurl.h"
 #include "job.h"
 #include "log.h"
 #include "pveapi.h"
 #include "spool.h"
-#include "tlspin.h"
 #include "util.h"
-
-struct pveapi_buf {
-	char	*p;
-	size_t	 len;
-	bool	 over;
-};
-
-static size_t
-pveapi_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct pveapi_buf *b = arg;
-	size_t k = size * n;
-
-	if (b->len + k > PVEAPI_MAX) {
-		b->over = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->len + k + 1);
-	memcpy(b->p + b->len, data, k);
-	b->len += k;
-	b->p[b->len] = '\0';
-	return k;
-}
 
 /* The Authorization header from the credential; NULL when incomplete. */
 static struct curl_slist *
@@ -74,24 +50,13 @@ pveapi_auth(struct pveapi *a)
 static int
 pveapi_setup(struct pveapi *a)
 {
-	long ct = (long)conf_num("exportd.http_connect_timeout", 30);
-	CURL *e;
-
 	if ((a->hdr = pveapi_auth(a)) == NULL) {
 		snprintf(a->err, sizeof(a->err), "credential '%s' needs token_id "
 		    "(USER@REALM!TOKENID) and token_secret", a->cred.name);
 		return HS_EXIT_PERMANENT;
 	}
-	if ((e = a->curl = curl_easy_init()) == NULL ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "hyperspool/1") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->hdr) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pveapi_write) != CURLE_OK ||
-	    tlspin_apply(e, a->tls.ca_file, a->tls.thumbprint[0] ?
-	    a->tls.thumbprint : NULL) != CURLE_OK) {
+	if (apicurl_handle(&a->curl, &a->tls, 120L) != CURLE_OK ||
+	    curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, a->hdr) != CURLE_OK) {
 		snprintf(a->err, sizeof(a->err), "cannot set up curl");
 		return HS_EXIT_TEMPORARY;
 	}
@@ -128,7 +93,7 @@ pveapi_failure(struct pveapi *a, const char *method, const char *path,
 
 static int
 pveapi_answer(struct pveapi *a, const char *method, const char *path,
-    struct pveapi_buf *b, cJSON **data)
+    struct apicurl_buf *b, cJSON **data)
 {
 	cJSON *j = b->p ? cJSON_Parse(b->p) : NULL;
 	int rc = HS_EXIT_OK;
@@ -162,7 +127,7 @@ int
 pveapi_call(struct pveapi *a, const char *method, const char *path,
     const char *form, cJSON **data)
 {
-	struct pveapi_buf b = { NULL, 0, false };
+	struct apicurl_buf b = { NULL, 0, PVEAPI_MAX, false };
 	char *url = xasprintf("%s%s", a->base, path);
 	CURLcode cr;
 	int rc;
@@ -185,11 +150,7 @@ pveapi_call(struct pveapi *a, const char *method, const char *path,
 		snprintf(a->err, sizeof(a->err), "%s %s on %s: answer larger than "
 		    "%d bytes", method, path, a->server, PVEAPI_MAX);
 		rc = HS_EXIT_PERMANENT;
-	} else if (cr == CURLE_PEER_FAILED_VERIFICATION ||
-	    cr == CURLE_SSL_CACERT_BADFILE || cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
-		snprintf(a->err, sizeof(a->err), "%s: TLS: the server's certificate "
-		    "is not trusted (%s): check the credential's thumbprint or "
-		    "ca_file", a->server, curl_easy_strerror(cr));
+	} else if (apicurl_untrusted(cr, a->server, a->err, sizeof(a->err))) {
 		rc = HS_EXIT_PERMANENT;
 	} else if (cr != CURLE_OK) {
 		snprintf(a->err, sizeof(a->err), "%s %s on %s: %s", method, path,
@@ -213,26 +174,11 @@ pveapi_open(struct pveapi *a, const char *server, const char *credname,
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	if (cred_load(credname, &a->cred, err, errlen) != 0 ||
-	    cred_tls(&a->cred, &a->tls, err, errlen) != 0)
-		return HS_EXIT_PERMANENT;
-	if (server == NULL && (server = cred_get(&a->cred, "server")) == NULL) {
-		snprintf(err, errlen, "no Proxmox VE server: name one "
-		    "(source.server, --server) or give credential '%s' a server "
-		    "key", a->cred.name);
-		return HS_EXIT_PERMANENT;
-	}
-	if (!job_server_valid(server)) {
-		snprintf(err, errlen, "Proxmox VE server '%.64s' is not "
-		    "host[:port]", server);
-		return HS_EXIT_PERMANENT;
-	}
-	if (cred_check_server(&a->cred, server, err, errlen) != 0)
+	if (apicurl_server("Proxmox VE server", server, credname, &a->cred,
+	    &a->tls, &server, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
 	a->server = xstrdup(server);
-	a->base = xasprintf("https://%s%s/api2/json", server,
-	    strchr(server[0] == '[' ? strchr(server, ']') : server, ':') ? "" :
-	    ":8006");
+	a->base = apicurl_url(server, "8006", "/api2/json");
 	if ((rc = pveapi_setup(a)) == HS_EXIT_OK)
 		rc = pveapi_call(a, "GET", "/version", NULL, NULL);
 	if (rc != HS_EXIT_OK)

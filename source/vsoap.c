@@ -27,7 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf.h"
+#include "apicurl.h"
 #include "job.h"
 #include "log.h"
 #include "tlspin.h"
@@ -41,12 +41,6 @@
 #define VSOAP_XML_OPTIONS	(XML_PARSE_NONET | XML_PARSE_NOCDATA | \
 				 XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | \
 				 XML_PARSE_NOWARNING)
-
-struct vsoap_buf {
-	char	*p;
-	size_t	 n;
-	bool	 toobig;
-};
 
 /* ---- reading answers ------------------------------------------------- */
 
@@ -207,23 +201,6 @@ vsoap_set_type(xmlNodePtr n, const char *type)
 
 /* ---- transport ------------------------------------------------------- */
 
-static size_t
-vsoap_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct vsoap_buf *b = ud;
-	size_t n = size * nmemb;
-
-	if (b->n + n > VSOAP_MAX_ANSWER) {
-		b->toobig = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->n + n + 1);
-	memcpy(b->p + b->n, data, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
-}
-
 /* TLS trust of this session's credential on another handle (downloads). */
 void
 vsoap_tls(struct vsoap *v, CURL *e)
@@ -235,24 +212,16 @@ vsoap_tls(struct vsoap *v, CURL *e)
 static enum vsoap_rc
 vsoap_setup(struct vsoap *v)
 {
-	CURL *e;
-	long ct = (long)conf_num("exportd.http_connect_timeout", 30);
+	CURLcode rc = apicurl_handle(&v->curl, &v->tls, 600L);
 
-	if ((e = v->curl = curl_easy_init()) == NULL) {
+	if (v->curl == NULL) {
 		snprintf(v->err, sizeof(v->err), "cannot create a curl handle");
 		return VSOAP_TEMP;
 	}
-	if (curl_easy_setopt(e, CURLOPT_URL, v->sdk) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "hyperspool/1") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, vsoap_write) != CURLE_OK ||
-	    tlspin_apply(e, v->tls.ca_file,
-	    v->tls.thumbprint[0] ? v->tls.thumbprint : NULL) != CURLE_OK) {
+	if (rc != CURLE_OK ||
+	    curl_easy_setopt(v->curl, CURLOPT_URL, v->sdk) != CURLE_OK ||
+	    curl_easy_setopt(v->curl, CURLOPT_COOKIEFILE, "") != CURLE_OK ||
+	    curl_easy_setopt(v->curl, CURLOPT_ERRORBUFFER, NULL) != CURLE_OK) {
 		snprintf(v->err, sizeof(v->err), "cannot set up curl");
 		return VSOAP_PERM;
 	}
@@ -323,7 +292,7 @@ vsoap_post(struct vsoap *v, xmlDocPtr req, xmlDocPtr *answer,
     xmlNodePtr *resp)
 {
 	struct curl_slist *h = NULL;
-	struct vsoap_buf b = { NULL, 0, false };
+	struct apicurl_buf b = { NULL, 0, VSOAP_MAX_ANSWER, false };
 	char hdr[96], cerr[CURL_ERROR_SIZE] = "";
 	xmlChar *out = NULL;
 	int outlen = 0;
@@ -356,14 +325,14 @@ vsoap_post(struct vsoap *v, xmlDocPtr req, xmlDocPtr *answer,
 		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
 
 		snprintf(v->err, sizeof(v->err), "%s: %s%s", v->sdk,
-		    b.toobig ? "answer too large" : cerr[0] ? cerr :
+		    b.over ? "answer too large" : cerr[0] ? cerr :
 		    curl_easy_strerror(rc), tls ? " (TLS verification failed: "
 		    "give the credential a ca_file or the server's SHA-256 "
 		    "thumbprint)" : "");
 		free(b.p);
-		return tls || b.toobig ? VSOAP_PERM : VSOAP_TEMP;
+		return tls || b.over ? VSOAP_PERM : VSOAP_TEMP;
 	}
-	r = vsoap_parse(v, b.p, b.n, status, answer, resp);
+	r = vsoap_parse(v, b.p, b.len, status, answer, resp);
 	free(b.p);
 	return r;
 }

@@ -34,10 +34,9 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 
-#include "conf.h"
+#include "apicurl.h"
 #include "job.h"
 #include "spool.h"
-#include "tlspin.h"
 #include "util.h"
 #include "winrm.h"
 
@@ -49,29 +48,6 @@
 #define ACT_T	"http://schemas.xmlsoap.org/ws/2004/09/transfer/"
 #define DONE	NS_RSP "/CommandState/Done"
 #define WINRM_POLLS	100000		/* Receive rounds before giving up */
-
-struct winrm_buf {
-	char	*p;
-	size_t	 len;
-	bool	 over;
-};
-
-static size_t
-winrm_write(char *data, size_t size, size_t n, void *arg)
-{
-	struct winrm_buf *b = arg;
-	size_t k = size * n;
-
-	if (b->len + k > 4 * (size_t)WINRM_MAX_OUT) {
-		b->over = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->len + k + 1);
-	memcpy(b->p + b->len, data, k);
-	b->len += k;
-	b->p[b->len] = '\0';
-	return k;
-}
 
 /* ---- requests ----------------------------------------------------------- */
 
@@ -185,7 +161,7 @@ winrm_fault(struct winrm *w, xmlNodePtr root)
 static int
 winrm_post(struct winrm *w, xmlDocPtr doc, xmlDocPtr *ans)
 {
-	struct winrm_buf b = { NULL, 0, false };
+	struct apicurl_buf b = { NULL, 0, 4 * (size_t)WINRM_MAX_OUT, false };
 	xmlChar *out = NULL;
 	int outlen = 0, rc;
 	CURLcode cr;
@@ -199,13 +175,9 @@ winrm_post(struct winrm *w, xmlDocPtr doc, xmlDocPtr *ans)
 	xmlFree(out);
 	w->status = 0;
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &w->status);
-	if (cr == CURLE_PEER_FAILED_VERIFICATION ||
-	    cr == CURLE_SSL_CACERT_BADFILE || cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
-		snprintf(w->err, sizeof(w->err), "%s: TLS: the server's certificate "
-		    "is not trusted (%s): check the credential's thumbprint or "
-		    "ca_file", w->server, curl_easy_strerror(cr));
+	if (apicurl_untrusted(cr, w->server, w->err, sizeof(w->err)))
 		rc = HS_EXIT_PERMANENT;
-	} else if (cr != CURLE_OK || b.over) {
+	else if (cr != CURLE_OK || b.over) {
 		snprintf(w->err, sizeof(w->err), "%s: WinRM: %s", w->server,
 		    b.over ? "answer too large" : curl_easy_strerror(cr));
 		rc = b.over ? HS_EXIT_PERMANENT : HS_EXIT_TEMPORARY;
@@ -503,24 +475,10 @@ winrm_open(struct winrm *w, const char *server, const char *credname,
     char *err, size_t errlen)
 {
 	const char *user, *pass, *auth;
-	long ct = (long)conf_num("exportd.http_connect_timeout", 30);
-	CURL *e;
 
 	memset(w, 0, sizeof(*w));
-	if (cred_load(credname, &w->cred, err, errlen) != 0 ||
-	    cred_tls(&w->cred, &w->tls, err, errlen) != 0)
-		return HS_EXIT_PERMANENT;
-	if (server == NULL && (server = cred_get(&w->cred, "server")) == NULL) {
-		snprintf(err, errlen, "no Hyper-V host: name one (source.server, "
-		    "--server) or give credential '%s' a server key", w->cred.name);
-		return HS_EXIT_PERMANENT;
-	}
-	if (!job_server_valid(server)) {
-		snprintf(err, errlen, "Hyper-V host '%.64s' is not host[:port]",
-		    server);
-		return HS_EXIT_PERMANENT;
-	}
-	if (cred_check_server(&w->cred, server, err, errlen) != 0)
+	if (apicurl_server("Hyper-V host", server, credname, &w->cred, &w->tls,
+	    &server, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
 	user = cred_get(&w->cred, "username");
 	pass = cred_get(&w->cred, "password");
@@ -532,22 +490,13 @@ winrm_open(struct winrm *w, const char *server, const char *credname,
 		return HS_EXIT_PERMANENT;
 	}
 	w->server = xstrdup(server);
-	w->url = xasprintf("https://%s%s/wsman", server, strchr(server[0] ==
-	    '[' ? strchr(server, ']') : server, ':') ? "" : ":5986");
-	if ((e = w->curl = curl_easy_init()) == NULL ||
-	    curl_easy_setopt(e, CURLOPT_URL, w->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, "hyperspool/1") != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, ct) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_TIMEOUT, 120L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPAUTH, auth && strcmp(auth,
+	w->url = apicurl_url(server, "5986", "/wsman");
+	if (apicurl_handle(&w->curl, &w->tls, 120L) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_URL, w->url) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_HTTPAUTH, auth && strcmp(auth,
 	    "basic") == 0 ? CURLAUTH_BASIC : CURLAUTH_NTLM) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERNAME, user) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PASSWORD, pass) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, winrm_write) != CURLE_OK ||
-	    tlspin_apply(e, w->tls.ca_file, w->tls.thumbprint[0] ?
-	    w->tls.thumbprint : NULL) != CURLE_OK) {
+	    curl_easy_setopt(w->curl, CURLOPT_USERNAME, user) != CURLE_OK ||
+	    curl_easy_setopt(w->curl, CURLOPT_PASSWORD, pass) != CURLE_OK) {
 		snprintf(err, errlen, "cannot set up curl");
 		return HS_EXIT_TEMPORARY;
 	}
@@ -557,7 +506,7 @@ winrm_open(struct winrm *w, const char *server, const char *credname,
 		if (hdr == NULL)
 			hdr = curl_slist_append(NULL, "Content-Type: "
 			    "application/soap+xml;charset=UTF-8");
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hdr);
 	}
 	return HS_EXIT_OK;
 }

@@ -17,8 +17,6 @@ teardown() { hs_teardown; }
 
 hs() { "$HS" -c "$T/conf" "$@"; }
 
-good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}\n' "$1" "$T" "$1"; }
-
 # put NAME [STAGE]: publish a job straight into STAGE/ (default request/),
 # print its ID
 put() {

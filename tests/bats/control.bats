@@ -21,22 +21,6 @@ teardown() {
 	hs_teardown
 }
 
-good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}\n' "$1" "$T" "$1"; }
-
-# user_drop USER NAME CONTENT: USER writes incoming/NAME the recommended way
-user_drop() {
-	as_user "$1" sh -c 'printf "%s" "$2" >"$1/.drop" && mv "$1/.drop" "$1/$3"' \
-	    sh "$SP/incoming" "$3" "$2"
-}
-
-# job_from NAME: the ID of the job that came from incoming/NAME
-job_from() {
-	local h
-	h=$(grep -l " from incoming/$1 " "$SP"/data/*/history 2>/dev/null | head -n 1)
-	[ -n "$h" ] || return 1
-	basename "$(dirname "$h")"
-}
-
 # submit_as USER NAME [CONTENT]: a job of USER's taken in by the running
 # queued; its ID on stdout once it waits in request/
 submit_as() {

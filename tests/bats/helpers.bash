@@ -191,4 +191,113 @@ allowed_syscalls() {
 # syscalls_in TRACE: the syscall names in an strace -f log
 syscalls_in() {
 	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$1" | sort -u
+# hs_setup_sample: hs_setup, converted images going to $T/out, and the
+# sample VM in $T/src (contrib/sample/mkova: hs-sample.ova and the raw
+# disk it holds, $RAW)
+hs_setup_sample() {
+	hs_setup
+	mkdir -p "$T/out"
+	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
+	"$BATS_TEST_DIRNAME/../../contrib/sample/mkova" "$T/src" >/dev/null
+	RAW=$T/src/hs-sample.raw
+}
+
+# job NAME SOURCE-JSON: publish a job v1 through queued --once, print its ID
+job() {
+	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
+}
+
+# run_export_convert: one job through exportd and convertwatch (--once);
+# a suite whose export needs more around it defines its own
+run_export_convert() {
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	"$HS_BINDIR/convertwatch" -c "$T/conf" --once 2>>"$T/convertwatch.log"
+}
+
+# converted_ok ID [RAW]: the job reached converted/ and its first image
+# equals RAW (default $RAW)
+converted_ok() {
+	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
+	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$1")
+	qemu-img compare -f raw -F qcow2 "${2:-$RAW}" "$out"
+}
+
+# boot_in_libvirt NAME SOURCE-JSON: the four daemons started, a job NAME of
+# that source submitted to be started with the boot check ("HYPERSPOOL
+# BOOT OK" on the serial console) and waited for; the domain's XML kept in
+# $T/dom.xml, the domain removed. Fails unless the job was imported with
+# its boot check passed; $id is its ID. Call import_to_libvirt first.
+boot_in_libvirt() {
+	local d
+	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
+	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
+	    "$1" "$2" | "$HS" -c "$T/conf" submit -)
+	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+	echo "$output"
+	virsh -c qemu:///session dumpxml "$1" >"$T/dom.xml" 2>/dev/null || true
+	virsh -q -c qemu:///session destroy "$1" >/dev/null 2>&1 || true
+	virsh -q -c qemu:///session undefine "$1" >/dev/null 2>&1 || true
+	[ "$status" -eq 0 ] || { cat "$SP/data/$id/reason" "$T"/*.log 2>/dev/null; false; }
+	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+}
+
+# good NAME: a job v1 for the file source $T/src/NAME.ova
+good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}\n' "$1" "$T" "$1"; }
+
+# user_drop USER NAME CONTENT: USER writes incoming/NAME the recommended way
+user_drop() {
+	as_user "$1" sh -c 'printf "%s" "$2" >"$1/.drop" && mv "$1/.drop" "$1/$3"' \
+	    sh "$SP/incoming" "$3" "$2"
+}
+
+# user_export USER NAME JSON: USER drops job JSON as incoming/NAME; one
+# round of queued and of exportd follows, then $output is the job's reason
+# (reason_of NAME: run, so a missing one does not end the test), printed
+user_export() {
+	user_drop "$1" "$2" "$3"
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	"$HS_BINDIR/exportd" -c "$T/conf" --once 2>>"$T/exportd.log"
+	run reason_of "$2"
+	echo "$output"
+}
+
+# job_from NAME: the ID of the job that came from incoming/NAME (a plain name)
+job_from() {
+	local h
+	h=$(grep -l " from incoming/$1 " "$SP"/data/*/history 2>/dev/null | head -n 1)
+	[ -n "$h" ] || return 1
+	basename "$(dirname "$h")"
+}
+
+# failed_with ID|TEXT...: each job ID is in error/ and its reason (printed)
+# holds TEXT
+failed_with() {
+	local e id
+	for e in "$@"; do
+		id=${e%%|*}
+		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
+		cat "$SP/data/$id/reason"
+		grep -qF "${e#*|}" "$SP/data/$id/reason"
+	done
+}
+
+# intake_refuses TYPE PREFIX WANT: WANT names an associative array of
+# KEY='MEMBERS|TEXT'; for each, a job PREFIXKEY whose source is
+# {"type":"TYPE",MEMBERS} is dropped as incoming/bad-KEY; after one round
+# of queued, each must be refused with a reason holding TEXT
+intake_refuses() {
+	local -n want_=$3
+	local k
+	for k in "${!want_[@]}"; do
+		drop "bad-$k" "$(printf '{"name":"%s%s","source":{"type":"%s",%s}}' \
+		    "$2" "$k" "$1" "${want_[$k]%%|*}")"
+	done
+	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
+	for k in "${!want_[@]}"; do
+		run reason_of "bad-$k"
+		echo "$k: $output"
+		[[ $output == *"${want_[$k]#*|}"* ]]
+	done
 }

@@ -14,24 +14,13 @@ load helpers
 
 EXPORTD=$HS_BINDIR/exportd
 CONVERTWATCH=$HS_BINDIR/convertwatch
-SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
 MKEXPORT=$BATS_TEST_DIRNAME/../hyperv/mkexport
 XML="Virtual Machines/0AA394FA-7C4A-4070-BA32-773D43B28A68.xml"
 
 setup() {
-	hs_setup
-	mkdir -p "$T/out"
-	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
-	"$SAMPLE/mkova" "$T/src" >/dev/null
-	RAW=$T/src/hs-sample.raw
+	hs_setup_sample
 }
 teardown() { hs_teardown; }
-
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
 
 @test "hyperv: the XML configuration of a 2012 R2 export (generation 1) and the JSON of Get-VM (generation 2): hardware, disks found in the export, converted identical" {
 	"$MKEXPORT" "$T/src/exp" web "$RAW"
@@ -81,15 +70,10 @@ job() {
 	o=$(job out "{\"type\":\"file\",\"path\":\"$T/src/exp/web/out.json\",\"format\":\"hyperv\"}")
 	x=$(job xxe "{\"type\":\"file\",\"path\":\"$T/src/exp/web/xxe.xml\"}")
 	for i in 1 2 3 4; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
-	for e in "$v|1234.vmcx: .vmcx is Hyper-V's undocumented binary configuration format; export the hardware as JSON" \
+	failed_with "$v|1234.vmcx: .vmcx is Hyper-V's undocumented binary configuration format; export the hardware as JSON" \
 	    "$c|ckpt.json: disk 'web_1A2B.avhdx' is not a VHD or VHDX (.avhdx/.avhd: a checkpoint's differencing disk" \
 	    "$o|canary.vhdx: not found, or not readable by uid 0, beneath the source roots" \
-	    "$x|xxe.xml: Hyper-V configuration with a DOCTYPE or entities: refused"; do
-		id=${e%%|*}
-		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
-		cat "$SP/data/$id/reason"
-		grep -qF "${e#*|}" "$SP/data/$id/reason"
-	done
+	    "$x|xxe.xml: Hyper-V configuration with a DOCTYPE or entities: refused"
 }
 
 @test "hyperv: an export the submitter cannot read is refused (as an unprivileged user)" {
@@ -98,13 +82,8 @@ job() {
 	chmod 0600 "$T/src/exp/web/Virtual Hard Disks/web.vhdx"
 	chmod -R a+rX "$T/src/exp"
 	chmod 0600 "$T/src/exp/web/Virtual Hard Disks/web.vhdx"
-	printf '{"name":"eve","source":{"type":"file","path":"%s","format":"hyperv"}}\n' "$T/src/exp/web/vm.json" |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(printf '{"name":"eve","source":{"type":"file","path":"%s","format":"hyperv"}}' \
+	    "$T/src/exp/web/vm.json")"
 	[[ $output == *"web.vhdx: not found, or not readable by uid $(id -u "$EVE")"* ]]
 	drop_submitters
 }
@@ -112,17 +91,8 @@ job() {
 @test "hyperv: an exported Hyper-V VM reaches a booting domain in libvirt" {
 	import_to_libvirt
 	"$MKEXPORT" "$T/src/exp" boot "$RAW" xml
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-hv$$-$RANDOM
-	id=$(printf '{"name":"%s","source":{"type":"file","path":"%s"},"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$T/src/exp/boot/$XML" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	echo "$output"
-	virsh -c qemu:///session dumpxml "$n" >"$T/dom.xml" 2>/dev/null || true
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
-	[ "$status" -eq 0 ] || { cat "$T"/*.log; false; }
-	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	boot_in_libvirt "hs-hv$$-$RANDOM" \
+	    "$(printf '{"type":"file","path":"%s"}' "$T/src/exp/boot/$XML")"
 	grep -q "00:15:5d:01:07:dc" "$T/dom.xml"
 }
 
@@ -281,16 +251,9 @@ no_password() {
 @test "hyperv WinRM: a VM from the Hyper-V host reaches a booting domain in libvirt" {
 	winrm_setup
 	import_to_libvirt
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-hvw$$-$RANDOM
-	id=$(printf '{"name":"%s","source":{"type":"hyperv","server":"%s","credential":"hv","vm_id":"%s"},"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$SERVER" "$ID1" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	echo "$output"
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
-	[ "$status" -eq 0 ] || { cat "$T"/*.log; false; }
-	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	boot_in_libvirt "hs-hvw$$-$RANDOM" "$(printf \
+	    '{"type":"hyperv","server":"%s","credential":"hv","vm_id":"%s"}' \
+	    "$SERVER" "$ID1")"
 	no_password
 }
 
@@ -299,13 +262,8 @@ no_password() {
 	submitters
 	hcred hv "$HVPASS"
 	printf 'allow_users = %s\n' "$VIC" >>"$T/creds/hv"
-	jq -cn --arg s "$SERVER" --arg id "$ID1" '{name: "eve", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}' |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(jq -cn --arg s "$SERVER" --arg id "$ID1" \
+	    '{name: "eve", source: {type: "hyperv", server: $s, credential: "hv", vm_id: $id}}')"
 	[[ $output == *"credential 'hv' may not be used by uid $(id -u "$EVE")"* ]]
 	[ ! -e "$T/hv/inputs" ]
 	drop_submitters

@@ -264,13 +264,6 @@ glance_images() {
 	curl -sf "http://127.0.0.1:$GPORT/v2/images" | jq '.images | length'
 }
 
-# job NAME SOURCE-JSON: publish a job through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
-
 src() {	# src EXTRA-JSON-MEMBERS: an openstack source with credential lab
 	printf '{"type":"openstack","credential":"lab",%s}' "$1"
 }
@@ -568,15 +561,7 @@ partway() {
 	    [g]='"credential":"../x","vm":"x"|source.credential:'
 	    [h]='"credential":"lab","vm":"x","auth_url":"https://evil/v3"|auth_url'
 	)
-	for k in "${!want[@]}"; do
-		drop "bad-$k" "$(printf '{"name":"o%s","source":%s}' "$k" "$(j "${want[$k]%%|*}")")"
-	done
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	for k in "${!want[@]}"; do
-		run reason_of "bad-$k"
-		echo "$k: $output"
-		[[ $output == *"${want[$k]#*|}"* ]]
-	done
+	intake_refuses openstack o want
 	drop good "$(printf '{"name":"good","source":%s}' "$(j '"credential":"lab","server":"keystone.example.com:5000","vm":"web 01"')")"
 	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
 	[ "$(count_in request)" -eq 1 ]

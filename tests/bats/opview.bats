@@ -62,13 +62,6 @@ in_order() {
 	done
 }
 
-# job NAME SOURCE-JSON: a job through queued --once; prints its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
-
 @test "a job waiting to retry says so, with its last reason, in list, status and show; not once cancelled" {
 	# a long delay: the job waits in request/ for its second attempt
 	sed -i 's/^retry = .*/retry = { delay = 300; delay_max = 300; max_attempts = 5; };/' "$T/conf"

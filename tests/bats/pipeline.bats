@@ -8,35 +8,11 @@ load helpers
 
 EXPORTD=$HS_BINDIR/exportd
 CONVERTWATCH=$HS_BINDIR/convertwatch
-SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
 
 setup() {
-	hs_setup
-	mkdir -p "$T/out"
-	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
-	"$SAMPLE/mkova" "$T/src" >/dev/null
-	RAW=$T/src/hs-sample.raw
+	hs_setup_sample
 }
 teardown() { hs_teardown; }
-
-# job NAME SOURCE-JSON: publish a job v1 through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
-
-run_export_convert() {
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
-}
-
-# converted ID: the job reached converted/ and its image equals $RAW
-converted_ok() {
-	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
-	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$1")
-	qemu-img compare -f raw -F qcow2 "$RAW" "$out"
-}
 
 @test "an OVA: disks streamed out, manifest checked, hardware described, converted identical" {
 	id=$(job ova "{\"type\":\"file\",\"path\":\"$T/src/hs-sample.ova\"}")
@@ -168,12 +144,7 @@ EOF2
 	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
 	# an OVA member read in place: its digest is checked as it converts
 	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
-	for x in "${ids[@]}"; do
-		id=${x%%|*} reason=${x#*|}
-		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
-		echo "$(cat "$SP/data/$id/reason")"
-		grep -qF "$reason" "$SP/data/$id/reason"
-	done
+	failed_with "${ids[@]}"
 	# the daemon never wrote outside data/ID
 	[ "$(cat /etc/passwd | wc -l)" -gt 0 ]
 }

@@ -15,15 +15,10 @@ load helpers
 
 EXPORTD=$HS_BINDIR/exportd
 CONVERTWATCH=$HS_BINDIR/convertwatch
-SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
 MKVMA=$BATS_TEST_DIRNAME/../pve/mkvma.py
 
 setup() {
-	hs_setup
-	mkdir -p "$T/out"
-	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
-	"$SAMPLE/mkova" "$T/src" >/dev/null
-	RAW=$T/src/hs-sample.raw
+	hs_setup_sample
 	cat >"$T/src/qemu-server.conf" <<'CONF'
 #web server%3A migrated
 boot: order=scsi0;ide2;net0
@@ -45,13 +40,6 @@ memory: 65536
 CONF
 }
 teardown() { hs_teardown; }
-
-# job NAME SOURCE-JSON: publish a job through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
 
 # vma OUT ARGS...: an archive of the sample's boot disk as drive-scsi0
 vma() {
@@ -147,13 +135,8 @@ exported_ok() {
 	submitters
 	vma "$T/src/secret.vma"
 	chmod 0600 "$T/src/secret.vma"
-	printf '{"name":"steal","source":{"type":"file","path":"%s"}}\n' "$T/src/secret.vma" |
-	    as_user "$EVE" tee "$SP/incoming/.steal" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.steal" "$SP/incoming/steal"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of steal
-	echo "$output"
+	user_export "$EVE" steal \
+	    "$(printf '{"name":"steal","source":{"type":"file","path":"%s"}}' "$T/src/secret.vma")"
 	[[ "$output" == *"source.path: not found, or not readable by uid $(id -u "$EVE")"* ]]
 	run find "$SP/data" -name '*.raw'
 	[ -z "$output" ]
@@ -163,17 +146,8 @@ exported_ok() {
 @test "vma: a vzdump archive reaches a booting domain in libvirt" {
 	import_to_libvirt
 	vma "$T/src/boot.vma" && zstd -q --rm "$T/src/boot.vma"
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-pve$$-$RANDOM
-	id=$(printf '{"name":"%s","source":{"type":"file","path":"%s"},"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$T/src/boot.vma.zst" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	echo "$output"
-	virsh -c qemu:///session dumpxml "$n" >"$T/dom.xml" 2>/dev/null || true
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
-	[ "$status" -eq 0 ] || { cat "$T"/*.log; false; }
-	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	boot_in_libvirt "hs-pve$$-$RANDOM" \
+	    "$(printf '{"type":"file","path":"%s"}' "$T/src/boot.vma.zst")"
 	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
 	grep -q "bc:24:11:2a:3b:4c" "$T/dom.xml"
 	grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom.xml"
@@ -322,17 +296,12 @@ no_secret() {
 	ln -s /etc/shadow "$T/pve/local/images/106/vm-106-disk-0.raw"
 	f=$(pjob symlinked 106)
 	for i in 1 2 3 4 5 6; do "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; done
-	for x in "$a|VM 101 on pve1 is running: stop it, or use source.mode vzdump" \
+	failed_with "$a|VM 101 on pve1 is running: stop it, or use source.mode vzdump" \
 	    "$b|scsi0: volume 'local:base-9000-disk-0/102/vm-102-disk-0.qcow2' is not a file of VM 102 on a directory storage" \
 	    "$c|scsi0: volume 'ceph:vm-103-disk-0' is not a file of VM 103" \
 	    "$d|scsi0: volume 'local:104/../../../../etc/shadow.raw' is not a file of VM 104" \
 	    "$e|scsi0 is on storage 'nfs1', which proxmox.storages does not map to a directory on this host" \
-	    "$f|scsi0: local/images/106/vm-106-disk-0.raw: Too many levels of symbolic links"; do
-		id=${x%%|*}
-		[ -f "$SP/error/$id" ] || { echo "$id not in error/"; false; }
-		cat "$SP/data/$id/reason"
-		grep -qF "${x#*|}" "$SP/data/$id/reason"
-	done
+	    "$f|scsi0: local/images/106/vm-106-disk-0.raw: Too many levels of symbolic links"
 	# a job may not name a path or a storage directory: unknown fields
 	drop path '{"name":"path","source":{"type":"proxmox","server":"127.0.0.1:8006","credential":"pve","vmid":100,"path":"/etc/shadow"}}'
 	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
@@ -409,14 +378,8 @@ no_secret() {
 	pve_setup
 	submitters
 	pcred pve "$SECRET" "allow_users = $VIC"
-	printf '{"name":"eve","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":100}}\n' "$SERVER" |
-	    as_user "$EVE" tee "$SP/incoming/.eve" >/dev/null
-	as_user "$EVE" mv "$SP/incoming/.eve" "$SP/incoming/eve"
 	: >"$T/pve/requests"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	run reason_of eve
-	echo "$output"
+	user_export "$EVE" eve "$(printf '{"name":"eve","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":100}}' "$SERVER")"
 	[[ $output == *"credential 'pve' may not be used by uid $(id -u "$EVE")"* ]]
 	[ ! -s "$T/pve/requests" ]
 	drop_submitters
@@ -425,15 +388,8 @@ no_secret() {
 @test "proxmox: a VM from the PVE API reaches a booting domain in libvirt" {
 	pve_setup
 	import_to_libvirt
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-pveapi$$-$RANDOM
-	id=$(printf '{"name":"%s","source":{"type":"proxmox","server":"%s","credential":"pve","vmid":100},"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$SERVER" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	echo "$output"
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
-	[ "$status" -eq 0 ] || { cat "$T"/*.log; false; }
-	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	boot_in_libvirt "hs-pveapi$$-$RANDOM" "$(printf \
+	    '{"type":"proxmox","server":"%s","credential":"pve","vmid":100}' \
+	    "$SERVER")"
 	no_secret
 }

@@ -103,25 +103,6 @@ s3src() {
 	    "$S3PORT" "$1" "$2" "${3:-}"
 }
 
-# job NAME SOURCE-JSON: publish a job through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
-
-run_export_convert() {
-	"$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"
-	"$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"
-}
-
-# converted ID: the job reached converted/ and its image equals $RAW
-converted_ok() {
-	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
-	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$1")
-	qemu-img compare -f raw -F qcow2 "$RAW" "$out"
-}
-
 # reason ID: the reason of a job in error/
 reason() {
 	[ -f "$SP/error/$1" ] || { echo "not in error/: $(ls "$SP"/*/"$1")"; cat "$T"/*.log; false; }
@@ -160,16 +141,10 @@ no_secret() {
 	import_to_libvirt
 	# bound to the bucket's host: that is where the signature goes
 	cred vh "server = vms.s3.localhost:$S3PORT" "session_token = $TOKEN"
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
 	n=hs-s3-$$-$RANDOM
 	DOMS+=("$n")
 	src=$(printf '{"type":"s3","endpoint":"https://s3.localhost:%s","addressing":"virtual","region":"eu-west-3","bucket":"vms","key":"exports/lab/disk.qcow2","credential":"vh"}' "$S3PORT")
-	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' "$n" "$src" |
-	    "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
-	echo "$output"
-	[ "$status" -eq 0 ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
-	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
+	boot_in_libvirt "$n" "$src"
 	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
 	# asked of the bucket's own host name, signed for the region given
 	grep -q '"url":"/exports/lab/disk.qcow2","host":"vms.s3.localhost:' "$T/s3req.log"

@@ -79,13 +79,6 @@ fault() {
 	curl -sSf --cacert "$T/vc/cert.pem" -d "$1" "$VC/_hs/fault" >/dev/null
 }
 
-# job NAME SOURCE-JSON: publish a job v1 through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
-}
-
 src() {	# src EXTRA-JSON-MEMBERS: a vsphere source on the simulator
 	printf '{"type":"vsphere","server":"%s","credential":"lab",%s}' "$SERVER" "$1"
 }
@@ -446,15 +439,7 @@ ca_file = $T/vc/cert.pem"
 	    [l]='"server":"vc","credential":"lab","vm":"x","password":"p"|password'
 	    [m]='"server":"vc","credential":"../x","vm":"x"|source.credential:'
 	)
-	for k in "${!want[@]}"; do
-		drop "bad-$k" "$(printf '{"name":"v%s","source":%s}' "$k" "$(j "${want[$k]%%|*}")")"
-	done
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	for k in "${!want[@]}"; do
-		run reason_of "bad-$k"
-		echo "$k: $output"
-		[[ $output == *"${want[$k]#*|}"* ]]
-	done
+	intake_refuses vsphere v want
 	drop good "$(printf '{"name":"good","source":%s}' "$(j '"server":"vc.example.com:443","credential":"lab","vm_path":"/DC/vm/web 01","mode":"nfc"')")"
 	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
 	[ "$(count_in request)" -eq 1 ]

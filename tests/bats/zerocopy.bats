@@ -12,25 +12,13 @@ load helpers
 
 EXPORTD=$HS_BINDIR/exportd
 CONVERTWATCH=$HS_BINDIR/convertwatch
-SAMPLE=$BATS_TEST_DIRNAME/../../contrib/sample
 
 setup() {
-	hs_setup
-	mkdir -p "$T/out"
-	printf 'convert = { output_dir = "%s/out"; };\n' "$T" >>"$T/conf"
-	"$SAMPLE/mkova" "$T/src" >/dev/null
-	RAW=$T/src/hs-sample.raw
+	hs_setup_sample
 }
 teardown() {
 	hs_teardown
 	[ -z "${EVE:-}" ] || drop_submitters
-}
-
-# job NAME SOURCE-JSON: publish a job v1 through queued --once, print its ID
-job() {
-	drop "$1" "$(printf '{"name":"%s","source":%s}' "$1" "$2")"
-	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
-	basename "$(grep -l " from incoming/$1 " "$SP"/data/*/history | xargs dirname)"
 }
 
 export_all() { "$EXPORTD" -c "$T/conf" --once 2>>"$T/exportd.log"; }
@@ -38,13 +26,6 @@ convert_all() { "$CONVERTWATCH" -c "$T/conf" --once 2>>"$T/convertwatch.log"; }
 
 exported() {
 	[ -f "$SP/exported/$1" ] || { cat "$SP/data/$1/reason"; cat "$T"/*.log; false; }
-}
-
-# converted ID RAW: the job reached converted/ and its image equals RAW
-converted_ok() {
-	[ -f "$SP/converted/$1" ] || { cat "$SP/data/$1/reason" 2>/dev/null; cat "$T"/*.log; false; }
-	out=$(jq -r '.vm.disks[0].output' "$SP/converted/$1")
-	qemu-img compare -f raw -F qcow2 "$2" "$out"
 }
 
 # failed ID TEXT: the job is in error/ and its reason holds TEXT

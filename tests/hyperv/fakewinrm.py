@@ -34,12 +34,14 @@ import base64
 import json
 import os
 import shutil
-import ssl
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fakes"))
+import fakehttp  # noqa: E402
 
 S = "http://www.w3.org/2003/05/soap-envelope"
 A = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
@@ -120,18 +122,11 @@ def play(name, data):
     return "", 1
 
 
-class H(BaseHTTPRequestHandler):
+class H(fakehttp.Handler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, fmt, *a):
-        pass
-
     def send(self, code, body):
-        self.send_response(code)
-        self.send_header("Content-Type", "application/soap+xml;charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(code, body, "application/soap+xml;charset=UTF-8")
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -245,14 +240,7 @@ def main():
     ARGS = ap.parse_args()
     with open(ARGS.password_file) as f:
         ARGS.password = f.read().rstrip("\n")
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(ARGS.cert, ARGS.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    with open(ARGS.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(ARGS.port_file + ".tmp", ARGS.port_file)
-    srv.serve_forever()
+    fakehttp.serve_tls(H, ARGS.cert, ARGS.key, ARGS.port_file)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,16 @@ import argparse
 import json
 import os
 import re
-import ssl
+import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fakes"))
+import fakehttp  # noqa: E402
 
 A = None
 WORLD = {}
@@ -138,21 +141,12 @@ def server_view(s):
     return v
 
 
-class H(BaseHTTPRequestHandler):
+class H(fakehttp.Handler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
 
     def reply(self, code, obj=None, headers=()):
         data = json.dumps(obj).encode() if obj is not None else b""
-        self.send_response(code)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_body(code, data, "application/json", headers)
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -278,14 +272,7 @@ def main():
         WORLD = json.load(f)
     global ADMIN
     ADMIN = admin_login()
-    srv = ThreadingHTTPServer(("127.0.0.1", int(A.port)), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(A.cert, A.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    with open(A.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(A.port_file + ".tmp", A.port_file)
-    srv.serve_forever()
+    fakehttp.serve_tls(H, A.cert, A.key, A.port_file, int(A.port))
 
 
 if __name__ == "__main__":

@@ -31,13 +31,15 @@ path unescaped).
 import argparse
 import json
 import os
-import ssl
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fakes"))
+import fakehttp  # noqa: E402
 
 A = None
 TASKS = {}
@@ -93,22 +95,15 @@ def vzdump(node, form):
     return upid
 
 
-class H(BaseHTTPRequestHandler):
+class H(fakehttp.Handler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
 
     def reply(self, code, data, errors=None):
         body = {"data": data}
         if errors:
             body["errors"] = errors
-        b = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
+        self.send_body(code, json.dumps(body).encode(),
+                       "application/json;charset=UTF-8")
 
     def authorised(self):
         want = "PVEAPIToken=%s=%s" % (A.token_id, A.secret)
@@ -232,14 +227,7 @@ def main():
     with open(A.secret_file) as f:
         A.secret = f.read().strip()
     A.storages = dict(s.split("=", 1) for s in A.storage)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(A.cert, A.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    with open(A.port_file + ".tmp", "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(A.port_file + ".tmp", A.port_file)
-    srv.serve_forever()
+    fakehttp.serve_tls(H, A.cert, A.key, A.port_file)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +28,16 @@
 
 #include "log.h"
 #include "notify.h"
+#include "tmpdir.h"
 #include "util.h"
 
 static char tmpdir[64];
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/hs-test-log-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tmpdir_make(tmpdir, sizeof(tmpdir), "log") != 0)
 		return -1;
 	log_init("test_log", LOG_TARGET_PLAIN, 0);
 	return 0;
@@ -59,7 +49,7 @@ teardown(void **state)
 	(void)state;
 	log_job_end();
 	unsetenv("NOTIFY_SOCKET");
-	nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmpdir);
 	return 0;
 }
 

@@ -34,6 +34,8 @@
 #include <libxml/xpath.h>
 
 #include "ovf.h"
+#include "corpus.h"
+#include "parsecheck.h"
 #include "util.h"
 #include "vmdesc.h"
 
@@ -114,88 +116,20 @@
 static char *
 exact(const char *s, size_t *len)
 {
-	char *b;
-
 	*len = strlen(s);
-	b = xmalloc(*len ? *len : 1);
-	memcpy(b, s, *len);
-	return b;
+	return parsecheck_exact(s, *len);
 }
 
 static void
 parse_ok(const char *xml, struct vmdesc *vm)
 {
-	char err[256] = "";
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(vm);		/* as exportd hands it over */
-	r = ovf_parse(b, len, vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(ovf_parse, xml, vm);
 }
 
 static void
 parse_err(const char *xml, const char *needle)
 {
-	char err[256] = "";
-	struct vmdesc vm;
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(&vm);
-	r = ovf_parse(b, len, &vm, err, sizeof(err));
-	free(b);
-	if (r != 0 && (vm.ndisks != 0 || vm.nblank != 0 || vm.nnics != 0 ||
-	    vm.name != NULL ||
-	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
-		fail_msg("refused, but vm is not left empty and initialised");
-	vmdesc_free(&vm);
-	if (r == 0)
-		fail_msg("accepted, wanted an error with '%s'", needle);
-	if (strstr(err, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", err, needle);
-	assert_null(strchr(err, '\n'));
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n = 0;
-
-	if (f == NULL)
-		fail_msg("%s: cannot open", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0)
-		fail_msg("%s: cannot size", path);
-	rewind(f);
-	*len = (size_t)n;
-	b = xmalloc(n ? (size_t)n : 1);
-	if (fread(b, 1, *len, f) != *len)
-		fail_msg("%s: short read", path);
-	fclose(f);
-	return b;
-}
-
-/* $HS_SHARED/corpus/sub, or a failure saying what is missing. */
-static char *
-corpus_dir(const char *sub)
-{
-	const char *shared = getenv("HS_SHARED");
-	struct stat st;
-	char *dir;
-
-	if (shared == NULL || *shared == '\0')
-		shared = "../shared";
-	dir = xasprintf("%s/corpus/%s", shared, sub);
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		fail_msg("%s not found: the corpus test needs %s (see "
-		    "DEVELOPERS.md)", dir, shared);
-	return dir;
+	parsecheck_err(ovf_parse, xml, needle);
 }
 
 /* ---- (a), (b): a hand-written VMware export ----------------------------- */
@@ -763,16 +697,7 @@ test_disk_errors(void **state)
 static void
 describe_ok(const char *xml, struct vmdesc *vm)
 {
-	char err[256] = "";
-	size_t len;
-	char *b = exact(xml, &len);
-	int r;
-
-	vmdesc_init(vm);
-	r = ovf_describe(b, len, vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(ovf_describe, xml, vm);
 }
 
 #define BLANK_DISK \
@@ -979,7 +904,7 @@ corpus_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	if (type != FTW_F || len < 4 || strcasecmp(path + len - 4, ".ovf") != 0)
 		return 0;
 	corpus.files++;
-	b = slurp(path, &n);
+	b = corpus_slurp(path, &n);
 	/* The full description first: a disk has a file or is blank. */
 	if (ovf_describe(b, n, &vm, err, sizeof(err)) == 0)
 		for (size_t i = 0; i < vm.ndisks; i++)
@@ -1036,80 +961,6 @@ test_corpus_govmomi(void **state)
 
 /* ---- (e) virt-v2v's inputs and what virt-v2v prints for them ------------ */
 
-struct expected {
-	char	 name[128], firmware[8];
-	uint64_t memory;
-	int	 cpus, ndisks, nnics;
-	char	 bus[VM_MAX_DISKS][8], fmt[VM_MAX_DISKS][8];
-	char	 nic_kind[VM_MAX_NICS][8], nic_net[VM_MAX_NICS][64];
-	char	 nic_mac[VM_MAX_NICS][18], nic_model[VM_MAX_NICS][16];
-};
-
-/* "\tNetwork \"VM Network\" mac: 00:0c:29:36:ef:31 [vmxnet3]" */
-static void
-expected_nic(struct expected *e, const char *l)
-{
-	int i = e->nnics++;
-	const char *m;
-
-	assert_true(i < VM_MAX_NICS);
-	assert_int_equal(sscanf(l, "%7s \"%63[^\"]\"", e->nic_kind[i],
-	    e->nic_net[i]), 2);
-	if ((m = strstr(l, " mac: ")) != NULL)
-		assert_int_equal(sscanf(m, " mac: %17s", e->nic_mac[i]), 1);
-	if ((m = strrchr(l, '[')) != NULL)
-		assert_int_equal(sscanf(m, "[%15[^]]", e->nic_model[i]), 1);
-}
-
-/* virt-v2v --print-source output, the fields compared. */
-static void
-expected_read(const char *path, struct expected *e)
-{
-	size_t len;
-	char *b = slurp(path, &len), *line, *save = NULL, *text;
-	const char *section = "";
-
-	memset(e, 0, sizeof(*e));
-	text = xstrndup(b, len);
-	free(b);
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		const char *v = strstr(line, ": ");
-
-		if (line[0] == '\t' && strcmp(section, "disks") == 0) {
-			const char *lb = strrchr(line, '['), *fmt;
-
-			assert_true(e->ndisks < VM_MAX_DISKS);
-			/* newer virt-v2v: "json:{...} (vmdk) [scsi]" */
-			if (lb - line > 3 && lb[-2] == ')' &&
-			    (fmt = strrchr(line, '(')) != NULL && fmt < lb)
-				assert_int_equal(sscanf(fmt, "(%7[^)]",
-				    e->fmt[e->ndisks]), 1);
-			assert_int_equal(sscanf(lb, "[%7[^]]",
-			    e->bus[e->ndisks++]), 1);
-		} else if (line[0] == '\t' && strcmp(section, "nics") == 0)
-			expected_nic(e, line + 1);
-		else if (strcmp(line, "disks:") == 0)
-			section = "disks";
-		else if (strcmp(line, "NICs:") == 0)
-			section = "nics";
-		else if (strcmp(line, "removable media:") == 0)
-			section = "media";
-		else if (strstr(line, "source name: ") != NULL)
-			snprintf(e->name, sizeof(e->name), "%s", v + 2);
-		else if (strstr(line, " memory: ") != NULL)
-			e->memory = strtoull(v + 2, NULL, 10);
-		else if (strstr(line, "nr vCPUs: ") != NULL)
-			e->cpus = atoi(v + 2);
-		else if (strstr(line, "firmware: ") != NULL)
-			snprintf(e->firmware, sizeof(e->firmware), "%s", v + 2);
-	}
-	free(text);
-	if (e->name[0] == '\0' || e->memory == 0 || e->cpus == 0 ||
-	    e->ndisks == 0)
-		fail_msg("%s: not virt-v2v --print-source output", path);
-}
-
 /*
  * Field by field. Disk lines give only the bus (sizes and files are the
  * conversion's business). A NIC's quoted name is the OVF's Connection,
@@ -1117,15 +968,9 @@ expected_read(const char *path, struct expected *e)
  */
 static void
 expected_compare(const char *what, const struct vmdesc *vm,
-    const struct expected *e)
+    const struct corpus_expected *e)
 {
-	if (strcmp(vm->name ? vm->name : "", e->name) != 0)
-		fail_msg("%s: name '%s', virt-v2v says '%s'", what, vm->name,
-		    e->name);
-	assert_true((uint64_t)vm->memory_mib << 20 == e->memory);
-	assert_int_equal(vm->cpus, e->cpus);
-	assert_string_equal(vm->firmware, e->firmware);
-	assert_int_equal(vm->ndisks, e->ndisks);
+	corpus_expected_hw(what, vm, e);
 	for (int i = 0; i < e->ndisks; i++) {
 		assert_string_equal(vm->disks[i].bus, e->bus[i]);
 		if (e->fmt[i][0] != '\0')
@@ -1152,25 +997,25 @@ test_corpus_virt_v2v(void **state)
 	(void)state;
 	for (size_t i = 0; i < HS_ARRAY_LEN(names); i++) {
 		char err[256] = "";
-		struct expected e;
+		struct corpus_expected e;
 		struct vmdesc vm = { 0 };
 		size_t len;
 		char *b;
 
 		path = xasprintf("%s/%s.ovf", dir, names[i]);
 		exp = xasprintf("%s/%s.expected", dir, names[i]);
-		b = slurp(path, &len);
+		b = corpus_slurp(path, &len);
 		if (ovf_parse(b, len, &vm, err, sizeof(err)) != 0)
 			fail_msg("%s: %s", path, err);
 		if (access(exp, R_OK) == 0) {
-			expected_read(exp, &e);
+			corpus_expected_read(exp, &e);
 			expected_compare(path, &vm, &e);
 			compared++;
 		}
 		free(exp);
 		exp = xasprintf("%s/%s.expected2", dir, names[i]);
 		if (access(exp, R_OK) == 0) {
-			expected_read(exp, &e);
+			corpus_expected_read(exp, &e);
 			expected_compare(exp, &vm, &e);
 			compared2++;
 		}
@@ -1201,12 +1046,12 @@ test_corpus_virt_v2v_xml(void **state)
 
 	(void)state;
 	path = xasprintf("%s/test-i-ova.ovf", dir);
-	b = slurp(path, &len);
+	b = corpus_slurp(path, &len);
 	assert_int_equal(ovf_parse(b, len, &vm, err, sizeof(err)), 0);
 	free(b);
 	free(path);
 	path = xasprintf("%s/test-i-ova.xml", dir);
-	b = slurp(path, &xlen);
+	b = corpus_slurp(path, &xlen);
 	x = xstrndup(b, xlen);
 	free(b);
 	snprintf(want, sizeof(want), "<name>%s</name>", vm.name);
@@ -1480,7 +1325,7 @@ exact_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	(void)ftw;
 	if (type != FTW_F || len < 4 || strcasecmp(path + len - 4, ".ovf") != 0)
 		return 0;
-	b = slurp(path, &n);
+	b = corpus_slurp(path, &n);
 	memset(&hw, 0, sizeof(hw));
 	if (!hw_count(b, n, &hw)) {
 		free(b);

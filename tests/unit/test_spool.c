@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 #include "jobid.h"
 #include "owner.h"
 #include "spool.h"
+#include "tmpdir.h"
 #include "util.h"
 
 struct fx {
@@ -42,23 +42,13 @@ struct fx {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	if (fx == NULL)
 		return -1;
-	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/hs-test-spool-XXXXXX");
-	if (mkdtemp(fx->tmp) == NULL)
+	if (tmpdir_make(fx->tmp, sizeof(fx->tmp), "spool") != 0)
 		return -1;
 	snprintf(fx->root, sizeof(fx->root), "%s/spool", fx->tmp);
 	if (spool_create(fx->root, getuid(), getgid()) != 0)
@@ -75,7 +65,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	spool_close(&fx->sp);
-	nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fx->tmp);
 	free(fx);
 	return 0;
 }

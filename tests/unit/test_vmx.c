@@ -20,6 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "corpus.h"
+#include "parsecheck.h"
 #include "util.h"
 #include "vmdesc.h"
 #include "vmx.h"
@@ -47,83 +49,16 @@
 	"ethernet0.addressType = \"generated\"\n" \
 	"ethernet0.generatedAddress = \"00:0C:29:AB:CD:EF\"\n"
 
-static char *
-exact(const char *s, size_t len)
-{
-	char *b = xmalloc(len ? len : 1);
-
-	memcpy(b, s, len);
-	return b;
-}
-
 static void
 parse_ok(const char *text, struct vmdesc *vm)
 {
-	char err[256] = "", *b = exact(text, strlen(text));
-	int r;
-
-	vmdesc_init(vm);		/* as exportd hands it over */
-	r = vmx_parse(b, strlen(text), vm, err, sizeof(err));
-	free(b);
-	if (r != 0)
-		fail_msg("refused: %s", err);
+	parsecheck_ok(vmx_parse, text, vm);
 }
 
 static void
 parse_err(const char *text, const char *needle)
 {
-	char err[256] = "", *b = exact(text, strlen(text));
-	struct vmdesc vm;
-	int r;
-
-	vmdesc_init(&vm);
-	r = vmx_parse(b, strlen(text), &vm, err, sizeof(err));
-	free(b);
-	if (r != 0 && (vm.ndisks != 0 || vm.nnics != 0 || vm.name != NULL ||
-	    vm.firmware == NULL || strcmp(vm.firmware, "bios") != 0))
-		fail_msg("refused, but vm is not left empty and initialised");
-	vmdesc_free(&vm);
-	if (r == 0)
-		fail_msg("accepted, wanted an error with '%s'", needle);
-	if (strstr(err, needle) == NULL)
-		fail_msg("error '%s' does not say '%s'", err, needle);
-	assert_null(strchr(err, '\n'));
-}
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n = 0;
-
-	if (f == NULL)
-		fail_msg("%s: cannot open", path);
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0)
-		fail_msg("%s: cannot size", path);
-	rewind(f);
-	*len = (size_t)n;
-	b = xmalloc(n ? (size_t)n : 1);
-	if (fread(b, 1, *len, f) != *len)
-		fail_msg("%s: short read", path);
-	fclose(f);
-	return b;
-}
-
-static char *
-corpus_dir(const char *sub)
-{
-	const char *shared = getenv("HS_SHARED");
-	struct stat st;
-	char *dir;
-
-	if (shared == NULL || *shared == '\0')
-		shared = "../shared";
-	dir = xasprintf("%s/corpus/%s", shared, sub);
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		fail_msg("%s not found: the corpus test needs %s (see "
-		    "DEVELOPERS.md)", dir, shared);
-	return dir;
+	parsecheck_err(vmx_parse, text, needle);
 }
 
 /* ---- hand-written ------------------------------------------------------- */
@@ -451,7 +386,7 @@ static void
 test_nul_byte(void **state)
 {
 	static const char text[] = "scsi0:0.fileName = \"a.vmdk\"\nx = \"a\0b\"\n";
-	char err[256] = "", *b = exact(text, sizeof(text) - 1);
+	char err[256] = "", *b = parsecheck_exact(text, sizeof(text) - 1);
 	struct vmdesc vm = { 0 };
 
 	(void)state;
@@ -541,72 +476,6 @@ test_honours_len(void **state)
 
 /* ---- virt-v2v's VMX inputs and what virt-v2v prints for them ------------ */
 
-struct expected {
-	char	 name[128], firmware[8];
-	uint64_t memory;
-	int	 cpus, ndisks, nnics;
-	char	 bus[VM_MAX_DISKS][8];
-	char	 nic_kind[VM_MAX_NICS][8], nic_net[VM_MAX_NICS][64];
-	char	 nic_mac[VM_MAX_NICS][18], nic_model[VM_MAX_NICS][16];
-};
-
-/* "\tNetwork \"VM Network\" mac: 00:0c:29:36:ef:31 [vmxnet3]" */
-static void
-expected_nic(struct expected *e, const char *l)
-{
-	int i = e->nnics++;
-	const char *m;
-
-	assert_true(i < VM_MAX_NICS);
-	assert_int_equal(sscanf(l, "%7s \"%63[^\"]\"", e->nic_kind[i],
-	    e->nic_net[i]), 2);
-	if ((m = strstr(l, " mac: ")) != NULL)
-		assert_int_equal(sscanf(m, " mac: %17s", e->nic_mac[i]), 1);
-	if ((m = strrchr(l, '[')) != NULL)
-		assert_int_equal(sscanf(m, "[%15[^]]", e->nic_model[i]), 1);
-}
-
-static void
-expected_read(const char *path, struct expected *e)
-{
-	size_t len;
-	char *b = slurp(path, &len), *line, *save = NULL, *text;
-	const char *section = "";
-
-	memset(e, 0, sizeof(*e));
-	text = xstrndup(b, len);
-	free(b);
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		const char *v = strstr(line, ": ");
-
-		if (line[0] == '\t' && strcmp(section, "disks") == 0) {
-			assert_true(e->ndisks < VM_MAX_DISKS);
-			assert_int_equal(sscanf(strrchr(line, '['), "[%7[^]]",
-			    e->bus[e->ndisks++]), 1);
-		} else if (line[0] == '\t' && strcmp(section, "nics") == 0)
-			expected_nic(e, line + 1);
-		else if (strcmp(line, "disks:") == 0)
-			section = "disks";
-		else if (strcmp(line, "NICs:") == 0)
-			section = "nics";
-		else if (strcmp(line, "removable media:") == 0)
-			section = "media";
-		else if (strstr(line, "source name: ") != NULL)
-			snprintf(e->name, sizeof(e->name), "%s", v + 2);
-		else if (strstr(line, " memory: ") != NULL)
-			e->memory = strtoull(v + 2, NULL, 10);
-		else if (strstr(line, "nr vCPUs: ") != NULL)
-			e->cpus = atoi(v + 2);
-		else if (strstr(line, "firmware: ") != NULL)
-			snprintf(e->firmware, sizeof(e->firmware), "%s", v + 2);
-	}
-	free(text);
-	if (e->name[0] == '\0' || e->memory == 0 || e->cpus == 0 ||
-	    e->ndisks == 0)
-		fail_msg("%s: not virt-v2v --print-source output", path);
-}
-
 /*
  * Field by field: name, memory, vCPUs, firmware, each disk's bus in
  * order, each NIC's MAC, model and network. One gap, deliberately: for a
@@ -616,15 +485,9 @@ expected_read(const char *path, struct expected *e)
  */
 static void
 expected_compare(const char *what, const struct vmdesc *vm,
-    const struct expected *e)
+    const struct corpus_expected *e)
 {
-	if (strcmp(vm->name ? vm->name : "", e->name) != 0)
-		fail_msg("%s: name '%s', virt-v2v says '%s'", what, vm->name,
-		    e->name);
-	assert_true((uint64_t)vm->memory_mib << 20 == e->memory);
-	assert_int_equal(vm->cpus, e->cpus);
-	assert_string_equal(vm->firmware, e->firmware);
-	assert_int_equal(vm->ndisks, e->ndisks);
+	corpus_expected_hw(what, vm, e);
 	for (int i = 0; i < e->ndisks; i++)
 		assert_string_equal(vm->disks[i].bus, e->bus[i]);
 	assert_int_equal(vm->nnics, e->nnics);
@@ -652,14 +515,14 @@ test_corpus_virt_v2v(void **state)
 		char *path = xasprintf("%s/test-i-vmx-%d.vmx", dir, i);
 		char *exp = xasprintf("%s/test-i-vmx-%d.expected", dir, i);
 		char err[256] = "", *b;
-		struct expected e;
+		struct corpus_expected e;
 		struct vmdesc vm = { 0 };
 		size_t len;
 
-		b = slurp(path, &len);
+		b = corpus_slurp(path, &len);
 		if (vmx_parse(b, len, &vm, err, sizeof(err)) != 0)
 			fail_msg("%s: %s", path, err);
-		expected_read(exp, &e);
+		corpus_expected_read(exp, &e);
 		expected_compare(path, &vm, &e);
 		vmdesc_free(&vm);
 		free(b);

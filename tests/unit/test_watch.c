@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "watch.h"
 
 struct fx {
@@ -46,23 +46,13 @@ struct events {
 };
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	if (fx == NULL)
 		return -1;
-	snprintf(fx->tmp, sizeof(fx->tmp), "/tmp/hs-test-watch-XXXXXX");
-	if (mkdtemp(fx->tmp) == NULL)
+	if (tmpdir_make(fx->tmp, sizeof(fx->tmp), "watch") != 0)
 		return -1;
 	snprintf(fx->dir, sizeof(fx->dir), "%s/watched", fx->tmp);
 	snprintf(fx->outside, sizeof(fx->outside), "%s/outside", fx->tmp);
@@ -79,7 +69,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	watch_close(&fx->w);
-	nftw(fx->tmp, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fx->tmp);
 	free(fx);
 	return 0;
 }
