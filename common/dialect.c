@@ -176,6 +176,10 @@ dialect_manifest_vm(const cJSON *in, char *err, size_t errlen)
 	cJSON *out = cJSON_CreateObject();
 
 	if (vm != NULL) {
+		if (!cJSON_IsObject(vm)) {
+			cJSON_Delete(out);
+			return dialect_err(err, errlen, "vm: must be an object");
+		}
 		if ((bad = dialect_unknown_key(vm, vm_keys)) != NULL) {
 			cJSON_Delete(out);
 			return dialect_err(err, errlen, "vm.%.64s: unknown field", bad);

@@ -891,6 +891,20 @@ test_dialect_switch_not_bool(void **state)
 	    "hyper2kvm_integration.enabled: must be true or false");
 }
 
+/*
+ * A manifest's vm that is not an object is refused (an array's members
+ * have no names: the unknown-key check read a NULL name; fuzz_job found it).
+ */
+static void
+test_dialect_manifest_vm_not_object(void **state)
+{
+	(void)state;
+	expect_not_normalised(parse_q("{'manifest_version':'1.0','source':"
+	    "{'vm_name':'x'},'disks':[{'id':'disk-0','source_format':'vmdk',"
+	    "'local_path':'/srv/x.vmdk'}],'vm':[{'cpu':2}]}"),
+	    "vm: must be an object");
+}
+
 static void
 test_dialect_v1_unchanged(void **state)
 {
@@ -1179,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_parse_invalid_utf8),
 		cmocka_unit_test(test_parse_escaped_nul),
 		cmocka_unit_test(test_dialect_switch_not_bool),
+		cmocka_unit_test(test_dialect_manifest_vm_not_object),
 		cmocka_unit_test(test_parse_overlong),
 		cmocka_unit_test(test_parse_nul),
 		cmocka_unit_test(test_parse_not_object),
