@@ -191,6 +191,8 @@ allowed_syscalls() {
 # syscalls_in TRACE: the syscall names in an strace -f log
 syscalls_in() {
 	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$1" | sort -u
+}
+
 # hs_setup_sample: hs_setup, converted images going to $T/out, and the
 # sample VM in $T/src (contrib/sample/mkova: hs-sample.ova and the raw
 # disk it holds, $RAW)
