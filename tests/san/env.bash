@@ -23,7 +23,11 @@ san_env() {
 	mkdir -p "$dir/seen" || return 1
 	chmod 1777 "$dir" || return 1
 	export HS_SANDIR=$dir
-	export ASAN_OPTIONS="log_path=$dir/san:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1:check_initialization_order=1"
+	# allocator_release_to_os_interval_ms=-1: else ASan's allocator reads
+	# clock_gettime when it maps a size class; under faketime (schedule,
+	# policy, webhook suites) that is libfaketime's, whose lazy set-up
+	# mallocs from inside the allocator: a deadlock at start-up.
+	export ASAN_OPTIONS="log_path=$dir/san:detect_leaks=1:abort_on_error=0:allocator_release_to_os_interval_ms=-1:detect_stack_use_after_return=1:check_initialization_order=1"
 	export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 	export UBSAN_OPTIONS="log_path=$dir/san:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
 }
