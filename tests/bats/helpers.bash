@@ -55,7 +55,7 @@ hs_teardown() {
 	done
 	rm -rf "$T"
 	[ "${SAN:-0}" = 1 ] || return 0
-	san_reports "$HS_SANDIR"
+	san_reports "$HS_SANDIR" "$HS_SANDIR/tested"
 }
 
 # san_stop PID...: under SAN, TERM first so that the daemons exit and

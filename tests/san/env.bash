@@ -7,9 +7,14 @@
 # is written to a file of its own, $HS_SANDIR/san.PID, never to stderr:
 #   san_env DIR      export the options (DIR made mode 1777: the tests run
 #                    the CLI as unprivileged users too, and they report there)
-#   san_reports DIR  print the reports that appeared in DIR since the last
-#                    call as TAP comments, move them to DIR/seen/, and
-#                    return 1 if there was any (0 if none)
+#   san_reports SRC DEST  print the reports in SRC (files san.*) as TAP
+#                    comments, move them into DEST, and return 1 if there
+#                    was any (0 if none). hs_teardown moves what a test
+#                    left into $HS_SANDIR/tested (and fails the test);
+#                    tests/run-tests, after each suite, takes both
+#                    $HS_SANDIR and $HS_SANDIR/tested into $HS_SANDIR/seen
+#                    and fails the suite: a teardown whose last command
+#                    is not hs_teardown would otherwise mask the report.
 # Error policy: UBSan halts on its first finding (-fno-sanitize-recover and
 # halt_on_error), as ASan does; a leak is reported at exit (which is why,
 # under SAN, hs_teardown stops daemons with TERM before it uses KILL).
@@ -20,7 +25,8 @@ san_env() {
 	local dir=$1 supp
 	[ -n "$dir" ] || return 1
 	supp=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	mkdir -p "$dir/seen" || return 1
+	mkdir -p "$dir/tested" "$dir/seen" || return 1
+	chmod 1777 "$dir/tested" || return 1
 	chmod 1777 "$dir" || return 1
 	export HS_SANDIR=$dir
 	# allocator_release_to_os_interval_ms=-1: else ASan's allocator reads
@@ -33,12 +39,12 @@ san_env() {
 }
 
 san_reports() {
-	local dir=$1 f bad=0
-	for f in "$dir"/san.*; do
+	local src=$1 dest=$2 f bad=0
+	for f in "$src"/san.*; do
 		[ -e "$f" ] || continue
 		echo "# sanitizer report ${f##*/} ($(wc -l <"$f") lines):"
 		sed 's/^/#   /' "$f"
-		mv "$f" "$dir/seen/" 2>/dev/null || rm -f "$f"
+		mv "$f" "$dest/" 2>/dev/null || rm -f "$f"
 		bad=1
 	done
 	return $bad
