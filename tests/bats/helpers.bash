@@ -14,12 +14,17 @@ fi
 HS_BINDIR=${HS_BINDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/bin}
 HS_TESTDIR=${HS_TESTDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/tests}
 if [ "${SAN:-0}" = 1 ]; then
-	source "$BATS_TEST_DIRNAME/../san/env.bash"
+	# (bench/lib.sh sources this file too, outside bats, under set -u)
+	source "$(dirname "${BASH_SOURCE[0]}")/../san/env.bash"
 	if [ -z "${HS_SANDIR:-}" ]; then
 		# the run's temp dir, traversable: the CLI also runs as
 		# unprivileged users, and they report there too
-		chmod 0711 "$BATS_RUN_TMPDIR"
-		HS_SANDIR=$BATS_RUN_TMPDIR/san
+		if [ -n "${BATS_RUN_TMPDIR:-}" ]; then
+			HS_SANDIR=$BATS_RUN_TMPDIR/san
+		else
+			HS_SANDIR=$(mktemp -d "${TMPDIR:-/tmp}/hs-san.XXXXXX")/san
+		fi
+		chmod 0711 "$(dirname "$HS_SANDIR")"
 	fi
 	san_env "$HS_SANDIR"
 fi
