@@ -15,6 +15,7 @@ HS_BINDIR=${HS_BINDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/bin}
 HS_TESTDIR=${HS_TESTDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/tests}
 if [ "${SAN:-0}" = 1 ]; then
 	# (bench/lib.sh sources this file too, outside bats, under set -u)
+	# shellcheck source=../san/env.bash
 	source "$(dirname "${BASH_SOURCE[0]}")/../san/env.bash"
 	if [ -z "${HS_SANDIR:-}" ]; then
 		# the run's temp dir, traversable: the CLI also runs as
