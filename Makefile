@@ -25,6 +25,13 @@ STATEDIR   = /var/lib/hyperspool
 
 ifeq ($(SAN),1)
 B       := build-san
+# clang unless CC is given: gcc links ASan and UBSan as two runtimes, and
+# UBSan's reports then ignore log_path (its report-file setter is libasan's,
+# by symbol interposition) and land on stderr, where tests/san/env.bash
+# cannot find them; clang's single runtime writes every report to the file.
+ifeq ($(origin CC),default)
+CC      := clang
+endif
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT      = -O1
 else

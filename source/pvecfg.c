@@ -153,7 +153,9 @@ pve_disk(struct pvecfg *c, const char *key, const char *val, char *err,
 	d = &c->disks[c->ndisks];
 	memset(d, 0, sizeof(*d));
 	pve_disk_key(key, d->bus, sizeof(d->bus), &d->system);
-	snprintf(d->key, sizeof(d->key), "%s", key);
+	if (snprintf(d->key, sizeof(d->key), "%s", key) >= (int)sizeof(d->key))
+		return pve_err(err, errlen, "qemu-server.conf: disk key '%.40s' "
+		    "is too long", key);
 	if (!pve_prop(val, NULL, d->volume, sizeof(d->volume)))
 		pve_prop(val, "file", d->volume, sizeof(d->volume));
 	d->cdrom = pve_prop(val, "media", media, sizeof(media)) &&
@@ -194,7 +196,9 @@ pve_nic(struct pvecfg *c, const char *key, const char *val, char *err,
 		    VM_MAX_NICS);
 	n = &c->nics[c->nnics];
 	memset(n, 0, sizeof(*n));
-	snprintf(n->key, sizeof(n->key), "%s", key);
+	if (snprintf(n->key, sizeof(n->key), "%s", key) >= (int)sizeof(n->key))
+		return pve_err(err, errlen, "qemu-server.conf: NIC key '%.40s' "
+		    "is too long", key);
 	for (size_t i = 0; i < HS_ARRAY_LEN(models); i++)
 		if (pve_prop(val, models[i], mac, sizeof(mac))) {
 			snprintf(n->model, sizeof(n->model), "%s", models[i]);

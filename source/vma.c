@@ -622,11 +622,12 @@ vma_device(struct vma *v, int id, const char *devname, uint64_t size)
 		if (strcmp(v->dev[j].key, key) == 0)
 			return export_fail(v->ctx, "%s: two devices named '%s'",
 			    v->what, key);
-	snprintf(d->key, sizeof(d->key), "%s", key);
+	/* key is shorter than d->key (checked above): %.15s cuts nothing */
+	snprintf(d->key, sizeof(d->key), "%.15s", key);
 	pd = v->have_cfg ? pvecfg_disk(&v->cfg, key) : NULL;
 	d->keep = pd == NULL || !pd->system;
-	snprintf(d->name, sizeof(d->name), "%s.raw", key);
-	snprintf(d->tmp, sizeof(d->tmp), ".%s.part", d->name);
+	snprintf(d->name, sizeof(d->name), "%.15s.raw", key);
+	snprintf(d->tmp, sizeof(d->tmp), ".%.15s.raw.part", key);
 	return 0;
 }
 

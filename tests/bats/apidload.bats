@@ -35,11 +35,17 @@ teardown() {
 }
 
 @test "apid: 200 SSE clients while 50 jobs/s are submitted: each accepted once, every client sees every stage, a stalled client holds no one up, RSS flat" {
+	local slack=8192
+	# Under SAN, RSS says nothing of apid: ASan's allocator (redzones,
+	# shadow, quarantine, a cache per connection thread) grew it by
+	# ~150 MiB in 8 s with or without quarantine. Not judged there; LSan
+	# checks apid's leaks as hs_teardown stops it.
+	[ "${SAN:-0}" = 1 ] && slack=$((16 * 1024 * 1024))
 	ulimit -n 4096
 	run python3 "$BATS_TEST_DIRNAME/../load/apidload.py" --port "$PORT" \
 	    --token-file "$T/tokens" --spool "$SP" --disk "$T/src/disk.raw" \
 	    --pid "$APID" --clients 200 --rate 50 \
-	    --duration "${APIDLOAD_SECONDS:-15}" --drain 30 --rss-slack-kib 8192 --expect-drop
+	    --duration "${APIDLOAD_SECONDS:-15}" --drain 30 --rss-slack-kib "$slack" --expect-drop
 	echo "$output"
 	echo "# $(grep '^{' <<<"$output")" >&3
 	if [ "$status" -ne 0 ]; then

@@ -36,7 +36,7 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	LOG | grep -q "queued\[[0-9]*\] uid $(id -u "$EVE") submit $eid from incoming/eve-job$"
 	LOG | grep -qF " uid 0 submit $rid from incoming/\"root\\njob\""
 	[ "$(LOG | wc -l)" -eq 2 ]
-	"$HS" cancel "$rid"
+	"$HS" -c "$T/conf" cancel "$rid"
 	"$HS" -c "$T/conf" schedule add --tz UTC nightly '0 2 * * *' "$T/a1.json"
 	"$HS" -c "$T/conf" schedule disable nightly
 	"$HS" -c "$T/conf" schedule remove nightly
@@ -62,7 +62,7 @@ good() { printf '{"name":"%s","source":{"type":"file","path":"%s/src/%s.ova"}}' 
 	echo "no such file" >"$SP/data/$id/reason"
 	echo "2026-01-01T00:00:01Z error exportd@x[1]" >>"$SP/data/$id/history"
 	mv "$SP/request/$id" "$SP/error/$id"
-	"$HS" retry "$id"
+	"$HS" -c "$T/conf" retry "$id"
 	LOG | grep -q "hyperspool\[[0-9]*\] uid 0 retry $id back in request/$"
 }
 

@@ -1,9 +1,34 @@
 # helpers.bash - shared setup for the bats suites: a fresh spool and config
 # in a temp dir per test, the binaries under test, and small waiting helpers.
-# HS_BINDIR (set by `make check`) selects the build; default build/bin.
+# HS_BINDIR (set by `make check`) selects the build; default build/bin,
+# or build-san/bin with SAN=1 (`SAN=1 bats tests/bats/X.bats`: the
+# sanitized build, and a test fails if a sanitizer reported during it; the
+# reports are kept in $HS_SANDIR/seen, a temp dir unless HS_SANDIR is set;
+# see tests/san/env.bash).
 
-HS_BINDIR=${HS_BINDIR:-$BATS_TEST_DIRNAME/../../build/bin}
-HS_TESTDIR=${HS_TESTDIR:-$BATS_TEST_DIRNAME/../../build/tests}
+if [ "${SAN:-0}" = 1 ]; then
+	HS_BUILD=build-san
+else
+	HS_BUILD=build
+fi
+HS_BINDIR=${HS_BINDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/bin}
+HS_TESTDIR=${HS_TESTDIR:-$BATS_TEST_DIRNAME/../../$HS_BUILD/tests}
+if [ "${SAN:-0}" = 1 ]; then
+	# (bench/lib.sh sources this file too, outside bats, under set -u)
+	# shellcheck source=../san/env.bash
+	source "$(dirname "${BASH_SOURCE[0]}")/../san/env.bash"
+	if [ -z "${HS_SANDIR:-}" ]; then
+		# the run's temp dir, traversable: the CLI also runs as
+		# unprivileged users, and they report there too
+		if [ -n "${BATS_RUN_TMPDIR:-}" ]; then
+			HS_SANDIR=$BATS_RUN_TMPDIR/san
+		else
+			HS_SANDIR=$(mktemp -d "${TMPDIR:-/tmp}/hs-san.XXXXXX")/san
+		fi
+		chmod 0711 "$(dirname "$HS_SANDIR")"
+	fi
+	san_env "$HS_SANDIR"
+fi
 HS=$HS_BINDIR/hyperspool
 QUEUED=$HS_BINDIR/queued
 
@@ -29,11 +54,35 @@ hs_teardown() {
 	if [ -n "${NGINX:-}" ] && kill -TERM "$NGINX" 2>/dev/null; then
 		wait "$NGINX" 2>/dev/null
 	fi
+	[ "${SAN:-0}" = 1 ] && san_stop "${PIDS[@]}"
 	for p in "${PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	rm -rf "$T"
+	[ "${SAN:-0}" = 1 ] || return 0
+	san_reports "$HS_SANDIR" "$HS_SANDIR/tested"
+}
+
+# san_stop PID...: under SAN, TERM first so that the daemons exit and
+# LeakSanitizer checks them (a KILL skips that); up to 5 s for them to end
+# (or be zombies, reaped by the caller's wait) before the caller's KILL
+san_stop() {
+	local p st n=0 alive=1
+	for p in "$@"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	while [ "$alive" = 1 ] && [ "$n" -lt 250 ]; do
+		alive=0
+		for p in "$@"; do
+			st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+			st=${st##*) }
+			[ "${st%% *}" = Z ] || alive=1
+		done
+		[ "$alive" = 0 ] || sleep 0.02
+		n=$((n + 1))
+	done
+	return 0
 }
 
 # start_daemon PROGRAM ARGS...: run in the background, logs in $T/NAME.log

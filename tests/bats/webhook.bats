@@ -63,7 +63,7 @@ CONF
 	echo '{"name":"bad"}' >"$SP/incoming/bad1"
 	"$QUEUED" -c "$T/conf" --once 2>>"$T/queued.log"
 	ok=$(grep -l '"ok1"' "$SP"/request/*)
-	"$HS" cancel "$(basename "$ok")"
+	"$HS" -c "$T/conf" cancel "$(basename "$ok")"
 	good vm1 >"$T/job.json"
 	"$HS" -c "$T/conf" schedule add --tz UTC hourly '0 * * * *' "$T/job.json"
 	touch -d "2026-12-31 23:59:00 UTC" "$SP/schedules/hourly"

@@ -1142,7 +1142,7 @@ test_dialect_deep_secret(void **state)
 	p += sprintf(p, "{'password':'hunter2'}");
 	for (int i = 0; i < depth; i++)
 		*p++ = '}';
-	sprintf(p, ",%s", MANIFEST + 1);
+	sprintf(p, ",%s", &MANIFEST[1]);
 	in = parse_q(s);
 	free(s);
 	conf_free();
