@@ -299,7 +299,7 @@ wait_moving() {
 	start_daemon "$EXPORTD" 3>&-
 	# the disk files' sizes and blocks, and the saved state, as progress
 	wait_moving 60 "$saved; stat -c '%n %s %b' '$SP/data/$id'/disk0* '$SP/data/$id'/.disk0*" \
-	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; ps -eo pid,ppid,stat,wchan:20,args | grep -E '[e]xportd|[f]akegcp'; false; }
 	cmp "$T/obj/big/disk.raw" "$SP/data/$id/disk0.raw"
 	# the second run fetched only what the first had not
 	had=$(sed -n 's/.*resuming disk0.tar.gz: \([0-9]*\) of [0-9]* bytes already here.*/\1/p' "$SP/data/$id/log")
@@ -465,7 +465,7 @@ wait_moving() {
 	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
 	wait_moving 60 "stat -c '%n %s %b' '$SP/data/$id'/disk* '$SP/data/$id'/.disk*; state | jq -c .builds" \
-	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log; false; }
+	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; ps -eo pid,ppid,stat,wchan:20,args | grep -E '[e]xportd|[f]akegcp'; false; }
 	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
 	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
 	# disk0's export was made once and reused; its download resumed
