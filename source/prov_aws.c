@@ -230,7 +230,7 @@ aws_ec2(struct aws *a, const char *action, const char *params, xmlDoc **doc)
 	    sizeof(a->err));
 	free(body);
 	*doc = NULL;
-	if (rc == HS_EXIT_OK && (*doc = xmlReadMemory(r.body, (int)r.len, NULL,
+	if (rc == HS_EXIT_OK && (*doc = xmlReadMemory(r.body.p, (int)r.body.len, NULL,
 	    NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS)) == NULL) {
 		snprintf(a->err, sizeof(a->err), "%s: %s: the reply is not XML",
 		    a->ec2, action);
@@ -733,7 +733,7 @@ aws_blocks_list(struct aws_read *rd)
 		free(url);
 		if (rc != HS_EXIT_OK)
 			break;
-		if ((doc = cJSON_ParseWithLength(r.body, r.len)) == NULL) {
+		if ((doc = cJSON_ParseWithLength(r.body.p, r.body.len)) == NULL) {
 			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
 			    "the reply is not JSON", rd->snap);
 			rc = HS_EXIT_TEMPORARY;
@@ -812,8 +812,8 @@ aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
 	unsigned int n = 0;
 	int wn;
 
-	if (r->len != rd->block_size) {
-		snprintf(why, whylen, "%zu bytes, not %llu", r->len,
+	if (r->body.len != rd->block_size) {
+		snprintf(why, whylen, "%zu bytes, not %llu", r->body.len,
 		    (unsigned long long)rd->block_size);
 		return false;
 	}
@@ -824,7 +824,7 @@ aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
 	}
 	wn = EVP_DecodeBlock(want, (const unsigned char *)r->checksum,
 	    (int)strlen(r->checksum));
-	EVP_Digest(r->body, r->len, md, &n, EVP_sha256(), NULL);
+	EVP_Digest(r->body.p, r->body.len, md, &n, EVP_sha256(), NULL);
 	/* EVP_DecodeBlock counts the '=' padding as zero bytes */
 	if (wn < (int)n || memcmp(md, want, n) != 0) {
 		snprintf(why, whylen, "checksum mismatch (x-amz-Checksum %.64s)",
@@ -877,14 +877,14 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 			    "nothing of it was written", b->index, rd->snap, why);
 			return HS_EXIT_PERMANENT;
 		}
-		if (util_pwrite_all(rd->fd, s->r.body, s->r.len,
+		if (util_pwrite_all(rd->fd, s->r.body.p, s->r.body.len,
 		    (off_t)((uint64_t)b->index * rd->block_size)) != 0) {
 			a->ctx->nospace = util_errno_nospace(errno);
 			snprintf(a->err, sizeof(a->err), "writing block %ld of %s: "
 			    "%s", b->index, rd->snap, strerror(errno));
 			return HS_EXIT_TEMPORARY;
 		}
-		progress_add(&a->ctx->pg, s->r.len);
+		progress_add(&a->ctx->pg, s->r.body.len);
 		s->fails = 0;
 		return HS_EXIT_OK;
 	}
@@ -898,7 +898,7 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 	if (cc == CURLE_OK && st != 429 && st < 500) {
 		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
 		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
-		    s->r.body ? ": " : "", s->r.body ? s->r.body : "");
+		    s->r.body.p ? ": " : "", s->r.body.p ? s->r.body.p : "");
 		return HS_EXIT_PERMANENT;
 	}
 	if (++s->fails >= a->conn.retries) {

@@ -307,7 +307,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 		    " refused");
 		rc = ch_status_fail(&j->h, what, &r);
 	} else if (rc == HS_EXIT_OK) {
-		o = cJSON_Parse(r.body ? r.body : "");
+		o = cJSON_Parse(r.body.p ? r.body.p : "");
 		t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
 		if (cJSON_IsString(t) && t->valuestring[0]) {
 			if (j->auth != NULL) {
@@ -328,8 +328,8 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 			explicit_bzero(t->valuestring, strlen(t->valuestring));
 		cJSON_Delete(o);
 	}
-	if (r.body != NULL)
-		explicit_bzero(r.body, r.len);
+	if (r.body.p != NULL)
+		explicit_bzero(r.body.p, r.body.len);
 	ch_resp_free(&r);
 	if (rc != HS_EXIT_OK)
 		snprintf(err, errlen, "%s", j->h.err);
@@ -424,7 +424,7 @@ gcp_call(struct gcp_job *j, const char *method, const char *base,
 		rc = ch_status_fail(&j->h, strcmp(method, "GET") == 0 ? url : what,
 		    &r);
 	} else if (rc == HS_EXIT_OK && out != NULL && (*out =
-	    cJSON_Parse(r.body ? r.body : "")) == NULL) {
+	    cJSON_Parse(r.body.p ? r.body.p : "")) == NULL) {
 		snprintf(j->h.err, sizeof(j->h.err), "%s: the reply is not JSON",
 		    url);
 		rc = HS_EXIT_TEMPORARY;
