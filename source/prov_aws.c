@@ -334,6 +334,23 @@ aws_inst_keep(struct aws_inst *in, void *arg)
 	*(struct aws_inst *)arg = *in;
 }
 
+/*
+ * p (malloc'd; NULL: none yet) with the *k+1-th member of a Query API
+ * list added ("&NAME.N=VALUE", VALUE encoded); the new string, *k counted.
+ */
+static char *
+aws_query_add(char *p, size_t *k, const char *name, const char *value)
+{
+	char *e = awsreq_urlencode(value);
+	char *q = xasprintf("%s%s%s.%zu=%s", p ? p : "", *k ? "&" : "", name,
+	    *k + 1, e);
+
+	free(e);
+	free(p);
+	(*k)++;
+	return q;
+}
+
 /* vCPUs and memory of the n instances' types, one DescribeInstanceTypes. */
 static int
 aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
@@ -346,18 +363,12 @@ aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
-		char *t, *q;
 
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = strcmp(in[j].type, in[i].type) == 0;
 		if (seen || in[i].type[0] == '\0')
 			continue;
-		t = awsreq_urlencode(in[i].type);
-		q = xasprintf("%s%sInstanceType.%zu=%s", p, k ? "&" : "", k + 1, t);
-		free(t);
-		free(p);
-		p = q;
-		k++;
+		p = aws_query_add(p, &k, "InstanceType", in[i].type);
 	}
 	if (k == 0) {
 		free(p);
@@ -609,14 +620,10 @@ aws_snap_wait(struct aws *a)
 	int64_t end = util_mono_ms() +
 	    (int64_t)(conf_num("exportd.aws_snapshot_timeout", 3600) * 1000);
 	char *p = NULL;
+	size_t k = 0;
 
-	for (size_t i = 0; i < a->in.nvols; i++) {
-		char *q = xasprintf("%s%sSnapshotId.%zu=%s", p ? p : "",
-		    p ? "&" : "", i + 1, a->in.vols[i].snap);
-
-		free(p);
-		p = q;
-	}
+	for (size_t i = 0; i < a->in.nvols; i++)
+		p = aws_query_add(p, &k, "SnapshotId", a->in.vols[i].snap);
 	for (;;) {
 		size_t done = 0;
 		xmlNode *set;
@@ -1572,16 +1579,9 @@ aws_page_volumes(struct aws *a, struct aws_page *pg)
 	int rc;
 
 	for (size_t i = 0; i < pg->n; i++)
-		for (size_t v = 0; v < pg->in[i].nvols; v++) {
-			char *e = awsreq_urlencode(pg->in[i].vols[v].vol);
-			char *q = xasprintf("%s%sVolumeId.%zu=%s", p, k ? "&" : "",
-			    k + 1, e);
-
-			free(e);
-			free(p);
-			p = q;
-			k++;
-		}
+		for (size_t v = 0; v < pg->in[i].nvols; v++)
+			p = aws_query_add(p, &k, "VolumeId",
+			    pg->in[i].vols[v].vol);
 	if (k == 0) {
 		free(p);
 		return HS_EXIT_OK;
