@@ -463,17 +463,9 @@ static void
 az_fetch_opts(struct export_ctx *ctx, struct fetch_opts *o, struct ch_conn *h,
     const char *key, char *where)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.azure_connections");
 	o->ca_file = NULL;
 	o->thumbprint = h->thumbprint[0] ? h->thumbprint : NULL;
-	o->segments = (int)conf_int("exportd.azure_connections", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->resume_key = key;
 	o->where = where;
 	(void)ctx;

@@ -599,18 +599,10 @@ static void
 gcp_fetch_opts(struct gcp_job *j, struct fetch_opts *o, const char *url,
     const char *key, const char *where)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.gcp_connections");
 	o->url = url;
 	o->ca_file = j->h.ca.data ? cred_get(&j->c, "ca_file") : NULL;
 	o->thumbprint = j->h.thumbprint[0] ? j->h.thumbprint : NULL;
-	o->segments = (int)conf_int("exportd.gcp_connections", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->resume_key = key;
 	o->headers_fn = gcp_fetch_headers;
 	o->headers_fn_arg = j;
