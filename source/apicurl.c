@@ -111,6 +111,19 @@ apicurl_tls_failed(CURLcode cr)
 	    cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
 }
 
+/*
+ * How a handle trusts its server, for check-provider's summary ("TLS
+ * pinned by thumbprint"): thumbprint NULL or "" for none, ca whether a
+ * CA file is given.
+ */
+const char *
+apicurl_tls_how(const char *thumbprint, bool ca)
+{
+	return thumbprint != NULL && thumbprint[0] != '\0' ?
+	    "pinned by thumbprint" : ca ? "verified with ca_file" :
+	    "verified with the system CAs";
+}
+
 /* Whether cr says the server's certificate was not trusted; the reason. */
 bool
 apicurl_untrusted(CURLcode cr, const char *server, char *err, size_t errlen)

@@ -29,6 +29,7 @@ CURLcode apicurl_handle(CURL **, const struct cred_tls *, long);
 CURLcode apicurl_handle_blob(CURL **, const struct curl_blob *, const char *,
 	    long);
 bool	 apicurl_tls_failed(CURLcode);
+const char *apicurl_tls_how(const char *, bool);
 bool	 apicurl_untrusted(CURLcode, const char *, char *, size_t);
 int	 apicurl_server(const char *, const char *, const char *, struct cred *,
 	    struct cred_tls *, const char **, char *, size_t);

@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "cloudhttp.h"
 #include "conf.h"
 #include "cred.h"
@@ -1379,7 +1380,7 @@ gcp_ask_open(struct provider_ask *q, struct gcp_job *j)
 static void
 gcp_ask_vm(struct gcp_job *j, const cJSON *inst, const char *zone, cJSON *arr)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 	const cJSON *d;
 	double bytes = 0;
 	int cpus = 0, mib = 0;
@@ -1392,18 +1393,11 @@ gcp_ask_vm(struct gcp_job *j, const cJSON *inst, const char *zone, cJSON *arr)
 
 		bytes += gb ? strtod(gb, NULL) * 1073741824.0 : 0;
 	}
-	cJSON_AddStringToObject(o, "name", job_get_str(inst, "name") ?
-	    job_get_str(inst, "name") : "");
-	cJSON_AddStringToObject(o, "power_state", job_get_str(inst, "status") ?
-	    job_get_str(inst, "status") : "");
-	cJSON_AddNumberToObject(o, "cpus", cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", mib);
-	cJSON_AddNumberToObject(o, "disk_bytes", bytes);
-	cJSON_AddStringToObject(o, "path", zone);
+	o = export_vm_row(arr, job_get_str(inst, "name"),
+	    job_get_str(inst, "status"), cpus, mib, bytes, zone);
 	cJSON_AddStringToObject(o, "project", j->project);
 	cJSON_AddStringToObject(o, "zone", zone);
 	cJSON_AddStringToObject(o, "machine_type", mt ? mt : "");
-	cJSON_AddItemToArray(arr, o);
 }
 
 static int
@@ -1456,8 +1450,7 @@ gcp_check(struct provider_ask *q, cJSON *o)
 		snprintf(line, sizeof(line), "%s: service account %s logged in; "
 		    "%s answered for project '%s', TLS %s", gcp_token_uri(&j),
 		    job_get_str(j.key, "client_email"), gcp_compute(), j.project,
-		    j.h.thumbprint[0] ? "pinned by thumbprint" : j.h.ca.data ?
-		    "verified with ca_file" : "verified with the system CAs");
+		    apicurl_tls_how(j.h.thumbprint, j.h.ca.data != NULL));
 		cJSON_AddStringToObject(o, "provider", "gcp");
 		cJSON_AddStringToObject(o, "server", gcp_compute());
 		cJSON_AddStringToObject(o, "credential", j.c.name);
