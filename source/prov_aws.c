@@ -1609,21 +1609,16 @@ aws_page_list(struct aws *a, const struct aws_page *pg, cJSON *arr)
 {
 	for (size_t i = 0; i < pg->n; i++) {
 		const struct aws_inst *in = &pg->in[i];
-		cJSON *o = cJSON_CreateObject();
 		uint64_t bytes = 0;
+		cJSON *o;
 
 		for (size_t v = 0; v < in->nvols; v++)
 			bytes += in->vols[v].gib << 30;
-		cJSON_AddStringToObject(o, "name", in->name);
-		cJSON_AddStringToObject(o, "power_state", in->state);
-		cJSON_AddNumberToObject(o, "cpus", in->cpus);
-		cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
-		cJSON_AddNumberToObject(o, "disk_bytes", (double)bytes);
-		cJSON_AddStringToObject(o, "path", a->region);
+		o = export_vm_row(arr, in->name, in->state, in->cpus,
+		    in->mem_mib, (double)bytes, a->region);
 		cJSON_AddStringToObject(o, "instance_id", in->id);
 		cJSON_AddStringToObject(o, "instance_type", in->type);
 		cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
-		cJSON_AddItemToArray(arr, o);
 	}
 }
 
