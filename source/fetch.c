@@ -441,10 +441,8 @@ fetch_easy_new(const struct fetch_opts *o, const struct curl_blob *ca,
 	if (o->insecure) {
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (tlspin_apply(e, NULL, o->thumbprint) != CURLE_OK)
+	} else if (tlspin_apply_blob(e, ca, o->thumbprint) != CURLE_OK)
 		goto fail;
-	else if (ca->data != NULL && (o->thumbprint == NULL || !*o->thumbprint))
-		FETCH_SETOPT(e, CURLOPT_CAINFO_BLOB, ca);
 	if (o->cookie != NULL)
 		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
 	if (o->headers != NULL) {
