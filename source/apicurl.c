@@ -1,7 +1,10 @@
 /*
  * apicurl.c - the libcurl handle of an API session, as pveapi.c, winrm.c,
- * osapi.c and vsoap.c use it (apicurl.h). Each of them keeps its own
- * requests, answers and messages; what is here is the part they did alike.
+ * osapi.c and vsoap.c use it, and of a cloud provider's request
+ * (cloudhttp.c for Azure and GCP, awsreq.c for AWS) (apicurl.h). Each of
+ * them keeps its own requests, answers and messages; what is here is the
+ * part they did alike: the capped answer, the handle's fixed options and
+ * TLS trust, a TLS failure told apart.
  *
  * Error policy: apicurl_handle() returns the first failing setopt's code
  * (the handle, once made, is the caller's to clean up either way);
@@ -38,12 +41,13 @@ apicurl_write(char *data, size_t size, size_t n, void *arg)
 
 /*
  * *e: a new handle (NULL when curl_easy_init failed) for https only,
- * without signals, with exportd.http_connect_timeout, the total time-out
- * given (seconds), answers into apicurl_write() and TLS trusted as the
- * credential's ca_file or thumbprint say (tlspin.c).
+ * following no redirect, without signals, with
+ * exportd.http_connect_timeout, the total time-out given (milliseconds)
+ * and answers into apicurl_write() (CURLOPT_WRITEDATA: the caller's
+ * struct apicurl_buf). No TLS trust yet.
  */
-CURLcode
-apicurl_handle(CURL **e, const struct cred_tls *tls, long timeout)
+static CURLcode
+apicurl_fixed(CURL **e, long timeout_ms)
 {
 	long ct = (long)conf_num("exportd.http_connect_timeout", 30);
 	CURLcode rc;
@@ -52,25 +56,79 @@ apicurl_handle(CURL **e, const struct cred_tls *tls, long timeout)
 		return CURLE_FAILED_INIT;
 	if ((rc = curl_easy_setopt(*e, CURLOPT_PROTOCOLS_STR, "https")) !=
 	    CURLE_OK ||
+	    (rc = curl_easy_setopt(*e, CURLOPT_FOLLOWLOCATION, 0L)) !=
+	    CURLE_OK ||
 	    (rc = curl_easy_setopt(*e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
 	    (rc = curl_easy_setopt(*e, CURLOPT_USERAGENT, "hyperspool/1")) !=
 	    CURLE_OK ||
 	    (rc = curl_easy_setopt(*e, CURLOPT_CONNECTTIMEOUT, ct)) !=
 	    CURLE_OK ||
-	    (rc = curl_easy_setopt(*e, CURLOPT_TIMEOUT, timeout)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(*e, CURLOPT_TIMEOUT_MS, timeout_ms)) !=
+	    CURLE_OK ||
 	    (rc = curl_easy_setopt(*e, CURLOPT_WRITEFUNCTION, apicurl_write)) !=
 	    CURLE_OK)
 		return rc;
+	return CURLE_OK;
+}
+
+/*
+ * apicurl_fixed()'s handle with a total time-out in seconds and TLS
+ * trusted as the credential's ca_file or thumbprint say (tlspin.c).
+ */
+CURLcode
+apicurl_handle(CURL **e, const struct cred_tls *tls, long timeout)
+{
+	CURLcode rc;
+
+	if ((rc = apicurl_fixed(e, timeout * 1000)) != CURLE_OK)
+		return rc;
 	return tlspin_apply(*e, tls->ca_file, tls->thumbprint);
+}
+
+/*
+ * The same for a connection that read its CA bundle once (ca: NULL data
+ * for the system CAs) or pins thumbprint (NULL or ""; it must outlive
+ * the handle), with a total time-out in milliseconds: the cloud
+ * providers' requests (cloudhttp.c, awsreq.c).
+ */
+CURLcode
+apicurl_handle_blob(CURL **e, const struct curl_blob *ca,
+    const char *thumbprint, long timeout_ms)
+{
+	CURLcode rc;
+
+	if ((rc = apicurl_fixed(e, timeout_ms)) != CURLE_OK)
+		return rc;
+	return tlspin_apply_blob(*e, ca, thumbprint);
+}
+
+/* Whether cr is a TLS failure: the server's certificate not trusted. */
+bool
+apicurl_tls_failed(CURLcode cr)
+{
+	return cr == CURLE_PEER_FAILED_VERIFICATION ||
+	    cr == CURLE_SSL_CACERT_BADFILE ||
+	    cr == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
+/*
+ * How a handle trusts its server, for check-provider's summary ("TLS
+ * pinned by thumbprint"): thumbprint NULL or "" for none, ca whether a
+ * CA file is given.
+ */
+const char *
+apicurl_tls_how(const char *thumbprint, bool ca)
+{
+	return thumbprint != NULL && thumbprint[0] != '\0' ?
+	    "pinned by thumbprint" : ca ? "verified with ca_file" :
+	    "verified with the system CAs";
 }
 
 /* Whether cr says the server's certificate was not trusted; the reason. */
 bool
 apicurl_untrusted(CURLcode cr, const char *server, char *err, size_t errlen)
 {
-	if (cr != CURLE_PEER_FAILED_VERIFICATION &&
-	    cr != CURLE_SSL_CACERT_BADFILE &&
-	    cr != CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+	if (!apicurl_tls_failed(cr))
 		return false;
 	snprintf(err, errlen, "%s: TLS: the server's certificate is not "
 	    "trusted (%s): check the credential's thumbprint or ca_file",

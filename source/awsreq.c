@@ -8,6 +8,9 @@
  * are built sorted and RFC 3986-encoded by the callers (awsreq_urlencode),
  * as the canonical request wants them.
  *
+ * The handle's fixed options, its TLS trust and its capped answer
+ * buffer are apicurl.c's (apicurl_handle_blob), as cloudhttp.c's.
+ *
  * Error policy: awsreq_do() classifies (OK / TEMPORARY after retries /
  * PERMANENT) with a one-line reason; nothing here logs but the retries
  * (log_info, no secret); allocation failures abort (xmalloc).
@@ -19,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "apicurl.h"
 #include "awsreq.h"
 #include "fetch.h"
 #include "log.h"
@@ -88,33 +92,18 @@ awsreq_urlencode(const char *s)
 void
 awsreq_resp_reset(struct awsreq_resp *r, size_t max)
 {
-	free(r->body);
+	free(r->body.p);
 	memset(r, 0, sizeof(*r));
-	r->max = max;
+	r->body.max = max;
 	r->retry_after = -1;
 }
 
 void
 awsreq_resp_free(struct awsreq_resp *r)
 {
-	free(r->body);
-	r->body = NULL;
-	r->len = 0;
-}
-
-static size_t
-awsreq_write(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	struct awsreq_resp *r = ud;
-	size_t n = size * nmemb;
-
-	if (r->len + n > r->max)
-		return 0;		/* too large: CURLE_WRITE_ERROR */
-	r->body = xrealloc(r->body, r->len + n + 1);
-	memcpy(r->body + r->len, buf, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
+	free(r->body.p);
+	r->body.p = NULL;
+	r->body.len = 0;
 }
 
 /* "Name: value" into dst when the header line is name (any case). */
@@ -159,7 +148,7 @@ awsreq_header(char *buf, size_t size, size_t nmemb, void *ud)
 } while (0)
 
 /*
- * A handle for url signed for service, its body into r (r->max bounds
+ * A handle for url signed for service, its body into r (r->body.max bounds
  * it), extra headers hdrs (the caller's, with the token added by
  * awsreq_do or the caller), errors into errbuf (CURL_ERROR_SIZE).
  */
@@ -170,32 +159,22 @@ awsreq_easy(const struct awsreq_conn *c, const char *service, const char *url,
 	char sig[128];
 	CURL *e;
 
-	if ((e = curl_easy_init()) == NULL)
-		return NULL;
+	/* at least 1 ms: 0 would be no timeout at all */
+	if (apicurl_handle_blob(&e, &c->ca, c->thumbprint,
+	    (long)(awsreq_wait_ms(c, (int64_t)c->timeout * 1000) + 1)) !=
+	    CURLE_OK)
+		goto fail;
 	snprintf(sig, sizeof(sig), "aws:amz:%s:%s", c->region, service);
 	AWSREQ_SETOPT(e, CURLOPT_URL, url);
-	AWSREQ_SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
-	AWSREQ_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-	AWSREQ_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-	AWSREQ_SETOPT(e, CURLOPT_USERAGENT, "hyperspool/1");
 	AWSREQ_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
 	AWSREQ_SETOPT(e, CURLOPT_USERNAME, c->access_key);
 	AWSREQ_SETOPT(e, CURLOPT_PASSWORD, c->secret);
 	AWSREQ_SETOPT(e, CURLOPT_AWS_SIGV4, sig);
-	AWSREQ_SETOPT(e, CURLOPT_WRITEFUNCTION, awsreq_write);
-	AWSREQ_SETOPT(e, CURLOPT_WRITEDATA, r);
+	AWSREQ_SETOPT(e, CURLOPT_WRITEDATA, &r->body);
 	AWSREQ_SETOPT(e, CURLOPT_HEADERFUNCTION, awsreq_header);
 	AWSREQ_SETOPT(e, CURLOPT_HEADERDATA, r);
-	/* at least 1 ms: 0 would be no timeout at all */
-	AWSREQ_SETOPT(e, CURLOPT_TIMEOUT_MS, (long)(awsreq_wait_ms(c,
-	    (int64_t)c->timeout * 1000) + 1));
-	AWSREQ_SETOPT(e, CURLOPT_CONNECTTIMEOUT, 30L);
 	if (hdrs != NULL)
 		AWSREQ_SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
-	if (tlspin_apply(e, NULL, c->thumbprint) != CURLE_OK)
-		goto fail;
-	if (c->ca.data != NULL && c->thumbprint == NULL)
-		AWSREQ_SETOPT(e, CURLOPT_CAINFO_BLOB, &c->ca);
 	return e;
 fail:
 	curl_easy_cleanup(e);
@@ -243,12 +222,12 @@ awsreq_error_code(const struct awsreq_resp *r, char *out, size_t outlen)
 	const char *p, *q;
 
 	out[0] = '\0';
-	if (r->body == NULL)
+	if (r->body.p == NULL)
 		return;
-	if ((p = strstr(r->body, "<Code>")) != NULL &&
+	if ((p = strstr(r->body.p, "<Code>")) != NULL &&
 	    (q = strstr(p, "</Code>")) != NULL)
 		snprintf(out, outlen, "%.*s", (int)(q - p - 6), p + 6);
-	else if ((p = strstr(r->body, "\"Message\":\"")) != NULL &&
+	else if ((p = strstr(r->body.p, "\"Message\":\"")) != NULL &&
 	    (q = strchr(p + 11, '"')) != NULL)
 		snprintf(out, outlen, "%.*s", (int)(q - p - 11), p + 11);
 	for (char *c = out; *c; c++)
@@ -258,7 +237,7 @@ awsreq_error_code(const struct awsreq_resp *r, char *out, size_t outlen)
 
 /*
  * One request (POST with body when body is not NULL, else GET) with
- * retries; r->max must be set (awsreq_resp_reset).
+ * retries; r->body.max must be set (awsreq_resp_reset).
  */
 int
 awsreq_do(const struct awsreq_conn *c, const char *service, const char *url,
@@ -277,7 +256,7 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 	struct curl_slist *h = awsreq_headers(c, body != NULL,
 	    strcmp(service, "s3") == 0);
 	double delay = c->retry_delay;
-	size_t max = r->max;
+	size_t max = r->body.max;
 	int rc = HS_EXIT_TEMPORARY;
 
 	for (int attempt = 1;; attempt++) {
@@ -305,8 +284,7 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 		cc = curl_easy_perform(e);
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
 		curl_easy_cleanup(e);
-		if (cc == CURLE_PEER_FAILED_VERIFICATION ||
-		    cc == CURLE_SSL_CACERT_BADFILE) {
+		if (apicurl_tls_failed(cc)) {
 			snprintf(err, errlen, "TLS verification failed for %s: %s",
 			    url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 			rc = HS_EXIT_PERMANENT;

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apicurl.h"
+
 struct awsreq_conn {
 	const char	*access_key, *secret, *token;	/* token may be NULL */
 	const char	*region;
@@ -45,8 +47,8 @@ struct awsreq_conn {
 
 struct awsreq_resp {
 	long		 status;
-	char		*body;		/* NUL-terminated, may hold NULs */
-	size_t		 len, max;	/* max: larger bodies are an error */
+	struct apicurl_buf body;	/* .p NUL-terminated, may hold NULs;
+					   .max: larger bodies are an error */
 	long		 retry_after;	/* seconds, -1: none */
 	char		 checksum[128];	/* x-amz-Checksum */
 	char		 algo[32];	/* x-amz-Checksum-Algorithm */

@@ -322,8 +322,9 @@ az_blob_ranges(struct az_blob *b, uint64_t *size, struct fetch_range **out,
 				    "x-ms-blob-content-length", what);
 				rc = HS_EXIT_TEMPORARY;
 			} else
-				rc = az_pagelist_parse(b, resp.body ? resp.body : "",
-				    resp.len, &r, &n, &cap, marker, sizeof(marker));
+				rc = az_pagelist_parse(b, resp.body.p ?
+				    resp.body.p : "", resp.body.len, &r, &n,
+				    &cap, marker, sizeof(marker));
 		}
 		ch_resp_free(&resp);
 	} while (rc == HS_EXIT_OK && marker[0] != '\0');

@@ -103,7 +103,7 @@ az_token(struct az_http *h, const char *login, const char *tenant,
 		snprintf(what, sizeof(what), "login to %.500s refused", url);
 		rc = ch_status_fail(&h->ch, what, &r);
 	} else if (rc == HS_EXIT_OK) {
-		j = cJSON_Parse(r.body ? r.body : "");
+		j = cJSON_Parse(r.body.p ? r.body.p : "");
 		t = cJSON_GetObjectItemCaseSensitive(j, "access_token");
 		if (cJSON_IsString(t) && t->valuestring[0] != '\0')
 			h->token = xstrdup(t->valuestring);
@@ -116,8 +116,8 @@ az_token(struct az_http *h, const char *login, const char *tenant,
 			explicit_bzero(t->valuestring, strlen(t->valuestring));
 		cJSON_Delete(j);
 	}
-	if (r.body != NULL)
-		explicit_bzero(r.body, r.len);
+	if (r.body.p != NULL)
+		explicit_bzero(r.body.p, r.body.len);
 	ch_resp_free(&r);
 	free(url);
 	return rc;
@@ -174,7 +174,8 @@ static int
 az_json_body(struct az_http *h, const char *what, const struct ch_resp *r,
     cJSON **out)
 {
-	*out = r->len > 0 ? cJSON_Parse(r->body) : cJSON_CreateObject();
+	*out = r->body.len > 0 ? cJSON_Parse(r->body.p) :
+	    cJSON_CreateObject();
 	if (*out == NULL) {
 		snprintf(h->ch.err, sizeof(h->ch.err), "%s: the reply is not JSON", what);
 		return HS_EXIT_TEMPORARY;

@@ -5,7 +5,9 @@
  * Only https (a bearer token or a secret never crosses the network
  * readable), no redirects followed (a token must not follow one
  * elsewhere), TLS verified with the credential's CA file or pin, else the
- * system CAs. A body is kept up to CH_BODY_MAX; every header line of the
+ * system CAs: the handle and its answer buffer are apicurl.c's
+ * (apicurl_handle_blob), as the other API clients'. A body is kept up to
+ * CH_BODY_MAX; every header line of the
  * last response is kept (a redirect's or a 100's are dropped).
  *
  * Error policy: HS_EXIT_* codes, a one-line reason in c->err that never
@@ -20,12 +22,12 @@
 
 #include <cJSON.h>
 
+#include "apicurl.h"
 #include "cloudhttp.h"
 #include "tlspin.h"
 #include "util.h"
 
 #define CH_BODY_MAX	(16 * 1024 * 1024)
-#define CH_UA		"hyperspool/1"
 
 int
 ch_init(struct ch_conn *c, const char *ca_file, const char *thumbprint)
@@ -50,7 +52,7 @@ ch_free(struct ch_conn *c)
 void
 ch_resp_free(struct ch_resp *r)
 {
-	free(r->body);
+	free(r->body.p);
 	curl_slist_free_all(r->headers);
 	memset(r, 0, sizeof(*r));
 }
@@ -79,21 +81,6 @@ ch_resp_header(const struct ch_resp *r, const char *name)
 		if ((v = ch_header_value(l->data, name)) != NULL)
 			return v;
 	return NULL;
-}
-
-static size_t
-ch_write_cb(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	struct ch_resp *r = ud;
-	size_t n = size * nmemb;
-
-	if (r->len + n > CH_BODY_MAX)
-		return 0;
-	r->body = xrealloc(r->body, r->len + n + 1);
-	memcpy(r->body + r->len, buf, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
 }
 
 static size_t
@@ -144,25 +131,16 @@ ch_request(struct ch_conn *c, const char *method, const char *url,
 	int ret = HS_EXIT_TEMPORARY;
 
 	memset(r, 0, sizeof(*r));
+	r->body.max = CH_BODY_MAX;
 	r->retry_after = -1;
-	if ((e = curl_easy_init()) == NULL)
+	if (apicurl_handle_blob(&e, &c->ca, c->thumbprint, c->timeout * 1000)
+	    != CURLE_OK)
 		goto setup;
 	CH_SETOPT(e, CURLOPT_URL, url);
-	CH_SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
-	CH_SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-	CH_SETOPT(e, CURLOPT_USERAGENT, CH_UA);
-	CH_SETOPT(e, CURLOPT_NOSIGNAL, 1L);
 	CH_SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
-	CH_SETOPT(e, CURLOPT_WRITEFUNCTION, ch_write_cb);
-	CH_SETOPT(e, CURLOPT_WRITEDATA, r);
+	CH_SETOPT(e, CURLOPT_WRITEDATA, &r->body);
 	CH_SETOPT(e, CURLOPT_HEADERFUNCTION, ch_header_cb);
 	CH_SETOPT(e, CURLOPT_HEADERDATA, r);
-	CH_SETOPT(e, CURLOPT_CONNECTTIMEOUT, 30L);
-	CH_SETOPT(e, CURLOPT_TIMEOUT, c->timeout);
-	if (tlspin_apply(e, NULL, c->thumbprint) != CURLE_OK)
-		goto setup;
-	if (c->ca.data != NULL && c->thumbprint[0] == '\0')
-		CH_SETOPT(e, CURLOPT_CAINFO_BLOB, &c->ca);
 	if (hdrs != NULL)
 		CH_SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
 	if (strcmp(method, "POST") == 0)
@@ -176,8 +154,7 @@ ch_request(struct ch_conn *c, const char *method, const char *url,
 	if (rc == CURLE_OK)
 		ret = HS_EXIT_OK;
 	else {
-		ret = rc == CURLE_PEER_FAILED_VERIFICATION ||
-		    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_URL_MALFORMAT ||
+		ret = apicurl_tls_failed(rc) || rc == CURLE_URL_MALFORMAT ||
 		    rc == CURLE_UNSUPPORTED_PROTOCOL ? HS_EXIT_PERMANENT :
 		    HS_EXIT_TEMPORARY;
 		snprintf(c->err, sizeof(c->err), "%s %s: %s%s", method, safe,
@@ -204,7 +181,7 @@ setup:
 static void
 ch_error_text(const struct ch_resp *r, char *out, size_t outlen)
 {
-	cJSON *j = r->body ? cJSON_Parse(r->body) : NULL;
+	cJSON *j = r->body.p ? cJSON_Parse(r->body.p) : NULL;
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
 	const cJSON *m = NULL, *c = NULL;
 	const char *x;
@@ -223,7 +200,8 @@ ch_error_text(const struct ch_resp *r, char *out, size_t outlen)
 		snprintf(out, outlen, "%s%s%.300s", cJSON_IsString(c) ?
 		    c->valuestring : "", cJSON_IsString(c) && cJSON_IsString(m) ?
 		    ": " : "", cJSON_IsString(m) ? m->valuestring : "");
-	else if (r->body != NULL && (x = strstr(r->body, "<Code>")) != NULL)
+	else if (r->body.p != NULL && (x = strstr(r->body.p, "<Code>")) !=
+	    NULL)
 		snprintf(out, outlen, "%.*s", (int)strcspn(x + 6, "<"), x + 6);
 	cJSON_Delete(j);
 	for (char *p = out; *p; p++)

@@ -18,6 +18,8 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "apicurl.h"
+
 struct ch_conn {
 	struct curl_blob ca;		/* the credential's CA file, or none */
 	char		 thumbprint[65];	/* "" or a pinned certificate */
@@ -27,8 +29,7 @@ struct ch_conn {
 
 struct ch_resp {
 	long		 status;
-	char		*body;		/* NUL-terminated */
-	size_t		 len;
+	struct apicurl_buf body;	/* .p NUL-terminated, .len */
 	long		 retry_after;	/* seconds, -1: none */
 	struct curl_slist *headers;	/* every response header line */
 };

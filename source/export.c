@@ -165,6 +165,26 @@ export_describe(struct export_ctx *ctx, bool default_nic)
 	return HS_EXIT_OK;
 }
 
+/*
+ * A row of `hyperspool vms` added to arr, with the columns every cloud
+ * provider gives (path: where the VM is, in the provider's terms); the
+ * provider adds its own columns to the row returned.
+ */
+cJSON *
+export_vm_row(cJSON *arr, const char *name, const char *state, int cpus,
+    int mib, double disk_bytes, const char *path)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", name ? name : "");
+	cJSON_AddStringToObject(o, "power_state", state ? state : "");
+	cJSON_AddNumberToObject(o, "cpus", cpus);
+	cJSON_AddNumberToObject(o, "memory_mib", mib);
+	cJSON_AddNumberToObject(o, "disk_bytes", disk_bytes);
+	cJSON_AddStringToObject(o, "path", path ? path : "");
+	cJSON_AddItemToArray(arr, o);
+	return o;
+}
 
 /*
  * Before a provider that logs in to source.server sends anything: the

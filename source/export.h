@@ -106,6 +106,8 @@ int	 export_nospace(struct export_ctx *, const char *, uint64_t);
 int	 export_space_check(struct export_ctx *, const char *, uint64_t);
 int	 export_describe(struct export_ctx *, bool);
 int	 export_cred_bound(struct export_ctx *);
+cJSON	*export_vm_row(cJSON *, const char *, const char *, int, int, double,
+	    const char *);
 
 /* disk.c: landing and checking disks in data/ID/ */
 const char *disk_format_from_name(const char *);

@@ -68,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "fetch.h"
 #include "log.h"
 #include "spool.h"
@@ -440,10 +441,8 @@ fetch_easy_new(const struct fetch_opts *o, const struct curl_blob *ca,
 	if (o->insecure) {
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		FETCH_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (tlspin_apply(e, NULL, o->thumbprint) != CURLE_OK)
+	} else if (tlspin_apply_blob(e, ca, o->thumbprint) != CURLE_OK)
 		goto fail;
-	else if (ca->data != NULL && (o->thumbprint == NULL || !*o->thumbprint))
-		FETCH_SETOPT(e, CURLOPT_CAINFO_BLOB, ca);
 	if (o->cookie != NULL)
 		FETCH_SETOPT(e, CURLOPT_COOKIE, o->cookie);
 	if (o->headers != NULL) {
@@ -699,6 +698,27 @@ fetch_ca_read(const char *path, struct curl_blob *b, char *err, size_t errlen)
 {
 	memset(b, 0, sizeof(*b));
 	return path == NULL ? 0 : tlspin_ca_read(path, b, err, errlen);
+}
+
+/*
+ * o cleared, then the exportd.http_* tuning every provider's downloads
+ * share (attempts, backoff, rate cap, connect and stall time-outs, the
+ * slowest rate) and the parallel connections from the provider's own key
+ * (exportd.http_segments, exportd.azure_connections...). What a provider
+ * trusts (ca_file, thumbprint) and sends is its own to fill in after.
+ */
+void
+fetch_opts_tuning(struct fetch_opts *o, const char *segments_key)
+{
+	memset(o, 0, sizeof(*o));
+	o->segments = (int)conf_int(segments_key, 4);
+	o->retries = (int)conf_int("exportd.http_retries", 5);
+	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
+	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
+	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
+	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
+	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
+	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 }
 
 /* The worker's deadline (monotonic ms, 0: none) and its length, for reasons. */

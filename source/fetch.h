@@ -129,6 +129,7 @@ struct fetch_resp {
 	uint64_t	 hdr_bytes;	/* header bytes so far (the rate check) */
 };
 
+void	 fetch_opts_tuning(struct fetch_opts *, const char *);
 void	 fetch_header_line(struct fetch_resp *, const char *, size_t);
 int	 fetch_file(const struct fetch_opts *, int, const char *,
 	    struct progress *, char *, size_t);

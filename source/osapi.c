@@ -566,8 +566,7 @@ osapi_call(struct osapi *o, const char *method, enum osapi_svc svc,
 const char *
 osapi_tls_desc(const struct osapi *o)
 {
-	return o->tls.thumbprint[0] ? "pinned by thumbprint" : o->tls.ca_file ?
-	    "verified with ca_file" : "verified with the system CAs";
+	return apicurl_tls_how(o->tls.thumbprint, o->tls.ca_file != NULL);
 }
 
 void

@@ -230,7 +230,7 @@ aws_ec2(struct aws *a, const char *action, const char *params, xmlDoc **doc)
 	    sizeof(a->err));
 	free(body);
 	*doc = NULL;
-	if (rc == HS_EXIT_OK && (*doc = xmlReadMemory(r.body, (int)r.len, NULL,
+	if (rc == HS_EXIT_OK && (*doc = xmlReadMemory(r.body.p, (int)r.body.len, NULL,
 	    NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS)) == NULL) {
 		snprintf(a->err, sizeof(a->err), "%s: %s: the reply is not XML",
 		    a->ec2, action);
@@ -334,6 +334,23 @@ aws_inst_keep(struct aws_inst *in, void *arg)
 	*(struct aws_inst *)arg = *in;
 }
 
+/*
+ * p (malloc'd; NULL: none yet) with the *k+1-th member of a Query API
+ * list added ("&NAME.N=VALUE", VALUE encoded); the new string, *k counted.
+ */
+static char *
+aws_query_add(char *p, size_t *k, const char *name, const char *value)
+{
+	char *e = awsreq_urlencode(value);
+	char *q = xasprintf("%s%s%s.%zu=%s", p ? p : "", *k ? "&" : "", name,
+	    *k + 1, e);
+
+	free(e);
+	free(p);
+	(*k)++;
+	return q;
+}
+
 /* vCPUs and memory of the n instances' types, one DescribeInstanceTypes. */
 static int
 aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
@@ -346,18 +363,12 @@ aws_inst_types(struct aws *a, struct aws_inst *in, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
-		char *t, *q;
 
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = strcmp(in[j].type, in[i].type) == 0;
 		if (seen || in[i].type[0] == '\0')
 			continue;
-		t = awsreq_urlencode(in[i].type);
-		q = xasprintf("%s%sInstanceType.%zu=%s", p, k ? "&" : "", k + 1, t);
-		free(t);
-		free(p);
-		p = q;
-		k++;
+		p = aws_query_add(p, &k, "InstanceType", in[i].type);
 	}
 	if (k == 0) {
 		free(p);
@@ -609,14 +620,10 @@ aws_snap_wait(struct aws *a)
 	int64_t end = util_mono_ms() +
 	    (int64_t)(conf_num("exportd.aws_snapshot_timeout", 3600) * 1000);
 	char *p = NULL;
+	size_t k = 0;
 
-	for (size_t i = 0; i < a->in.nvols; i++) {
-		char *q = xasprintf("%s%sSnapshotId.%zu=%s", p ? p : "",
-		    p ? "&" : "", i + 1, a->in.vols[i].snap);
-
-		free(p);
-		p = q;
-	}
+	for (size_t i = 0; i < a->in.nvols; i++)
+		p = aws_query_add(p, &k, "SnapshotId", a->in.vols[i].snap);
 	for (;;) {
 		size_t done = 0;
 		xmlNode *set;
@@ -733,7 +740,7 @@ aws_blocks_list(struct aws_read *rd)
 		free(url);
 		if (rc != HS_EXIT_OK)
 			break;
-		if ((doc = cJSON_ParseWithLength(r.body, r.len)) == NULL) {
+		if ((doc = cJSON_ParseWithLength(r.body.p, r.body.len)) == NULL) {
 			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
 			    "the reply is not JSON", rd->snap);
 			rc = HS_EXIT_TEMPORARY;
@@ -812,8 +819,8 @@ aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
 	unsigned int n = 0;
 	int wn;
 
-	if (r->len != rd->block_size) {
-		snprintf(why, whylen, "%zu bytes, not %llu", r->len,
+	if (r->body.len != rd->block_size) {
+		snprintf(why, whylen, "%zu bytes, not %llu", r->body.len,
 		    (unsigned long long)rd->block_size);
 		return false;
 	}
@@ -824,7 +831,7 @@ aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
 	}
 	wn = EVP_DecodeBlock(want, (const unsigned char *)r->checksum,
 	    (int)strlen(r->checksum));
-	EVP_Digest(r->body, r->len, md, &n, EVP_sha256(), NULL);
+	EVP_Digest(r->body.p, r->body.len, md, &n, EVP_sha256(), NULL);
 	/* EVP_DecodeBlock counts the '=' padding as zero bytes */
 	if (wn < (int)n || memcmp(md, want, n) != 0) {
 		snprintf(why, whylen, "checksum mismatch (x-amz-Checksum %.64s)",
@@ -877,14 +884,14 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 			    "nothing of it was written", b->index, rd->snap, why);
 			return HS_EXIT_PERMANENT;
 		}
-		if (util_pwrite_all(rd->fd, s->r.body, s->r.len,
+		if (util_pwrite_all(rd->fd, s->r.body.p, s->r.body.len,
 		    (off_t)((uint64_t)b->index * rd->block_size)) != 0) {
 			a->ctx->nospace = util_errno_nospace(errno);
 			snprintf(a->err, sizeof(a->err), "writing block %ld of %s: "
 			    "%s", b->index, rd->snap, strerror(errno));
 			return HS_EXIT_TEMPORARY;
 		}
-		progress_add(&a->ctx->pg, s->r.len);
+		progress_add(&a->ctx->pg, s->r.body.len);
 		s->fails = 0;
 		return HS_EXIT_OK;
 	}
@@ -898,7 +905,7 @@ aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
 	if (cc == CURLE_OK && st != 429 && st < 500) {
 		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
 		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
-		    s->r.body ? ": " : "", s->r.body ? s->r.body : "");
+		    s->r.body.p ? ": " : "", s->r.body.p ? s->r.body.p : "");
 		return HS_EXIT_PERMANENT;
 	}
 	if (++s->fails >= a->conn.retries) {
@@ -1572,16 +1579,9 @@ aws_page_volumes(struct aws *a, struct aws_page *pg)
 	int rc;
 
 	for (size_t i = 0; i < pg->n; i++)
-		for (size_t v = 0; v < pg->in[i].nvols; v++) {
-			char *e = awsreq_urlencode(pg->in[i].vols[v].vol);
-			char *q = xasprintf("%s%sVolumeId.%zu=%s", p, k ? "&" : "",
-			    k + 1, e);
-
-			free(e);
-			free(p);
-			p = q;
-			k++;
-		}
+		for (size_t v = 0; v < pg->in[i].nvols; v++)
+			p = aws_query_add(p, &k, "VolumeId",
+			    pg->in[i].vols[v].vol);
 	if (k == 0) {
 		free(p);
 		return HS_EXIT_OK;
@@ -1609,21 +1609,16 @@ aws_page_list(struct aws *a, const struct aws_page *pg, cJSON *arr)
 {
 	for (size_t i = 0; i < pg->n; i++) {
 		const struct aws_inst *in = &pg->in[i];
-		cJSON *o = cJSON_CreateObject();
 		uint64_t bytes = 0;
+		cJSON *o;
 
 		for (size_t v = 0; v < in->nvols; v++)
 			bytes += in->vols[v].gib << 30;
-		cJSON_AddStringToObject(o, "name", in->name);
-		cJSON_AddStringToObject(o, "power_state", in->state);
-		cJSON_AddNumberToObject(o, "cpus", in->cpus);
-		cJSON_AddNumberToObject(o, "memory_mib", in->mem_mib);
-		cJSON_AddNumberToObject(o, "disk_bytes", (double)bytes);
-		cJSON_AddStringToObject(o, "path", a->region);
+		o = export_vm_row(arr, in->name, in->state, in->cpus,
+		    in->mem_mib, (double)bytes, a->region);
 		cJSON_AddStringToObject(o, "instance_id", in->id);
 		cJSON_AddStringToObject(o, "instance_type", in->type);
 		cJSON_AddNumberToObject(o, "volumes", (double)in->nvols);
-		cJSON_AddItemToArray(arr, o);
 	}
 }
 

@@ -44,6 +44,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "azblob.h"
 #include "azrest.h"
 #include "conf.h"
@@ -463,17 +464,9 @@ static void
 az_fetch_opts(struct export_ctx *ctx, struct fetch_opts *o, struct ch_conn *h,
     const char *key, char *where)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.azure_connections");
 	o->ca_file = NULL;
 	o->thumbprint = h->thumbprint[0] ? h->thumbprint : NULL;
-	o->segments = (int)conf_int("exportd.azure_connections", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->resume_key = key;
 	o->where = where;
 	(void)ctx;
@@ -749,8 +742,8 @@ az_ask_open(struct provider_ask *q, struct az_job *j)
 static void
 az_ask_vm(struct az_job *j, const cJSON *vm, cJSON *arr, const char *sub)
 {
-	cJSON *o = cJSON_CreateObject();
 	const char *id = az_str(vm, "id"), *rg, *size;
+	cJSON *o;
 	const cJSON *d;
 	double gb = 0;
 	int cpus = 0, mib = 0;
@@ -766,14 +759,9 @@ az_ask_vm(struct az_job *j, const cJSON *vm, cJSON *arr, const char *sub)
 			gb += cJSON_GetObjectItemCaseSensitive(d,
 			    "diskSizeGB")->valuedouble;
 	rg = id ? strstr(id, "/resourceGroups/") : NULL;
-	cJSON_AddStringToObject(o, "name", az_str(vm, "name") ?
-	    az_str(vm, "name") : "");
-	cJSON_AddStringToObject(o, "power_state",
-	    az_power(job_get(vm, "properties.instanceView")));
-	cJSON_AddNumberToObject(o, "cpus", cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", mib);
-	cJSON_AddNumberToObject(o, "disk_bytes", gb * 1073741824.0);
-	cJSON_AddStringToObject(o, "path", id ? id : "");
+	o = export_vm_row(arr, az_str(vm, "name"),
+	    az_power(job_get(vm, "properties.instanceView")), cpus, mib,
+	    gb * 1073741824.0, id);
 	cJSON_AddStringToObject(o, "subscription", sub);
 	if (rg != NULL) {
 		char *name = xstrndup(rg + 16, strcspn(rg + 16, "/"));
@@ -784,7 +772,6 @@ az_ask_vm(struct az_job *j, const cJSON *vm, cJSON *arr, const char *sub)
 	cJSON_AddStringToObject(o, "location", az_str(vm, "location") ?
 	    az_str(vm, "location") : "");
 	cJSON_AddStringToObject(o, "vm_size", size ? size : "");
-	cJSON_AddItemToArray(arr, o);
 }
 
 static int
@@ -836,8 +823,7 @@ az_check(struct provider_ask *q, cJSON *o)
 		    cred_get(&j.c, "tenant_id"), j.h.arm,
 		    cred_get(&j.c, "subscription_id"),
 		    az_str(sub, "displayName") ? az_str(sub, "displayName") : "?",
-		    j.h.ch.thumbprint[0] ? "pinned by thumbprint" : j.h.ch.ca.data ?
-		    "verified with ca_file" : "verified with the system CAs");
+		    apicurl_tls_how(j.h.ch.thumbprint, j.h.ch.ca.data != NULL));
 		cJSON_AddStringToObject(o, "provider", "azure");
 		cJSON_AddStringToObject(o, "server", j.h.arm);
 		cJSON_AddStringToObject(o, "login", az_login_endpoint());

@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "cloudhttp.h"
 #include "conf.h"
 #include "cred.h"
@@ -307,7 +308,7 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 		    " refused");
 		rc = ch_status_fail(&j->h, what, &r);
 	} else if (rc == HS_EXIT_OK) {
-		o = cJSON_Parse(r.body ? r.body : "");
+		o = cJSON_Parse(r.body.p ? r.body.p : "");
 		t = cJSON_GetObjectItemCaseSensitive(o, "access_token");
 		if (cJSON_IsString(t) && t->valuestring[0]) {
 			if (j->auth != NULL) {
@@ -328,8 +329,8 @@ gcp_token(struct gcp_job *j, char *err, size_t errlen)
 			explicit_bzero(t->valuestring, strlen(t->valuestring));
 		cJSON_Delete(o);
 	}
-	if (r.body != NULL)
-		explicit_bzero(r.body, r.len);
+	if (r.body.p != NULL)
+		explicit_bzero(r.body.p, r.body.len);
 	ch_resp_free(&r);
 	if (rc != HS_EXIT_OK)
 		snprintf(err, errlen, "%s", j->h.err);
@@ -424,7 +425,7 @@ gcp_call(struct gcp_job *j, const char *method, const char *base,
 		rc = ch_status_fail(&j->h, strcmp(method, "GET") == 0 ? url : what,
 		    &r);
 	} else if (rc == HS_EXIT_OK && out != NULL && (*out =
-	    cJSON_Parse(r.body ? r.body : "")) == NULL) {
+	    cJSON_Parse(r.body.p ? r.body.p : "")) == NULL) {
 		snprintf(j->h.err, sizeof(j->h.err), "%s: the reply is not JSON",
 		    url);
 		rc = HS_EXIT_TEMPORARY;
@@ -599,18 +600,10 @@ static void
 gcp_fetch_opts(struct gcp_job *j, struct fetch_opts *o, const char *url,
     const char *key, const char *where)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.gcp_connections");
 	o->url = url;
 	o->ca_file = j->h.ca.data ? cred_get(&j->c, "ca_file") : NULL;
 	o->thumbprint = j->h.thumbprint[0] ? j->h.thumbprint : NULL;
-	o->segments = (int)conf_int("exportd.gcp_connections", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->resume_key = key;
 	o->headers_fn = gcp_fetch_headers;
 	o->headers_fn_arg = j;
@@ -1387,7 +1380,7 @@ gcp_ask_open(struct provider_ask *q, struct gcp_job *j)
 static void
 gcp_ask_vm(struct gcp_job *j, const cJSON *inst, const char *zone, cJSON *arr)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 	const cJSON *d;
 	double bytes = 0;
 	int cpus = 0, mib = 0;
@@ -1400,18 +1393,11 @@ gcp_ask_vm(struct gcp_job *j, const cJSON *inst, const char *zone, cJSON *arr)
 
 		bytes += gb ? strtod(gb, NULL) * 1073741824.0 : 0;
 	}
-	cJSON_AddStringToObject(o, "name", job_get_str(inst, "name") ?
-	    job_get_str(inst, "name") : "");
-	cJSON_AddStringToObject(o, "power_state", job_get_str(inst, "status") ?
-	    job_get_str(inst, "status") : "");
-	cJSON_AddNumberToObject(o, "cpus", cpus);
-	cJSON_AddNumberToObject(o, "memory_mib", mib);
-	cJSON_AddNumberToObject(o, "disk_bytes", bytes);
-	cJSON_AddStringToObject(o, "path", zone);
+	o = export_vm_row(arr, job_get_str(inst, "name"),
+	    job_get_str(inst, "status"), cpus, mib, bytes, zone);
 	cJSON_AddStringToObject(o, "project", j->project);
 	cJSON_AddStringToObject(o, "zone", zone);
 	cJSON_AddStringToObject(o, "machine_type", mt ? mt : "");
-	cJSON_AddItemToArray(arr, o);
 }
 
 static int
@@ -1464,8 +1450,7 @@ gcp_check(struct provider_ask *q, cJSON *o)
 		snprintf(line, sizeof(line), "%s: service account %s logged in; "
 		    "%s answered for project '%s', TLS %s", gcp_token_uri(&j),
 		    job_get_str(j.key, "client_email"), gcp_compute(), j.project,
-		    j.h.thumbprint[0] ? "pinned by thumbprint" : j.h.ca.data ?
-		    "verified with ca_file" : "verified with the system CAs");
+		    apicurl_tls_how(j.h.thumbprint, j.h.ca.data != NULL));
 		cJSON_AddStringToObject(o, "provider", "gcp");
 		cJSON_AddStringToObject(o, "server", gcp_compute());
 		cJSON_AddStringToObject(o, "credential", j.c.name);

@@ -98,18 +98,10 @@ http_opts(struct export_ctx *ctx, struct fetch_opts *o, const struct cred *c,
 void
 http_opts_tuning(struct fetch_opts *o, const struct cred_tls *tls)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.http_segments");
 	o->ca_file = tls && tls->ca_file ? tls->ca_file :
 	    conf_str("exportd.http_ca_file", NULL);
 	o->thumbprint = tls && tls->thumbprint[0] ? tls->thumbprint : NULL;
-	o->segments = (int)conf_int("exportd.http_segments", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 }
 
 #define PEEK_OVA	(16 * 1024 * 1024)	/* the OVF comes first in an OVA */

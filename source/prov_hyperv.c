@@ -40,6 +40,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "conf.h"
 #include "cred.h"
 #include "export.h"
@@ -495,9 +496,8 @@ hv_check(struct provider_ask *q, cJSON *o)
 	snprintf(line, sizeof(line), "%s (%s, PowerShell %s): credential '%s' "
 	    "accepted, TLS %s", w.server, job_get_str(j, "host") ?
 	    job_get_str(j, "host") : "?", job_get_str(j, "ps") ?
-	    job_get_str(j, "ps") : "?", w.cred.name, w.tls.thumbprint[0] ?
-	    "pinned by thumbprint" : w.tls.ca_file ? "verified with ca_file" :
-	    "verified with the system CAs");
+	    job_get_str(j, "ps") : "?", w.cred.name,
+	    apicurl_tls_how(w.tls.thumbprint, w.tls.ca_file != NULL));
 	cJSON_AddStringToObject(o, "provider", "hyperv");
 	cJSON_AddStringToObject(o, "server", w.server);
 	cJSON_AddStringToObject(o, "credential", w.cred.name);

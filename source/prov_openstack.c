@@ -665,21 +665,13 @@ os_download(struct os_job *j, int i, const char *id, const cJSON *img,
 	h = curl_slist_append(NULL, tok);
 	explicit_bzero(tok, strlen(tok));
 	free(tok);
-	memset(&o, 0, sizeof(o));
+	fetch_opts_tuning(&o, "exportd.openstack_connections");
 	o.url = url;
 	o.ca_file = j->api.tls.ca_file;
 	o.thumbprint = j->api.tls.thumbprint[0] ? j->api.tls.thumbprint : NULL;
 	o.headers = h;
 	o.hash_algo = algo;
 	o.hash = hash;
-	o.segments = (int)conf_int("exportd.openstack_connections", 4);
-	o.retries = (int)conf_int("exportd.http_retries", 5);
-	o.retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o.max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o.connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o.stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o.min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o.min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o.where = j->where;
 	log_info("disk %d: image %s (%s, %.0f bytes) from Glance, %s %.16s...",
 	    i, id, fmt, cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(img,

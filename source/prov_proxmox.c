@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "conf.h"
 #include "cred.h"
 #include "job.h"
@@ -702,8 +703,7 @@ pve_check(struct provider_ask *q, cJSON *o)
 	v = job_get_str(ver, "version");
 	snprintf(line, sizeof(line), "%s (Proxmox VE %s): credential '%s' "
 	    "accepted, TLS %s", a.server, v ? v : "?", a.cred.name,
-	    a.tls.thumbprint[0] ? "pinned by thumbprint" : a.tls.ca_file ?
-	    "verified with ca_file" : "verified with the system CAs");
+	    apicurl_tls_how(a.tls.thumbprint, a.tls.ca_file != NULL));
 	cJSON_AddStringToObject(o, "provider", "proxmox");
 	cJSON_AddStringToObject(o, "server", a.server);
 	cJSON_AddStringToObject(o, "version", v ? v : "");

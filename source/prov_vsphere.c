@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apicurl.h"
 #include "conf.h"
 #include "cred.h"
 #include "job.h"
@@ -496,8 +497,7 @@ vs_check(struct provider_ask *q, cJSON *o)
 		return -1;
 	snprintf(line, sizeof(line), "%s (%s, %s): credential '%s' accepted, "
 	    "TLS %s", v.server, v.product, v.api_type, v.cred.name,
-	    v.tls.thumbprint[0] ? "pinned by thumbprint" : v.tls.ca_file ?
-	    "verified with ca_file" : "verified with the system CAs");
+	    apicurl_tls_how(v.tls.thumbprint, v.tls.ca_file != NULL));
 	cJSON_AddStringToObject(o, "provider", "vsphere");
 	cJSON_AddStringToObject(o, "server", v.server);
 	cJSON_AddStringToObject(o, "product", v.product);

@@ -12,7 +12,8 @@
  * name we connect by). TLS session reuse is off then, so every connection
  * goes through the pin. Without a thumbprint: ca_file (read by
  * tlspin_ca_read(): a regular file only, handed to libcurl as a blob) or
- * the system CAs, with host name verification.
+ * the system CAs, with host name verification. tlspin_apply_blob() is the
+ * same with the CA bundle already read.
  *
  * The thumbprint string must outlive the handle (the callback reads it).
  * Error policy: returns the first failing curl_easy_setopt() code
@@ -71,6 +72,26 @@ tlspin_ctx(CURL *e, void *sslctx, void *arg)
 CURLcode
 tlspin_apply(CURL *e, const char *ca_file, const char *thumbprint)
 {
+	struct curl_blob b = { 0 };
+	char err[256];
+	CURLcode rc;
+
+	if ((thumbprint == NULL || *thumbprint == '\0') && ca_file != NULL &&
+	    tlspin_ca_read(ca_file, &b, err, sizeof(err)) != 0)
+		return CURLE_SSL_CACERT_BADFILE;
+	rc = tlspin_apply_blob(e, &b, thumbprint);
+	free(b.data);
+	return rc;
+}
+
+/*
+ * The same with the CA bundle already read (tlspin_ca_read(): a cloud
+ * provider's connection reads it once); ca NULL or without data: the
+ * system CAs.
+ */
+CURLcode
+tlspin_apply_blob(CURL *e, const struct curl_blob *ca, const char *thumbprint)
+{
 	TLSPIN_SET(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	if (thumbprint != NULL && *thumbprint != '\0') {
 		TLSPIN_SET(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -80,17 +101,8 @@ tlspin_apply(CURL *e, const char *ca_file, const char *thumbprint)
 		return CURLE_OK;
 	}
 	TLSPIN_SET(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_file != NULL) {
-		struct curl_blob b;
-		char err[256];
-		CURLcode rc;
-
-		if (tlspin_ca_read(ca_file, &b, err, sizeof(err)) != 0)
-			return CURLE_SSL_CACERT_BADFILE;
-		rc = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
-		free(b.data);
-		return rc;
-	}
+	if (ca != NULL && ca->data != NULL)
+		TLSPIN_SET(e, CURLOPT_CAINFO_BLOB, (struct curl_blob *)ca);
 	return CURLE_OK;
 }
 

@@ -11,6 +11,7 @@
 #define TLSPIN_CA_MAX	(4 * 1024 * 1024)	/* bytes in a CA bundle */
 
 CURLcode tlspin_apply(CURL *, const char *, const char *);
+CURLcode tlspin_apply_blob(CURL *, const struct curl_blob *, const char *);
 int	 tlspin_ca_read(const char *, struct curl_blob *, char *, size_t);
 
 #endif

@@ -83,19 +83,11 @@ vs_ticker_stop(struct vs_ticker *t)
 void
 vs_fetch_opts(const struct vs_job *j, struct fetch_opts *o, const char *url)
 {
-	memset(o, 0, sizeof(*o));
+	fetch_opts_tuning(o, "exportd.vsphere_connections");
 	o->url = url;
 	o->ca_file = j->v->tls.ca_file;
 	o->thumbprint = j->v->tls.thumbprint[0] ? j->v->tls.thumbprint : NULL;
 	o->cookie = j->cookie;
-	o->segments = (int)conf_int("exportd.vsphere_connections", 4);
-	o->retries = (int)conf_int("exportd.http_retries", 5);
-	o->retry_delay = conf_num("exportd.http_retry_delay", 1);
-	o->max_rate = (uint64_t)conf_int("exportd.http_max_rate", 0);
-	o->connect_timeout = (long)conf_num("exportd.http_connect_timeout", 30);
-	o->stall_timeout = (long)conf_num("exportd.http_stall_timeout", 60);
-	o->min_rate = (uint64_t)conf_int("exportd.http_min_rate", 1024);
-	o->min_rate_window = (long)conf_num("exportd.http_min_rate_window", 60);
 	o->where = j->where;
 }
 
