@@ -32,7 +32,9 @@ B       := build-san
 ifeq ($(origin CC),default)
 CC      := clang
 endif
-SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# DWARF 4: the .deb's dh_dwz (dwz 0.15) cannot read clang's default DWARF 5.
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+           -gdwarf-4
 OPT      = -O1
 else
 B       := build
