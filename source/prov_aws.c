@@ -7,8 +7,8 @@
  * order of their device index); DescribeInstanceTypes its vCPUs and
  * memory. CreateSnapshots makes one crash-consistent snapshot per volume,
  * tagged hyperspool-job=ID; DescribeSnapshots is polled until all are
- * completed. Each snapshot is then read with ListSnapshotBlocks (only the
- * blocks that hold data) and GetSnapshotBlock, up to
+ * completed. Each snapshot is then read (awsebs.c) with ListSnapshotBlocks
+ * (only the blocks that hold data) and GetSnapshotBlock, up to
  * exportd.aws_connections at once: every block's SHA-256 is checked against
  * its x-amz-Checksum before it is written (pwrite, at its offset) into
  * data/ID/diskN.raw, a sparse file of the volume's size, so a bad block is
@@ -54,7 +54,6 @@
 #include <fcntl.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "awsebs.h"
 #include "awsreq.h"
 #include "conf.h"
 #include "cred.h"
@@ -78,7 +78,6 @@
 #define AWS_RECORD	"aws-snapshots.json"
 #define AWS_TAG		"hyperspool-job"
 #define AWS_XML_MAX	(8 * 1024 * 1024)
-#define AWS_BLOCK_MAX	(1024 * 1024)	/* EBS blocks are 512 KiB */
 #define AWS_VMS_PAGE	100	/* instances per page (InstanceType.N <= 100) */
 
 struct aws_vol {
@@ -700,346 +699,29 @@ aws_snap_release(struct aws *a)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 }
 
-/* ---- EBS direct APIs: the blocks -------------------------------------- */
+/* ---- the disks --------------------------------------------------------- */
 
-struct aws_block {
-	long		 index;
-	char		*token;
-};
-
-struct aws_read {
-	struct aws	*a;
-	const char	*snap;
-	struct aws_block *b;
-	size_t		 nb, next;	/* next: first not yet started */
-	uint64_t	 block_size, vol_bytes;
-	int		 fd;
-};
-
-/* ListSnapshotBlocks, every page: the blocks that hold data. */
-static int
-aws_blocks_list(struct aws_read *rd)
-{
-	struct aws *a = rd->a;
-	struct awsreq_resp r = { 0 };
-	char *page = NULL;
-	int rc;
-
-	do {
-		char *enc = page ? awsreq_urlencode(page) : NULL;
-		char *url = xasprintf("%s/snapshots/%s/blocks?maxResults=10000%s%s",
-		    a->ebs, rd->snap, enc ? "&pageToken=" : "", enc ? enc : "");
-		cJSON *doc, *it, *next;
-
-		free(enc);
-		free(page);
-		page = NULL;
-		awsreq_resp_reset(&r, AWS_XML_MAX);
-		rc = awsreq_do(&a->conn, "ebs", url, NULL, &r, a->err,
-		    sizeof(a->err));
-		free(url);
-		if (rc != HS_EXIT_OK)
-			break;
-		if ((doc = cJSON_ParseWithLength(r.body.p, r.body.len)) == NULL) {
-			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
-			    "the reply is not JSON", rd->snap);
-			rc = HS_EXIT_TEMPORARY;
-			break;
-		}
-		rd->block_size = (uint64_t)cJSON_GetNumberValue(
-		    cJSON_GetObjectItem(doc, "BlockSize"));
-		rd->vol_bytes = (uint64_t)cJSON_GetNumberValue(
-		    cJSON_GetObjectItem(doc, "VolumeSize")) << 30;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "Blocks")) {
-			const char *tok = cJSON_GetStringValue(
-			    cJSON_GetObjectItem(it, "BlockToken"));
-			double idx = cJSON_GetNumberValue(
-			    cJSON_GetObjectItem(it, "BlockIndex"));
-
-			if (tok == NULL || !(idx >= 0) || idx > 1e12)
-				continue;
-			rd->b = xrealloc(rd->b, (rd->nb + 1) * sizeof(*rd->b));
-			rd->b[rd->nb].index = (long)idx;
-			rd->b[rd->nb++].token = xstrdup(tok);
-		}
-		next = cJSON_GetObjectItem(doc, "NextToken");
-		if (cJSON_IsString(next) && next->valuestring[0] != '\0')
-			page = xstrdup(next->valuestring);
-		if (page != NULL && rd->block_size > 0 &&
-		    rd->nb > rd->vol_bytes / rd->block_size) {
-			/* more blocks than the volume holds: a loop */
-			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
-			    "more blocks listed than the volume holds", rd->snap);
-			rc = HS_EXIT_PERMANENT;
-			cJSON_Delete(doc);
-			break;
-		}
-		cJSON_Delete(doc);
-	} while (page != NULL);
-	free(page);
-	awsreq_resp_free(&r);
-	if (rc == HS_EXIT_OK && (rd->block_size == 0 || rd->block_size >
-	    AWS_BLOCK_MAX || rd->vol_bytes == 0)) {
-		snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: block "
-		    "size %llu, volume %llu bytes: not usable", rd->snap,
-		    (unsigned long long)rd->block_size,
-		    (unsigned long long)rd->vol_bytes);
-		rc = HS_EXIT_PERMANENT;
-	}
-	/* a block outside the volume would grow the file past its size */
-	for (size_t i = 0; rc == HS_EXIT_OK && i < rd->nb; i++)
-		if ((uint64_t)rd->b[i].index >= rd->vol_bytes / rd->block_size) {
-			snprintf(a->err, sizeof(a->err), "ListSnapshotBlocks %s: "
-			    "block %ld lies beyond the volume's %llu bytes",
-			    rd->snap, rd->b[i].index,
-			    (unsigned long long)rd->vol_bytes);
-			rc = HS_EXIT_PERMANENT;
-		}
-	return rc;
-}
-
-/* One transfer slot of the parallel read. */
-struct aws_slot {
-	CURL		*e;
-	struct awsreq_resp r;
-	char		 errbuf[CURL_ERROR_SIZE];
-	char		*url;
-	size_t		 bi;		/* index into rd->b */
-	int		 fails;
-	int64_t		 wake_ms;	/* not before (backoff) */
-	bool		 busy, waiting;
-};
-
-/* The block's data matches its x-amz-Checksum (SHA256, base64)? */
-static bool
-aws_block_ok(const struct aws_read *rd, const struct awsreq_resp *r,
-    char *why, size_t whylen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE], want[64];
-	unsigned int n = 0;
-	int wn;
-
-	if (r->body.len != rd->block_size) {
-		snprintf(why, whylen, "%zu bytes, not %llu", r->body.len,
-		    (unsigned long long)rd->block_size);
-		return false;
-	}
-	if (strcasecmp(r->algo, "SHA256") != 0) {
-		snprintf(why, whylen, "checksum algorithm '%.20s', not SHA256",
-		    r->algo);
-		return false;
-	}
-	wn = EVP_DecodeBlock(want, (const unsigned char *)r->checksum,
-	    (int)strlen(r->checksum));
-	EVP_Digest(r->body.p, r->body.len, md, &n, EVP_sha256(), NULL);
-	/* EVP_DecodeBlock counts the '=' padding as zero bytes */
-	if (wn < (int)n || memcmp(md, want, n) != 0) {
-		snprintf(why, whylen, "checksum mismatch (x-amz-Checksum %.64s)",
-		    r->checksum);
-		return false;
-	}
-	return true;
-}
-
-static int
-aws_slot_start(struct aws_read *rd, CURLM *m, struct aws_slot *s, size_t bi)
-{
-	struct aws *a = rd->a;
-	char *tok = awsreq_urlencode(rd->b[bi].token);
-
-	free(s->url);
-	s->url = xasprintf("%s/snapshots/%s/blocks/%ld?blockToken=%s", a->ebs,
-	    rd->snap, rd->b[bi].index, tok);
-	free(tok);
-	awsreq_resp_reset(&s->r, AWS_BLOCK_MAX + 1);
-	s->errbuf[0] = '\0';
-	s->bi = bi;
-	if ((s->e = awsreq_easy(&a->conn, "ebs", s->url, a->hdrs, &s->r,
-	    s->errbuf)) == NULL || curl_multi_add_handle(m, s->e) != CURLM_OK) {
-		snprintf(a->err, sizeof(a->err), "cannot set up a block read");
-		return HS_EXIT_TEMPORARY;
-	}
-	s->busy = true;
-	s->waiting = false;
-	return HS_EXIT_OK;
-}
-
-/* A finished transfer: written, to be retried, or the end of the job. */
-static int
-aws_slot_done(struct aws_read *rd, CURLM *m, struct aws_slot *s, CURLcode cc)
-{
-	struct aws *a = rd->a;
-	const struct aws_block *b = &rd->b[s->bi];
-	char why[256];
-	long st = 0;
-
-	curl_easy_getinfo(s->e, CURLINFO_RESPONSE_CODE, &st);
-	curl_multi_remove_handle(m, s->e);
-	curl_easy_cleanup(s->e);
-	s->e = NULL;
-	s->busy = false;
-	if (cc == CURLE_OK && st == 200) {
-		if (!aws_block_ok(rd, &s->r, why, sizeof(why))) {
-			snprintf(a->err, sizeof(a->err), "block %ld of %s: %s; "
-			    "nothing of it was written", b->index, rd->snap, why);
-			return HS_EXIT_PERMANENT;
-		}
-		if (util_pwrite_all(rd->fd, s->r.body.p, s->r.body.len,
-		    (off_t)((uint64_t)b->index * rd->block_size)) != 0) {
-			a->ctx->nospace = util_errno_nospace(errno);
-			snprintf(a->err, sizeof(a->err), "writing block %ld of %s: "
-			    "%s", b->index, rd->snap, strerror(errno));
-			return HS_EXIT_TEMPORARY;
-		}
-		progress_add(&a->ctx->pg, s->r.body.len);
-		s->fails = 0;
-		return HS_EXIT_OK;
-	}
-	if (cc == CURLE_PEER_FAILED_VERIFICATION) {
-		snprintf(a->err, sizeof(a->err), "TLS verification failed for %s",
-		    a->ebs);
-		return HS_EXIT_PERMANENT;
-	}
-	if (awsreq_deadline(&a->conn, a->err, sizeof(a->err)))
-		return HS_EXIT_PERMANENT;	/* its timeout was cut to it */
-	if (cc == CURLE_OK && st != 429 && st < 500) {
-		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
-		    "HTTP %ld%s%.200s", rd->snap, b->index, st,
-		    s->r.body.p ? ": " : "", s->r.body.p ? s->r.body.p : "");
-		return HS_EXIT_PERMANENT;
-	}
-	if (++s->fails >= a->conn.retries) {
-		snprintf(a->err, sizeof(a->err), "GetSnapshotBlock %s block %ld: "
-		    "%s (gave up after %d attempts)", rd->snap, b->index,
-		    cc != CURLE_OK ? curl_easy_strerror(cc) : "throttled or "
-		    "server error", s->fails);
-		return HS_EXIT_TEMPORARY;
-	}
-	log_info("GetSnapshotBlock %s block %ld: %s %ld; retrying", rd->snap,
-	    b->index, cc != CURLE_OK ? curl_easy_strerror(cc) : "HTTP", st);
-	s->waiting = true;
-	s->wake_ms = util_mono_ms() + (int64_t)(a->conn.retry_delay * 1000 *
-	    (1 << (s->fails - 1 < 5 ? s->fails - 1 : 5)));
-	if (s->r.retry_after >= 0 && s->r.retry_after < 60)
-		s->wake_ms = util_mono_ms() + s->r.retry_after * 1000;
-	return HS_EXIT_OK;
-}
-
-/* Every block of rd read in parallel into rd->fd. */
-static int
-aws_blocks_read(struct aws_read *rd)
-{
-	int n = (int)conf_int("exportd.aws_connections", 8), running = 0;
-	struct aws_slot *slot;
-	CURLM *m = curl_multi_init();
-	int rc = HS_EXIT_OK;
-
-	if (n < 1)
-		n = 1;
-	slot = xcalloc((size_t)n, sizeof(*slot));
-	for (;;) {
-		bool any = false;
-		CURLMsg *msg;
-		int left;
-
-		if (awsreq_deadline(&rd->a->conn, rd->a->err,
-		    sizeof(rd->a->err))) {
-			rc = HS_EXIT_PERMANENT;
-			break;
-		}
-		for (int i = 0; i < n && rc == HS_EXIT_OK; i++) {
-			struct aws_slot *s = &slot[i];
-
-			if (s->waiting && util_mono_ms() >= s->wake_ms)
-				rc = aws_slot_start(rd, m, s, s->bi);
-			else if (!s->busy && !s->waiting && rd->next < rd->nb)
-				rc = aws_slot_start(rd, m, s, rd->next++);
-			any = any || s->busy || s->waiting;
-		}
-		if (rc != HS_EXIT_OK || !any)
-			break;
-		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			/* msg dies with its handle: take what it says first */
-			CURL *done = msg->easy_handle;
-			CURLcode cc = msg->data.result;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			for (int i = 0; i < n; i++)
-				if (slot[i].e == done) {
-					int r2 = aws_slot_done(rd, m, &slot[i], cc);
-
-					if (rc == HS_EXIT_OK)
-						rc = r2;
-					break;
-				}
-		}
-		if (rc != HS_EXIT_OK)
-			break;
-		curl_multi_poll(m, NULL, 0, 100, NULL);
-	}
-	for (int i = 0; i < n; i++) {
-		if (slot[i].e != NULL) {
-			curl_multi_remove_handle(m, slot[i].e);
-			curl_easy_cleanup(slot[i].e);
-		}
-		awsreq_resp_free(&slot[i].r);
-		free(slot[i].url);
-	}
-	free(slot);
-	curl_multi_cleanup(m);
-	return rc;
-}
-
-/* Snapshot k into data/ID/diskK.raw, described as the VM's disk k. */
+/* Snapshot k into data/ID/diskK.raw (awsebs.c), the VM's disk k. */
 static int
 aws_disk(struct aws *a, size_t k)
 {
-	struct aws_read rd = { .a = a, .snap = a->in.vols[k].snap, .fd = -1 };
+	const struct awsebs eb = { .conn = &a->conn, .ebs = a->ebs,
+	    .hdrs = a->hdrs, .ctx = a->ctx, .err = a->err,
+	    .errlen = sizeof(a->err) };
 	struct export_ctx *ctx = a->ctx;
+	struct vm_disk *d;
 	char name[32];
 	int rc;
 
 	snprintf(name, sizeof(name), "disk%zu.raw", k);
-	if ((rc = aws_blocks_list(&rd)) != HS_EXIT_OK)
-		goto out;
-	log_info("%s (%s, %s): %zu blocks of data in %llu bytes", rd.snap,
-	    a->in.vols[k].vol, a->in.vols[k].dev, rd.nb,
-	    (unsigned long long)rd.vol_bytes);
-	if ((rc = export_space_check(ctx, name, rd.nb * rd.block_size)) != 0)
-		goto out;
-	rd.fd = openat(ctx->datafd, name, O_RDWR | O_CREAT | O_TRUNC |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (rd.fd < 0 || ftruncate(rd.fd, (off_t)rd.vol_bytes) != 0) {
-		snprintf(a->err, sizeof(a->err), "%s: %s", name, strerror(errno));
-		rc = HS_EXIT_TEMPORARY;
-		goto out;
-	}
-	ctx->pg.total += rd.nb * rd.block_size;
-	if ((rc = aws_blocks_read(&rd)) != HS_EXIT_OK)
-		goto out;
-	if (fsync(rd.fd) != 0) {
-		snprintf(a->err, sizeof(a->err), "%s: %s", name, strerror(errno));
-		rc = HS_EXIT_TEMPORARY;
-	}
-out:
-	if (rd.fd >= 0)
-		close(rd.fd);
-	for (size_t i = 0; i < rd.nb; i++)
-		free(rd.b[i].token);
-	free(rd.b);
-	if (rc == HS_EXIT_OK) {
-		struct vm_disk *d = vmdesc_add_disk(&ctx->vm);
-
-		d->file = xstrdup(name);
-		d->format = xstrdup("raw");
-		d->boot_order = (int)k;
-		return disk_landed(ctx, d);
-	}
-	if (rd.fd >= 0 || rc == HS_EXIT_PERMANENT)
-		unlinkat(ctx->datafd, name, 0);	/* never a partial disk */
-	return rc;
+	if ((rc = awsebs_read(&eb, a->in.vols[k].snap, a->in.vols[k].vol,
+	    a->in.vols[k].dev, name)) != HS_EXIT_OK)
+		return rc;
+	d = vmdesc_add_disk(&ctx->vm);
+	d->file = xstrdup(name);
+	d->format = xstrdup("raw");
+	d->boot_order = (int)k;
+	return disk_landed(ctx, d);
 }
 
 /* ---- mode export: the instance as an AMI, exported to S3 -------------- */
