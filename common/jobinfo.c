@@ -108,34 +108,6 @@ jobinfo_free(struct jobinfo *ji)
 	free(ji->history);
 }
 
-/*
- * Does pid run, under the name daemon (comm: at most 15 characters)? From
- * /proc/PID/stat: "PID (COMM) STATE ...", COMM between the first '(' and
- * the last ')'. A zombie (Z, X: dead, not yet reaped by its parent) still
- * answers kill(pid, 0) and keeps its name, but is not running.
- */
-static bool
-jobinfo_pid_is(long pid, const char *daemon)
-{
-	size_t want = strnlen(daemon, 15);
-	char path[64], *s, *lp, *rp;
-	bool yes;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (util_read_file_at(AT_FDCWD, path, 4096, &s, NULL) != 0)
-		return false;
-	lp = strchr(s, '(');
-	rp = strrchr(s, ')');
-	yes = lp != NULL && rp != NULL && rp[1] == ' ' &&
-	    rp[2] != 'Z' && rp[2] != 'X' &&
-	    (size_t)(rp - lp - 1) == want &&
-	    strncmp(lp + 1, daemon, want) == 0;
-	free(s);
-	return yes;
-}
-
 /* Add alive, uptime and heartbeat_age to a parsed run/DAEMON@HOST. */
 static void
 jobinfo_judge(cJSON *st, double interval, time_t now)
@@ -147,8 +119,8 @@ jobinfo_judge(cJSON *st, double interval, time_t now)
 
 	if (host && boot && strcmp(host, util_hostname()) == 0 &&
 	    strcmp(boot, util_boot_id()) == 0)
-		alive = jobinfo_pid_is((long)jobview_num(st, "pid", 0),
-		    job_get_str(st, "daemon"));
+		alive = util_pid_runs((long)jobview_num(st, "pid", 0),
+		    job_get_str(st, "daemon")) == 1;
 	else
 		alive = (double)now - beat <= 3 * interval;
 	cJSON_AddBoolToObject(st, "alive", alive);

@@ -113,27 +113,18 @@ owner_remove(struct spool *sp, const char *id)
 	close(dfd);
 }
 
-/* Is pid, on this node and boot, still a process called daemon? */
+/*
+ * Is pid, on this node and boot, still a process called daemon? A zombie
+ * is not: a daemon killed under a parent that has not reaped it yet (a
+ * supervisor, a shell) must not hold its jobs until their lease ends.
+ * Without /proc the pid is trusted.
+ */
 static bool
 owner_alive(const struct owner *o)
 {
-	char path[64], comm[64] = "";
-	ssize_t n;
-	int fd;
-
 	if (strcmp(o->boot_id, util_boot_id()[0] ? util_boot_id() : "-") != 0)
 		return false;
-	if (o->pid <= 1 || (kill((pid_t)o->pid, 0) != 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", o->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return true;	/* no /proc: trust the pid */
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	comm[n > 0 ? n : 0] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	/* The kernel keeps 15 characters of a command name. */
-	return strncmp(comm, o->daemon, 15) == 0;
+	return util_pid_runs(o->pid, o->daemon) != 0;
 }
 
 /* Seconds from t to now, by this node's clock. */

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,35 @@ util_read_file_at(int dirfd, const char *name, size_t max, char **out,
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+/*
+ * Does pid run under the name comm (at most 15 characters: the kernel's
+ * cut)? From /proc/PID/stat, "PID (COMM) STATE ...", COMM between the
+ * first '(' and the last ')'. A zombie (Z, X: dead, not yet reaped by its
+ * parent) answers kill(pid, 0) and keeps its name but runs no more: no.
+ * 1 yes, 0 no, -1 cannot tell (kill says it exists, /proc is unreadable).
+ */
+int
+util_pid_runs(long pid, const char *comm)
+{
+	size_t want = comm ? strnlen(comm, 15) : 0;
+	char path[64], *s, *lp, *rp;
+	int yes;
+
+	if (comm == NULL || pid <= 1 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (util_read_file_at(AT_FDCWD, path, 4096, &s, NULL) != 0)
+		return errno == ENOENT ? 0 : -1;
+	lp = strchr(s, '(');
+	rp = strrchr(s, ')');
+	yes = lp != NULL && rp != NULL && rp[1] == ' ' &&
+	    rp[2] != 'Z' && rp[2] != 'X' &&
+	    (size_t)(rp - lp - 1) == want &&
+	    strncmp(lp + 1, comm, want) == 0;
+	free(s);
+	return yes;
 }
 
 bool

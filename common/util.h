@@ -41,6 +41,7 @@ int	 util_pwrite_all(int, const void *, size_t, off_t);
 void	 util_writeback(int, off_t, off_t);	/* never waits; see util.c */
 int	 util_read_all(int, size_t, char **, size_t *);	/* -1/EFBIG if > max */
 int	 util_read_file_at(int, const char *, size_t, char **, size_t *);
+int	 util_pid_runs(long, const char *);	/* 1 yes, 0 no, -1 no /proc */
 int	 util_fs_avail(int, uint64_t *);	/* bytes writable on fd's fs */
 bool	 util_errno_nospace(int);	/* ENOSPC or EDQUOT */
 

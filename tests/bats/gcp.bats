@@ -274,6 +274,14 @@ sys.stdout.buffer.write(gzip.compress(i.tobuf(format=tarfile.GNU_FORMAT) + bytes
 # wait_moving QUIET PROBE COND: poll until COND succeeds; fail only when
 # PROBE's output (the work's progress) stays the same for QUIET seconds:
 # a loaded machine makes the work slower, not the test fail
+# dead_or_zombie PID: the process has ended (gone, or a zombie its parent,
+# this shell, has not reaped yet); a kill only asks for that
+dead_or_zombie() {
+	local st
+	st=$(sed -n 's/.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
 wait_moving() {
 	local quiet=$1 probe=$2 cond=$3 last="" now t=$SECONDS
 	until eval "$cond"; do
@@ -295,8 +303,12 @@ wait_moving() {
 	wait_moving 60 "$saved" "[ \$($saved) -gt $((size / 4)) ]" || { cat "$T"/*.log; false; }
 	pkill -9 -P "$LASTPID"
 	kill -9 "$LASTPID"
+	wait_for 10 dead_or_zombie "$LASTPID"
 	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
+	# the killed daemon is a zombie until this shell waits for it: the
+	# new one takes the job back at once, not when its lease runs out
+	wait_for 10 grep -q "recovered after a crash" "$T/exportd.log"
 	# the disk files' sizes and blocks, and the saved state, as progress
 	wait_moving 60 "$saved; stat -c '%n %s %b' '$SP/data/$id'/disk0* '$SP/data/$id'/.disk0*" \
 	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; ps -eo pid,ppid,stat,wchan:20,args | grep -E '[e]xportd|[f]akegcp'; false; }
@@ -383,6 +395,7 @@ wait_moving() {
 	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "$first" ]
 	pkill -9 -P "$LASTPID"
 	kill -9 "$LASTPID"
+	wait_for 10 dead_or_zombie "$LASTPID"
 	mode '{"build_outcome": "SUCCESS", "build_polls": 2}'
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
@@ -462,8 +475,10 @@ wait_moving() {
 	[ "$(jq -r '.exports[0].exported' "$SP/data/$id/gcp-export.json")" = true ]
 	pkill -9 -P "$LASTPID"
 	kill -9 "$LASTPID"
+	wait_for 10 dead_or_zombie "$LASTPID"
 	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
+	wait_for 10 grep -q "recovered after a crash" "$T/exportd.log"
 	wait_moving 60 "stat -c '%n %s %b' '$SP/data/$id'/disk* '$SP/data/$id'/.disk*; state | jq -c .builds" \
 	    "test -f '$SP/exported/$id'" || { cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; ps -eo pid,ppid,stat,wchan:20,args | grep -E '[e]xportd|[f]akegcp'; false; }
 	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
