@@ -616,6 +616,45 @@ spool_failed_stage(const char *history, char *out, size_t len)
 	}
 }
 
+static bool spool_orphan(const char *, const char *);
+
+/*
+ * Is job ID in the middle of a move: a private name .ID.NODE.PID.N.mv
+ * (spool_move_private()) in a stage directory, not left by a dead process
+ * of this node?
+ */
+static bool
+spool_moving(struct spool *sp, const char *id)
+{
+	bool found = false;
+
+	for (int d = 0; d < SD_COUNT && !found; d++) {
+		struct dirent *de;
+		DIR *dir;
+		int fd;
+
+		if (!spool_dirs[d].stage)
+			continue;
+		fd = openat(sp->fd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while (!found && (de = readdir(dir)) != NULL) {
+			size_t len = strlen(de->d_name);
+
+			found = de->d_name[0] == '.' && len > JOBID_LEN + 5 &&
+			    strncmp(de->d_name + 1, id, JOBID_LEN) == 0 &&
+			    de->d_name[JOBID_LEN + 1] == '.' &&
+			    strcmp(de->d_name + len - 3, ".mv") == 0 &&
+			    !spool_orphan(de->d_name, ".mv");
+		}
+		closedir(dir);
+	}
+	return found;
+}
+
 /*
  * Which stage directory holds job ID now? -1 (ENOENT) if none. A job that
  * moves back a stage (rollback, retry) while we look can slip past one
@@ -624,14 +663,50 @@ spool_failed_stage(const char *history, char *out, size_t len)
 int
 spool_locate(struct spool *sp, const char *id)
 {
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+
 	if (!jobid_valid(id)) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (int pass = 0; pass < 3; pass++)
-		for (int d = 0; d < SD_COUNT; d++)
-			if (spool_dirs[d].stage && spool_exists(sp->fd[d], id))
-				return d;
+	/*
+	 * Mid-move (spool_move_private()) the job has only its private name
+	 * for as long as the mover's check takes: wait for the move (up to
+	 * a second) rather than say there is no such job.
+	 */
+	for (int wait = 0; wait < 500; wait++) {
+		for (int pass = 0; pass < 3; pass++)
+			for (int d = 0; d < SD_COUNT; d++)
+				if (spool_dirs[d].stage &&
+				    spool_exists(sp->fd[d], id))
+					return d;
+		if (!spool_moving(sp, id))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/*
+ * Read job ID's file wherever it is (at most max bytes); its stage, or -1
+ * with errno. The job may move on between finding it and opening it: a
+ * file gone from where it was found is looked for again.
+ */
+int
+spool_read_job(struct spool *sp, const char *id, size_t max, char **out,
+    size_t *outlen)
+{
+	for (int pass = 0; pass < 8; pass++) {
+		int d = spool_locate(sp, id);
+
+		if (d < 0)
+			return -1;
+		if (util_read_file_at(sp->fd[d], id, max, out, outlen) == 0)
+			return d;
+		if (errno != ENOENT)
+			return -1;
+	}
 	errno = ENOENT;
 	return -1;
 }

@@ -65,6 +65,7 @@ int	 spool_jobdir(struct spool *, const char *, bool);
 int	 spool_read_reason(struct spool *, const char *, char *, size_t);
 void	 spool_failed_stage(const char *, char *, size_t);
 int	 spool_locate(struct spool *, const char *);
+int	 spool_read_job(struct spool *, const char *, size_t, char **, size_t *);
 int	 spool_scan(struct spool *, enum spool_dir, bool, char ***, size_t *);
 void	 spool_scan_free(char **, size_t);
 int	 spool_repair_moves(struct spool *, enum spool_dir);

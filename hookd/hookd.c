@@ -255,12 +255,12 @@ hook_job(const char *id, const char *stage)
 	cJSON *o = cJSON_CreateObject(), *job = NULL;
 	char *buf = NULL, err[JOB_ERR_MAX];
 	size_t len;
-	int d = spool_locate(&H.sp, id), dfd;
+	int dfd;
 
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "stage", stage);
-	if (d >= 0 && util_read_file_at(H.sp.fd[d], id, JOB_MAX_SIZE, &buf,
-	    &len) == 0 && (job = job_parse(buf, len, err, sizeof(err))) != NULL) {
+	if (spool_read_job(&H.sp, id, JOB_MAX_SIZE, &buf, &len) >= 0 &&
+	    (job = job_parse(buf, len, err, sizeof(err))) != NULL) {
 		if (job_get_str(job, "name") != NULL)
 			cJSON_AddStringToObject(o, "name", job_get_str(job, "name"));
 		if (job_get_str(job, "origin.schedule") != NULL)

@@ -584,6 +584,51 @@ test_locate(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/*
+ * A job in the middle of a move has only its private name (.ID.NODE.PID.
+ * N.mv) for as long as the mover's check takes: spool_locate() and
+ * spool_read_job() wait for the move instead of saying "no such job"
+ * (hookd sent a webhook without the job's name when it read then); a
+ * private name left by a dead process is not waited for.
+ */
+static void
+test_locate_mid_move(void **state)
+{
+	struct fx *fx = *state;
+	char id[JOBID_LEN + 1], name[256], *buf = NULL;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	size_t len;
+	pid_t mover, dead;
+	int st;
+
+	jobid_new(id);
+	snprintf(name, sizeof(name), ".%s.%s.%ld.0.mv", id, util_hostname(),
+	    (long)getpid());
+	put(fx, SD_REQUEST, name, "{\"name\":\"vm1\"}");
+	if ((mover = fork()) == 0) {
+		nanosleep(&ts, NULL);
+		_exit(renameat(fx->sp.fd[SD_REQUEST], name, fx->sp.fd[SD_EXPORTING],
+		    id) == 0 ? 0 : 1);
+	}
+	assert_int_equal(spool_read_job(&fx->sp, id, 4096, &buf, &len),
+	    SD_EXPORTING);
+	assert_string_equal(buf, "{\"name\":\"vm1\"}");
+	free(buf);
+	assert_int_equal(waitpid(mover, &st, 0), mover);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* a dead mover's leftover: no such job, at once */
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	jobid_new(id);
+	snprintf(name, sizeof(name), ".%s.%s.%ld.0.mv", id, util_hostname(),
+	    (long)dead);
+	put(fx, SD_REQUEST, name, "{}");
+	errno = 0;
+	assert_int_equal(spool_locate(&fx->sp, id), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* A symlink planted as a job file is not read through. */
 static void
 test_symlink_job_not_followed(void **state)
@@ -1030,6 +1075,7 @@ main(void)
 		T(test_history_escaped),
 		T(test_scan),
 		T(test_locate),
+		T(test_locate_mid_move),
 		T(test_symlink_job_not_followed),
 		T(test_symlink_jobdir_not_followed),
 		T(test_gc_tmp),
