@@ -187,6 +187,11 @@ cred_parse(const char *label, const char *buf, size_t len, struct cred *c,
 			goto fail;
 		}
 	}
+	if ((p = cred_get(c, "server")) != NULL) {
+		p += strspn(p, " \t,");
+		snprintf(c->server, sizeof(c->server), "%.*s",
+		    (int)strcspn(p, " \t,"), p);
+	}
 	return 0;
 fail:
 	cred_free(c);
@@ -350,6 +355,13 @@ cred_get(const struct cred *c, const char *key)
 		if (strcmp(c->kv[i].key, key) == 0)
 			return c->kv[i].value;
 	return NULL;
+}
+
+/* The first server the credential is bound to ("server" may list several). */
+const char *
+cred_server(const struct cred *c)
+{
+	return c->server[0] != '\0' ? c->server : NULL;
 }
 
 void
@@ -538,6 +550,25 @@ cred_nobind(const struct cred *c, char *err, size_t errlen)
 	return -1;
 }
 
+/* Is host:port e one of the list of servers (blanks or commas between)? */
+static bool
+cred_server_has(const char *list, const struct cred_end *e)
+{
+	struct cred_end s;
+
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n > 0 && cred_hostport(p, n, 443, &s) &&
+		    strcmp(s.host, e->host) == 0 && s.port == e->port)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 /*
  * May credential c go with the download of url? Only over https, and only
  * to its server (host and port; 443 when not given) or under its
@@ -551,7 +582,7 @@ cred_check_url(const struct cred *c, const char *url, char *err,
 {
 	const char *server = cred_get(c, "server");
 	const char *prefix = cred_get(c, "url_prefix");
-	struct cred_end u, s;
+	struct cred_end u;
 
 	if (!cred_url_split(url, &u)) {
 		snprintf(err, errlen, "credential '%s': source.url is not an "
@@ -566,8 +597,7 @@ cred_check_url(const struct cred *c, const char *url, char *err,
 	}
 	if (server == NULL && prefix == NULL)
 		return cred_nobind(c, err, errlen);
-	if (server != NULL && cred_hostport(server, strlen(server), 443, &s) &&
-	    strcmp(s.host, u.host) == 0 && s.port == u.port)
+	if (server != NULL && cred_server_has(server, &u))
 		return 0;
 	if (prefix != NULL && !cred_path_tricky(u.path) &&
 	    cred_prefix_match(&u, prefix))
@@ -585,13 +615,12 @@ cred_check_server(const struct cred *c, const char *server, char *err,
     size_t errlen)
 {
 	const char *bound = cred_get(c, "server");
-	struct cred_end want, s;
+	struct cred_end want;
 
 	if (bound == NULL)
 		return cred_nobind(c, err, errlen);
 	if (cred_hostport(server, strlen(server), 443, &want) &&
-	    cred_hostport(bound, strlen(bound), 443, &s) &&
-	    strcmp(s.host, want.host) == 0 && s.port == want.port)
+	    cred_server_has(bound, &want))
 		return 0;
 	snprintf(err, errlen, "credential '%s' is not for server '%.64s': the "
 	    "operator bound it to another one", c->name, server);

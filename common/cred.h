@@ -18,7 +18,10 @@
  *
  * Binding: a credential is for one place and, when the operator says so,
  * for some submitters only. "server = HOST[:PORT]" (port 443 when not
- * given) binds it to that host; for http sources "url_prefix =
+ * given) binds it to that host, or to each of a list of them (blanks or
+ * commas between: one cloud account's several API hosts, as AWS's EC2,
+ * EBS and S3; the first is the default server of hyperspool vms and
+ * check-provider, cred_server()); for http sources "url_prefix =
  * https://HOST[:PORT]/PATH/" binds it to the URLs under that prefix
  * instead (or as well). cred_check_url() (http) and cred_check_server()
  * (vSphere) refuse any other destination, a credential bound to none (the
@@ -50,6 +53,7 @@ struct cred {
 	char		 name[65];
 	size_t		 n;
 	struct cred_pair kv[CRED_MAX_PAIRS];
+	char		 server[264];	/* the first of "server": cred_server() */
 };
 
 struct cred_tls {
@@ -61,6 +65,7 @@ int	 cred_load(const char *, struct cred *, char *, size_t);
 int	 cred_parse(const char *, const char *, size_t, struct cred *, char *,
 	    size_t);
 const char *cred_get(const struct cred *, const char *);
+const char *cred_server(const struct cred *);
 void	 cred_free(struct cred *);
 int	 cred_tls(const struct cred *, struct cred_tls *, char *, size_t);
 int	 cred_check_url(const struct cred *, const char *, char *, size_t);

@@ -150,7 +150,7 @@ apicurl_server(const char *what, const char *server, const char *credname,
 	if (cred_load(credname, c, err, errlen) != 0 ||
 	    cred_tls(c, tls, err, errlen) != 0)
 		return -1;
-	if (server == NULL && (server = cred_get(c, "server")) == NULL) {
+	if (server == NULL && (server = cred_server(c)) == NULL) {
 		snprintf(err, errlen, "no %s: name one (source.server, "
 		    "--server) or give credential '%s' a server key", what,
 		    c->name);

@@ -279,7 +279,7 @@ osapi_auth_url(struct osapi *o, const char *server, long long uid)
 	size_t n;
 
 	if (server == NULL && url == NULL &&
-	    (server = cred_get(&o->cred, "server")) == NULL) {
+	    (server = cred_server(&o->cred)) == NULL) {
 		snprintf(o->err, sizeof(o->err), "no Keystone server: name one "
 		    "(source.server, --server) or give credential '%s' a server "
 		    "or auth_url key", o->cred.name);

@@ -467,7 +467,7 @@ vsoap_open(struct vsoap *v, const char *server, const char *credname,
 	if (cred_load(credname, &v->cred, err, errlen) != 0 ||
 	    cred_tls(&v->cred, &v->tls, err, errlen) != 0)
 		return HS_EXIT_PERMANENT;
-	if (server == NULL && (server = cred_get(&v->cred, "server")) == NULL) {
+	if (server == NULL && (server = cred_server(&v->cred)) == NULL) {
 		snprintf(err, errlen, "no vSphere server: name one (source.server, "
 		    "--server) or give credential '%s' a server key",
 		    v->cred.name);

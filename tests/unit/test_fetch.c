@@ -1242,6 +1242,45 @@ test_cred_bound_url(void **state)
 	assert_null(strstr(err, "f.example/isos"));
 }
 
+/*
+ * server may list several hosts (one account's API hosts: AWS's EC2, EBS
+ * and S3 are three); each is matched whole, the first is the default.
+ */
+static void
+test_cred_server_list(void **state)
+{
+	const char *aws = "server = ec2.eu-west-3.amazonaws.com,"
+	    " ebs.eu-west-3.amazonaws.com	s3.eu-west-3.amazonaws.com:443\n";
+	char err[512];
+	struct cred c;
+
+	(void)state;
+	URL_OK(aws, "https://ec2.eu-west-3.amazonaws.com/");
+	URL_OK(aws, "https://ebs.eu-west-3.amazonaws.com/snapshots/snap-1/blocks");
+	URL_OK(aws, "https://s3.eu-west-3.amazonaws.com/bucket/key");
+	URL_NO(aws, "https://ec2.us-east-1.amazonaws.com/", "is not for");
+	URL_NO(aws, "https://amazonaws.com/", "is not for");
+	URL_NO(aws, "https://ebs.eu-west-3.amazonaws.com:8443/", "is not for");
+	URL_NO("server = , ,\n", "https://a/", "is not for");
+	assert_int_equal(cred_bind_of("server = vc1.lab vc2.lab:8443\n", NULL,
+	    "vc2.lab:8443", 0, err, sizeof(err)), 0);
+	assert_int_equal(cred_bind_of("server = vc1.lab vc2.lab:8443\n", NULL,
+	    "vc2.lab", 0, err, sizeof(err)), -1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(cred_parse("x", aws, strlen(aws), &c, err,
+	    sizeof(err)), 0);
+	assert_string_equal(cred_server(&c), "ec2.eu-west-3.amazonaws.com");
+	cred_free(&c);
+	assert_int_equal(cred_parse("x", "server = [::1]:9\n", 17, &c, err,
+	    sizeof(err)), 0);
+	assert_string_equal(cred_server(&c), "[::1]:9");
+	cred_free(&c);
+	assert_int_equal(cred_parse("x", "user = a\n", 9, &c, err,
+	    sizeof(err)), 0);
+	assert_null(cred_server(&c));
+	cred_free(&c);
+}
+
 static void
 test_cred_bound_server(void **state)
 {
@@ -1526,6 +1565,7 @@ main(void)
 		CR(test_cred_parse_good),
 		cmocka_unit_test(test_cred_tls),
 		cmocka_unit_test(test_cred_bound_url),
+		cmocka_unit_test(test_cred_server_list),
 		cmocka_unit_test(test_cred_bound_server),
 		cmocka_unit_test(test_cred_allowed_users),
 		CR(test_cred_mode_refused),
