@@ -57,9 +57,17 @@ void
 jobinfo_gather(struct cli *c, struct jobinfo *ji)
 {
 	struct stat st;
-	int dfd;
+	int dfd, now;
 
-	ji->job = jobview_job(c, ji->stage, ji->id, ji->err, sizeof(ji->err));
+	/* the job may move on after it was found: read it where it went */
+	for (int pass = 0; pass < 8; pass++) {
+		ji->job = jobview_job(c, ji->stage, ji->id, ji->err,
+		    sizeof(ji->err));
+		if (ji->job != NULL || (now = spool_locate(&c->sp, ji->id)) < 0 ||
+		    now == ji->stage)
+			break;
+		ji->stage = now;
+	}
 	ji->history = jobview_read(c, ji->id, "history", HISTORY_MAX);
 	if (ji->stage != SD_ERROR || spool_read_reason(&c->sp, ji->id,
 	    ji->reason, sizeof(ji->reason)) != 0)
