@@ -309,6 +309,10 @@ awsreq_method(const struct awsreq_conn *c, const char *service,
 			rc = HS_EXIT_PERMANENT;
 			break;
 		}
+		/* a name that does not resolve: said at once (a job is tried
+		   again later; a command says which host it was) */
+		if (cc == CURLE_COULDNT_RESOLVE_HOST)
+			break;
 		if (attempt >= c->retries) {
 			size_t n = strlen(err);
 
