@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,7 @@
 #include "fetch.h"
 #include "job.h"
 #include "log.h"
+#include "spool.h"
 #include "util.h"
 
 #define AWS_EC2_DEFAULT	"https://ec2.{region}.amazonaws.com"
@@ -428,9 +430,9 @@ aws_describe_instance(struct aws *a, const char *id)
 /* ---- the snapshots and their record ----------------------------------- */
 
 /*
- * The record, written durably (tmp, fsync, rename, fsync the directory):
- * 0, or -1 with a->err set. What is about to be created must not be
- * created when it fails: a crash would leave it unknown.
+ * The record, published durably (spool_publish_at): 0, or -1 with a->err
+ * set. What is about to be created must not be created when it fails: a
+ * crash would leave it unknown.
  */
 static int
 aws_record_write(struct aws *a, bool created)
@@ -438,7 +440,7 @@ aws_record_write(struct aws *a, bool created)
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o,
 	    "snapshots");
 	char *s;
-	int fd, e = 0;
+	int rc;
 
 	cJSON_AddStringToObject(o, "instance", a->in.id);
 	cJSON_AddStringToObject(o, "region", a->region);
@@ -461,26 +463,30 @@ aws_record_write(struct aws *a, bool created)
 			    cJSON_CreateString(a->in.vols[i].snap));
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	fd = openat(a->ctx->datafd, AWS_RECORD ".tmp", O_WRONLY | O_CREAT |
-	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || util_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0)
-		e = errno;
-	if (fd >= 0 && close(fd) != 0 && e == 0)
-		e = errno;
-	if (e == 0 && (renameat(a->ctx->datafd, AWS_RECORD ".tmp",
-	    a->ctx->datafd, AWS_RECORD) != 0 || fsync(a->ctx->datafd) != 0))
-		e = errno;
+	rc = spool_publish_at(a->ctx->sp, a->ctx->datafd, AWS_RECORD, s,
+	    strlen(s), 0);
 	free(s);
-	if (e != 0) {
-		if (fd >= 0)
-			unlinkat(a->ctx->datafd, AWS_RECORD ".tmp", 0);
+	if (rc != 0) {
 		snprintf(a->err, sizeof(a->err), "data/%s/%s: %s: nothing is "
 		    "created in the cloud that could not be recorded", a->ctx->id,
-		    AWS_RECORD, strerror(e));
+		    AWS_RECORD, strerror(errno));
 		log_warnx("%s", a->err);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * An earlier attempt's record: a regular file at its name (anything else
+ * there is no record, and will keep this attempt from writing its own).
+ */
+static bool
+aws_record_found(int datafd)
+{
+	struct stat st;
+
+	return fstatat(datafd, AWS_RECORD, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
 }
 
 /* Delete snapshot id; 0 or -1 (logged). */
@@ -542,7 +548,7 @@ aws_leftovers(struct aws *a)
 {
 	int rc;
 
-	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+	if (!aws_record_found(a->ctx->datafd))
 		return HS_EXIT_OK;
 	log_info("%s left by an earlier attempt: deleting its snapshots",
 	    AWS_RECORD);
@@ -1183,7 +1189,7 @@ aws_release(struct export_ctx *ctx)
 	struct aws a;
 	int rc = HS_EXIT_OK;
 
-	if (faccessat(ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+	if (!aws_record_found(ctx->datafd))
 		return HS_EXIT_OK;
 	if (cJSON_IsTrue(job_get(ctx->src, "keep_snapshots"))) {
 		log_info("cancelled: keeping its snapshots (tag %s=%s, "

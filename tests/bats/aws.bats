@@ -320,8 +320,10 @@ dead() {
 	cred aws "server = 127.0.0.1:$APORT"
 	id=$(job norec "$(awssrc aws)")
 	id2=$(job norecexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
-	# the record's temporary name is taken by a directory: it cannot be written
-	mkdir "$SP/data/$id/aws-snapshots.json.tmp" "$SP/data/$id2/aws-snapshots.json.tmp"
+	# the record's name is taken by a directory: it is no record (nothing
+	# of an earlier attempt to release) and the new one cannot be renamed
+	# onto it
+	mkdir "$SP/data/$id/aws-snapshots.json" "$SP/data/$id2/aws-snapshots.json"
 	run timeout 60 "$EXPORTD" -c "$T/conf" --once
 	for j in "$id" "$id2"; do
 		cat "$SP/data/$j/log"
