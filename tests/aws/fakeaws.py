@@ -29,25 +29,27 @@
 #   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
 #   block_stall (every GetSnapshotBlock waits an hour unanswered),
 #   create_fails (CreateSnapshots makes the snapshots, then answers 503
-#   as if its reply were lost), export_lost (ExportImage starts the task,
-#   whose object appears at once, then holds its reply unanswered while
+#   as if its reply were lost), task_pending_polls (DescribeExportImageTasks
+#   answers "active" that many times; pending_polls by default),
+#   export_lost (ExportImage starts the task, then holds its reply while
 #   export_lost stays set and closes the connection without one: a lost
 #   reply). Unsigned GET /fake/set?KEY=N changes one of those while it
 #   runs.
 #
 # Mode export's S3 side is the real s3rver (tests/npm/s3/start.js): CONF
-#   s3: {port, bucket_region} - an export task writes its object there,
-#   PUT signed with the same key (as VM Import/Export writes into the
-#   bucket). ExportImage must carry a ClientToken (a retry with the same
-#   one gets the same task; with other parameters IdempotentParameterMismatch),
-#   the tag hyperspool-job=ID on the export-image-task and an S3Prefix
-#   ending in hs-ID/ - or it is refused. DescribeExportImageTasks takes
-#   task IDs or the task-state filter, the only one EC2 documents (any
-#   other is refused), and lists each task's tagSet. CancelExportTask
-#   stops an active task; unlike EC2, which removes the partial object, it
-#   leaves what the task wrote, so the test shows hyperspool removes it
-#   itself (a task past its final transfer cannot be cancelled and writes
-#   anyway).
+#   s3: {port, region (optional)}. An export task writes its object there
+#   from its start (PUT, signed with the same key, as VM Import/Export
+#   writes into the bucket while the task is active). ExportImage must
+#   carry a ClientToken (a retry with the same one gets the same task;
+#   with other parameters IdempotentParameterMismatch), the tag
+#   hyperspool-job=ID on the export-image-task and an S3Prefix ending in
+#   hs-ID/, or it is refused. DescribeExportImageTasks takes task IDs or
+#   the task-state filter, the only one EC2 documents (any other is
+#   refused), and lists each task's tagSet. CancelExportTask stops an
+#   active task; unlike EC2, which removes the partial object, it leaves
+#   what the task wrote, so the tests show that hyperspool removes it
+#   itself (a task past its final transfer cannot be cancelled and
+#   writes anyway).
 import base64
 import hashlib
 import hmac
@@ -584,10 +586,11 @@ class H(BaseHTTPRequestHandler):
                 'bucket': p.get('S3ExportLocation.S3Bucket', ''),
                 'prefix': prefix, 'tag': tag, 'file': im['file']}
             STATE['tokens'][token] = tid
+        # the task runs: its object is in the bucket from the start, as a
+        # real one writes it while active
+        task_write(t)
         if CONF.get('export_lost'):
-            # the task runs (its object already in the bucket); the reply
-            # never comes
-            task_write(t)
+            # the reply never comes
             while CONF.get('export_lost'):
                 time.sleep(0.1)
             self.close_connection = True
@@ -603,7 +606,7 @@ class H(BaseHTTPRequestHandler):
                 return self.ec2_error(400, 'InvalidParameterValue',
                                       'filter: task-state only')
             state = p.get('Filter.1.Value.1')
-        out, done = '', []
+        out = ''
         with LOCK:
             for tid in ids:
                 if tid not in STATE['tasks']:
@@ -614,14 +617,12 @@ class H(BaseHTTPRequestHandler):
                     continue
                 if ids:
                     t['polls'] += 1
-                    if t['status'] == 'active' and \
-                            t['polls'] > CONF.get('pending_polls', 1):
+                    if t['status'] == 'active' and t['polls'] > \
+                            CONF.get('task_pending_polls',
+                                     CONF.get('pending_polls', 1)):
                         t['status'] = 'completed'
-                        done.append(t)
                 if state is None or t['status'] == state:
                     out += task_xml(t)
-        for t in done:
-            task_write(t)
         self.ok('DescribeExportImageTasks',
                 '<exportImageTaskSet>%s</exportImageTaskSet>' % out)
 

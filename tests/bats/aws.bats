@@ -88,6 +88,16 @@ s3keys() {
 	    sed 's/<[^>]*>//g'
 }
 
+# crash_restart PID KEY=N: exportd PID and its workers die (kill -9, by
+# their ids), the fake's KEY is set to N, a new exportd starts
+crash_restart() {
+	local kids
+	kids=$(ps -o pid= --ppid "$1" || true)
+	kill -9 "$1" $kids
+	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?$2" >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+}
+
 # s3has KEY: is KEY in the bucket?
 s3has() {
 	s3keys | grep -qxF "$1"
@@ -348,6 +358,22 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 }
 
+@test "aws export: an export task that never completes ends at exportd.job_deadline: the task is cancelled, what it wrote deleted, the image gone" {
+	XCONF="job_deadline = $DL; aws_snapshot_timeout = 3600;"
+	s3rver
+	fake '.task_pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
+	id=$(job pendtask "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	dead "$id" "EC2 DescribeExportImageTasks: "
+	st=$(state)
+	task=$(jq -r '.tasks | keys[0]' <<<"$st")
+	jq -e --arg t "$task" '.cancelled == [$t] and .tasks[$t].status == "deleted"' <<<"$st"
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+	grep -q "deleted s3://exports/hyperspool/hs-$id/$task.raw" "$SP/data/$id/log" "$T"/*.log
+	[ -z "$(s3keys)" ]
+}
+
 @test "aws: snapshots CreateSnapshots made without saying so (a lost reply, retried) are deleted by the job's tag" {
 	fake '.create_fails = 1'
 	cred aws "server = 127.0.0.1:$APORT"
@@ -412,11 +438,7 @@ dead() {
 	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq .created)\" -eq 2 ]"
 	[ -f "$SP/data/$id/aws-snapshots.json" ]
 	first=$(state | jq -c '[.snapshots | keys[]]')
-	# the daemon and its worker die (by their ids)
-	kids=$(ps -o pid= --ppid "$ex" || true)
-	kill -9 "$ex" $kids
-	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
-	start_daemon "$EXPORTD" 3>&-
+	crash_restart "$ex" pending_polls=1
 	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	st=$(state)
 	echo "$st"
@@ -478,10 +500,7 @@ dead() {
 	ex=$LASTPID
 	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
 	first=$(state | jq -r '.images | keys[0]')
-	kids=$(ps -o pid= --ppid "$ex" || true)
-	kill -9 "$ex" $kids
-	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
-	start_daemon "$EXPORTD" 3>&-
+	crash_restart "$ex" pending_polls=1
 	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	st=$(state)
 	echo "$st"
@@ -522,10 +541,7 @@ dead() {
 	wait_for 60 ntasks 1
 	first=$(state | jq -r '.tasks | keys[0]')
 	wait_for 30 s3has "vm/hs-$id/$first.raw"
-	kids=$(ps -o pid= --ppid "$ex" || true)
-	kill -9 "$ex" $kids
-	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?export_lost=0" >/dev/null
-	start_daemon "$EXPORTD" 3>&-
+	crash_restart "$ex" export_lost=0
 	wait_for 90 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	st=$(state)
 	echo "$st"
