@@ -28,13 +28,26 @@
  *
  * source.mode "export": CreateImage (NoReboot, image and snapshots tagged),
  * DescribeImages until available, ExportImage (RAW, role
- * exportd.aws_export_role) into source.bucket under source.prefix,
- * DescribeExportImageTasks until completed; the object PREFIX TASK.raw is
- * then downloaded from exportd.aws_s3_endpoint (path style, SigV4 for
- * s3, parallel ranges with resume: fetch.c through http_land()) and
- * landed as disk0.raw - one disk, the image's. The object, the image and
- * its snapshots are removed afterwards (recorded in the same file; after
- * a crash, images are found by the job's tag).
+ * exportd.aws_export_role, the task tagged too, a ClientToken made of the
+ * image ID so a retried call gets the same task) into source.bucket under
+ * the job's own prefix, source.prefix + "hs-ID/"; DescribeExportImageTasks
+ * until completed; the object PREFIX hs-ID/TASK.raw is then downloaded
+ * from exportd.aws_s3_endpoint (path style, SigV4 for s3, parallel ranges
+ * with resume: fetch.c through http_land()) and landed as disk0.raw - one
+ * disk, the image's. The object, the image and its snapshots are removed
+ * afterwards.
+ *
+ * What is recorded when (data/ID/aws-snapshots.json, spool_publish_at):
+ * before anything is created, the instance, region, tag and, in mode
+ * export, the bucket and the job's prefix; after CreateSnapshots /
+ * CreateImage / ExportImage answer, the snapshot, image and task IDs and
+ * the object's key. What a lost reply or a crash leaves unrecorded is
+ * still found: snapshots and images by the job's tag, export tasks by
+ * the job's tag in DescribeExportImageTasks' tagSet (its only documented
+ * filter is task-state) - active ones are cancelled - and whatever any
+ * task of the job wrote by listing its prefix (ListObjectsV2), deleted,
+ * before the image goes. The same runs when the job is cancelled, and
+ * when a run fails or passes its deadline before its task completed.
  *
  * Asked directly (hyperspool vms): DescribeInstances page by page
  * (AWS_VMS_PAGE instances), and for each page one DescribeInstanceTypes
@@ -58,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +83,7 @@
 #include "fetch.h"
 #include "job.h"
 #include "log.h"
+#include "spool.h"
 #include "util.h"
 
 #define AWS_EC2_DEFAULT	"https://ec2.{region}.amazonaws.com"
@@ -107,7 +122,9 @@ struct aws {
 	struct cred_tls	 tls;
 	struct aws_inst	 in;
 	bool		 snaps_asked;	/* CreateSnapshots was sent */
+	bool		 task_asked, task_done;	/* ExportImage sent; completed */
 	/* mode export: the AMI, its snapshots, the task, the S3 object */
+	char		*prefix;	/* the job's own: source.prefix hs-ID/ */
 	char		 image[64], task[64], key[1100];
 	char		 isnaps[VM_MAX_DISKS][64];
 	size_t		 nisnaps;
@@ -115,6 +132,7 @@ struct aws {
 };
 
 static int aws_exp_leftovers(struct aws *);
+static void aws_exp_prefix(struct aws *);
 static void aws_exp_release(struct aws *);
 static int aws_fail(struct export_ctx *, struct aws *, int);
 
@@ -184,6 +202,7 @@ aws_close(struct aws *a)
 {
 	awsreq_conn_free(&a->conn);
 	curl_slist_free_all(a->hdrs);
+	free(a->prefix);
 	if (a->have_cred)
 		cred_free(&a->c);
 	free(a->ec2);
@@ -428,9 +447,9 @@ aws_describe_instance(struct aws *a, const char *id)
 /* ---- the snapshots and their record ----------------------------------- */
 
 /*
- * The record, written durably (tmp, fsync, rename, fsync the directory):
- * 0, or -1 with a->err set. What is about to be created must not be
- * created when it fails: a crash would leave it unknown.
+ * The record, published durably (spool_publish_at): 0, or -1 with a->err
+ * set. What is about to be created must not be created when it fails: a
+ * crash would leave it unknown.
  */
 static int
 aws_record_write(struct aws *a, bool created)
@@ -438,7 +457,7 @@ aws_record_write(struct aws *a, bool created)
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o,
 	    "snapshots");
 	char *s;
-	int fd, e = 0;
+	int rc;
 
 	cJSON_AddStringToObject(o, "instance", a->in.id);
 	cJSON_AddStringToObject(o, "region", a->region);
@@ -450,37 +469,43 @@ aws_record_write(struct aws *a, bool created)
 		cJSON_AddStringToObject(o, "image", a->image);
 	if (a->task[0] != '\0')
 		cJSON_AddStringToObject(o, "task", a->task);
-	if (a->key[0] != '\0') {
+	if (a->prefix != NULL) {
 		cJSON_AddStringToObject(o, "bucket",
 		    job_get_str(a->ctx->src, "bucket"));
-		cJSON_AddStringToObject(o, "key", a->key);
+		cJSON_AddStringToObject(o, "prefix", a->prefix);
 	}
+	if (a->key[0] != '\0')
+		cJSON_AddStringToObject(o, "key", a->key);
 	for (size_t i = 0; i < a->in.nvols; i++)
 		if (a->in.vols[i].snap[0] != '\0')
 			cJSON_AddItemToArray(arr,
 			    cJSON_CreateString(a->in.vols[i].snap));
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	fd = openat(a->ctx->datafd, AWS_RECORD ".tmp", O_WRONLY | O_CREAT |
-	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || util_write_all(fd, s, strlen(s)) != 0 || fsync(fd) != 0)
-		e = errno;
-	if (fd >= 0 && close(fd) != 0 && e == 0)
-		e = errno;
-	if (e == 0 && (renameat(a->ctx->datafd, AWS_RECORD ".tmp",
-	    a->ctx->datafd, AWS_RECORD) != 0 || fsync(a->ctx->datafd) != 0))
-		e = errno;
+	rc = spool_publish_at(a->ctx->sp, a->ctx->datafd, AWS_RECORD, s,
+	    strlen(s), 0);
 	free(s);
-	if (e != 0) {
-		if (fd >= 0)
-			unlinkat(a->ctx->datafd, AWS_RECORD ".tmp", 0);
+	if (rc != 0) {
 		snprintf(a->err, sizeof(a->err), "data/%s/%s: %s: nothing is "
 		    "created in the cloud that could not be recorded", a->ctx->id,
-		    AWS_RECORD, strerror(e));
+		    AWS_RECORD, strerror(errno));
 		log_warnx("%s", a->err);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * An earlier attempt's record: a regular file at its name (anything else
+ * there is no record, and will keep this attempt from writing its own).
+ */
+static bool
+aws_record_found(int datafd)
+{
+	struct stat st;
+
+	return fstatat(datafd, AWS_RECORD, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
 }
 
 /* Delete snapshot id; 0 or -1 (logged). */
@@ -542,7 +567,7 @@ aws_leftovers(struct aws *a)
 {
 	int rc;
 
-	if (faccessat(a->ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+	if (!aws_record_found(a->ctx->datafd))
 		return HS_EXIT_OK;
 	log_info("%s left by an earlier attempt: deleting its snapshots",
 	    AWS_RECORD);
@@ -726,12 +751,22 @@ aws_disk(struct aws *a, size_t k)
 
 /* ---- mode export: the instance as an AMI, exported to S3 -------------- */
 
-/* The S3 object's URL (path style at exportd.aws_s3_endpoint). */
+/*
+ * The S3 object's URL (path style at exportd.aws_s3_endpoint); key NULL:
+ * the bucket's.
+ */
 static char *
 aws_s3_url(struct aws *a, const char *bucket, const char *key)
 {
 	char *ep = aws_endpoint("exportd.aws_s3_endpoint", AWS_S3_DEFAULT,
-	    a->region), *k = xmalloc(strlen(key) * 3 + 1), *o = k, *url;
+	    a->region), *k, *o, *url;
+
+	if (key == NULL) {
+		url = xasprintf("%s/%s", ep, bucket);
+		free(ep);
+		return url;
+	}
+	k = o = xmalloc(strlen(key) * 3 + 1);
 
 	/* RFC 3986 unreserved characters and '/' kept, as S3 signs paths */
 	for (const unsigned char *c = (const unsigned char *)key; *c; c++)
@@ -747,20 +782,168 @@ aws_s3_url(struct aws *a, const char *bucket, const char *key)
 	return url;
 }
 
-static void
+/* Delete s3://bucket/key: 0, or -1 (logged). */
+static int
 aws_s3_delete(struct aws *a, const char *bucket, const char *key)
 {
 	struct awsreq_resp r = { 0 };
 	char *url = aws_s3_url(a, bucket, key);
+	int rc;
 
 	awsreq_resp_reset(&r, AWS_XML_MAX);
-	if (awsreq_method(&a->conn, "s3", "DELETE", url, NULL, &r, a->err,
-	    sizeof(a->err)) != HS_EXIT_OK)
+	rc = awsreq_method(&a->conn, "s3", "DELETE", url, NULL, &r, a->err,
+	    sizeof(a->err));
+	if (rc != HS_EXIT_OK)
 		log_warnx("s3://%s/%s not deleted: %s", bucket, key, a->err);
 	else
 		log_info("deleted s3://%s/%s", bucket, key);
 	awsreq_resp_free(&r);
 	free(url);
+	return rc == HS_EXIT_OK ? 0 : -1;
+}
+
+/*
+ * One ListObjectsV2 page of the job's prefix (token: the continuation,
+ * "" for the first); every key in it deleted, *token set to the next page
+ * ("" after the last). HS_EXIT_OK, or an exit code with a->err set.
+ */
+static int
+aws_s3_sweep_page(struct aws *a, const char *bucket, char *token,
+    size_t toklen)
+{
+	struct awsreq_resp r = { 0 };
+	char *ct = awsreq_urlencode(token), *pf = awsreq_urlencode(a->prefix);
+	char *base = aws_s3_url(a, bucket, NULL), *url, key[1100], trunc[8];
+	xmlDoc *doc = NULL;
+	xmlNode *root;
+	int rc, bad = 0;
+
+	/* the query in SigV4's canonical order */
+	url = xasprintf("%s?%s%s%slist-type=2&prefix=%s", base, token[0] ?
+	    "continuation-token=" : "", ct, token[0] ? "&" : "", pf);
+	free(ct);
+	free(pf);
+	free(base);
+	awsreq_resp_reset(&r, AWS_XML_MAX);
+	rc = awsreq_method(&a->conn, "s3", "GET", url, NULL, &r, a->err,
+	    sizeof(a->err));
+	free(url);
+	if (rc == HS_EXIT_OK && (doc = xmlReadMemory(r.body.p, (int)r.body.len,
+	    NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOBLANKS)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "s3://%s: the ListObjectsV2 "
+		    "reply is not XML", bucket);
+		rc = HS_EXIT_TEMPORARY;
+	}
+	awsreq_resp_free(&r);
+	if (rc != HS_EXIT_OK)
+		return rc;
+	root = xmlDocGetRootElement(doc);
+	for (xmlNode *c = root ? root->children : NULL; c != NULL; c = c->next)
+		if (c->type == XML_ELEMENT_NODE &&
+		    strcmp((const char *)c->name, "Contents") == 0) {
+			aws_xs(c, "Key", key, sizeof(key));
+			if (key[0] != '\0' && aws_s3_delete(a, bucket, key) != 0)
+				bad = 1;
+		}
+	aws_xs(root, "IsTruncated", trunc, sizeof(trunc));
+	aws_xs(root, "NextContinuationToken", token, toklen);
+	if (strcmp(trunc, "true") != 0)
+		token[0] = '\0';
+	xmlFreeDoc(doc);
+	if (bad) {
+		snprintf(a->err, sizeof(a->err), "s3://%s/%s: not every object "
+		    "could be deleted", bucket, a->prefix);
+		return HS_EXIT_TEMPORARY;
+	}
+	return HS_EXIT_OK;
+}
+
+/* Every object under the job's prefix (all an export of it wrote) goes. */
+static int
+aws_s3_sweep(struct aws *a)
+{
+	const char *bucket = job_get_str(a->ctx->src, "bucket");
+	char token[1024] = "", *probe = aws_s3_url(a, bucket, "x");
+	int rc;
+
+	/* the credential goes only where it is bound (cancel comes here) */
+	rc = cred_check_url(&a->c, probe, a->err, sizeof(a->err));
+	free(probe);
+	if (rc != 0)
+		return HS_EXIT_PERMANENT;
+	do
+		rc = aws_s3_sweep_page(a, bucket, token, sizeof(token));
+	while (rc == HS_EXIT_OK && token[0] != '\0');
+	return rc;
+}
+
+/* Does the item's tagSet say it is this job's? */
+static bool
+aws_is_ours(struct aws *a, xmlNode *it)
+{
+	xmlNode *set = aws_x(it, "tagSet");
+	char k[128], v[128];
+
+	for (xmlNode *t = set ? set->children : NULL; t != NULL; t = t->next) {
+		aws_xs(t, "key", k, sizeof(k));
+		aws_xs(t, "value", v, sizeof(v));
+		if (strcmp(k, AWS_TAG) == 0 && strcmp(v, a->ctx->id) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Cancel the job's active export tasks (tagged with it; a lost reply or a
+ * crash may have left one unknown): DescribeExportImageTasks filters on
+ * task-state only, the tag is checked here. HS_EXIT_OK, or an exit code
+ * with a->err set (a task that could not be cancelled: it may still
+ * write, so the record stays for the next attempt).
+ */
+static int
+aws_exp_cancel(struct aws *a)
+{
+	char next[1024] = "", id[64];
+	int rc, bad = 0;
+
+	do {
+		char *tok = awsreq_urlencode(next), *p;
+		xmlNode *set;
+		xmlDoc *doc;
+
+		p = xasprintf("Filter.1.Name=task-state&Filter.1.Value.1=active"
+		    "&MaxResults=500%s%s", next[0] ? "&NextToken=" : "", tok);
+		free(tok);
+		rc = aws_ec2(a, "DescribeExportImageTasks", p, &doc);
+		free(p);
+		if (rc != HS_EXIT_OK)
+			return rc;
+		set = aws_x(xmlDocGetRootElement(doc), "exportImageTaskSet");
+		for (xmlNode *it = set ? set->children : NULL; it; it = it->next) {
+			xmlDoc *d2;
+
+			aws_xs(it, "exportImageTaskId", id, sizeof(id));
+			if (id[0] == '\0' || !aws_is_ours(a, it))
+				continue;
+			p = xasprintf("ExportTaskId=%s", id);
+			if (aws_ec2(a, "CancelExportTask", p, &d2) != HS_EXIT_OK) {
+				log_warnx("export task %s not cancelled: %s", id,
+				    a->err);
+				bad = 1;
+			} else
+				log_info("cancelled export task %s", id);
+			xmlFreeDoc(d2);
+			free(p);
+		}
+		aws_xs(xmlDocGetRootElement(doc), "nextToken", next, sizeof(next));
+		xmlFreeDoc(doc);
+	} while (next[0] != '\0');
+	if (bad) {
+		snprintf(a->err, sizeof(a->err), "an export task tagged %s=%s "
+		    "could not be cancelled", AWS_TAG, a->ctx->id);
+		return HS_EXIT_TEMPORARY;
+	}
+	return HS_EXIT_OK;
 }
 
 /* The image's snapshots, from a DescribeImages item. */
@@ -801,30 +984,21 @@ aws_image_delete(struct aws *a)
 }
 
 /*
- * An earlier export attempt's leftovers: the S3 object it recorded, and
- * every image tagged with the job (deregistered, its snapshots deleted).
+ * An earlier export attempt's leftovers: its export tasks (cancelled),
+ * every object under the job's prefix, and every image tagged with the
+ * job (deregistered, its snapshots deleted).
  */
 static int
 aws_exp_leftovers(struct aws *a)
 {
-	char *text = NULL, *p;
-	size_t len;
-	cJSON *rec;
+	char *p;
 	xmlNode *set;
 	xmlDoc *doc;
 	int rc, bad = 0;
 
-	if (util_read_file_at(a->ctx->datafd, AWS_RECORD, 65536, &text,
-	    &len) == 0 && (rec = cJSON_ParseWithLength(text, len)) != NULL) {
-		const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
-		    "bucket")), *k = cJSON_GetStringValue(cJSON_GetObjectItem(rec,
-		    "key"));
-
-		if (b != NULL && k != NULL)
-			aws_s3_delete(a, b, k);
-		cJSON_Delete(rec);
-	}
-	free(text);
+	if (a->prefix != NULL && ((rc = aws_exp_cancel(a)) != HS_EXIT_OK ||
+	    (rc = aws_s3_sweep(a)) != HS_EXIT_OK))
+		return rc;
 	p = xasprintf("Filter.1.Name=tag%%3A%s&Filter.1.Value.1=%s", AWS_TAG,
 	    a->ctx->id);
 	rc = aws_ec2(a, "DescribeImages", p, &doc);
@@ -939,23 +1113,31 @@ aws_exp_task(struct aws *a)
 {
 	static const char *const bad[] = { "deleting", "deleted", NULL };
 	const char *bucket = job_get_str(a->ctx->src, "bucket");
-	const char *prefix = job_get_str(a->ctx->src, "prefix");
-	char *eb, *ep, *er, *p;
+	char *eb, *ep, *er, *id, *p;
 	xmlNode *it;
 	xmlDoc *doc;
 	int rc;
 
-	if (prefix == NULL)
-		prefix = "hyperspool/";
 	eb = awsreq_urlencode(bucket);
-	ep = awsreq_urlencode(prefix);
+	ep = awsreq_urlencode(a->prefix);
 	er = awsreq_urlencode(conf_str("exportd.aws_export_role", "vmimport"));
-	p = xasprintf("DiskImageFormat=RAW&ImageId=%s&RoleName=%s&"
-	    "S3ExportLocation.S3Bucket=%s&S3ExportLocation.S3Prefix=%s",
-	    a->image, er, eb, ep);
+	id = awsreq_urlencode(a->ctx->id);
+	/*
+	 * The task tagged, its object under the job's prefix: found after a
+	 * lost reply or a crash (both in the record before this call). The
+	 * token (the image is this attempt's) makes a retried call return
+	 * the same task, not start a second one.
+	 */
+	p = xasprintf("ClientToken=hs-%s&DiskImageFormat=RAW&ImageId=%s&RoleName=%s&"
+	    "S3ExportLocation.S3Bucket=%s&S3ExportLocation.S3Prefix=%s&"
+	    "TagSpecification.1.ResourceType=export-image-task&"
+	    "TagSpecification.1.Tag.1.Key=%s&TagSpecification.1.Tag.1.Value=%s",
+	    a->image, a->image, er, eb, ep, AWS_TAG, id);
 	free(eb);
 	free(ep);
 	free(er);
+	free(id);
+	a->task_asked = true;
 	rc = aws_ec2(a, "ExportImage", p, &doc);
 	free(p);
 	if (rc != HS_EXIT_OK)
@@ -968,7 +1150,7 @@ aws_exp_task(struct aws *a)
 		return HS_EXIT_TEMPORARY;
 	}
 	/* VM Import/Export names the object PREFIX + task ID + .raw */
-	snprintf(a->key, sizeof(a->key), "%s%s.raw", prefix, a->task);
+	snprintf(a->key, sizeof(a->key), "%s%s.raw", a->prefix, a->task);
 	(void)aws_record_write(a, true);	/* the tag finds them too */
 	log_info("export task %s: %s to s3://%s/%s", a->task, a->image, bucket,
 	    a->key);
@@ -976,8 +1158,10 @@ aws_exp_task(struct aws *a)
 	rc = aws_poll(a, "DescribeExportImageTasks", p, "exportImageTaskSet",
 	    "status", "completed", bad, &it, &doc);
 	free(p);
-	if (rc == HS_EXIT_OK)
+	if (rc == HS_EXIT_OK) {
+		a->task_done = true;
 		xmlFreeDoc(doc);
+	}
 	return rc;
 }
 
@@ -1012,6 +1196,7 @@ aws_export(struct aws *a)
 	char *probe = aws_s3_url(a, bucket, "x");
 	int rc;
 
+	aws_exp_prefix(a);
 	if (cred_check_url(&a->c, probe, a->err, sizeof(a->err)) != 0) {
 		free(probe);
 		return export_fail(a->ctx, "%s", a->err);
@@ -1036,7 +1221,25 @@ aws_export(struct aws *a)
 	return rc;
 }
 
-/* The export's AMI, its snapshots and the S3 object go, unless kept. */
+/*
+ * Mode export: the job's own prefix in the bucket, source.prefix (default
+ * "hyperspool/") + "hs-ID/": all its export tasks write there, so listing
+ * it finds whatever they wrote. Other modes: none.
+ */
+static void
+aws_exp_prefix(struct aws *a)
+{
+	const char *mode = job_get_str(a->ctx->src, "mode");
+	const char *prefix = job_get_str(a->ctx->src, "prefix");
+
+	if (mode == NULL || strcmp(mode, "export") != 0 ||
+	    job_get_str(a->ctx->src, "bucket") == NULL)
+		return;
+	a->prefix = xasprintf("%shs-%s/", prefix ? prefix : "hyperspool/",
+	    a->ctx->id);
+}
+
+/* The export's AMI, its snapshots and the S3 objects go, unless kept. */
 static void
 aws_exp_release(struct aws *a)
 {
@@ -1049,8 +1252,13 @@ aws_exp_release(struct aws *a)
 		unlinkat(a->ctx->datafd, AWS_RECORD, 0);
 		return;
 	}
-	if (a->key[0] != '\0')
-		aws_s3_delete(a, job_get_str(a->ctx->src, "bucket"), a->key);
+	/* a task that did not complete (failure, deadline) is stopped; what
+	 * any task of the job wrote goes with the job's prefix */
+	if (a->task_asked && ((a->task_done ? HS_EXIT_OK : aws_exp_cancel(a)) !=
+	    HS_EXIT_OK || aws_s3_sweep(a) != HS_EXIT_OK)) {
+		log_warnx("%s", a->err);
+		bad = 1;
+	}
 	/*
 	 * An image that never became available (a failure, the deadline)
 	 * did not say which its snapshots are: they go by the job's tag.
@@ -1183,7 +1391,7 @@ aws_release(struct export_ctx *ctx)
 	struct aws a;
 	int rc = HS_EXIT_OK;
 
-	if (faccessat(ctx->datafd, AWS_RECORD, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+	if (!aws_record_found(ctx->datafd))
 		return HS_EXIT_OK;
 	if (cJSON_IsTrue(job_get(ctx->src, "keep_snapshots"))) {
 		log_info("cancelled: keeping its snapshots (tag %s=%s, "
@@ -1193,6 +1401,7 @@ aws_release(struct export_ctx *ctx)
 	}
 	memset(&a, 0, sizeof(a));
 	a.ctx = ctx;
+	aws_exp_prefix(&a);
 	if (region == NULL)
 		region = conf_str("exportd.aws_region", "us-east-1");
 	if (aws_open(&a, job_get_str(ctx->src, "credential"), region, NULL,

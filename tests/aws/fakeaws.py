@@ -29,11 +29,31 @@
 #   (every GetSnapshotBlock gets 503 with Retry-After: 1, for good),
 #   block_stall (every GetSnapshotBlock waits an hour unanswered),
 #   create_fails (CreateSnapshots makes the snapshots, then answers 503
-#   as if its reply were lost). Unsigned
-#   GET /fake/set?KEY=N changes one of those while it runs.
+#   as if its reply were lost), task_pending_polls (DescribeExportImageTasks
+#   answers "active" that many times; pending_polls by default),
+#   export_lost (ExportImage starts the task, then holds its reply while
+#   export_lost stays set and closes the connection without one: a lost
+#   reply). Unsigned GET /fake/set?KEY=N changes one of those while it
+#   runs.
+#
+# Mode export's S3 side is the real s3rver (tests/npm/s3/start.js): CONF
+#   s3: {port, region (optional)}. An export task writes its object there
+#   from its start (PUT, signed with the same key, as VM Import/Export
+#   writes into the bucket while the task is active). ExportImage must
+#   carry a ClientToken (a retry with the same one gets the same task;
+#   with other parameters IdempotentParameterMismatch), the tag
+#   hyperspool-job=ID on the export-image-task and an S3Prefix ending in
+#   hs-ID/, or it is refused. DescribeExportImageTasks takes task IDs or
+#   the task-state filter, the only one EC2 documents (any other is
+#   refused), and lists each task's tagSet. CancelExportTask stops an
+#   active task; unlike EC2, which removes the partial object, it leaves
+#   what the task wrote, so the tests show that hyperspool removes it
+#   itself (a task past its final transfer cannot be cancelled and
+#   writes anyway).
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -50,8 +70,8 @@ NS = 'http://ec2.amazonaws.com/doc/2016-11-15/'
 LOCK = threading.Lock()
 STATE = {'snapshots': {}, 'deleted': [], 'created': 0, 'block_gets': 0,
          'throttled': 0, 'refused': [], 'polls': 0, 'requests': 0,
-         'images': {}, 'deregistered': [], 'tasks': {}, 'objects': {},
-         'objects_deleted': [], 's3_gets': 0}
+         'images': {}, 'deregistered': [], 'tasks': {},
+         'cancelled': [], 'tokens': {}}
 
 
 def enc(s):
@@ -106,6 +126,59 @@ def sigv4_problem(h, method, raw_path, body):
     if hmac.new(k, sts.encode(), hashlib.sha256).hexdigest() != sig:
         return 'SignatureDoesNotMatch'
     return None
+
+
+def s3_put(bucket, key, path):
+    """The export task's object into s3rver, signed (SigV4, s3)."""
+    port = CONF['s3']['port']
+    date = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+    day = date[:8]
+    region = CONF['s3'].get('region', 'us-east-1')
+    uri = '/%s/%s' % (bucket, urllib.parse.quote(key, safe='/-_.~'))
+    h = {'host': '127.0.0.1:%d' % port, 'x-amz-date': date,
+         'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'}
+    if 'token' in CONF:
+        h['x-amz-security-token'] = CONF['token']
+    names = sorted(h)
+    canon = '\n'.join(['PUT', uri, '',
+                       ''.join('%s:%s\n' % (n, h[n]) for n in names),
+                       ';'.join(names), 'UNSIGNED-PAYLOAD'])
+    scope = '%s/%s/s3/aws4_request' % (day, region)
+    sts = '\n'.join(['AWS4-HMAC-SHA256', date, scope,
+                     hashlib.sha256(canon.encode()).hexdigest()])
+    k = ('AWS4' + CONF['secret']).encode()
+    for part in (day, region, 's3', 'aws4_request'):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    h['Authorization'] = (
+        'AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s'
+        % (CONF['access_key'], scope, ';'.join(names),
+           hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()))
+    h['Content-Length'] = str(os.path.getsize(path))
+    c = http.client.HTTPSConnection('127.0.0.1', port, context=ssl.
+                                    create_default_context(cafile=CONF['cert']))
+    with open(path, 'rb') as f:
+        c.request('PUT', uri, body=f, headers=h)
+        r = c.getresponse()
+        r.read()
+    c.close()
+    if r.status != 200:
+        raise RuntimeError('s3rver PUT %s: HTTP %d' % (uri, r.status))
+
+
+def task_write(t):
+    """The task writes PREFIX TASK.raw into the bucket (VM Import/Export's
+    name for it)."""
+    s3_put(t['bucket'], '%s%s.raw' % (t['prefix'], t['id']), t['file'])
+
+
+def task_xml(t):
+    return ('<item><exportImageTaskId>%s</exportImageTaskId>'
+            '<imageId>%s</imageId><status>%s</status><s3ExportLocation>'
+            '<s3Bucket>%s</s3Bucket><s3Prefix>%s</s3Prefix>'
+            '</s3ExportLocation><tagSet><item><key>hyperspool-job</key>'
+            '<value>%s</value></item></tagSet></item>'
+            % (t['id'], t['image'], t['status'], t['bucket'], t['prefix'],
+               t['tag']))
 
 
 def instance(iid):
@@ -218,8 +291,6 @@ class H(BaseHTTPRequestHandler):
             return self.refuse(why)
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
-        if not u.path.startswith('/snapshots/'):
-            return self.s3_object(u.path, head=False)
         m = re.fullmatch(r'/snapshots/(snap-[0-9a-f]+)/blocks(?:/(\d+))?',
                          u.path)
         if not m:
@@ -233,68 +304,6 @@ class H(BaseHTTPRequestHandler):
         if m.group(2) is None:
             return self.list_blocks(s, q)
         self.get_block(s, int(m.group(2)), q.get('blockToken', ''))
-
-    def do_HEAD(self):
-        with LOCK:
-            STATE['requests'] += 1
-        why = sigv4_problem(self.headers, 'HEAD', self.path, b'')
-        if why:
-            self.send_response(403)
-            self.send_header('Content-Length', '0')
-            self.end_headers()
-            return
-        self.s3_object(urllib.parse.urlsplit(self.path).path, head=True)
-
-    def do_DELETE(self):
-        with LOCK:
-            STATE['requests'] += 1
-        why = sigv4_problem(self.headers, 'DELETE', self.path, b'')
-        if why:
-            return self.refuse(why)
-        key = urllib.parse.unquote(self.path)
-        with LOCK:
-            if STATE['objects'].pop(key, None) is not None:
-                STATE['objects_deleted'].append(key)
-        self.send_response(204)
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-
-    # S3: the objects export tasks wrote (/BUCKET/KEY), with Range
-    def s3_object(self, path, head):
-        key = urllib.parse.unquote(path)
-        with LOCK:
-            f = STATE['objects'].get(key)
-            if not head:
-                STATE['s3_gets'] += 1
-        if f is None:
-            return self.reply(404, '<Error><Code>NoSuchKey</Code></Error>')
-        size = os.path.getsize(f)
-        start, end, code = 0, size - 1, 200
-        m = re.fullmatch(r'bytes=(\d+)-(\d*)', self.headers.get('Range', ''))
-        if m:
-            start = int(m.group(1))
-            end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
-            code = 206
-        self.send_response(code)
-        self.send_header('Accept-Ranges', 'bytes')
-        self.send_header('Content-Type', 'application/octet-stream')
-        self.send_header('Content-Length', str(end - start + 1))
-        self.send_header('ETag', '"fake-%d"' % size)
-        if code == 206:
-            self.send_header('Content-Range', 'bytes %d-%d/%d'
-                             % (start, end, size))
-        self.end_headers()
-        if head:
-            return
-        with open(f, 'rb') as fh:
-            fh.seek(start)
-            left = end - start + 1
-            while left > 0:
-                b = fh.read(min(left, 1 << 20))
-                if not b:
-                    break
-                self.wfile.write(b)
-                left -= len(b)
 
     def list_blocks(self, s, q):
         start = int(q.get('pageToken') or 0)
@@ -546,42 +555,89 @@ class H(BaseHTTPRequestHandler):
 
     def ec2_ExportImage(self, p):
         iid = p.get('ImageId', '')
+        tag = p.get('TagSpecification.1.Tag.1.Value', '')
+        prefix = p.get('S3ExportLocation.S3Prefix', '')
+        token = p.get('ClientToken', '')
+        if p.get('DiskImageFormat') != 'RAW' or \
+                p.get('RoleName') != CONF.get('role', 'vmimport'):
+            return self.ec2_error(400, 'InvalidParameter', 'format/role')
+        if p.get('TagSpecification.1.ResourceType') != 'export-image-task' \
+                or p.get('TagSpecification.1.Tag.1.Key') != 'hyperspool-job' \
+                or not tag or not prefix.endswith('hs-%s/' % tag) or not token:
+            return self.ec2_error(400, 'InvalidParameter',
+                                  'the fake wants a ClientToken, the task '
+                                  'tagged hyperspool-job=ID, prefix .../hs-ID/')
         with LOCK:
+            old = STATE['tokens'].get(token)
+            if old is not None:
+                t = STATE['tasks'][old]
+                if t['image'] != iid or t['prefix'] != prefix:
+                    return self.ec2_error(400, 'IdempotentParameterMismatch',
+                                          token)
+                return self.ok('ExportImage', '<exportImageTaskId>%s'
+                               '</exportImageTaskId><status>%s</status>'
+                               % (old, t['status']))
             im = STATE['images'].get(iid)
             if im is None or im['state'] != 'available':
                 return self.ec2_error(400, 'InvalidAMIID.NotFound', iid)
-            if p.get('DiskImageFormat') != 'RAW' or \
-                    p.get('RoleName') != CONF.get('role', 'vmimport'):
-                return self.ec2_error(400, 'InvalidParameter', 'format/role')
             tid = 'export-ami-%017x' % (0xc000 + len(STATE['tasks']))
-            STATE['tasks'][tid] = {
-                'id': tid, 'polls': 0, 'status': 'active',
+            t = STATE['tasks'][tid] = {
+                'id': tid, 'polls': 0, 'status': 'active', 'image': iid,
                 'bucket': p.get('S3ExportLocation.S3Bucket', ''),
-                'prefix': p.get('S3ExportLocation.S3Prefix', ''),
-                'file': im['file']}
+                'prefix': prefix, 'tag': tag, 'file': im['file']}
+            STATE['tokens'][token] = tid
+        # the task runs: its object is in the bucket from the start, as a
+        # real one writes it while active
+        task_write(t)
+        if CONF.get('export_lost'):
+            # the reply never comes
+            while CONF.get('export_lost'):
+                time.sleep(0.1)
+            self.close_connection = True
+            return
         self.ok('ExportImage', '<exportImageTaskId>%s</exportImageTaskId>'
                 '<status>active</status>' % tid)
 
     def ec2_DescribeExportImageTasks(self, p):
-        tid = p.get('ExportImageTaskId.1', '')
+        ids = [v for k, v in p.items() if k.startswith('ExportImageTaskId.')]
+        state = None
+        if 'Filter.1.Name' in p:
+            if p['Filter.1.Name'] != 'task-state' or 'Filter.2.Name' in p:
+                return self.ec2_error(400, 'InvalidParameterValue',
+                                      'filter: task-state only')
+            state = p.get('Filter.1.Value.1')
+        out = ''
+        with LOCK:
+            for tid in ids:
+                if tid not in STATE['tasks']:
+                    return self.ec2_error(
+                        400, 'InvalidExportImageTaskId.NotFound', tid)
+            for t in STATE['tasks'].values():
+                if ids and t['id'] not in ids:
+                    continue
+                if ids:
+                    t['polls'] += 1
+                    if t['status'] == 'active' and t['polls'] > \
+                            CONF.get('task_pending_polls',
+                                     CONF.get('pending_polls', 1)):
+                        t['status'] = 'completed'
+                if state is None or t['status'] == state:
+                    out += task_xml(t)
+        self.ok('DescribeExportImageTasks',
+                '<exportImageTaskSet>%s</exportImageTaskSet>' % out)
+
+    def ec2_CancelExportTask(self, p):
+        tid = p.get('ExportTaskId', '')
         with LOCK:
             t = STATE['tasks'].get(tid)
             if t is None:
-                return self.ec2_error(400, 'InvalidExportImageTaskId.NotFound',
-                                      tid)
-            t['polls'] += 1
-            if t['status'] == 'active' and \
-                    t['polls'] > CONF.get('pending_polls', 1):
-                # the task writes the image into the bucket
-                t['status'] = 'completed'
-                key = '/%s/%s%s.raw' % (t['bucket'], t['prefix'], tid)
-                STATE['objects'][key] = t['file']
-            xml = ('<item><exportImageTaskId>%s</exportImageTaskId>'
-                   '<status>%s</status><s3ExportLocation><s3Bucket>%s'
-                   '</s3Bucket><s3Prefix>%s</s3Prefix></s3ExportLocation>'
-                   '</item>' % (tid, t['status'], t['bucket'], t['prefix']))
-        self.ok('DescribeExportImageTasks',
-                '<exportImageTaskSet>%s</exportImageTaskSet>' % xml)
+                return self.ec2_error(400, 'InvalidExportTaskID.NotFound', tid)
+            if t['status'] != 'active':
+                return self.ec2_error(400, 'IncorrectState',
+                                      'the task is %s' % t['status'])
+            t['status'] = 'deleted'
+            STATE['cancelled'].append(tid)
+        self.ok('CancelExportTask', '<return>true</return>')
 
     def ec2_DeleteSnapshot(self, p):
         sid = p.get('SnapshotId', '')

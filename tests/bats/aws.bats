@@ -11,7 +11,11 @@
 # landing the block; a wrong secret refused at once; a crashed attempt's
 # snapshots released by the next; hyperspool vms (volume sizes, one
 # DescribeVolumes per page of instances) / check-provider; the
-# secret nowhere in the spool, the logs or a command line.
+# secret nowhere in the spool, the logs or a command line. Mode export's
+# bucket is s3rver (npm, a real S3 emulator; tests/npm/s3/start.js checks
+# SigV4), which the fake's export tasks write into: nothing of a job is
+# left there, whatever happened to the attempt. Needs node and npm (the
+# npm registry, or its cache, for npm ci).
 
 load helpers
 
@@ -23,6 +27,13 @@ AK=AKIAHSFAKEEC2KEY0001
 SECRET=hs-aws-secret-$$-wJalrXUtnFEMIK7MDENG
 TOKEN=hs-aws-token-$$-IQoJb3JpZ2luX2Vj
 IID=i-0123456789abcdef0
+NPMDIR=$BATS_TEST_DIRNAME/../npm/s3
+
+setup_file() {
+	command -v node >/dev/null || { echo "node missing (mode export's tests need s3rver)" >&2; return 1; }
+	npm ci --prefix "$NPMDIR" --no-audit --no-fund >/dev/null 2>&1 ||
+	    { echo "npm ci in $NPMDIR failed" >&2; return 1; }
+}
 
 setup() {
 	hs_setup
@@ -49,13 +60,62 @@ teardown() {
 	hs_teardown
 }
 
+# s3rver: the bucket "exports" on 127.0.0.1:$S3PORT (TLS, our CA, SigV4
+# with $AK/$SECRET and $TOKEN checked); a later fake() points
+# exportd.aws_s3_endpoint and the fake's export tasks at it, and $S3BIND
+# binds a credential to the bucket as well
+s3rver() {
+	jq -n --arg d "$T/s3data" --arg c "$T/tls/cert.pem" --arg k "$T/tls/key.pem" \
+	    --arg ak "$AK" --arg s "$SECRET" --arg tok "$TOKEN" --arg p "$T/s3port" \
+	    --arg l "$T/s3req.log" '{dir: $d, cert: $c, key: $k, bucket: "exports",
+	    access_key: $ak, secret: $s, token: $tok, portfile: $p, log: $l}' >"$T/s3.json"
+	chmod 600 "$T/s3.json"
+	node "$NPMDIR/start.js" "$T/s3.json" 3>&- </dev/null >>"$T/s3rver.log" 2>&1 &
+	PIDS+=($!)
+	wait_for 20 test -s "$T/s3port" || { cat "$T/s3rver.log"; false; }
+	S3PORT=$(cat "$T/s3port")
+	S3BIND="url_prefix = https://127.0.0.1:$S3PORT/exports/"
+	printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' \
+	    "$AK" "$SECRET" "$TOKEN" >"$T/curl.conf"
+	chmod 600 "$T/curl.conf"
+}
+
+# s3keys: the keys in s3rver's bucket, one a line (ListObjects, signed)
+s3keys() {
+	curl -sSf -K "$T/curl.conf" --cacert "$T/tls/cert.pem" \
+	    --aws-sigv4 aws:amz:us-east-1:s3 -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+	    "https://127.0.0.1:$S3PORT/exports" | grep -o '<Key>[^<]*</Key>' |
+	    sed 's/<[^>]*>//g'
+}
+
+# crash_restart PID KEY=N: exportd PID and its workers die (kill -9, by
+# their ids), the fake's KEY is set to N, a new exportd starts
+crash_restart() {
+	local kids
+	kids=$(ps -o pid= --ppid "$1" || true)
+	kill -9 "$1" $kids
+	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?$2" >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+}
+
+# s3has KEY: is KEY in the bucket?
+s3has() {
+	s3keys | grep -qxF "$1"
+}
+
+# ntasks N: does the fake hold N export tasks?
+ntasks() {
+	[ "$(state | jq '.tasks | length')" -eq "$1" ]
+}
+
 # fake [JQ-ASSIGNMENTS]: start fakeaws.py on $APORT with the instance
 fake() {
 	jq -n --arg c "$T/tls/cert.pem" --arg k "$T/tls/key.pem" \
 	    --arg p "$T/aport" --arg ak "$AK" --arg s "$SECRET" --arg tok "$TOKEN" \
-	    --arg iid "$IID" --arg boot "$T/vols/boot.raw" --arg data "$T/vols/data.raw" '
+	    --arg iid "$IID" --arg boot "$T/vols/boot.raw" --arg data "$T/vols/data.raw" \
+	    --arg s3 "${S3PORT:-0}" '
 	    {cert: $c, key: $k, portfile: $p, access_key: $ak, secret: $s,
-	     token: $tok, pending_polls: 2,
+	     token: $tok, pending_polls: 2, s3: {port: ($s3 | tonumber)},
 	     types: {"t3.small": [2, 2048]},
 	     instances: [{id: $iid, type: "t3.small", name: "web-1",
 	       state: "stopped", boot_mode: "legacy-bios",
@@ -73,7 +133,7 @@ credentials_dir = "$T/creds";
 convert = { output_dir = "$T/out"; };
 exportd = { aws_ec2_endpoint = "https://127.0.0.1:$APORT";
 	aws_ebs_endpoint = "https://127.0.0.1:$APORT";
-	aws_s3_endpoint = "https://127.0.0.1:$APORT";
+	aws_s3_endpoint = "https://127.0.0.1:${S3PORT:-$APORT}";
 	aws_poll_interval = 0.1; http_retry_delay = ${RDELAY:-0.1}; aws_connections = 4;
 	${XCONF:-} };
 CONF
@@ -298,6 +358,22 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 }
 
+@test "aws export: an export task that never completes ends at exportd.job_deadline: the task is cancelled, what it wrote deleted, the image gone" {
+	XCONF="job_deadline = $DL; aws_snapshot_timeout = 3600;"
+	s3rver
+	fake '.task_pending_polls = 100000'
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
+	id=$(job pendtask "$(awssrc aws ',"mode":"export","bucket":"exports"')")
+	run timeout 60 "$EXPORTD" -c "$T/conf" --once
+	dead "$id" "EC2 DescribeExportImageTasks: "
+	st=$(state)
+	task=$(jq -r '.tasks | keys[0]' <<<"$st")
+	jq -e --arg t "$task" '.cancelled == [$t] and .tasks[$t].status == "deleted"' <<<"$st"
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
+	grep -q "deleted s3://exports/hyperspool/hs-$id/$task.raw" "$SP/data/$id/log" "$T"/*.log
+	[ -z "$(s3keys)" ]
+}
+
 @test "aws: snapshots CreateSnapshots made without saying so (a lost reply, retried) are deleted by the job's tag" {
 	fake '.create_fails = 1'
 	cred aws "server = 127.0.0.1:$APORT"
@@ -320,8 +396,10 @@ dead() {
 	cred aws "server = 127.0.0.1:$APORT"
 	id=$(job norec "$(awssrc aws)")
 	id2=$(job norecexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
-	# the record's temporary name is taken by a directory: it cannot be written
-	mkdir "$SP/data/$id/aws-snapshots.json.tmp" "$SP/data/$id2/aws-snapshots.json.tmp"
+	# the record's name is taken by a directory: it is no record (nothing
+	# of an earlier attempt to release) and the new one cannot be renamed
+	# onto it
+	mkdir "$SP/data/$id/aws-snapshots.json" "$SP/data/$id2/aws-snapshots.json"
 	run timeout 60 "$EXPORTD" -c "$T/conf" --once
 	for j in "$id" "$id2"; do
 		cat "$SP/data/$j/log"
@@ -360,11 +438,7 @@ dead() {
 	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq .created)\" -eq 2 ]"
 	[ -f "$SP/data/$id/aws-snapshots.json" ]
 	first=$(state | jq -c '[.snapshots | keys[]]')
-	# the daemon and its worker die (by their ids)
-	kids=$(ps -o pid= --ppid "$ex" || true)
-	kill -9 "$ex" $kids
-	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
-	start_daemon "$EXPORTD" 3>&-
+	crash_restart "$ex" pending_polls=1
 	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	st=$(state)
 	echo "$st"
@@ -390,8 +464,9 @@ dead() {
 }
 
 @test "aws export: the instance as an AMI exported to S3, downloaded signed in ranges; image, snapshots and object removed" {
+	s3rver
 	fake
-	cred aws "server = 127.0.0.1:$APORT"
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
 	id=$(job exp "$(awssrc aws ',"mode":"export","bucket":"exports","prefix":"vm/"')")
 	run timeout 120 "$EXPORTD" -c "$T/conf" --once
 	[ -f "$SP/exported/$id" ] || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
@@ -406,26 +481,26 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
-	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
-	jq -e '.objects_deleted[0] | test("^/exports/vm/export-ami-[0-9a-f]+\\.raw$")' <<<"$st"
-	# several ranged GETs of the 64 MiB object
-	[ "$(jq '.s3_gets' <<<"$st")" -ge 3 ]
+	# the object was the task's, under the job's own prefix; now gone
+	grep -q "deleted s3://exports/vm/hs-$id/export-ami-[0-9a-f]*\.raw" "$T/exportd.log" "$SP/data/$id/log"
+	[ -z "$(s3keys)" ]
+	# several ranged GETs of the 64 MiB object, none refused
+	[ "$(jq -s '[.[] | select(.method == "GET" and .range != null)] | length' "$T/s3req.log")" -ge 3 ]
+	[ "$(jq -s '[.[] | select(.refused != null)] | length' "$T/s3req.log")" -eq 0 ]
 	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
 	no_secret
 }
 
 @test "aws export: exportd killed while the image is pending; the next attempt deregisters it and exports its own" {
+	s3rver
 	fake '.pending_polls = 100000'
-	cred aws "server = 127.0.0.1:$APORT"
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
 	id=$(job expcrash "$(awssrc aws ',"mode":"export","bucket":"exports"')")
 	start_daemon "$EXPORTD" 3>&-
 	ex=$LASTPID
 	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
 	first=$(state | jq -r '.images | keys[0]')
-	kids=$(ps -o pid= --ppid "$ex" || true)
-	kill -9 "$ex" $kids
-	curl -sS --cacert "$T/tls/cert.pem" "https://127.0.0.1:$APORT/fake/set?pending_polls=1" >/dev/null
-	start_daemon "$EXPORTD" 3>&-
+	crash_restart "$ex" pending_polls=1
 	wait_for 60 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
 	st=$(state)
 	echo "$st"
@@ -433,12 +508,13 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 2 ]
 	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
-	[ "$(jq '.objects | length' <<<"$st")" -eq 0 ]
+	[ -z "$(s3keys)" ]
 }
 
 @test "aws export: a job cancelled while its image is pending: exportd deregisters it and deletes its snapshots" {
+	s3rver
 	fake '.pending_polls = 100000'
-	cred aws "server = 127.0.0.1:$APORT"
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
 	id=$(job cancelexp "$(awssrc aws ',"mode":"export","bucket":"exports"')")
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 30 sh -c "[ \"\$(curl -s --cacert '$T/tls/cert.pem' https://127.0.0.1:$APORT/fake/state | jq '.images | length')\" -eq 1 ]"
@@ -452,6 +528,37 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 	[ "$(jq '.deleted | length' <<<"$st")" -eq 2 ]
 	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+}
+
+@test "aws export: ExportImage's reply lost and exportd killed: the next attempt cancels the task it never heard of and removes what it wrote; nothing of the job left" {
+	s3rver
+	fake '.export_lost = 1'
+	cred aws "server = 127.0.0.1:$APORT" "$S3BIND"
+	id=$(job explost "$(awssrc aws ',"mode":"export","bucket":"exports","prefix":"vm/"')")
+	start_daemon "$EXPORTD" 3>&-
+	ex=$LASTPID
+	# the task runs and has written into the bucket; its ID never came back
+	wait_for 60 ntasks 1
+	first=$(state | jq -r '.tasks | keys[0]')
+	wait_for 30 s3has "vm/hs-$id/$first.raw"
+	crash_restart "$ex" export_lost=0
+	wait_for 90 test -f "$SP/exported/$id" || { cat "$SP/data/$id/reason" "$T"/*.log; false; }
+	st=$(state)
+	echo "$st"
+	# the lost task cancelled, its object removed; the second attempt's
+	# own task completed, its object removed after the download
+	jq -e --arg f "$first" '.cancelled == [$f]' <<<"$st"
+	[ "$(jq '[.tasks[] | select(.status == "active")] | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.tasks | length' <<<"$st")" -eq 2 ]
+	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
+	[ "$(jq '.deregistered | length' <<<"$st")" -eq 2 ]
+	s3keys
+	[ -z "$(s3keys)" ]
+	grep -q "cancelled export task $first" "$T/exportd.log" "$SP/data/$id/log"
+	grep -q "deleted s3://exports/vm/hs-$id/$first.raw" "$T/exportd.log" "$SP/data/$id/log"
+	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
+	no_secret
 }
 
 @test "hyperspool vms --provider aws lists the instances with their volumes' sizes, page by page; check-provider accepts the credential" {
