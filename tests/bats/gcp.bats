@@ -408,6 +408,86 @@ wait_moving() {
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
+# builds.create's reply held by the fake: the build exists, we never
+# learn its ID
+held() { state | jq -e '.held == 1' >/dev/null; }
+# no build of the fake may still run (write an object)
+none_running() {
+	state | jq -e '[.builds[] | select(. == "QUEUED" or . == "WORKING")] | length == 0' >/dev/null ||
+	    { state | jq -c .builds; false; }
+}
+# cancelled_first BUILD OBJECT: the fake cancelled BUILD before it first deleted OBJECT
+cancelled_first() {
+	state | jq -r '.log[]' >"$T/fake.log"
+	c=$(grep -nx "build cancelled: $1" "$T/fake.log" | head -n 1 | cut -d: -f1)
+	o=$(grep -nx "object deleted: $2" "$T/fake.log" | head -n 1 | cut -d: -f1)
+	[ -n "$c" ] && [ -n "$o" ] && [ "$c" -lt "$o" ] || { cat "$T/fake.log"; false; }
+}
+
+@test "builds.create's reply lost and exportd killed: the next attempt finds the build by its tag, cancels it before deleting its object, and completes" {
+	mode '{"create_reply": "hold"}'
+	id=$(job lost "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 held || { cat "$T"/*.log; state; false; }
+	# what a crash leaves: a record without the build's ID
+	rec=$(cat "$SP/data/$id/gcp-export.json")
+	orphan=$(state | jq -r '.builds | keys[0]')
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	wait_for 10 dead_or_zombie "$LASTPID"
+	# the build runs on without us and writes its object
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -e --arg b "$orphan" ".builds[\$b] == \"WORKING\"" >/dev/null'
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	state | jq -e --arg o "hs-exports/tmp/$img-0.tar.gz" '.objects | index($o)' >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	# the orphan was found by the tag the record named, and cancelled
+	# before its object was deleted
+	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	tag=$(echo "$rec" | jq -r '.exports[0].build_tag')
+	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "" ]
+	[[ $tag == "$img-0-"* ]]
+	grep -q "build $orphan (tag $tag, no reply named it): WORKING" "$SP/data/$id/log"
+	none_running
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "builds.create's reply lost: the attempt's own cleanup finds and cancels the build; the retry completes" {
+	mode '{"create_reply": "lose"}'
+	id=$(job lose "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	orphan=$(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
+	[ -n "$orphan" ]
+	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	none_running
+	nothing_left
+}
+
+@test "a job cancelled while builds.create's reply is held: the build is found by its tag and cancelled, nothing is left" {
+	mode '{"create_reply": "hold"}'
+	id=$(job cancelheld "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 60 held || { cat "$T"/*.log; state; false; }
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	# the held reply is let go: a build nobody cancelled would start now
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -r ".log[]" | grep -q "^build reply lost: "'
+	[ "$(state | jq -r '.builds[]')" = CANCELLED ]
+	none_running
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
 @test "a credential without export_bucket: the job fails at once naming the key, nothing is made" {
 	gcred nobucket "server = ${G#https://}"
 	id=$(job nobucket "$(isrc nobucket)")
