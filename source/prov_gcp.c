@@ -38,11 +38,19 @@
  * a Cloud Build running gce_vm_image_export from the image into
  * gs://BUCKET/PREFIXhs-ID-N.tar.gz (polled until it ends), then the object
  * downloaded as above into diskN.raw. data/ID/gcp-export.json records each
- * image, object and build BEFORE it is made; when the attempt ends, on
- * every path, the builds are cancelled and the objects and images
- * deleted, and so does release() when the job is cancelled; an attempt
- * that finds the record (a crash) reuses the exports whose build
- * succeeded and releases the rest before it starts.
+ * image, object and build BEFORE it is made; Cloud Build chooses a
+ * build's ID and only its reply names it, so what is recorded first is
+ * the build's tag (hs-ID-N-<ms, hex>, one per builds.create, added to its
+ * tags), the ID once the reply gave it. When the attempt ends, on every
+ * path, the builds are cancelled and the objects and images deleted, in
+ * that order (a cancelled build writes no object afterwards), and so does
+ * release() when the job is cancelled; an attempt that finds the record
+ * (a crash) reuses the exports whose build succeeded and releases the
+ * rest before it starts. An entry with a tag and no build ID (the reply
+ * lost, or a crash before it was recorded) is looked up first: the
+ * builds with that tag listed (builds.list, filter tags="TAG"), those
+ * still running cancelled, one that succeeded adopted when the attempt
+ * reuses exports; a list that fails keeps the entry for the next try.
  *
  * Failures: a refused login, a missing instance, object or export_bucket,
  * a build that ends FAILURE/TIMEOUT/CANCELLED, a bad archive are
