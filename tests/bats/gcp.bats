@@ -294,6 +294,13 @@ dead_or_zombie() {
 	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
 
+# kill_exportd: the exportd started last and its worker SIGKILLed (a crash)
+kill_exportd() {
+	pkill -9 -P "$LASTPID"
+	kill -9 "$LASTPID"
+	wait_for 10 dead_or_zombie "$LASTPID"
+}
+
 wait_moving() {
 	local quiet=$1 probe=$2 cond=$3 last="" now t=$SECONDS
 	until eval "$cond"; do
@@ -313,9 +320,7 @@ wait_moving() {
 	# trusts) holds a quarter of the object
 	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
 	wait_moving 60 "$saved" "[ \$($saved) -gt $((size / 4)) ]" || { cat "$T"/*.log; false; }
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
 	# the killed daemon is a zombie until this shell waits for it: the
@@ -369,11 +374,17 @@ wait_moving() {
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
-@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
-	mode '{"build_outcome": "hang"}'
-	id=$(job cancelme "$(isrc)")
+# export_until MODE NAME COND: the fake's mode set, a job NAME exporting
+# the instance ($id) run by an exportd until COND holds
+export_until() {
+	mode "$1"
+	id=$(job "$2" "$(isrc)")
 	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	wait_for 60 "$3" || { cat "$T"/*.log; state; false; }
+}
+
+@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
+	export_until '{"build_outcome": "hang"}' cancelme building
 	[ -f "$SP/data/$id/gcp-export.json" ]
 	# the object the build is writing exists, as does the image
 	state | jq -e '(.images | length) == 1 and (.objects | length) == 3' >/dev/null
@@ -386,16 +397,11 @@ wait_moving() {
 }
 
 @test "exportd killed while the export build runs: the next attempt releases what the record names and completes, leaving nothing" {
-	mode '{"build_outcome": "hang"}'
-	id=$(job crash "$(isrc)")
-	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	export_until '{"build_outcome": "hang"}' crash building
 	rec=$(cat "$SP/data/$id/gcp-export.json")
 	first=$(state | jq -r '.builds | keys[0]')
 	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "$first" ]
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	mode '{"build_outcome": "SUCCESS", "build_polls": 2}'
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
@@ -425,16 +431,11 @@ cancelled_first() {
 }
 
 @test "builds.create's reply lost and exportd killed: the next attempt finds the build by its tag, cancels it before deleting its object, and completes" {
-	mode '{"create_reply": "hold"}'
-	id=$(job lost "$(isrc)")
-	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 held || { cat "$T"/*.log; state; false; }
+	export_until '{"create_reply": "hold"}' lost held
 	# what a crash leaves: a record without the build's ID
 	rec=$(cat "$SP/data/$id/gcp-export.json")
 	orphan=$(state | jq -r '.builds | keys[0]')
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	# the build runs on without us and writes its object
 	mode '{"create_reply": "answer"}'
 	wait_for 10 eval 'state | jq -e --arg b "$orphan" ".builds[\$b] == \"WORKING\"" >/dev/null'
@@ -473,10 +474,7 @@ cancelled_first() {
 }
 
 @test "a job cancelled while builds.create's reply is held: the build is found by its tag and cancelled, nothing is left" {
-	mode '{"create_reply": "hold"}'
-	id=$(job cancelheld "$(isrc)")
-	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 held || { cat "$T"/*.log; state; false; }
+	export_until '{"create_reply": "hold"}' cancelheld held
 	"$HS" -c "$T/conf" cancel "$id"
 	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
 	# the held reply is let go: a build nobody cancelled would start now
@@ -553,9 +551,7 @@ cancelled_first() {
 	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
 	wait_moving 60 "$saved; state | jq -c .builds" "[ \$($saved) -gt 0 ]" || { cat "$T"/*.log; false; }
 	[ "$(jq -r '.exports[0].exported' "$SP/data/$id/gcp-export.json")" = true ]
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 10 grep -q "recovered after a crash" "$T/exportd.log"
