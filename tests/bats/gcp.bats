@@ -294,11 +294,17 @@ dead_or_zombie() {
 	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
 
-# kill_exportd: the exportd started last and its worker SIGKILLed (a crash)
+# kill_exportd: the exportd started last and its workers SIGKILLed (a
+# crash), and all of them ended: a worker still alive (a KILL is only
+# asked for) would hold its job past the next exportd's start-up scan
 kill_exportd() {
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	local p all
+	mapfile -t all < <(pgrep -P "$LASTPID")
+	all+=("$LASTPID")
+	kill -9 "${all[@]}" 2>/dev/null
+	for p in "${all[@]}"; do
+		wait_for 10 dead_or_zombie "$p"
+	done
 }
 
 wait_moving() {
