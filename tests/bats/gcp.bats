@@ -464,6 +464,24 @@ cancelled_first() {
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
+@test "builds.create's reply lost and exportd killed, the build succeeded meanwhile: the next attempt adopts it and makes no other for that disk" {
+	export_until '{"create_reply": "hold", "lost_outcome": "SUCCESS"}' adopt held
+	orphan=$(state | jq -r '.builds | keys[0]')
+	kill_exportd
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -e --arg b "$orphan" ".builds[\$b] == \"SUCCESS\"" >/dev/null'
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	grep -q "adopting build $orphan, which exported image hs-.*-0" "$SP/data/$id/log"
+	# disk0's export is the orphan's; only disk1 got a build of its own
+	[ "$(state | jq '.builds | length')" -eq 2 ]
+	[ "$(state | jq '.cancelled | length')" -eq 0 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
 @test "builds.create's reply lost: the attempt's own cleanup finds and cancels the build; the retry completes" {
 	mode '{"create_reply": "lose"}'
 	id=$(job lose "$(isrc)")

@@ -33,7 +33,9 @@ checks what it receives so the test can fail:
        counted in state "held") and the reply held until the mode is set
        back to "answer", then the build starts if nothing cancelled it and
        the connection is closed without a reply (the test kills exportd or
-       cancels the job meanwhile): a reply lost either way
+       cancels the job meanwhile): a reply lost either way. A build whose
+       reply was lost then ends as mode "lost_outcome" says (SUCCESS,
+       FAILURE), or runs on (WORKING, the default)
   GET  /v1/projects/P/builds?filter=tags%3D%22TAG%22[&pageToken=T]
        builds.list: only that filter form is parsed (400 for any other:
        a wrong filter fails the test); {"builds": [{"id", "status",
@@ -272,7 +274,7 @@ class H(BaseHTTPRequestHandler):
         with LOCK:
             b = BUILDS[bid]
             if b["status"] == "QUEUED":
-                b["status"] = "WORKING"
+                b["status"] = MODE.get("lost_outcome", "WORKING")
                 if b["image"] in IMAGES:
                     self.export_write(b)
         self.note("build reply lost: " + bid)
