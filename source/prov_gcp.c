@@ -920,12 +920,32 @@ gcp_build_cancel(struct gcp_job *j, const char *build)
 	return rc == HS_EXIT_TEMPORARY ? rc : HS_EXIT_OK;
 }
 
-/* A build status that may still change (the build may still write). */
+/*
+ * A build that may still write its object: any status but the final
+ * ones (QUEUED, PENDING, WORKING, and any we do not know).
+ */
 static bool
 gcp_build_running(const char *st)
 {
-	return strcmp(st, "QUEUED") == 0 || strcmp(st, "WORKING") == 0 ||
-	    strcmp(st, "PENDING") == 0 || strcmp(st, "STATUS_UNKNOWN") == 0;
+	static const char *const done[] = { "SUCCESS", "FAILURE",
+	    "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED" };
+
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(st, done[i]) == 0)
+			return false;
+	return true;
+}
+
+/* A page token we may put (escaped) into a query: printable, bounded. */
+static bool
+gcp_token_ok(const char *s)
+{
+	if (s == NULL || strlen(s) > 1024)
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return false;
+	return true;
 }
 
 /*
@@ -941,6 +961,7 @@ gcp_build_page(struct gcp_job *j, const struct gcp_exp *x, const char *token,
 {
 	char *filter = xasprintf("tags=\"%s\"", x->tag);
 	char *ef = curl_easy_escape(NULL, filter, 0), *et = NULL, *path;
+	const char *tok;
 	const cJSON *b, *t;
 	cJSON *page = NULL;
 	int bad = 0;
@@ -971,8 +992,13 @@ gcp_build_page(struct gcp_job *j, const struct gcp_exp *x, const char *token,
 			snprintf(ok, len, "%s", id);
 		snprintf(any, len, "%s", id);
 	}
-	if (!bad && gcp_name_ok(job_get_str(page, "nextPageToken")))
-		*next = xstrdup(job_get_str(page, "nextPageToken"));
+	tok = job_get_str(page, "nextPageToken");
+	if (!bad && tok != NULL && tok[0] != '\0' && !gcp_token_ok(tok)) {
+		log_warnx("the builds tagged %s: an unusable nextPageToken",
+		    x->tag);
+		bad = 1;
+	} else if (!bad && tok != NULL && tok[0] != '\0')
+		*next = xstrdup(tok);
 	cJSON_Delete(page);
 	free(path);
 	curl_free(et);

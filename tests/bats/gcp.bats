@@ -482,16 +482,18 @@ cancelled_first() {
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
-@test "builds.create's reply lost: the attempt's own cleanup finds and cancels the build; the retry completes" {
-	mode '{"create_reply": "lose"}'
+@test "builds.create's reply lost: the attempt's own cleanup finds and cancels the build (two with its tag, listed a page each); the retry completes" {
+	mode '{"create_reply": "lose", "lost_copies": 2}'
 	id=$(job lose "$(isrc)")
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
-	orphan=$(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
-	[ -n "$orphan" ]
-	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	mapfile -t orphans < <(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
+	[ "${#orphans[@]}" -eq 2 ]
 	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
-	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	for b in "${orphans[@]}"; do
+		[ "$(state | jq -r --arg b "$b" '.builds[$b]')" = CANCELLED ]
+		cancelled_first "$b" "hs-exports/tmp/$img-0.tar.gz"
+	done
 	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
 	none_running
 	nothing_left

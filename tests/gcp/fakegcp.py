@@ -29,7 +29,8 @@ checks what it receives so the test can fail:
        Every tag must be a valid Cloud Build tag; the build keeps them.
        /_fake/mode "create_reply": "answer" (default); "lose": the build is
        made and starts (WORKING, its object written) but the connection is
-       closed without a reply, once; "hold": the build is made (QUEUED,
+       closed without a reply, once (mode "lost_copies": N builds made, as
+       a POST some proxy retried); "hold": the build is made (QUEUED,
        counted in state "held") and the reply held until the mode is set
        back to "answer", then the build starts if nothing cancelled it and
        the connection is closed without a reply (the test kills exportd or
@@ -248,53 +249,61 @@ class H(BaseHTTPRequestHandler):
         if why:
             self.note("build refused: " + why)
             return self.err(400, why)
-        bid = str(uuid.uuid4())
         with LOCK:
-            BUILDS[bid] = {"status": "QUEUED", "image": img[len(pre):], "dest": dest.group(1) + "/" + dest.group(2), "polls": 0,
-                           "tags": list(b.get("tags") or []), "seq": len(BUILDS),
-                           "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             how = MODE.get("create_reply", "answer")
+            copies = int(MODE.get("lost_copies", 1)) if how != "answer" else 1
             if how == "lose":
                 MODE["create_reply"] = "answer"
             elif how == "hold":
                 STATE["held"] += 1
-        self.note("build created: %s %s -> %s" % (bid, img, args["destination_uri"]))
+            bids = [str(uuid.uuid4()) for _ in range(copies)]
+            for bid in bids:
+                BUILDS[bid] = {"status": "QUEUED", "image": img[len(pre):], "dest": dest.group(1) + "/" + dest.group(2), "polls": 0,
+                               "tags": list(b.get("tags") or []), "seq": len(BUILDS),
+                               "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        for bid in bids:
+            self.note("build created: %s %s -> %s" % (bid, img, args["destination_uri"]))
         if how in ("lose", "hold"):
-            return self.reply_lost(bid, how)
+            return self.reply_lost(bids, how)
         self.send(200, {"name": "operations/build/%s/%s" % (CONF["project"], base64.b64encode(bid.encode()).decode()),
                         "metadata": {"@type": "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata",
                                      "build": {"id": bid, "projectId": CONF["project"], "status": "QUEUED"}}})
 
-    def reply_lost(self, bid, how):
-        """builds.create's reply never arrives; the build runs on."""
+    def reply_lost(self, bids, how):
+        """builds.create's reply never arrives; the build(s) run on."""
         while how == "hold":
             time.sleep(0.05)
             with LOCK:
                 how = MODE.get("create_reply")
-        with LOCK:
-            b = BUILDS[bid]
-            if b["status"] == "QUEUED":
-                b["status"] = MODE.get("lost_outcome", "WORKING")
-                if b["image"] in IMAGES:
-                    self.export_write(b)
-        self.note("build reply lost: " + bid)
+        for bid in bids:
+            with LOCK:
+                b = BUILDS[bid]
+                if b["status"] == "QUEUED":
+                    b["status"] = MODE.get("lost_outcome", "WORKING")
+                    if b["image"] in IMAGES:
+                        self.export_write(b)
+            self.note("build reply lost: " + bid)
         self.close_connection = True
 
     def build_list(self, q):
         f = q.get("filter") or [""]
         m = TAG.fullmatch(f[0][6:-1]) if f[0].startswith('tags="') and f[0].endswith('"') else None
-        tok = (q.get("pageToken") or ["p0"])[0]
-        if len(f) != 1 or not m or not re.fullmatch(r"p\d+", tok):
+        tok = (q.get("pageToken") or [base64.b64encode(b"p0").decode()])[0]
+        try:
+            at = int(re.fullmatch(r"p(\d+)", base64.b64decode(tok, validate=True).decode()).group(1))
+        except Exception:
+            at = None
+        if len(f) != 1 or not m or at is None:
             self.note("build list refused: %r" % q)
             return self.err(400, "Invalid filter or page token")
-        tag, at = m.group(0), int(tok[1:])
+        tag = m.group(0)
         with LOCK:
             found = sorted(((k, v) for k, v in BUILDS.items() if tag in v["tags"]), key=lambda kv: -kv[1]["seq"])
             page = int(MODE.get("list_page", 1))
         out = {"builds": [{"id": k, "projectId": CONF["project"], "status": v["status"], "tags": v["tags"],
                            "createTime": v["createTime"]} for k, v in found[at:at + page]]}
         if at + page < len(found):
-            out["nextPageToken"] = "p%d" % (at + page)
+            out["nextPageToken"] = base64.b64encode(b"p%d" % (at + page)).decode()  # "=" padded, as Google's
         self.note("builds listed: tag %s, %d found" % (tag, len(out["builds"])))
         self.send(200, out)
 
