@@ -499,6 +499,22 @@ cancelled_first() {
 	nothing_left
 }
 
+@test "builds.create's reply lost and the build list failing: nothing is deleted under the build, the record keeps it, the retry cancels it first" {
+	mode '{"create_reply": "lose", "list_flaky": 3}'
+	id=$(job flakylist "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	orphan=$(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
+	[ "$(state | jq '[.log[] | select(. == "build list refused: 503")] | length')" -eq 3 ]
+	grep -q "the builds tagged hs-.*-0-[0-9a-f]* not listed: .*HTTP 503" "$SP/data/$id/log"
+	grep -q "not everything the export made was released" "$SP/data/$id/log"
+	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	none_running
+	nothing_left
+}
+
 @test "a job cancelled while builds.create's reply is held: the build is found by its tag and cancelled, nothing is left" {
 	export_until '{"create_reply": "hold"}' cancelheld held
 	"$HS" -c "$T/conf" cancel "$id"

@@ -41,7 +41,8 @@ checks what it receives so the test can fail:
        builds.list: only that filter form is parsed (400 for any other:
        a wrong filter fails the test); {"builds": [{"id", "status",
        "tags", "createTime"}], "nextPageToken"}, newest first,
-       CONFIG/mode list_page builds a page (1 by default: pages are used)
+       CONFIG/mode list_page builds a page (1 by default: pages are used);
+       mode "list_flaky": N makes the next N lists answer 503
   GET  /v1/projects/P/builds/ID, POST /v1/projects/P/builds/ID:cancel
   GET  /storage/v1/b/B/o/O             object metadata (size)
   GET|HEAD /storage/v1/b/B/o/O?alt=media  the object, with Range (206)
@@ -286,6 +287,13 @@ class H(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def build_list(self, q):
+        with LOCK:
+            flaky = MODE.get("list_flaky", 0) > 0
+            if flaky:
+                MODE["list_flaky"] -= 1
+        if flaky:
+            self.note("build list refused: 503")
+            return self.err(503, "The service is currently unavailable.")
         f = q.get("filter") or [""]
         m = TAG.fullmatch(f[0][6:-1]) if f[0].startswith('tags="') and f[0].endswith('"') else None
         tok = (q.get("pageToken") or [base64.b64encode(b"p0").decode()])[0]
