@@ -287,13 +287,8 @@ class H(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def build_list(self, q):
-        with LOCK:
-            flaky = MODE.get("list_flaky", 0) > 0
-            if flaky:
-                MODE["list_flaky"] -= 1
-        if flaky:
-            self.note("build list refused: 503")
-            return self.err(503, "The service is currently unavailable.")
+        if self.flaky("list_flaky", "build list"):
+            return
         f = q.get("filter") or [""]
         m = TAG.fullmatch(f[0][6:-1]) if f[0].startswith('tags="') and f[0].endswith('"') else None
         tok = (q.get("pageToken") or [base64.b64encode(b"p0").decode()])[0]
@@ -325,14 +320,20 @@ class H(BaseHTTPRequestHandler):
         shutil.rmtree(d)
         OBJECTS[b["dest"]] = out
 
-    def build_get(self, bid):
+    def flaky(self, key, what):
+        """MODE[key] calls left to refuse with 503: True if this one was."""
         with LOCK:
-            flaky = MODE.get("build_flaky", 0) > 0
+            flaky = MODE.get(key, 0) > 0
             if flaky:
-                MODE["build_flaky"] -= 1
+                MODE[key] -= 1
         if flaky:
-            self.note("build look refused: 503")
-            return self.err(503, "The service is currently unavailable.")
+            self.note(what + " refused: 503")
+            self.err(503, "The service is currently unavailable.")
+        return flaky
+
+    def build_get(self, bid):
+        if self.flaky("build_flaky", "build look"):
+            return
         with LOCK:
             b = BUILDS.get(bid)
             if b is None:
