@@ -38,11 +38,19 @@
  * a Cloud Build running gce_vm_image_export from the image into
  * gs://BUCKET/PREFIXhs-ID-N.tar.gz (polled until it ends), then the object
  * downloaded as above into diskN.raw. data/ID/gcp-export.json records each
- * image, object and build BEFORE it is made; when the attempt ends, on
- * every path, the builds are cancelled and the objects and images
- * deleted, and so does release() when the job is cancelled; an attempt
- * that finds the record (a crash) reuses the exports whose build
- * succeeded and releases the rest before it starts.
+ * image, object and build BEFORE it is made; Cloud Build chooses a
+ * build's ID and only its reply names it, so what is recorded first is
+ * the build's tag (hs-ID-N-<ms, hex>, one per builds.create, added to its
+ * tags), the ID once the reply gave it. When the attempt ends, on every
+ * path, the builds are cancelled and the objects and images deleted, in
+ * that order (a cancelled build writes no object afterwards), and so does
+ * release() when the job is cancelled; an attempt that finds the record
+ * (a crash) reuses the exports whose build succeeded and releases the
+ * rest before it starts. An entry with a tag and no build ID (the reply
+ * lost, or a crash before it was recorded) is looked up first: the
+ * builds with that tag listed (builds.list, filter tags="TAG"), those
+ * still running cancelled, one that succeeded adopted when the attempt
+ * reuses exports; a list that fails keeps the entry for the next try.
  *
  * Failures: a refused login, a missing instance, object or export_bucket,
  * a build that ends FAILURE/TIMEOUT/CANCELLED, a bad archive are
@@ -86,11 +94,14 @@
 /*
  * One disk's export: the temporary image, the object the build writes
  * (in the credential's bucket) and the build; exported once the build
- * succeeded (a later attempt reuses it).
+ * succeeded (a later attempt reuses it). tag: the build's tag, recorded
+ * before builds.create; with no build ID, a build may exist that no
+ * reply named (gcp_build_find).
  */
 struct gcp_exp {
 	char		 image[64];
 	char		 object[512];
+	char		 tag[96];
 	char		 build[128];
 	bool		 exported;
 };
@@ -683,6 +694,7 @@ gcp_record_save(struct gcp_job *j)
 
 		cJSON_AddStringToObject(e, "image", j->exp[i].image);
 		cJSON_AddStringToObject(e, "object", j->exp[i].object);
+		cJSON_AddStringToObject(e, "build_tag", j->exp[i].tag);
 		cJSON_AddStringToObject(e, "build", j->exp[i].build);
 		cJSON_AddBoolToObject(e, "exported", j->exp[i].exported);
 		cJSON_AddItemToArray(arr, e);
@@ -737,17 +749,21 @@ gcp_record_load(struct gcp_job *j)
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "exports")) {
 		struct gcp_exp *x = &j->exp[j->nexp];
 		const char *im = job_get_str(e, "image"),
-		    *ob = job_get_str(e, "object"), *bu = job_get_str(e, "build");
+		    *ob = job_get_str(e, "object"), *bu = job_get_str(e, "build"),
+		    *tg = job_get_str(e, "build_tag");
 
 		ob = ob ? ob : "";
 		bu = bu ? bu : "";
+		tg = tg ? tg : "";
 
 		if (j->nexp >= VM_MAX_DISKS || !gcp_res_ok(im, false) ||
 		    (ob[0] && !gcp_res_ok(ob, true)) ||
-		    (bu[0] && !gcp_res_ok(bu, false)))
+		    (bu[0] && !gcp_res_ok(bu, false)) ||
+		    (tg[0] && (!gcp_name_ok(tg) || strlen(tg) >= sizeof(x->tag))))
 			continue;
 		snprintf(x->image, sizeof(x->image), "%s", im);
 		snprintf(x->object, sizeof(x->object), "%s", ob);
+		snprintf(x->tag, sizeof(x->tag), "%s", tg);
 		snprintf(x->build, sizeof(x->build), "%s", bu);
 		x->exported = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
 		    "exported"));
@@ -885,8 +901,11 @@ gcp_object_delete(struct gcp_job *j, const struct gcp_exp *x)
 	return rc;
 }
 
-/* Cancel a build that may still run (one that has ended refuses: fine). */
-static void
+/*
+ * Cancel a build that may still run (one that has ended refuses: fine).
+ * HS_EXIT_TEMPORARY: not cancelled, it may still run.
+ */
+static int
 gcp_build_cancel(struct gcp_job *j, const char *build)
 {
 	char *path = xasprintf("/v1/projects/%s/builds/%s:cancel", j->project,
@@ -898,6 +917,133 @@ gcp_build_cancel(struct gcp_job *j, const char *build)
 	else if (rc == HS_EXIT_TEMPORARY)
 		log_warnx("build %s not cancelled: %s", build, j->h.err);
 	free(path);
+	return rc == HS_EXIT_TEMPORARY ? rc : HS_EXIT_OK;
+}
+
+/*
+ * A build that may still write its object: any status but the final
+ * ones (QUEUED, PENDING, WORKING, and any we do not know).
+ */
+static bool
+gcp_build_running(const char *st)
+{
+	static const char *const done[] = { "SUCCESS", "FAILURE",
+	    "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED" };
+
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(st, done[i]) == 0)
+			return false;
+	return true;
+}
+
+/* A page token we may put (escaped) into a query: printable, bounded. */
+static bool
+gcp_token_ok(const char *s)
+{
+	if (s == NULL || strlen(s) > 1024)
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * One page of the builds tagged x->tag (builds.list, filter tags="TAG"):
+ * each still running cancelled; the last that succeeded copied into ok,
+ * the last of any kind into any. A build without the tag (a server that
+ * ignored the filter) is not ours: left alone. *next: the page token
+ * (NULL: the last page). -1: the list or a cancel failed.
+ */
+static int
+gcp_build_page(struct gcp_job *j, const struct gcp_exp *x, const char *token,
+    char *ok, char *any, size_t len, char **next)
+{
+	char *filter = xasprintf("tags=\"%s\"", x->tag);
+	char *ef = curl_easy_escape(NULL, filter, 0), *et = NULL, *path;
+	const char *tok;
+	const cJSON *b, *t;
+	cJSON *page = NULL;
+	int bad = 0;
+
+	*next = NULL;
+	if (token != NULL)
+		et = curl_easy_escape(NULL, token, 0);
+	path = xasprintf("/v1/projects/%s/builds?filter=%s%s%s", j->project, ef,
+	    et ? "&pageToken=" : "", et ? et : "");
+	if (gcp_get(j, gcp_cloudbuild(), path, &page) != HS_EXIT_OK) {
+		log_warnx("the builds tagged %s not listed: %s", x->tag, j->h.err);
+		bad = 1;
+	}
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(page, "builds")) {
+		const char *id = job_get_str(b, "id"), *st = job_get_str(b, "status");
+		bool ours = false;
+
+		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(b, "tags"))
+			ours = ours || (cJSON_IsString(t) &&
+			    strcmp(t->valuestring, x->tag) == 0);
+		if (!ours || !gcp_res_ok(id, false))
+			continue;
+		st = st ? st : "STATUS_UNKNOWN";
+		log_info("build %s (tag %s, no reply named it): %s", id, x->tag, st);
+		if (gcp_build_running(st) && gcp_build_cancel(j, id) != HS_EXIT_OK)
+			bad = 1;
+		if (strcmp(st, "SUCCESS") == 0)
+			snprintf(ok, len, "%s", id);
+		snprintf(any, len, "%s", id);
+	}
+	tok = job_get_str(page, "nextPageToken");
+	if (!bad && tok != NULL && tok[0] != '\0' && !gcp_token_ok(tok)) {
+		log_warnx("the builds tagged %s: an unusable nextPageToken",
+		    x->tag);
+		bad = 1;
+	} else if (!bad && tok != NULL && tok[0] != '\0')
+		*next = xstrdup(tok);
+	cJSON_Delete(page);
+	free(path);
+	curl_free(et);
+	curl_free(ef);
+	free(filter);
+	return bad ? -1 : 0;
+}
+
+/*
+ * x has a tag but no build ID: builds.create may have made a build whose
+ * ID never reached us (its reply lost, or exportd died before recording
+ * it). The builds with that tag are listed and those still running
+ * cancelled (a cancelled build writes no object afterwards); one that
+ * succeeded becomes x's build, exported, when adopt (the attempt reuses
+ * exports); else x's build is the last found (released as any other).
+ * None found: none was made, the tag is dropped. -1: the list (or a
+ * cancel) failed: x is left as it was, for the next try. The caller
+ * saves the record.
+ */
+static int
+gcp_build_find(struct gcp_job *j, struct gcp_exp *x, bool adopt)
+{
+	char ok[128] = "", any[128] = "", *token = NULL, *next;
+	int pages = 0, rc;
+
+	do {
+		rc = gcp_build_page(j, x, token, ok, any, sizeof(ok), &next);
+		free(token);
+		token = next;
+	} while (rc == 0 && token != NULL && ++pages < 100);
+	free(token);
+	if (rc != 0)
+		return -1;
+	if (adopt && ok[0] != '\0') {
+		snprintf(x->build, sizeof(x->build), "%s", ok);
+		x->exported = true;
+		log_info("adopting build %s, which exported image %s", ok,
+		    x->image);
+	} else if (any[0] != '\0')
+		snprintf(x->build, sizeof(x->build), "%s", any);
+	else {
+		log_info("no build tagged %s: none was made", x->tag);
+		x->tag[0] = '\0';
+	}
+	return 0;
 }
 
 /*
@@ -909,8 +1055,13 @@ gcp_exp_release(struct gcp_job *j, struct gcp_exp *x)
 {
 	int bad = 0;
 
+	/* a build that may run and write the object: found first (cancelled),
+	   or nothing is deleted under it */
+	if (x->build[0] == '\0' && x->tag[0] != '\0' &&
+	    gcp_build_find(j, x, false) != 0)
+		return -1;
 	if (x->build[0] != '\0' && !x->exported)
-		gcp_build_cancel(j, x->build);
+		(void)gcp_build_cancel(j, x->build);
 	if (x->object[0] != '\0' && j->bucket[0] != '\0' &&
 	    gcp_object_delete(j, x) != HS_EXIT_OK)
 		bad = 1;
@@ -930,6 +1081,11 @@ gcp_release_all(struct gcp_job *j, bool keep_exported)
 	size_t k = 0;
 	int bad = 0;
 
+	/* a build no reply named that succeeded is reused as well (a failed
+	   list: gcp_exp_release tries once more, or keeps the entry) */
+	for (size_t i = 0; keep_exported && i < j->nexp; i++)
+		if (j->exp[i].build[0] == '\0' && j->exp[i].tag[0] != '\0')
+			(void)gcp_build_find(j, &j->exp[i], true);
 	for (size_t i = 0; i < j->nexp; i++) {
 		if (keep_exported && j->exp[i].exported) {
 			log_info("reusing the export of %s: %s/%s", j->exp[i].image,
@@ -1045,6 +1201,7 @@ gcp_build_create(struct gcp_job *j, struct gcp_exp *x)
 	cJSON_AddItemToArray(tags, cJSON_CreateString("gce-daisy"));
 	cJSON_AddItemToArray(tags, cJSON_CreateString("gce-daisy-image-export"));
 	cJSON_AddItemToArray(tags, cJSON_CreateString("hyperspool"));
+	cJSON_AddItemToArray(tags, cJSON_CreateString(x->tag));
 	body = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
 	path = xasprintf("/v1/projects/%s/builds", j->project);
@@ -1147,8 +1304,16 @@ gcp_exp_disk(struct gcp_job *j, size_t n, const char *disk)
 	j->nexp = n + 1;
 	if (gcp_record_save(j) != 0)	/* before: a crash finds it */
 		return HS_EXIT_TEMPORARY;
-	if ((rc = gcp_image_create(j, x, disk)) != HS_EXIT_OK ||
-	    (rc = gcp_build_create(j, x)) != HS_EXIT_OK ||
+	if ((rc = gcp_image_create(j, x, disk)) != HS_EXIT_OK)
+		return rc;
+	/* the build's tag, recorded before builds.create: a build whose
+	   reply is lost (or whose ID a crash kept from the record) is found
+	   by it. One per creation: an earlier one's build is not this one */
+	snprintf(x->tag, sizeof(x->tag), "%s-%" PRIx64, x->image,
+	    (uint64_t)util_now_ms());
+	if (gcp_record_save(j) != 0)
+		return HS_EXIT_TEMPORARY;
+	if ((rc = gcp_build_create(j, x)) != HS_EXIT_OK ||
 	    (rc = gcp_build_wait(j, x)) != HS_EXIT_OK)
 		return rc;
 	x->exported = true;

@@ -118,6 +118,31 @@ reason() {
 	cat "$SP/data/$1/reason"
 }
 
+# the daemons this test started ($PIDS) and every process below them
+our_procs() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots="${PIDS[*]}" '
+	{ pid = $1; sub(/.*\) /, ""); ppid[pid] = $2 }
+	END {
+		n = split(roots, r, " ")
+		for (i = 1; i <= n; i++) mine[r[i]] = 1
+		do {
+			more = 0
+			for (p in ppid)
+				if (!(p in mine) && (ppid[p] in mine)) { mine[p] = 1; more = 1 }
+		} while (more)
+		for (p in mine) print p
+	}'
+}
+
+# none of them has a private key in its argv (the pattern is no literal:
+# grep's own argv would match it; other tests' processes are not ours)
+no_key_in_argv() {
+	local p
+	for p in $(our_procs); do
+		! grep -qsE -- "PRIVATE[ ]KEY" "/proc/$p/cmdline" || return 1
+	done
+}
+
 # the private key is in no job, log, history or reason
 no_secret() {
 	k=$(sed -n 5p "$T/gcp/sa.pem")
@@ -127,20 +152,7 @@ no_secret() {
 
 @test "an exported GCE image through all four daemons boots, with the machine type's cpus and memory" {
 	import_to_libvirt
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-gcp$$-$RANDOM
-	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$(gsrc web1.tar.gz)" | "$HS" -c "$T/conf" submit -)
-	for _ in $(seq 50); do
-		! grep -lF -- "PRIVATE KEY" /proc/[0-9]*/cmdline 2>/dev/null
-		[ -f "$SP/imported/$id" ] && break
-		sleep 0.1
-	done
-	run "$HS" -c "$T/conf" wait --timeout 300 "$id"
-	[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; false; }
-	virsh -c qemu:///session dumpxml "$n" >"$T/dom.xml"
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
+	boot_in_libvirt "hs-gcp$$-$RANDOM" "$(gsrc web1.tar.gz)" no_key_in_argv
 	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
 	qemu-img compare -f raw -F qcow2 "$T/src/boot.raw" "$(jq -r '.vm.disks[0].output' "$SP/imported/$id")"
 	grep -q "<vcpu placement='static'>2</vcpu>" "$T/dom.xml"
@@ -282,6 +294,19 @@ dead_or_zombie() {
 	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
 
+# kill_exportd: the exportd started last and its workers SIGKILLed (a
+# crash), and all of them ended: a worker still alive (a KILL is only
+# asked for) would hold its job past the next exportd's start-up scan
+kill_exportd() {
+	local p all
+	mapfile -t all < <(pgrep -P "$LASTPID")
+	all+=("$LASTPID")
+	kill -9 "${all[@]}" 2>/dev/null
+	for p in "${all[@]}"; do
+		wait_for 10 dead_or_zombie "$p"
+	done
+}
+
 wait_moving() {
 	local quiet=$1 probe=$2 cond=$3 last="" now t=$SECONDS
 	until eval "$cond"; do
@@ -301,9 +326,7 @@ wait_moving() {
 	# trusts) holds a quarter of the object
 	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
 	wait_moving 60 "$saved" "[ \$($saved) -gt $((size / 4)) ]" || { cat "$T"/*.log; false; }
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	sed -i 's/ http_max_rate = 2000000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
 	# the killed daemon is a zombie until this shell waits for it: the
@@ -322,19 +345,7 @@ wait_moving() {
 
 @test "an instance without an object: the provider exports each disk (image, Cloud Build, object), both land, it boots, nothing is left" {
 	import_to_libvirt
-	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
-	n=hs-gcpx$$-$RANDOM
-	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
-	    "$n" "$(isrc)" | "$HS" -c "$T/conf" submit -)
-	for _ in $(seq 50); do
-		! grep -lF -- "PRIVATE KEY" /proc/[0-9]*/cmdline 2>/dev/null
-		[ -f "$SP/imported/$id" ] && break
-		sleep 0.1
-	done
-	run "$HS" -c "$T/conf" wait --timeout 300 "$id"
-	[ "$status" -eq 0 ] || { echo "wait: $output"; cat "$SP/data/$id/log" "$T"/*.log "$T/gcp/log"; state | jq -c .log; false; }
-	virsh -q -c qemu:///session destroy "$n" >/dev/null 2>&1 || true
-	virsh -q -c qemu:///session undefine "$n" >/dev/null 2>&1 || true
+	boot_in_libvirt "hs-gcpx$$-$RANDOM" "$(isrc)" no_key_in_argv
 	grep -q "HYPERSPOOL BOOT OK" "$SP/data/$id/serial.log"
 	# disk0 the boot disk, disk1 the data disk, each through its own export
 	[ "$(jq -r '.vm.disks | length' "$SP/imported/$id")" -eq 2 ]
@@ -369,11 +380,17 @@ wait_moving() {
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
-@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
-	mode '{"build_outcome": "hang"}'
-	id=$(job cancelme "$(isrc)")
+# export_until MODE NAME COND: the fake's mode set, a job NAME exporting
+# the instance ($id) run by an exportd until COND holds
+export_until() {
+	mode "$1"
+	id=$(job "$2" "$(isrc)")
 	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	wait_for 60 "$3" || { cat "$T"/*.log; state; false; }
+}
+
+@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
+	export_until '{"build_outcome": "hang"}' cancelme building
 	[ -f "$SP/data/$id/gcp-export.json" ]
 	# the object the build is writing exists, as does the image
 	state | jq -e '(.images | length) == 1 and (.objects | length) == 3' >/dev/null
@@ -386,16 +403,11 @@ wait_moving() {
 }
 
 @test "exportd killed while the export build runs: the next attempt releases what the record names and completes, leaving nothing" {
-	mode '{"build_outcome": "hang"}'
-	id=$(job crash "$(isrc)")
-	start_daemon "$EXPORTD" 3>&-
-	wait_for 60 building || { cat "$T"/*.log; state; false; }
+	export_until '{"build_outcome": "hang"}' crash building
 	rec=$(cat "$SP/data/$id/gcp-export.json")
 	first=$(state | jq -r '.builds | keys[0]')
 	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "$first" ]
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	mode '{"build_outcome": "SUCCESS", "build_polls": 2}'
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
@@ -404,6 +416,114 @@ wait_moving() {
 	# the first attempt's build was cancelled, its image and object gone
 	[ "$(state | jq -r --arg b "$first" '.builds[$b]')" = CANCELLED ]
 	grep -q "gcp-export.json left by an earlier attempt" "$SP/data/$id/log"
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+# builds.create's reply held by the fake: the build exists, we never
+# learn its ID
+held() { state | jq -e '.held == 1' >/dev/null; }
+# no build of the fake may still run (write an object)
+none_running() {
+	state | jq -e '[.builds[] | select(. == "QUEUED" or . == "WORKING")] | length == 0' >/dev/null ||
+	    { state | jq -c .builds; false; }
+}
+# cancelled_first BUILD OBJECT: the fake cancelled BUILD before it first deleted OBJECT
+cancelled_first() {
+	state | jq -r '.log[]' >"$T/fake.log"
+	c=$(grep -nx "build cancelled: $1" "$T/fake.log" | head -n 1 | cut -d: -f1)
+	o=$(grep -nx "object deleted: $2" "$T/fake.log" | head -n 1 | cut -d: -f1)
+	[ -n "$c" ] && [ -n "$o" ] && [ "$c" -lt "$o" ] || { cat "$T/fake.log"; false; }
+}
+
+@test "builds.create's reply lost and exportd killed: the next attempt finds the build by its tag, cancels it before deleting its object, and completes" {
+	export_until '{"create_reply": "hold"}' lost held
+	# what a crash leaves: a record without the build's ID
+	rec=$(cat "$SP/data/$id/gcp-export.json")
+	orphan=$(state | jq -r '.builds | keys[0]')
+	kill_exportd
+	# the build runs on without us and writes its object
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -e --arg b "$orphan" ".builds[\$b] == \"WORKING\"" >/dev/null'
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	state | jq -e --arg o "hs-exports/tmp/$img-0.tar.gz" '.objects | index($o)' >/dev/null
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	# the orphan was found by the tag the record named, and cancelled
+	# before its object was deleted
+	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	tag=$(echo "$rec" | jq -r '.exports[0].build_tag')
+	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "" ]
+	[[ $tag == "$img-0-"* ]]
+	grep -q "build $orphan (tag $tag, no reply named it): WORKING" "$SP/data/$id/log"
+	none_running
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "builds.create's reply lost and exportd killed, the build succeeded meanwhile: the next attempt adopts it and makes no other for that disk" {
+	export_until '{"create_reply": "hold", "lost_outcome": "SUCCESS"}' adopt held
+	orphan=$(state | jq -r '.builds | keys[0]')
+	kill_exportd
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -e --arg b "$orphan" ".builds[\$b] == \"SUCCESS\"" >/dev/null'
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
+	grep -q "adopting build $orphan, which exported image hs-.*-0" "$SP/data/$id/log"
+	# disk0's export is the orphan's; only disk1 got a build of its own
+	[ "$(state | jq '.builds | length')" -eq 2 ]
+	[ "$(state | jq '.cancelled | length')" -eq 0 ]
+	nothing_left
+	[ ! -e "$SP/data/$id/gcp-export.json" ]
+}
+
+@test "builds.create's reply lost: the attempt's own cleanup finds and cancels the build (two with its tag, listed a page each); the retry completes" {
+	mode '{"create_reply": "lose", "lost_copies": 2}'
+	id=$(job lose "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	mapfile -t orphans < <(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
+	[ "${#orphans[@]}" -eq 2 ]
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	for b in "${orphans[@]}"; do
+		[ "$(state | jq -r --arg b "$b" '.builds[$b]')" = CANCELLED ]
+		cancelled_first "$b" "hs-exports/tmp/$img-0.tar.gz"
+	done
+	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
+	none_running
+	nothing_left
+}
+
+@test "builds.create's reply lost and the build list failing: nothing is deleted under the build, the record keeps it, the retry cancels it first" {
+	mode '{"create_reply": "lose", "list_flaky": 3}'
+	id=$(job flakylist "$(isrc)")
+	start_daemon "$EXPORTD" 3>&-
+	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
+	orphan=$(state | jq -r '.log[]' | sed -n 's/^build reply lost: //p')
+	[ "$(state | jq '[.log[] | select(. == "build list refused: 503")] | length')" -eq 3 ]
+	grep -q "the builds tagged hs-.*-0-[0-9a-f]* not listed: .*HTTP 503" "$SP/data/$id/log"
+	grep -q "not everything the export made was released" "$SP/data/$id/log"
+	[ "$(state | jq -r --arg b "$orphan" '.builds[$b]')" = CANCELLED ]
+	img=hs-$(echo "$id" | tr 'A-Z' 'a-z')
+	cancelled_first "$orphan" "hs-exports/tmp/$img-0.tar.gz"
+	none_running
+	nothing_left
+}
+
+@test "a job cancelled while builds.create's reply is held: the build is found by its tag and cancelled, nothing is left" {
+	export_until '{"create_reply": "hold"}' cancelheld held
+	"$HS" -c "$T/conf" cancel "$id"
+	wait_for 60 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
+	# the held reply is let go: a build nobody cancelled would start now
+	mode '{"create_reply": "answer"}'
+	wait_for 10 eval 'state | jq -r ".log[]" | grep -q "^build reply lost: "'
+	[ "$(state | jq -r '.builds[]')" = CANCELLED ]
+	none_running
 	nothing_left
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
@@ -473,9 +593,7 @@ wait_moving() {
 	saved="jq '[.segments[].done] | add' '$SP/data/$id/disk0.tar.gz.part.state' 2>/dev/null || echo 0"
 	wait_moving 60 "$saved; state | jq -c .builds" "[ \$($saved) -gt 0 ]" || { cat "$T"/*.log; false; }
 	[ "$(jq -r '.exports[0].exported' "$SP/data/$id/gcp-export.json")" = true ]
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
-	wait_for 10 dead_or_zombie "$LASTPID"
+	kill_exportd
 	sed -i 's/ http_max_rate = 300000;//' "$T/conf"
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 10 grep -q "recovered after a crash" "$T/exportd.log"

@@ -275,21 +275,36 @@ converted_ok() {
 	qemu-img compare -f raw -F qcow2 "${2:-$RAW}" "$out"
 }
 
-# boot_in_libvirt NAME SOURCE-JSON: the four daemons started, a job NAME of
-# that source submitted to be started with the boot check ("HYPERSPOOL
-# BOOT OK" on the serial console) and waited for; the domain's XML kept in
-# $T/dom.xml, the domain removed. Fails unless the job was imported with
-# its boot check passed; $id is its ID. Call import_to_libvirt first.
+# boot_in_libvirt NAME SOURCE-JSON [WATCH...]: the four daemons started, a
+# job NAME of that source submitted to be started with the boot check
+# ("HYPERSPOOL BOOT OK" on the serial console) and waited for; the
+# domain's XML kept in $T/dom.xml, the domain removed. Fails unless the
+# job was imported with its boot check passed; $id is its ID. Call
+# import_to_libvirt first. WATCH (optional): a command run every 0.1 s
+# while the job is waited for; the call fails if it ever failed.
 boot_in_libvirt() {
-	local d
+	local d w wp bad=0
 	for d in queued exportd convertwatch importd; do start_daemon "$HS_BINDIR/$d" 3>&-; done
 	id=$(printf '{"name":"%s","source":%s,"import":{"start":true,"expect_serial":"HYPERSPOOL BOOT OK","boot_timeout":120}}' \
 	    "$1" "$2" | "$HS" -c "$T/conf" submit -)
-	run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+	if [ $# -gt 2 ]; then
+		"$HS" -c "$T/conf" wait --timeout 240 "$id" >"$T/boot-wait.out" 2>&1 &
+		wp=$!
+		while kill -0 "$wp" 2>/dev/null; do
+			"${@:3}" || { bad=1; w=$(printf '%s ' "${@:3}"); }
+			sleep 0.1
+		done
+		status=0
+		wait "$wp" || status=$?
+		output=$(cat "$T/boot-wait.out")
+	else
+		run "$HS" -c "$T/conf" wait --timeout 240 "$id"
+	fi
 	echo "$output"
 	virsh -c qemu:///session dumpxml "$1" >"$T/dom.xml" 2>/dev/null || true
 	virsh -q -c qemu:///session destroy "$1" >/dev/null 2>&1 || true
 	virsh -q -c qemu:///session undefine "$1" >/dev/null 2>&1 || true
+	[ "$bad" -eq 0 ] || { echo "while the job ran, this failed: $w"; false; }
 	[ "$status" -eq 0 ] || { cat "$SP/data/$id/reason" "$T"/*.log 2>/dev/null; false; }
 	[ "$(jq -r .result.boot_check "$SP/imported/$id")" = passed ]
 }

@@ -26,6 +26,23 @@ checks what it receives so the test can fail:
        poll the object appears in the store (a .tar.gz holding disk.raw,
        the image's disk's file, made by GNU tar), after build_polls polls
        the build ends as /_fake/mode says (SUCCESS, FAILURE or hang)
+       Every tag must be a valid Cloud Build tag; the build keeps them.
+       /_fake/mode "create_reply": "answer" (default); "lose": the build is
+       made and starts (WORKING, its object written) but the connection is
+       closed without a reply, once (mode "lost_copies": N builds made, as
+       a POST some proxy retried); "hold": the build is made (QUEUED,
+       counted in state "held") and the reply held until the mode is set
+       back to "answer", then the build starts if nothing cancelled it and
+       the connection is closed without a reply (the test kills exportd or
+       cancels the job meanwhile): a reply lost either way. A build whose
+       reply was lost then ends as mode "lost_outcome" says (SUCCESS,
+       FAILURE), or runs on (WORKING, the default)
+  GET  /v1/projects/P/builds?filter=tags%3D%22TAG%22[&pageToken=T]
+       builds.list: only that filter form is parsed (400 for any other:
+       a wrong filter fails the test); {"builds": [{"id", "status",
+       "tags", "createTime"}], "nextPageToken"}, newest first,
+       CONFIG/mode list_page builds a page (1 by default: pages are used);
+       mode "list_flaky": N makes the next N lists answer 503
   GET  /v1/projects/P/builds/ID, POST /v1/projects/P/builds/ID:cancel
   GET  /storage/v1/b/B/o/O             object metadata (size)
   GET|HEAD /storage/v1/b/B/o/O?alt=media  the object, with Range (206)
@@ -33,7 +50,7 @@ checks what it receives so the test can fail:
 Every API call must carry a live token the login gave. GET /_fake/state ->
 {"logins", "media_bytes" (body bytes of media sent), "log", "images",
 "objects", "builds" {ID: status}, "cancelled", "expired" (calls refused
-for an expired token)}; POST /_fake/mode {"build_outcome", "build_polls",
+for an expired token), "held" (creates whose reply was held)}; POST /_fake/mode {"build_outcome", "build_polls",
 "fail_detail", "token_ttl", "build_flaky"} changes how builds end, how
 long the next logins' tokens live, and makes the next build_flaky looks
 at a build answer 503.
@@ -52,16 +69,17 @@ CONF = json.load(open(sys.argv[1]))
 N = int(CONF["modulus"], 16)
 TOKENS = {}   # token -> expiry (time.time())
 LOCK = threading.Lock()
-STATE = {"logins": 0, "media_bytes": 0, "log": [], "cancelled": [], "expired": 0}
+STATE = {"logins": 0, "media_bytes": 0, "log": [], "cancelled": [], "expired": 0, "held": 0}
 OBJECTS = dict(CONF.get("objects", {}))   # "BUCKET/OBJECT" -> file
 IMAGES = {}   # name -> {"file", "labels"}
 OPS = {}      # name -> polls left before DONE
 BUILDS = {}   # id -> {"status", "image", "dest", "polls", ...}
-MODE = {"build_outcome": "SUCCESS", "build_polls": 3,
+MODE = {"build_outcome": "SUCCESS", "build_polls": 3, "create_reply": "answer", "list_page": 1,
         "fail_detail": "gce_vm_image_export: the export worker failed"}
 WORK = tempfile.mkdtemp(prefix="fakegcp.", dir=os.path.dirname(os.path.abspath(sys.argv[2])))  # the test removes it
 BUILDER = "gcr.io/compute-image-tools/gce_vm_image_export:release"
 TERMINAL = ("SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT", "CANCELLED", "EXPIRED")
+TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
@@ -227,16 +245,70 @@ class H(BaseHTTPRequestHandler):
         elif not args.get("client_id") or not re.fullmatch(r"\d+s", args.get("timeout", "")) or \
                 not re.fullmatch(r"\d+s", str(b.get("timeout", ""))) or "gce-daisy-image-export" not in (b.get("tags") or []):
             why = "-client_id, -timeout, a build timeout and the gce-daisy-image-export tag are needed"
+        elif not all(isinstance(t, str) and TAG.fullmatch(t) for t in b.get("tags") or []):
+            why = "a tag is not a valid Cloud Build tag: %r" % b.get("tags")
         if why:
             self.note("build refused: " + why)
             return self.err(400, why)
-        bid = str(uuid.uuid4())
         with LOCK:
-            BUILDS[bid] = {"status": "QUEUED", "image": img[len(pre):], "dest": dest.group(1) + "/" + dest.group(2), "polls": 0}
-        self.note("build created: %s %s -> %s" % (bid, img, args["destination_uri"]))
+            how = MODE.get("create_reply", "answer")
+            copies = int(MODE.get("lost_copies", 1)) if how != "answer" else 1
+            if how == "lose":
+                MODE["create_reply"] = "answer"
+            elif how == "hold":
+                STATE["held"] += 1
+            bids = [str(uuid.uuid4()) for _ in range(copies)]
+            for bid in bids:
+                BUILDS[bid] = {"status": "QUEUED", "image": img[len(pre):], "dest": dest.group(1) + "/" + dest.group(2), "polls": 0,
+                               "tags": list(b.get("tags") or []), "seq": len(BUILDS),
+                               "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        for bid in bids:
+            self.note("build created: %s %s -> %s" % (bid, img, args["destination_uri"]))
+        if how in ("lose", "hold"):
+            return self.reply_lost(bids, how)
         self.send(200, {"name": "operations/build/%s/%s" % (CONF["project"], base64.b64encode(bid.encode()).decode()),
                         "metadata": {"@type": "type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata",
                                      "build": {"id": bid, "projectId": CONF["project"], "status": "QUEUED"}}})
+
+    def reply_lost(self, bids, how):
+        """builds.create's reply never arrives; the build(s) run on."""
+        while how == "hold":
+            time.sleep(0.05)
+            with LOCK:
+                how = MODE.get("create_reply")
+        for bid in bids:
+            with LOCK:
+                b = BUILDS[bid]
+                if b["status"] == "QUEUED":
+                    b["status"] = MODE.get("lost_outcome", "WORKING")
+                    if b["image"] in IMAGES:
+                        self.export_write(b)
+            self.note("build reply lost: " + bid)
+        self.close_connection = True
+
+    def build_list(self, q):
+        if self.flaky("list_flaky", "build list"):
+            return
+        f = q.get("filter") or [""]
+        m = TAG.fullmatch(f[0][6:-1]) if f[0].startswith('tags="') and f[0].endswith('"') else None
+        tok = (q.get("pageToken") or [base64.b64encode(b"p0").decode()])[0]
+        try:
+            at = int(re.fullmatch(r"p(\d+)", base64.b64decode(tok, validate=True).decode()).group(1))
+        except Exception:
+            at = None
+        if len(f) != 1 or not m or at is None:
+            self.note("build list refused: %r" % q)
+            return self.err(400, "Invalid filter or page token")
+        tag = m.group(0)
+        with LOCK:
+            found = sorted(((k, v) for k, v in BUILDS.items() if tag in v["tags"]), key=lambda kv: -kv[1]["seq"])
+            page = int(MODE.get("list_page", 1))
+        out = {"builds": [{"id": k, "projectId": CONF["project"], "status": v["status"], "tags": v["tags"],
+                           "createTime": v["createTime"]} for k, v in found[at:at + page]]}
+        if at + page < len(found):
+            out["nextPageToken"] = base64.b64encode(b"p%d" % (at + page)).decode()  # "=" padded, as Google's
+        self.note("builds listed: tag %s, %d found" % (tag, len(out["builds"])))
+        self.send(200, out)
 
     def export_write(self, b):
         """The export step: the image's disk as disk.raw in a .tar.gz."""
@@ -248,14 +320,20 @@ class H(BaseHTTPRequestHandler):
         shutil.rmtree(d)
         OBJECTS[b["dest"]] = out
 
-    def build_get(self, bid):
+    def flaky(self, key, what):
+        """MODE[key] calls left to refuse with 503: True if this one was."""
         with LOCK:
-            flaky = MODE.get("build_flaky", 0) > 0
+            flaky = MODE.get(key, 0) > 0
             if flaky:
-                MODE["build_flaky"] -= 1
+                MODE[key] -= 1
         if flaky:
-            self.note("build look refused: 503")
-            return self.err(503, "The service is currently unavailable.")
+            self.note(what + " refused: 503")
+            self.err(503, "The service is currently unavailable.")
+        return flaky
+
+    def build_get(self, bid):
+        if self.flaky("build_flaky", "build look"):
+            return
         with LOCK:
             b = BUILDS.get(bid)
             if b is None:
@@ -270,7 +348,7 @@ class H(BaseHTTPRequestHandler):
                     if b["status"] == "FAILURE":
                         b["statusDetail"] = "Build failed; check build logs for details"
                         b["failureInfo"] = {"type": "USER_BUILD_STEP", "detail": MODE["fail_detail"]}
-            out = {k: v for k, v in b.items() if k not in ("polls", "dest", "image")}
+            out = {k: v for k, v in b.items() if k not in ("polls", "dest", "image", "seq")}
         self.send(200, dict(out, id=bid, projectId=CONF["project"]))
 
     def build_cancel(self, bid):
@@ -363,6 +441,8 @@ class H(BaseHTTPRequestHandler):
         m = re.fullmatch(r"/v1/projects/%s/builds/([^/]+)" % CONF["project"], p)
         if m:
             return self.build_get(m.group(1))
+        if p == "/v1/projects/%s/builds" % CONF["project"]:
+            return self.build_list(q)
         if p == pre + "/aggregated/instances":
             items = {}
             for i in CONF["instances"]:
