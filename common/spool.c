@@ -768,8 +768,9 @@ spool_scan_free(char **v, size_t n)
 /*
  * Is name the debris of a dead process of this node: NAME.NODE.PID.N.SUFFIX
  * (suffix ".tmp" in tmp/, ".mv" for a move cut short) with our node name
- * and a pid that no longer runs? (The pid may have been reused by a live
- * process: then the file waits.)
+ * and a pid that no longer runs (a zombie does not: a process killed
+ * under a parent that has not reaped it yet)? (The pid may have been
+ * reused by a live process: then the file waits.)
  */
 static bool
 spool_orphan(const char *name, const char *suffix)
@@ -797,7 +798,7 @@ spool_orphan(const char *name, const char *suffix)
 	if ((size_t)(end - name) < nlen + 1 || end[-(long)nlen - 1] != '.' ||
 	    strncmp(end - nlen, node, nlen) != 0)
 		return false;
-	return pid > 1 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	return pid > 1 && util_pid_runs(pid, NULL) == 0;
 }
 
 /*

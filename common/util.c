@@ -267,7 +267,7 @@ util_read_file_at(int dirfd, const char *name, size_t max, char **out,
 
 /*
  * Does pid run under the name comm (at most 15 characters: the kernel's
- * cut)? From /proc/PID/stat, "PID (COMM) STATE ...", COMM between the
+ * cut; NULL: under any name)? From /proc/PID/stat, "PID (COMM) STATE ...", COMM between the
  * first '(' and the last ')'. A zombie (Z, X: dead, not yet reaped by its
  * parent) answers kill(pid, 0) and keeps its name but runs no more: no.
  * 1 yes, 0 no, -1 cannot tell (kill says it exists, /proc is unreadable).
@@ -279,7 +279,7 @@ util_pid_runs(long pid, const char *comm)
 	char path[64], *s, *lp, *rp;
 	int yes;
 
-	if (comm == NULL || pid <= 1 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+	if (pid <= 1 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if (util_read_file_at(AT_FDCWD, path, 4096, &s, NULL) != 0)
@@ -287,9 +287,8 @@ util_pid_runs(long pid, const char *comm)
 	lp = strchr(s, '(');
 	rp = strrchr(s, ')');
 	yes = lp != NULL && rp != NULL && rp[1] == ' ' &&
-	    rp[2] != 'Z' && rp[2] != 'X' &&
-	    (size_t)(rp - lp - 1) == want &&
-	    strncmp(lp + 1, comm, want) == 0;
+	    rp[2] != 'Z' && rp[2] != 'X' && (comm == NULL ||
+	    ((size_t)(rp - lp - 1) == want && strncmp(lp + 1, comm, want) == 0));
 	free(s);
 	return yes;
 }

@@ -444,12 +444,21 @@ test_repair_moves(void **state)
 {
 	struct fx *fx = *state;
 	char a[JOBID_LEN + 1], b[JOBID_LEN + 1], live[JOBID_LEN + 1], name[256];
-	pid_t dead;
+	char z[JOBID_LEN + 1];
+	pid_t dead, zombie;
 	int st;
 
 	if ((dead = fork()) == 0)
 		_exit(0);
 	assert_int_equal(waitpid(dead, &st, 0), dead);
+	/* a mover killed, not yet reaped by its parent: dead all the same */
+	if ((zombie = fork()) == 0)
+		_exit(0);
+	assert_int_equal(waitid(P_PID, (id_t)zombie, NULL, WEXITED | WNOWAIT), 0);
+	jobid_new(z);
+	snprintf(name, sizeof(name), ".%s.%s.%ld.3.mv", z, util_hostname(),
+	    (long)zombie);
+	put(fx, SD_CONVERTING, name, "{}");
 	jobid_new(a);
 	jobid_new(b);
 	jobid_new(live);
@@ -467,12 +476,14 @@ test_repair_moves(void **state)
 	snprintf(name, sizeof(name), ".%s.%s.%ld.2.mv", live, util_hostname(),
 	    (long)getpid());
 	put(fx, SD_CONVERTING, name, "{}");
-	assert_int_equal(spool_repair_moves(&fx->sp, SD_CONVERTING), 2);
+	assert_int_equal(spool_repair_moves(&fx->sp, SD_CONVERTING), 3);
+	assert_int_equal(waitpid(zombie, &st, 0), zombie);
+	assert_true(exists_in(fx, SD_CONVERTING, z));
 	assert_true(exists_in(fx, SD_CONVERTING, a));
 	assert_false(exists_in(fx, SD_CONVERTING, b));
 	assert_true(exists_in(fx, SD_CONVERTED, b));
 	assert_false(exists_in(fx, SD_CONVERTING, live));
-	assert_int_equal(count_entries(fx, "converting"), 2);	/* a, live's */
+	assert_int_equal(count_entries(fx, "converting"), 3);	/* a, z, live's */
 }
 
 static void
