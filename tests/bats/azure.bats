@@ -250,8 +250,8 @@ no_secret() {
 	start_daemon "$EXPORTD" 3>&-
 	# killed (daemon and worker) once the first disk's download runs
 	wait_for 60 test -f "$SP/data/$id/disk0.vhd.part.state" || { cat "$T"/*.log; false; }
-	pkill -9 -P "$LASTPID"
-	kill -9 "$LASTPID"
+	kids=$(pgrep -P "$LASTPID")	# the daemon first: it cannot react
+	kill -9 "$LASTPID" $kids
 	cat "$SP/data/$id/azure-access.json"
 	grep -q web1-os "$SP/data/$id/azure-access.json"
 	[ "$(active)" -eq 1 ]	# the dead worker's grant is still open
