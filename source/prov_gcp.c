@@ -32,25 +32,27 @@
  *
  * The export path (no source.object; what `gcloud compute images export`
  * does, over REST): the bucket is the credential's export_bucket (with
- * export_prefix), never the job's. For each disk of the instance, the
- * boot disk first: a temporary image hs-ID-N (images.insert from the
- * disk, forceCreate, labelled with the job; its global operation followed),
- * a Cloud Build running gce_vm_image_export from the image into
- * gs://BUCKET/PREFIXhs-ID-N.tar.gz (polled until it ends), then the object
- * downloaded as above into diskN.raw. data/ID/gcp-export.json records each
- * image, object and build BEFORE it is made; Cloud Build chooses a
- * build's ID and only its reply names it, so what is recorded first is
- * the build's tag (hs-ID-N-<ms, hex>, one per builds.create, added to its
- * tags), the ID once the reply gave it. When the attempt ends, on every
- * path, the builds are cancelled and the objects and images deleted, in
- * that order (a cancelled build writes no object afterwards), and so does
- * release() when the job is cancelled; an attempt that finds the record
- * (a crash) reuses the exports whose build succeeded and releases the
- * rest before it starts. An entry with a tag and no build ID (the reply
- * lost, or a crash before it was recorded) is looked up first: the
- * builds with that tag listed (builds.list, filter tags="TAG"), those
- * still running cancelled, one that succeeded adopted when the attempt
- * reuses exports; a list that fails keeps the entry for the next try.
+ * export_prefix), never the job's. For each disk of the instance, the boot
+ * disk first: a temporary image hs-ID-N (images.insert from the disk,
+ * forceCreate, labelled with the job; its global operation followed), a
+ * Cloud Build running gce_vm_image_export from the image into
+ * gs://BUCKET/PREFIXhs-ID-N.tar.gz; every disk's build is started before
+ * the first is waited for, so they run at once; then, disk by disk, the
+ * build polled until it ends and its object downloaded as above into
+ * diskN.raw (the later builds go on meanwhile). data/ID/gcp-export.json
+ * records each image, object and build BEFORE it is made; Cloud Build
+ * chooses a build's ID and only its reply names it, so what is recorded
+ * first is the build's tag (hs-ID-N-<ms, hex>, one per builds.create, added
+ * to its tags), the ID once the reply gave it. When the attempt ends, on
+ * every path, the builds are cancelled and the objects and images deleted,
+ * in that order (a cancelled build writes no object afterwards), and so
+ * does release() when the job is cancelled; an attempt that finds the
+ * record (a crash) reuses the exports whose build succeeded and releases
+ * the rest before it starts. An entry with a tag and no build ID (the reply
+ * lost, or a crash before it was recorded) is looked up first: the builds
+ * with that tag listed (builds.list, filter tags="TAG"), those still
+ * running cancelled, one that succeeded adopted when the attempt reuses
+ * exports; a list that fails keeps the entry for the next try.
  *
  * Failures: a refused login, a missing instance, object or export_bucket,
  * a build that ends FAILURE/TIMEOUT/CANCELLED, a bad archive are
@@ -1286,9 +1288,14 @@ gcp_build_wait(struct gcp_job *j, struct gcp_exp *x)
 	return rc;
 }
 
-/* Disk n of the instance (its source URL) exported into an object. */
+/*
+ * Start disk n's export (n: its index, disk: its source URL): its image,
+ * then the build that writes the object, not waited for (the builds of
+ * all disks run at once; gcp_exp_finish waits). Each is recorded before
+ * it is made.
+ */
 static int
-gcp_exp_disk(struct gcp_job *j, size_t n, const char *disk)
+gcp_exp_start(struct gcp_job *j, size_t n, const char *disk)
 {
 	struct gcp_exp *x;
 	const char *prefix = cred_get(&j->c, "export_prefix");
@@ -1313,8 +1320,19 @@ gcp_exp_disk(struct gcp_job *j, size_t n, const char *disk)
 	    (uint64_t)util_now_ms());
 	if (gcp_record_save(j) != 0)
 		return HS_EXIT_TEMPORARY;
-	if ((rc = gcp_build_create(j, x)) != HS_EXIT_OK ||
-	    (rc = gcp_build_wait(j, x)) != HS_EXIT_OK)
+	return gcp_build_create(j, x);
+}
+
+/* Wait for disk n's build: its object is there once it succeeded. */
+static int
+gcp_exp_finish(struct gcp_job *j, size_t n)
+{
+	struct gcp_exp *x = &j->exp[n];
+	int rc;
+
+	if (x->exported)
+		return HS_EXIT_OK;
+	if ((rc = gcp_build_wait(j, x)) != HS_EXIT_OK)
 		return rc;
 	x->exported = true;
 	return gcp_record_save(j) == 0 ? HS_EXIT_OK : HS_EXIT_TEMPORARY;
@@ -1422,11 +1440,16 @@ gcp_export(struct gcp_job *j)
 			}
 		}
 	}
+	/* every disk's build started, then each waited for and downloaded
+	   in turn: the later builds run while the first objects download */
 	rc = HS_EXIT_OK;
+	for (size_t i = 0; i < n && rc == HS_EXIT_OK; i++)
+		if ((rc = gcp_exp_start(j, i, disks[i])) != HS_EXIT_OK)
+			rc = gcp_fail(ctx, rc, j->h.err);
 	for (size_t i = 0; i < n && rc == HS_EXIT_OK; i++) {
 		char *gs, *key;
 
-		if ((rc = gcp_exp_disk(j, i, disks[i])) != HS_EXIT_OK) {
+		if ((rc = gcp_exp_finish(j, i)) != HS_EXIT_OK) {
 			rc = gcp_fail(ctx, rc, j->h.err);
 			break;
 		}

@@ -360,6 +360,10 @@ wait_moving() {
 	grep -q "^build created: .* projects/proj-1/global/images/$img-0 -> gs://hs-exports/tmp/$img-0.tar.gz$" "$T/fake.log"
 	grep -qx "object deleted: hs-exports/tmp/$img-1.tar.gz" "$T/fake.log"
 	[ "$(state | jq '[.builds[] | select(. == "SUCCESS")] | length')" -eq 2 ]
+	# the builds run at once: disk1's began before disk0's object was here
+	b1=$(grep -n "build .* exports image $img-1 " "$SP/data/$id/log" | cut -d: -f1)
+	d0=$(grep -n "disk0.tar.gz complete" "$SP/data/$id/log" | cut -d: -f1)
+	[ -n "$b1" ] && [ -n "$d0" ] && [ "$b1" -lt "$d0" ]
 	nothing_left
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 	no_secret
@@ -391,32 +395,35 @@ export_until() {
 	wait_for 60 "$3" || { cat "$T"/*.log; state; false; }
 }
 
-@test "a job cancelled while its export build runs: the build is cancelled, the image and object deleted" {
+@test "a job cancelled while its export builds run (both disks' at once): the builds are cancelled, the images and object deleted" {
 	export_until '{"build_outcome": "hang"}' cancelme building
 	[ -f "$SP/data/$id/gcp-export.json" ]
-	# the object the build is writing exists, as does the image
-	state | jq -e '(.images | length) == 1 and (.objects | length) == 3' >/dev/null
+	# both disks' images and builds were made at once; the object disk0's
+	# build is writing exists
+	state | jq -e '(.images | length) == 2 and (.builds | length) == 2 and (.objects | length) == 3' >/dev/null
 	"$HS" -c "$T/conf" cancel "$id"
 	wait_for 30 test -f "$SP/error/$id" || { cat "$T"/*.log; false; }
 	wait_for 10 nothing_left
-	[ "$(state | jq '.cancelled | length')" -eq 1 ]
-	[ "$(state | jq -r '.builds[]')" = CANCELLED ]
+	[ "$(state | jq '.cancelled | length')" -eq 2 ]
+	[ "$(state | jq -c '[.builds[]] | unique')" = '["CANCELLED"]' ]
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
 
 @test "exportd killed while the export build runs: the next attempt releases what the record names and completes, leaving nothing" {
 	export_until '{"build_outcome": "hang"}' crash building
 	rec=$(cat "$SP/data/$id/gcp-export.json")
-	first=$(state | jq -r '.builds | keys[0]')
-	[ "$(echo "$rec" | jq -r '.exports[0].build')" = "$first" ]
+	first=$(echo "$rec" | jq -r '.exports[0].build')
+	second=$(echo "$rec" | jq -r '.exports[1].build')
+	[ "$(state | jq -c '.builds | keys')" = "$(jq -cn --arg a "$first" --arg b "$second" '[$a, $b] | sort')" ]
 	kill_exportd
 	mode '{"build_outcome": "SUCCESS", "build_polls": 2}'
 	start_daemon "$EXPORTD" 3>&-
 	wait_for 120 test -f "$SP/exported/$id" || { cat "$SP/data/$id/log" "$T"/*.log; state | jq -c .log; false; }
 	cmp "$T/src/boot.raw" "$SP/data/$id/disk0.raw"
 	cmp "$T/src/data.raw" "$SP/data/$id/disk1.raw"
-	# the first attempt's build was cancelled, its image and object gone
+	# the first attempt's builds were cancelled, their images and objects gone
 	[ "$(state | jq -r --arg b "$first" '.builds[$b]')" = CANCELLED ]
+	[ "$(state | jq -r --arg b "$second" '.builds[$b]')" = CANCELLED ]
 	grep -q "gcp-export.json left by an earlier attempt" "$SP/data/$id/log"
 	nothing_left
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
@@ -606,7 +613,11 @@ cancelled_first() {
 	# disk0's export was made once and reused; its download resumed
 	grep -q "reusing the export of hs-.*-0: hs-exports/tmp/hs-.*-0.tar.gz" "$SP/data/$id/log"
 	grep -q "resuming disk0.tar.gz: [1-9][0-9]* of [0-9]* bytes already here" "$SP/data/$id/log"
-	[ "$(state | jq '.builds | length')" -eq 2 ]
+	# one build for disk0; disk1's, running when exportd died, was
+	# cancelled and made again
+	[ "$(state | jq -r '.log[]' | grep -c "^build created: .*/images/hs-.*-0 -> ")" -eq 1 ]
+	[ "$(state | jq '.builds | length')" -eq 3 ]
+	[ "$(state | jq '[.builds[] | select(. == "CANCELLED")] | length')" -eq 1 ]
 	nothing_left
 	[ ! -e "$SP/data/$id/gcp-export.json" ]
 }
