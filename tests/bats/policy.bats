@@ -33,7 +33,9 @@ CONF
 
 teardown() {
 	local d
-	for d in "${DOMS[@]}"; do
+	# by name: copy() runs in a subshell (read < <(copy ...)), so what it
+	# adds to DOMS never reaches this shell; $$ is the test's in both
+	for d in "${DOMS[@]}" $(virsh_ list --all --name 2>/dev/null | grep "^hs-pol-$$-"); do
 		virsh_ destroy "$d" >/dev/null 2>&1 || true
 		virsh_ undefine --nvram "$d" >/dev/null 2>&1 || true
 	done
