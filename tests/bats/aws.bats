@@ -81,11 +81,20 @@ s3rver() {
 }
 
 # s3keys: the keys in s3rver's bucket, one a line (ListObjects, signed)
+# (fails when the bucket cannot be listed: an empty answer must mean empty)
 s3keys() {
-	curl -sSf -K "$T/curl.conf" --cacert "$T/tls/cert.pem" \
+	local out
+	out=$(curl -sSf -K "$T/curl.conf" --cacert "$T/tls/cert.pem" \
 	    --aws-sigv4 aws:amz:us-east-1:s3 -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
-	    "https://127.0.0.1:$S3PORT/exports" | grep -o '<Key>[^<]*</Key>' |
-	    sed 's/<[^>]*>//g'
+	    "https://127.0.0.1:$S3PORT/exports") || return 1
+	grep -o '<Key>[^<]*</Key>' <<<"$out" | sed 's/<[^>]*>//g' || true
+}
+
+# s3empty: the bucket was listed and holds nothing
+s3empty() {
+	local keys
+	keys=$(s3keys) || { echo "s3rver's bucket could not be listed"; return 1; }
+	[ -z "$keys" ] || { echo "left in the bucket: $keys"; return 1; }
 }
 
 # crash_restart PID KEY=N: exportd PID and its workers die (kill -9, by
@@ -371,7 +380,7 @@ dead() {
 	jq -e --arg t "$task" '.cancelled == [$t] and .tasks[$t].status == "deleted"' <<<"$st"
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 1 ]
 	grep -q "deleted s3://exports/hyperspool/hs-$id/$task.raw" "$SP/data/$id/log" "$T"/*.log
-	[ -z "$(s3keys)" ]
+	s3empty
 }
 
 @test "aws: snapshots CreateSnapshots made without saying so (a lost reply, retried) are deleted by the job's tag" {
@@ -483,7 +492,7 @@ dead() {
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
 	# the object was the task's, under the job's own prefix; now gone
 	grep -q "deleted s3://exports/vm/hs-$id/export-ami-[0-9a-f]*\.raw" "$T/exportd.log" "$SP/data/$id/log"
-	[ -z "$(s3keys)" ]
+	s3empty
 	# several ranged GETs of the 64 MiB object, none refused
 	[ "$(jq -s '[.[] | select(.method == "GET" and .range != null)] | length' "$T/s3req.log")" -ge 3 ]
 	[ "$(jq -s '[.[] | select(.refused != null)] | length' "$T/s3req.log")" -eq 0 ]
@@ -508,7 +517,7 @@ dead() {
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 2 ]
 	[ "$(jq '.images | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
-	[ -z "$(s3keys)" ]
+	s3empty
 }
 
 @test "aws export: a job cancelled while its image is pending: exportd deregisters it and deletes its snapshots" {
@@ -554,7 +563,7 @@ dead() {
 	[ "$(jq '.snapshots | length' <<<"$st")" -eq 0 ]
 	[ "$(jq '.deregistered | length' <<<"$st")" -eq 2 ]
 	s3keys
-	[ -z "$(s3keys)" ]
+	s3empty
 	grep -q "cancelled export task $first" "$T/exportd.log" "$SP/data/$id/log"
 	grep -q "deleted s3://exports/vm/hs-$id/$first.raw" "$T/exportd.log" "$SP/data/$id/log"
 	[ ! -e "$SP/data/$id/aws-snapshots.json" ]
