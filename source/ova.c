@@ -382,10 +382,12 @@ ova_walk(struct ova *o)
 		if (type == 'L') {		/* GNU long name for the next one */
 			char *ln = NULL;
 
-			if ((rc = ova_slurp(o, size, sizeof(o->longname) - 1, &ln)) != 0)
+			rc = ova_slurp(o, size, sizeof(o->longname) - 1, &ln);
+			if (rc == 0)
+				snprintf(o->longname, sizeof(o->longname), "%s", ln);
+			free(ln);	/* a cut read leaves it allocated too */
+			if (rc != 0)
 				return rc;
-			snprintf(o->longname, sizeof(o->longname), "%s", ln);
-			free(ln);
 		} else if (type == 'x' || type == 'g') {
 			if ((rc = ova_skip(o, size)) != 0)	/* pax: not needed */
 				return rc;
