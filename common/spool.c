@@ -619,6 +619,23 @@ spool_failed_stage(const char *history, char *out, size_t len)
 static bool spool_orphan(const char *, const char *);
 
 /*
+ * Is name a job's private name in a move, .ID.NODE.PID.N.mv
+ * (spool_move_private())? Its job ID into id (JOBID_LEN + 1 bytes).
+ */
+static bool
+spool_private_id(const char *name, char *id)
+{
+	size_t len = strlen(name);
+
+	if (name[0] != '.' || len < 4 || strcmp(name + len - 3, ".mv") != 0 ||
+	    strcspn(name + 1, ".") != JOBID_LEN)
+		return false;
+	memcpy(id, name + 1, JOBID_LEN);
+	id[JOBID_LEN] = '\0';
+	return jobid_valid(id);
+}
+
+/*
  * Is job ID in the middle of a move: a private name .ID.NODE.PID.N.mv
  * (spool_move_private()) in a stage directory, not left by a dead process
  * of this node?
@@ -626,6 +643,7 @@ static bool spool_orphan(const char *, const char *);
 static bool
 spool_moving(struct spool *sp, const char *id)
 {
+	char mid[JOBID_LEN + 1];
 	bool found = false;
 
 	for (int d = 0; d < SD_COUNT && !found; d++) {
@@ -641,15 +659,9 @@ spool_moving(struct spool *sp, const char *id)
 				close(fd);
 			continue;
 		}
-		while (!found && (de = readdir(dir)) != NULL) {
-			size_t len = strlen(de->d_name);
-
-			found = de->d_name[0] == '.' && len > JOBID_LEN + 5 &&
-			    strncmp(de->d_name + 1, id, JOBID_LEN) == 0 &&
-			    de->d_name[JOBID_LEN + 1] == '.' &&
-			    strcmp(de->d_name + len - 3, ".mv") == 0 &&
-			    !spool_orphan(de->d_name, ".mv");
-		}
+		while (!found && (de = readdir(dir)) != NULL)
+			found = spool_private_id(de->d_name, mid) &&
+			    strcmp(mid, id) == 0 && !spool_orphan(de->d_name, ".mv");
 		closedir(dir);
 	}
 	return found;
@@ -815,7 +827,6 @@ spool_repair_moves(struct spool *sp, enum spool_dir d)
 	char old[JOBID_LEN + 1];
 	struct dirent *de;
 	struct stat st;
-	size_t len;
 	DIR *dir;
 	int fd, n = 0;
 
@@ -828,14 +839,8 @@ spool_repair_moves(struct spool *sp, enum spool_dir d)
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] != '.' || !spool_orphan(de->d_name, ".mv"))
-			continue;
-		len = strcspn(de->d_name + 1, ".");
-		if (len != JOBID_LEN)
-			continue;
-		memcpy(old, de->d_name + 1, len);
-		old[len] = '\0';
-		if (!jobid_valid(old) ||
+		if (!spool_private_id(de->d_name, old) ||
+		    !spool_orphan(de->d_name, ".mv") ||
 		    fstatat(sp->fd[d], de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
