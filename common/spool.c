@@ -686,15 +686,18 @@ spool_locate(struct spool *sp, const char *id)
 	 * for as long as the mover's check takes: wait for the move (up to
 	 * a second) rather than say there is no such job.
 	 */
-	for (int wait = 0; wait < 500; wait++) {
+	for (int wait = 0, moving = 1; wait < 500; wait++) {
 		for (int pass = 0; pass < 3; pass++)
 			for (int d = 0; d < SD_COUNT; d++)
 				if (spool_dirs[d].stage &&
 				    spool_exists(sp->fd[d], id))
 					return d;
-		if (!spool_moving(sp, id))
+		/* no private name now: one more look, for a move that ended
+		   between the look above and this one */
+		if (!moving)
 			break;
-		nanosleep(&ts, NULL);
+		if ((moving = spool_moving(sp, id)))
+			nanosleep(&ts, NULL);
 	}
 	errno = ENOENT;
 	return -1;
